@@ -1,0 +1,93 @@
+/**
+ * The contract between a comparison cluster and the benchmark runner.
+ *
+ * `StackOutputs` is exactly what `index.ts` exports for a stack (read with the Automation API,
+ * secrets included). A targets JSON file holds `Target[]`: the same shape plus a name, so that
+ * clusters built any other way (by hand, or the local lab) are measured by the same code.
+ */
+import type { NetworkMode } from "../components/modes";
+
+export interface NodeOutput {
+    /** Kubernetes node name (also the instance's Name tag). */
+    readonly name: string;
+    readonly role: "server" | "agent";
+    readonly instanceId: string;
+    readonly privateIp: string;
+    readonly publicIp: string;
+    readonly instanceType: string;
+    readonly availabilityZone: string;
+}
+
+export interface LoadGeneratorOutput {
+    readonly publicIp: string;
+    readonly privateIp: string;
+}
+
+export interface MtuOutput {
+    /** The node NIC's MTU (9001 on EC2). */
+    readonly node: number;
+    /** The MTU the mode gives pod interfaces. */
+    readonly pod: number;
+}
+
+export interface VersionsOutput {
+    readonly k3s: string;
+    /** "flannel" (bundled with k3s) or "calico". */
+    readonly cni: string;
+    /** The CNI's version: k3s's bundled flannel or the pinned Calico release. */
+    readonly cniVersion: string;
+    readonly ubuntu: string;
+}
+
+/** What every stack exports. */
+export interface StackOutputs {
+    readonly mode: NetworkMode;
+    /** URL of the load balancer in front of the guestbook frontend. */
+    readonly endpoint: string;
+    readonly nodePort: number;
+    readonly nodes: readonly NodeOutput[];
+    readonly podCidr: string;
+    readonly mtu: MtuOutput;
+    readonly versions: VersionsOutput;
+    /** Secret: kubeconfig whose server is the server node's public address. */
+    readonly kubeconfig: string;
+    /** Login user on every instance. */
+    readonly sshUser: string;
+    /** Secret, present only when the stack generated the key pair. */
+    readonly sshPrivateKey?: string;
+    /** Present when the stack's `loadGenerator` config is on (the default). */
+    readonly loadGenerator?: LoadGeneratorOutput;
+}
+
+/**
+ * One cluster to measure. For AWS stacks: the stack's outputs plus its name. `platform: "lab"`
+ * marks a local-lab cluster whose hosts and pods are network namespaces on this machine, named
+ * in `lab`; SSH and Kubernetes fields are then unused.
+ */
+export interface Target extends Partial<Omit<StackOutputs, "mode" | "nodePort" | "nodes" | "podCidr" | "mtu">> {
+    readonly name: string;
+    readonly platform: "aws-k3s" | "lab";
+    readonly mode: string;
+    readonly nodePort: number;
+    readonly nodes: readonly Partial<NodeOutput>[];
+    readonly podCidr: string;
+    readonly mtu: MtuOutput;
+    /** Path to a private key file, as an alternative to `sshPrivateKey`. */
+    readonly sshPrivateKeyPath?: string;
+    /** Path to a kubeconfig file, as an alternative to `kubeconfig`. */
+    readonly kubeconfigPath?: string;
+    /** Local lab only: which network namespace plays which role. */
+    readonly lab?: LabLayout;
+}
+
+/** The local lab's namespaces, as the runner needs them. */
+export interface LabLayout {
+    /** Host namespaces, one per node, in node order (node 1 first). */
+    readonly hosts: readonly { readonly netns: string; readonly ip: string }[];
+    /** Pod namespaces with the node index (0-based) they are attached to. */
+    readonly pods: readonly { readonly netns: string; readonly ip: string; readonly node: number }[];
+    /** Where the load generator runs (wrk, clients). */
+    readonly loadGenerator: { readonly netns: string; readonly ip: string };
+    /** URL of the guestbook frontend through each node's NodePort-style DNAT. */
+    readonly frontendUrls: readonly string[];
+}

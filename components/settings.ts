@@ -1,0 +1,213 @@
+/**
+ * Stack configuration, parsed and validated once, before any resource is declared.
+ * Every problem is reported together, each naming the key, the value and what is allowed.
+ * Defaults live in Pulumi.yaml (the CLI applies them); this module only checks.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { firstSubnet, overlaps, parseCidr, type Cidr } from "./cidr";
+import { isNetworkMode, modeFacts, networkModes, type ModeFacts, type NetworkMode } from "./modes";
+
+/** EC2 types with exactly 16 vCPU and 32 GiB (FACTS.md; c5n.4xlarge has 42 GiB, so it is not one). */
+export const comparisonInstanceTypes = [
+    "c5.4xlarge",
+    "c5a.4xlarge",
+    "c5d.4xlarge",
+    "c6i.4xlarge",
+    "c6a.4xlarge",
+    "c7i.4xlarge",
+    "c7a.4xlarge",
+] as const;
+
+/** k3s's default Service range: pods and the VPC must not overlap it either. */
+export const serviceCidr = "10.43.0.0/16";
+
+/** Kubernetes' NodePort range (kube-apiserver --service-node-port-range default). */
+export const nodePortRange = { min: 30000, max: 32767 } as const;
+
+export interface GuestbookImages {
+    readonly frontend: string;
+    readonly redisLeader: string;
+    readonly redisFollower: string;
+}
+
+export interface Settings {
+    readonly mode: NetworkMode;
+    readonly facts: ModeFacts;
+    readonly operatorCidr: string;
+    readonly instanceType: string;
+    /** Undefined: generate a key pair. */
+    readonly sshPublicKey?: string;
+    readonly k3sVersion: string;
+    readonly calicoVersion: string;
+    readonly frontendReplicas: number;
+    readonly redisFollowerReplicas: number;
+    readonly nodePort: number;
+    /** Undefined: plain TCP listener on 80. */
+    readonly certificateArn?: string;
+    readonly vpcCidr: string;
+    /** The nodes' (and load generator's) one subnet: the VPC's first /24. */
+    readonly subnetCidr: string;
+    readonly podCidr: string;
+    readonly loadGenerator: boolean;
+    readonly images: GuestbookImages;
+}
+
+/** The config keys this program reads (all declared in Pulumi.yaml). */
+export const settingKeys = [
+    "mode",
+    "operatorCidr",
+    "instanceType",
+    "sshPublicKey",
+    "k3sVersion",
+    "calicoVersion",
+    "frontendReplicas",
+    "redisFollowerReplicas",
+    "nodePort",
+    "certificateArn",
+    "vpcCidr",
+    "podCidr",
+    "loadGenerator",
+    "frontendImage",
+    "redisLeaderImage",
+    "redisFollowerImage",
+] as const;
+export type SettingKey = (typeof settingKeys)[number];
+
+/** Raised for invalid configuration; RunError prints the message without a stack trace. */
+export class ConfigError extends pulumi.RunError {
+    constructor(readonly problems: readonly string[]) {
+        super(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
+        this.name = "ConfigError";
+    }
+}
+
+/** Validates raw config values (as the engine delivers them: strings, or undefined). */
+export function parseSettings(raw: (key: SettingKey) => string | undefined): Settings {
+    const problems: string[] = [];
+    const bad = (key: SettingKey, value: string | undefined, allowed: string) =>
+        problems.push(`${key}: ${value === undefined ? "(not set)" : JSON.stringify(value)} ${allowed}`);
+
+    const text = (key: SettingKey): string => {
+        const value = raw(key);
+        if (value === undefined) {
+            bad(key, value, "is required (pulumi config set " + key + " …)");
+            return "";
+        }
+        return value.trim();
+    };
+    const optional = (key: SettingKey): string | undefined => {
+        const value = raw(key)?.trim();
+        return value ? value : undefined;
+    };
+    const integer = (key: SettingKey, min: number, max: number): number => {
+        const value = text(key);
+        const n = Number(value);
+        if (value !== "" && !(Number.isInteger(n) && n >= min && n <= max)) {
+            bad(key, value, `must be a whole number from ${min} to ${max}`);
+        }
+        return n;
+    };
+    const cidr = (key: SettingKey, minPrefix: number, maxPrefix: number, what: string): Cidr | undefined => {
+        const value = text(key);
+        if (value === "") return undefined;
+        const parsed = parseCidr(value);
+        if ("problem" in parsed) {
+            bad(key, value, parsed.problem);
+            return undefined;
+        }
+        if (parsed.prefix < minPrefix || parsed.prefix > maxPrefix) {
+            bad(key, value, `must have a prefix from /${minPrefix} to /${maxPrefix} (${what})`);
+            return undefined;
+        }
+        return parsed;
+    };
+
+    const mode = text("mode");
+    if (mode !== "" && !isNetworkMode(mode)) {
+        bad("mode", mode, `is not a network mode; allowed: ${networkModes.join(", ")}`);
+    }
+
+    // /8 at the widest: SSH and the Kubernetes API are never opened to the internet at large.
+    const operator = cidr("operatorCidr", 8, 32, "your own address or network, never 0.0.0.0/0");
+
+    const instanceType = text("instanceType");
+    if (instanceType !== "" && !(comparisonInstanceTypes as readonly string[]).includes(instanceType)) {
+        bad("instanceType", instanceType, `is not a 16 vCPU / 32 GiB type; allowed: ${comparisonInstanceTypes.join(", ")}`);
+    }
+
+    const sshPublicKey = optional("sshPublicKey");
+    if (sshPublicKey !== undefined && !/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( .*)?$/.test(sshPublicKey)) {
+        bad("sshPublicKey", sshPublicKey.slice(0, 24) + "…", "is not an OpenSSH public key (ssh-ed25519 AAAA… comment)");
+    }
+
+    const k3sVersion = text("k3sVersion");
+    if (k3sVersion !== "" && !/^v1\.\d+\.\d+\+k3s\d+$/.test(k3sVersion)) {
+        bad("k3sVersion", k3sVersion, "must be a k3s release tag like v1.33.4+k3s1");
+    }
+    const calicoVersion = text("calicoVersion");
+    if (calicoVersion !== "" && !/^v3\.\d+\.\d+$/.test(calicoVersion)) {
+        bad("calicoVersion", calicoVersion, "must be a Calico release tag like v3.32.2");
+    }
+
+    const frontendReplicas = integer("frontendReplicas", 1, 200);
+    const redisFollowerReplicas = integer("redisFollowerReplicas", 1, 50);
+    const nodePort = integer("nodePort", nodePortRange.min, nodePortRange.max);
+
+    const certificateArn = optional("certificateArn");
+    if (certificateArn !== undefined && !/^arn:aws[\w-]*:acm:[\w-]+:\d{12}:certificate\/[\w-]+$/.test(certificateArn)) {
+        bad("certificateArn", certificateArn, "must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>) or empty");
+    }
+
+    const vpc = cidr("vpcCidr", 16, 24, "AWS allows /16 to /28 and the nodes' subnet is a /24 inside it");
+    // k3s gives each node a /24 of the pod range: two nodes need at least a /23.
+    const pods = cidr("podCidr", 8, 23, "each node takes a /24 of it");
+    const services = parseCidr(serviceCidr) as Cidr;
+    if (vpc && pods && overlaps(vpc, pods)) {
+        bad("podCidr", pods.text, `overlaps vpcCidr ${vpc.text}; pod and node addresses must be distinct`);
+    }
+    if (pods && overlaps(pods, services)) {
+        bad("podCidr", pods.text, `overlaps k3s's service range ${serviceCidr}`);
+    }
+    if (vpc && overlaps(vpc, services)) {
+        bad("vpcCidr", vpc.text, `overlaps k3s's service range ${serviceCidr}`);
+    }
+
+    const loadGenerator = text("loadGenerator");
+    if (loadGenerator !== "" && loadGenerator !== "true" && loadGenerator !== "false") {
+        bad("loadGenerator", loadGenerator, "must be true or false");
+    }
+
+    const images = {
+        frontend: text("frontendImage"),
+        redisLeader: text("redisLeaderImage"),
+        redisFollower: text("redisFollowerImage"),
+    };
+
+    if (problems.length > 0) {
+        throw new ConfigError(problems);
+    }
+    const validMode = mode as NetworkMode;
+    return {
+        mode: validMode,
+        facts: modeFacts[validMode],
+        operatorCidr: operator!.text,
+        instanceType,
+        sshPublicKey,
+        k3sVersion,
+        calicoVersion,
+        frontendReplicas,
+        redisFollowerReplicas,
+        nodePort,
+        certificateArn,
+        vpcCidr: vpc!.text,
+        subnetCidr: firstSubnet(vpc!, 24),
+        podCidr: pods!.text,
+        loadGenerator: loadGenerator === "true",
+        images,
+    };
+}
+
+/** Reads this project's config namespace. */
+export function readSettings(config: pulumi.Config = new pulumi.Config()): Settings {
+    return parseSettings((key) => config.get(key));
+}

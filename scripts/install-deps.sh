@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests, the benchmark runner's loopback checks and the
+# local lab need. Idempotent; needs root (CI and the lab run as root).
+#   shellcheck          lints the scripts that run on the nodes
+#   iperf3 wrk sockperf the measurement tools the runner drives (same as on the load generator)
+#   redis-server php-cli php-redis   the guestbook for the loopback checks and the lab
+#   bird2 iproute2 iptables tcpdump  the lab's datapaths, BGP and the captures that prove them
+set -euo pipefail
+
+packages=(shellcheck iperf3 wrk sockperf redis-server php-cli php-redis
+          bird2 iproute2 iptables tcpdump procps)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} Debian packages present"
+  exit 0
+fi
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: missing ${missing[*]}; run as root (sudo $0)" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The packages start services we do not want running outside our own namespaces.
+for svc in redis-server bird iperf3; do
+  systemctl disable --now "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
+done
+echo "install-deps: done"

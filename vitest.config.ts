@@ -1,0 +1,11 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+    test: {
+        include: ["test/**/*.test.ts", "bench/**/*.test.ts", "lab/**/*.test.ts", "compare/**/*.test.ts", "policy/**/*.test.ts", "render/**/*.test.ts"],
+        // Pulumi mocks are process-global: each test file runs in its own fork.
+        pool: "forks",
+        testTimeout: 60_000,
+        hookTimeout: 120_000,
+    },
+});
