@@ -146,7 +146,7 @@ export function parseSettings(raw: (key: SettingKey) => string | undefined): Set
     }
     const calicoVersion = text("calicoVersion");
     if (calicoVersion !== "" && !/^v3\.\d+\.\d+$/.test(calicoVersion)) {
-        bad("calicoVersion", calicoVersion, "must be a Calico release tag like v3.32.2");
+        bad("calicoVersion", calicoVersion, "must be a Calico release tag like v3.30.3");
     }
 
     const frontendReplicas = integer("frontendReplicas", 1, 200);

@@ -1,0 +1,90 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { ModeFacts } from "./modes";
+
+/** The Tigera operator's Helm repository (also published as OCI at quay.io/calico/charts). */
+export const tigeraChartRepo = "https://docs.tigera.io/calico/charts";
+export const tigeraNamespace = "tigera-operator";
+/** Calico's default; each node claims /26 blocks of the pool. */
+export const calicoBlockSize = 26;
+
+export interface CalicoNetworkArgs {
+    readonly facts: ModeFacts;
+    /** Chart and Calico release, e.g. v3.30.3. */
+    readonly calicoVersion: string;
+    /** Must equal k3s's --cluster-cidr. ipPools cannot be changed after install. */
+    readonly podCidr: string;
+    /** Pod interface MTU for this encapsulation on 9001-byte NICs. */
+    readonly mtu: number;
+    /** The node subnet: Calico autodetects each node's address inside it. */
+    readonly nodeSubnetCidr: string;
+    /** Kubernetes provider of the cluster. */
+    readonly provider: k8s.Provider;
+    /** Calico can only start once both nodes have joined. */
+    readonly dependsOn: pulumi.Input<pulumi.Resource>[];
+}
+
+/** The Installation the operator reconciles, as a pure function so tests read every field. */
+export function calicoInstallationSpec(args: Pick<CalicoNetworkArgs, "facts" | "podCidr" | "mtu" | "nodeSubnetCidr">) {
+    const calico = args.facts.calico;
+    if (!calico) {
+        throw new Error("calicoInstallationSpec called for a flannel mode");
+    }
+    return {
+        calicoNetwork: {
+            bgp: calico.bgp,
+            mtu: args.mtu,
+            // k3s's kubelet forwards through the pod's interface; Calico must allow it (FACTS.md).
+            containerIPForwarding: "Enabled",
+            nodeAddressAutodetectionV4: { cidrs: [args.nodeSubnetCidr] },
+            ipPools: [
+                {
+                    name: "default-ipv4-ippool",
+                    cidr: args.podCidr,
+                    encapsulation: calico.encapsulation,
+                    natOutgoing: "Enabled",
+                    blockSize: calicoBlockSize,
+                    nodeSelector: "all()",
+                },
+            ],
+        },
+    };
+}
+
+/**
+ * Calico as the pod network: the Tigera operator from its pinned Helm chart, then our own
+ * Installation (the chart's default one is disabled so every field is ours and reviewable).
+ */
+export class CalicoNetwork extends pulumi.ComponentResource {
+    public readonly operator: k8s.helm.v3.Release;
+    public readonly installation: k8s.apiextensions.CustomResource;
+
+    constructor(name: string, args: CalicoNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("cni-compare:calico:CalicoNetwork", name, {}, opts);
+        const k8sOpts = { parent: this, provider: args.provider };
+
+        this.operator = new k8s.helm.v3.Release(`${name}-operator`, {
+            chart: "tigera-operator",
+            version: args.calicoVersion,
+            repositoryOpts: { repo: tigeraChartRepo },
+            namespace: tigeraNamespace,
+            createNamespace: true,
+            values: {
+                installation: { enabled: false },
+                // Extras that would run on the measured nodes and add CPU noise to every figure.
+                apiServer: { enabled: false },
+                goldmane: { enabled: false },
+                whisker: { enabled: false },
+            },
+        }, { ...k8sOpts, dependsOn: args.dependsOn });
+
+        this.installation = new k8s.apiextensions.CustomResource(`${name}-installation`, {
+            apiVersion: "operator.tigera.io/v1",
+            kind: "Installation",
+            metadata: { name: "default" },
+            spec: calicoInstallationSpec(args),
+        }, { ...k8sOpts, dependsOn: [this.operator] });
+
+        this.registerOutputs({});
+    }
+}

@@ -1,0 +1,214 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { measurementPorts } from "./measurementPorts";
+import { k3sTraffic, routesPodIpsNatively, type NetworkMode, modeFacts } from "./modes";
+
+/** Ubuntu 24.04 LTS, resolved once per stack so every instance boots the same image. */
+export const ubuntuAmiParameter = "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id";
+export const ubuntuRelease = "24.04";
+/** The login user of Canonical's images. */
+export const sshUser = "ubuntu";
+
+export interface NodePairArgs {
+    /** Network mode; decides the node-to-node rules and source/destination checking. */
+    readonly mode: NetworkMode;
+    /** EC2 type of both nodes (validated to be 16 vCPU / 32 GiB by the caller). */
+    readonly instanceType: string;
+    readonly vpcCidr: string;
+    /** The one subnet both nodes share (host-gw needs L2 adjacency). */
+    readonly subnetCidr: string;
+    /** Pod range: admitted as a source where pod IPs travel unencapsulated. */
+    readonly podCidr: string;
+    /** The only source allowed to reach SSH, the Kubernetes API and the NodePort from outside. */
+    readonly operatorCidr: string;
+    /** The guestbook frontend's NodePort. */
+    readonly nodePort: number;
+    /** OpenSSH public key installed for the `ubuntu` user. */
+    readonly sshPublicKey: pulumi.Input<string>;
+}
+
+/** One node of the pair, as the rest of the program needs it. */
+export interface Node {
+    readonly role: "server" | "agent";
+    readonly instance: aws.ec2.Instance;
+}
+
+/**
+ * Two identical instances in one subnet of one AZ, in a `cluster` placement group, with a
+ * security group that opens exactly what the mode needs between them. Also owns the VPC, so
+ * that a stack is self-contained and `pulumi destroy` leaves nothing behind.
+ */
+export class NodePair extends pulumi.ComponentResource {
+    public readonly vpc: aws.ec2.Vpc;
+    public readonly subnet: aws.ec2.Subnet;
+    public readonly placementGroup: aws.ec2.PlacementGroup;
+    public readonly securityGroup: aws.ec2.SecurityGroup;
+    public readonly keyPair: aws.ec2.KeyPair;
+    public readonly amiId: pulumi.Output<string>;
+    public readonly availabilityZone: pulumi.Output<string>;
+    public readonly server: Node;
+    public readonly agent: Node;
+
+    constructor(name: string, args: NodePairArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("cni-compare:aws:NodePair", name, args, opts);
+        const parent = { parent: this };
+        const invoke = { parent: this };
+
+        this.amiId = aws.ssm.getParameterOutput({ name: ubuntuAmiParameter }, invoke).value;
+        // The first AZ (sorted, so the choice is stable) that offers the instance type.
+        this.availabilityZone = aws.ec2
+            .getInstanceTypeOfferingsOutput(
+                { locationType: "availability-zone", filters: [{ name: "instance-type", values: [args.instanceType] }] },
+                invoke,
+            )
+            .locations.apply((zones) => {
+                if (zones.length === 0) {
+                    throw new Error(`instanceType ${args.instanceType} is not offered in any availability zone of this region`);
+                }
+                return [...zones].sort()[0];
+            });
+
+        this.vpc = new aws.ec2.Vpc(`${name}-vpc`, {
+            cidrBlock: args.vpcCidr,
+            enableDnsHostnames: true,
+            enableDnsSupport: true,
+            tags: { Name: name },
+        }, parent);
+        const gateway = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: this.vpc.id, tags: { Name: name } }, parent);
+        const routes = new aws.ec2.RouteTable(`${name}-routes`, {
+            vpcId: this.vpc.id,
+            routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: gateway.id }],
+            tags: { Name: name },
+        }, parent);
+        this.subnet = new aws.ec2.Subnet(`${name}-subnet`, {
+            vpcId: this.vpc.id,
+            cidrBlock: args.subnetCidr,
+            availabilityZone: this.availabilityZone,
+            mapPublicIpOnLaunch: true,
+            tags: { Name: name },
+        }, parent);
+        new aws.ec2.RouteTableAssociation(`${name}-subnet-routes`, { subnetId: this.subnet.id, routeTableId: routes.id }, parent);
+
+        // `cluster`: both nodes on the same network spine, the fairest and fastest pair AWS offers
+        // (and the 10 Gbps per-flow cap instead of 5).
+        this.placementGroup = new aws.ec2.PlacementGroup(`${name}-placement`, { strategy: "cluster" }, parent);
+        this.keyPair = new aws.ec2.KeyPair(`${name}-key`, { publicKey: args.sshPublicKey }, parent);
+
+        this.securityGroup = new aws.ec2.SecurityGroup(`${name}-nodes`, {
+            vpcId: this.vpc.id,
+            description: `k3s nodes, ${args.mode} pod network`,
+            tags: { Name: `${name}-nodes` },
+        }, parent);
+        for (const rule of nodeIngressRules(args)) {
+            new aws.vpc.SecurityGroupIngressRule(`${name}-nodes-${rule.key}`, {
+                securityGroupId: this.securityGroup.id,
+                description: rule.why,
+                ipProtocol: rule.protocol,
+                fromPort: rule.fromPort,
+                toPort: rule.toPort,
+                cidrIpv4: rule.source === "self" ? undefined : rule.source,
+                referencedSecurityGroupId: rule.source === "self" ? this.securityGroup.id : undefined,
+            }, parent);
+        }
+        new aws.vpc.SecurityGroupEgressRule(`${name}-nodes-egress`, {
+            securityGroupId: this.securityGroup.id,
+            description: "installers, images and apt",
+            ipProtocol: "-1",
+            cidrIpv4: "0.0.0.0/0",
+        }, parent);
+
+        const launch = (role: Node["role"]): Node => ({
+            role,
+            instance: new aws.ec2.Instance(`${name}-${role}`, {
+                ...hardenedInstanceArgs({
+                    amiId: this.amiId,
+                    instanceType: args.instanceType,
+                    subnetId: this.subnet.id,
+                    placementGroup: this.placementGroup.name,
+                    keyName: this.keyPair.keyName,
+                    securityGroupIds: [this.securityGroup.id],
+                }),
+                // Pod packets leave with pod source addresses in the native-routing modes; EC2
+                // drops them unless the check is off (FACTS.md).
+                sourceDestCheck: !routesPodIpsNatively(args.mode),
+                tags: { Name: `${name}-${role}`, role },
+            }, { parent: this, dependsOn: [routes] }),
+        });
+        this.server = launch("server");
+        this.agent = launch("agent");
+
+        this.registerOutputs({ vpcId: this.vpc.id, subnetId: this.subnet.id, availabilityZone: this.availabilityZone });
+    }
+}
+
+export interface IngressRule {
+    /** Stable suffix of the rule's resource name. */
+    readonly key: string;
+    readonly protocol: string;
+    readonly fromPort?: number;
+    readonly toPort?: number;
+    /** A CIDR, or "self" for the nodes' own security group. */
+    readonly source: string;
+    readonly why: string;
+}
+
+/** Every ingress rule the node security group gets for a mode: the whole contract in one list. */
+export function nodeIngressRules(args: Pick<NodePairArgs, "mode" | "operatorCidr" | "vpcCidr" | "podCidr" | "nodePort">): IngressRule[] {
+    const facts = modeFacts[args.mode];
+    const rules: IngressRule[] = [
+        { key: "ssh-operator", protocol: "tcp", fromPort: 22, toPort: 22, source: args.operatorCidr, why: "SSH from the operator only" },
+        { key: "api-operator", protocol: "tcp", fromPort: 6443, toPort: 6443, source: args.operatorCidr, why: "Kubernetes API from the operator only" },
+        { key: "nodeport-operator", protocol: "tcp", fromPort: args.nodePort, toPort: args.nodePort, source: args.operatorCidr, why: "guestbook NodePort from the operator (the NLB preserves client IPs)" },
+        { key: "nodeport-vpc", protocol: "tcp", fromPort: args.nodePort, toPort: args.nodePort, source: args.vpcCidr, why: "guestbook NodePort from the VPC: NLB health checks and the load generator" },
+        // Path-MTU discovery: 9001-byte jumbo frames inside the VPC meet 1500 outside it.
+        { key: "pmtu-vpc", protocol: "icmp", fromPort: 3, toPort: 4, source: args.vpcCidr, why: "ICMP fragmentation-needed for path MTU discovery" },
+    ];
+    for (const traffic of [...k3sTraffic, ...facts.nodeTraffic]) {
+        const ports = traffic.protocol === "4" ? {} : { fromPort: traffic.fromPort, toPort: traffic.toPort };
+        const name = traffic.protocol === "4" ? "ipip" : `${traffic.protocol}-${traffic.fromPort}`;
+        rules.push({ key: `node-${name}`, protocol: traffic.protocol, ...ports, source: "self", why: traffic.why });
+    }
+    // The host-network baseline runs the same servers node to node.
+    for (const [tool, ports] of Object.entries(measurementPorts)) {
+        for (const protocol of ["tcp", "udp"]) {
+            rules.push({ key: `bench-${tool}-${protocol}`, protocol, fromPort: ports.first, toPort: ports.last, source: "self", why: `${tool} host-network baseline between the nodes` });
+        }
+    }
+    if (routesPodIpsNatively(args.mode)) {
+        rules.push({
+            key: "pod-network",
+            protocol: "-1",
+            source: args.podCidr,
+            why: "pod-to-pod packets carry pod IPs on the wire; a self-referencing rule does not match them",
+        });
+    }
+    return rules;
+}
+
+export interface HardenedInstanceArgs {
+    readonly amiId: pulumi.Input<string>;
+    readonly instanceType: string;
+    readonly subnetId: pulumi.Input<string>;
+    readonly placementGroup: pulumi.Input<string>;
+    readonly keyName: pulumi.Input<string>;
+    readonly securityGroupIds: pulumi.Input<string>[];
+}
+
+/** Root volume size: k3s, images and results fit with room to spare. */
+export const rootVolumeGiB = 40;
+
+/** The launch settings every instance of a stack shares: same image, placement and hardening. */
+export function hardenedInstanceArgs(args: HardenedInstanceArgs): aws.ec2.InstanceArgs {
+    return {
+        ami: args.amiId,
+        instanceType: args.instanceType,
+        subnetId: args.subnetId,
+        placementGroup: args.placementGroup,
+        keyName: args.keyName,
+        vpcSecurityGroupIds: args.securityGroupIds,
+        associatePublicIpAddress: true,
+        // IMDSv2 only; hop limit 1 keeps pods (one hop further) away from the metadata service.
+        metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+        rootBlockDevice: { volumeType: "gp3", volumeSize: rootVolumeGiB, encrypted: true, deleteOnTermination: true },
+    };
+}

@@ -1,0 +1,166 @@
+/**
+ * The scripts that run on the instances, as small pure functions (args in, text out) so the
+ * tests read the exact text and shellcheck lints it. Each script runs as root through
+ * `runAsRoot`. No secret ever appears in a script: the k3s token arrives on standard input
+ * (sshd on Ubuntu only accepts LANG/LC_* variables, so @pulumi/command's `environment` would
+ * be dropped — its docs say it needs AcceptEnv).
+ */
+import type { ModeFacts } from "./modes";
+
+/** The upstream installer; it verifies the binary's sha256 against the release. */
+export const k3sInstallerUrl = "https://get.k3s.io";
+
+/** Kubernetes node names: outputs, pod placement and the scripts all use these. */
+export const nodeNames = { server: "node-1", agent: "node-2" } as const;
+
+/** The same kube-proxy settings on both nodes, spelled out so no default can differ. */
+export const kubeProxyArgs = ["proxy-mode=iptables"] as const;
+
+/** How long a node may take to become Ready before `pulumi up` fails with diagnostics. */
+export const nodeReadyTimeoutSeconds = 600;
+
+export interface K3sNodeArgs {
+    readonly k3sVersion: string;
+    readonly nodeName: string;
+    /** The instance's private address; flannel/Calico use the NIC that holds it. */
+    readonly nodeIp: string;
+}
+
+export interface K3sServerArgs extends K3sNodeArgs {
+    readonly facts: ModeFacts;
+    readonly podCidr: string;
+    /** Public address added to the API certificate, so the exported kubeconfig verifies. */
+    readonly publicIp: string;
+}
+
+export interface K3sAgentArgs extends K3sNodeArgs {
+    readonly serverIp: string;
+}
+
+/** Wraps a root script for an SSH session that logs in as the unprivileged image user. */
+export function runAsRoot(script: string): string {
+    return `sudo bash -c '${script.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Shared prologue: strict mode, wait for cloud-init's own apt runs, find the node's NIC. */
+function prologue(nodeIp: string): string {
+    return `#!/usr/bin/env bash
+set -euo pipefail
+# cloud-init may still hold the apt/dpkg locks on first boot.
+cloud-init status --wait >/dev/null || true
+node_ip='${nodeIp}'
+# The NIC that carries the node IP (ens5 on Nitro instances, but never assumed): flannel
+# otherwise picks the default-route interface.
+iface=$(ip -o -4 addr show | awk -v ip="$node_ip" '{split($4, a, "/"); if (a[1] == ip) {print $2; exit}}')
+if [[ -z "$iface" ]]; then
+  echo "no interface holds $node_ip" >&2
+  exit 1
+fi
+# The cluster token arrives on standard input, never on the command line or in the script.
+IFS= read -r K3S_TOKEN
+export K3S_TOKEN
+`;
+}
+
+function commonFlags(args: K3sNodeArgs): string[] {
+    return [
+        `--node-name=${args.nodeName}`,
+        `--node-ip="$node_ip"`,
+        `--flannel-iface="$iface"`,
+        ...kubeProxyArgs.map((arg) => `--kube-proxy-arg=${arg}`),
+    ];
+}
+
+/** k3s server flags for a mode (FACTS.md: --flannel-backend is server-only). */
+export function k3sServerFlags(args: K3sServerArgs): string[] {
+    const flags = [
+        "server",
+        ...commonFlags(args),
+        `--tls-san=${args.publicIp}`,
+        `--cluster-cidr=${args.podCidr}`,
+        `--flannel-backend=${args.facts.flannelBackend}`,
+        // The seed clusters ran no ingress or service load balancer: the NLB reaches a NodePort.
+        "--disable=traefik,servicelb",
+    ];
+    if (args.facts.flannelBackend === "none") {
+        // Calico enforces policy itself; k3s's embedded policy controller would fight it.
+        flags.push("--disable-network-policy");
+    }
+    return flags;
+}
+
+export function k3sAgentFlags(args: K3sAgentArgs): string[] {
+    return ["agent", ...commonFlags(args)];
+}
+
+function installK3s(version: string, flags: readonly string[], extraEnv: string): string {
+    return `curl -sfL ${k3sInstallerUrl} | INSTALL_K3S_VERSION='${version}'${extraEnv} sh -s - \\
+  ${flags.join(" \\\n  ")}
+`;
+}
+
+export function k3sServerScript(args: K3sServerArgs): string {
+    return `${prologue(args.nodeIp)}
+${installK3s(args.k3sVersion, k3sServerFlags(args), "")}
+# The API answers before the node object exists; wait for it so the agent can join.
+for _ in $(seq 1 120); do
+  k3s kubectl get node '${args.nodeName}' >/dev/null 2>&1 && exit 0
+  sleep 2
+done
+echo "k3s server did not register node ${args.nodeName} within 240 s" >&2
+journalctl -u k3s --no-pager -n 50 >&2
+exit 1
+`;
+}
+
+export function k3sAgentScript(args: K3sAgentArgs): string {
+    return `${prologue(args.nodeIp)}
+${installK3s(args.k3sVersion, k3sAgentFlags(args), ` K3S_URL='https://${args.serverIp}:6443'`)}`;
+}
+
+/** Prints the admin kubeconfig (the caller rewrites its server URL and keeps it secret). */
+export const readKubeconfigScript = "cat /etc/rancher/k3s/k3s.yaml";
+
+/**
+ * Bounded wait until both nodes are registered and Ready. With --flannel-backend=none nodes
+ * stay NotReady until Calico runs, so this runs after the pod network is installed.
+ */
+export function waitForNodesScript(nodeNamesToWaitFor: readonly string[], timeoutSeconds: number): string {
+    return `#!/usr/bin/env bash
+set -euo pipefail
+deadline=$((SECONDS + ${timeoutSeconds}))
+for node in ${nodeNamesToWaitFor.join(" ")}; do
+  until k3s kubectl get node "$node" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      echo "node $node did not register within ${timeoutSeconds} s" >&2
+      k3s kubectl get nodes -o wide >&2 || true
+      exit 1
+    fi
+    sleep 5
+  done
+done
+remaining=$((deadline - SECONDS))
+if ((remaining < 1)) || ! k3s kubectl wait --for=condition=Ready node ${nodeNamesToWaitFor.join(" ")} --timeout="\${remaining}s"; then
+  echo "nodes were not Ready within ${timeoutSeconds} s; the pod network is the usual cause:" >&2
+  k3s kubectl get nodes -o wide >&2 || true
+  k3s kubectl get pods -A -o wide >&2 || true
+  exit 1
+fi
+`;
+}
+
+/** Ubuntu packages the load generator needs: HTTP load, bulk throughput, request/response latency. */
+export const loadGeneratorPackages = ["wrk", "iperf3", "sockperf"] as const;
+
+export function loadGeneratorScript(): string {
+    return `#!/usr/bin/env bash
+set -euo pipefail
+cloud-init status --wait >/dev/null || true
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends ${loadGeneratorPackages.join(" ")} >/dev/null
+for tool in ${loadGeneratorPackages.join(" ")}; do
+  command -v "$tool" >/dev/null || { echo "$tool missing after install" >&2; exit 1; }
+done
+`;
+}

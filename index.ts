@@ -1,0 +1,111 @@
+/**
+ * One comparison cluster: two identical nodes, k3s, the stack's pod network, the guestbook and
+ * a load balancer, plus an optional load generator beside the nodes. Config is read here only.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import { CalicoNetwork } from "./components/calicoNetwork";
+import { K3sCluster } from "./components/k3sCluster";
+import { LoadGenerator } from "./components/loadGenerator";
+import { ec2NicMtu, podMtu } from "./components/modes";
+import { NodePair, sshUser as loginUser, ubuntuRelease } from "./components/nodePair";
+import { nodeNames } from "./components/nodeScripts";
+import { NodePortLoadBalancer } from "./components/nodePortLoadBalancer";
+import { readSettings } from "./components/settings";
+import { Guestbook } from "./workloads/guestbook";
+
+const settings = readSettings();
+const { mode, facts } = settings;
+const prefix = `cni-${mode}`;
+
+// No key configured: generate one; its private half is exported only as a secret.
+const generatedKey = settings.sshPublicKey === undefined
+    ? new tls.PrivateKey(`${prefix}-ssh`, { algorithm: "ED25519" })
+    : undefined;
+const privateKey = generatedKey ? pulumi.secret(generatedKey.privateKeyOpenssh) : undefined;
+
+const pair = new NodePair(prefix, {
+    mode,
+    instanceType: settings.instanceType,
+    vpcCidr: settings.vpcCidr,
+    subnetCidr: settings.subnetCidr,
+    podCidr: settings.podCidr,
+    operatorCidr: settings.operatorCidr,
+    nodePort: settings.nodePort,
+    sshPublicKey: generatedKey ? generatedKey.publicKeyOpenssh : settings.sshPublicKey!,
+});
+
+const cluster = new K3sCluster(prefix, {
+    facts,
+    k3sVersion: settings.k3sVersion,
+    podCidr: settings.podCidr,
+    server: pair.server,
+    agent: pair.agent,
+    sshPrivateKey: privateKey,
+});
+
+const calico = facts.calico
+    ? new CalicoNetwork(`${prefix}-calico`, {
+        facts,
+        calicoVersion: settings.calicoVersion,
+        podCidr: settings.podCidr,
+        mtu: podMtu(mode),
+        nodeSubnetCidr: settings.subnetCidr,
+        provider: cluster.provider,
+        dependsOn: [cluster.agentInstall],
+    })
+    : undefined;
+const nodesReady = cluster.waitForReadyNodes(`${prefix}-nodes-ready`, calico ? [calico] : []);
+
+new Guestbook("guestbook", {
+    images: settings.images,
+    frontendReplicas: settings.frontendReplicas,
+    redisFollowerReplicas: settings.redisFollowerReplicas,
+    nodePort: settings.nodePort,
+}, { providers: [cluster.provider], dependsOn: [nodesReady] });
+
+const loadBalancer = new NodePortLoadBalancer(prefix, {
+    vpcId: pair.vpc.id,
+    subnetId: pair.subnet.id,
+    instanceIds: [pair.server.instance.id, pair.agent.instance.id],
+    nodePort: settings.nodePort,
+    certificateArn: settings.certificateArn,
+});
+
+const loadGen = settings.loadGenerator
+    ? new LoadGenerator(`${prefix}-loadgen`, {
+        nodePair: pair,
+        instanceType: settings.instanceType,
+        operatorCidr: settings.operatorCidr,
+        nodePort: settings.nodePort,
+        sshPrivateKey: privateKey,
+    })
+    : undefined;
+
+// Outputs: the shape of StackOutputs in bench/targets.ts, which the benchmark runner reads.
+export { mode };
+export const endpoint = loadBalancer.url;
+export const nodePort = settings.nodePort;
+export const nodes = [pair.server, pair.agent].map(({ role, instance }) => ({
+    name: nodeNames[role],
+    role,
+    instanceId: instance.id,
+    privateIp: instance.privateIp,
+    publicIp: instance.publicIp,
+    instanceType: instance.instanceType,
+    availabilityZone: instance.availabilityZone,
+}));
+export const podCidr = settings.podCidr;
+export const mtu = { node: ec2NicMtu, pod: podMtu(mode) };
+export const versions = {
+    k3s: settings.k3sVersion,
+    cni: facts.plugin,
+    cniVersion: facts.plugin === "calico" ? settings.calicoVersion : `bundled with k3s ${settings.k3sVersion}`,
+    ubuntu: ubuntuRelease,
+};
+export const kubeconfig = cluster.kubeconfig;
+export const sshUser = loginUser;
+export const sshPrivateKey = privateKey;
+export const loadGenerator = loadGen
+    ? { publicIp: loadGen.instance.publicIp, privateIp: loadGen.instance.privateIp }
+    : undefined;

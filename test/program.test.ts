@@ -1,0 +1,298 @@
+/**
+ * The resource graph is the contract. Every stack file is evaluated offline under Pulumi mocks
+ * and checked against the requirements, mode by mode. `required` below restates the
+ * requirements independently of components/modes.ts, so a wrong entry there fails here.
+ */
+import { execFileSync } from "node:child_process";
+import { beforeAll, describe, expect, it } from "vitest";
+import { evaluateStackInChild, mockKubeconfig, stackNames, testOperatorCidr, type Evaluation } from "../render/evaluate";
+import { endingWith, named, ofType, rootScript, stringLeaves } from "./support";
+
+const INSTANCE = "aws:ec2/instance:Instance";
+const COMMAND = "command:remote:Command";
+const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
+const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
+const SERVICE = "kubernetes:core/v1:Service";
+
+interface Required {
+    sourceDestCheck: boolean;
+    flannelBackend: string;
+    /** Node-to-node rules beyond k3s's 6443/10250 and the benchmark ports: [protocol, port]. */
+    modePorts: [string, number | undefined][];
+    podCidrAdmitted: boolean;
+    calico?: { encapsulation: string; bgp: string };
+    podMtu: number;
+}
+
+/** Issue #2 and FACTS.md, written out by hand. */
+const required: Record<string, Required> = {
+    vxlan: { sourceDestCheck: true, flannelBackend: "vxlan", modePorts: [["udp", 8472]], podCidrAdmitted: false, podMtu: 8951 },
+    "host-gw": { sourceDestCheck: false, flannelBackend: "host-gw", modePorts: [], podCidrAdmitted: true, podMtu: 9001 },
+    calico: {
+        sourceDestCheck: false, flannelBackend: "none", modePorts: [["tcp", 179], ["tcp", 5473]], podCidrAdmitted: true,
+        calico: { encapsulation: "None", bgp: "Enabled" }, podMtu: 9001,
+    },
+    "calico-ipip": {
+        sourceDestCheck: true, flannelBackend: "none", modePorts: [["tcp", 179], ["tcp", 5473], ["4", undefined]], podCidrAdmitted: false,
+        calico: { encapsulation: "IPIP", bgp: "Enabled" }, podMtu: 8981,
+    },
+    "calico-vxlan": {
+        sourceDestCheck: true, flannelBackend: "none", modePorts: [["tcp", 5473], ["udp", 4789]], podCidrAdmitted: false,
+        calico: { encapsulation: "VXLAN", bgp: "Disabled" }, podMtu: 8951,
+    },
+};
+
+const stacks = stackNames();
+const evaluations = new Map<string, Evaluation>();
+
+beforeAll(async () => {
+    // Two at a time: each evaluation is its own process (Pulumi's runtime is process-global).
+    const queue = [...stacks];
+    await Promise.all([0, 1].map(async () => {
+        for (let stack = queue.shift(); stack; stack = queue.shift()) {
+            evaluations.set(stack, await evaluateStackInChild(stack));
+        }
+    }));
+});
+
+it("there is one stack file per network mode, named after it", () => {
+    expect(stacks).toEqual(Object.keys(required).sort());
+});
+
+describe.each(stacks)("stack %s", (stack) => {
+    const want = required[stack];
+    const ev = () => evaluations.get(stack)!;
+    const instance = (role: string) => endingWith(ev(), INSTANCE, `-${role}`);
+    const command = (suffix: string) => endingWith(ev(), COMMAND, suffix);
+
+    it("evaluates without error and reports its mode", () => {
+        expect(ev().error, ev().error).toBeUndefined();
+        expect(ev().outputs.mode).toBe(stack);
+    });
+
+    it("builds two identical hardened nodes and a load generator in one subnet and cluster placement group", () => {
+        const [server, agent, loadgen] = ["server", "agent", "loadgen"].map(instance);
+        for (const node of [server, agent, loadgen]) {
+            expect(node.inputs.instanceType, node.name).toBe("c6i.4xlarge");
+            expect(node.inputs.ami, node.name).toBe("ami-0123456789abcdef0");
+            expect(node.inputs.subnetId, node.name).toBe(server.inputs.subnetId);
+            expect(node.inputs.placementGroup, node.name).toBe(server.inputs.placementGroup);
+            expect(node.inputs.metadataOptions, node.name).toMatchObject({ httpTokens: "required" });
+            expect(node.inputs.rootBlockDevice, node.name).toMatchObject({ encrypted: true });
+        }
+        const [placement] = ofType(ev(), "aws:ec2/placementGroup:PlacementGroup");
+        expect(placement.inputs.strategy).toBe("cluster");
+        const subnets = ofType(ev(), "aws:ec2/subnet:Subnet");
+        expect(subnets).toHaveLength(1);
+        expect(subnets[0].inputs).toMatchObject({ cidrBlock: "10.0.0.0/24", availabilityZone: "eu-west-1a" });
+        expect(ofType(ev(), "aws:ssm/getParameter:getParameter")).toHaveLength(0); // an invoke, not a resource
+    });
+
+    it(`source/dest check is ${want.sourceDestCheck ? "on" : "off"} on both nodes`, () => {
+        expect(instance("server").inputs.sourceDestCheck).toBe(want.sourceDestCheck);
+        expect(instance("agent").inputs.sourceDestCheck).toBe(want.sourceDestCheck);
+    });
+
+    it("opens exactly the node-to-node traffic the mode needs", () => {
+        const nodeRules = ofType(ev(), INGRESS).filter((r) => r.name.includes("-nodes-"));
+        const selfRules = nodeRules.filter((r) => r.inputs.referencedSecurityGroupId !== undefined);
+        const opened = selfRules.map((r) => `${r.inputs.ipProtocol}/${r.inputs.fromPort ?? "-"}-${r.inputs.toPort ?? "-"}`).sort();
+        const expected = [
+            "tcp/6443-6443", "tcp/10250-10250",
+            "tcp/5201-5210", "udp/5201-5210", "tcp/11111-11111", "udp/11111-11111",
+            ...want.modePorts.map(([protocol, port]) => `${protocol}/${port ?? "-"}-${port ?? "-"}`),
+        ].sort();
+        expect(opened).toEqual(expected);
+        const podCidrRules = nodeRules.filter((r) => r.inputs.cidrIpv4 === "10.42.0.0/16");
+        expect(podCidrRules.length).toBe(want.podCidrAdmitted ? 1 : 0);
+        if (want.podCidrAdmitted) expect(podCidrRules[0].inputs.ipProtocol).toBe("-1");
+    });
+
+    it("never opens SSH or the Kubernetes API to the world; only the operator reaches them", () => {
+        const rules = ofType(ev(), INGRESS);
+        expect(rules.filter((r) => String(r.inputs.cidrIpv4).endsWith("/0")).map((r) => r.name)).toEqual([]);
+        for (const port of [22, 6443]) {
+            const fromOutside = rules.filter((r) => r.inputs.fromPort === port && r.inputs.cidrIpv4 !== undefined);
+            expect(fromOutside.length, `port ${port}`).toBeGreaterThan(0);
+            for (const rule of fromOutside) expect(rule.inputs.cidrIpv4, rule.name).toBe(testOperatorCidr);
+        }
+        const nodePortSources = rules.filter((r) => r.inputs.fromPort === 30099).map((r) => r.inputs.cidrIpv4).sort();
+        expect(nodePortSources).toEqual([testOperatorCidr, "10.0.0.0/16", "198.51.100.13/32"].sort());
+    });
+
+    it("installs the same pinned k3s with the mode's flags, and no secret in any script", () => {
+        const server = rootScript(command("-server-install"));
+        const agent = rootScript(command("-agent-install"));
+        for (const script of [server, agent]) {
+            expect(script).toContain("INSTALL_K3S_VERSION='v1.33.4+k3s1'");
+            expect(script).toContain(`--node-ip="$node_ip"`);
+            expect(script).toContain(`--flannel-iface="$iface"`);
+            expect(script).toContain("--kube-proxy-arg=proxy-mode=iptables");
+            expect(script).not.toContain("mock-k3s-token");
+        }
+        expect(server).toMatch(/sh -s - \\\n {2}server \\/);
+        expect(server).toContain(`--flannel-backend=${want.flannelBackend}`);
+        expect(server).toContain("--cluster-cidr=10.42.0.0/16");
+        expect(server).toContain("--disable=traefik,servicelb");
+        expect(server).toContain("--tls-san=198.51.100.11");
+        expect(server.includes("--disable-network-policy")).toBe(want.calico !== undefined);
+        expect(agent).toMatch(/sh -s - \\\n {2}agent \\/);
+        expect(agent).toContain("K3S_URL='https://10.0.0.11:6443'");
+        expect(agent).not.toContain("--flannel-backend"); // server-only option
+        // The token travels on stdin, as a secret, the same for both nodes.
+        for (const install of [command("-server-install"), command("-agent-install")]) {
+            expect(install.secretInputs).toContain("stdin");
+            expect(install.inputs.stdin).toBe("mock-k3s-token-0123456789abcdef0123456789abcdef\n");
+        }
+    });
+
+    it("installs the agent after the server, and waits (bounded) for Ready nodes after the pod network", () => {
+        const server = command("-server-install");
+        const agent = command("-agent-install");
+        const ready = command("-nodes-ready");
+        expect(agent.dependencies).toContain(server.urn);
+        expect(ready.dependencies).toContain(agent.urn);
+        expect(rootScript(ready)).toContain("kubectl wait --for=condition=Ready node node-1 node-2");
+        expect(rootScript(ready)).toContain("deadline=$((SECONDS + 600))");
+        if (want.calico) {
+            // dependsOn on a component reaches the engine as its children.
+            const installation = endingWith(ev(), "kubernetes:operator.tigera.io/v1:Installation", "-installation");
+            expect(ready.dependencies).toContain(installation.urn);
+        }
+        // The guestbook's children register only after their parent, which waits for this.
+        const guestbook = named(ev(), "cni-compare:guestbook:Guestbook", "guestbook");
+        expect(guestbook.dependencies).toContain(ready.urn);
+    });
+
+    it(want.calico ? "installs Calico with the mode's pool, encapsulation, BGP and MTU" : "installs no Calico", () => {
+        const releases = ofType(ev(), "kubernetes:helm.sh/v3:Release");
+        const installations = ofType(ev(), "kubernetes:operator.tigera.io/v1:Installation");
+        if (!want.calico) {
+            expect(releases).toHaveLength(0);
+            expect(installations).toHaveLength(0);
+            return;
+        }
+        expect(releases).toHaveLength(1);
+        expect(releases[0].inputs).toMatchObject({
+            chart: "tigera-operator",
+            version: "v3.30.3",
+            repositoryOpts: { repo: "https://docs.tigera.io/calico/charts" },
+            values: { installation: { enabled: false } },
+        });
+        expect(releases[0].dependencies).toContain(command("-agent-install").urn);
+        expect(installations).toHaveLength(1);
+        expect(installations[0].dependencies).toContain(releases[0].urn);
+        const network = (installations[0].inputs as any).spec.calicoNetwork;
+        expect(network).toMatchObject({
+            bgp: want.calico.bgp,
+            mtu: want.podMtu,
+            containerIPForwarding: "Enabled",
+            nodeAddressAutodetectionV4: { cidrs: ["10.0.0.0/24"] },
+        });
+        expect(network.ipPools).toEqual([expect.objectContaining({
+            cidr: "10.42.0.0/16", // the same range as k3s --cluster-cidr
+            encapsulation: want.calico.encapsulation,
+            natOutgoing: "Enabled",
+        })]);
+    });
+
+    it("deploys the guestbook: 1 leader, 5 followers, 10 frontends spread over both nodes behind NodePort 30099", () => {
+        const replicas = Object.fromEntries(ofType(ev(), DEPLOYMENT).map((d) => [(d.inputs as any).metadata.name, (d.inputs as any).spec.replicas]));
+        expect(replicas).toEqual({ "redis-leader": 1, "redis-follower": 5, frontend: 10 });
+        const services = Object.fromEntries(ofType(ev(), SERVICE).map((s) => [(s.inputs as any).metadata.name, (s.inputs as any).spec]));
+        expect(Object.keys(services).sort()).toEqual(["frontend", "redis-follower", "redis-leader"]);
+        expect(services["redis-leader"].ports[0].port).toBe(6379);
+        expect(services.frontend).toMatchObject({ type: "NodePort", ports: [{ port: 80, nodePort: 30099 }] });
+        for (const deployment of ofType(ev(), DEPLOYMENT)) {
+            const pod = (deployment.inputs as any).spec.template.spec;
+            const container = pod.containers[0];
+            expect(container.resources.requests, deployment.name).toMatchObject({ cpu: "100m", memory: "100Mi" });
+            expect(container.readinessProbe, deployment.name).toBeDefined();
+            expect(deployment.provider, deployment.name).toMatch(/pulumi:providers:kubernetes::cni-.*-k8s::/);
+            // The selector must match the pod labels or the Service routes nowhere.
+            expect((deployment.inputs as any).spec.selector.matchLabels).toEqual((deployment.inputs as any).spec.template.metadata.labels);
+        }
+        const frontend = named(ev(), DEPLOYMENT, "frontend").inputs as any;
+        expect(frontend.spec.template.spec.containers[0].image).toBe("us-docker.pkg.dev/google-samples/containers/gke/gb-frontend:v5");
+        expect(frontend.spec.template.spec.topologySpreadConstraints[0]).toMatchObject({ topologyKey: "kubernetes.io/hostname", maxSkew: 1 });
+    });
+
+    it("puts an NLB in front of the NodePort on both nodes, plain TCP 80 by default", () => {
+        const [lb] = ofType(ev(), "aws:lb/loadBalancer:LoadBalancer");
+        expect(lb.inputs).toMatchObject({ loadBalancerType: "network", internal: false });
+        const [group] = ofType(ev(), "aws:lb/targetGroup:TargetGroup");
+        expect(group.inputs).toMatchObject({ targetType: "instance", protocol: "TCP", port: 30099, healthCheck: { protocol: "TCP", port: "30099" } });
+        const attached = ofType(ev(), "aws:lb/targetGroupAttachment:TargetGroupAttachment").map((a) => a.inputs.targetId).sort();
+        const nodeIds = (ev().outputs.nodes as any[]).map((n) => n.instanceId).sort();
+        expect(attached).toEqual(nodeIds);
+        const [listener] = ofType(ev(), "aws:lb/listener:Listener");
+        expect(listener.inputs).toMatchObject({ protocol: "TCP", port: 80 });
+    });
+
+    it("exports what the benchmark runner reads, with secrets kept secret", () => {
+        const out = ev().outputs as any;
+        expect(out.endpoint).toMatch(/^http:\/\/cni-.*\.elb\.eu-west-1\.amazonaws\.com$/);
+        expect(out.nodePort).toBe(30099);
+        expect(out.nodes.map((n: any) => [n.name, n.role])).toEqual([["node-1", "server"], ["node-2", "agent"]]);
+        for (const node of out.nodes) {
+            expect(Object.keys(node).sort()).toEqual(["availabilityZone", "instanceId", "instanceType", "name", "privateIp", "publicIp", "role"]);
+        }
+        expect(out.podCidr).toBe("10.42.0.0/16");
+        expect(out.mtu).toEqual({ node: 9001, pod: want.podMtu });
+        expect(out.versions).toMatchObject({ k3s: "v1.33.4+k3s1", cni: want.calico ? "calico" : "flannel" });
+        expect(out.loadGenerator).toEqual({ publicIp: "198.51.100.13", privateIp: "10.0.0.13" });
+        expect(out.kubeconfig).toContain("server: https://198.51.100.11:6443");
+        expect(ev().secretOutputs.sort()).toEqual(["kubeconfig", "sshPrivateKey"]);
+    });
+
+    it("no secret value appears in any resource input that is not marked secret", () => {
+        const secrets = ["mock-k3s-token-0123456789abcdef", "BEGIN OPENSSH PRIVATE KEY", mockKubeconfig.slice(0, 40)];
+        const leaks = ev().resources.flatMap((r) =>
+            stringLeaves(r.inputs)
+                .filter(([at, text]) => secrets.some((s) => text.includes(s)) && !r.secretInputs.some((p) => at === p || at.startsWith(`${p}.`)))
+                .map(([at]) => `${r.name}.${at}`),
+        );
+        expect(leaks).toEqual([]);
+        const kubeconfigRead = command("-kubeconfig");
+        expect(kubeconfigRead.inputs.logging).toBe("none");
+    });
+
+    it("node scripts pass shellcheck", () => {
+        for (const suffix of ["-server-install", "-agent-install", "-nodes-ready", "-loadgen-tools"]) {
+            const script = rootScript(command(suffix));
+            try {
+                execFileSync("shellcheck", ["--shell=bash", "-"], { input: script, encoding: "utf8" });
+            } catch (e: any) {
+                throw new Error(`shellcheck ${suffix}:\n${e.stdout}`);
+            }
+        }
+    });
+});
+
+describe("config variants", () => {
+    it("a certificate ARN switches the listener to TLS 443", async () => {
+        const arn = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab";
+        const ev = await evaluateStackInChild("vxlan", { certificateArn: arn });
+        const [listener] = ofType(ev, "aws:lb/listener:Listener");
+        expect(listener.inputs).toMatchObject({ protocol: "TLS", port: 443, certificateArn: arn });
+        expect(ev.outputs.endpoint).toMatch(/^https:\/\//);
+    });
+
+    it("an operator's public key is used as is: no key generated, no private key exported", async () => {
+        const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperatorOperatorOperatorOperatorOperator op@laptop";
+        const ev = await evaluateStackInChild("host-gw", { sshPublicKey: key, loadGenerator: "false" });
+        expect(ofType(ev, "tls:index/privateKey:PrivateKey")).toHaveLength(0);
+        expect(ofType(ev, "aws:ec2/keyPair:KeyPair")[0].inputs.publicKey).toBe(key);
+        expect(ev.outputs.sshPrivateKey).toBeUndefined();
+        // loadGenerator=false: only the two nodes, no output.
+        expect(ofType(ev, INSTANCE)).toHaveLength(2);
+        expect(ev.outputs.loadGenerator).toBeUndefined();
+    });
+
+    it("invalid config stops the program before any resource is declared", async () => {
+        const ev = await evaluateStackInChild("vxlan", { mode: "weave", operatorCidr: "0.0.0.0/0" });
+        expect(ev.error).toContain('mode: "weave" is not a network mode; allowed: vxlan, host-gw, calico, calico-ipip, calico-vxlan');
+        expect(ev.error).toContain('operatorCidr: "0.0.0.0/0" must have a prefix from /8 to /32');
+        expect(ev.resources).toEqual([]);
+    });
+});
