@@ -39,7 +39,8 @@ export class NodePortLoadBalancer extends pulumi.ComponentResource {
             enableCrossZoneLoadBalancing: false,
         }, parent);
 
-        this.targetGroup = new aws.lb.TargetGroup(`${name}-nodeport`, {
+        // A short name: AWS caps target group names at 32 characters, Pulumi's suffix included.
+        this.targetGroup = new aws.lb.TargetGroup(`${name}-tg`, {
             vpcId: args.vpcId,
             targetType: "instance",
             protocol: "TCP",

@@ -227,6 +227,9 @@ describe.each(stacks)("stack %s", (stack) => {
         expect(attached).toEqual(nodeIds);
         const [listener] = ofType(ev(), "aws:lb/listener:Listener");
         expect(listener.inputs).toMatchObject({ protocol: "TCP", port: 80 });
+        // AWS caps both names at 32 characters; Pulumi appends "-" and 7 random characters.
+        expect(lb.name.length + 8).toBeLessThanOrEqual(32);
+        expect(group.name.length + 8).toBeLessThanOrEqual(32);
     });
 
     it("exports what the benchmark runner reads, with secrets kept secret", () => {
