@@ -97,7 +97,12 @@ export class K3sCluster extends pulumi.ComponentResource {
             pulumi.all([kubeconfigRead.stdout, server.publicIp]).apply(([text, publicIp]) => publicKubeconfig(text, publicIp)),
         );
 
-        this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this });
+        this.provider = new k8s.Provider(`${name}-k8s`, {
+            kubeconfig: this.kubeconfig,
+            // If the nodes are already gone, `destroy` drops the in-cluster objects from state
+            // instead of failing, so it still reaches the instances that cost money.
+            deleteUnreachable: true,
+        }, { parent: this });
         this.registerOutputs({ kubeconfig: this.kubeconfig });
     }
 

@@ -217,6 +217,11 @@ describe.each(stacks)("stack %s", (stack) => {
         expect(frontend.spec.template.spec.topologySpreadConstraints[0]).toMatchObject({ topologyKey: "kubernetes.io/hostname", maxSkew: 1 });
     });
 
+    it("destroy cannot be blocked by an unreachable cluster", () => {
+        const [provider] = ofType(ev(), "pulumi:providers:kubernetes");
+        expect(String(provider.inputs.deleteUnreachable)).toBe("true"); // provider config travels as strings
+    });
+
     it("puts an NLB in front of the NodePort on both nodes, plain TCP 80 by default", () => {
         const [lb] = ofType(ev(), "aws:lb/loadBalancer:LoadBalancer");
         expect(lb.inputs).toMatchObject({ loadBalancerType: "network", internal: false });
@@ -258,6 +263,8 @@ describe.each(stacks)("stack %s", (stack) => {
         expect(leaks).toEqual([]);
         const kubeconfigRead = command("-kubeconfig");
         expect(kubeconfigRead.inputs.logging).toBe("none");
+        const [provider] = ofType(ev(), "pulumi:providers:kubernetes");
+        expect(provider.secretInputs).toContain("kubeconfig");
     });
 
     it("node scripts pass shellcheck", () => {
