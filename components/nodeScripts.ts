@@ -93,15 +93,24 @@ export function k3sAgentFlags(args: K3sAgentArgs): string[] {
     return ["agent", ...commonFlags(args)];
 }
 
-function installK3s(version: string, flags: readonly string[], extraEnv: string): string {
-    return `curl -sfL ${k3sInstallerUrl} | INSTALL_K3S_VERSION='${version}'${extraEnv} sh -s - \\
+/** How long the installer may take, service start included: `systemctl start` blocks until k3s
+ * reports ready, and an agent that cannot reach its server would otherwise wait forever. */
+export const k3sInstallTimeoutSeconds = 600;
+
+function installK3s(version: string, flags: readonly string[], extraEnv: string, unit: string): string {
+    return `if ! curl -sfL --max-time 60 ${k3sInstallerUrl} | INSTALL_K3S_VERSION='${version}'${extraEnv} timeout ${k3sInstallTimeoutSeconds} sh -s - \\
   ${flags.join(" \\\n  ")}
+then
+  echo "k3s install failed or took over ${k3sInstallTimeoutSeconds} s; last log lines of ${unit}:" >&2
+  journalctl -u ${unit} --no-pager -n 50 >&2 || true
+  exit 1
+fi
 `;
 }
 
 export function k3sServerScript(args: K3sServerArgs): string {
     return `${prologue(args.nodeIp)}
-${installK3s(args.k3sVersion, k3sServerFlags(args), "")}
+${installK3s(args.k3sVersion, k3sServerFlags(args), "", "k3s")}
 # The API answers before the node object exists; wait for it so the agent can join.
 for _ in $(seq 1 120); do
   k3s kubectl get node '${args.nodeName}' >/dev/null 2>&1 && exit 0
@@ -115,7 +124,7 @@ exit 1
 
 export function k3sAgentScript(args: K3sAgentArgs): string {
     return `${prologue(args.nodeIp)}
-${installK3s(args.k3sVersion, k3sAgentFlags(args), ` K3S_URL='https://${args.serverIp}:6443'`)}`;
+${installK3s(args.k3sVersion, k3sAgentFlags(args), ` K3S_URL='https://${args.serverIp}:6443'`, "k3s-agent")}`;
 }
 
 /** Prints the admin kubeconfig (the caller rewrites its server URL and keeps it secret). */

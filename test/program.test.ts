@@ -130,13 +130,13 @@ describe.each(stacks)("stack %s", (stack) => {
             expect(script).toContain("--kube-proxy-arg=proxy-mode=iptables");
             expect(script).not.toContain("mock-k3s-token");
         }
-        expect(server).toMatch(/sh -s - \\\n {2}server \\/);
+        expect(server).toMatch(/timeout 600 sh -s - \\\n {2}server \\/);
         expect(server).toContain(`--flannel-backend=${want.flannelBackend}`);
         expect(server).toContain("--cluster-cidr=10.42.0.0/16");
         expect(server).toContain("--disable=traefik,servicelb");
         expect(server).toContain("--tls-san=198.51.100.11");
         expect(server.includes("--disable-network-policy")).toBe(want.calico !== undefined);
-        expect(agent).toMatch(/sh -s - \\\n {2}agent \\/);
+        expect(agent).toMatch(/timeout 600 sh -s - \\\n {2}agent \\/);
         expect(agent).toContain("K3S_URL='https://10.0.0.11:6443'");
         expect(agent).not.toContain("--flannel-backend"); // server-only option
         // The token travels on stdin, as a secret, the same for both nodes.
