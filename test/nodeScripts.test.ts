@@ -1,0 +1,120 @@
+/**
+ * The node scripts run for real here, against stand-ins for curl, cloud-init, k3s and journalctl
+ * on PATH: the token read from stdin must reach the installer's environment, the flags must
+ * arrive as separate words, and failures must exit non-zero with diagnostics.
+ */
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { modeFacts } from "../components/modes";
+import { k3sAgentScript, k3sServerScript, runAsRoot, waitForNodesScript } from "../components/nodeScripts";
+
+let dir: string;
+
+/** Writes an executable stand-in for `name` into the stub dir. */
+function stub(name: string, body: string) {
+    const file = path.join(dir, "bin", name);
+    writeFileSync(file, `#!/usr/bin/env bash\n${body}\n`);
+    chmodSync(file, 0o755);
+}
+
+function run(script: string, stdin = "") {
+    return spawnSync("bash", ["-c", script], {
+        input: stdin,
+        encoding: "utf8",
+        timeout: 20_000,
+        env: { ...process.env, PATH: `${path.join(dir, "bin")}:${process.env.PATH}`, OUT: dir },
+    });
+}
+
+beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "node-scripts-"));
+    spawnSync("mkdir", ["-p", path.join(dir, "bin")]);
+    stub("cloud-init", "exit 0");
+    stub("journalctl", 'echo "journal of $2"');
+    stub("k3s", "exit 0");
+    // The "installer" records its arguments (one per line) and environment.
+    stub("curl", `cat <<'INSTALLER'
+printf '%s\\n' "$@" > "$OUT/args"
+env > "$OUT/env"
+INSTALLER`);
+});
+
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+// 127.0.0.1 is on every machine: the script must find its interface, lo.
+const server = { k3sVersion: "v1.33.4+k3s1", nodeName: "node-1", nodeIp: "127.0.0.1", publicIp: "198.51.100.11", podCidr: "10.42.0.0/16" };
+
+describe("k3s server script", () => {
+    it("hands the token from stdin and the pinned version to the installer, flags as separate words", () => {
+        const result = run(k3sServerScript({ ...server, facts: modeFacts.calico }), "s3cret-token\n");
+        expect(result.status, result.stderr).toBe(0);
+        const args = readFileSync(path.join(dir, "args"), "utf8").trim().split("\n");
+        expect(args).toEqual([
+            "server",
+            "--node-name=node-1",
+            "--node-ip=127.0.0.1",
+            "--flannel-iface=lo",
+            "--kube-proxy-arg=proxy-mode=iptables",
+            "--tls-san=198.51.100.11",
+            "--cluster-cidr=10.42.0.0/16",
+            "--flannel-backend=none",
+            "--disable=traefik,servicelb",
+            "--disable-network-policy",
+        ]);
+        const env = readFileSync(path.join(dir, "env"), "utf8");
+        expect(env).toContain("K3S_TOKEN=s3cret-token\n");
+        expect(env).toContain("INSTALL_K3S_VERSION=v1.33.4+k3s1\n");
+    });
+
+    it("runs the same way through the sudo wrapper's quoting", () => {
+        stub("sudo", 'exec "$@"');
+        const result = run(runAsRoot(k3sServerScript({ ...server, facts: modeFacts.vxlan })), "tok\n");
+        expect(result.status, result.stderr).toBe(0);
+        expect(readFileSync(path.join(dir, "args"), "utf8")).toContain("--flannel-backend=vxlan\n");
+    });
+
+    it("fails with the service journal when the installer fails", () => {
+        stub("curl", "echo 'exit 3'");
+        const result = run(k3sServerScript({ ...server, facts: modeFacts.vxlan }), "tok\n");
+        expect(result.status).toBe(1);
+        expect(result.stderr).toContain("k3s install failed or took over 600 s; last log lines of k3s:");
+        expect(result.stderr).toContain("journal of k3s");
+    });
+
+    it("fails clearly when no interface holds the node IP", () => {
+        const result = run(k3sServerScript({ ...server, nodeIp: "192.0.2.250", facts: modeFacts.vxlan }), "tok\n");
+        expect(result.status).toBe(1);
+        expect(result.stderr).toContain("no interface holds 192.0.2.250");
+    });
+});
+
+describe("k3s agent script", () => {
+    it("joins the server's private address with the token", () => {
+        const result = run(k3sAgentScript({ k3sVersion: "v1.33.4+k3s1", nodeName: "node-2", nodeIp: "127.0.0.1", serverIp: "10.0.0.11" }), "tok\n");
+        expect(result.status, result.stderr).toBe(0);
+        const env = readFileSync(path.join(dir, "env"), "utf8");
+        expect(env).toContain("K3S_URL=https://10.0.0.11:6443\n");
+        expect(env).toContain("K3S_TOKEN=tok\n");
+        expect(readFileSync(path.join(dir, "args"), "utf8").split("\n")[0]).toBe("agent");
+    });
+});
+
+describe("node readiness wait", () => {
+    it("gives up after its deadline with diagnostics", () => {
+        stub("k3s", 'if [[ "$2 $3" == "get node" ]]; then exit 1; fi; echo "k3s $*"');
+        const result = run(waitForNodesScript(["node-1", "node-2"], 1));
+        expect(result.status).toBe(1);
+        expect(result.stderr).toContain("node node-1 did not register within 1 s");
+        expect(result.stderr).toContain("k3s kubectl get nodes -o wide");
+    });
+
+    it("succeeds once the nodes are registered and Ready", () => {
+        stub("k3s", 'echo "k3s $*" >> "$OUT/calls"');
+        const result = run(waitForNodesScript(["node-1", "node-2"], 30));
+        expect(result.status, result.stderr).toBe(0);
+        expect(readFileSync(path.join(dir, "calls"), "utf8")).toMatch(/k3s kubectl wait --for=condition=Ready node node-1 node-2 --timeout=\d+s/);
+    });
+});
