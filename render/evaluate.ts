@@ -231,7 +231,7 @@ export async function evaluateStack(stack: string, overrides: Record<string, str
     try {
         const program: Record<string, unknown> = await import(path.join(projectDir, "index.ts"));
         for (const [key, value] of Object.entries(program)) {
-            const output = pulumi.output(value as pulumi.Input<unknown>);
+            const output = pulumi.output(value) as pulumi.Output<unknown>;
             if (await pulumi.isSecret(output)) secretOutputs.push(key);
             outputs[key] = await new Promise((resolve) => output.apply(resolve));
         }

@@ -1,0 +1,167 @@
+/**
+ * The real command, started as a child process (`node --import tsx compare/cli.ts …`) against the
+ * test-only fake engine (CNI_COMPARE_ENGINE=fake:<dir>), which keeps its state in files.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { readFakeState, seedExistingStack, type FakeBehavior } from "./fake-engine";
+import { Ledger } from "./ledger";
+
+const projectDir = path.resolve(__dirname, "..");
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+
+afterEach(() => {
+    for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function stateDir(behavior: Partial<FakeBehavior> = {}): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "compare-cli-"));
+    dirs.push(dir);
+    fs.writeFileSync(path.join(dir, "behavior.json"), JSON.stringify(behavior));
+    return dir;
+}
+
+interface Running {
+    readonly child: ChildProcess;
+    readonly output: () => string;
+    readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function start(dir: string | undefined, args: readonly string[], extraEnv: Record<string, string | undefined> = {}): Running {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
+    delete env.OPERATOR_CIDR;
+    if (dir) env.CNI_COMPARE_ENGINE = `fake:${dir}`;
+    for (const [key, value] of Object.entries(extraEnv)) if (value === undefined) delete env[key];
+    const child = spawn(process.execPath, ["--import", "tsx", "compare/cli.ts", ...args], { cwd: projectDir, env, stdio: ["pipe", "pipe", "pipe"] });
+    children.push(child);
+    let text = "";
+    child.stdout!.on("data", (chunk: Buffer) => (text += chunk.toString()));
+    child.stderr!.on("data", (chunk: Buffer) => (text += chunk.toString()));
+    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+    return { child, output: () => text, exit };
+}
+
+async function until(condition: () => boolean, what: string, output: () => string, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; output so far:\n${output()}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+}
+
+const compareArgs = ["--modes", "vxlan,host-gw,calico", "--operator-cidr", "203.0.113.7/32", "--parallel", "2", "--yes"];
+
+function createdStacks(dir: string): string[] {
+    return readFakeState(dir).events.filter((e) => e.op === "create").map((e) => e.stack);
+}
+
+describe("npm run compare (child process, fake engine)", () => {
+    it("on SIGINT mid-up: cancels, destroys everything it created, leaves the existing stack, empties the ledger, exits non-zero", async () => {
+        // Long updates so that the signal lands while they run.
+        const dir = stateDir({ upMs: 60_000, resources: 60 });
+        seedExistingStack(dir, "calico", 5);
+        const run = start(dir, compareArgs);
+        await until(() => readFakeState(dir).events.some((e) => e.op === "up-start"), "an up to be in progress", run.output);
+        run.child.kill("SIGINT");
+        const { code } = await run.exit;
+
+        expect(code, run.output()).toBe(130);
+        expect(run.output()).toMatch(/SIGINT: stopping what is running, then destroying every stack this run created/);
+        const created = createdStacks(dir);
+        expect(created.length, "the fake should have seen at least one create").toBeGreaterThan(0);
+        expect(created).not.toContain("calico");
+        const { stacks, events } = readFakeState(dir);
+        for (const stack of created) {
+            const ops = events.filter((e) => e.stack === stack).map((e) => e.op);
+            expect(ops, `${stack}: ${ops.join(" ")}`).toEqual(expect.arrayContaining(["up-start", "destroy-done", "remove"]));
+        }
+        // Only the operator's stack is left, untouched by any destroy.
+        expect(stacks.map((s) => s.name)).toEqual(["calico"]);
+        expect(events.filter((e) => e.stack === "calico").map((e) => e.op)).not.toContain("destroy-start");
+        expect(new Ledger(path.join(dir, ".compare-ledger")).entries()).toEqual([]);
+        expect(fs.existsSync(path.join(dir, ".compare-ledger", "run.lock")), "the run lock is released").toBe(false);
+    });
+
+    it("after kill -9 mid-up: refuses a new run until --cleanup, which destroys exactly the ledger's stacks", async () => {
+        const dir = stateDir({ upMs: 60_000, resources: 60 });
+        seedExistingStack(dir, "calico", 5);
+        const run = start(dir, compareArgs);
+        await until(() => readFakeState(dir).events.filter((e) => e.op === "up-start").length >= 2, "two ups in progress", run.output);
+        run.child.kill("SIGKILL");
+        await run.exit;
+
+        const ledger = new Ledger(path.join(dir, ".compare-ledger"));
+        const leftovers = ledger.entries().map((e) => e.stack).sort();
+        expect(leftovers).toEqual(createdStacks(dir).sort());
+        expect(leftovers.length).toBeGreaterThan(0);
+
+        const again = start(dir, compareArgs);
+        expect((await again.exit).code).toBe(2);
+        expect(again.output()).toMatch(/the ledger lists stacks from an earlier run .*--cleanup` first/);
+
+        const cleanup = start(dir, ["--cleanup", "--yes"]);
+        const { code } = await cleanup.exit;
+        expect(code, cleanup.output()).toBe(0);
+        expect(cleanup.output()).toMatch(new RegExp(`Cleanup: ${leftovers.length} destroyed, 0 never existed, 0 failed`));
+        const { stacks, events } = readFakeState(dir);
+        expect(stacks.map((s) => s.name)).toEqual(["calico"]);
+        expect(stacks[0].resources).toBe(5);
+        expect(events.filter((e) => e.stack === "calico").map((e) => e.op)).toEqual([]);
+        expect(ledger.entries()).toEqual([]);
+    });
+
+    it("runs a whole comparison, prints the plan and the instance-hours, and exits 0", async () => {
+        const dir = stateDir({ upMs: 100, destroyMs: 50, benchMs: 50 });
+        const run = start(dir, compareArgs);
+        const { code } = await run.exit;
+        expect(code, run.output()).toBe(0);
+        expect(run.output()).toMatch(/Plan: compare 3 network mode\(s\)/);
+        expect(run.output()).toMatch(/Instances: 9 in total/);
+        expect(run.output()).toMatch(/Instance-hours used \(measured: up complete → destroy complete\)/);
+        expect(readFakeState(dir).stacks).toEqual([]);
+    });
+
+    it("exits non-zero when a stack fails, after measuring and destroying the rest", async () => {
+        const dir = stateDir({ upMs: 100, destroyMs: 50, benchMs: 50, failUp: ["host-gw"] });
+        const run = start(dir, compareArgs);
+        const { code } = await run.exit;
+        expect(code, run.output()).toBe(1);
+        expect(run.output()).toMatch(/host-gw: update of host-gw failed/);
+        expect(fs.readFileSync(path.join(dir, "results", fs.readdirSync(path.join(dir, "results"))[0], "fake-summary.json"), "utf8")).toMatch(/"vxlan"/);
+        expect(readFakeState(dir).stacks).toEqual([]);
+    });
+
+    it("without a terminal and without --yes, refuses before creating anything", async () => {
+        const dir = stateDir();
+        const run = start(dir, compareArgs.filter((a) => a !== "--yes"));
+        run.child.stdin!.end();
+        const { code } = await run.exit;
+        expect(code).toBe(2);
+        expect(run.output()).toMatch(/no terminal to ask for confirmation: re-run with --yes/);
+        expect(createdStacks(dir)).toEqual([]);
+    });
+
+    it("rejects an operator CIDR open to the world, naming the flag", async () => {
+        const dir = stateDir();
+        const run = start(dir, ["--modes", "vxlan", "--operator-cidr", "0.0.0.0/0", "--yes"]);
+        expect((await run.exit).code).toBe(2);
+        expect(run.output()).toMatch(/--operator-cidr \(cni-compare:operatorCidr\): "0.0.0.0\/0" must have a prefix from \/8 to \/32/);
+        expect(createdStacks(dir)).toEqual([]);
+    });
+
+    it("with the Pulumi engine, refuses to start without PULUMI_CONFIG_PASSPHRASE", async () => {
+        const run = start(undefined, ["--modes", "vxlan", "--operator-cidr", "203.0.113.7/32", "--yes"], {
+            CNI_COMPARE_ENGINE: undefined,
+            PULUMI_CONFIG_PASSPHRASE: undefined,
+            PULUMI_CONFIG_PASSPHRASE_FILE: undefined,
+            PULUMI_BACKEND_URL: "file:///tmp/compare-test-backend-never-used",
+        });
+        expect((await run.exit).code).toBe(2);
+        expect(run.output()).toMatch(/PULUMI_CONFIG_PASSPHRASE \(or PULUMI_CONFIG_PASSPHRASE_FILE\) is not set/);
+    });
+});

@@ -1,0 +1,429 @@
+/**
+ * TEST-ONLY stand-in for Pulumi and the benchmark runner. It creates nothing anywhere and sends
+ * no traffic: stacks are JSON records, "resources" are a counter, outputs use the documentation
+ * range 192.0.2.0/24 (RFC 5737) that nothing ever contacts.
+ *
+ * It behaves like the Pulumi engine where the orchestrator's safety depends on it: an update
+ * holds a lock (a killed process leaves it behind; `cancel` clears it), destroy refuses a locked
+ * stack, removing a stack that still has resources fails, and an update stops on its abort signal
+ * unless told to ignore it (then only `cancel` stops it).
+ *
+ * With a state folder (CNI_COMPARE_ENGINE=fake:<dir>), every change is written to files so a test
+ * can watch a real `npm run compare` child process and inspect what it left behind:
+ *   <dir>/behavior.json  FakeBehavior, written by the test (optional)
+ *   <dir>/stacks/<name>.json  one FakeStackRecord per existing stack
+ *   <dir>/events.jsonl   one FakeEvent per line, in order
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { OutputValues } from "../bench/stack-outputs";
+import type { StackOutputs } from "../bench/targets";
+import type { ComparisonStack, OperationOptions, StackEngine } from "./engine";
+import type { BenchmarkRunner } from "./orchestrator";
+
+export interface FakeBehavior {
+    /** Milliseconds an update takes. */
+    readonly upMs: number;
+    readonly destroyMs: number;
+    /** Milliseconds the benchmark takes. */
+    readonly benchMs: number;
+    /** Resources each stack gets (created one by one during `up`). */
+    readonly resources: number;
+    /** Stacks whose update fails halfway. */
+    readonly failUp: readonly string[];
+    /** Stacks whose destroy fails. */
+    readonly failDestroy: readonly string[];
+    /** Stacks whose update ignores its abort signal (only `cancel` stops it). */
+    readonly ignoreAbort: readonly string[];
+    /** The benchmark rejects. */
+    readonly failBench: boolean;
+    /**
+     * Stacks whose update takes the lock, creates half its resources and then never returns nor
+     * reacts to anything: what a process killed mid-update leaves behind, seen from the backend.
+     */
+    readonly freezeUp: readonly string[];
+}
+
+export const defaultFakeBehavior: FakeBehavior = {
+    upMs: 200,
+    destroyMs: 100,
+    benchMs: 100,
+    resources: 10,
+    failUp: [],
+    failDestroy: [],
+    ignoreAbort: [],
+    failBench: false,
+    freezeUp: [],
+};
+
+export interface FakeStackRecord {
+    readonly name: string;
+    readonly resources: number;
+    readonly config: Readonly<Record<string, string>>;
+    /** Held while an update or destroy runs; left behind when the process dies. */
+    readonly lock?: { readonly pid: number; readonly op: "up" | "destroy" };
+    /** Who made it: "compare" (this command) or anything else (the test, as a pre-existing stack). */
+    readonly createdBy: string;
+    readonly deployed: boolean;
+}
+
+export type FakeOp =
+    | "create"
+    | "select"
+    | "config"
+    | "up-start"
+    | "up-done"
+    | "up-failed"
+    | "up-canceled"
+    | "cancel"
+    | "destroy-start"
+    | "destroy-done"
+    | "destroy-failed"
+    | "remove"
+    | "bench-start"
+    | "bench-done"
+    | "bench-failed";
+
+export interface FakeEvent {
+    readonly at: number;
+    readonly pid: number;
+    readonly stack: string;
+    readonly op: FakeOp;
+    readonly detail?: string;
+}
+
+/** Where the fake keeps its state: memory, or files (shared with other processes). */
+interface FakeStore {
+    get(name: string): FakeStackRecord | undefined;
+    put(record: FakeStackRecord): void;
+    delete(name: string): void;
+    log(event: FakeEvent): void;
+}
+
+class MemoryStore implements FakeStore {
+    readonly stacks = new Map<string, FakeStackRecord>();
+    readonly events: FakeEvent[] = [];
+    get(name: string) {
+        return this.stacks.get(name);
+    }
+    put(record: FakeStackRecord) {
+        this.stacks.set(record.name, record);
+    }
+    delete(name: string) {
+        this.stacks.delete(name);
+    }
+    log(event: FakeEvent) {
+        this.events.push(event);
+    }
+}
+
+class FileStore implements FakeStore {
+    constructor(private readonly dir: string) {
+        fs.mkdirSync(path.join(dir, "stacks"), { recursive: true });
+    }
+    private file(name: string) {
+        return path.join(this.dir, "stacks", `${name}.json`);
+    }
+    get(name: string) {
+        try {
+            return JSON.parse(fs.readFileSync(this.file(name), "utf8")) as FakeStackRecord;
+        } catch (error) {
+            if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+            throw error;
+        }
+    }
+    put(record: FakeStackRecord) {
+        fs.writeFileSync(this.file(record.name), JSON.stringify(record, null, 2));
+    }
+    delete(name: string) {
+        fs.rmSync(this.file(name), { force: true });
+    }
+    log(event: FakeEvent) {
+        fs.appendFileSync(path.join(this.dir, "events.jsonl"), JSON.stringify(event) + "\n");
+    }
+}
+
+/** Reads a fake state folder's records and events (for tests). */
+export function readFakeState(dir: string): { readonly stacks: FakeStackRecord[]; readonly events: FakeEvent[] } {
+    const stacksDir = path.join(dir, "stacks");
+    const stacks = fs.existsSync(stacksDir)
+        ? fs.readdirSync(stacksDir).filter((f) => f.endsWith(".json")).map((f) => JSON.parse(fs.readFileSync(path.join(stacksDir, f), "utf8")) as FakeStackRecord)
+        : [];
+    const eventsFile = path.join(dir, "events.jsonl");
+    const events = fs.existsSync(eventsFile)
+        ? fs.readFileSync(eventsFile, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as FakeEvent)
+        : [];
+    return { stacks, events };
+}
+
+/** Puts a stack into a fake state folder as if someone had created it by hand (pre-existing). */
+export function seedExistingStack(dir: string, name: string, resources: number): void {
+    new FileStore(dir).put({ name, resources, config: {}, createdBy: "operator", deployed: resources > 0 });
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+        const timer = setTimeout(done, ms);
+        function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener("abort", done);
+            resolve();
+        }
+        signal?.addEventListener("abort", done, { once: true });
+    });
+}
+
+/** Stack outputs shaped like index.ts's, with addresses from 192.0.2.0/24 that nothing contacts. */
+export function fakeOutputs(name: string, index: number): StackOutputs {
+    const host = (n: number) => `192.0.2.${(index * 10 + n) % 250}`;
+    return {
+        mode: name as StackOutputs["mode"],
+        endpoint: `http://fake-${name}.invalid`,
+        nodePort: 30099,
+        nodes: [
+            { name: `${name}-server`, role: "server", instanceId: `i-fake${index}1`, privateIp: `10.0.0.${10 + index}`, publicIp: host(1), instanceType: "c6i.4xlarge", availabilityZone: "eu-west-1a" },
+            { name: `${name}-agent`, role: "agent", instanceId: `i-fake${index}2`, privateIp: `10.0.0.${20 + index}`, publicIp: host(2), instanceType: "c6i.4xlarge", availabilityZone: "eu-west-1a" },
+        ],
+        podCidr: "10.42.0.0/16",
+        mtu: { node: 9001, pod: 8951 },
+        versions: { k3s: "v1.33.4+k3s1", cni: "flannel", cniVersion: "fake", ubuntu: "24.04" },
+        kubeconfig: "fake-kubeconfig",
+        sshUser: "ubuntu",
+        loadGenerator: { publicIp: host(3), privateIp: `10.0.0.${30 + index}` },
+    };
+}
+
+export class FakeEngine implements StackEngine {
+    readonly description: string;
+    readonly behavior: FakeBehavior;
+    private readonly store: FakeStore;
+    private readonly memory?: MemoryStore;
+    private readonly stateDir?: string;
+    /** Updates running right now, and the most at any one time (this process). */
+    activeUps = 0;
+    maxActiveUps = 0;
+    /** Stacks whose current update was cancelled with `cancel` (this process). */
+    private readonly cancelled = new Set<string>();
+
+    /** `stateDir` undefined: in memory. Behaviour: `behavior` over `<stateDir>/behavior.json` over defaults. */
+    constructor(stateDir?: string, behavior: Partial<FakeBehavior> = {}) {
+        let fromFile: Partial<FakeBehavior> = {};
+        if (stateDir) {
+            const file = path.join(stateDir, "behavior.json");
+            if (fs.existsSync(file)) fromFile = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<FakeBehavior>;
+            this.store = new FileStore(stateDir);
+        } else {
+            this.memory = new MemoryStore();
+            this.store = this.memory;
+        }
+        this.stateDir = stateDir;
+        this.behavior = { ...defaultFakeBehavior, ...fromFile, ...behavior };
+        this.description = stateDir ? `FAKE engine (test only), state in ${stateDir}` : "FAKE engine (test only), in memory";
+    }
+
+    /** Everything that happened, in order (with a state folder: in any process). */
+    get events(): readonly FakeEvent[] {
+        return this.memory?.events ?? readFakeState(this.stateDir!).events;
+    }
+
+    record(name: string): FakeStackRecord | undefined {
+        return this.store.get(name);
+    }
+
+    /** Adds a stack that was not created by the comparison (pre-existing). */
+    seed(name: string, resources: number): void {
+        this.store.put({ name, resources, config: {}, createdBy: "operator", deployed: resources > 0 });
+    }
+
+    log(stack: string, op: FakeOp, detail?: string): void {
+        this.store.log({ at: Date.now(), pid: process.pid, stack, op, detail });
+    }
+
+    async exists(name: string): Promise<boolean> {
+        return this.store.get(name) !== undefined;
+    }
+
+    async create(name: string): Promise<ComparisonStack> {
+        if (this.store.get(name)) throw new Error(`stack '${name}' already exists`);
+        this.store.put({ name, resources: 0, config: {}, createdBy: "compare", deployed: false });
+        this.log(name, "create");
+        return new FakeStack(this, name);
+    }
+
+    async select(name: string): Promise<ComparisonStack> {
+        if (!this.store.get(name)) throw new Error(`no stack named '${name}' found`);
+        this.log(name, "select");
+        return new FakeStack(this, name);
+    }
+
+    /** @internal used by FakeStack */
+    read(name: string): FakeStackRecord {
+        const record = this.store.get(name);
+        if (!record) throw new Error(`no stack named '${name}' found`);
+        return record;
+    }
+
+    /** @internal */
+    write(record: FakeStackRecord): void {
+        this.store.put(record);
+    }
+
+    /** @internal */
+    drop(name: string): void {
+        this.store.delete(name);
+    }
+
+    /** @internal */
+    takeCancel(name: string): boolean {
+        return this.cancelled.delete(name);
+    }
+
+    /** @internal */
+    markCancelled(name: string): void {
+        this.cancelled.add(name);
+    }
+}
+
+class FakeStack implements ComparisonStack {
+    constructor(
+        private readonly engine: FakeEngine,
+        readonly name: string,
+    ) {}
+
+    async setConfig(values: Readonly<Record<string, string>>): Promise<void> {
+        const record = this.engine.read(this.name);
+        this.engine.write({ ...record, config: { ...record.config, ...values } });
+        this.engine.log(this.name, "config", Object.keys(values).join(","));
+    }
+
+    private lock(op: "up" | "destroy"): FakeStackRecord {
+        const record = this.engine.read(this.name);
+        if (record.lock) {
+            throw new Error(`the stack is currently locked by 1 lock(s) (pid ${record.lock.pid}, ${record.lock.op}); run \`pulumi cancel\` if no operation is running`);
+        }
+        const locked = { ...record, lock: { pid: process.pid, op } };
+        this.engine.write(locked);
+        return locked;
+    }
+
+    private unlock(): void {
+        const { lock: _lock, ...rest } = this.engine.read(this.name);
+        void _lock;
+        this.engine.write(rest);
+    }
+
+    async up(options: OperationOptions): Promise<void> {
+        const b = this.engine.behavior;
+        this.lock("up");
+        this.engine.activeUps++;
+        this.engine.maxActiveUps = Math.max(this.engine.maxActiveUps, this.engine.activeUps);
+        this.engine.log(this.name, "up-start");
+        if (b.freezeUp.includes(this.name)) {
+            const record = this.engine.read(this.name);
+            this.engine.write({ ...record, resources: record.resources + Math.ceil(b.resources / 2) });
+            return new Promise<void>(() => {});
+        }
+        try {
+            const ignoreAbort = b.ignoreAbort.includes(this.name);
+            const tick = b.upMs / b.resources;
+            for (let i = 0; i < b.resources; i++) {
+                const signal = ignoreAbort ? undefined : options.signal;
+                await sleep(tick, signal);
+                if (this.engine.takeCancel(this.name)) {
+                    this.engine.log(this.name, "up-canceled", "cancel");
+                    throw new Error(`update of ${this.name} was cancelled (pulumi cancel)`);
+                }
+                if (signal?.aborted) {
+                    this.unlock();
+                    this.engine.log(this.name, "up-canceled", "signal");
+                    throw new Error(`update of ${this.name} canceled by SIGINT`);
+                }
+                const record = this.engine.read(this.name);
+                this.engine.write({ ...record, resources: record.resources + 1 });
+                options.onOutput?.(`+ resource ${i + 1}/${b.resources} created`);
+                if (b.failUp.includes(this.name) && i === Math.floor(b.resources / 2)) {
+                    this.unlock();
+                    this.engine.log(this.name, "up-failed");
+                    throw new Error(`update of ${this.name} failed: fake error creating resource ${i + 1}`);
+                }
+            }
+            this.unlock();
+            const record = this.engine.read(this.name);
+            this.engine.write({ ...record, deployed: true });
+            this.engine.log(this.name, "up-done");
+        } finally {
+            this.engine.activeUps--;
+        }
+    }
+
+    async outputs(): Promise<OutputValues> {
+        const record = this.engine.read(this.name);
+        if (!record.deployed) throw new Error(`stack ${this.name} has no outputs (never deployed)`);
+        return { ...fakeOutputs(this.name, Math.abs([...this.name].reduce((h, c) => h * 31 + c.charCodeAt(0), 7)) % 20) };
+    }
+
+    async cancel(): Promise<void> {
+        const record = this.engine.read(this.name);
+        this.engine.log(this.name, "cancel", record.lock ? `lock of pid ${record.lock.pid}` : "nothing running");
+        if (!record.lock) throw new Error(`no update in progress for stack ${this.name}`);
+        this.engine.markCancelled(this.name);
+        this.unlock();
+    }
+
+    async destroy(options: OperationOptions): Promise<void> {
+        const b = this.engine.behavior;
+        this.lock("destroy");
+        this.engine.log(this.name, "destroy-start");
+        const start = this.engine.read(this.name).resources;
+        const tick = b.destroyMs / Math.max(1, start);
+        for (let i = 0; i < start; i++) {
+            await sleep(tick, options.signal);
+            if (options.signal?.aborted) {
+                this.unlock();
+                this.engine.log(this.name, "destroy-failed", "signal");
+                throw new Error(`destroy of ${this.name} canceled`);
+            }
+            if (b.failDestroy.includes(this.name)) {
+                this.unlock();
+                this.engine.log(this.name, "destroy-failed");
+                throw new Error(`destroy of ${this.name} failed: fake error deleting a resource`);
+            }
+            const record = this.engine.read(this.name);
+            this.engine.write({ ...record, resources: record.resources - 1 });
+            options.onOutput?.(`- resource deleted (${start - i - 1} left)`);
+        }
+        this.unlock();
+        this.engine.write({ ...this.engine.read(this.name), deployed: false });
+        this.engine.log(this.name, "destroy-done");
+    }
+
+    async remove(): Promise<void> {
+        const record = this.engine.read(this.name);
+        if (record.resources > 0) throw new Error(`stack ${this.name} still has ${record.resources} resources; destroy it first`);
+        this.engine.drop(this.name);
+        this.engine.log(this.name, "remove");
+    }
+}
+
+/** The benchmark stand-in: waits `benchMs` (stops on abort), records what it was given. */
+export function fakeBenchmark(engine: FakeEngine): BenchmarkRunner {
+    return async (targets, options) => {
+        const names = targets.map((t) => t.name).join(",");
+        engine.log(names, "bench-start");
+        options.onProgress?.({ kind: "plan", message: `fake benchmark of ${targets.length} target(s)` });
+        for (const t of targets) options.onProgress?.({ kind: "measure", target: t.name, message: `fake measurement of ${t.name}` });
+        await sleep(engine.behavior.benchMs, options.signal);
+        if (options.signal?.aborted) {
+            engine.log(names, "bench-failed", "aborted");
+            throw new Error("benchmark aborted");
+        }
+        if (engine.behavior.failBench) {
+            engine.log(names, "bench-failed");
+            throw new Error("fake benchmark failure");
+        }
+        fs.mkdirSync(options.outDir, { recursive: true });
+        fs.writeFileSync(path.join(options.outDir, "fake-summary.json"), JSON.stringify({ fake: true, targets: targets.map((t) => t.name) }, null, 2));
+        engine.log(names, "bench-done");
+        return { outDir: options.outDir, gatePassed: true };
+    };
+}

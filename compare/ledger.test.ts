@@ -1,0 +1,94 @@
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { Ledger, RunLock } from "./ledger";
+import { formatElapsed, renderRunCost } from "./progress";
+import type { CompareReport } from "./orchestrator";
+import type { StackPlan } from "./plan";
+
+const dirs: string[] = [];
+afterEach(() => {
+    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+function tempDir(): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "compare-ledger-"));
+    dirs.push(dir);
+    return dir;
+}
+
+const entry = (stack: string, phase: "creating" | "created" = "created") => ({ stack, phase, runId: "r1", pid: 42, recordedAt: "2026-11-23T00:00:00.000Z" });
+
+describe("Ledger", () => {
+    it("is on disk after each change, readable by a fresh reader", () => {
+        const dir = tempDir();
+        const ledger = new Ledger(dir);
+        expect(ledger.entries()).toEqual([]);
+        ledger.record(entry("vxlan", "creating"));
+        ledger.record(entry("calico"));
+        ledger.record(entry("vxlan", "created"));
+        expect(new Ledger(dir).entries()).toEqual([entry("calico"), entry("vxlan", "created")]);
+        ledger.forget("calico");
+        expect(JSON.parse(fs.readFileSync(path.join(dir, "ledger.json"), "utf8"))).toEqual({ version: 1, stacks: [entry("vxlan", "created")] });
+        expect(fs.readdirSync(dir), "no temporary file is left").toEqual(["ledger.json"]);
+    });
+
+    it("refuses a corrupted ledger instead of treating it as empty", () => {
+        const dir = tempDir();
+        fs.writeFileSync(path.join(dir, "ledger.json"), "{ not json");
+        expect(() => new Ledger(dir).entries()).toThrow(/is not valid JSON; inspect it by hand/);
+    });
+});
+
+describe("RunLock", () => {
+    it("admits one run at a time and names the holder", () => {
+        const dir = tempDir();
+        const first = new RunLock(dir);
+        first.acquire();
+        expect(() => new RunLock(dir).acquire()).toThrow(new RegExp(`another compare run \\(pid ${process.pid}\\) holds`));
+        first.release();
+        const second = new RunLock(dir);
+        second.acquire();
+        second.release();
+        expect(fs.existsSync(path.join(dir, "run.lock"))).toBe(false);
+    });
+
+    it("takes over the lock of a process that died", () => {
+        const dir = tempDir();
+        // A real pid that no longer exists: a child that has exited.
+        const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]).stdout.toString();
+        fs.writeFileSync(path.join(dir, "run.lock"), dead);
+        const lock = new RunLock(dir);
+        lock.acquire();
+        expect(fs.readFileSync(path.join(dir, "run.lock"), "utf8")).toBe(String(process.pid));
+        lock.release();
+    });
+});
+
+describe("progress text", () => {
+    it("formats elapsed time", () => {
+        expect([formatElapsed(0), formatElapsed(42_000), formatElapsed(245_000), formatElapsed(3_720_000)]).toEqual(["0s", "42s", "4m05s", "1h02m"]);
+    });
+
+    it("counts instance-hours from up-complete to destroy-complete, and prices them", () => {
+        const hour = 3_600_000;
+        const plans: StackPlan[] = [
+            { stack: "vxlan", mode: "vxlan", region: "eu-west-1", instanceType: "c6i.4xlarge", instances: 3, existing: false, price: { known: true, usdPerHour: 3 * 0.768 + 0.0252, instanceUsdPerHour: 3 * 0.768, nlbUsdPerHour: 0.0252 } },
+            { stack: "calico", mode: "calico", region: "eu-west-1", instanceType: "c6i.4xlarge", instances: 2, existing: false, price: { known: true, usdPerHour: 2 * 0.768 + 0.0252, instanceUsdPerHour: 2 * 0.768, nlbUsdPerHour: 0.0252 } },
+        ];
+        const report: CompareReport = {
+            interrupted: false,
+            ok: true,
+            stacks: [
+                { stack: "vxlan", created: true, finalState: "destroyed", errors: [], upStartedAt: 0, upCompletedAt: 0.5 * hour, destroyCompletedAt: 2.5 * hour, leftover: false },
+                // Still up (kept): counted to "now".
+                { stack: "calico", created: true, finalState: "kept", errors: [], upStartedAt: 0, upCompletedAt: 1 * hour, leftover: true },
+            ],
+        };
+        const text = renderRunCost(report, plans, 4 * hour);
+        expect(text).toMatch(/vxlan +3 × c6i.4xlarge: 6.00 instance-hours, \$4.66 \(≤ 7.50 counting the whole up\)/); // 6 × 0.768 + 2 × 0.0252
+        expect(text).toMatch(/calico +2 × c6i.4xlarge: 6.00 instance-hours, \$4.68 \(≤ 8.00 counting the whole up\) — STILL UP/); // 6 × 0.768 + 3 × 0.0252
+        expect(text).toMatch(/total: 12.00 instance-hours \(≤ 15.50\), \$9.34 on demand/);
+    });
+});

@@ -1,0 +1,412 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Target } from "../bench/targets";
+import { FakeEngine, fakeBenchmark, type FakeBehavior, type FakeOp } from "./fake-engine";
+import { Ledger } from "./ledger";
+import { cleanupLeftovers, runComparison, type BenchmarkRunner, type CompareOptions, type StackRequest, type StackTransition } from "./orchestrator";
+
+const dirs: string[] = [];
+afterEach(() => {
+    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+function tempDir(): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "compare-test-"));
+    dirs.push(dir);
+    return dir;
+}
+
+const modes = ["vxlan", "host-gw", "calico", "calico-ipip", "calico-vxlan"];
+
+function newStacks(names: readonly string[] = modes): StackRequest[] {
+    return names.map((stack) => ({ stack, existing: false }));
+}
+
+interface Harness {
+    readonly engine: FakeEngine;
+    readonly ledger: Ledger;
+    readonly transitions: StackTransition[];
+    readonly notes: string[];
+    readonly benchTargets: Target[][];
+    run(overrides?: Partial<CompareOptions>, bench?: BenchmarkRunner): ReturnType<typeof runComparison>;
+}
+
+/** Short fake operations keep the suite fast; tests that need a long one say so. */
+const quick: Partial<FakeBehavior> = { upMs: 50, destroyMs: 20, benchMs: 20 };
+
+function harness(behavior: Partial<FakeBehavior> = {}, stateDir?: string): Harness {
+    const engine = new FakeEngine(stateDir, { ...quick, ...behavior });
+    const ledger = new Ledger(path.join(stateDir ?? tempDir(), ".compare-ledger"));
+    const transitions: StackTransition[] = [];
+    const notes: string[] = [];
+    const benchTargets: Target[][] = [];
+    const fake = fakeBenchmark(engine);
+    return {
+        engine,
+        ledger,
+        transitions,
+        notes,
+        benchTargets,
+        run: (overrides = {}, bench) =>
+            runComparison(
+                {
+                    engine,
+                    ledger,
+                    runBenchmark: (targets, options) => {
+                        benchTargets.push(targets);
+                        return (bench ?? fake)(targets, options);
+                    },
+                    onTransition: (t) => transitions.push(t),
+                    onNote: (line) => notes.push(line),
+                },
+                {
+                    runId: "test-run",
+                    stacks: newStacks(),
+                    config: { operatorCidr: "203.0.113.7/32" },
+                    parallel: 3,
+                    keep: false,
+                    upTimeoutMs: 30_000,
+                    measureTimeoutMs: 30_000,
+                    destroyTimeoutMs: 30_000,
+                    graceMs: 200,
+                    interrupt: new AbortController().signal,
+                    bench: { outDir: path.join(tempDir(), "out") },
+                    ...overrides,
+                },
+            ),
+    };
+}
+
+function ops(engine: FakeEngine, stack: string): FakeOp[] {
+    return engine.events.filter((e) => e.stack === stack).map((e) => e.op);
+}
+
+/** Nothing this run created is left: no record in the engine, nothing in the ledger. */
+function expectNothingLeft(h: Harness, created: readonly string[]) {
+    for (const stack of created) {
+        expect(h.engine.record(stack), `stack ${stack} should have been destroyed and removed`).toBeUndefined();
+        expect(ops(h.engine, stack), `stack ${stack}: destroy then remove`).toEqual(expect.arrayContaining(["destroy-done", "remove"]));
+    }
+    expect(h.ledger.entries(), "the ledger should be empty after teardown").toEqual([]);
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+}
+
+describe("runComparison: the happy path", () => {
+    it("creates every stack, measures them all in one benchmark run, then destroys and removes them", async () => {
+        const h = harness();
+        const report = await h.run();
+        expect(report.ok).toBe(true);
+        expect(h.benchTargets).toHaveLength(1);
+        expect(h.benchTargets[0].map((t) => t.name).sort()).toEqual([...modes].sort());
+        expect(h.benchTargets[0].every((t) => t.platform === "aws-k3s" && t.nodes.length === 2)).toBe(true);
+        expect(report.stacks.map((r) => r.finalState)).toEqual(modes.map(() => "destroyed"));
+        for (const stack of modes) {
+            expect(ops(h.engine, stack)).toEqual(["create", "config", "up-start", "up-done", "destroy-start", "destroy-done", "remove"]);
+        }
+        expectNothingLeft(h, modes);
+    });
+
+    it("sets the operator's CIDR on every stack before its update", async () => {
+        const configs: Record<string, string>[] = [];
+        const h = harness();
+        const original = h.engine.create.bind(h.engine);
+        h.engine.create = async (name) => {
+            const stack = await original(name);
+            const up = stack.up.bind(stack);
+            stack.up = async (options) => {
+                configs.push({ ...h.engine.record(name)!.config });
+                return up(options);
+            };
+            return stack;
+        };
+        await h.run();
+        expect(configs).toEqual(modes.map(() => ({ operatorCidr: "203.0.113.7/32" })));
+    });
+
+    it("reports every state a stack goes through, in order", async () => {
+        const h = harness();
+        await h.run({ stacks: newStacks(["vxlan"]) });
+        expect(h.transitions.map((t) => t.state)).toEqual(["waiting", "creating", "ready", "measuring", "destroying", "destroyed"]);
+    });
+});
+
+describe("runComparison: the ledger", () => {
+    it("records a stack on disk before it is created, and as created before its update starts", async () => {
+        const h = harness();
+        const seenAtCreate: string[] = [];
+        const seenAtUp: string[] = [];
+        const original = h.engine.create.bind(h.engine);
+        h.engine.create = async (name) => {
+            // Read the file, as a process started after a crash would.
+            const onDisk = new Ledger(h.ledger.dir).entries().find((e) => e.stack === name);
+            seenAtCreate.push(`${name}:${onDisk?.phase}`);
+            const stack = await original(name);
+            const up = stack.up.bind(stack);
+            stack.up = async (options) => {
+                seenAtUp.push(`${name}:${new Ledger(h.ledger.dir).entries().find((e) => e.stack === name)?.phase}`);
+                return up(options);
+            };
+            return stack;
+        };
+        await h.run({ stacks: newStacks(["vxlan", "calico"]) });
+        expect(seenAtCreate.sort()).toEqual(["calico:creating", "vxlan:creating"]);
+        expect(seenAtUp.sort()).toEqual(["calico:created", "vxlan:created"]);
+        expect(h.ledger.entries()).toEqual([]);
+    });
+});
+
+describe("runComparison: failures still tear everything down", () => {
+    it("destroys a stack whose up failed at once, and still measures and destroys the others", async () => {
+        const h = harness({ failUp: ["host-gw"], benchMs: 500 });
+        const report = await h.run();
+        expect(report.ok).toBe(false);
+        const hostGw = report.stacks.find((r) => r.stack === "host-gw")!;
+        expect(hostGw.errors[0]).toMatch(/update of host-gw failed/);
+        expect(h.benchTargets[0].map((t) => t.name)).not.toContain("host-gw");
+        expect(h.benchTargets[0]).toHaveLength(modes.length - 1);
+        // The failed stack's resources are gone before the benchmark of the others ends.
+        const at = (stack: string, op: FakeOp) => h.engine.events.find((e) => e.stack === stack && e.op === op)!.at;
+        const benchDone = h.engine.events.find((e) => e.op === "bench-done")!.at;
+        expect(at("host-gw", "destroy-done")).toBeLessThan(benchDone);
+        expectNothingLeft(h, modes);
+    });
+
+    it("destroys every stack when the benchmark fails", async () => {
+        const h = harness({ failBench: true });
+        const report = await h.run();
+        expect(report.ok).toBe(false);
+        expect(report.benchmark?.error).toMatch(/fake benchmark failure/);
+        expectNothingLeft(h, modes);
+    });
+
+    it("fails the run when the benchmark's gate fails, and still destroys", async () => {
+        const h = harness();
+        const report = await h.run({}, async (_targets, options) => ({ outDir: options.outDir, gatePassed: false }));
+        expect(report.ok).toBe(false);
+        expectNothingLeft(h, modes);
+    });
+
+    it("keeps a stack whose destroy failed in the ledger, and --cleanup destroys it later", async () => {
+        const stateDir = tempDir();
+        const h = harness({ failDestroy: ["calico"] }, stateDir);
+        const report = await h.run({ stacks: newStacks(["vxlan", "calico"]) });
+        expect(report.ok).toBe(false);
+        const calico = report.stacks.find((r) => r.stack === "calico")!;
+        expect(calico.leftover).toBe(true);
+        expect(calico.finalState).toBe("failed");
+        expect(h.ledger.entries().map((e) => e.stack)).toEqual(["calico"]);
+        expect(h.engine.record("vxlan")).toBeUndefined();
+
+        // Later, with the cloud behaving again: cleanup destroys exactly the ledger's stack.
+        const later = new FakeEngine(stateDir);
+        const cleanup = await cleanupLeftovers({ engine: later, ledger: new Ledger(h.ledger.dir) }, { destroyTimeoutMs: 10_000, graceMs: 200 });
+        expect(cleanup.destroyed).toEqual(["calico"]);
+        expect(later.record("calico")).toBeUndefined();
+        expect(h.ledger.entries()).toEqual([]);
+    });
+});
+
+describe("runComparison: interruption (Ctrl-C, SIGTERM)", () => {
+    it("stops the running ups, starts no more, and destroys every stack it created", async () => {
+        const h = harness({ upMs: 5_000, resources: 50 });
+        const interrupt = new AbortController();
+        const running = h.run({ interrupt: interrupt.signal, parallel: 2 });
+        await until(() => h.engine.events.filter((e) => e.op === "up-start").length === 2, "two ups to start");
+        interrupt.abort();
+        const report = await running;
+        expect(report.interrupted).toBe(true);
+        expect(report.ok).toBe(false);
+        expect(h.benchTargets).toHaveLength(0);
+        const started = h.engine.events.filter((e) => e.op === "create").map((e) => e.stack);
+        expect(started).toHaveLength(2);
+        for (const stack of started) expect(ops(h.engine, stack)).toContain("up-canceled");
+        const neverStarted = modes.filter((m) => !started.includes(m));
+        for (const stack of neverStarted) {
+            expect(ops(h.engine, stack), `${stack} must not be created after the interrupt`).toEqual([]);
+            expect(report.stacks.find((r) => r.stack === stack)!.errors[0]).toMatch(/not started: interrupted/);
+        }
+        expectNothingLeft(h, started);
+    });
+
+    it("stops the benchmark and destroys every stack", async () => {
+        const h = harness({ benchMs: 10_000 });
+        const interrupt = new AbortController();
+        const running = h.run({ interrupt: interrupt.signal });
+        await until(() => h.engine.events.some((e) => e.op === "bench-start"), "the benchmark to start");
+        interrupt.abort();
+        const report = await running;
+        expect(report.interrupted).toBe(true);
+        expect(report.benchmark?.error).toMatch(/interrupted/);
+        expectNothingLeft(h, modes);
+    });
+
+    it("cancels an update that ignores its abort (stack.cancel), then destroys it", async () => {
+        const h = harness({ upMs: 5_000, resources: 50, ignoreAbort: ["vxlan"] });
+        const interrupt = new AbortController();
+        const running = h.run({ interrupt: interrupt.signal, stacks: newStacks(["vxlan"]), graceMs: 100 });
+        await until(() => h.engine.events.some((e) => e.op === "up-start"), "the up to start");
+        interrupt.abort();
+        const report = await running;
+        expect(ops(h.engine, "vxlan")).toEqual(expect.arrayContaining(["cancel", "up-canceled", "destroy-done", "remove"]));
+        expect(h.notes.some((n) => /did not stop within .* forcing it to stop/.test(n))).toBe(true);
+        expect(report.stacks[0].finalState).toBe("destroyed");
+        expectNothingLeft(h, ["vxlan"]);
+    });
+});
+
+describe("runComparison: never touches a stack it did not create", () => {
+    it("updates and measures an existing stack but neither destroys it nor enters it in the ledger", async () => {
+        const h = harness();
+        h.engine.seed("calico", 7);
+        const ledgerWrites: string[] = [];
+        const record = h.ledger.record.bind(h.ledger);
+        h.ledger.record = (entry) => {
+            ledgerWrites.push(entry.stack);
+            record(entry);
+        };
+        const report = await h.run({ stacks: [{ stack: "vxlan", existing: false }, { stack: "calico", existing: true }] });
+        expect(report.ok).toBe(true);
+        expect(h.benchTargets[0].map((t) => t.name).sort()).toEqual(["calico", "vxlan"]);
+        expect(ledgerWrites).not.toContain("calico");
+        expect(ops(h.engine, "calico")).not.toContain("destroy-start");
+        expect(ops(h.engine, "calico")).not.toContain("remove");
+        expect(h.engine.record("calico")?.resources).toBe(17);
+        expect(report.stacks.find((r) => r.stack === "calico")!.finalState).toBe("kept");
+        expectNothingLeft(h, ["vxlan"]);
+    });
+
+    it("leaves an existing stack alone when its update fails or the run is interrupted", async () => {
+        const h = harness({ failUp: ["calico"] });
+        h.engine.seed("calico", 7);
+        const report = await h.run({ stacks: [{ stack: "calico", existing: true }] });
+        expect(report.ok).toBe(false);
+        expect(ops(h.engine, "calico")).not.toContain("destroy-start");
+        expect(h.engine.record("calico")).toBeDefined();
+    });
+
+    it("does not destroy a stack whose create failed (someone else's, created meanwhile)", async () => {
+        const h = harness();
+        h.engine.seed("vxlan", 3); // appeared between the plan's existence check and create
+        const report = await h.run({ stacks: newStacks(["vxlan"]) });
+        expect(report.stacks[0].errors[0]).toMatch(/already exists/);
+        expect(ops(h.engine, "vxlan")).toEqual([]);
+        expect(h.engine.record("vxlan")?.resources).toBe(3);
+        expect(h.ledger.entries()).toEqual([]);
+    });
+});
+
+describe("runComparison: concurrency limit", () => {
+    for (const parallel of [1, 2, 3]) {
+        it(`never runs more than --parallel ${parallel} ups at once (5 stacks)`, async () => {
+            const h = harness({ upMs: 150 });
+            const report = await h.run({ parallel });
+            expect(report.ok).toBe(true);
+            expect(h.engine.maxActiveUps).toBe(parallel);
+        });
+    }
+});
+
+describe("runComparison: timeouts", () => {
+    it("an up that runs too long fails with a timeout naming the stack and flag, and is destroyed", async () => {
+        const h = harness({ upMs: 10_000, resources: 100 });
+        const report = await h.run({ stacks: newStacks(["vxlan", "calico"]), upTimeoutMs: 300 });
+        for (const r of report.stacks) {
+            expect(r.errors[0]).toMatch(new RegExp(`^up of stack ${r.stack} timed out after .* \\(--up-timeout\\)$`));
+        }
+        expectNothingLeft(h, ["vxlan", "calico"]);
+    });
+
+    it("a timed-out up that ignores the abort is cancelled, then destroyed", async () => {
+        const h = harness({ upMs: 10_000, resources: 100, ignoreAbort: ["vxlan"] });
+        const report = await h.run({ stacks: newStacks(["vxlan"]), upTimeoutMs: 300, graceMs: 100 });
+        expect(report.stacks[0].errors[0]).toMatch(/timed out .*--up-timeout/);
+        expect(ops(h.engine, "vxlan")).toEqual(expect.arrayContaining(["cancel", "destroy-done", "remove"]));
+        expectNothingLeft(h, ["vxlan"]);
+    });
+
+    it("a measurement that runs too long fails with --measure-timeout and every stack is destroyed", async () => {
+        const h = harness({ benchMs: 10_000 });
+        const report = await h.run({ stacks: newStacks(["vxlan", "calico"]), measureTimeoutMs: 200 });
+        expect(report.ok).toBe(false);
+        expect(report.benchmark?.error).toMatch(/^measurement of 2 stack\(s\) timed out after .*--measure-timeout, per stack × 2/);
+        expectNothingLeft(h, ["vxlan", "calico"]);
+    });
+
+    it("a destroy that runs too long is reported as a leftover and stays in the ledger", async () => {
+        const h = harness({ destroyMs: 10_000 });
+        const report = await h.run({ stacks: newStacks(["vxlan"]), destroyTimeoutMs: 200 });
+        expect(report.ok).toBe(false);
+        expect(report.stacks[0].errors[0]).toMatch(/^destroy of stack vxlan timed out after .*\(--destroy-timeout\)$/);
+        expect(report.stacks[0].leftover).toBe(true);
+        expect(h.ledger.entries().map((e) => e.stack)).toEqual(["vxlan"]);
+        expect(h.transitions.at(-1)?.detail).toMatch(/LEFTOVER: stack vxlan .*--cleanup/);
+    });
+});
+
+describe("--keep and --cleanup", () => {
+    it("--keep leaves the created stacks up and in the ledger; cleanup destroys exactly those", async () => {
+        const stateDir = tempDir();
+        const h = harness({}, stateDir);
+        h.engine.seed("calico", 4);
+        const report = await h.run({ keep: true, stacks: [...newStacks(["vxlan", "host-gw"]), { stack: "calico", existing: true }] });
+        expect(report.ok).toBe(true);
+        expect(report.stacks.map((r) => r.finalState)).toEqual(["kept", "kept", "kept"]);
+        expect(h.ledger.entries().map((e) => e.stack).sort()).toEqual(["host-gw", "vxlan"]);
+        expect(h.engine.record("vxlan")?.resources).toBeGreaterThan(0);
+
+        const cleanup = await cleanupLeftovers({ engine: h.engine, ledger: h.ledger }, { destroyTimeoutMs: 10_000, graceMs: 200 });
+        expect([...cleanup.destroyed].sort()).toEqual(["host-gw", "vxlan"]);
+        expect(h.engine.record("calico")?.resources).toBe(14);
+        expect(h.ledger.entries()).toEqual([]);
+    });
+
+    it("after a simulated crash mid-update, cleanup clears the stale lock and destroys only the ledger's stacks", async () => {
+        const stateDir = tempDir();
+        // The run "dies" while vxlan and host-gw are mid-update: their updates never return again.
+        const crashed = harness({ freezeUp: ["vxlan", "host-gw"] }, stateDir);
+        crashed.engine.seed("calico", 5); // the operator's own stack
+        const interrupt = new AbortController();
+        const frozen = crashed.run({
+            interrupt: interrupt.signal,
+            graceMs: 20,
+            stacks: [...newStacks(["vxlan", "host-gw"]), { stack: "calico", existing: true }],
+        });
+        await until(() => crashed.engine.events.filter((e) => e.op === "up-start").length === 3, "three updates to start");
+
+        // A new process: fresh engine and ledger objects reading the same files.
+        const engine = new FakeEngine(stateDir);
+        const ledger = new Ledger(crashed.ledger.dir);
+        expect(ledger.entries().map((e) => e.stack).sort()).toEqual(["host-gw", "vxlan"]);
+        expect(engine.record("vxlan")?.lock, "a killed update leaves its lock").toBeDefined();
+        const notes: string[] = [];
+        const cleanup = await cleanupLeftovers({ engine, ledger, onNote: (n) => notes.push(n) }, { destroyTimeoutMs: 10_000, graceMs: 200 });
+        expect(cleanup.failed).toEqual([]);
+        expect([...cleanup.destroyed].sort()).toEqual(["host-gw", "vxlan"]);
+        expect(engine.record("vxlan")).toBeUndefined();
+        expect(engine.record("host-gw")).toBeUndefined();
+        expect(engine.record("calico")?.resources, "the operator's stack is untouched").toBeGreaterThanOrEqual(5);
+        expect(ledger.entries()).toEqual([]);
+
+        // Let the abandoned run finish (its teardown finds nothing left) so no timer outlives the test.
+        interrupt.abort();
+        await frozen;
+    });
+
+    it("cleanup drops a ledger entry whose stack never came to exist, without touching anything", async () => {
+        const h = harness();
+        h.engine.seed("calico", 2);
+        h.ledger.record({ stack: "vxlan", phase: "creating", runId: "r", pid: 1, recordedAt: "2026-11-23T00:00:00Z" });
+        const cleanup = await cleanupLeftovers({ engine: h.engine, ledger: h.ledger }, { destroyTimeoutMs: 1_000, graceMs: 50 });
+        expect(cleanup).toEqual({ destroyed: [], absent: ["vxlan"], failed: [] });
+        expect(h.engine.events.filter((e) => e.op !== "select")).toEqual([]);
+        expect(h.ledger.entries()).toEqual([]);
+    });
+});

@@ -1,0 +1,148 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { networkModes } from "../components/modes";
+import { comparisonInstanceTypes } from "../components/settings";
+import { parseCompareArgs, UsageError, type CompareArgs } from "./args";
+import { buildPlan, estimateMinutes, renderPlan } from "./plan";
+import { onDemandPrices, stackHourlyPrice } from "./prices";
+
+const projectDir = path.resolve(__dirname, "..");
+const dirs: string[] = [];
+afterEach(() => {
+    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function args(argv: string[], env: Record<string, string> = {}): CompareArgs {
+    return parseCompareArgs(argv, env);
+}
+
+/** A copy of the project's Pulumi.yaml with one hand-written stack file. */
+function projectWith(stack: string, stackYaml: string): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "compare-plan-"));
+    dirs.push(dir);
+    fs.copyFileSync(path.join(projectDir, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+    fs.mkdirSync(path.join(dir, "stacks"));
+    fs.writeFileSync(path.join(dir, "stacks", `Pulumi.${stack}.yaml`), stackYaml);
+    return dir;
+}
+
+describe("price table", () => {
+    const regions = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1"];
+    for (const region of regions) {
+        it(`${region}: prices every 16 vCPU / 32 GiB type and the NLB`, () => {
+            const prices = onDemandPrices[region];
+            expect(prices, `no prices for ${region}`).toBeDefined();
+            for (const type of comparisonInstanceTypes) {
+                expect(prices.instance[type], `${region} ${type}`).toBeGreaterThan(0.3);
+                expect(prices.instance[type], `${region} ${type}`).toBeLessThan(2);
+            }
+            expect(prices.nlb).toBeGreaterThan(0.01);
+            expect(prices.nlb).toBeLessThan(0.05);
+        });
+    }
+
+    it("a stack's hour is its instances plus one NLB", () => {
+        const price = stackHourlyPrice("eu-west-1", "c6i.4xlarge", 3);
+        expect(price).toEqual({ known: true, usdPerHour: 3 * 0.768 + 0.0252, instanceUsdPerHour: 3 * 0.768, nlbUsdPerHour: 0.0252 });
+    });
+
+    it("an unknown region is unknown, with the reason, not a made-up number", () => {
+        const price = stackHourlyPrice("sa-east-1", "c6i.4xlarge", 3);
+        expect(price.known).toBe(false);
+        expect(!price.known && price.reason).toMatch(/no prices for region sa-east-1 .*known: us-east-1/);
+    });
+});
+
+describe("parseCompareArgs", () => {
+    const base = ["--modes", "vxlan,calico", "--operator-cidr", "203.0.113.7/32"];
+
+    it("reads modes, the operator's CIDR and the defaults", () => {
+        const parsed = args(base);
+        expect(parsed).toMatchObject({ command: "compare", modes: ["vxlan", "calico"], operatorCidr: "203.0.113.7/32", parallel: 3, keep: false, yes: false });
+        expect([parsed.upTimeoutMinutes, parsed.measureTimeoutMinutes, parsed.destroyTimeoutMinutes]).toEqual([30, 60, 20]);
+    });
+
+    it("--modes all is every mode of the mode table", () => {
+        expect(args(["--modes", "all", "--operator-cidr", "198.51.100.0/24"]).modes).toEqual([...networkModes]);
+    });
+
+    it("takes the CIDR from OPERATOR_CIDR when the flag is absent", () => {
+        expect(args(["--modes", "vxlan"], { OPERATOR_CIDR: "198.51.100.0/24" }).operatorCidr).toBe("198.51.100.0/24");
+    });
+
+    const rejected: [string, string[], RegExp][] = [
+        ["an unknown mode", ["--modes", "vxlan,weave", "--operator-cidr", "203.0.113.7/32"], /--modes: "weave" is not a network mode; allowed: vxlan, host-gw/],
+        ["a repeated mode", ["--modes", "vxlan,vxlan", "--operator-cidr", "203.0.113.7/32"], /--modes: vxlan is listed twice/],
+        ["no --modes", ["--operator-cidr", "203.0.113.7/32"], /--modes is required/],
+        ["no operator CIDR", ["--modes", "vxlan"], /--operator-cidr \(or env OPERATOR_CIDR\) is required/],
+        ["a bare address", ["--modes", "vxlan", "--operator-cidr", "203.0.113.7"], /--operator-cidr: "203.0.113.7" is an address, not a range \(did you mean 203.0.113.7\/32\?\)/],
+        ["host bits", ["--modes", "vxlan", "--operator-cidr", "203.0.113.7/24"], /--operator-cidr: "203.0.113.7\/24" has host bits set/],
+        ["--parallel 0", [...base, "--parallel", "0"], /--parallel: "0" must be a whole number from 1 to 20/],
+        ["--parallel 1.5", [...base, "--parallel", "1.5"], /--parallel: "1.5" must be a whole number/],
+        ["--up-timeout abc", [...base, "--up-timeout", "abc"], /--up-timeout: "abc" must be a number from 1 to 1440/],
+        ["a baseline not compared", [...base, "--baseline", "host-gw"], /--baseline: "host-gw" must be one of the compared modes: vxlan, calico/],
+        ["--max-overhead-pct alone", [...base, "--max-overhead-pct", "10"], /--max-overhead-pct needs --baseline/],
+        ["an unknown flag", [...base, "--force"], /Unknown option '--force'/],
+        ["--cleanup with --modes", ["--cleanup", "--modes", "vxlan"], /--cleanup takes only --yes and --destroy-timeout; remove --modes/],
+    ];
+    for (const [what, argv, message] of rejected) {
+        it(`rejects ${what}`, () => {
+            expect(() => args(argv)).toThrow(UsageError);
+            expect(() => args(argv)).toThrow(message);
+        });
+    }
+});
+
+describe("buildPlan and renderPlan", () => {
+    it("reads every stack file: region, 3 × the default type (2 nodes + load generator), and which stacks exist", () => {
+        const plan = buildPlan(args(["--modes", "all", "--operator-cidr", "203.0.113.7/32"]), projectDir, "file:///x", "/out", new Set(["calico"]));
+        expect(plan.stacks.map((s) => [s.stack, s.region, s.instances, s.instanceType, s.existing])).toEqual(
+            networkModes.map((m) => [m, "eu-west-1", 3, "c6i.4xlarge", m === "calico"]),
+        );
+        const text = renderPlan(plan);
+        expect(text).toMatch(/Instances: 15 in total \(per stack: 2 k3s nodes \+ 1 load generator\), 5 network load balancer\(s\)/);
+        expect(text).toMatch(/calico +eu-west-1 +3 × c6i.4xlarge \+ 1 NLB +\$2\.33 +EXISTING: updated, measured, left up/);
+        expect(text).toMatch(/Existing stacks \(calico\) were not created by this command and are never destroyed by it/);
+        expect(text).toMatch(/Teardown: the 4 new stack\(s\) are destroyed at the end/);
+    });
+
+    it("prints the cost as unknown for a region without prices", () => {
+        const dir = projectWith("vxlan", "config:\n  aws:region: sa-east-1\n  cni-compare:mode: vxlan\n");
+        const text = renderPlan(buildPlan(args(["--modes", "vxlan", "--operator-cidr", "203.0.113.7/32"]), dir, "b", "/out", new Set()));
+        expect(text).toMatch(/vxlan +sa-east-1 +3 × c6i.4xlarge \+ 1 NLB +unknown/);
+        expect(text).toMatch(/Estimated cost: unknown \(no prices for region sa-east-1/);
+        expect(text).not.toMatch(/Estimated cost: ~\$/);
+    });
+
+    it("counts 2 instances when the stack turns the load generator off, and uses the stack's instance type", () => {
+        const dir = projectWith("vxlan", "config:\n  aws:region: us-east-1\n  cni-compare:mode: vxlan\n  cni-compare:loadGenerator: false\n  cni-compare:instanceType: c7a.4xlarge\n");
+        const plan = buildPlan(args(["--modes", "vxlan", "--operator-cidr", "203.0.113.7/32"]), dir, "b", "/out", new Set());
+        expect(plan.stacks[0]).toMatchObject({ instances: 2, instanceType: "c7a.4xlarge", price: { known: true, usdPerHour: 2 * 0.82112 + 0.0225 } });
+    });
+
+    it("rejects a stack file whose mode is not the stack's, and an invalid value, before anything runs", () => {
+        const dir = projectWith("vxlan", "config:\n  aws:region: us-east-1\n  cni-compare:mode: calico\n");
+        expect(() => buildPlan(args(["--modes", "vxlan", "--operator-cidr", "203.0.113.7/32"]), dir, "b", "/out", new Set())).toThrow(
+            /stacks\/Pulumi.vxlan.yaml: cni-compare:mode is "calico", expected vxlan/,
+        );
+        const bad = projectWith("vxlan", "config:\n  aws:region: us-east-1\n  cni-compare:mode: vxlan\n  cni-compare:instanceType: c5n.4xlarge\n");
+        expect(() => buildPlan(args(["--modes", "vxlan", "--operator-cidr", "203.0.113.7/32"]), bad, "b", "/out", new Set())).toThrow(
+            /stacks\/Pulumi.vxlan.yaml: instanceType: "c5n.4xlarge" is not a 16 vCPU \/ 32 GiB type/,
+        );
+    });
+
+    it("rejects a world-open operator CIDR with the program's own rule, naming the flag", () => {
+        expect(() => buildPlan(args(["--modes", "vxlan", "--operator-cidr", "0.0.0.0/0"]), projectDir, "b", "/out", new Set())).toThrow(
+            /--operator-cidr \(cni-compare:operatorCidr\): "0.0.0.0\/0" must have a prefix from \/8 to \/32/,
+        );
+    });
+
+    it("estimates ups in waves of --parallel, one benchmark over all stacks, one round of destroys", () => {
+        const stacks = networkModes.map(() => ({}) as never);
+        // 5 stacks, 2 at a time: 3 waves of ups.
+        expect(estimateMinutes({ stacks, parallel: 2, upTimeoutMinutes: 30, measureTimeoutMinutes: 60, destroyTimeoutMinutes: 20 }).worst).toBe(3 * 30 + 5 * 60 + 20);
+        expect(estimateMinutes({ stacks, parallel: 5, upTimeoutMinutes: 30, measureTimeoutMinutes: 60, destroyTimeoutMinutes: 20 }).worst).toBe(30 + 5 * 60 + 20);
+    });
+});
