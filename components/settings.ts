@@ -88,12 +88,12 @@ export function parseSettings(raw: (key: SettingKey) => string | undefined): Set
         problems.push(`${key}: ${value === undefined ? "(not set)" : JSON.stringify(value)} ${allowed}`);
 
     const text = (key: SettingKey): string => {
-        const value = raw(key);
-        if (value === undefined) {
-            bad(key, value, "is required (pulumi config set " + key + " …)");
+        const value = raw(key)?.trim();
+        if (!value) {
+            bad(key, raw(key), `is required (pulumi config set ${key} …)`);
             return "";
         }
-        return value.trim();
+        return value;
     };
     const optional = (key: SettingKey): string | undefined => {
         const value = raw(key)?.trim();

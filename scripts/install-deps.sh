@@ -5,10 +5,12 @@
 #   iperf3 wrk sockperf the measurement tools the runner drives (same as on the load generator)
 #   redis-server php-cli php-redis   the guestbook for the loopback checks and the lab
 #   bird2 iproute2 iptables tcpdump  the lab's datapaths, BGP and the captures that prove them
+#   iputils-ping curl   the lab's cross-node ping / path-MTU checks and guestbook smoke test
+#   jq                  .github/scripts/destroy-stale-stacks.sh reads `pulumi stack ls --json`
 set -euo pipefail
 
 packages=(shellcheck iperf3 wrk sockperf redis-server php-cli php-redis
-          bird2 iproute2 iptables tcpdump procps)
+          bird2 iproute2 iptables tcpdump procps iputils-ping curl jq)
 
 missing=()
 for p in "${packages[@]}"; do
