@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests, the benchmark runner's loopback checks and the
 # local lab need. Idempotent; needs root (CI and the lab run as root).
-#   shellcheck          lints the scripts that run on the nodes
+#   (shellcheck)        lints the scripts that run on the nodes
 #   iperf3 wrk sockperf the measurement tools the runner drives (same as on the load generator)
 #   redis-server php-cli php-redis   the guestbook for the loopback checks and the lab
 #   bird2 iproute2 iptables tcpdump  the lab's datapaths, BGP and the captures that prove them

@@ -1,0 +1,174 @@
+/**
+ * The lab removes what it created when it is interrupted (Ctrl-C / SIGTERM), and
+ * `--cleanup` removes what a killed run (SIGKILL: no handler runs) left behind — and nothing else.
+ * Runs the real CLI as a child process (root only; CI runs as root).
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { Lab } from "./lab";
+import { cleanupEntry, isSameProcess, readLedgers, type LedgerEntry } from "./ledger";
+import { labPrefix } from "./topology";
+
+const isRoot = process.getuid?.() === 0;
+const projectDir = join(__dirname, "..");
+const namespacesOf = (runId: string) =>
+    execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").filter((l) => l.startsWith(`${labPrefix}-${runId}-`));
+
+interface LabChild {
+    readonly child: ChildProcess;
+    output: string;
+    readonly exit: Promise<number | null>;
+    /** The child's ledger as last seen before it exited (it lists every process it started). */
+    readonly ledgers: Map<string, LedgerEntry>;
+}
+
+/** Starts the lab CLI in this process's own node (one process: SIGKILL leaves no relay behind). */
+function startLab(ledgerDir: string, args: string[]): LabChild {
+    const child = spawn(process.execPath, ["--import", "tsx", "lab/cli.ts", ...args], {
+        cwd: projectDir,
+        env: { ...process.env, CNI_LAB_LEDGER_DIR: ledgerDir },
+        stdio: ["ignore", "pipe", "pipe"],
+    });
+    const ledgers = new Map<string, LedgerEntry>();
+    const watch = setInterval(() => {
+        for (const e of readLedgers(ledgerDir)) ledgers.set(e.runId, e);
+    }, 50);
+    const exit = new Promise<number | null>((r) => child.once("exit", (code) => r(code))).finally(() => clearInterval(watch));
+    const lab: LabChild = { child, output: "", exit, ledgers };
+    child.stdout!.on("data", (d: Buffer) => (lab.output += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (lab.output += d.toString()));
+    return lab;
+}
+
+async function waitForOutput(lab: LabChild, pattern: RegExp, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(lab.output)) {
+        if (Date.now() > deadline || lab.child.exitCode !== null) throw new Error(`lab never printed ${pattern}; output:\n${lab.output}`);
+        await new Promise((r) => setTimeout(r, 100));
+    }
+}
+
+function onlyLedger(dir: string): LedgerEntry {
+    const ledgers = readLedgers(dir);
+    expect(ledgers, `ledgers in ${dir}`).toHaveLength(1);
+    return ledgers[0];
+}
+
+describe.skipIf(!isRoot)("lab cleanup (root: runs the lab CLI)", () => {
+    const dirs: string[] = [];
+    const newDir = () => {
+        const d = mkdtempSync(`${tmpdir()}/cni-lab-cleanup-`);
+        dirs.push(d);
+        return d;
+    };
+    afterAll(async () => {
+        // Whatever a failed assertion left: remove it through the same ledger code.
+        for (const d of dirs) {
+            for (const e of readLedgers(d)) await cleanupEntry(d, e);
+            rmSync(d, { recursive: true, force: true });
+        }
+    });
+
+    /** The run leaves nothing behind: no namespace, no process, no ledger. */
+    const expectNothingLeft = (dir: string, entry: LedgerEntry) => {
+        expect(namespacesOf(entry.runId)).toEqual([]);
+        expect(entry.processes.filter(isSameProcess)).toEqual([]);
+        expect(readLedgers(dir)).toEqual([]);
+    };
+
+    it("Ctrl-C (SIGINT) in the middle of building a mode removes what was built so far", async () => {
+        const dir = newDir();
+        const lab = startLab(dir, ["--modes", "host,calico", "--out", join(dir, "results")]);
+        await waitForOutput(lab, /calico: datapath wired/, 30_000);
+        const entry = onlyLedger(dir);
+        expect(namespacesOf(entry.runId).length, "host and calico namespaces exist").toBeGreaterThanOrEqual(12);
+        lab.child.kill("SIGINT");
+        const code = await lab.exit;
+        expect(code, lab.output).toBe(130);
+        expectNothingLeft(dir, lab.ledgers.get(entry.runId)!);
+    });
+
+    it("SIGTERM while the benchmark runs stops the runner's tools, the daemons and removes the namespaces", async () => {
+        const dir = newDir();
+        const lab = startLab(dir, ["--modes", "calico", "--measurements", "latency", "--duration", "3", "--warmup", "0", "--repetitions", "1", "--out", join(dir, "results")]);
+        await waitForOutput(lab, /calico: guestbook answers through every node/, 30_000);
+        const entry = onlyLedger(dir);
+        expect(namespacesOf(entry.runId).length).toBeGreaterThan(0);
+        expect(entry.processes.filter(isSameProcess).length, "bird, redis and php are running").toBeGreaterThanOrEqual(6);
+        await waitForOutput(lab, /\[1\/1\] repetition 1: lab-calico: latency/, 30_000);
+        lab.child.kill("SIGTERM");
+        const code = await lab.exit;
+        expect(code, lab.output).toBe(143);
+        expectNothingLeft(dir, lab.ledgers.get(entry.runId)!);
+    });
+
+    it("through tsx, as `npm run lab` starts it: Ctrl-C to the whole process group, or the relay SIGKILLed, still cleans up", async () => {
+        for (const how of ["ctrl-c", "relay-killed"] as const) {
+            const dir = newDir();
+            const child = spawn(join(projectDir, "node_modules/.bin/tsx"), ["lab/cli.ts", "--modes", "host", "--measurements", "latency", "--duration", "20", "--repetitions", "1", "--out", join(dir, "results")], {
+                cwd: projectDir,
+                env: { ...process.env, CNI_LAB_LEDGER_DIR: dir },
+                stdio: ["ignore", "pipe", "pipe"],
+                detached: true, // its own process group, like a terminal's foreground job
+            });
+            const lab: LabChild = { child, output: "", exit: new Promise((r) => child.once("exit", (code) => r(code))), ledgers: new Map() };
+            child.stdout!.on("data", (d: Buffer) => (lab.output += d.toString()));
+            child.stderr!.on("data", (d: Buffer) => (lab.output += d.toString()));
+            await waitForOutput(lab, /\[1\/1\] repetition 1: lab-host: latency/, 30_000);
+            const entry = onlyLedger(dir);
+            if (how === "ctrl-c") {
+                process.kill(-child.pid!, "SIGINT");
+                expect(await lab.exit, lab.output).toBe(130);
+            } else {
+                // tsx → its child (forwards signals) → the worker in its own session.
+                const forwarder = Number(execFileSync("pgrep", ["-P", String(child.pid)], { encoding: "utf8" }).trim().split("\n")[0]);
+                process.kill(forwarder, "SIGKILL");
+                await lab.exit;
+            }
+            const deadline = Date.now() + 20_000;
+            while (readLedgers(dir).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+            expect(namespacesOf(entry.runId), how).toEqual([]);
+            expect(readLedgers(dir), how).toEqual([]);
+        }
+    });
+
+    it("after SIGKILL, --cleanup removes the dead run's leftovers and leaves a live run alone", async () => {
+        const dir = newDir();
+        const killed = startLab(dir, ["--verify", "--modes", "vxlan,calico"]);
+        await waitForOutput(killed, /calico: guestbook answers through every node/, 30_000);
+        const dead = onlyLedger(dir);
+        killed.child.kill("SIGKILL");
+        await killed.exit;
+        expect(namespacesOf(dead.runId).length, "a killed run leaves its namespaces").toBeGreaterThan(0);
+        expect(dead.processes.filter(isSameProcess).length, "…and its daemons").toBeGreaterThan(0);
+
+        // A live run (owned by this test process) in the same ledger folder must survive the cleanup.
+        const live = Lab.open(dir);
+        try {
+            await live.build("host");
+            const out = execFileSync(process.execPath, ["--import", "tsx", "lab/cli.ts", "--cleanup"], {
+                cwd: projectDir,
+                env: { ...process.env, CNI_LAB_LEDGER_DIR: dir },
+                encoding: "utf8",
+                timeout: 30_000,
+            });
+            expect(out).toContain(`run ${dead.runId}`);
+            expect(out).not.toContain(`run ${live.runId}`);
+            expect(namespacesOf(dead.runId)).toEqual([]);
+            expect(dead.processes.filter(isSameProcess)).toEqual([]);
+            expect(readLedgers(dir).map((e) => e.runId)).toEqual([live.runId]);
+            expect(namespacesOf(live.runId).length, "the live run keeps its namespaces").toBeGreaterThan(0);
+            expect(live.ledger.snapshot.processes.filter(isSameProcess).length, "…and its processes").toBeGreaterThan(0);
+        } finally {
+            await live.close();
+        }
+        expectNothingLeft(dir, live.ledger.snapshot);
+    });
+});
+
+describe.skipIf(isRoot)("lab cleanup", () => {
+    it.skip("skipped: the lab CLI needs root to build namespaces (CI runs as root; locally: sudo npx vitest run lab/)", () => {});
+});

@@ -1,0 +1,367 @@
+/**
+ * The lab's plans, read as text: what each mode would build, before anything is built. No root
+ * needed; the root-only tests (datapath.root.test.ts, cleanup.root.test.ts) build them for real.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { describe, expect, it } from "vitest";
+import { modeFacts, networkModes } from "../components/modes";
+import { birdConfig, birdFiles } from "./bird";
+import { labBenchDefaults, parseLabCommand, splitErrors, UsageError } from "./cli";
+import { datapathSteps, serviceSteps, tunnelDevice, type Step } from "./datapath";
+import { guestbookProcesses } from "./guestbook";
+import { bgpEstablished, labTarget, unsupportedReason } from "./lab";
+import { Ledger, orphanedLedgers, processStartTime, readLedgers } from "./ledger";
+import { labModeFacts, labModes, labPodMtu, parseLabModes } from "./modes";
+import { labTopology, topologyNamespaces } from "./topology";
+
+const runId = "abc123";
+const line = (s: Step) => s.argv.join(" ");
+const plan = (mode: (typeof labModes)[number]) => datapathSteps(labTopology(mode, runId)).map(line);
+const hasBinary = (name: string) => spawnSync("sh", ["-c", `command -v ${name}`]).status === 0;
+
+describe("lab topology", () => {
+    it.each(labModes.map((m) => [m]))("%s: two nodes on one /24 underlay, each owning a /24 of 10.42.0.0/16 like k3s", (mode) => {
+        const t = labTopology(mode, runId);
+        expect(t.nodes.map((n) => [n.ip, n.podSubnet])).toEqual([
+            ["10.0.0.11", "10.42.0.0/24"],
+            ["10.0.0.12", "10.42.1.0/24"],
+        ]);
+        expect(t.loadGenerator.ip).toBe("10.0.0.10");
+        expect(t.mtu.node).toBe(9001);
+        for (const ns of topologyNamespaces(t)) expect(ns.startsWith(`cnilab-${runId}-${mode}-`), ns).toBe(true);
+    });
+
+    it("pod MTUs are modes.ts's podMtu on a 9001-byte NIC (FACTS.md: 8951 VXLAN, 8981 IPIP, 9001 unencapsulated)", () => {
+        expect(Object.fromEntries(labModes.map((m) => [m, labPodMtu(m)]))).toEqual({
+            vxlan: 8951,
+            "host-gw": 9001,
+            calico: 9001,
+            "calico-ipip": 8981,
+            "calico-vxlan": 8951,
+            host: 9001,
+            bridge: 9001,
+        });
+    });
+
+    it("the guestbook crosses the node pair: leader and a frontend on node 1, follower and a frontend on node 2", () => {
+        const t = labTopology("vxlan", runId);
+        expect(t.workloads.map((w) => `${w.role}@${w.node}:${w.ip}:${w.port}`)).toEqual([
+            "redis-leader@0:10.42.0.2:6379",
+            "frontend@0:10.42.0.3:80",
+            "redis-follower@1:10.42.1.2:6379",
+            "frontend@1:10.42.1.3:80",
+        ]);
+    });
+
+    it("refuses a run id that would not give safe, short names", () => {
+        expect(() => labTopology("vxlan", "../etc")).toThrow(/runId: "..\/etc" must be 6 lowercase hex digits/);
+    });
+});
+
+describe("lab datapath plans", () => {
+    it.each(labModes.map((m) => [m]))("%s: every command names one of the run's namespaces (nothing touches the host)", (mode) => {
+        for (const step of datapathSteps(labTopology(mode, runId))) {
+            const [tool, flag, ns, ...rest] = step.argv;
+            const scoped =
+                (tool === "ip" && flag === "-n") || (tool === "bridge" && flag === "-n") || (tool === "ip" && flag === "netns" && ns === "exec");
+            expect(scoped, line(step)).toBe(true);
+            const name = tool === "ip" && flag === "netns" ? rest[0] : ns;
+            expect(name.startsWith(`cnilab-${runId}-${mode}-`), line(step)).toBe(true);
+        }
+    });
+
+    it("vxlan: flannel.1 with modes.ts's VNI and port, MTU −50, a /32 per node, onlink route + ARP + FDB for the peer", () => {
+        const { vni, port } = modeFacts.vxlan.tunnel!;
+        const p = plan("vxlan");
+        const n1 = `cnilab-${runId}-vxlan-node1`;
+        expect(p).toContain(
+            `ip -n ${n1} link add flannel.1 address 0e:00:0a:2a:00:00 mtu 8951 type vxlan id ${vni} local 10.0.0.11 dev eth0 dstport ${port} nolearning`,
+        );
+        expect(p).toContain(`ip -n ${n1} addr add 10.42.0.0/32 dev flannel.1`);
+        expect(p).toContain(`ip -n ${n1} route add 10.42.1.0/24 via 10.42.1.0 dev flannel.1 onlink`);
+        expect(p).toContain(`ip -n ${n1} neigh add 10.42.1.0 lladdr 0e:00:0a:2a:01:00 dev flannel.1 nud permanent`);
+        expect(p).toContain(`bridge -n ${n1} fdb append 0e:00:0a:2a:01:00 dev flannel.1 dst 10.0.0.12 self permanent`);
+        expect(p).toContain(`ip -n ${n1} addr add 10.42.0.1/24 dev cni0`);
+    });
+
+    it("calico-vxlan: vxlan.calico with Calico's VNI and port from modes.ts, calico-style routed veths", () => {
+        const { vni, port } = modeFacts["calico-vxlan"].tunnel!;
+        const p = plan("calico-vxlan").join("\n");
+        expect(p).toContain(`type vxlan id ${vni} local 10.0.0.11 dev eth0 dstport ${port} nolearning`);
+        expect(p).toContain("route add 10.42.1.0/24 via 10.42.1.0 dev vxlan.calico onlink");
+        expect(p).toMatch(/link add calileader address ee:ee:ee:ee:ee:ee mtu 8951 type veth/);
+        expect(p).toContain("route add default via 169.254.1.1 dev eth0");
+        expect(p).not.toContain("cni0");
+    });
+
+    it("host-gw: the peer's pod subnet via the peer's underlay address, no tunnel device", () => {
+        const p = plan("host-gw");
+        expect(p).toContain(`ip -n cnilab-${runId}-host-gw-node1 route add 10.42.1.0/24 via 10.0.0.12 dev eth0`);
+        expect(p).toContain(`ip -n cnilab-${runId}-host-gw-node2 route add 10.42.0.0/24 via 10.0.0.11 dev eth0`);
+        expect(p.join("\n")).not.toMatch(/type (vxlan|ipip)/);
+    });
+
+    it("calico and calico-ipip: no static cross-node routes (BIRD installs them); ipip configures tunl0 at MTU −20", () => {
+        expect(plan("calico").join("\n")).not.toMatch(/route add 10\.42\.\d\.0\/24/);
+        expect(plan("calico").join("\n")).not.toMatch(/type (vxlan|ipip)/);
+        const ipip = plan("calico-ipip");
+        expect(ipip).toContain(`ip -n cnilab-${runId}-calico-ipip-node1 link set tunl0 mtu 8981 up`);
+        expect(ipip).toContain(`ip -n cnilab-${runId}-calico-ipip-node1 addr add 10.42.0.0/32 dev tunl0`);
+        expect(ipip.join("\n")).not.toMatch(/route add 10\.42\.\d\.0\/24/);
+    });
+
+    it("cluster modes: a kube-proxy-style NodePort on every node, half the connections to each frontend, masqueraded", () => {
+        const rules = serviceSteps(labTopology("host-gw", runId)).map(line).filter((l) => l.includes("node1 "));
+        const ipt = (rest: string) => `ip netns exec cnilab-${runId}-host-gw-node1 iptables -w 5 -t nat ${rest}`;
+        expect(rules).toEqual([
+            ipt("-N LAB-NODEPORT"),
+            ipt("-A PREROUTING -p tcp -m addrtype --dst-type LOCAL --dport 30099 -j LAB-NODEPORT"),
+            ipt("-A OUTPUT -p tcp -m addrtype --dst-type LOCAL --dport 30099 -j LAB-NODEPORT"),
+            ipt("-A LAB-NODEPORT -j MARK --set-xmark 0x4000/0x4000"),
+            ipt("-A LAB-NODEPORT -p tcp -m statistic --mode random --probability 0.50000 -j DNAT --to-destination 10.42.0.3:80"),
+            ipt("-A LAB-NODEPORT -p tcp -j DNAT --to-destination 10.42.1.3:80"),
+            ipt("-A POSTROUTING -m mark --mark 0x4000/0x4000 -j MASQUERADE"),
+        ]);
+    });
+
+    it("bridge: Docker's docker0 and published ports (8081 → frontend:80, 6379 → redis) through DNAT; host: no pods, no NAT", () => {
+        const p = plan("bridge").join("\n");
+        expect(p).toContain("addr add 172.17.0.1/16 dev docker0");
+        expect(p).toContain("-A DOCKER -p tcp --dport 8081 -j DNAT --to-destination 172.17.0.3:80");
+        expect(p).toContain("-A DOCKER -p tcp --dport 6379 -j DNAT --to-destination 172.17.0.2:6379");
+        expect(p).toContain("-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE");
+        const host = datapathSteps(labTopology("host", runId));
+        expect(host.filter((s) => s.argv[4] === "iptables").map(line), "no NAT rules").toEqual([]);
+        expect(host.filter((s) => /-node\d-/.test(line(s))).map(line), "no pod namespaces").toEqual([]);
+        expect(labTopology("host", runId).workloads.every((w) => w.netns.endsWith("-node1") || w.netns.endsWith("-node2"))).toBe(true);
+    });
+
+    it("names the tunnel device each plugin creates", () => {
+        expect(Object.fromEntries(networkModes.map((m) => [m, tunnelDevice(labTopology(m, runId)) ?? null]))).toEqual({
+            vxlan: "flannel.1",
+            "host-gw": null,
+            calico: null,
+            "calico-ipip": "tunl0",
+            "calico-vxlan": "vxlan.calico",
+        });
+    });
+
+    it("a mode the kernel cannot build is skipped with the reason (e.g. no ipip module)", () => {
+        expect(unsupportedReason("calico-ipip", { vxlan: true, ipip: false })).toMatch(/no IP-in-IP tunnel support \(CONFIG_NET_IPIP/);
+        expect(unsupportedReason("vxlan", { vxlan: false, ipip: true })).toMatch(/no VXLAN support/);
+        expect(unsupportedReason("calico", { vxlan: false, ipip: false })).toBeUndefined();
+    });
+});
+
+describe("lab BIRD configuration", () => {
+    const dir = "/run/cni-lab/cnilab-abc123";
+
+    it.each(["calico", "calico-ipip"] as const)("%s: one iBGP mesh session to the peer, own /24 announced as a blackhole", (mode) => {
+        const t = labTopology(mode, runId);
+        const conf = birdConfig(t, t.nodes[0], birdFiles(dir, t, t.nodes[0]));
+        expect(conf).toContain("protocol bgp Mesh_10_0_0_12 {");
+        expect(conf).toContain("local 10.0.0.11 as 64512;");
+        expect(conf).toContain("neighbor 10.0.0.12 as 64512;");
+        expect(conf).toContain("route 10.42.0.0/24 blackhole;");
+        expect(conf).toContain("if ( net = 10.42.0.0/24 ) then accept;");
+        const viaTunnel = 'if ( source = RTS_BGP ) then { onlink = true; ifname = "tunl0"; gw = bgp_next_hop; }';
+        if (mode === "calico-ipip") expect(conf).toContain(viaTunnel);
+        else expect(conf).not.toContain("tunl0");
+    });
+
+    it.skipIf(!hasBinary("bird"))("both configurations parse with bird -p (bird2 installed by scripts/install-deps.sh)", () => {
+        const tmp = mkdtempSync(`${tmpdir()}/lab-bird-`);
+        try {
+            for (const mode of ["calico", "calico-ipip"] as const) {
+                const t = labTopology(mode, runId);
+                for (const node of t.nodes) {
+                    const files = birdFiles(tmp, t, node);
+                    writeFileSync(files.config, birdConfig(t, node, files));
+                    const r = spawnSync("bird", ["-p", "-c", files.config], { encoding: "utf8" });
+                    expect(r.status, `${mode} ${node.name}: ${r.stderr}`).toBe(0);
+                }
+            }
+        } finally {
+            rmSync(tmp, { recursive: true, force: true });
+        }
+    });
+
+    it("reads birdc's Established state only from the mesh peer's line", () => {
+        const t = labTopology("calico", runId);
+        const out = [
+            "BIRD 2.0.12 ready.",
+            "Name       Proto      Table      State  Since         Info",
+            "device1    Device     ---        up     18:40:28.380",
+            "Mesh_10_0_0_12 BGP        ---        up     18:40:29.246  Established",
+        ].join("\n");
+        expect(bgpEstablished(out, t.nodes[1])).toBe(true);
+        expect(bgpEstablished(out.replace("Established", "Connect"), t.nodes[1])).toBe(false);
+        expect(bgpEstablished(out, t.nodes[0])).toBe(false);
+    });
+});
+
+describe("lab guestbook", () => {
+    it("the follower replicates the leader; frontends get the Service env of the upstream image and N workers", () => {
+        const t = labTopology("calico", runId);
+        const procs = guestbookProcesses(t, "/run/x", 3);
+        expect(procs.map((p) => p.workload.role)).toEqual(["redis-leader", "redis-follower", "frontend", "frontend"]);
+        expect(procs[1].argv.join(" ")).toContain("--replicaof 10.42.0.2 6379");
+        expect(procs[0].argv).not.toContain("--replicaof");
+        expect(procs[2].env).toMatchObject({
+            PHP_CLI_SERVER_WORKERS: "3",
+            REDIS_LEADER_SERVICE_HOST: "10.42.0.2",
+            REDIS_FOLLOWER_SERVICE_HOST: "10.42.1.2",
+        });
+        expect(procs[2].argv.slice(0, 4)).toEqual(["php", "-q", "-S", "10.42.0.3:80"]);
+        expect(() => guestbookProcesses(t, "/run/x", 0)).toThrow(/--workers: 0 must be a whole number from 1 to 64/);
+    });
+
+    it("bridge: frontends reach Redis through the ports published on the nodes", () => {
+        const procs = guestbookProcesses(labTopology("bridge", runId), "/run/x");
+        expect(procs[2].env).toMatchObject({ REDIS_LEADER_SERVICE_HOST: "10.0.0.11", REDIS_FOLLOWER_SERVICE_HOST: "10.0.0.12" });
+        expect(procs[1].argv.join(" ")).toContain("--replicaof 10.0.0.11 6379");
+    });
+
+    it.skipIf(!hasBinary("php") || !hasBinary("redis-server"))(
+        "guestbook.php speaks the upstream API on loopback: set → Updated, get → the value, JSON-escaped",
+        async () => {
+            const port = await freePort();
+            const redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+            const redisAnswers = () => spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).stdout?.trim() === "PONG";
+            for (let i = 0; i < 100 && !redisAnswers(); i++) await new Promise((r) => setTimeout(r, 100));
+            expect(redisAnswers(), `redis-server on 127.0.0.1:${port} did not answer within 10 s`).toBe(true);
+            const procs = guestbookProcesses(labTopology("host-gw", runId), "/tmp");
+            const env = {
+                ...process.env,
+                ...procs[2].env,
+                REDIS_LEADER_SERVICE_HOST: "127.0.0.1",
+                REDIS_LEADER_SERVICE_PORT: String(port),
+                REDIS_FOLLOWER_SERVICE_HOST: "127.0.0.1",
+                REDIS_FOLLOWER_SERVICE_PORT: String(port),
+            };
+            // Its own process group: PHP's workers outlive their parent, so the whole group is stopped.
+            const phpPort = await freePort();
+            const php = spawn("php", ["-q", "-S", `127.0.0.1:${phpPort}`, "-t", procs[2].argv[5]], { env, stdio: "ignore", detached: true });
+            try {
+                const base = `http://127.0.0.1:${phpPort}/guestbook.php`;
+                let ready = false;
+                for (let i = 0; i < 50 && !ready; i++) {
+                    // Ready means PHP answers and reaches Redis (an error body also comes with 200).
+                    ready = await fetch(`${base}?cmd=get&key=guestbook`).then(async (r) => r.ok && !(await r.text()).includes("error"), () => false);
+                    if (!ready) await new Promise((r) => setTimeout(r, 100));
+                }
+                const set = await (await fetch(`${base}?cmd=set&key=guestbook&value=${encodeURIComponent('a,"b"')}`)).text();
+                expect(set).toBe('{"message": "Updated"}');
+                const get = await (await fetch(`${base}?cmd=get&key=guestbook`)).text();
+                expect(get).toBe('{"data": "a,\\"b\\""}');
+                expect(JSON.parse(get)).toEqual({ data: 'a,"b"' });
+            } finally {
+                process.kill(-php.pid!, "SIGTERM");
+                redis.kill("SIGTERM");
+            }
+        },
+    );
+});
+
+describe("lab target for the runner", () => {
+    it("is a platform-lab Target with host, pod and load-generator namespaces and one frontend URL per node", () => {
+        const target = labTarget(labTopology("vxlan", runId));
+        expect(target).toMatchObject({ name: "lab-vxlan", platform: "lab", mode: "vxlan", nodePort: 30099, podCidr: "10.42.0.0/16", mtu: { node: 9001, pod: 8951 } });
+        expect(target.lab!.hosts).toEqual([
+            { netns: `cnilab-${runId}-vxlan-node1`, ip: "10.0.0.11" },
+            { netns: `cnilab-${runId}-vxlan-node2`, ip: "10.0.0.12" },
+        ]);
+        expect(target.lab!.pods.map((p) => `${p.node}:${p.ip}`)).toEqual(["0:10.42.0.2", "0:10.42.0.3", "1:10.42.1.2", "1:10.42.1.3"]);
+        expect(target.lab!.loadGenerator).toEqual({ netns: `cnilab-${runId}-vxlan-loadgen`, ip: "10.0.0.10" });
+        expect(target.lab!.frontendUrls).toEqual(["http://10.0.0.11:30099", "http://10.0.0.12:30099"]);
+    });
+
+    it("host: the node namespaces stand in for pods (host networking); bridge: no pod addresses across hosts", () => {
+        const host = labTarget(labTopology("host", runId));
+        expect(host.lab!.pods).toEqual([
+            { netns: `cnilab-${runId}-host-node1`, ip: "10.0.0.11", node: 0 },
+            { netns: `cnilab-${runId}-host-node2`, ip: "10.0.0.12", node: 1 },
+        ]);
+        expect(host.lab!.frontendUrls).toEqual(["http://10.0.0.11:8080", "http://10.0.0.12:8080"]);
+        const bridge = labTarget(labTopology("bridge", runId));
+        expect(bridge.lab!.pods).toEqual([]);
+        expect(bridge.nodePort).toBe(labModeFacts.bridge.servicePort);
+    });
+});
+
+describe("lab command line", () => {
+    it("defaults: every mode, the lab's short benchmark settings, host as the baseline", () => {
+        const c = parseLabCommand([], new Date("2026-01-02T03:04:05Z"));
+        expect(c.action).toBe("run");
+        expect(c.modes).toEqual([...labModes]);
+        expect(c.outDir).toMatch(/results\/lab-2026-01-02T03-04-05$/);
+        expect(c.bench).toMatchObject({ ...labBenchDefaults, baseline: "lab-host" });
+    });
+
+    it("--modes takes a list or all, and names the bad value and the allowed ones", () => {
+        expect(parseLabModes("vxlan, calico")).toEqual(["vxlan", "calico"]);
+        expect(parseLabModes("all")).toEqual([...labModes]);
+        expect(() => parseLabModes("vxlan,flannel")).toThrow('--modes: "flannel" not a lab mode; allowed: all, vxlan, host-gw, calico, calico-ipip, calico-vxlan, host, bridge');
+        expect(() => parseLabCommand(["--modes", "weave"])).toThrow(UsageError);
+        expect(parseLabCommand(["--modes", "calico"]).bench.baseline).toBeUndefined();
+    });
+
+    it("rejects bad numbers naming the flag, and unknown flags", () => {
+        expect(() => parseLabCommand(["--duration", "0"])).toThrow('--duration: "0" is not allowed; use a whole number ≥ 1');
+        expect(() => parseLabCommand(["--repetitions", "two"])).toThrow('--repetitions: "two" is not allowed');
+        expect(() => parseLabCommand(["--workers", "1.5"])).toThrow("--workers");
+        expect(() => parseLabCommand(["--cleanup", "--verify"])).toThrow("--cleanup and --verify: choose one");
+        expect(() => parseLabCommand(["--bogus"])).toThrow(UsageError);
+        expect(parseLabCommand(["--cleanup"]).action).toBe("cleanup");
+    });
+});
+
+describe("lab exit status", () => {
+    it("pod measurements of a target without pod addresses are 'not applicable'; every other error fails the run", () => {
+        const built = [{ target: labTarget(labTopology("bridge", runId)) }, { target: labTarget(labTopology("vxlan", runId)) }];
+        const errors = [
+            { target: "lab-bridge", measurement: "iperf3", repetition: 1 },
+            { target: "lab-bridge", measurement: "iperf3", repetition: 2 },
+            { target: "lab-bridge", measurement: "http", repetition: 1 },
+            { target: "lab-vxlan", measurement: "latency", repetition: 1 },
+        ];
+        const { notApplicable, failed } = splitErrors(errors, built);
+        expect(notApplicable).toEqual(["lab-bridge iperf3"]);
+        expect(failed.map((e) => `${e.target} ${e.measurement}`)).toEqual(["lab-bridge http", "lab-vxlan latency"]);
+    });
+});
+
+describe("lab ledger", () => {
+    it("records names before they exist, refuses names outside the run, and finds runs whose owner died", () => {
+        const dir = mkdtempSync(`${tmpdir()}/lab-ledger-`);
+        try {
+            const ledger = Ledger.create("00ff00", dir);
+            ledger.addNamespaces(["cnilab-00ff00-vxlan-node1"]);
+            expect(() => ledger.addNamespaces(["cnilab-111111-vxlan-node1"])).toThrow(/not one of run 00ff00's/);
+            expect(() => ledger.addNamespaces(["host-netns"])).toThrow(/not one of run 00ff00's/);
+            expect(readLedgers(dir).map((e) => [e.runId, e.namespaces])).toEqual([["00ff00", ["cnilab-00ff00-vxlan-node1"]]]);
+            expect(orphanedLedgers(dir), "this process owns it and is alive").toEqual([]);
+            const dead = { ...ledger.snapshot, runId: "deadbe", owner: { pid: process.pid, startTime: "1" } };
+            writeFileSync(`${dir}/cnilab-deadbe.json`, JSON.stringify(dead));
+            expect(orphanedLedgers(dir).map((e) => e.runId)).toEqual(["deadbe"]);
+            expect(processStartTime(process.pid)).toMatch(/^\d+$/);
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
+        }
+    });
+});
+
+/** A loopback port nobody listens on right now (the kernel picks it). */
+function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = createServer();
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const { port } = server.address() as { port: number };
+            server.close(() => resolve(port));
+        });
+    });
+}

@@ -1,0 +1,265 @@
+/**
+ * Builds and removes lab modes: namespaces, datapath, BIRD for the BGP modes, the guestbook, and
+ * the `Target` the benchmark runner measures. Everything goes through the ledger first.
+ */
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { release } from "node:os";
+import { modeFacts } from "../components/modes";
+import type { Target } from "../bench/targets";
+import { birdArgv, birdConfig, birdFiles, meshProtocolName, type BirdFiles } from "./bird";
+import { datapathSteps, expectedBgpRoutes } from "./datapath";
+import { inNamespace, runCommand, runStep, startDaemon, waitFor, type Daemon } from "./exec";
+import { defaultFrontendWorkers, frontendUrls, guestbookProcesses } from "./guestbook";
+import { cleanupEntry, defaultLedgerDir, Ledger, removeResources, type CleanupReport } from "./ledger";
+import { isClusterMode, labModeFacts, type LabMode } from "./modes";
+import { labPrefix, labTopology, topologyNamespaces, type LabNode, type LabTopology } from "./topology";
+
+/** Kernel features a mode needs beyond veth, bridge and netfilter. */
+export interface KernelSupport {
+    readonly vxlan: boolean;
+    readonly ipip: boolean;
+}
+
+/** Why this machine cannot build `mode`, or undefined when it can. */
+export function unsupportedReason(mode: LabMode, kernel: KernelSupport): string | undefined {
+    const kind = isClusterMode(mode) ? modeFacts[mode].tunnel?.kind : undefined;
+    if (kind === "ipip" && !kernel.ipip) {
+        return "this kernel has no IP-in-IP tunnel support (CONFIG_NET_IPIP / module ipip: `ip link add type ipip` fails)";
+    }
+    if (kind === "vxlan" && !kernel.vxlan) {
+        return "this kernel has no VXLAN support (CONFIG_VXLAN / module vxlan: `ip link add type vxlan` fails)";
+    }
+    return undefined;
+}
+
+export interface BuiltMode {
+    readonly topology: LabTopology;
+    readonly target: Target;
+    readonly daemons: readonly Daemon[];
+    /** BIRD files per node (BGP modes only), for `birdc -s`. */
+    readonly bird: readonly BirdFiles[];
+}
+
+export interface BuildOptions {
+    /** PHP built-in server workers per frontend. */
+    readonly frontendWorkers?: number;
+    /** Called with a short line at each phase (the CLI prints them). */
+    readonly onProgress?: (message: string) => void;
+}
+
+/** Seconds the lab waits for BGP, Redis replication and the frontends before giving up. */
+const readyTimeoutMs = 20_000;
+
+/** birdc's `show protocols` line for the mesh peer says "Established" once routes can flow. */
+export function bgpEstablished(showProtocols: string, peer: LabNode): boolean {
+    return showProtocols.split("\n").some((line) => line.startsWith(meshProtocolName(peer) + " ") && /\bEstablished\b/.test(line));
+}
+
+/** One lab run: a ledger, a run directory, the modes built so far. */
+export class Lab {
+    private readonly built = new Map<LabMode, BuiltMode>();
+
+    private constructor(readonly ledger: Ledger) {}
+
+    /** Starts a run with a fresh id and its ledger (root only). */
+    static open(ledgerDir: string = defaultLedgerDir): Lab {
+        if (process.getuid?.() !== 0) throw new Error("the lab needs root (network namespaces, iptables): run it with sudo");
+        return new Lab(Ledger.create(randomBytes(3).toString("hex"), ledgerDir));
+    }
+
+    get runId(): string {
+        return this.ledger.runId;
+    }
+
+    /** Which tunnel types this kernel can create (probed in a throwaway namespace of this run). */
+    async probeKernel(): Promise<KernelSupport> {
+        const ns = `${labPrefix}-${this.runId}-probe`;
+        this.ledger.addNamespaces([ns]);
+        await runStep({ argv: ["ip", "netns", "add", ns] });
+        try {
+            const can = async (...args: string[]) => {
+                const r = await runCommand(["ip", "-n", ns, "link", "add", ...args]);
+                return r.code === 0 || /File exists/.test(r.stderr);
+            };
+            return {
+                vxlan: await can("probe-vxlan", "type", "vxlan", "id", "1", "dstport", "4789"),
+                ipip: await can("probe-ipip", "type", "ipip", "local", "192.0.2.1", "remote", "192.0.2.2"),
+            };
+        } finally {
+            await removeResources(this.runId, [ns], []);
+            this.ledger.removeNamespaces([ns]);
+        }
+    }
+
+    /** Builds one mode end to end and checks that the guestbook answers through every node. */
+    async build(mode: LabMode, options: BuildOptions = {}): Promise<BuiltMode> {
+        if (this.built.has(mode)) throw new Error(`lab: mode ${mode} is already built in run ${this.runId}`);
+        const t = labTopology(mode, this.runId);
+        const namespaces = topologyNamespaces(t);
+        this.ledger.addNamespaces(namespaces);
+        const daemons: Daemon[] = [];
+        const bird: BirdFiles[] = [];
+        const started = Date.now();
+        const progress = (phase: string) => options.onProgress?.(`${mode}: ${phase} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+        try {
+            for (const ns of namespaces) await runStep({ argv: ["ip", "netns", "add", ns] });
+            progress(`${namespaces.length} namespaces`);
+            for (const step of datapathSteps(t)) await runStep(step);
+            progress("datapath wired");
+            if (isClusterMode(mode) && modeFacts[mode].bgp) {
+                for (const node of t.nodes) {
+                    const files = birdFiles(this.ledger.runDir, t, node);
+                    writeFileSync(files.config, birdConfig(t, node, files));
+                    bird.push(files);
+                    daemons.push(startDaemon(this.ledger, node.netns, birdArgv(files), `bird ${mode} ${node.name}`, `${files.log}.stderr`));
+                }
+                await this.waitForBgp(t, bird, daemons);
+                progress("BGP sessions established, routes learned");
+            }
+            for (const spec of guestbookProcesses(t, this.ledger.runDir, options.frontendWorkers ?? defaultFrontendWorkers)) {
+                const what = `${spec.workload.role} ${mode} node${spec.workload.node + 1}`;
+                daemons.push(startDaemon(this.ledger, spec.workload.netns, spec.argv, what, `${this.ledger.runDir}/${spec.log}`, spec.env));
+            }
+            progress("guestbook started");
+            await this.waitForGuestbook(t, daemons);
+            progress("guestbook answers through every node");
+            const result: BuiltMode = { topology: t, target: labTarget(t), daemons, bird };
+            this.built.set(mode, result);
+            return result;
+        } catch (err) {
+            await this.remove(t, daemons);
+            throw new Error(`lab ${mode}: ${(err as Error).message}`);
+        }
+    }
+
+    private async waitForBgp(t: LabTopology, bird: readonly BirdFiles[], daemons: readonly Daemon[]): Promise<void> {
+        for (const [i, node] of t.nodes.entries()) {
+            const peer = t.nodes[(i + 1) % t.nodes.length];
+            await waitFor(
+                `BGP session ${node.name} → ${peer.name} (${t.mode})`,
+                async () => {
+                    const r = await runCommand(["birdc", "-s", bird[i].socket, "show", "protocols"], 3000);
+                    return bgpEstablished(r.stdout, peer) || r.stdout.trim().split("\n").pop() || r.stderr.trim();
+                },
+                readyTimeoutMs,
+                daemons,
+            );
+            const expected = expectedBgpRoutes(t, node);
+            await waitFor(
+                `routes learned over BGP on ${node.name} (${expected.join(", ")})`,
+                async () => {
+                    const r = await runCommand(["ip", "-n", node.netns, "route", "show", "proto", "bird"]);
+                    return expected.every((net) => r.stdout.includes(`${net} via ${peer.ip}`)) || r.stdout.trim() || "no bird routes";
+                },
+                readyTimeoutMs,
+                daemons,
+            );
+        }
+    }
+
+    private async waitForGuestbook(t: LabTopology, daemons: readonly Daemon[]): Promise<void> {
+        const follower = t.workloads.find((w) => w.role === "redis-follower")!;
+        await waitFor(
+            `Redis follower replicating the leader (${t.mode})`,
+            async () => {
+                const r = await runCommand(inNamespace(follower.netns, ["redis-cli", "-h", follower.ip, "-p", String(follower.port), "info", "replication"]), 3000);
+                return /master_link_status:up/.test(r.stdout) || r.stdout.match(/master_link_status:\w+/)?.[0] || r.stderr.trim();
+            },
+            readyTimeoutMs,
+            daemons,
+        );
+        // A write through node 1 must be readable through node 2 (leader → follower replication).
+        const marker = `lab-${t.runId}-${t.mode}`;
+        const [first, ...rest] = frontendUrls(t);
+        for (const url of [first, ...rest]) {
+            await waitFor(
+                `guestbook frontend at ${url} (${t.mode})`,
+                async () => {
+                    const r = await httpGetInLoadGenerator(t, `${url}/guestbook.php?cmd=get&key=guestbook`);
+                    return (r.code === 0 && r.stdout.startsWith('{"data":')) || r.stdout.slice(0, 120) || r.stderr.trim();
+                },
+                readyTimeoutMs,
+                daemons,
+            );
+        }
+        const set = await httpGetInLoadGenerator(t, `${first}/guestbook.php?cmd=set&key=guestbook&value=${marker}`);
+        if (!set.stdout.includes('"Updated"')) throw new Error(`guestbook write through ${first} failed: ${set.stdout || set.stderr}`);
+        for (const url of rest.length > 0 ? rest : [first]) {
+            await waitFor(
+                `guestbook read-your-write through ${url} (${t.mode})`,
+                async () => {
+                    const r = await httpGetInLoadGenerator(t, `${url}/guestbook.php?cmd=get&key=guestbook`);
+                    return r.stdout === `{"data": "${marker}"}` || r.stdout.slice(0, 120);
+                },
+                5_000,
+                daemons,
+            );
+        }
+    }
+
+    /** Removes one built mode (its processes and namespaces). */
+    async teardown(mode: LabMode): Promise<CleanupReport | undefined> {
+        const built = this.built.get(mode);
+        if (!built) return undefined;
+        this.built.delete(mode);
+        return this.remove(built.topology, built.daemons);
+    }
+
+    private async remove(t: LabTopology, daemons: readonly Daemon[]): Promise<CleanupReport> {
+        const own = this.ledger.snapshot.processes.filter((p) => daemons.some((d) => d.pid === p.pid));
+        const namespaces = topologyNamespaces(t);
+        const report = await removeResources(this.runId, namespaces, own);
+        this.ledger.removeProcesses(own.map((p) => p.pid));
+        this.ledger.removeNamespaces(report.problems.length === 0 ? namespaces : report.namespacesDeleted);
+        return report;
+    }
+
+    /** Removes everything this run created, whatever state it is in. Safe to call twice. */
+    async close(): Promise<CleanupReport> {
+        this.built.clear();
+        return cleanupEntry(this.ledger.dir, this.ledger.snapshot);
+    }
+}
+
+/** curl from the load generator's namespace, bounded (never reaches beyond the lab's namespaces). */
+export function httpGetInLoadGenerator(t: LabTopology, url: string) {
+    return runCommand(inNamespace(t.loadGenerator.netns, ["curl", "-sS", "--max-time", "3", url]), 5000);
+}
+
+/** Pod namespaces, once each (without pods, the node namespaces stand in, like hostNetwork pods). */
+function labPods(t: LabTopology): { netns: string; ip: string; node: number }[] {
+    const seen = new Map<string, { netns: string; ip: string; node: number }>();
+    for (const w of t.workloads) if (!seen.has(w.netns)) seen.set(w.netns, { netns: w.netns, ip: w.ip, node: w.node });
+    return [...seen.values()];
+}
+
+/** The runner's view of a built mode (bench/targets.ts `Target`, platform "lab"). */
+export function labTarget(t: LabTopology): Target {
+    const facts = labModeFacts[t.mode];
+    const urls = frontendUrls(t);
+    return {
+        name: `lab-${t.mode}`,
+        platform: "lab",
+        mode: t.mode,
+        endpoint: urls[0],
+        nodePort: t.servicePort,
+        nodes: t.nodes.map((n, i) => ({ name: n.name, role: i === 0 ? "server" : "agent", privateIp: n.ip, instanceType: "lab (network namespace)" })),
+        podCidr: t.podCidr,
+        mtu: t.mtu,
+        versions: {
+            k3s: "none (lab: namespaces, no Kubernetes)",
+            cni: isClusterMode(t.mode) ? `${modeFacts[t.mode].plugin} datapath (lab)` : facts.attachment,
+            cniVersion: `linux ${release()}`,
+            ubuntu: "none (lab: this machine's OS)",
+        },
+        lab: {
+            hosts: t.nodes.map((n) => ({ netns: n.netns, ip: n.ip })),
+            // Docker containers on different hosts share one private range and reach each other only
+            // through published ports: the bridge baseline has no pod addresses to measure between.
+            pods: t.attachment === "docker-bridge" ? [] : labPods(t),
+            loadGenerator: { ...t.loadGenerator },
+            frontendUrls: urls,
+        },
+    };
+}
