@@ -74,6 +74,8 @@ export interface Target extends Partial<Omit<StackOutputs, "mode" | "nodePort" |
     readonly mtu: MtuOutput;
     /** Path to a private key file, as an alternative to `sshPrivateKey`. */
     readonly sshPrivateKeyPath?: string;
+    /** SSH port of the load generator and the nodes; default 22 (e.g. another port through a tunnel). */
+    readonly sshPort?: number;
     /** Path to a kubeconfig file, as an alternative to `kubeconfig`. */
     readonly kubeconfigPath?: string;
     /** Local lab only: which network namespace plays which role. */
@@ -90,4 +92,7 @@ export interface LabLayout {
     readonly loadGenerator: { readonly netns: string; readonly ip: string };
     /** URL of the guestbook frontend through each node's NodePort-style DNAT. */
     readonly frontendUrls: readonly string[];
+    /** URL of a load balancer in front of the frontends, if the lab has one (else the runner
+     * measures only the NodePort path and says so). */
+    readonly loadBalancerUrl?: string;
 }

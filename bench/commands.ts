@@ -1,0 +1,224 @@
+/**
+ * Command lines the runner sends to a shell: pure functions, args in, text out. The same text
+ * goes over SSH to an EC2 node, through `kubectl exec`-style Kubernetes exec into a pod, into
+ * `ip netns exec` in the lab, or to a local `sh -c` in the tests: only the Shell differs.
+ *
+ * Every long-running tool is wrapped in `timeout` so that it dies on its own even when the
+ * runner is killed with SIGKILL and no cleanup code runs.
+ */
+
+/** Quote one word for POSIX sh. */
+export function shellQuote(word: string): string {
+    return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Seconds a tool may outlive its planned duration before `timeout` kills it. */
+export const toolGraceSeconds = 15;
+
+/**
+ * `timeout` with a hard kill 5 s after the TERM. `--foreground` keeps the tool in the caller's
+ * process group: without it coreutils' timeout moves itself into a new group, and stopping the
+ * caller's group (a server at the end of a test) would leave the tool running until it expires.
+ */
+export function bounded(seconds: number, command: string): string {
+    return `timeout --foreground -k 5 ${Math.ceil(seconds)} ${command}`;
+}
+
+/** Where scripts the runner needs on a remote machine are written (per user, per run). */
+export const remoteScriptDir = "/tmp/cni-bench";
+
+/**
+ * Writes `text` to `path` (creating its folder), then runs `command`. The file is written under
+ * a temporary name and renamed, so a concurrent runner never reads it half-written.
+ */
+export function withFile(path: string, text: string, command: string): string {
+    const dir = path.slice(0, path.lastIndexOf("/")) || "/";
+    const tmp = `${path}.$$`;
+    return `mkdir -p ${shellQuote(dir)} && printf '%s' ${shellQuote(text)} > "${tmp}" && mv -f "${tmp}" ${shellQuote(path)} && ${command}`;
+}
+
+/** Marker before the JSON line wrk's `done()` hook prints (wrk prints its own text too). */
+export const wrkJsonMarker = "BENCH-JSON ";
+
+/**
+ * wrk Lua script: wrk itself prints only mean/stdev/max and a latency distribution without p60
+ * and without the non-2xx count in machine-readable form; `done()` gets the full histogram
+ * (wrk's SCRIPTING doc: summary.errors.status counts responses with status > 399).
+ * Latencies are in microseconds.
+ */
+export function wrkReportScript(): string {
+    return [
+        "done = function(summary, latency, requests)",
+        "  local p = function(q) return latency:percentile(q) end",
+        "  local e = summary.errors",
+        `  io.write(string.format('${wrkJsonMarker}{"requests":%d,"duration_us":%d,"bytes":%d,` +
+            `"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},` +
+            `"latency_us":{"mean":%f,"stdev":%f,"max":%d,"p50":%d,"p60":%d,"p90":%d,"p99":%d}}\\n',`,
+        "    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,",
+        "    latency.mean, latency.stdev, latency.max, p(50), p(60), p(90), p(99)))",
+        "end",
+        "",
+    ].join("\n");
+}
+
+export interface WrkArgs {
+    /** Full URL, e.g. http://10.0.1.5:30080/guestbook.php?cmd=get&key=guestbook */
+    readonly url: string;
+    readonly durationSeconds: number;
+    /** Open connections (wrk -c). */
+    readonly connections: number;
+    /** Threads (wrk -t); at most `connections`. */
+    readonly threads: number;
+    /** Per-request timeout in seconds (wrk --timeout); slower responses count as timeouts. */
+    readonly requestTimeoutSeconds: number;
+}
+
+/** One wrk run whose last line is the JSON summary (`wrkJsonMarker`). */
+export function wrkCommand(args: WrkArgs): string {
+    const script = `${remoteScriptDir}/wrk-report.lua`;
+    const wrk = bounded(
+        args.durationSeconds + toolGraceSeconds,
+        `wrk -t ${Math.min(args.threads, args.connections)} -c ${args.connections} -d ${args.durationSeconds}s` +
+            ` --timeout ${args.requestTimeoutSeconds}s --latency -s ${script} ${shellQuote(args.url)}`,
+    );
+    return withFile(script, wrkReportScript(), wrk);
+}
+
+/** The guestbook API paths (upstream guestbook.php; FACTS.md "Guestbook"). */
+export const guestbookKey = "guestbook";
+export function guestbookReadPath(): string {
+    return `/guestbook.php?cmd=get&key=${guestbookKey}`;
+}
+/** A write of a constant value: the upstream UI appends to the list, which would grow without
+ * bound over a benchmark and change the response size between runs. */
+export function guestbookWritePath(value = "cni-bench"): string {
+    return `/guestbook.php?cmd=set&key=${guestbookKey}&value=${encodeURIComponent(value)}`;
+}
+
+/** Joins a base URL (maybe with a path) and an absolute path. */
+export function joinUrl(base: string, path: string): string {
+    return base.replace(/\/+$/, "") + path;
+}
+
+export interface Iperf3ServerArgs {
+    readonly port: number;
+    /** Seconds after which the server is killed even if no client came. */
+    readonly lifetimeSeconds: number;
+}
+
+/** A one-shot iperf3 server (`-1`: exits after one test, so nothing lingers). */
+export function iperf3ServerCommand(args: Iperf3ServerArgs): string {
+    return bounded(args.lifetimeSeconds, `iperf3 -s -1 -p ${args.port}`);
+}
+
+export interface Iperf3ClientArgs {
+    readonly host: string;
+    readonly port: number;
+    readonly durationSeconds: number;
+    /** Warm-up seconds iperf3 omits from its results (-O), as knb does. */
+    readonly omitSeconds: number;
+    /** Parallel streams (-P). */
+    readonly streams: number;
+    /** UDP at this target bitrate (iperf3 -b syntax, e.g. "1G"); TCP when undefined. */
+    readonly udpBitrate?: string;
+}
+
+export function iperf3ClientCommand(args: Iperf3ClientArgs): string {
+    const udp = args.udpBitrate === undefined ? "" : ` -u -b ${args.udpBitrate}`;
+    return bounded(
+        args.durationSeconds + args.omitSeconds + toolGraceSeconds,
+        `iperf3 -c ${args.host} -p ${args.port} -t ${args.durationSeconds} -O ${args.omitSeconds} -P ${args.streams}${udp} -J`,
+    );
+}
+
+export interface SockperfServerArgs {
+    readonly ip: string;
+    readonly port: number;
+    readonly lifetimeSeconds: number;
+}
+
+/** sockperf server over TCP (the TCP_RR of k8s-netperf). */
+export function sockperfServerCommand(args: SockperfServerArgs): string {
+    return bounded(args.lifetimeSeconds, `sockperf server --tcp -i ${args.ip} -p ${args.port}`);
+}
+
+export interface SockperfPingPongArgs {
+    readonly ip: string;
+    readonly port: number;
+    readonly durationSeconds: number;
+}
+
+/** Ping-pong with round-trip times (--full-rtt): request/response latency, not half of it. */
+export function sockperfPingPongCommand(args: SockperfPingPongArgs): string {
+    return bounded(
+        args.durationSeconds + toolGraceSeconds,
+        `sockperf ping-pong --tcp --full-rtt -i ${args.ip} -p ${args.port} -t ${args.durationSeconds}`,
+    );
+}
+
+/** Marker of each CPU sample line. */
+export const cpuSampleMarker = "cpu-sample";
+
+/**
+ * Prints the aggregate `cpu` line of /proc/stat once a second, `count` times, each prefixed with
+ * the wall-clock time: CPU use is the difference between two samples (proc(5)). Bounded by its
+ * count (one second per sample), so it needs no `timeout`.
+ */
+export function cpuSamplerCommand(count: number): string {
+    return (
+        `i=0; while [ $i -lt ${count} ]; do echo "${cpuSampleMarker} $(date +%s.%N) $(head -n 1 /proc/stat)"; ` +
+        `i=$((i+1)); if [ $i -lt ${count} ]; then sleep 1; fi; done`
+    );
+}
+
+/**
+ * Key=value facts about the machine or pod the shell runs in. MTU is measured on the interface
+ * that carries traffic to `peerIp` (pods: eth0; nodes: the NIC), not taken from configuration.
+ */
+export function environmentCommand(peerIp: string): string {
+    return [
+        `echo "kernel=$(uname -r)"`,
+        `echo "cpus=$(getconf _NPROCESSORS_ONLN)"`,
+        `echo "clkTck=$(getconf CLK_TCK)"`,
+        `dev=$(ip -o route get ${peerIp} 2>/dev/null | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p')`,
+        `[ -n "$dev" ] || dev=eth0`,
+        `echo "interface=$dev"`,
+        `echo "mtu=$(cat "/sys/class/net/$dev/mtu")"`,
+    ].join("; ");
+}
+
+/** k3s's version line on a node (`k3s version v1.31.4+k3s1 (…)`). */
+export function k3sVersionCommand(): string {
+    return "k3s --version 2>/dev/null | head -n 1 || echo 'k3s version unknown'";
+}
+
+/** Instance type and AZ from IMDSv2 (the stacks require tokens: FACTS.md "Hardening"). Only
+ * ever sent to EC2 nodes: 169.254.169.254 is the instance's own metadata service. */
+export function imdsCommand(): string {
+    const base = "http://169.254.169.254/latest";
+    return (
+        `t=$(curl -sf -m 2 -X PUT ${base}/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 60'); ` +
+        `echo "instanceType=$(curl -sf -m 2 -H "X-aws-ec2-metadata-token: $t" ${base}/meta-data/instance-type)"; ` +
+        `echo "availabilityZone=$(curl -sf -m 2 -H "X-aws-ec2-metadata-token: $t" ${base}/meta-data/placement/availability-zone)"`
+    );
+}
+
+/** Wraps a background command for remote shells (SSH, Kubernetes exec): the first stdout line
+ * names the process group, so `stopCommand` can end it and everything it started. */
+export function backgroundCommand(command: string): string {
+    return `setsid -w sh -c ${shellQuote(`echo "bench-pgid $$"; exec sh -c ${shellQuote(command)}`)}`;
+}
+
+export const backgroundPgidPattern = /^bench-pgid (\d+)$/m;
+
+/**
+ * Ends a process group started by `backgroundCommand` (TERM, then KILL if still there after 2 s).
+ * No `--` before the group: dash's builtin kill (Debian/Ubuntu /bin/sh) rejects it.
+ */
+export function stopCommand(pgid: number): string {
+    return (
+        `kill -TERM -${pgid} 2>/dev/null || exit 0; ` +
+        `n=0; while [ $n -lt 10 ]; do kill -0 -${pgid} 2>/dev/null || exit 0; sleep 0.2; n=$((n+1)); done; ` +
+        `kill -KILL -${pgid} 2>/dev/null; true`
+    );
+}

@@ -1,0 +1,110 @@
+/**
+ * The local lab: hosts, pods and the load generator are network namespaces on this machine
+ * (built by lab/). Commands run as `ip netns exec <ns> sh -c '<cmd>'`; needs root.
+ */
+import { measureNode, measurePodMtu } from "./environment";
+import type { ClusterSession, Endpoint, Environment, HttpEndpoints, PodRequest } from "./session";
+import { ProcessShell } from "./shell";
+import type { LabLayout, Target } from "./targets";
+
+/** How long `ip netns exec <ns> true` may take before the lab counts as broken. */
+const probeTimeoutMs = 5_000;
+
+/** Opens a lab session, failing fast (with the namespace's name) when a namespace is missing. */
+export async function openLabSession(target: Target, signal?: AbortSignal): Promise<LabSession> {
+    const lab = target.lab;
+    if (!lab) throw new Error(`target "${target.name}": platform "lab" needs a "lab" layout (hosts, pods, loadGenerator, frontendUrls)`);
+    if (lab.hosts.length < 2) throw new Error(`target "${target.name}": lab.hosts has ${lab.hosts.length} entries; at least 2 are needed (cross-node tests)`);
+    const session = new LabSession(target, lab);
+    try {
+        const names = [lab.loadGenerator.netns, ...lab.hosts.map((h) => h.netns), ...lab.pods.map((p) => p.netns)];
+        for (const ns of new Set(names)) {
+            const probe = ProcessShell.netns(`netns ${ns}`, ns);
+            const r = await probe.run("true", { timeoutMs: probeTimeoutMs, signal });
+            if (r.code !== 0) {
+                throw new Error(`target "${target.name}": network namespace "${ns}" is not usable: ${r.stderr.trim() || `exit ${r.code}`}`);
+            }
+        }
+        return session;
+    } catch (err) {
+        await session.close();
+        throw err;
+    }
+}
+
+export class LabSession implements ClusterSession {
+    readonly loadGenerator: ProcessShell;
+    readonly hosts: ProcessShell[];
+    readonly hostIps: string[];
+    readonly http: HttpEndpoints;
+    readonly sharedKernel = true;
+    private readonly podShells = new Map<string, ProcessShell>();
+
+    constructor(
+        readonly target: Target,
+        private readonly lab: LabLayout,
+    ) {
+        this.loadGenerator = ProcessShell.netns(`load generator (${lab.loadGenerator.netns})`, lab.loadGenerator.netns);
+        this.hosts = lab.hosts.map((h, i) => ProcessShell.netns(`node ${i + 1} (${h.netns})`, h.netns));
+        this.hostIps = lab.hosts.map((h) => h.ip);
+        this.http = { loadBalancer: lab.loadBalancerUrl, nodePort: lab.frontendUrls[0] };
+    }
+
+    private podShell(netns: string): ProcessShell {
+        let shell = this.podShells.get(netns);
+        if (!shell) {
+            shell = ProcessShell.netns(`pod ${netns}`, netns);
+            this.podShells.set(netns, shell);
+        }
+        return shell;
+    }
+
+    /**
+     * The lab has a fixed set of pod namespaces; more pods than it has on a node reuse them in
+     * turn (servers then differ by port, which the runner gives each pair anyway).
+     */
+    async pods(request: PodRequest): Promise<Endpoint[]> {
+        if (request.node >= this.lab.hosts.length) {
+            throw new Error(`target "${this.target.name}": node ${request.node} requested, the lab has ${this.lab.hosts.length}`);
+        }
+        if (request.hostNetwork) {
+            const host = this.lab.hosts[request.node];
+            return Array.from({ length: request.count }, (_, i) => ({
+                name: `${host.netns}#${i}`,
+                ip: host.ip,
+                node: request.node,
+                hostNetwork: true,
+                shell: this.hosts[request.node],
+            }));
+        }
+        const onNode = this.lab.pods.filter((p) => p.node === request.node);
+        if (onNode.length === 0) throw new Error(`target "${this.target.name}": the lab has no pod namespace on node ${request.node}`);
+        return Array.from({ length: request.count }, (_, i) => {
+            const pod = onNode[i % onNode.length];
+            return { name: pod.netns, ip: pod.ip, node: request.node, hostNetwork: false, shell: this.podShell(pod.netns) };
+        });
+    }
+
+    async environment(): Promise<Environment> {
+        const nodes = await Promise.all(
+            this.hosts.map((h, i) => measureNode(`node ${i + 1}`, h, this.hostIps[(i + 1) % this.hostIps.length])),
+        );
+        const pod0 = this.lab.pods.find((p) => p.node === 0);
+        const peer = this.lab.pods.find((p) => p.node !== 0);
+        const pod = pod0 && peer ? await measurePodMtu(this.podShell(pod0.netns), peer.ip) : undefined;
+        return {
+            platform: "lab",
+            mode: this.target.mode,
+            nodes: nodes.map((n) => ({ ...n, instanceType: "lab (network namespace)" })),
+            podMtu: pod?.mtu,
+            podInterface: pod?.iface,
+            configuredMtu: this.target.mtu,
+            versions: this.target.versions,
+            sharedKernel: true,
+        };
+    }
+
+    async close(): Promise<void> {
+        await Promise.all([this.loadGenerator, ...this.hosts, ...this.podShells.values()].map((s) => s.close()));
+    }
+}

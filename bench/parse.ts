@@ -1,0 +1,188 @@
+/**
+ * Parsers for the tools' own output. Each takes the full stdout and returns numbers in the
+ * units the report uses, or throws an error quoting the part it could not read.
+ */
+import { cpuSampleMarker, wrkJsonMarker } from "./commands";
+
+export interface HttpResult {
+    readonly requests: number;
+    readonly durationSeconds: number;
+    readonly requestsPerSecond: number;
+    /** Socket errors: connect, read, write, timeout. */
+    readonly socketErrors: number;
+    /** Responses with a status above 399 (wrk's `errors.status`). */
+    readonly non2xx: number;
+    /** Latency in milliseconds. */
+    readonly latencyMs: { readonly mean: number; readonly p50: number; readonly p60: number; readonly p90: number; readonly p99: number; readonly max: number };
+}
+
+function excerpt(text: string): string {
+    const t = text.trim();
+    return t.length > 300 ? `…${t.slice(-300)}` : t || "(empty output)";
+}
+
+/** Reads the JSON line printed by `wrkReportScript`. */
+export function parseWrk(stdout: string): HttpResult {
+    const line = stdout.split("\n").find((l) => l.startsWith(wrkJsonMarker));
+    if (!line) throw new Error(`wrk output has no "${wrkJsonMarker.trim()}" line (did the Lua script run?): ${excerpt(stdout)}`);
+    const j = JSON.parse(line.slice(wrkJsonMarker.length));
+    const durationSeconds = j.duration_us / 1e6;
+    const e = j.errors;
+    const ms = (us: number) => us / 1000;
+    return {
+        requests: j.requests,
+        durationSeconds,
+        requestsPerSecond: durationSeconds > 0 ? j.requests / durationSeconds : 0,
+        socketErrors: e.connect + e.read + e.write + e.timeout,
+        non2xx: e.status,
+        latencyMs: {
+            mean: ms(j.latency_us.mean),
+            p50: ms(j.latency_us.p50),
+            p60: ms(j.latency_us.p60),
+            p90: ms(j.latency_us.p90),
+            p99: ms(j.latency_us.p99),
+            max: ms(j.latency_us.max),
+        },
+    };
+}
+
+export interface ThroughputResult {
+    readonly protocol: "TCP" | "UDP";
+    readonly streams: number;
+    /** Received bits per second (what arrived, not what was offered). */
+    readonly bitsPerSecond: number;
+    readonly gbps: number;
+    /** TCP retransmits by the sender (undefined for UDP or when the kernel does not say). */
+    readonly retransmits?: number;
+    readonly jitterMs?: number;
+    readonly lostPercent?: number;
+    /** Seconds measured after the omitted warm-up. */
+    readonly seconds: number;
+}
+
+/** Reads `iperf3 -J` output (iperf 3.7+ layout; UDP from `sum_received` when present, else `sum`). */
+export function parseIperf3(stdout: string): ThroughputResult {
+    const start = stdout.indexOf("{");
+    if (start < 0) throw new Error(`iperf3 printed no JSON: ${excerpt(stdout)}`);
+    let j: any;
+    try {
+        j = JSON.parse(stdout.slice(start));
+    } catch (err) {
+        throw new Error(`iperf3 JSON does not parse (${(err as Error).message}): ${excerpt(stdout)}`);
+    }
+    if (j.error) throw new Error(`iperf3 failed: ${j.error}`);
+    const protocol: "TCP" | "UDP" = j.start?.test_start?.protocol === "UDP" ? "UDP" : "TCP";
+    const streams = j.start?.test_start?.num_streams ?? 1;
+    if (protocol === "TCP") {
+        const received = j.end?.sum_received;
+        if (!received) throw new Error(`iperf3 TCP JSON has no end.sum_received: ${excerpt(stdout)}`);
+        return {
+            protocol,
+            streams,
+            bitsPerSecond: received.bits_per_second,
+            gbps: received.bits_per_second / 1e9,
+            retransmits: j.end.sum_sent?.retransmits,
+            seconds: received.seconds,
+        };
+    }
+    const sum = j.end?.sum_received ?? j.end?.sum;
+    if (!sum) throw new Error(`iperf3 UDP JSON has no end.sum: ${excerpt(stdout)}`);
+    return {
+        protocol,
+        streams,
+        bitsPerSecond: sum.bits_per_second,
+        gbps: sum.bits_per_second / 1e9,
+        jitterMs: sum.jitter_ms,
+        lostPercent: sum.lost_percent,
+        seconds: sum.seconds,
+    };
+}
+
+export interface LatencyResult {
+    readonly observations: number;
+    /** Round-trip times in microseconds. */
+    readonly averageUs: number;
+    readonly p50Us: number;
+    readonly p90Us: number;
+    readonly p99Us: number;
+    readonly maxUs: number;
+}
+
+/** Reads `sockperf ping-pong` text output (sockperf 3.x), ignoring its ANSI colours. */
+export function parseSockperf(stdout: string): LatencyResult {
+    // eslint-disable-next-line no-control-regex
+    const text = stdout.replace(/\u001b\[[0-9;]*m/g, "");
+    const num = (re: RegExp, what: string): number => {
+        const m = re.exec(text);
+        if (!m) throw new Error(`sockperf output has no ${what}: ${excerpt(text)}`);
+        return Number(m[1]);
+    };
+    return {
+        observations: num(/Total (\d+) observations/, "observation count"),
+        averageUs: num(/avg-(?:latency|rtt)=([\d.]+)/, "average"),
+        p50Us: num(/percentile 50\.000 =\s*([\d.]+)/, "50th percentile"),
+        p90Us: num(/percentile 90\.000 =\s*([\d.]+)/, "90th percentile"),
+        p99Us: num(/percentile 99\.000 =\s*([\d.]+)/, "99th percentile"),
+        maxUs: num(/<MAX> observation =\s*([\d.]+)/, "maximum"),
+    };
+}
+
+/** One /proc/stat `cpu` line with its wall-clock time. */
+export interface CpuSample {
+    readonly time: number;
+    /** Jiffies spent busy (everything but idle and iowait). */
+    readonly busy: number;
+    readonly total: number;
+}
+
+/** Reads the lines of `cpuSamplerCommand`. */
+export function parseCpuSamples(stdout: string): CpuSample[] {
+    const samples: CpuSample[] = [];
+    for (const line of stdout.split("\n")) {
+        if (!line.startsWith(cpuSampleMarker)) continue;
+        const fields = line.trim().split(/\s+/);
+        // cpu-sample <time> cpu user nice system idle iowait irq softirq steal guest guest_nice
+        const time = Number(fields[1]);
+        const jiffies = fields.slice(3, 11).map(Number); // guest time is already inside user (proc(5))
+        if (fields[2] !== "cpu" || jiffies.length < 5 || jiffies.some((n) => !Number.isFinite(n))) {
+            throw new Error(`CPU sample line is not "${cpuSampleMarker} <time> cpu <jiffies…>": ${line}`);
+        }
+        const total = jiffies.reduce((a, b) => a + b, 0);
+        const idle = jiffies[3] + (jiffies[4] ?? 0);
+        samples.push({ time, busy: total - idle, total });
+    }
+    return samples;
+}
+
+/**
+ * CPU-seconds spent busy between the first sample at or after `from` and the last sample at or
+ * before `to` (unix seconds). `clkTck` is USER_HZ (getconf CLK_TCK, 100 on Linux).
+ */
+export function busyCpuSeconds(samples: readonly CpuSample[], clkTck: number, from = -Infinity, to = Infinity): number | undefined {
+    const window = samples.filter((s) => s.time >= from && s.time <= to);
+    if (window.length < 2) return undefined;
+    return (window[window.length - 1].busy - window[0].busy) / clkTck;
+}
+
+/**
+ * Average busy CPUs ("cores") between the first sample at or after `from` and the last one:
+ * busy CPU-seconds over the wall-clock seconds between those samples. A rate, so that the
+ * sampling grid (whole seconds) does not shorten the window a cost is divided by.
+ */
+export function busyCpuRate(samples: readonly CpuSample[], clkTck: number, from = -Infinity): number | undefined {
+    const window = samples.filter((s) => s.time >= from);
+    if (window.length < 2) return undefined;
+    const seconds = window[window.length - 1].time - window[0].time;
+    if (!(seconds > 0)) return undefined;
+    return (window[window.length - 1].busy - window[0].busy) / clkTck / seconds;
+}
+
+/** key=value lines (from `environmentCommand`, `imdsCommand`). */
+export function parseKeyValues(stdout: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const line of stdout.split("\n")) {
+        const m = /^([A-Za-z][\w]*)=(.*)$/.exec(line.trim());
+        if (m) out[m[1]] = m[2];
+    }
+    return out;
+}

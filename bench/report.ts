@@ -1,0 +1,373 @@
+/**
+ * report.md and charts/*.svg from summary.json. `renderReport(folder)` needs nothing but the
+ * folder, so a saved run re-renders offline (`npm run bench -- report <folder>`).
+ *
+ * The first two tables have the shape of the field reports (../shared/SEEDS.md): report 1's
+ * "mode | mean latency | container-network cost over the baseline", and the paper's iperf3,
+ * guestbook stress-test and scaling figures.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { modeFacts, isNetworkMode } from "../components/modes";
+import type { Environment } from "./session";
+import { barChart, groupedBarChart, lineChart, type BarGroup } from "./svg";
+import { summarySchema, type BenchSummaryFile, type FigureStats } from "./summary";
+
+/** Reads and checks summary.json. */
+export function readSummary(folder: string): BenchSummaryFile {
+    const file = path.join(folder, "summary.json");
+    if (!fs.existsSync(file)) throw new Error(`report: ${file} does not exist; pass a results folder written by a benchmark run`);
+    const summary = JSON.parse(fs.readFileSync(file, "utf8")) as BenchSummaryFile;
+    if (summary.schema !== summarySchema) throw new Error(`report: ${file} has schema "${summary.schema}"; this runner reads "${summarySchema}"`);
+    return summary;
+}
+
+/** Number formatting per unit: enough digits to see the differences the CIs allow. */
+export function formatValue(v: number, unit: string): string {
+    if (!Number.isFinite(v)) return "–";
+    switch (unit) {
+        case "Gbit/s":
+            return v.toFixed(2);
+        case "ms":
+            return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
+        case "µs":
+        case "%":
+            return v.toFixed(1);
+        case "count":
+        case "req/s":
+            return v.toFixed(0);
+        default:
+            return Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3);
+    }
+}
+
+class Tables {
+    private readonly stats = new Map<string, FigureStats>();
+    private readonly units = new Map<string, string>();
+
+    constructor(readonly s: BenchSummaryFile) {
+        for (const st of s.stats) this.stats.set(`${st.target}\u0000${st.id}`, st);
+        for (const f of s.figures) this.units.set(f.id, f.unit);
+    }
+
+    get(target: string, id: string): FigureStats | undefined {
+        return this.stats.get(`${target}\u0000${id}`);
+    }
+
+    has(id: string): boolean {
+        return this.s.targets.some((t) => this.get(t.name, id));
+    }
+
+    /** "median [low–high]" with ≈ when within the baseline's noise. */
+    cell(target: string, id: string, withCi = true): string {
+        const st = this.get(target, id);
+        if (!st) return "–";
+        const unit = this.units.get(id) ?? "";
+        const m = formatValue(st.stats.median, unit);
+        const ci = withCi && st.stats.ci95 ? ` [${formatValue(st.stats.ci95.low, unit)}–${formatValue(st.stats.ci95.high, unit)}]` : "";
+        return `${m}${ci}${withCi && st.withinNoiseOfBaseline ? " ≈" : ""}`;
+    }
+
+    /** Overhead against the baseline: "+6.8 ms (+1.1%)" or "≈ (noise)". */
+    cost(target: string, id: string, showDifference: boolean): string {
+        const st = this.get(target, id);
+        if (!st) return "–";
+        if (target === this.s.baseline) return "0 (baseline)";
+        if (st.overheadPct === undefined) return "–";
+        const unit = this.units.get(id) ?? "";
+        const o = st.overheadPct;
+        const pct = o >= 0 ? `${o.toFixed(1)}% worse` : `${(-o).toFixed(1)}% better`;
+        const diff = showDifference && st.differenceFromBaseline !== undefined ? `${st.differenceFromBaseline >= 0 ? "+" : ""}${formatValue(st.differenceFromBaseline, unit)} ${unit}, ` : "";
+        return `${diff}${pct}${st.withinNoiseOfBaseline ? " (within noise)" : ""}`;
+    }
+}
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+    const line = (cells: readonly string[]) => `| ${cells.map((c) => c.replace(/\|/g, "\\|")).join(" | ")} |`;
+    return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+function environmentRows(s: BenchSummaryFile): string[][] {
+    return s.environments.map(({ target, repetition, environment: e }: { target: string; repetition: number; environment: Environment }) => [
+        target,
+        String(repetition),
+        e.mode,
+        [...new Set(e.nodes.map((n) => n.kernel))].join(", "),
+        [...new Set(e.nodes.map((n) => n.instanceType ?? "?"))].join(", "),
+        [...new Set(e.nodes.map((n) => n.availabilityZone ?? "–"))].join(", "),
+        [...new Set(e.nodes.map((n) => n.k3sVersion ?? e.versions?.k3s ?? "–"))].join(", "),
+        e.versions?.cni ? `${e.versions.cni} ${e.versions.cniVersion ?? ""}`.trim() : "–",
+        e.nodes.map((n) => `${n.nicMtu} (${n.nicInterface})`).join(", "),
+        e.podMtu !== undefined ? `${e.podMtu} (${e.podInterface})` : "–",
+        `${e.configuredMtu.node} / ${e.configuredMtu.pod}`,
+    ]);
+}
+
+/** The markdown report. */
+export function reportMarkdown(s: BenchSummaryFile): string {
+    const t = new Tables(s);
+    const names = s.targets.map((x) => x.name);
+    const out: string[] = [];
+    const platforms = new Set(s.environments.map((e) => e.environment.platform));
+    out.push("# Container network comparison");
+    out.push("");
+    if (platforms.has("loopback")) {
+        out.push("> **Loopback sample — not a network comparison.** Every \"node\" and \"pod\" is a process on one machine talking over 127.0.0.1; the figures show what the report looks like, not how any pod network performs.");
+        out.push("");
+    } else if (platforms.has("lab")) {
+        out.push("> **Local lab:** nodes and pods are network namespaces on one kernel; absolute figures say nothing about cloud hardware, only the datapaths' relative cost on this machine.");
+        out.push("");
+    }
+    if (s.aborted) out.push("> **Interrupted run:** the figures cover only what finished before the abort.\n");
+    const st = s.settings;
+    // The platform as measured (a loopback session reports "loopback" whatever the target says).
+    const platformOf = (name: string, declared: string) => s.environments.find((e) => e.target === name)?.environment.platform ?? declared;
+    out.push(`Run ${s.startedAt} → ${s.finishedAt}. Targets: ${s.targets.map((x) => `**${x.name}** (${x.mode}, ${platformOf(x.name, x.platform)})`).join(", ")}.`);
+    out.push("");
+    out.push(
+        `Each figure is the **median of ${st.repetitions} repetition(s)**, followed by the **95% confidence interval of the mean** in brackets ` +
+            `(Student t: mean ± t(0.975, n−1)·s/√n). Every tool run lasts ${st.durationSeconds} s after a discarded ${st.warmupSeconds} s warm-up ` +
+            `(iperf3 \`-O\`; wrk and sockperf: a separate run thrown away). Targets were measured round-robin, the order rotated each repetition: ` +
+            s.order.map((o, i) => `${i + 1}: ${o.join(" → ")}`).join("; ") +
+            ".",
+    );
+    out.push("");
+    if (s.baseline) {
+        out.push(`Baseline: **${s.baseline}**. "≈" / "within noise" marks a figure whose 95% interval overlaps the baseline's: that difference is not shown to be real.`);
+        out.push("");
+    }
+
+    // Table 1: field report 1 — mean latency through the LB and the network's cost over the baseline.
+    const latencyId = t.has("http.lb.latency.mean") ? "http.lb.latency.mean" : "http.nodeport.latency.mean";
+    if (t.has(latencyId)) {
+        const via = latencyId.startsWith("http.lb") ? "through the load balancer" : "straight to a NodePort (no load balancer)";
+        out.push(`## 1. HTTP ${via} (the shape of field report 1)`);
+        out.push("");
+        out.push(`wrk, ${st.httpConnections} connections, GET / on the guestbook frontend. Cost = difference from the baseline's median.`);
+        out.push("");
+        out.push(
+            table(
+                ["mode", "mean latency (ms)", "p50 (ms)", "p99 (ms)", "requests/s", "container-network cost over baseline", "node CPU-s per 1k requests", ...(t.has("http.nodeport.latency.mean") && latencyId.startsWith("http.lb") ? ["NodePort mean (ms), LB's share excluded"] : [])],
+                names.map((n) => [
+                    n,
+                    t.cell(n, latencyId),
+                    t.cell(n, latencyId.replace("mean", "p50"), false),
+                    t.cell(n, latencyId.replace("mean", "p99"), false),
+                    t.cell(n, latencyId.replace("latency.mean", "rps"), false),
+                    s.baseline ? t.cost(n, latencyId, true) : "– (no --baseline)",
+                    t.cell(n, latencyId.replace("latency.mean", "cpuPer1kRequests"), false),
+                    ...(t.has("http.nodeport.latency.mean") && latencyId.startsWith("http.lb") ? [t.cell(n, "http.nodeport.latency.mean")] : []),
+                ]),
+            ),
+        );
+        out.push("");
+        out.push("![HTTP latency percentiles](charts/latency-percentiles.svg)");
+        out.push("");
+    }
+
+    // Table 2: the paper — iperf3 across nodes vs the host network.
+    if (t.has("iperf3.pod.cross.tcp1.gbps")) {
+        out.push("## 2. Throughput, iperf3 (the shape of the paper's table)");
+        out.push("");
+        out.push(`\`iperf3 -J -O ${st.warmupSeconds} -t ${st.durationSeconds}\`, server on node 1, client on node 2 ("same node": both on node 1). "host" rows are hostNetwork pods on the same two nodes. UDP offered at ${st.udpBitrate}bit/s.`);
+        out.push("");
+        const rows: string[][] = [];
+        for (const n of names) {
+            rows.push([
+                `${n} (pod network)`,
+                t.cell(n, "iperf3.pod.cross.tcp1.gbps"),
+                t.cell(n, "iperf3.pod.cross.tcp1.pctOfHost", false),
+                t.cell(n, "iperf3.pod.cross.tcp8.gbps"),
+                t.cell(n, "iperf3.pod.same.tcp1.gbps", false),
+                t.cell(n, "iperf3.pod.cross.tcp1.retransmits", false),
+                `${t.cell(n, "iperf3.pod.cross.udp.loss", false)} / ${t.cell(n, "iperf3.pod.cross.udp.jitter", false)}`,
+                t.cell(n, "iperf3.pod.cross.tcp1.cpuPerGbit", false),
+                s.baseline ? t.cost(n, "iperf3.pod.cross.tcp1.gbps", false) : "–",
+            ]);
+            rows.push([
+                `${n} (host network)`,
+                t.cell(n, "iperf3.host.cross.tcp1.gbps"),
+                "100",
+                t.cell(n, "iperf3.host.cross.tcp8.gbps"),
+                "–",
+                t.cell(n, "iperf3.host.cross.tcp1.retransmits", false),
+                `${t.cell(n, "iperf3.host.cross.udp.loss", false)} / ${t.cell(n, "iperf3.host.cross.udp.jitter", false)}`,
+                t.cell(n, "iperf3.host.cross.tcp1.cpuPerGbit", false),
+                "–",
+            ]);
+        }
+        out.push(table(["network", "TCP 1 stream (Gbit/s)", "% of host", "TCP 8 streams (Gbit/s)", "same node, 1 stream", "retransmits", "UDP loss % / jitter ms", "CPU-s per Gbit", "vs baseline"], rows));
+        out.push("");
+        out.push("![Throughput per mode](charts/throughput.svg)");
+        out.push("");
+    }
+
+    if (t.has("guestbook.read.rps") || t.has("guestbook.write.rps")) {
+        out.push("## 3. Guestbook stress test (the paper's web test)");
+        out.push("");
+        out.push("`GET /guestbook.php?cmd=get&key=guestbook` (reads, served by the Redis followers) and `cmd=set` (writes, the leader), separately.");
+        out.push("");
+        out.push(
+            table(
+                ["mode", "reads/s", "read p50 (ms)", "read p60 (ms)", "read max (ms)", "writes/s", "write p50 (ms)", "write p60 (ms)", "write max (ms)", "errors / non-2xx", "reads/s vs baseline"],
+                names.map((n) => [
+                    n,
+                    t.cell(n, "guestbook.read.rps"),
+                    t.cell(n, "guestbook.read.latency.p50", false),
+                    t.cell(n, "guestbook.read.latency.p60", false),
+                    t.cell(n, "guestbook.read.latency.max", false),
+                    t.cell(n, "guestbook.write.rps"),
+                    t.cell(n, "guestbook.write.latency.p50", false),
+                    t.cell(n, "guestbook.write.latency.p60", false),
+                    t.cell(n, "guestbook.write.latency.max", false),
+                    `${t.cell(n, "guestbook.read.errors", false)}+${t.cell(n, "guestbook.write.errors", false)} / ${t.cell(n, "guestbook.read.non2xx", false)}+${t.cell(n, "guestbook.write.non2xx", false)}`,
+                    s.baseline ? t.cost(n, "guestbook.read.rps", false) : "–",
+                ]),
+            ),
+        );
+        out.push("");
+    }
+
+    if (t.has("latency.pod.cross.p50")) {
+        out.push("## 4. Request/response latency (sockperf TCP ping-pong, round trip)");
+        out.push("");
+        out.push(
+            table(
+                ["mode", "pod↔pod p50 (µs)", "pod↔pod p99 (µs)", "same node p50", "same node p99", "host↔host p50", "host↔host p99", "pod p50 vs baseline"],
+                names.map((n) => [
+                    n,
+                    t.cell(n, "latency.pod.cross.p50"),
+                    t.cell(n, "latency.pod.cross.p99"),
+                    t.cell(n, "latency.pod.same.p50", false),
+                    t.cell(n, "latency.pod.same.p99", false),
+                    t.cell(n, "latency.host.cross.p50", false),
+                    t.cell(n, "latency.host.cross.p99", false),
+                    s.baseline ? t.cost(n, "latency.pod.cross.p50", true) : "–",
+                ]),
+            ),
+        );
+        out.push("");
+    }
+
+    const scalingCounts = st.scalingPods.filter((c) => t.has(`scaling.${c}.throughput`));
+    if (scalingCounts.length) {
+        out.push("## 5. Scaling (the paper's figure): aggregate TCP throughput, pods in cross-node pairs");
+        out.push("");
+        out.push(table(["pods", ...names.map((n) => `${n} (Gbit/s)`)], scalingCounts.map((c) => [String(c), ...names.map((n) => t.cell(n, `scaling.${c}.throughput`))])));
+        out.push("");
+        out.push("![Scaling curve](charts/scaling.svg)");
+        out.push("");
+    }
+
+    out.push("## Environment and MTU per mode, per run");
+    out.push("");
+    out.push("MTUs are measured (the interface that carries traffic to the other node, read from /sys/class/net), next to what the stack says it configured.");
+    out.push("");
+    out.push(table(["target", "rep", "mode", "kernel", "instance type", "AZ", "k3s", "CNI", "node NIC MTU (measured)", "pod MTU (measured)", "configured node / pod"], environmentRows(s)));
+    out.push("");
+
+    out.push("## Notes");
+    out.push("");
+    const hasIpip = s.targets.some((x) => isNetworkMode(x.mode) && modeFacts[x.mode].tunnel?.kind === "ipip");
+    out.push(
+        `- ${hasIpip ? "**This run includes an IP-in-IP mode.** " : ""}AWS caps a single flow at 5 Gbit/s (10 inside a cluster placement group). IP-in-IP packets carry no ports, so all pod traffic between two nodes in calico-ipip is ONE flow for that cap, however many streams iperf3 opens: its 8-stream and scaling figures can hit the cap where the UDP-encapsulated modes (VXLAN, whose outer source port varies per flow) and the native modes do not.`,
+    );
+    for (const x of s.targets) if (x.description) out.push(`- ${x.name}: ${x.description}.`);
+    for (const n of s.notes) out.push(`- ${n}`);
+    out.push("");
+
+    if (s.gate) {
+        out.push("## Gate");
+        out.push("");
+        out.push(
+            s.gate.passed
+                ? `Passed: no mode is more than ${s.gate.maxOverheadPct}% worse than ${s.baseline} on the gated figures (${s.figures.filter((f) => f.gated).map((f) => f.id).join(", ")}).`
+                : `**Failed** (limit ${s.gate.maxOverheadPct}% over ${s.baseline}):\n\n` + s.gate.violations.map((v) => `- ${v.target}: ${v.id} is ${v.overheadPct.toFixed(1)}% worse`).join("\n"),
+        );
+        out.push("");
+    }
+    if (s.errors.length) {
+        out.push("## Errors");
+        out.push("");
+        for (const e of s.errors) out.push(`- ${e.target}, repetition ${e.repetition}, ${e.measurement}: ${e.message.split("\n")[0]}`);
+        out.push("");
+    }
+
+    out.push("## Every figure");
+    out.push("");
+    out.push(
+        table(
+            ["figure", "unit", ...names],
+            s.figures.map((f) => [
+                f.label,
+                f.unit,
+                ...names.map((n) => {
+                    const c = t.cell(n, f.id);
+                    const over = s.baseline && n !== s.baseline ? t.get(n, f.id)?.overheadPct : undefined;
+                    return over === undefined ? c : `${c} (${over >= 0 ? "+" : ""}${over.toFixed(1)}%)`;
+                }),
+            ]),
+        ),
+    );
+    out.push("");
+    out.push("Overheads in parentheses: percent worse than the baseline (negative: better).");
+    out.push("");
+    out.push("## Raw outputs");
+    out.push("");
+    out.push("Every tool output is kept under `raw/<target>/rep<N>/<measurement>/`; each file starts with the shell it ran on and the exact command line. `summary.json` holds every sample with the raw files it came from.");
+    out.push("");
+    return out.join("\n");
+}
+
+/** The three charts: throughput per mode, latency percentiles, scaling curve. */
+export function reportCharts(s: BenchSummaryFile): Record<string, string> {
+    const t = new Tables(s);
+    const names = s.targets.map((x) => x.name);
+    const charts: Record<string, string> = {};
+    const bar = (target: string, id: string, label: string) => {
+        const st = t.get(target, id);
+        return st ? { label, value: st.stats.median, low: st.stats.ci95?.low, high: st.stats.ci95?.high } : undefined;
+    };
+    const tputSeries: [string, string][] = [
+        ["iperf3.pod.cross.tcp1.gbps", "pod↔pod, 1 stream"],
+        ["iperf3.pod.cross.tcp8.gbps", "pod↔pod, 8 streams"],
+        ["iperf3.host.cross.tcp1.gbps", "host↔host, 1 stream"],
+    ];
+    if (t.has("iperf3.pod.cross.tcp1.gbps")) {
+        const groups: BarGroup[] = names.map((n) => ({ label: n, bars: tputSeries.map(([id, label]) => bar(n, id, label)).filter((b) => b !== undefined) }));
+        charts["throughput.svg"] = groupedBarChart("iperf3 throughput across nodes (median, 95% CI)", "Gbit/s", groups, tputSeries.map(([, l]) => l));
+    }
+    const httpPrefix = t.has("http.lb.latency.p50") ? "http.lb" : t.has("http.nodeport.latency.p50") ? "http.nodeport" : undefined;
+    if (httpPrefix) {
+        const groups: BarGroup[] = ["p50", "p90", "p99"].map((p) => ({ label: p, bars: names.map((n) => bar(n, `${httpPrefix}.latency.${p}`, n)).filter((b) => b !== undefined) }));
+        charts["latency-percentiles.svg"] = groupedBarChart(`HTTP latency percentiles (${httpPrefix === "http.lb" ? "via load balancer" : "via NodePort"})`, "ms", groups, names);
+    }
+    const counts = s.settings.scalingPods.filter((c) => t.has(`scaling.${c}.throughput`));
+    if (counts.length) {
+        charts["scaling.svg"] = lineChart(
+            "Aggregate throughput vs pods (cross-node pairs)",
+            "pods",
+            "Gbit/s",
+            names.map((n) => ({
+                name: n,
+                points: counts.flatMap((c) => {
+                    const st = t.get(n, `scaling.${c}.throughput`);
+                    return st ? [{ x: c, y: st.stats.median, low: st.stats.ci95?.low, high: st.stats.ci95?.high }] : [];
+                }),
+            })),
+        );
+    }
+    if (!charts["throughput.svg"] && t.has("http.lb.rps")) {
+        charts["throughput.svg"] = barChart("HTTP requests/s via load balancer (median, 95% CI)", "req/s", names.map((n) => bar(n, "http.lb.rps", n)).filter((b) => b !== undefined));
+    }
+    return charts;
+}
+
+/** Writes report.md and charts/ into `folder` from its summary.json. */
+export async function renderReport(folder: string): Promise<void> {
+    const summary = readSummary(folder);
+    const charts = reportCharts(summary);
+    fs.mkdirSync(path.join(folder, "charts"), { recursive: true });
+    for (const [name, svg] of Object.entries(charts)) fs.writeFileSync(path.join(folder, "charts", name), svg);
+    fs.writeFileSync(path.join(folder, "report.md"), reportMarkdown(summary));
+}

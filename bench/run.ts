@@ -1,0 +1,322 @@
+/**
+ * The benchmark runner's programmatic API: measure every target the same way, write the raw
+ * tool outputs, `summary.json`, `report.md` and SVG charts into `outDir`.
+ *
+ * The lab (lab/) and the comparison command (compare/) call exactly `runBenchmark`; the CLI
+ * (bench/cli.ts) is a thin wrapper around it.
+ *
+ * Fairness: targets are measured round-robin within each repetition and the order rotates by
+ * one every repetition, so slow drift (a noisy neighbour, a warming cache) hits every mode alike.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { measurementPorts } from "../components/measurementPorts";
+import { modeFacts, isNetworkMode } from "../components/modes";
+import { caseIds, measurementIds, measurementRunners, toolSecondsPerRepetition, validateScalingPods, type Figure, type MeasurementId } from "./measurements";
+import { renderReport } from "./report";
+import type { ClusterSession, Environment, SessionFactory } from "./session";
+import type { CommandResult, Shell } from "./shell";
+import { aggregate, roundRobinOrder, summarySchema, type BenchSummaryFile, type FigureInfo, type RunError, type Sample } from "./summary";
+import type { Target } from "./targets";
+
+/** What `runBenchmark` reports while it runs (the CLI prints these lines). */
+export interface ProgressEvent {
+    readonly kind: "plan" | "connect" | "measure" | "done" | "cleanup" | "error";
+    readonly message: string;
+    readonly target?: string;
+    readonly measurement?: string;
+    readonly repetition?: number;
+    /** Steps finished and planned, for a progress counter. */
+    readonly step?: number;
+    readonly steps?: number;
+}
+
+export interface BenchOptions {
+    /** Folder for raw outputs, summary.json, report.md and charts; created if missing. */
+    readonly outDir: string;
+    /** Repetitions of the whole round-robin; default 3. */
+    readonly repetitions?: number;
+    /** Target name every figure is also expressed against (overhead %). */
+    readonly baseline?: string;
+    /** With `baseline`: the gate fails when a mode's gated figure is this many percent worse. */
+    readonly maxOverheadPct?: number;
+    /** Subset of measurement ids to run (default: all of `measurementIds`). */
+    readonly measurements?: readonly string[];
+    /** Measured seconds per tool run; default 10. */
+    readonly durationSeconds?: number;
+    /** Discarded warm-up seconds before each measured run; default 2. */
+    readonly warmupSeconds?: number;
+    /** Pod counts for the scaling curve; default 2, 10, 20 … 100. */
+    readonly scalingPods?: readonly number[];
+    /** wrk connections for the HTTP and guestbook runs; default 64. */
+    readonly httpConnections?: number;
+    /** wrk threads; default 4. */
+    readonly httpThreads?: number;
+    /** iperf3 UDP target bitrate (-b); default "1G". */
+    readonly udpBitrate?: string;
+    /** First iperf3 server port (scaling pairs use the next ones); default 5201. */
+    readonly iperf3Port?: number;
+    /** sockperf server port; default 11111. */
+    readonly sockperfPort?: number;
+    /** Only these cases within the chosen measurements (ids of `caseIds`, e.g. "iperf3.pod.cross.tcp1"); default all. */
+    readonly cases?: readonly string[];
+    readonly onProgress?: (event: ProgressEvent) => void;
+    /** Aborting stops the run; everything started is removed before the promise settles. */
+    readonly signal?: AbortSignal;
+    /** How a target becomes a session; default by platform (aws-k3s, lab). Tests pass loopback. */
+    readonly openSession?: SessionFactory;
+}
+
+export interface BenchSummary extends BenchSummaryFile {
+    readonly outDir: string;
+    /** False only when the `maxOverheadPct` gate failed (measurement failures are in `errors`). */
+    readonly gatePassed: boolean;
+}
+
+/** The defaults, in one place (docs/benchmark.md computes run time from these). */
+export const benchDefaults = {
+    repetitions: 3,
+    durationSeconds: 10,
+    warmupSeconds: 2,
+    scalingPods: [2, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100],
+    httpConnections: 64,
+    httpThreads: 4,
+    requestTimeoutSeconds: 10,
+    udpBitrate: "1G",
+    // The ports the stacks' security group opens between the nodes for the host baseline.
+    iperf3Port: measurementPorts.iperf3.first,
+    sockperfPort: measurementPorts.sockperf.first,
+} as const;
+
+function positiveInteger(name: string, value: number | undefined, fallback: number, min = 1): number {
+    const v = value ?? fallback;
+    if (!Number.isInteger(v) || v < min) throw new Error(`${name}: ${value} is not allowed; use an integer ≥ ${min}`);
+    return v;
+}
+
+/** Validates options and fills in defaults; errors name the option, the value and what is allowed. */
+export function resolveSettings(targets: readonly Target[], options: BenchOptions): BenchSummaryFile["settings"] {
+    const names = targets.map((t) => t.name);
+    if (targets.length === 0) throw new Error("targets: none given; pass at least one stack name or a --targets file");
+    const dup = names.find((n, i) => names.indexOf(n) !== i);
+    if (dup) throw new Error(`targets: the name "${dup}" appears twice; target names must be unique`);
+    for (const n of names) {
+        if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(n)) throw new Error(`targets: name "${n}" is not allowed; use letters, digits, ".", "_" and "-"`);
+    }
+    if (options.baseline !== undefined && !names.includes(options.baseline)) {
+        throw new Error(`baseline: "${options.baseline}" is not one of the targets (${names.join(", ")})`);
+    }
+    if (options.maxOverheadPct !== undefined) {
+        if (options.baseline === undefined) throw new Error("maxOverheadPct: needs a baseline to measure the overhead against (--baseline <stack>)");
+        if (!Number.isFinite(options.maxOverheadPct) || options.maxOverheadPct < 0) {
+            throw new Error(`maxOverheadPct: ${options.maxOverheadPct} is not allowed; use a number ≥ 0 (percent)`);
+        }
+    }
+    const measurements = (options.measurements ?? measurementIds) as readonly string[];
+    for (const m of measurements) {
+        if (!(measurementIds as readonly string[]).includes(m)) {
+            throw new Error(`measurements: "${m}" is not a measurement; allowed: ${measurementIds.join(", ")}`);
+        }
+    }
+    for (const c of options.cases ?? []) {
+        if (!caseIds.includes(c)) throw new Error(`cases: "${c}" is not a case; allowed: ${caseIds.join(", ")}`);
+    }
+    const scalingPods = options.scalingPods ?? benchDefaults.scalingPods;
+    validateScalingPods(scalingPods);
+    const udpBitrate = options.udpBitrate ?? benchDefaults.udpBitrate;
+    if (!/^\d+(\.\d+)?[KMG]?$/.test(udpBitrate)) throw new Error(`udpBitrate: "${udpBitrate}" is not allowed; use iperf3 -b syntax such as 500M or 1G`);
+    return {
+        repetitions: positiveInteger("repetitions", options.repetitions, benchDefaults.repetitions),
+        measurements: measurementIds.filter((m) => measurements.includes(m)),
+        durationSeconds: positiveInteger("durationSeconds", options.durationSeconds, benchDefaults.durationSeconds),
+        warmupSeconds: positiveInteger("warmupSeconds", options.warmupSeconds, benchDefaults.warmupSeconds, 0),
+        scalingPods,
+        httpConnections: positiveInteger("httpConnections", options.httpConnections, benchDefaults.httpConnections),
+        httpThreads: positiveInteger("httpThreads", options.httpThreads, benchDefaults.httpThreads),
+        requestTimeoutSeconds: benchDefaults.requestTimeoutSeconds,
+        udpBitrate,
+        iperf3Port: positiveInteger("iperf3Port", options.iperf3Port, benchDefaults.iperf3Port),
+        sockperfPort: positiveInteger("sockperfPort", options.sockperfPort, benchDefaults.sockperfPort),
+        cases: options.cases,
+    };
+}
+
+/** Seconds the tools run for the whole benchmark (start-up, pods and retries come on top). */
+export function plannedToolSeconds(targets: readonly Target[], settings: BenchSummaryFile["settings"]): number {
+    const perTarget = targets.map((t) => toolSecondsPerRepetition(settings.measurements, settings, t.platform !== "lab" || !!t.lab?.loadBalancerUrl));
+    return settings.repetitions * perTarget.reduce((a, b) => a + b, 0);
+}
+
+/** The default session factory: by platform. Imports lazily so the lab never loads ssh2/k8s. */
+export const openSessionByPlatform: SessionFactory = async (target, signal) => {
+    if (target.platform === "lab") return (await import("./lab-session")).openLabSession(target, signal);
+    if (target.platform === "aws-k3s") return (await import("./aws-k3s")).openAwsK3sSession(target, signal);
+    throw new Error(`target "${(target as Target).name}": platform "${(target as Target).platform}" is not allowed; use "aws-k3s" or "lab"`);
+};
+
+function safeFileName(s: string): string {
+    return s.replace(/[^A-Za-z0-9._-]+/g, "_");
+}
+
+/** Raw output file text: where it ran, the exact command, then what it printed. */
+export function rawFileText(target: string, shell: string, command: string, result: CommandResult): string {
+    return [
+        `# target: ${target}`,
+        `# shell: ${shell}`,
+        `# command: ${command}`,
+        `# exit: ${result.code ?? "signal"}`,
+        "--- stdout ---",
+        result.stdout,
+        "--- stderr ---",
+        result.stderr,
+        "",
+    ].join("\n");
+}
+
+export async function runBenchmark(targets: Target[], options: BenchOptions): Promise<BenchSummary> {
+    const settings = resolveSettings(targets, options);
+    const progress = options.onProgress ?? (() => undefined);
+    const openSession = options.openSession ?? openSessionByPlatform;
+    const outDir = path.resolve(options.outDir);
+    fs.mkdirSync(path.join(outDir, "raw"), { recursive: true });
+    const startedAt = new Date().toISOString();
+    const steps = settings.repetitions * targets.length * settings.measurements.length;
+    progress({
+        kind: "plan",
+        steps,
+        message:
+            `${targets.length} target(s) × ${settings.repetitions} repetition(s) × ${settings.measurements.length} measurement(s) ` +
+            `(${settings.measurements.join(", ")}); tools run ≈ ${Math.round(plannedToolSeconds(targets, settings) / 60)} min`,
+    });
+
+    const sessions = new Map<string, ClusterSession>();
+    const figures = new Map<string, FigureInfo>();
+    const samples: Sample[] = [];
+    const environments: BenchSummaryFile["environments"][number][] = [];
+    const notes = new Set<string>();
+    const errors: RunError[] = [];
+    const order: string[][] = [];
+    let aborted = false;
+    let step = 0;
+
+    const closeAll = async () => {
+        const open = [...sessions.entries()];
+        sessions.clear();
+        await Promise.all(
+            open.map(async ([name, s]) => {
+                progress({ kind: "cleanup", target: name, message: `${name}: removing pods and processes` });
+                await s.close().catch((err) => progress({ kind: "error", target: name, message: `${name}: cleanup failed: ${(err as Error).message}` }));
+            }),
+        );
+    };
+
+    try {
+        // Connect to everything first: a dead target fails the run before any measurement.
+        for (const t of targets) {
+            progress({ kind: "connect", target: t.name, message: `${t.name}: connecting (${t.platform})` });
+            sessions.set(t.name, await openSession(t, options.signal));
+        }
+        for (let rep = 0; rep < settings.repetitions && !aborted; rep++) {
+            const round = roundRobinOrder(targets, rep);
+            order.push(round.map((t) => t.name));
+            for (const t of round) {
+                if (options.signal?.aborted) {
+                    aborted = true;
+                    break;
+                }
+                const session = sessions.get(t.name)!;
+                let environment: Environment;
+                try {
+                    environment = await session.environment();
+                } catch (err) {
+                    if (options.signal?.aborted) {
+                        aborted = true;
+                        break;
+                    }
+                    const message = `environment probe failed, repetition skipped: ${(err as Error).message}`;
+                    errors.push({ target: t.name, repetition: rep + 1, measurement: "environment", message });
+                    progress({ kind: "error", target: t.name, repetition: rep + 1, message: `${t.name}: ${message}` });
+                    step += settings.measurements.length;
+                    continue;
+                }
+                environments.push({ target: t.name, repetition: rep + 1, environment });
+                const clkTck = environment.nodes[0]?.clkTck || 100;
+                const repDir = path.join("raw", safeFileName(t.name), `rep${rep + 1}`);
+                for (const m of settings.measurements) {
+                    if (options.signal?.aborted) {
+                        aborted = true;
+                        break;
+                    }
+                    step++;
+                    progress({ kind: "measure", target: t.name, measurement: m, repetition: rep + 1, step, steps, message: `[${step}/${steps}] repetition ${rep + 1}: ${t.name}: ${m}` });
+                    const record = (name: string, shell: Shell, command: string, result: CommandResult): string => {
+                        const rel = path.join(repDir, m, `${safeFileName(name)}.txt`);
+                        fs.mkdirSync(path.join(outDir, path.dirname(rel)), { recursive: true });
+                        fs.writeFileSync(path.join(outDir, rel), rawFileText(t.name, shell.name, command, result));
+                        return rel;
+                    };
+                    try {
+                        const measured: Figure[] = await measurementRunners[m as MeasurementId]({
+                            session,
+                            settings,
+                            signal: options.signal,
+                            record,
+                            note: (text) => notes.add(`${t.name}: ${text}`),
+                            clkTck,
+                        });
+                        for (const f of measured) {
+                            const { value, raw, ...info } = f;
+                            if (!figures.has(f.id)) figures.set(f.id, info);
+                            samples.push({ target: t.name, repetition: rep + 1, id: f.id, value, raw });
+                        }
+                    } catch (err) {
+                        if (options.signal?.aborted) {
+                            aborted = true;
+                            break;
+                        }
+                        const message = (err as Error).message;
+                        errors.push({ target: t.name, repetition: rep + 1, measurement: m, message });
+                        progress({ kind: "error", target: t.name, measurement: m, repetition: rep + 1, message: `${t.name}: ${m} failed: ${message}` });
+                    }
+                }
+            }
+        }
+    } finally {
+        await closeAll();
+    }
+    if (options.signal?.aborted) aborted = true;
+
+    const figureList = [...figures.values()];
+    const { stats, gate } = aggregate(figureList, samples, targets.map((t) => t.name), options.baseline, options.maxOverheadPct);
+    const file: BenchSummaryFile = {
+        schema: summarySchema,
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        settings,
+        targets: targets.map((t) => ({
+            name: t.name,
+            mode: t.mode,
+            platform: t.platform,
+            description: isNetworkMode(t.mode) ? modeFacts[t.mode].description : undefined,
+        })),
+        order,
+        environments,
+        figures: figureList,
+        samples,
+        stats,
+        baseline: options.baseline,
+        gate,
+        notes: [...notes],
+        errors,
+        aborted: aborted || undefined,
+    };
+    fs.writeFileSync(path.join(outDir, "summary.json"), JSON.stringify(file, null, 2) + "\n");
+    await renderReport(outDir);
+    progress({ kind: "done", message: `results in ${outDir} (report.md, summary.json, charts/, raw/)` });
+    if (aborted) {
+        const e = new Error(`benchmark aborted; partial results in ${outDir}`);
+        e.name = "AbortError";
+        throw e;
+    }
+    return { ...file, outDir, gatePassed: gate?.passed ?? true };
+}

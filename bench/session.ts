@@ -1,0 +1,87 @@
+/**
+ * One cluster as the runner sees it, whatever it runs on: shells on the load generator and the
+ * nodes, pods on demand, and the facts to record with every result. Implemented for AWS k3s
+ * stacks (aws-k3s.ts: SSH + Kubernetes API), the local lab (lab-session.ts: network
+ * namespaces) and loopback (loopback-session.ts: local processes, for tests).
+ */
+import type { MtuOutput, Target, VersionsOutput } from "./targets";
+import type { Shell } from "./shell";
+
+/** A place a server or client runs: a pod, or a hostNetwork pod / the node itself (baseline). */
+export interface Endpoint {
+    /** Pod name or namespace, for raw-output headers. */
+    readonly name: string;
+    /** Address other endpoints reach it at. */
+    readonly ip: string;
+    /** Node index (0-based, node order of the target). */
+    readonly node: number;
+    /** True for the host-network baseline. */
+    readonly hostNetwork: boolean;
+    readonly shell: Shell;
+}
+
+export interface PodRequest {
+    /** What the pods are for; pods with the same role and node are reused between calls. */
+    readonly role: string;
+    readonly node: number;
+    readonly count: number;
+    /** Host-network pods: the baseline without the pod network. */
+    readonly hostNetwork?: boolean;
+}
+
+/** URLs of the guestbook frontend, as the load generator reaches them. */
+export interface HttpEndpoints {
+    /** Through the load balancer; undefined when the cluster has none (e.g. the lab). */
+    readonly loadBalancer?: string;
+    /** Straight to one node's NodePort (the LB's share is the difference). */
+    readonly nodePort?: string;
+}
+
+export interface NodeEnvironment {
+    readonly name: string;
+    readonly kernel: string;
+    readonly cpus: number;
+    /** USER_HZ, for /proc/stat jiffies. */
+    readonly clkTck: number;
+    /** Interface that carries node-to-node traffic, and its measured MTU. */
+    readonly nicInterface: string;
+    readonly nicMtu: number;
+    readonly instanceType?: string;
+    readonly availabilityZone?: string;
+    readonly k3sVersion?: string;
+}
+
+/** Recorded with every repetition of every target. */
+export interface Environment {
+    readonly platform: Target["platform"] | "loopback";
+    readonly mode: string;
+    readonly nodes: readonly NodeEnvironment[];
+    /** Measured MTU of a pod's interface toward the other node. */
+    readonly podMtu?: number;
+    readonly podInterface?: string;
+    /** What the stack says it configured (outputs.mtu). */
+    readonly configuredMtu: MtuOutput;
+    readonly versions?: Partial<VersionsOutput>;
+    /** True when all "nodes" share one kernel (lab, loopback): CPU is sampled once, not per node. */
+    readonly sharedKernel: boolean;
+}
+
+export interface ClusterSession {
+    readonly target: Target;
+    readonly loadGenerator: Shell;
+    /** One shell per node, in node order. */
+    readonly hosts: readonly Shell[];
+    /** Node addresses, in node order (for MTU route lookups). */
+    readonly hostIps: readonly string[];
+    readonly http: HttpEndpoints;
+    /** True when all hosts share one kernel (lab, loopback). */
+    readonly sharedKernel: boolean;
+    /** Pods (or host-network endpoints) on a node, created on first request, reused after. */
+    pods(request: PodRequest): Promise<Endpoint[]>;
+    environment(): Promise<Environment>;
+    /** Removes every pod and process the session started. Safe to call twice. */
+    close(): Promise<void>;
+}
+
+/** Opens the session a target needs; the runner's default, replaceable in BenchOptions. */
+export type SessionFactory = (target: Target, signal?: AbortSignal) => Promise<ClusterSession>;

@@ -1,0 +1,342 @@
+/**
+ * Where commands run. A Shell is one machine or pod: the load generator, a node, a pod. The
+ * runner builds command text (commands.ts) once and hands it to whichever Shell the platform
+ * has: local `sh -c`, `ip netns exec`, SSH (ssh2) or Kubernetes exec (aws-k3s.ts).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { Client, type ConnectConfig } from "ssh2";
+import { backgroundCommand, backgroundPgidPattern, stopCommand } from "./commands";
+
+export interface CommandResult {
+    readonly stdout: string;
+    readonly stderr: string;
+    /** Exit code; null when the command was killed by a signal. */
+    readonly code: number | null;
+}
+
+export interface RunOptions {
+    /** The command is killed and the promise rejects after this long. */
+    readonly timeoutMs: number;
+    readonly signal?: AbortSignal;
+}
+
+/** A command started in the background (a server, a CPU sampler). */
+export interface BackgroundProcess {
+    /** Settles when the process ends by itself or after `stop()`. */
+    readonly done: Promise<CommandResult>;
+    /** Ends the process and everything it started; resolves with what it printed. */
+    stop(): Promise<CommandResult>;
+}
+
+export interface Shell {
+    /** For messages and raw-output headers: "load generator", "node 1", "pod bench-pod-0-1". */
+    readonly name: string;
+    run(command: string, options: RunOptions): Promise<CommandResult>;
+    start(command: string): BackgroundProcess;
+    /** Stops everything still running that this shell started, and disconnects. */
+    close(): Promise<void>;
+}
+
+/** A command that did not exit 0, with the end of its stderr. */
+export class CommandError extends Error {
+    constructor(
+        readonly shell: string,
+        readonly command: string,
+        readonly result: CommandResult,
+    ) {
+        const err = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-5).join("\n");
+        super(`${shell}: command exited with ${result.code ?? "a signal"}: ${command.slice(0, 200)}\n${err}`);
+    }
+}
+
+/** Runs and insists on exit code 0. */
+export async function runChecked(shell: Shell, command: string, options: RunOptions): Promise<CommandResult> {
+    const result = await shell.run(command, options);
+    if (result.code !== 0) throw new CommandError(shell.name, command, result);
+    return result;
+}
+
+function abortError(shell: string, command: string): Error {
+    const e = new Error(`${shell}: aborted while running: ${command.slice(0, 200)}`);
+    e.name = "AbortError";
+    return e;
+}
+
+function timeoutError(shell: string, command: string, ms: number): Error {
+    return new Error(`${shell}: no answer within ${ms / 1000} s from: ${command.slice(0, 200)}`);
+}
+
+/**
+ * A shell whose commands are local processes: `sh -c` (loopback) or `ip netns exec <ns> sh -c`
+ * (lab). Each command gets its own process group, so a stop or timeout ends the tool and
+ * everything it forked.
+ */
+export class ProcessShell implements Shell {
+    private readonly live = new Map<ChildProcess, Promise<CommandResult>>();
+
+    constructor(
+        readonly name: string,
+        /** The argv that runs `command` (e.g. ["sh", "-c", command]). */
+        private readonly argv: (command: string) => readonly string[],
+    ) {}
+
+    /** Plain `sh -c` on this machine. */
+    static local(name: string): ProcessShell {
+        return new ProcessShell(name, (c) => ["sh", "-c", c]);
+    }
+
+    /** `sh -c` inside a network namespace (needs root). */
+    static netns(name: string, netns: string): ProcessShell {
+        return new ProcessShell(name, (c) => ["ip", "netns", "exec", netns, "sh", "-c", c]);
+    }
+
+    /** Processes started and not yet ended (the dead-target test checks this is 0). */
+    get liveCount(): number {
+        return this.live.size;
+    }
+
+    private spawn(command: string): { child: ChildProcess; result: Promise<CommandResult> } {
+        const [file, ...args] = this.argv(command);
+        const child = spawn(file, args, { detached: true, stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout!.on("data", (d) => (stdout += d));
+        child.stderr!.on("data", (d) => (stderr += d));
+        const result = new Promise<CommandResult>((resolve) => {
+            child.on("error", (err) => {
+                this.live.delete(child);
+                resolve({ stdout, stderr: stderr + `\n${err.message}`, code: 127 });
+            });
+            child.on("close", (code) => {
+                this.live.delete(child);
+                resolve({ stdout, stderr, code });
+            });
+        });
+        this.live.set(child, result);
+        return { child, result };
+    }
+
+    private static killGroup(child: ChildProcess, sig: NodeJS.Signals): void {
+        if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+        try {
+            process.kill(-child.pid, sig);
+        } catch {
+            // already gone
+        }
+    }
+
+    private static async end(child: ChildProcess, result: Promise<CommandResult>): Promise<CommandResult> {
+        ProcessShell.killGroup(child, "SIGTERM");
+        const timer = setTimeout(() => ProcessShell.killGroup(child, "SIGKILL"), 2000);
+        try {
+            return await result;
+        } finally {
+            clearTimeout(timer);
+        }
+    }
+
+    async run(command: string, options: RunOptions): Promise<CommandResult> {
+        if (options.signal?.aborted) throw abortError(this.name, command);
+        const { child, result } = this.spawn(command);
+        let failure: Error | undefined;
+        const onAbort = () => {
+            failure = abortError(this.name, command);
+            void ProcessShell.end(child, result);
+        };
+        options.signal?.addEventListener("abort", onAbort, { once: true });
+        const timer = setTimeout(() => {
+            failure = timeoutError(this.name, command, options.timeoutMs);
+            void ProcessShell.end(child, result);
+        }, options.timeoutMs);
+        try {
+            const r = await result;
+            if (failure) throw failure;
+            return r;
+        } finally {
+            clearTimeout(timer);
+            options.signal?.removeEventListener("abort", onAbort);
+        }
+    }
+
+    start(command: string): BackgroundProcess {
+        const { child, result } = this.spawn(command);
+        return { done: result, stop: () => ProcessShell.end(child, result) };
+    }
+
+    async close(): Promise<void> {
+        await Promise.all([...this.live].map(([child, result]) => ProcessShell.end(child, result)));
+    }
+}
+
+/** Splits the `bench-pgid` line that `backgroundCommand` prints off a remote process's stdout. */
+export function splitPgid(stdout: string): { pgid?: number; stdout: string } {
+    const m = backgroundPgidPattern.exec(stdout);
+    if (!m) return { stdout };
+    return { pgid: Number(m[1]), stdout: stdout.replace(/^bench-pgid \d+\n?/m, "") };
+}
+
+/**
+ * A remote shell that can only run commands (SSH, Kubernetes exec). Neither closing an SSH
+ * channel without a pty nor closing a Kubernetes exec stream ends the remote process, so every
+ * command runs through `backgroundCommand`, which reports its process group; a timeout, an
+ * abort or `stop()` then ends the group with `stopCommand` in a second command.
+ */
+export abstract class RemoteShell implements Shell {
+    private readonly live = new Map<number, Promise<CommandResult>>();
+    abstract readonly name: string;
+    protected abstract disconnect(): Promise<void>;
+
+    /** Upper bound for a background command (its tools carry their own `timeout` too). */
+    protected backgroundTimeoutMs = 6 * 3600 * 1000;
+
+    /** Runs `command` as is, with a callback on each stdout chunk. */
+    protected abstract runStreaming(command: string, onStdout: (text: string) => void, timeoutMs: number, signal?: AbortSignal): Promise<CommandResult>;
+
+    private async kill(pgid: number): Promise<void> {
+        await this.runStreaming(stopCommand(pgid), () => undefined, 15_000).catch(() => undefined);
+    }
+
+    /** Runs wrapped; `onPgid` hears the process group as soon as the remote side prints it. */
+    private runWrapped(command: string, timeoutMs: number, signal: AbortSignal | undefined, onPgid: (pgid: number) => void): Promise<CommandResult> {
+        let head = "";
+        let seen = false;
+        return this.runStreaming(
+            backgroundCommand(command),
+            (text) => {
+                if (seen) return;
+                head += text;
+                const m = backgroundPgidPattern.exec(head);
+                if (m) {
+                    seen = true;
+                    onPgid(Number(m[1]));
+                }
+            },
+            timeoutMs,
+            signal,
+        ).then((r) => ({ ...r, stdout: splitPgid(r.stdout).stdout }));
+    }
+
+    async run(command: string, options: RunOptions): Promise<CommandResult> {
+        if (options.signal?.aborted) throw abortError(this.name, command);
+        let pgid: number | undefined;
+        try {
+            return await this.runWrapped(command, options.timeoutMs, options.signal, (p) => (pgid = p));
+        } catch (err) {
+            if (pgid !== undefined) await this.kill(pgid);
+            // Name the caller's command, not the wrapper around it.
+            if (options.signal?.aborted) throw abortError(this.name, command);
+            if ((err as Error).message.startsWith(`${this.name}: no answer within`)) throw timeoutError(this.name, command, options.timeoutMs);
+            throw err;
+        }
+    }
+
+    start(command: string): BackgroundProcess {
+        let pgidSeen: (pgid: number | undefined) => void = () => undefined;
+        const pgid = new Promise<number | undefined>((r) => (pgidSeen = r));
+        const done = this.runWrapped(command, this.backgroundTimeoutMs, undefined, (p) => pgidSeen(p)).catch(
+            (err: Error): CommandResult => ({ stdout: "", stderr: err.message, code: null }),
+        );
+        void done.then(() => pgidSeen(undefined));
+        const tracked = done.finally(() => pgid.then((p) => p !== undefined && this.live.delete(p)));
+        void pgid.then((p) => p !== undefined && this.live.set(p, tracked));
+        const stop = async (): Promise<CommandResult> => {
+            const p = await Promise.race([pgid, new Promise<undefined>((r) => setTimeout(() => r(undefined), 10_000))]);
+            if (p !== undefined) await this.kill(p);
+            return Promise.race([tracked, new Promise<CommandResult>((r) => setTimeout(() => r({ stdout: "", stderr: "stop: no exit within 10 s", code: null }), 10_000))]);
+        };
+        return { done: tracked, stop };
+    }
+
+    async close(): Promise<void> {
+        await Promise.all([...this.live.keys()].map((p) => this.kill(p)));
+        this.live.clear();
+        await this.disconnect();
+    }
+}
+
+export interface SshTarget {
+    readonly host: string;
+    readonly port?: number;
+    readonly username: string;
+    /** PEM private key text. Never logged. */
+    readonly privateKey: string;
+}
+
+/** How long to wait for the SSH handshake: a dead host should fail fast. */
+export const sshReadyTimeoutMs = 10_000;
+
+/** Opens an SSH connection, or fails with a message naming the host (never the key). */
+export async function connectSsh(name: string, target: SshTarget, signal?: AbortSignal): Promise<SshShell> {
+    const client = new Client();
+    const config: ConnectConfig = {
+        host: target.host,
+        port: target.port ?? 22,
+        username: target.username,
+        privateKey: target.privateKey,
+        readyTimeout: sshReadyTimeoutMs,
+        keepaliveInterval: 10_000,
+        keepaliveCountMax: 3,
+    };
+    await new Promise<void>((resolve, reject) => {
+        const onAbort = () => {
+            client.end();
+            reject(new Error(`${name}: aborted while connecting over SSH to ${target.host}`));
+        };
+        signal?.addEventListener("abort", onAbort, { once: true });
+        client.once("ready", () => {
+            signal?.removeEventListener("abort", onAbort);
+            resolve();
+        });
+        client.once("error", (err) => {
+            signal?.removeEventListener("abort", onAbort);
+            client.end();
+            reject(new Error(`${name}: SSH to ${target.username}@${target.host}:${config.port} failed: ${err.message}`));
+        });
+        client.connect(config);
+    });
+    return new SshShell(name, client);
+}
+
+export class SshShell extends RemoteShell {
+    constructor(
+        readonly name: string,
+        private readonly client: Client,
+    ) {
+        super();
+    }
+
+    protected runStreaming(command: string, onStdout: (text: string) => void, timeoutMs: number, signal?: AbortSignal): Promise<CommandResult> {
+        return new Promise((resolve, reject) => {
+            this.client.exec(command, (err, stream) => {
+                if (err) return reject(new Error(`${this.name}: SSH exec failed: ${err.message}`));
+                let stdout = "";
+                let stderr = "";
+                let failure: Error | undefined;
+                const timer = setTimeout(() => {
+                    failure = timeoutError(this.name, command, timeoutMs);
+                    stream.close();
+                }, timeoutMs);
+                const onAbort = () => {
+                    failure = abortError(this.name, command);
+                    stream.close();
+                };
+                signal?.addEventListener("abort", onAbort, { once: true });
+                stream.on("data", (d: Buffer) => {
+                    stdout += d;
+                    onStdout(d.toString());
+                });
+                stream.stderr.on("data", (d: Buffer) => (stderr += d));
+                stream.on("close", (code: number | null) => {
+                    clearTimeout(timer);
+                    signal?.removeEventListener("abort", onAbort);
+                    if (failure) reject(failure);
+                    else resolve({ stdout, stderr, code: code ?? null });
+                });
+            });
+        });
+    }
+
+    protected async disconnect(): Promise<void> {
+        this.client.end();
+    }
+}
