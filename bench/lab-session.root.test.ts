@@ -124,6 +124,12 @@ describe.skipIf(!isRoot)("lab platform (network namespaces; needs root)", () => 
         expect(fs.readFileSync(path.join(outDir, "report.md"), "utf8")).toContain("| 1500 (nic), 1500 (nic) | 1450 (eth0) | 1500 / 1450 |");
     });
 
+    it("the report says plainly that a lab run reproduces datapaths, not control planes, on one machine's CPU", () => {
+        const report = fs.readFileSync(path.join(outDir, "report.md"), "utf8");
+        expect(report).toContain("not the plugins' control planes");
+        expect(report).toContain("on one machine's CPU");
+    });
+
     it("leaves no process running", () => {
         expect(descendantProcesses()).toEqual([]);
     });

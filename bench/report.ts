@@ -115,7 +115,12 @@ export function reportMarkdown(s: BenchSummaryFile): string {
         out.push("> **Loopback sample — not a network comparison.** Every \"node\" and \"pod\" is a process on one machine talking over 127.0.0.1; the figures show what the report looks like, not how any pod network performs.");
         out.push("");
     } else if (platforms.has("lab")) {
-        out.push("> **Local lab:** nodes and pods are network namespaces on one kernel; absolute figures say nothing about cloud hardware, only the datapaths' relative cost on this machine.");
+        out.push(
+            "> **Local lab:** this reproduces each plugin's kernel datapath (devices, routes, BGP-learned routes, NAT), " +
+                "not the plugins' control planes (no flanneld, Felix, Typha or kube-proxy), on one machine's CPU: " +
+                "nodes and pods are network namespaces on one kernel. Absolute figures say nothing about cloud hardware, " +
+                "only the datapaths' relative cost on this machine.",
+        );
         out.push("");
     }
     if (s.aborted) out.push("> **Interrupted run:** the figures cover only what finished before the abort.\n");
