@@ -2,15 +2,14 @@
  * What a comparison will create and roughly what it costs, computed before anything exists and
  * shown to the operator for confirmation.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { parse as parseYaml } from "yaml";
 import type { NetworkMode } from "../components/modes";
+import { readProject, readStackFile, stackFilePath } from "../components/project";
 import { ConfigError, parseSettings, type SettingKey } from "../components/settings";
 import type { CompareArgs } from "./args";
 import { formatUsd, pricesAsOf, stackHourlyPrice, type StackHourlyPrice } from "./prices";
 
-export const projectName = "cni-compare";
+/** The config namespace: the project's name in Pulumi.yaml. */
+export const projectName = readProject().name;
 
 /** One stack of the plan. */
 export interface StackPlan {
@@ -46,50 +45,20 @@ export interface ComparePlan {
  */
 export const typicalMinutes = { up: 15, measurePerStack: 20, destroy: 8 } as const;
 
-/** Reads the project's Pulumi.yaml: config defaults (unprefixed keys) and the stack config folder. */
-export function readProject(projectDir: string): { readonly defaults: Readonly<Record<string, string>>; readonly stackConfigDir: string } {
-    const file = path.join(projectDir, "Pulumi.yaml");
-    const project = parseYaml(fs.readFileSync(file, "utf8")) as {
-        stackConfigDir?: string;
-        config?: Record<string, { default?: unknown }>;
-    };
-    const defaults: Record<string, string> = {};
-    for (const [key, spec] of Object.entries(project.config ?? {})) {
-        if (spec && spec.default !== undefined) defaults[key] = String(spec.default);
-    }
-    return { defaults, stackConfigDir: path.join(projectDir, project.stackConfigDir ?? ".") };
-}
-
-/** The stack file's config map (`aws:region`, `cni-compare:mode`, …) as strings. */
-export function readStackFile(stackConfigDir: string, stack: string): Readonly<Record<string, string>> {
-    const file = path.join(stackConfigDir, `Pulumi.${stack}.yaml`);
-    if (!fs.existsSync(file)) {
-        throw new ConfigError([`stack file ${file} is missing: every compared mode needs stacks/Pulumi.<mode>.yaml`]);
-    }
-    const parsed = parseYaml(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
-    const config: Record<string, string> = {};
-    for (const [key, value] of Object.entries(parsed?.config ?? {})) {
-        if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") config[key] = String(value);
-    }
-    return config;
-}
-
 /**
  * Validates what each stack will see (its stack file, Pulumi.yaml's defaults and the operator's
  * CIDR) with the program's own validation, so a bad value fails here and not after an hour of
  * `up`s. `exists` says which stacks are already there.
  */
 export function buildPlan(args: CompareArgs, projectDir: string, backend: string, outDir: string, exists: ReadonlySet<string>): ComparePlan {
-    const { defaults, stackConfigDir } = readProject(projectDir);
+    const project = readProject(projectDir);
     const problems: string[] = [];
     const stacks: StackPlan[] = [];
     for (const mode of args.modes) {
         const stack = mode;
-        let file: Readonly<Record<string, string>>;
-        try {
-            file = readStackFile(stackConfigDir, stack);
-        } catch (error) {
-            problems.push(...(error instanceof ConfigError ? error.problems : [(error as Error).message]));
+        const file = readStackFile(project, stack);
+        if (file === undefined) {
+            problems.push(`stack file ${stackFilePath(project, stack)} is missing: every compared mode needs stacks/Pulumi.<mode>.yaml`);
             continue;
         }
         if (file[`${projectName}:mode`] !== mode) {
@@ -102,7 +71,7 @@ export function buildPlan(args: CompareArgs, projectDir: string, backend: string
             continue;
         }
         const raw = (key: SettingKey): string | undefined =>
-            key === "operatorCidr" ? args.operatorCidr : file[`${projectName}:${key}`] ?? defaults[key];
+            key === "operatorCidr" ? args.operatorCidr : file[`${projectName}:${key}`] ?? project.defaults[key];
         try {
             const settings = parseSettings(raw);
             const instances = 2 + (settings.loadGenerator ? 1 : 0);

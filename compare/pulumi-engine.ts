@@ -11,7 +11,8 @@ import { LocalWorkspace, type LocalWorkspaceOptions, type Stack } from "@pulumi/
 import type { OutputValues } from "../bench/stack-outputs";
 import type { ComparisonStack, OperationOptions, StackEngine } from "./engine";
 import { writeFileDurably } from "./ledger";
-import { projectName, readProject } from "./plan";
+import { readProject } from "../components/project";
+import { projectName } from "./plan";
 
 /** A local state folder unless the operator chose a backend: nothing leaves this machine but AWS calls. */
 export function defaultBackendUrl(home: string = os.homedir()): string {

@@ -4,9 +4,9 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
+import { freeLoopbackPort } from "../bench/loopback-guestbook";
 import { modeFacts, networkModes } from "../components/modes";
 import { birdConfig, birdFiles } from "./bird";
 import { labBenchDefaults, parseLabCommand, splitErrors, UsageError } from "./cli";
@@ -228,7 +228,7 @@ describe("lab guestbook", () => {
     it.skipIf(!hasBinary("php") || !hasBinary("redis-server"))(
         "guestbook.php speaks the upstream API on loopback: set → Updated, get → the value, JSON-escaped",
         async () => {
-            const port = await freePort();
+            const port = await freeLoopbackPort();
             const redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
             const redisAnswers = () => spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).stdout?.trim() === "PONG";
             for (let i = 0; i < 100 && !redisAnswers(); i++) await new Promise((r) => setTimeout(r, 100));
@@ -243,7 +243,7 @@ describe("lab guestbook", () => {
                 REDIS_FOLLOWER_SERVICE_PORT: String(port),
             };
             // Its own process group: PHP's workers outlive their parent, so the whole group is stopped.
-            const phpPort = await freePort();
+            const phpPort = await freeLoopbackPort();
             const php = spawn("php", ["-q", "-S", `127.0.0.1:${phpPort}`, "-t", procs[2].argv[5]], { env, stdio: "ignore", detached: true });
             try {
                 const base = `http://127.0.0.1:${phpPort}/guestbook.php`;
@@ -353,15 +353,3 @@ describe("lab ledger", () => {
         }
     });
 });
-
-/** A loopback port nobody listens on right now (the kernel picks it). */
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = createServer();
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const { port } = server.address() as { port: number };
-            server.close(() => resolve(port));
-        });
-    });
-}

@@ -9,14 +9,12 @@
  * `evaluateStackInChild` runs this file as a child process and reads the JSON it prints.
  */
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
-import { parse as parseYaml } from "yaml";
+import { projectDir, readProject, readStackFile, stackFilePath } from "../components/project";
 
-export const projectDir = path.resolve(__dirname, "..");
-export const stacksDir = path.join(projectDir, "stacks");
+export { projectDir, stackNames } from "../components/project";
 
 /** The operator CIDR the offline evaluations use (TEST-NET-3, documentation range). */
 export const testOperatorCidr = "203.0.113.7/32";
@@ -48,36 +46,17 @@ export interface Evaluation {
     readonly error?: string;
 }
 
-interface ProjectFile {
-    name: string;
-    config?: Record<string, { default?: unknown }>;
-}
-
-export function readProject(): ProjectFile {
-    return parseYaml(readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) as ProjectFile;
-}
-
-/** Stack names from the stack files: stacks/Pulumi.<stack>.yaml. */
-export function stackNames(): string[] {
-    const { readdirSync } = require("node:fs") as typeof import("node:fs");
-    return readdirSync(stacksDir)
-        .map((file) => /^Pulumi\.(.+)\.yaml$/.exec(file)?.[1])
-        .filter((name): name is string => name !== undefined)
-        .sort();
-}
-
 /**
  * Config as the CLI would hand it to the program: project defaults, the stack file, then
  * overrides. Override keys without a namespace belong to the project; `null` removes a key.
  */
 export function stackConfig(stack: string, overrides: Record<string, string | null> = {}): Record<string, string> {
     const project = readProject();
+    const stackFile = readStackFile(project, stack);
+    if (!stackFile) throw new Error(`no stack file ${stackFilePath(project, stack)}`);
     const config: Record<string, string> = {};
-    for (const [key, schema] of Object.entries(project.config ?? {})) {
-        if (schema.default !== undefined) config[`${project.name}:${key}`] = String(schema.default);
-    }
-    const stackFile = parseYaml(readFileSync(path.join(stacksDir, `Pulumi.${stack}.yaml`), "utf8")) as { config?: Record<string, unknown> };
-    for (const [key, value] of Object.entries(stackFile.config ?? {})) config[key] = String(value);
+    for (const [key, value] of Object.entries(project.defaults)) config[`${project.name}:${key}`] = value;
+    Object.assign(config, stackFile);
     config[`${project.name}:operatorCidr`] ??= testOperatorCidr;
     for (const [key, value] of Object.entries(overrides)) {
         const fullKey = key.includes(":") ? key : `${project.name}:${key}`;

@@ -3,7 +3,8 @@
  * the key, the value and what is allowed. Defaults come from Pulumi.yaml, as the CLI applies them.
  */
 import { describe, expect, it } from "vitest";
-import { readProject, stackConfig } from "../render/evaluate";
+import { readProject } from "../components/project";
+import { stackConfig } from "../render/evaluate";
 import { ConfigError, parseSettings, settingKeys, type SettingKey } from "../components/settings";
 
 function settingsWith(overrides: Record<string, string | null>) {
