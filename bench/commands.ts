@@ -6,11 +6,10 @@
  * Every long-running tool is wrapped in `timeout` so that it dies on its own even when the
  * runner is killed with SIGKILL and no cleanup code runs.
  */
+import { shellQuote } from "../components/nodeScripts";
 
-/** Quote one word for POSIX sh. */
-export function shellQuote(word: string): string {
-    return `'${word.replace(/'/g, `'\\''`)}'`;
-}
+// The same quoting as the node scripts get; re-exported for the runner's own callers.
+export { shellQuote };
 
 /** Seconds a tool may outlive its planned duration before `timeout` kills it. */
 export const toolGraceSeconds = 15;

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import * as net from "node:net";
 import * as path from "node:path";
+import { signalProcessGroup } from "./shell";
 
 /** A free TCP port on 127.0.0.1 (the kernel picks it). */
 export async function freeLoopbackPort(): Promise<number> {
@@ -62,21 +63,12 @@ export interface LoopbackGuestbook {
     stop(): Promise<void>;
 }
 
-/** Signals the process's whole group: `php -S` with workers forks them, and a TERM to the
- * master alone leaves the workers running as orphans. */
-function signalGroup(p: ChildProcess, sig: NodeJS.Signals): void {
-    try {
-        process.kill(-p.pid!, sig);
-    } catch {
-        // already gone
-    }
-}
-
 function stopProcess(p: ChildProcess): Promise<void> {
     if (p.pid === undefined) return Promise.resolve();
     const exited = p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise<void>((resolve) => p.once("exit", () => resolve()));
-    signalGroup(p, "SIGTERM");
-    const timer = setTimeout(() => signalGroup(p, "SIGKILL"), 3000);
+    // The whole group even when the master has exited: `php -S` workers outlive it.
+    signalProcessGroup(p, "SIGTERM");
+    const timer = setTimeout(() => signalProcessGroup(p, "SIGKILL"), 3000);
     return exited.then(() => clearTimeout(timer));
 }
 

@@ -66,6 +66,16 @@ function timeoutError(shell: string, command: string, ms: number): Error {
     return new Error(`${shell}: no answer within ${ms / 1000} s from: ${command.slice(0, 200)}`);
 }
 
+/** Signals a detached child's whole process group (what it forked too); quiet when it is gone. */
+export function signalProcessGroup(child: ChildProcess, sig: NodeJS.Signals): void {
+    if (child.pid === undefined) return;
+    try {
+        process.kill(-child.pid, sig);
+    } catch {
+        // already gone
+    }
+}
+
 /**
  * A shell whose commands are local processes: `sh -c` (loopback) or `ip netns exec <ns> sh -c`
  * (lab). Each command gets its own process group, so a stop or timeout ends the tool and
@@ -117,12 +127,8 @@ export class ProcessShell implements Shell {
     }
 
     private static killGroup(child: ChildProcess, sig: NodeJS.Signals): void {
-        if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-        try {
-            process.kill(-child.pid, sig);
-        } catch {
-            // already gone
-        }
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        signalProcessGroup(child, sig);
     }
 
     private static async end(child: ChildProcess, result: Promise<CommandResult>): Promise<CommandResult> {

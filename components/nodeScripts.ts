@@ -37,9 +37,14 @@ export interface K3sAgentArgs extends K3sNodeArgs {
     readonly serverIp: string;
 }
 
+/** One shell word, whatever it contains: single-quoted, with embedded quotes closed and escaped. */
+export function shellQuote(word: string): string {
+    return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
 /** Wraps a root script for an SSH session that logs in as the unprivileged image user. */
 export function runAsRoot(script: string): string {
-    return `sudo bash -c '${script.replace(/'/g, `'\\''`)}'`;
+    return `sudo bash -c ${shellQuote(script)}`;
 }
 
 /** Shared prologue: strict mode, wait for cloud-init's own apt runs, find the node's NIC. */

@@ -7,6 +7,7 @@
  * links, routes or netfilter tables.
  */
 import { modeFacts, type Tunnel } from "../components/modes";
+import { inNamespace } from "./exec";
 import { isClusterMode } from "./modes";
 import { dockerBridge, underlaySubnet, type LabNode, type LabTopology, type LabWorkload } from "./topology";
 
@@ -17,7 +18,7 @@ export interface Step {
 }
 
 const ip = (netns: string, ...args: string[]): Step => ({ argv: ["ip", "-n", netns, ...args] });
-const inNetns = (netns: string, ...argv: string[]): Step => ({ argv: ["ip", "netns", "exec", netns, ...argv] });
+const inNetns = (netns: string, ...argv: string[]): Step => ({ argv: inNamespace(netns, argv) });
 const sysctl = (netns: string, ...settings: string[]): Step => inNetns(netns, "sysctl", "-qw", ...settings);
 const iptables = (netns: string, ...args: string[]): Step => inNetns(netns, "iptables", "-w", "5", ...args);
 
