@@ -2,7 +2,7 @@
  * Parsers for the tools' own output. Each takes the full stdout and returns numbers in the
  * units the report uses, or throws an error quoting the part it could not read.
  */
-import { cpuSampleMarker, wrkJsonMarker } from "./commands";
+import { cpuProbeMarker, cpuSampleMarker, wrkJsonMarker } from "./commands";
 
 export interface HttpResult {
     readonly requests: number;
@@ -58,6 +58,8 @@ export interface ThroughputResult {
     readonly lostPercent?: number;
     /** Seconds measured after the omitted warm-up. */
     readonly seconds: number;
+    /** Bytes received in those seconds. */
+    readonly bytes: number;
 }
 
 /** Reads `iperf3 -J` output (iperf 3.7+ layout; UDP from `sum_received` when present, else `sum`). */
@@ -83,6 +85,7 @@ export function parseIperf3(stdout: string): ThroughputResult {
             gbps: received.bits_per_second / 1e9,
             retransmits: j.end.sum_sent?.retransmits,
             seconds: received.seconds,
+            bytes: received.bytes,
         };
     }
     const sum = j.end?.sum_received ?? j.end?.sum;
@@ -95,6 +98,7 @@ export function parseIperf3(stdout: string): ThroughputResult {
         jitterMs: sum.jitter_ms,
         lostPercent: sum.lost_percent,
         seconds: sum.seconds,
+        bytes: sum.bytes,
     };
 }
 
@@ -185,4 +189,54 @@ export function parseKeyValues(stdout: string): Record<string, string> {
         if (m) out[m[1]] = m[2];
     }
     return out;
+}
+
+/** One `cpuProbeCommand` line. */
+export interface CpuProbe {
+    readonly label: string;
+    readonly time: number;
+    /** CPU time of the lab mode's control group, nanoseconds. */
+    readonly groupNs: number;
+    /** ksoftirqd threads' user + system time, in clock ticks (USER_HZ). */
+    readonly ksoftirqdTicks: number;
+    /** The whole machine's /proc/stat cpu line: busy jiffies (all but idle and iowait). */
+    readonly machineBusyTicks: number;
+}
+
+/** CPU spent between the "start" and "end" probes of `withCpuProbes`, in seconds. */
+export interface CpuWindow {
+    readonly seconds: number;
+    /** The mode's group plus ksoftirqd: the work the datapath and its tools did. */
+    readonly cpuSeconds: number;
+    /** Of which ksoftirqd. */
+    readonly ksoftirqdSeconds: number;
+    /** The whole machine (includes whatever else runs on it). */
+    readonly machineCpuSeconds: number;
+}
+
+/** Reads the two probe lines of `withCpuProbes` (from stderr). */
+export function parseCpuWindow(stderr: string, clkTck: number): CpuWindow {
+    const probes = new Map<string, CpuProbe>();
+    for (const line of stderr.split("\n")) {
+        if (!line.startsWith(cpuProbeMarker + " ")) continue;
+        const f = line.trim().split(/\s+/);
+        // cpu-probe <label> <time> <group ns> <ksoftirqd ticks> cpu user nice system idle iowait irq softirq steal …
+        const jiffies = f.slice(6, 14).map(Number);
+        const numbers = [Number(f[2]), Number(f[3]), Number(f[4]), ...jiffies];
+        if (f[5] !== "cpu" || jiffies.length < 5 || numbers.some((n) => !Number.isFinite(n))) {
+            throw new Error(`CPU probe line is not "${cpuProbeMarker} <label> <time> <ns> <ticks> cpu <jiffies…>": ${line}`);
+        }
+        const busy = jiffies.reduce((a, b) => a + b, 0) - jiffies[3] - (jiffies[4] ?? 0);
+        probes.set(f[1], { label: f[1], time: Number(f[2]), groupNs: Number(f[3]), ksoftirqdTicks: Number(f[4]), machineBusyTicks: busy });
+    }
+    const start = probes.get("start");
+    const end = probes.get("end");
+    if (!start || !end) throw new Error(`CPU probes missing (need "start" and "end"): ${excerpt(stderr)}`);
+    const ksoftirqdSeconds = (end.ksoftirqdTicks - start.ksoftirqdTicks) / clkTck;
+    return {
+        seconds: end.time - start.time,
+        cpuSeconds: (end.groupNs - start.groupNs) / 1e9 + ksoftirqdSeconds,
+        ksoftirqdSeconds,
+        machineCpuSeconds: (end.machineBusyTicks - start.machineBusyTicks) / clkTck,
+    };
 }

@@ -6,6 +6,7 @@
  */
 import type { MtuOutput, Target, VersionsOutput } from "./targets";
 import type { Shell } from "./shell";
+import type { CpuCgroup } from "./commands";
 
 /** A place a server or client runs: a pod, or a hostNetwork pod / the node itself (baseline). */
 export interface Endpoint {
@@ -76,6 +77,9 @@ export interface ClusterSession {
     readonly http: HttpEndpoints;
     /** True when all hosts share one kernel (lab, loopback). */
     readonly sharedKernel: boolean;
+    /** A control group counting the CPU time of everything this target runs (the lab); tools
+     * started in it are counted too. Undefined where the nodes are whole machines. */
+    readonly cpuCgroup?: CpuCgroup;
     /** Pods (or host-network endpoints) on a node, created on first request, reused after. */
     pods(request: PodRequest): Promise<Endpoint[]>;
     environment(): Promise<Environment>;

@@ -6,6 +6,7 @@
  * clusters built any other way (by hand, or the local lab) are measured by the same code.
  */
 import type { NetworkMode } from "../components/modes";
+import type { CpuCgroup } from "./commands";
 
 export interface NodeOutput {
     /** Kubernetes node name (also the instance's Name tag). */
@@ -95,4 +96,6 @@ export interface LabLayout {
     /** URL of a load balancer in front of the frontends, if the lab has one (else the runner
      * measures only the NodePort path and says so). */
     readonly loadBalancerUrl?: string;
+    /** The control group that counts the CPU time of everything the mode runs (daemons and tools). */
+    readonly cpuCgroup?: CpuCgroup;
 }

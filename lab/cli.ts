@@ -11,7 +11,8 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { renderReport } from "../bench/report";
 import { runBenchmark, type BenchOptions } from "../bench/run";
-import { defaultFrontendWorkers } from "./guestbook";
+import { defaultFrontendWorkers, labHttpConnections } from "./guestbook";
+import { removeCpuGroups } from "./cpuGroup";
 import { Lab, unsupportedReason, type BuiltMode } from "./lab";
 import { isTsxChild, runAsWorker, watchForwarder, workerEnv } from "./worker";
 import { cleanupEntry, defaultLedgerDir, orphanedLedgers, readLedgers } from "./ledger";
@@ -19,15 +20,30 @@ import { labModes, parseLabModes, type LabMode } from "./modes";
 import { birdProtocols, birdRoutes, captureOnUnderlay, crossNodePair, fullSizePayload, ping, underlayCaptureFilter } from "./verify";
 
 /**
- * The lab's benchmark defaults: short runs, so that all seven modes finish in about ten minutes
- * on a small machine. `scaling` is left out: on one machine every "pod" shares the same CPUs,
- * so a pod-count curve measures CPU contention, not the network.
+ * The lab's benchmark defaults. On one machine every "node" and "pod" shares the same cores, so
+ * a saturating run measures who wins the CPU, not what a datapath costs. The lab's headline
+ * figures are therefore costs and fixed-rate latencies (docs/lab.md "The method"):
+ *   - CPU-seconds per GB moved by one TCP stream at a fixed rate (iperf3 -b), pod↔pod and
+ *     host↔host, counted in the mode's CPU group plus ksoftirqd, warm-up excluded;
+ *   - CPU-ms per guestbook read (Apache + mod_php + Redis + wrk, keep-alive);
+ *   - TCP round trips at a fixed offered rate (sockperf under-load);
+ *   - saturating throughput second, pod and host, for "% of host".
+ * Repetitions and durations come from measured run-to-run spread (docs/lab.md "Budget").
+ * `scaling` is left out: every "pod" shares the same CPUs.
  */
 export const labBenchDefaults = {
-    repetitions: 3,
+    repetitions: 5,
     durationSeconds: 2,
-    warmupSeconds: 0,
-    measurements: ["http", "guestbook", "iperf3", "latency"],
+    warmupSeconds: 1,
+    measurements: ["guestbook", "iperf3", "latency"],
+    cases: [
+        "guestbook.read",
+        "iperf3.pod.cross.cost",
+        "iperf3.host.cross.cost",
+        "iperf3.pod.cross.tcp1",
+        "iperf3.host.cross.tcp1",
+        "latency.pod.cross.load",
+    ],
 } as const;
 
 /** How long the runner may take to stop after Ctrl-C before the lab removes everything anyway. */
@@ -46,7 +62,8 @@ options:
   --duration <s>         measured seconds per tool run (default ${labBenchDefaults.durationSeconds})
   --warmup <s>           discarded warm-up seconds per run (default ${labBenchDefaults.warmupSeconds})
   --measurements <list>  runner measurements (default ${labBenchDefaults.measurements.join(",")})
-  --workers <n>          PHP server workers per frontend (default ${defaultFrontendWorkers})
+  --workers <n>          Apache (mod_php) processes per frontend (default ${defaultFrontendWorkers})
+  --pin                  pin servers to CPU 0 and clients to CPU 1 (taskset) in iperf3 and sockperf runs
   --verify               build each mode, show the evidence (capture, BGP, MTU), measure nothing
   --cleanup              remove what crashed or killed lab runs left behind, then exit
   -h, --help             this text`;
@@ -83,6 +100,7 @@ export function parseLabCommand(argv: readonly string[], now = new Date()): LabC
                 warmup: { type: "string" },
                 measurements: { type: "string" },
                 workers: { type: "string" },
+                pin: { type: "boolean" },
                 verify: { type: "boolean" },
                 cleanup: { type: "boolean" },
                 help: { type: "boolean", short: "h" },
@@ -111,6 +129,10 @@ export function parseLabCommand(argv: readonly string[], now = new Date()): LabC
             durationSeconds: integerFlag("duration", values.duration, labBenchDefaults.durationSeconds, 1),
             warmupSeconds: integerFlag("warmup", values.warmup, labBenchDefaults.warmupSeconds, 0),
             measurements,
+            // The lab's own cases apply to its own measurements; with other measurements, all their cases.
+            cases: values.measurements === undefined ? [...labBenchDefaults.cases] : undefined,
+            httpConnections: labHttpConnections,
+            pinCpus: values.pin || undefined,
             // The seed's zero point is the plain VM: the host-network baseline, when it is measured.
             baseline: modes.includes("host") ? "lab-host" : undefined,
         },
@@ -133,6 +155,7 @@ async function cleanupLeftovers(): Promise<number> {
     let failed = 0;
     for (const entry of orphans) {
         const report = await cleanupEntry(dir, entry);
+        report.problems.push(...(await removeCpuGroups(entry.runId)));
         console.log(
             `lab: run ${entry.runId} (started ${entry.startedAt}): stopped ${report.processesStopped} process(es), ` +
                 `deleted ${report.namespacesDeleted.length} namespace(s)`,
@@ -182,6 +205,29 @@ export async function addLabNotes(outDir: string, notes: readonly string[]): Pro
     summary.notes = [...notes, ...summary.notes.filter((n) => !notes.includes(n))];
     writeFileSync(file, JSON.stringify(summary, null, 2) + "\n");
     await renderReport(outDir);
+}
+
+/**
+ * The remaining time of the benchmark, from the steps measured so far: the mean time of a
+ * finished step times the steps still to run. Printed on every step's progress line.
+ */
+export class RemainingTime {
+    private firstStepAt?: number;
+    constructor(private readonly now: () => number = Date.now) {}
+
+    /** The suffix for a progress line ("" before the first step has finished). */
+    update(e: { readonly kind: string; readonly step?: number; readonly steps?: number }): string {
+        if (e.kind !== "measure" || e.step === undefined || e.steps === undefined) return "";
+        const t = this.now();
+        if (this.firstStepAt === undefined || e.step === 1) {
+            this.firstStepAt = t;
+            return "";
+        }
+        const done = e.step - 1;
+        const perStep = (t - this.firstStepAt) / done;
+        const left = Math.round((perStep * (e.steps - done)) / 1000);
+        return ` (≈ ${left >= 60 ? `${Math.floor(left / 60)} min ${left % 60} s` : `${left} s`} left at ${(perStep / 1000).toFixed(1)} s per step)`;
+    }
 }
 
 /** Measurements that need pod endpoints. */
@@ -249,6 +295,7 @@ async function main(argv: readonly string[]): Promise<number> {
         if (command.action === "verify") {
             for (const b of built) if (!(await verifyMode(lab, b))) code = 1;
         } else {
+            const eta = new RemainingTime();
             const bench = runBenchmark(
                 built.map((b) => b.target),
                 {
@@ -256,7 +303,7 @@ async function main(argv: readonly string[]): Promise<number> {
                     baseline: built.some((b) => b.target.name === command.bench.baseline) ? command.bench.baseline : undefined,
                     outDir: command.outDir,
                     signal: controller.signal,
-                    onProgress: (e) => (e.kind === "error" ? console.error : console.log)(`bench: ${e.message}`),
+                    onProgress: (e) => (e.kind === "error" ? console.error : console.log)(`bench: ${e.message}${eta.update(e)}`),
                 },
             );
             // After an interrupt the runner gets a few seconds to stop its tools and write partial

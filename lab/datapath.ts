@@ -9,6 +9,7 @@
 import { modeFacts, type Tunnel } from "../components/modes";
 import { inNamespace } from "./exec";
 import { isClusterMode } from "./modes";
+import { measurementPorts } from "../components/measurementPorts";
 import { dockerBridge, underlaySubnet, type LabNode, type LabTopology, type LabWorkload } from "./topology";
 
 export interface Step {
@@ -222,14 +223,21 @@ function nodePortRules(t: LabTopology, node: LabNode): Step[] {
  */
 function publishedPortRules(t: LabTopology, node: LabNode): Step[] {
     const containers = podsOf(t, node);
-    const published = containers.map((c) => ({ hostPort: c.role === "frontend" ? t.servicePort : c.port, to: `${c.ip}:${c.port}` }));
+    const published: { protocol: "tcp" | "udp"; hostPort: number; to: string }[] = containers.map((c) => ({ protocol: "tcp", hostPort: c.role === "frontend" ? t.servicePort : c.port, to: `${c.ip}:${c.port}` }));
+    // The runner's iperf3 and sockperf servers run in the frontend container and are reached at the
+    // node's address, as the paper measured bridge cross-host: `docker run -p 5201:5201 -p 5201:5201/udp -p 11111:11111`.
+    const frontend = containers.find((c) => c.role === "frontend");
+    if (frontend) {
+        const port = (protocol: "tcp" | "udp", p: number) => ({ protocol, hostPort: p, to: `${frontend.ip}:${p}` });
+        published.push(port("tcp", measurementPorts.iperf3.first), port("udp", measurementPorts.iperf3.first), port("tcp", measurementPorts.sockperf.first));
+    }
     return [
         iptables(node.netns, "-t", "nat", "-N", "DOCKER"),
         iptables(node.netns, "-t", "nat", "-A", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "DOCKER"),
         iptables(node.netns, "-t", "nat", "-A", "OUTPUT", "!", "-d", "127.0.0.0/8", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "DOCKER"),
         iptables(node.netns, "-t", "nat", "-A", "POSTROUTING", "-s", `${dockerBridge.prefix}.0/${dockerBridge.length}`, "!", "-o", "docker0", "-j", "MASQUERADE"),
         iptables(node.netns, "-t", "nat", "-A", "POSTROUTING", "-o", "docker0", "-m", "conntrack", "--ctstate", "DNAT", "-s", `${dockerBridge.prefix}.0/${dockerBridge.length}`, "-j", "MASQUERADE"),
-        ...published.map((p) => iptables(node.netns, "-t", "nat", "-A", "DOCKER", "-p", "tcp", "--dport", String(p.hostPort), "-j", "DNAT", "--to-destination", p.to)),
+        ...published.map((p) => iptables(node.netns, "-t", "nat", "-A", "DOCKER", "-p", p.protocol, "--dport", String(p.hostPort), "-j", "DNAT", "--to-destination", p.to)),
     ];
 }
 
