@@ -122,13 +122,15 @@ export interface Iperf3ClientArgs {
     readonly udpBitrate?: string;
     /** TCP paced at this fixed rate (iperf3 -b applies to TCP too: iperf3(1) "--bitrate"); unlimited when undefined. */
     readonly tcpBitrate?: string;
+    /** Bytes per write (iperf3 -l): the UDP datagram's payload. */
+    readonly length?: number;
 }
 
 export function iperf3ClientCommand(args: Iperf3ClientArgs): string {
     const rate = args.udpBitrate !== undefined ? ` -u -b ${args.udpBitrate}` : args.tcpBitrate !== undefined ? ` -b ${args.tcpBitrate}` : "";
     return bounded(
         args.durationSeconds + args.omitSeconds + toolGraceSeconds,
-        `iperf3 -c ${args.host} -p ${args.port} -t ${args.durationSeconds} -O ${args.omitSeconds} -P ${args.streams}${rate} -J`,
+        `iperf3 -c ${args.host} -p ${args.port} -t ${args.durationSeconds} -O ${args.omitSeconds} -P ${args.streams}${rate}${args.length !== undefined ? ` -l ${args.length}` : ""} -J`,
     );
 }
 
@@ -196,18 +198,17 @@ export function inCgroup(cgroup: CpuCgroup | undefined, command: string): string
 export const cpuProbeMarker = "cpu-probe";
 
 /**
- * One line on stderr: `cpu-probe <label> <unix time> <cgroup usage ns> <ksoftirqd ticks>
- * <the /proc/stat cpu line>`. ksoftirqd's user+system ticks (proc(5) /proc/pid/stat fields 14
- * and 15) are added because softirq work the kernel defers to ksoftirqd is charged to those
+ * One line on stderr: `cpu-probe <label> <unix time> <cgroup usage ns> <ksoftirqd ns>
+ * <the /proc/stat cpu line>`. ksoftirqd's CPU time is added because softirq work the kernel defers to ksoftirqd is charged to those
  * threads, not to the group; softirq run on the way out of a system call is charged to the task
  * it interrupted (tick accounting, kernel/sched/cputime.c), which is in the group. The
  * /proc/stat line is the whole machine's, kept for comparison (it includes other load).
  */
 export function cpuProbeCommand(cgroup: CpuCgroup, label: "start" | "end"): string {
     const usage = cgroup.version === 1 ? `u=$(cat ${shellQuote(`${cgroup.dir}/cpuacct.usage`)})` : `u=$(( $(sed -n 's/^usage_usec //p' ${shellQuote(`${cgroup.dir}/cpu.stat`)}) * 1000 ))`;
-    const ksoftirqd = `k=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 ~ /^[(]ksoftirqd[/]/ {t += $14 + $15} END {print t + 0}')`;
-    // The probe's own shell is in the group: read the group outside the window the probe's own
-    // work falls in (before it at the end, after it at the start), so the probe is not counted.
+    // schedstat's first field is the thread's time on a CPU in nanoseconds (Documentation/scheduler/sched-stats.rst),
+    // exact where /proc/<pid>/stat's utime+stime are 10 ms clock ticks.
+    const ksoftirqd = `k=$(for f in $(awk '/^ksoftirqd[/]/ {print FILENAME}' /proc/[0-9]*/comm 2>/dev/null); do cut -d' ' -f1 "\${f%comm}schedstat"; done | awk '{t += $1} END {printf "%.0f", t}')`;
     const others = `${ksoftirqd}; t=$(date +%s.%N); p=$(head -n 1 /proc/stat)`;
     const reads = label === "start" ? `${others}; ${usage}` : `${usage}; ${others}`;
     return `${reads}; echo "${cpuProbeMarker} ${label} $t $u $k $p" >&2`;

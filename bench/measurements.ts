@@ -59,6 +59,8 @@ export interface MeasureSettings {
     readonly cases?: readonly string[];
     /** Fixed TCP rate of the CPU-cost runs (iperf3 -b syntax); default `costBitrateDefault`. */
     readonly costBitrate?: string;
+    /** Fixed UDP rate of the per-packet cost runs (iperf3 -b syntax); default `costPacketBitrateDefault`. */
+    readonly costPacketBitrate?: string;
     /** Messages per second of the fixed-rate latency runs; default `loadedLatencyMpsDefault`. */
     readonly latencyMps?: number;
     /** Pin servers to CPU 0 and clients to CPU 1 (taskset) in the iperf3 and sockperf runs. */
@@ -72,7 +74,14 @@ export const costBitrateDefault = "1G";
 export const loadedLatencyMpsDefault = 5000;
 
 /** Cases that run only when asked for by name (`cases`): the lab's cost and fixed-rate figures. */
-export const optInCases: readonly string[] = ["iperf3.pod.cross.cost", "iperf3.host.cross.cost", "latency.pod.cross.load", "latency.host.cross.load"];
+export const optInCases: readonly string[] = [
+    "iperf3.pod.cross.cost",
+    "iperf3.host.cross.cost",
+    "iperf3.pod.cross.udpcost",
+    "iperf3.host.cross.udpcost",
+    "latency.pod.cross.load",
+    "latency.host.cross.load",
+];
 
 export interface MeasureContext {
     readonly session: ClusterSession;
@@ -301,9 +310,16 @@ interface ThroughputCase {
     readonly sameNode: boolean;
     readonly streams: number;
     readonly udp: boolean;
-    /** A CPU-cost run: TCP at the fixed `costBitrate`, CPU counted in the target's group (opt-in). */
+    /** A CPU-cost run at a fixed rate, CPU counted in the target's group (opt-in): TCP at
+     * `costBitrate`, or UDP datagrams of `costDatagramBytes` at `costPacketRate`. */
     readonly cost?: boolean;
 }
+
+/** UDP cost runs: datagram size (bytes of payload, iperf3 -l) and the offered rate. 1400 bytes
+ * fit every lab mode's pod MTU, so each datagram is one packet on every path (no GSO, no
+ * fragments): the figure is the CPU the datapath spends per packet. */
+export const costDatagramBytes = 1400;
+export const costPacketBitrateDefault = "200M";
 
 /** The iperf3 matrix: pod↔pod across nodes and on one node, and the host-network baseline. */
 export const throughputCases: readonly ThroughputCase[] = [
@@ -317,6 +333,8 @@ export const throughputCases: readonly ThroughputCase[] = [
     { id: "host.cross.udp", label: "host↔host (hostNetwork), UDP", hostNetwork: true, sameNode: false, streams: 1, udp: true },
     { id: "pod.cross.cost", label: "pod↔pod across nodes, TCP at a fixed rate", hostNetwork: false, sameNode: false, streams: 1, udp: false, cost: true },
     { id: "host.cross.cost", label: "host↔host (hostNetwork), TCP at a fixed rate", hostNetwork: true, sameNode: false, streams: 1, udp: false, cost: true },
+    { id: "pod.cross.udpcost", label: `pod↔pod across nodes, UDP ${costDatagramBytes}-byte datagrams at a fixed rate`, hostNetwork: false, sameNode: false, streams: 1, udp: true, cost: true },
+    { id: "host.cross.udpcost", label: `host↔host (hostNetwork), UDP ${costDatagramBytes}-byte datagrams at a fixed rate`, hostNetwork: true, sameNode: false, streams: 1, udp: true, cost: true },
 ];
 
 /**
@@ -366,12 +384,19 @@ async function runIperf3(ctx: MeasureContext, name: string, server: Endpoint, cl
  * saturating run measures who wins the CPU; at a fixed rate every path moves the same bytes and
  * the CPU it needs for them is its cost.
  */
-async function runCost(ctx: MeasureContext, name: string, server: Endpoint, client: Endpoint, port: number): Promise<{ result: ThroughputResult; window: CpuWindow; raw: string[] }> {
+async function runCost(ctx: MeasureContext, name: string, server: Endpoint, client: Endpoint, port: number, udp: boolean): Promise<{ result: ThroughputResult; window: CpuWindow; raw: string[] }> {
     const s = ctx.settings;
     const cgroup = ctx.session.cpuCgroup;
     if (!cgroup) throw new Error("the CPU-cost runs need a CPU group counting the target's processes (the lab has one; whole machines do not)");
     const serverCommand = inCgroup(cgroup, pinned(ctx, "server", iperf3ServerCommand({ port, lifetimeSeconds: (s.durationSeconds + s.warmupSeconds) * 2 + 3 * toolGraceSeconds })));
-    const iperf3 = iperf3ClientCommand({ host: server.ip, port, durationSeconds: s.durationSeconds, omitSeconds: s.warmupSeconds, streams: 1, tcpBitrate: s.costBitrate ?? costBitrateDefault });
+    const iperf3 = iperf3ClientCommand({
+        host: server.ip,
+        port,
+        durationSeconds: s.durationSeconds,
+        omitSeconds: s.warmupSeconds,
+        streams: 1,
+        ...(udp ? { udpBitrate: s.costPacketBitrate ?? costPacketBitrateDefault, length: costDatagramBytes } : { tcpBitrate: s.costBitrate ?? costBitrateDefault }),
+    });
     const clientCommand = inCgroup(cgroup, withCpuProbes(cgroup, s.warmupSeconds, pinned(ctx, "client", iperf3)));
     const { result, raw } = await clientAgainstServer(ctx, name, server, serverCommand, client, clientCommand, toolTimeoutMs(s));
     expectSuccess("iperf3 client", client.shell, result);
@@ -397,9 +422,18 @@ export async function measureThroughput(ctx: MeasureContext): Promise<Figure[]> 
             gated: gated || undefined,
         });
         if (c.cost) {
-            const { result, window, raw } = await runCost(ctx, name, server, client, iperf3PortFor(ctx, server));
+            const { result, window, raw } = await runCost(ctx, name, server, client, iperf3PortFor(ctx, server), c.udp);
             const gigabytes = result.bytes / 1e9;
             if (!(gigabytes > 0)) throw new Error(`${c.label}: iperf3 received no bytes after its warm-up`);
+            if (c.udp) {
+                const packets = result.bytes / costDatagramBytes;
+                figures.push(
+                    f("CPU-µs per packet (the mode's processes and ksoftirqd)", "cpuUsPerPacket", "CPU-µs/packet", "lower", (window.cpuSeconds * 1e6) / packets, raw),
+                    f("rate achieved", "gbps", "Gbit/s", "higher", result.gbps, raw),
+                    ...(result.lostPercent !== undefined ? [f("UDP loss", "loss", "%", "lower", result.lostPercent, raw)] : []),
+                );
+                continue;
+            }
             figures.push(
                 f("CPU-s per GB moved (the mode's processes and ksoftirqd)", "cpuPerGB", "CPU-s/GB", "lower", window.cpuSeconds / gigabytes, raw),
                 f("whole-machine CPU-s per GB (includes other load on the machine)", "machineCpuPerGB", "CPU-s/GB", "lower", window.machineCpuSeconds / gigabytes, raw),

@@ -197,8 +197,8 @@ export interface CpuProbe {
     readonly time: number;
     /** CPU time of the lab mode's control group, nanoseconds. */
     readonly groupNs: number;
-    /** ksoftirqd threads' user + system time, in clock ticks (USER_HZ). */
-    readonly ksoftirqdTicks: number;
+    /** ksoftirqd threads' time on a CPU, nanoseconds. */
+    readonly ksoftirqdNs: number;
     /** The whole machine's /proc/stat cpu line: busy jiffies (all but idle and iowait). */
     readonly machineBusyTicks: number;
 }
@@ -220,19 +220,19 @@ export function parseCpuWindow(stderr: string, clkTck: number): CpuWindow {
     for (const line of stderr.split("\n")) {
         if (!line.startsWith(cpuProbeMarker + " ")) continue;
         const f = line.trim().split(/\s+/);
-        // cpu-probe <label> <time> <group ns> <ksoftirqd ticks> cpu user nice system idle iowait irq softirq steal …
+        // cpu-probe <label> <time> <group ns> <ksoftirqd ns> cpu user nice system idle iowait irq softirq steal …
         const jiffies = f.slice(6, 14).map(Number);
         const numbers = [Number(f[2]), Number(f[3]), Number(f[4]), ...jiffies];
         if (f[5] !== "cpu" || jiffies.length < 5 || numbers.some((n) => !Number.isFinite(n))) {
-            throw new Error(`CPU probe line is not "${cpuProbeMarker} <label> <time> <ns> <ticks> cpu <jiffies…>": ${line}`);
+            throw new Error(`CPU probe line is not "${cpuProbeMarker} <label> <time> <ns> <ns> cpu <jiffies…>": ${line}`);
         }
         const busy = jiffies.reduce((a, b) => a + b, 0) - jiffies[3] - (jiffies[4] ?? 0);
-        probes.set(f[1], { label: f[1], time: Number(f[2]), groupNs: Number(f[3]), ksoftirqdTicks: Number(f[4]), machineBusyTicks: busy });
+        probes.set(f[1], { label: f[1], time: Number(f[2]), groupNs: Number(f[3]), ksoftirqdNs: Number(f[4]), machineBusyTicks: busy });
     }
     const start = probes.get("start");
     const end = probes.get("end");
     if (!start || !end) throw new Error(`CPU probes missing (need "start" and "end"): ${excerpt(stderr)}`);
-    const ksoftirqdSeconds = (end.ksoftirqdTicks - start.ksoftirqdTicks) / clkTck;
+    const ksoftirqdSeconds = (end.ksoftirqdNs - start.ksoftirqdNs) / 1e9;
     return {
         seconds: end.time - start.time,
         cpuSeconds: (end.groupNs - start.groupNs) / 1e9 + ksoftirqdSeconds,
