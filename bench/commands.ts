@@ -198,7 +198,7 @@ export function inCgroup(cgroup: CpuCgroup | undefined, command: string): string
 export const cpuProbeMarker = "cpu-probe";
 
 /**
- * One line on stderr: `cpu-probe <label> <unix time> <cgroup usage ns> <ksoftirqd ns>
+ * One line on stderr: `cpu-probe <label> <unix time> <cgroup usage ns> <ksoftirqd ns>/<threads>
  * <the /proc/stat cpu line>`. ksoftirqd's CPU time is added because softirq work the kernel defers to ksoftirqd is charged to those
  * threads, not to the group; softirq run on the way out of a system call is charged to the task
  * it interrupted (tick accounting, kernel/sched/cputime.c), which is in the group. The
@@ -208,7 +208,8 @@ export function cpuProbeCommand(cgroup: CpuCgroup, label: "start" | "end"): stri
     const usage = cgroup.version === 1 ? `u=$(cat ${shellQuote(`${cgroup.dir}/cpuacct.usage`)})` : `u=$(( $(sed -n 's/^usage_usec //p' ${shellQuote(`${cgroup.dir}/cpu.stat`)}) * 1000 ))`;
     // schedstat's first field is the thread's time on a CPU in nanoseconds (Documentation/scheduler/sched-stats.rst),
     // exact where /proc/<pid>/stat's utime+stime are 10 ms clock ticks.
-    const ksoftirqd = `k=$(for f in $(awk '/^ksoftirqd[/]/ {print FILENAME}' /proc/[0-9]*/comm 2>/dev/null); do cut -d' ' -f1 "\${f%comm}schedstat"; done | awk '{t += $1} END {printf "%.0f", t}')`;
+    // pgrep, not a glob over /proc: a process that exits mid-scan must not end the scan (mawk stops at a file it cannot open).
+    const ksoftirqd = `k=$(for p in $(pgrep '^ksoftirqd/'); do cut -d' ' -f1 /proc/$p/schedstat; done | awk '{t += $1; n++} END {printf "%.0f/%d", t, n}')`;
     const others = `${ksoftirqd}; t=$(date +%s.%N); p=$(head -n 1 /proc/stat)`;
     const reads = label === "start" ? `${others}; ${usage}` : `${usage}; ${others}`;
     return `${reads}; echo "${cpuProbeMarker} ${label} $t $u $k $p" >&2`;
@@ -221,6 +222,11 @@ export function cpuProbeCommand(cgroup: CpuCgroup, label: "start" | "end"): stri
 export function withCpuProbes(cgroup: CpuCgroup, startAfterSeconds: number, command: string): string {
     const start = startAfterSeconds > 0 ? `{ sleep ${startAfterSeconds}; ${cpuProbeCommand(cgroup, "start")}; } & ` : `${cpuProbeCommand(cgroup, "start")}; `;
     return `${start}${command}; rc=$?; ${cpuProbeCommand(cgroup, "end")}; wait; exit $rc`;
+}
+
+/** Runs `command` at a scheduling niceness (nice(1); negative = more CPU share and earlier wake-ups; needs root). */
+export function atNiceness(niceness: number | undefined, command: string): string {
+    return niceness === undefined || niceness === 0 ? command : `nice -n ${niceness} ${command}`;
 }
 
 /** Runs `command` on one CPU (taskset(1)), for the pinned-CPU variant of the lab. */

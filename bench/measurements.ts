@@ -6,6 +6,7 @@
 import {
     cpuSamplerCommand,
     guestbookReadPath,
+    atNiceness,
     inCgroup,
     onCpu,
     sockperfUnderLoadCommand,
@@ -65,6 +66,8 @@ export interface MeasureSettings {
     readonly latencyMps?: number;
     /** Pin servers to CPU 0 and clients to CPU 1 (taskset) in the iperf3 and sockperf runs. */
     readonly pinCpus?: boolean;
+    /** Niceness of the fixed-rate tools (cost and under-load runs); 0 or undefined: unchanged. */
+    readonly fixedRateNiceness?: number;
 }
 
 /** The CPU-cost runs' offered TCP rate: below what every lab path reaches on a busy 2-core machine
@@ -104,6 +107,11 @@ function wanted(ctx: MeasureContext, caseId: string): boolean {
 /** Server on CPU 0, client on CPU 1, when pinning is asked for. */
 function pinned(ctx: MeasureContext, role: "server" | "client", command: string): string {
     return onCpu(ctx.settings.pinCpus ? (role === "server" ? 0 : 1) : undefined, command);
+}
+
+/** A fixed-rate tool: pinned if asked, at the fixed-rate niceness. */
+function fixedRate(ctx: MeasureContext, role: "server" | "client", command: string): string {
+    return atNiceness(ctx.settings.fixedRateNiceness, pinned(ctx, role, command));
 }
 
 function checkAborted(signal?: AbortSignal): void {
@@ -388,7 +396,7 @@ async function runCost(ctx: MeasureContext, name: string, server: Endpoint, clie
     const s = ctx.settings;
     const cgroup = ctx.session.cpuCgroup;
     if (!cgroup) throw new Error("the CPU-cost runs need a CPU group counting the target's processes (the lab has one; whole machines do not)");
-    const serverCommand = inCgroup(cgroup, pinned(ctx, "server", iperf3ServerCommand({ port, lifetimeSeconds: (s.durationSeconds + s.warmupSeconds) * 2 + 3 * toolGraceSeconds })));
+    const serverCommand = inCgroup(cgroup, fixedRate(ctx, "server", iperf3ServerCommand({ port, lifetimeSeconds: (s.durationSeconds + s.warmupSeconds) * 2 + 3 * toolGraceSeconds })));
     const iperf3 = iperf3ClientCommand({
         host: server.ip,
         port,
@@ -397,7 +405,7 @@ async function runCost(ctx: MeasureContext, name: string, server: Endpoint, clie
         streams: 1,
         ...(udp ? { udpBitrate: s.costPacketBitrate ?? costPacketBitrateDefault, length: costDatagramBytes } : { tcpBitrate: s.costBitrate ?? costBitrateDefault }),
     });
-    const clientCommand = inCgroup(cgroup, withCpuProbes(cgroup, s.warmupSeconds, pinned(ctx, "client", iperf3)));
+    const clientCommand = inCgroup(cgroup, withCpuProbes(cgroup, s.warmupSeconds, fixedRate(ctx, "client", iperf3)));
     const { result, raw } = await clientAgainstServer(ctx, name, server, serverCommand, client, clientCommand, toolTimeoutMs(s));
     expectSuccess("iperf3 client", client.shell, result);
     return { result: parseIperf3(result.stdout), window: parseCpuWindow(result.stderr, ctx.clkTck), raw };
@@ -426,9 +434,12 @@ export async function measureThroughput(ctx: MeasureContext): Promise<Figure[]> 
             const gigabytes = result.bytes / 1e9;
             if (!(gigabytes > 0)) throw new Error(`${c.label}: iperf3 received no bytes after its warm-up`);
             if (c.udp) {
-                const packets = result.bytes / costDatagramBytes;
+                // Per packet sent: every one crossed the whole datapath; a receiver that falls behind
+                // drops some at its socket, which would otherwise make the others look dearer.
+                const packets = result.packetsSent;
+                if (!(packets && packets > 0)) throw new Error(`${c.label}: iperf3 reported no packets sent`);
                 figures.push(
-                    f("CPU-µs per packet (the mode's processes and ksoftirqd)", "cpuUsPerPacket", "CPU-µs/packet", "lower", (window.cpuSeconds * 1e6) / packets, raw),
+                    f("CPU-µs per packet sent (the mode's processes and ksoftirqd)", "cpuUsPerPacket", "CPU-µs/packet", "lower", (window.cpuSeconds * 1e6) / packets, raw),
                     f("rate achieved", "gbps", "Gbit/s", "higher", result.gbps, raw),
                     ...(result.lostPercent !== undefined ? [f("UDP loss", "loss", "%", "lower", result.lostPercent, raw)] : []),
                 );
@@ -475,7 +486,7 @@ export async function measureLatency(ctx: MeasureContext): Promise<Figure[]> {
         const { server, client } = await pairFor(ctx, c.hostNetwork, c.sameNode);
         const name = `sockperf-${c.id.replace(/\./g, "-")}`;
         const serverCommand = (seconds: number) =>
-            inCgroup(ctx.session.cpuCgroup, pinned(ctx, "server", sockperfServerCommand({ ip: server.ip, port: s.sockperfPort, lifetimeSeconds: seconds * 2 + 3 * toolGraceSeconds })));
+            inCgroup(ctx.session.cpuCgroup, (c.fixedRate ? fixedRate : pinned)(ctx, "server", sockperfServerCommand({ ip: server.ip, port: s.sockperfPort, lifetimeSeconds: seconds * 2 + 3 * toolGraceSeconds })));
         const raw: string[] = [];
         // under-load discards its own first 400 ms; ping-pong gets a separate warm-up run.
         if (s.warmupSeconds > 0 && !c.fixedRate) {
@@ -487,7 +498,7 @@ export async function measureLatency(ctx: MeasureContext): Promise<Figure[]> {
         const tool = c.fixedRate
             ? sockperfUnderLoadCommand({ ip: server.ip, port: s.sockperfPort, durationSeconds: s.durationSeconds, messagesPerSecond: s.latencyMps ?? loadedLatencyMpsDefault })
             : sockperfPingPongCommand({ ip: server.ip, port: s.sockperfPort, durationSeconds: s.durationSeconds });
-        const command = inCgroup(ctx.session.cpuCgroup, pinned(ctx, "client", tool));
+        const command = inCgroup(ctx.session.cpuCgroup, (c.fixedRate ? fixedRate : pinned)(ctx, "client", tool));
         const m = await clientAgainstServer(ctx, name, server, serverCommand(s.durationSeconds), client, command, toolTimeoutMs(s));
         raw.push(...m.raw);
         expectSuccess("sockperf", client.shell, m.result);

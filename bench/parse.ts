@@ -60,6 +60,8 @@ export interface ThroughputResult {
     readonly seconds: number;
     /** Bytes received in those seconds. */
     readonly bytes: number;
+    /** UDP: datagrams the client sent in those seconds. */
+    readonly packetsSent?: number;
 }
 
 /** Reads `iperf3 -J` output (iperf 3.7+ layout; UDP from `sum_received` when present, else `sum`). */
@@ -99,6 +101,8 @@ export function parseIperf3(stdout: string): ThroughputResult {
         lostPercent: sum.lost_percent,
         seconds: sum.seconds,
         bytes: sum.bytes,
+        // The sender's count (end.sum); the receiver's sum_received counts what arrived.
+        packetsSent: j.end?.sum?.packets,
     };
 }
 
@@ -197,8 +201,9 @@ export interface CpuProbe {
     readonly time: number;
     /** CPU time of the lab mode's control group, nanoseconds. */
     readonly groupNs: number;
-    /** ksoftirqd threads' time on a CPU, nanoseconds. */
+    /** ksoftirqd threads' time on a CPU, nanoseconds, and how many threads were read. */
     readonly ksoftirqdNs: number;
+    readonly ksoftirqdThreads: number;
     /** The whole machine's /proc/stat cpu line: busy jiffies (all but idle and iowait). */
     readonly machineBusyTicks: number;
 }
@@ -222,16 +227,22 @@ export function parseCpuWindow(stderr: string, clkTck: number): CpuWindow {
         const f = line.trim().split(/\s+/);
         // cpu-probe <label> <time> <group ns> <ksoftirqd ns> cpu user nice system idle iowait irq softirq steal …
         const jiffies = f.slice(6, 14).map(Number);
-        const numbers = [Number(f[2]), Number(f[3]), Number(f[4]), ...jiffies];
+        const [ksoftirqdNs, threads] = (f[4] ?? "").split("/").map(Number);
+        const numbers = [Number(f[2]), Number(f[3]), ksoftirqdNs, threads, ...jiffies];
         if (f[5] !== "cpu" || jiffies.length < 5 || numbers.some((n) => !Number.isFinite(n))) {
             throw new Error(`CPU probe line is not "${cpuProbeMarker} <label> <time> <ns> <ns> cpu <jiffies…>": ${line}`);
         }
         const busy = jiffies.reduce((a, b) => a + b, 0) - jiffies[3] - (jiffies[4] ?? 0);
-        probes.set(f[1], { label: f[1], time: Number(f[2]), groupNs: Number(f[3]), ksoftirqdNs: Number(f[4]), machineBusyTicks: busy });
+        if (!(threads > 0)) throw new Error(`CPU probe found no ksoftirqd thread: ${line}`);
+        probes.set(f[1], { label: f[1], time: Number(f[2]), groupNs: Number(f[3]), ksoftirqdNs, ksoftirqdThreads: threads, machineBusyTicks: busy });
     }
     const start = probes.get("start");
     const end = probes.get("end");
     if (!start || !end) throw new Error(`CPU probes missing (need "start" and "end"): ${excerpt(stderr)}`);
+    // A window that runs backwards or lost a thread would give a cost that is not one.
+    if (!(end.time > start.time) || end.groupNs < start.groupNs || end.ksoftirqdNs < start.ksoftirqdNs || end.ksoftirqdThreads !== start.ksoftirqdThreads) {
+        throw new Error(`CPU probes do not bound the run (start ${start.time}, end ${end.time}; ksoftirqd threads ${start.ksoftirqdThreads} → ${end.ksoftirqdThreads}): ${excerpt(stderr)}`);
+    }
     const ksoftirqdSeconds = (end.ksoftirqdNs - start.ksoftirqdNs) / 1e9;
     return {
         seconds: end.time - start.time,

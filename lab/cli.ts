@@ -230,24 +230,6 @@ export class RemainingTime {
     }
 }
 
-/** Measurements that need pod endpoints. */
-const podMeasurements = new Set(["iperf3", "latency", "scaling"]);
-
-/**
- * Separates real failures from pod measurements of a target without pod addresses (the Docker
- * bridge baseline: containers on different hosts share one private range), which the runner
- * reports as errors too.
- */
-export function splitErrors(
-    errors: readonly { readonly target: string; readonly measurement: string; readonly repetition: number }[],
-    built: readonly Pick<BuiltMode, "target">[],
-): { notApplicable: string[]; failed: typeof errors } {
-    const podless = new Set(built.filter((b) => b.target.lab?.pods.length === 0).map((b) => b.target.name));
-    const skip = (e: (typeof errors)[number]) => podless.has(e.target) && podMeasurements.has(e.measurement);
-    const notApplicable = [...new Set(errors.filter(skip).map((e) => `${e.target} ${e.measurement}`))];
-    return { notApplicable, failed: errors.filter((e) => !skip(e)) };
-}
-
 async function main(argv: readonly string[]): Promise<number> {
     const command = parseLabCommand(argv);
     if (command.action === "help") {
@@ -321,16 +303,11 @@ async function main(argv: readonly string[]): Promise<number> {
             await addLabNotes(summary.outDir, [
                 labCaveat,
                 ...skipped.map((s) => `not measured on this machine: ${s}`),
-                ...splitErrors(summary.errors, built).notApplicable.map((s) => `not applicable: ${s} (no pod addresses across hosts)`),
             ]);
             console.log(`lab: report ${path.join(summary.outDir, "report.md")}`);
             if (skipped.length > 0) console.log(`lab: not measured on this machine:\n  ${skipped.join("\n  ")}`);
-            const { notApplicable, failed } = splitErrors(summary.errors, built);
-            if (notApplicable.length > 0) {
-                console.log(`lab: not applicable (no pod addresses to measure between): ${notApplicable.join(", ")}`);
-            }
-            if (failed.length > 0) {
-                console.error(`lab: ${failed.length} measurement(s) failed; see the report's errors`);
+            if (summary.errors.length > 0) {
+                console.error(`lab: ${summary.errors.length} measurement(s) failed; see the report's errors`);
                 code = 1;
             }
         }
