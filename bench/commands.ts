@@ -124,13 +124,15 @@ export interface Iperf3ClientArgs {
     readonly tcpBitrate?: string;
     /** Bytes per write (iperf3 -l): the UDP datagram's payload. */
     readonly length?: number;
+    /** Seconds between interval reports (iperf3 -i), for figures over part of the run. */
+    readonly intervalSeconds?: number;
 }
 
 export function iperf3ClientCommand(args: Iperf3ClientArgs): string {
     const rate = args.udpBitrate !== undefined ? ` -u -b ${args.udpBitrate}` : args.tcpBitrate !== undefined ? ` -b ${args.tcpBitrate}` : "";
     return bounded(
         args.durationSeconds + args.omitSeconds + toolGraceSeconds,
-        `iperf3 -c ${args.host} -p ${args.port} -t ${args.durationSeconds} -O ${args.omitSeconds} -P ${args.streams}${rate}${args.length !== undefined ? ` -l ${args.length}` : ""} -J`,
+        `iperf3 -c ${args.host} -p ${args.port} -t ${args.durationSeconds} -O ${args.omitSeconds} -P ${args.streams}${rate}${args.length !== undefined ? ` -l ${args.length}` : ""}${args.intervalSeconds !== undefined ? ` -i ${args.intervalSeconds}` : ""} -J`,
     );
 }
 
@@ -222,11 +224,6 @@ export function cpuProbeCommand(cgroup: CpuCgroup, label: "start" | "end"): stri
 export function withCpuProbes(cgroup: CpuCgroup, startAfterSeconds: number, command: string): string {
     const start = startAfterSeconds > 0 ? `{ sleep ${startAfterSeconds}; ${cpuProbeCommand(cgroup, "start")}; } & ` : `${cpuProbeCommand(cgroup, "start")}; `;
     return `${start}${command}; rc=$?; ${cpuProbeCommand(cgroup, "end")}; wait; exit $rc`;
-}
-
-/** Runs `command` at a scheduling niceness (nice(1); negative = more CPU share and earlier wake-ups; needs root). */
-export function atNiceness(niceness: number | undefined, command: string): string {
-    return niceness === undefined || niceness === 0 ? command : `nice -n ${niceness} ${command}`;
 }
 
 /** Runs `command` on one CPU (taskset(1)), for the pinned-CPU variant of the lab. */

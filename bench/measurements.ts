@@ -6,7 +6,6 @@
 import {
     cpuSamplerCommand,
     guestbookReadPath,
-    atNiceness,
     inCgroup,
     onCpu,
     sockperfUnderLoadCommand,
@@ -20,7 +19,7 @@ import {
     toolGraceSeconds,
     wrkCommand,
 } from "./commands";
-import { busyCpuRate, parseCpuSamples, parseCpuWindow, parseIperf3, parseSockperf, parseWrk, type CpuWindow, type HttpResult, type ThroughputResult } from "./parse";
+import { busyCpuRate, iperf3PacketsSentFrom, parseCpuSamples, parseCpuWindow, parseIperf3, parseSockperf, parseWrk, type CpuWindow, type HttpResult, type ThroughputResult } from "./parse";
 import type { ClusterSession, Endpoint } from "./session";
 import type { BackgroundProcess, CommandResult, Shell } from "./shell";
 import type { Better } from "./stats";
@@ -66,8 +65,6 @@ export interface MeasureSettings {
     readonly latencyMps?: number;
     /** Pin servers to CPU 0 and clients to CPU 1 (taskset) in the iperf3 and sockperf runs. */
     readonly pinCpus?: boolean;
-    /** Niceness of the fixed-rate tools (cost and under-load runs); 0 or undefined: unchanged. */
-    readonly fixedRateNiceness?: number;
 }
 
 /** The CPU-cost runs' offered TCP rate: below what every lab path reaches on a busy 2-core machine
@@ -109,10 +106,7 @@ function pinned(ctx: MeasureContext, role: "server" | "client", command: string)
     return onCpu(ctx.settings.pinCpus ? (role === "server" ? 0 : 1) : undefined, command);
 }
 
-/** A fixed-rate tool: pinned if asked, at the fixed-rate niceness. */
-function fixedRate(ctx: MeasureContext, role: "server" | "client", command: string): string {
-    return atNiceness(ctx.settings.fixedRateNiceness, pinned(ctx, role, command));
-}
+
 
 function checkAborted(signal?: AbortSignal): void {
     if (signal?.aborted) {
@@ -328,6 +322,9 @@ interface ThroughputCase {
  * fragments): the figure is the CPU the datapath spends per packet. */
 export const costDatagramBytes = 1400;
 export const costPacketBitrateDefault = "200M";
+/** The UDP cost runs' warm-up (excluded from CPU and packets) and their report interval. */
+export const costUdpWarmupSeconds = 0.5;
+const costUdpIntervalSeconds = 0.1;
 
 /** The iperf3 matrix: pod↔pod across nodes and on one node, and the host-network baseline. */
 export const throughputCases: readonly ThroughputCase[] = [
@@ -392,23 +389,31 @@ async function runIperf3(ctx: MeasureContext, name: string, server: Endpoint, cl
  * saturating run measures who wins the CPU; at a fixed rate every path moves the same bytes and
  * the CPU it needs for them is its cost.
  */
-async function runCost(ctx: MeasureContext, name: string, server: Endpoint, client: Endpoint, port: number, udp: boolean): Promise<{ result: ThroughputResult; window: CpuWindow; raw: string[] }> {
+async function runCost(ctx: MeasureContext, name: string, server: Endpoint, client: Endpoint, port: number, udp: boolean): Promise<{ result: ThroughputResult; window: CpuWindow; packetsSent?: number; raw: string[] }> {
     const s = ctx.settings;
     const cgroup = ctx.session.cpuCgroup;
     if (!cgroup) throw new Error("the CPU-cost runs need a CPU group counting the target's processes (the lab has one; whole machines do not)");
-    const serverCommand = inCgroup(cgroup, fixedRate(ctx, "server", iperf3ServerCommand({ port, lifetimeSeconds: (s.durationSeconds + s.warmupSeconds) * 2 + 3 * toolGraceSeconds })));
+    const serverCommand = inCgroup(cgroup, pinned(ctx, "server", iperf3ServerCommand({ port, lifetimeSeconds: (s.durationSeconds + s.warmupSeconds) * 2 + 3 * toolGraceSeconds })));
+    // TCP: iperf3 -O discards whole warm-up seconds. UDP: the run is read from its interval
+    // reports (-i), so the warm-up can be a fraction of a second (`costUdpWarmupSeconds`) and
+    // the run is `durationSeconds` long in all.
     const iperf3 = iperf3ClientCommand({
         host: server.ip,
         port,
         durationSeconds: s.durationSeconds,
-        omitSeconds: s.warmupSeconds,
+        omitSeconds: udp ? 0 : s.warmupSeconds,
         streams: 1,
-        ...(udp ? { udpBitrate: s.costPacketBitrate ?? costPacketBitrateDefault, length: costDatagramBytes } : { tcpBitrate: s.costBitrate ?? costBitrateDefault }),
+        ...(udp ? { udpBitrate: s.costPacketBitrate ?? costPacketBitrateDefault, length: costDatagramBytes, intervalSeconds: costUdpIntervalSeconds } : { tcpBitrate: s.costBitrate ?? costBitrateDefault }),
     });
-    const clientCommand = inCgroup(cgroup, withCpuProbes(cgroup, s.warmupSeconds, fixedRate(ctx, "client", iperf3)));
+    const clientCommand = inCgroup(cgroup, withCpuProbes(cgroup, udp ? costUdpWarmupSeconds : s.warmupSeconds, pinned(ctx, "client", iperf3)));
     const { result, raw } = await clientAgainstServer(ctx, name, server, serverCommand, client, clientCommand, toolTimeoutMs(s));
     expectSuccess("iperf3 client", client.shell, result);
-    return { result: parseIperf3(result.stdout), window: parseCpuWindow(result.stderr, ctx.clkTck), raw };
+    return {
+        result: parseIperf3(result.stdout),
+        window: parseCpuWindow(result.stderr, ctx.clkTck),
+        packetsSent: udp ? iperf3PacketsSentFrom(result.stdout, costUdpWarmupSeconds).packets : undefined,
+        raw,
+    };
 }
 
 /** 3 + 6. iperf3 throughput, retransmits, UDP loss/jitter, CPU-seconds per Gbit; CPU per GB at a fixed rate. */
@@ -430,16 +435,18 @@ export async function measureThroughput(ctx: MeasureContext): Promise<Figure[]> 
             gated: gated || undefined,
         });
         if (c.cost) {
-            const { result, window, raw } = await runCost(ctx, name, server, client, iperf3PortFor(ctx, server), c.udp);
+            const { result, window, packetsSent, raw } = await runCost(ctx, name, server, client, iperf3PortFor(ctx, server), c.udp);
             const gigabytes = result.bytes / 1e9;
             if (!(gigabytes > 0)) throw new Error(`${c.label}: iperf3 received no bytes after its warm-up`);
             if (c.udp) {
                 // Per packet sent: every one crossed the whole datapath; a receiver that falls behind
                 // drops some at its socket, which would otherwise make the others look dearer.
-                const packets = result.packetsSent;
-                if (!(packets && packets > 0)) throw new Error(`${c.label}: iperf3 reported no packets sent`);
+                const packets = packetsSent;
+                if (!(packets && packets > 0)) throw new Error(`${c.label}: iperf3 reported no packets sent after its warm-up`);
                 figures.push(
                     f("CPU-µs per packet sent (the mode's processes and ksoftirqd)", "cpuUsPerPacket", "CPU-µs/packet", "lower", (window.cpuSeconds * 1e6) / packets, raw),
+                    f(`CPU-s per GB sent in ${costDatagramBytes}-byte datagrams`, "cpuPerGB", "CPU-s/GB", "lower", window.cpuSeconds / ((packets * costDatagramBytes) / 1e9), raw),
+                    f("whole-machine CPU-µs per packet sent (includes other load on the machine)", "machineCpuUsPerPacket", "CPU-µs/packet", "lower", (window.machineCpuSeconds * 1e6) / packets, raw),
                     f("rate achieved", "gbps", "Gbit/s", "higher", result.gbps, raw),
                     ...(result.lostPercent !== undefined ? [f("UDP loss", "loss", "%", "lower", result.lostPercent, raw)] : []),
                 );
@@ -486,7 +493,7 @@ export async function measureLatency(ctx: MeasureContext): Promise<Figure[]> {
         const { server, client } = await pairFor(ctx, c.hostNetwork, c.sameNode);
         const name = `sockperf-${c.id.replace(/\./g, "-")}`;
         const serverCommand = (seconds: number) =>
-            inCgroup(ctx.session.cpuCgroup, (c.fixedRate ? fixedRate : pinned)(ctx, "server", sockperfServerCommand({ ip: server.ip, port: s.sockperfPort, lifetimeSeconds: seconds * 2 + 3 * toolGraceSeconds })));
+            inCgroup(ctx.session.cpuCgroup, pinned(ctx, "server", sockperfServerCommand({ ip: server.ip, port: s.sockperfPort, lifetimeSeconds: seconds * 2 + 3 * toolGraceSeconds })));
         const raw: string[] = [];
         // under-load discards its own first 400 ms; ping-pong gets a separate warm-up run.
         if (s.warmupSeconds > 0 && !c.fixedRate) {
@@ -498,7 +505,7 @@ export async function measureLatency(ctx: MeasureContext): Promise<Figure[]> {
         const tool = c.fixedRate
             ? sockperfUnderLoadCommand({ ip: server.ip, port: s.sockperfPort, durationSeconds: s.durationSeconds, messagesPerSecond: s.latencyMps ?? loadedLatencyMpsDefault })
             : sockperfPingPongCommand({ ip: server.ip, port: s.sockperfPort, durationSeconds: s.durationSeconds });
-        const command = inCgroup(ctx.session.cpuCgroup, (c.fixedRate ? fixedRate : pinned)(ctx, "client", tool));
+        const command = inCgroup(ctx.session.cpuCgroup, pinned(ctx, "client", tool));
         const m = await clientAgainstServer(ctx, name, server, serverCommand(s.durationSeconds), client, command, toolTimeoutMs(s));
         raw.push(...m.raw);
         expectSuccess("sockperf", client.shell, m.result);

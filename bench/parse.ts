@@ -106,6 +106,20 @@ export function parseIperf3(stdout: string): ThroughputResult {
     };
 }
 
+/**
+ * UDP datagrams the iperf3 client sent in the interval reports that start at or after `fromSeconds`
+ * (`iperf3 -J -i …`: `intervals[].sum` with start, end and packets, on the test's own clock).
+ */
+export function iperf3PacketsSentFrom(stdout: string, fromSeconds: number): { packets: number; seconds: number } {
+    const j = JSON.parse(stdout.slice(stdout.indexOf("{")));
+    const intervals: { start: number; end: number; packets?: number }[] = (j.intervals ?? []).map((i: { sum: { start: number; end: number; packets?: number } }) => i.sum);
+    const window = intervals.filter((i) => i.start >= fromSeconds - 1e-6);
+    if (window.length === 0 || window.some((i) => typeof i.packets !== "number")) {
+        throw new Error(`iperf3 JSON has no UDP interval reports from ${fromSeconds} s on: ${excerpt(stdout)}`);
+    }
+    return { packets: window.reduce((a, i) => a + i.packets!, 0), seconds: window[window.length - 1].end - window[0].start };
+}
+
 export interface LatencyResult {
     readonly observations: number;
     /** Round-trip times in microseconds. */

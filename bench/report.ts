@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { modeFacts, isNetworkMode } from "../components/modes";
 import type { Environment } from "./session";
-import { costBitrateDefault, costDatagramBytes, costPacketBitrateDefault, loadedLatencyMpsDefault } from "./measurements";
+import { costBitrateDefault, costDatagramBytes, costPacketBitrateDefault, costUdpWarmupSeconds, loadedLatencyMpsDefault } from "./measurements";
 import { barChart, groupedBarChart, lineChart, type BarGroup } from "./svg";
 import { withinNoise } from "./stats";
 import { summarySchema, type BenchSummaryFile, type FigureStats } from "./summary";
@@ -192,34 +192,38 @@ export function reportMarkdown(s: BenchSummaryFile): string {
         out.push("");
         out.push(
             `Every mode gets the same offered load, so the CPU it spends on it is the cost of its datapath: ` +
-                `${costDatagramBytes}-byte UDP datagrams at ${packetRate}bit/s (one packet each on every path), one TCP stream at ${tcpRate}bit/s, ` +
+                `${costDatagramBytes}-byte UDP datagrams at ${packetRate}bit/s (one packet each on every path; the first ${costUdpWarmupSeconds} s excluded)` +
+                `${t.has("iperf3.pod.cross.cost.cpuPerGB") ? `, one TCP stream at ${tcpRate}bit/s` : ""}, ` +
                 `guestbook reads through the NodePort (wrk, ${st.httpConnections} keep-alive connections). CPU is counted for the mode's own processes ` +
                 `(its control group: the tools, Apache, Redis, BIRD) plus ksoftirqd, from the end of the warm-up to the end of the run; ` +
                 `the whole machine's CPU is in "Every figure" for comparison. Round trips are sockperf under-load at ${mps} messages/s. ` +
                 `Throughput (saturating, so on shared cores partly a contest for CPU) comes second.`,
         );
         out.push("");
-        out.push(
-            table(
-                ["mode", "CPU-µs per packet, pod↔pod", "CPU-µs per packet, host↔host", "CPU-s per GB, pod↔pod (TCP)", "CPU-s per GB, host↔host (TCP)", "CPU-ms per guestbook read", "round trip p50 / p99 at fixed rate (µs)", "throughput pod↔pod (Gbit/s)", "% of host"],
-                names.map((n) => [
-                    n === s.baseline ? `${n} (baseline)` : n,
-                    t.cell(n, "iperf3.pod.cross.udpcost.cpuUsPerPacket"),
-                    t.cell(n, "iperf3.host.cross.udpcost.cpuUsPerPacket"),
-                    t.cell(n, "iperf3.pod.cross.cost.cpuPerGB"),
-                    t.cell(n, "iperf3.host.cross.cost.cpuPerGB"),
-                    t.cell(n, "guestbook.read.cpuMsPerRequest"),
-                    `${t.cell(n, "latency.pod.cross.load.p50")} / ${t.cell(n, "latency.pod.cross.load.p99", false)}`,
-                    t.cell(n, "iperf3.pod.cross.tcp1.gbps"),
-                    percentOfHostCell(t, n, "tcp1"),
-                ]),
-            ),
-        );
+        const columns: [string, (n: string) => string][] = (
+            [
+                ["CPU-µs per packet, pod↔pod", "iperf3.pod.cross.udpcost.cpuUsPerPacket"],
+                ["CPU-µs per packet, host↔host", "iperf3.host.cross.udpcost.cpuUsPerPacket"],
+                [`CPU-s per GB, pod↔pod (${costDatagramBytes}-byte packets)`, "iperf3.pod.cross.udpcost.cpuPerGB"],
+                ["CPU-s per GB, pod↔pod (TCP)", "iperf3.pod.cross.cost.cpuPerGB"],
+                ["CPU-s per GB, host↔host (TCP)", "iperf3.host.cross.cost.cpuPerGB"],
+                ["CPU-ms per guestbook read", "guestbook.read.cpuMsPerRequest"],
+                ["guestbook socket errors", "guestbook.read.errors"],
+                ["round trip p50 at a fixed rate (µs)", "latency.pod.cross.load.p50"],
+                ["round trip p99 at a fixed rate (µs)", "latency.pod.cross.load.p99"],
+                ["throughput pod↔pod, saturating (Gbit/s)", "iperf3.pod.cross.tcp1.gbps"],
+            ] as const
+        )
+            .filter(([, id]) => t.has(id))
+            .map(([head, id]) => [head, (n: string) => t.cell(n, id)] as [string, (n: string) => string]);
+        if (t.has("iperf3.pod.cross.tcp1.gbps") && t.has("iperf3.host.cross.tcp1.gbps")) columns.push(["% of host", (n) => percentOfHostCell(t, n, "tcp1")]);
+        out.push(table(["mode", ...columns.map(([h]) => h)], names.map((n) => [n === s.baseline ? `${n} (baseline)` : n, ...columns.map(([, cell]) => cell(n))])));
         out.push("");
         out.push(`"<" separates modes whose 95% intervals do not overlap, "≈" joins modes the run cannot tell apart (best first):`);
         out.push("");
         for (const [id, what] of [
             ["iperf3.pod.cross.udpcost.cpuUsPerPacket", "CPU per packet, pod↔pod"],
+            ["iperf3.host.cross.udpcost.cpuUsPerPacket", "CPU per packet, host↔host (the same path in every mode)"],
             ["iperf3.pod.cross.cost.cpuPerGB", "CPU per GB, pod↔pod (TCP)"],
             ["guestbook.read.cpuMsPerRequest", "CPU per guestbook read"],
             ["latency.pod.cross.load.p50", "round trip p50 at a fixed rate"],

@@ -66,8 +66,7 @@ export interface BenchOptions {
     readonly latencyMps?: number;
     /** Pin servers to CPU 0 and clients to CPU 1 in iperf3 and sockperf runs. */
     readonly pinCpus?: boolean;
-    /** Niceness of the fixed-rate tools (−20…19; negative needs root). */
-    readonly fixedRateNiceness?: number;
+
     readonly onProgress?: (event: ProgressEvent) => void;
     /** Aborting stops the run; everything started is removed before the promise settles. */
     readonly signal?: AbortSignal;
@@ -100,11 +99,6 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
     const v = value ?? fallback;
     if (!Number.isInteger(v) || v < min) throw new Error(`${name}: ${value} is not allowed; use an integer ≥ ${min}`);
     return v;
-}
-
-function integerIn(name: string, value: number, min: number, max: number): number {
-    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name}: ${value} is not allowed; use an integer from ${min} to ${max}`);
-    return value;
 }
 
 /** Validates options and fills in defaults; errors name the option, the value and what is allowed. */
@@ -157,7 +151,7 @@ export function resolveSettings(targets: readonly Target[], options: BenchOption
         ...(options.costBitrate !== undefined ? { costBitrate: options.costBitrate } : {}),
         ...(options.latencyMps !== undefined ? { latencyMps: positiveInteger("latencyMps", options.latencyMps, options.latencyMps) } : {}),
         ...(options.pinCpus ? { pinCpus: true } : {}),
-        ...(options.fixedRateNiceness !== undefined ? { fixedRateNiceness: integerIn("fixedRateNiceness", options.fixedRateNiceness, -20, 19) } : {}),
+
     };
 }
 

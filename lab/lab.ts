@@ -10,7 +10,7 @@ import type { Target } from "../bench/targets";
 import { birdArgv, birdConfig, birdFiles, meshProtocolName, type BirdFiles } from "./bird";
 import { datapathSteps, expectedBgpRoutes } from "./datapath";
 import { inNamespace, runCommand, runStep, startDaemon, waitFor, type Daemon } from "./exec";
-import { cpuAccountingRoot, cpuGroupOf, createCpuGroup, inCpuGroup, removeCpuGroups } from "./cpuGroup";
+import { cpuAccountingRoot, cpuGroupOf, createCpuGroup, inCpuGroup, removeCpuGroups, type LabCpuGroup } from "./cpuGroup";
 import { defaultFrontendWorkers, findPhpModule, frontendUrls, guestbookProcesses } from "./guestbook";
 import type { CpuCgroup } from "../bench/commands";
 import { cleanupEntry, defaultLedgerDir, Ledger, removeResources, type CleanupReport } from "./ledger";
@@ -38,7 +38,7 @@ export function unsupportedReason(mode: LabMode, kernel: KernelSupport): string 
 export interface BuiltMode {
     readonly topology: LabTopology;
     /** Counts the CPU time of the mode's daemons and of the tools the runner starts in it. */
-    readonly cpuGroup: CpuCgroup;
+    readonly cpuGroup: LabCpuGroup;
     readonly target: Target;
     readonly daemons: readonly Daemon[];
     /** BIRD files per node (BGP modes only), for `birdc -s`. */

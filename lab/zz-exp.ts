@@ -9,7 +9,7 @@ const [modesArg, casesArg, reps, dur, warm, pin, out, nice] = process.argv.slice
     const cases = casesArg.split(",");
     const measurements = [...new Set(cases.map((c) => c.split(".")[0]))];
     const t0 = Date.now();
-    const s = await runBenchmark(built.map((b) => b.target), { outDir: out, repetitions: +reps, durationSeconds: +dur, warmupSeconds: +warm, measurements, cases, pinCpus: pin === "pin", fixedRateNiceness: nice ? Number(nice) : undefined, httpConnections: 16 });
+    const s = await runBenchmark(built.map((b) => b.target), { outDir: out, repetitions: +reps, durationSeconds: +dur, warmupSeconds: +warm, measurements, cases, pinCpus: pin === "pin", httpConnections: 16 });
     console.log("bench seconds", (Date.now() - t0) / 1000, "errors", s.errors.length);
     const ids = [...new Set(s.stats.map((x) => x.id))];
     for (const id of ids) for (const st of s.stats.filter((x) => x.id === id)) {
