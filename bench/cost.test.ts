@@ -5,7 +5,8 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { cpuProbeCommand, inCgroup, iperf3ClientCommand, onCpu, sockperfUnderLoadCommand, withCpuProbes } from "./commands";
-import { parseCpuWindow, parseIperf3 } from "./parse";
+import { costUdpRunSeconds, costUdpWarmupSeconds } from "./measurements";
+import { iperf3PacketsSentFrom, parseCpuWindow, parseIperf3 } from "./parse";
 
 const v1 = { dir: "/sys/fs/cgroup/cpuacct", version: 1 as const };
 
@@ -68,6 +69,15 @@ describe("fixed-rate tools", () => {
         expect(sockperfUnderLoadCommand({ ip: "10.42.1.2", port: 11111, durationSeconds: 2, messagesPerSecond: 5000 })).toBe(
             "timeout --foreground -k 5 17 sockperf under-load --tcp --full-rtt --reply-every 1 --mps 5000 -i 10.42.1.2 -p 11111 -t 2",
         );
+    });
+
+    it("the UDP cost window: whole-second runs long enough for the duration after the fractional warm-up", () => {
+        expect(costUdpWarmupSeconds).toBe(0.5);
+        expect([1, 2, 3].map(costUdpRunSeconds)).toEqual([2, 3, 4]);
+        // Interval reports of 0.25 s: packets from 0.5 s on are 223 + 224 = 447 over 0.5 s.
+        const intervals = [0, 0.25, 0.5, 0.75].map((start, i) => ({ sum: { start, end: start + 0.25, packets: 223 + (i === 3 ? 1 : 0) } }));
+        expect(iperf3PacketsSentFrom(JSON.stringify({ intervals }), 0.5)).toEqual({ packets: 447, seconds: 0.5 });
+        expect(() => iperf3PacketsSentFrom(JSON.stringify({ intervals: [] }), 0.5)).toThrow(/no UDP interval reports/);
     });
 
     it("UDP results carry the sender's packet count (cost is per packet sent) and the bytes received", () => {

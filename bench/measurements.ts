@@ -325,6 +325,10 @@ export const costPacketBitrateDefault = "200M";
 /** The UDP cost runs' warm-up (excluded from CPU and packets) and their report interval. */
 export const costUdpWarmupSeconds = 0.5;
 const costUdpIntervalSeconds = 0.1;
+/** Whole seconds a UDP cost run lasts so that at least `durationSeconds` remain after its warm-up. */
+export function costUdpRunSeconds(durationSeconds: number): number {
+    return Math.ceil(durationSeconds + costUdpWarmupSeconds);
+}
 
 /** The iperf3 matrix: pod↔pod across nodes and on one node, and the host-network baseline. */
 export const throughputCases: readonly ThroughputCase[] = [
@@ -400,7 +404,8 @@ async function runCost(ctx: MeasureContext, name: string, server: Endpoint, clie
     const iperf3 = iperf3ClientCommand({
         host: server.ip,
         port,
-        durationSeconds: s.durationSeconds,
+        // iperf3 -t takes whole seconds: the UDP window is what is left after the warm-up.
+        durationSeconds: udp ? costUdpRunSeconds(s.durationSeconds) : s.durationSeconds,
         omitSeconds: udp ? 0 : s.warmupSeconds,
         streams: 1,
         ...(udp ? { udpBitrate: s.costPacketBitrate ?? costPacketBitrateDefault, length: costDatagramBytes, intervalSeconds: costUdpIntervalSeconds } : { tcpBitrate: s.costBitrate ?? costBitrateDefault }),
@@ -493,7 +498,9 @@ export async function measureLatency(ctx: MeasureContext): Promise<Figure[]> {
         const { server, client } = await pairFor(ctx, c.hostNetwork, c.sameNode);
         const name = `sockperf-${c.id.replace(/\./g, "-")}`;
         const serverCommand = (seconds: number) =>
-            inCgroup(ctx.session.cpuCgroup, pinned(ctx, "server", sockperfServerCommand({ ip: server.ip, port: s.sockperfPort, lifetimeSeconds: seconds * 2 + 3 * toolGraceSeconds })));
+            // All addresses: behind a published port (Docker's -p, the bridge baseline) clients use the
+            // host's address, which the container does not have.
+            inCgroup(ctx.session.cpuCgroup, pinned(ctx, "server", sockperfServerCommand({ ip: "0.0.0.0", port: s.sockperfPort, lifetimeSeconds: seconds * 2 + 3 * toolGraceSeconds })));
         const raw: string[] = [];
         // under-load discards its own first 400 ms; ping-pong gets a separate warm-up run.
         if (s.warmupSeconds > 0 && !c.fixedRate) {
