@@ -267,7 +267,7 @@ export function reportMarkdown(s: BenchSummaryFile): string {
     if (t.has("iperf3.pod.cross.tcp1.gbps")) {
         out.push("## 2. Throughput, iperf3 (the shape of the paper's table)");
         out.push("");
-        out.push(`\`iperf3 -J -O ${st.warmupSeconds} -t ${st.durationSeconds}\`, server on node 1, client on node 2 ("same node": both on node 1). "host" rows are hostNetwork pods on the same two nodes. UDP offered at ${st.udpBitrate}bit/s. ${percentOfHostDefinition}`);
+        out.push(`\`iperf3 -J -O ${st.warmupSeconds} -t ${st.durationSeconds}\`, server on node 1, client on node 2 ("same node": both on node 1). "host" rows are hostNetwork pods on the same two nodes. ${t.has("iperf3.pod.cross.udp.gbps") ? `UDP offered at ${st.udpBitrate}bit/s. ` : ""}${percentOfHostDefinition}`);
         out.push("");
         const rows: string[][] = [];
         for (const n of names) {
@@ -282,7 +282,7 @@ export function reportMarkdown(s: BenchSummaryFile): string {
                 t.cell(n, "iperf3.pod.cross.tcp1.cpuPerGbit", false),
                 s.baseline ? t.cost(n, "iperf3.pod.cross.tcp1.gbps", false) : "–",
             ]);
-            rows.push([
+            if (t.has("iperf3.host.cross.tcp1.gbps")) rows.push([
                 `${n} (host network)`,
                 t.cell(n, "iperf3.host.cross.tcp1.gbps"),
                 t.has("iperf3.host.cross.tcp1.gbps") ? "100" : "–",
@@ -441,8 +441,11 @@ export function reportCharts(s: BenchSummaryFile): Record<string, string> {
         ["iperf3.host.cross.tcp1.gbps", "host↔host, 1 stream"],
     ];
     if (t.has("iperf3.pod.cross.tcp1.gbps")) {
-        const groups: BarGroup[] = names.map((n) => ({ label: n, baseline: n === s.baseline, bars: tputSeries.map(([id, label]) => bar(n, id, label)).filter((b) => b !== undefined) }));
-        charts["throughput.svg"] = groupedBarChart("iperf3 throughput across nodes (median, 95% CI)", "Gbit/s", groups, tputSeries.map(([, l]) => l));
+        // Only the series this run measured: no legend entry, no empty slot for a figure it did not take.
+        const measured = tputSeries.filter(([id]) => t.has(id));
+        const groups: BarGroup[] = names.map((n) => ({ label: n, baseline: n === s.baseline, bars: measured.map(([id, label]) => bar(n, id, label)).filter((b) => b !== undefined) }));
+        const what = measured.length === 1 ? `: ${measured[0][1]}` : "";
+        charts["throughput.svg"] = groupedBarChart(`iperf3 throughput across nodes${what} (median, 95% CI)`, "Gbit/s", groups, measured.map(([, l]) => l));
     }
     const httpPrefix = t.has("http.lb.latency.p50") ? "http.lb" : t.has("http.nodeport.latency.p50") ? "http.nodeport" : undefined;
     if (httpPrefix) {

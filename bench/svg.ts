@@ -130,8 +130,13 @@ export function groupedBarChart(title: string, yLabel: string, groups: readonly 
         if (g.bars.length === 0) {
             body.push(`<text x="${(gx + groupW * 0.4).toFixed(1)}" y="${(margin.top + plotH - 8).toFixed(1)}" text-anchor="middle" font-size="11" fill="#888">not measured</text>`);
         }
-        const label = g.baseline ? `${g.label} (baseline)` : g.label;
-        body.push(`<text x="${(gx + groupW * 0.4).toFixed(1)}" y="${margin.top + plotH + 16}" text-anchor="middle" font-size="11"${g.baseline ? ' font-weight="bold"' : ""}>${escapeXml(label)}</text>`);
+        // "(baseline)" on a second line, so that long mode names do not run into each other.
+        const cx = (gx + groupW * 0.4).toFixed(1);
+        body.push(
+            `<text x="${cx}" y="${margin.top + plotH + 16}" text-anchor="middle" font-size="11"${g.baseline ? ' font-weight="bold"' : ""}>${escapeXml(g.label)}` +
+                (g.baseline ? `<tspan x="${cx}" dy="13">(baseline)</tspan>` : "") +
+                `</text>`,
+        );
     });
     const notes: string[] = [];
     if (groups.some((g) => g.baseline)) notes.push("dashed: the baseline's value");

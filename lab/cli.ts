@@ -32,7 +32,7 @@ import { birdProtocols, birdRoutes, captureOnUnderlay, crossNodePair, fullSizePa
  * `scaling` is left out: every "pod" shares the same CPUs.
  */
 export const labBenchDefaults = {
-    repetitions: 4,
+    repetitions: 3,
     durationSeconds: 1,
     warmupSeconds: 1,
     measurements: ["guestbook", "iperf3", "latency"],
