@@ -143,7 +143,7 @@ describe("report rules", () => {
             { label: "vxlan", bars: [{ label: "pod", value: 1, low: 0, high: 2, clippedAtZero: true }] },
             { label: "bridge", bars: [] },
         ], ["pod"]);
-        expect(svg).toContain("host (baseline)");
+        expect(svg).toMatch(/font-weight="bold">host<tspan [^>]*>\(baseline\)<\/tspan>/);
         expect(svg).toContain('stroke-dasharray="5 4"');
         expect(svg).toContain("interval held at 0");
         expect(svg).toContain("not measured");
