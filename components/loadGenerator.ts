@@ -64,7 +64,7 @@ export class LoadGenerator extends pulumi.ComponentResource {
         // from this instance's public address, which the NLB preserves as the client IP.
         new aws.vpc.SecurityGroupIngressRule(`${name}-nodeport-via-nlb`, {
             securityGroupId: pair.securityGroup.id,
-            description: "guestbook NodePort from the load generator's public address (through the NLB)",
+            description: "guestbook NodePort from the public address of the load generator (through the NLB)",
             ipProtocol: "tcp",
             fromPort: args.nodePort,
             toPort: args.nodePort,
