@@ -134,7 +134,7 @@ describe.each(stacks)("stack %s", (stack) => {
         operator: testOperatorCidr.replace(/\/\d+$/, ""),
         internet: "192.0.2.33",
         loadBalancer: "10.0.0.200", // an NLB address in the nodes' subnet, not a node
-        loadGeneratorPublic: (ev().outputs.loadGenerator as any).publicIp,
+        loadGeneratorPublic: (ev().outputs.loadGenerator as any).publicIp, // arrives through the NLB
         loadGeneratorPrivate: (ev().outputs.loadGenerator as any).privateIp,
     });
     const members = ["10.0.0.11", "10.0.0.12"];
@@ -282,12 +282,19 @@ describe.each(stacks)("stack %s", (stack) => {
         expect(out.nodePort).toBe(30099);
         expect(out.nodes.map((n: any) => [n.name, n.role])).toEqual([["node-1", "server"], ["node-2", "agent"]]);
         for (const node of out.nodes) {
-            expect(Object.keys(node).sort()).toEqual(["availabilityZone", "instanceId", "instanceType", "name", "privateIp", "publicIp", "role"]);
+            expect(Object.keys(node).sort()).toEqual(["availabilityZone", "instanceId", "instanceType", "name", "privateIp", "publicIp", "role", "sshHostKey"]);
+        }
+        // Host keys read at first contact, one per instance, so the runner can pin them.
+        const hostKeys = [...out.nodes.map((n: any) => n.sshHostKey), out.loadGenerator.sshHostKey];
+        for (const key of hostKeys) expect(key).toMatch(/^ssh-ed25519 AAAA\S+ root@cni-/);
+        expect(new Set(hostKeys).size).toBe(3);
+        for (const suffix of ["-server-host-key", "-agent-host-key", "-loadgen-host-key"]) {
+            expect(command(suffix).inputs.create).toBe("cat /etc/ssh/ssh_host_ed25519_key.pub");
         }
         expect(out.podCidr).toBe("10.42.0.0/16");
         expect(out.mtu).toEqual({ node: 9001, pod: want.podMtu });
         expect(out.versions).toMatchObject({ k3s: "v1.33.4+k3s1", cni: want.calico ? "calico" : "flannel" });
-        expect(out.loadGenerator).toEqual({ publicIp: "198.51.100.13", privateIp: "10.0.0.13" });
+        expect(out.loadGenerator).toMatchObject({ publicIp: "198.51.100.13", privateIp: "10.0.0.13" });
         expect(out.kubeconfig).toContain("server: https://198.51.100.11:6443");
         expect(ev().secretOutputs.sort()).toEqual(["kubeconfig", "sshPrivateKey"]);
     });
