@@ -10,6 +10,7 @@ import { modeFacts, type Tunnel } from "../components/modes";
 import { inNamespace } from "./exec";
 import { isClusterMode } from "./modes";
 import { measurementPorts } from "../components/measurementPorts";
+import { securityGroupSteps } from "./securityGroup";
 import { dockerBridge, underlaySubnet, type LabNode, type LabTopology, type LabWorkload } from "./topology";
 
 export interface Step {
@@ -267,9 +268,10 @@ function frontendSysctls(t: LabTopology): Step[] {
     return [...new Set(t.workloads.filter((w) => w.role === "frontend").map((w) => w.netns))].map((ns) => sysctl(ns, "net.ipv4.tcp_tw_reuse=1"));
 }
 
-/** Every step that builds the mode's network, in order (namespaces must exist already). */
+/** Every step that builds the mode's network, in order (namespaces must exist already); last,
+ * the stack's security group on each node's underlay interface (lab/securityGroup.ts). */
 export function datapathSteps(t: LabTopology): Step[] {
-    return [...underlaySteps(t), ...podSteps(t), ...crossNodeSteps(t), ...serviceSteps(t), ...frontendSysctls(t)];
+    return [...underlaySteps(t), ...podSteps(t), ...crossNodeSteps(t), ...serviceSteps(t), ...frontendSysctls(t), ...securityGroupSteps(t)];
 }
 
 /** The routes a BGP mode must have learned on `node` before its datapath is complete. */
