@@ -3,7 +3,7 @@
  * needed; the root-only tests (datapath.root.test.ts, cleanup.root.test.ts) build them for real.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
 import { freeLoopbackPort } from "../bench/loopback-guestbook";
@@ -11,7 +11,7 @@ import { modeFacts, networkModes } from "../components/modes";
 import { birdConfig, birdFiles } from "./bird";
 import { labBenchDefaults, parseLabCommand, RemainingTime, UsageError } from "./cli";
 import { datapathSteps, serviceSteps, tunnelDevice, type Step } from "./datapath";
-import { defaultFrontendWorkers, frontendDocroot, guestbookProcesses, labHttpConnections } from "./guestbook";
+import { apacheModuleDir, defaultFrontendWorkers, findPhpModule, frontendDocroot, guestbookProcesses, labHttpConnections } from "./guestbook";
 import { bgpEstablished, labTarget, unsupportedReason } from "./lab";
 import { Ledger, orphanedLedgers, processStartTime, readLedgers } from "./ledger";
 import { labModeFacts, labModes, labPodMtu, parseLabModes } from "./modes";
@@ -228,6 +228,20 @@ describe("lab guestbook", () => {
             expect(text, `apache config line ${line}`).toContain(line);
         }
         expect(() => guestbookProcesses(t, "/run/x", 0)).toThrow(/--workers: 0 must be a whole number from 1 to 64/);
+    });
+
+    it.skipIf(!hasBinary("apache2") || !existsSync(apacheModuleDir))("the frontend's Apache config passes apache2 -t (apache2 and libapache2-mod-php from scripts/install-deps.sh)", () => {
+        const tmp = mkdtempSync(`${tmpdir()}/lab-apache-`);
+        try {
+            const t = labTopology("vxlan", runId);
+            const fe = guestbookProcesses(t, tmp, 4, findPhpModule()).find((p) => p.workload.role === "frontend")!;
+            for (const [file, text] of Object.entries(fe.files!)) writeFileSync(file, text);
+            const r = spawnSync("apache2", ["-t", "-f", fe.argv[2]], { encoding: "utf8" });
+            expect(r.status, r.stderr).toBe(0);
+            expect(r.stderr).toMatch(/Syntax OK/);
+        } finally {
+            rmSync(tmp, { recursive: true, force: true });
+        }
     });
 
     it("a frontend has as many Apache children as the lab's wrk opens connections (one keep-alive connection holds one child)", () => {
