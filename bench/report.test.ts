@@ -4,7 +4,7 @@
  * (pipeline-*.test.ts check the report produced from real tool outputs.)
  */
 import { describe, expect, it } from "vitest";
-import { completedRepetitions, formatValue, percentOfHost, percentOfHostDefinition, ranking, reportCharts, reportMarkdown } from "./report";
+import { completedRepetitions, formatValue, percentOfHost, percentOfHostDefinition, ranking, reportCharts, reportMarkdown, separatedPairs } from "./report";
 import { barChart, groupedBarChart, niceMax, niceTicks } from "./svg";
 import { aggregate, summarySchema, type BenchSummaryFile, type FigureInfo, type Sample } from "./summary";
 
@@ -111,6 +111,8 @@ describe("report rules", () => {
         const st = aggregate(figures, three, ["host-gw", "vxlan", "calico"], "host-gw", 5);
         expect(ranking({ ...s, ...st }, "iperf3.pod.cross.tcp1.gbps")).toBe("host-gw ≈ calico ≈ vxlan");
         expect(ranking(summaryOf(samples), "iperf3.pod.cross.tcp1.gbps")).toBe("host-gw < vxlan");
+        // Neighbours overlap through calico, but host-gw and vxlan themselves do not.
+        expect(separatedPairs({ ...s, ...st }, "iperf3.pod.cross.tcp1.gbps")).toEqual(["host-gw < vxlan"]);
         expect(completedRepetitions(summaryOf(samples))).toBe(3);
     });
 

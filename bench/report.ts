@@ -117,6 +117,17 @@ export function ranking(s: BenchSummaryFile, id: string): string | undefined {
     return rows.map((r, i) => (i === 0 ? r.name : `${withinNoise(rows[i - 1].st!, r.st!) ? " ≈ " : " < "}${r.name}`)).join("");
 }
 
+/** Pairs of targets whose 95% intervals of a figure do not overlap, better one first ("a < b"). */
+export function separatedPairs(s: BenchSummaryFile, id: string): string[] {
+    const t = new Tables(s);
+    const better = s.figures.find((f) => f.id === id)?.better ?? "lower";
+    const rows = s.targets.map((x) => ({ name: x.name, st: t.get(x.name, id)?.stats })).filter((r) => r.st?.ci95 !== undefined);
+    rows.sort((a, b) => (better === "lower" ? a.st!.median - b.st!.median : b.st!.median - a.st!.median));
+    const pairs: string[] = [];
+    rows.forEach((a, i) => rows.slice(i + 1).forEach((b) => (!withinNoise(a.st!, b.st!) ? pairs.push(`${a.name} < ${b.name}`) : undefined)));
+    return pairs;
+}
+
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
     const line = (cells: readonly string[]) => `| ${cells.map((c) => c.replace(/\|/g, "\\|")).join(" | ")} |`;
     return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
@@ -219,7 +230,7 @@ export function reportMarkdown(s: BenchSummaryFile): string {
         if (t.has("iperf3.pod.cross.tcp1.gbps") && t.has("iperf3.host.cross.tcp1.gbps")) columns.push(["% of host", (n) => percentOfHostCell(t, n, "tcp1")]);
         out.push(table(["mode", ...columns.map(([h]) => h)], names.map((n) => [n === s.baseline ? `${n} (baseline)` : n, ...columns.map(([, cell]) => cell(n))])));
         out.push("");
-        out.push(`"<" separates modes whose 95% intervals do not overlap, "≈" joins modes the run cannot tell apart (best first):`);
+        out.push(`Modes ordered by median, best (cheapest) first; "<" between neighbours whose 95% intervals do not overlap, "≈" where the run cannot tell them apart; then every pair whose intervals do not overlap:`);
         out.push("");
         for (const [id, what] of [
             ["iperf3.pod.cross.udpcost.cpuUsPerPacket", "CPU per packet, pod↔pod"],
@@ -229,7 +240,9 @@ export function reportMarkdown(s: BenchSummaryFile): string {
             ["latency.pod.cross.load.p50", "round trip p50 at a fixed rate"],
         ] as const) {
             const r = ranking(s, id);
-            if (r) out.push(`- ${what}: ${r}`);
+            if (!r) continue;
+            const pairs = separatedPairs(s, id);
+            out.push(`- ${what}: ${r}; pairs the run separates: ${pairs.length ? pairs.join(", ") : "none"}`);
         }
         out.push("");
         if (t.has("iperf3.host.cross.udpcost.cpuUsPerPacket") || t.has("iperf3.host.cross.cost.cpuPerGB")) out.push("![CPU per packet](charts/cost.svg)\n");
