@@ -184,7 +184,7 @@ export function reportMarkdown(s: BenchSummaryFile): string {
         `Each figure is ${repetitionText}, followed by its **95% confidence interval** in brackets ` +
             `(positive figures: Student t on the logarithms, exp(mean(ln x) ± t(0.975, n−1)·sd(ln x)/√n), which never reaches 0; ` +
             `counts with zeros: mean ± t·s/√n held at 0). Every tool run lasts ${st.durationSeconds} s after a discarded ${st.warmupSeconds} s warm-up ` +
-            `(iperf3 \`-O\`; wrk and sockperf: a separate run thrown away). Targets were measured round-robin, the order rotated each repetition: ` +
+            `(iperf3 \`-O\`; wrk and sockperf ping-pong: a separate run thrown away; sockperf under-load: its own first 400 ms; the UDP cost runs: their first 0.5 s). Targets were measured round-robin, the order rotated each repetition: ` +
             s.order.map((o, i) => `${i + 1}: ${o.join(" → ")}`).join("; ") +
             ".",
     );
