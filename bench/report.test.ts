@@ -78,7 +78,11 @@ describe("report rules", () => {
         // Planned 3; samples only from repetition 1 (the run was stopped during repetition 2).
         const one = samples.filter((x) => x.repetition === 1);
         const md = reportMarkdown(summaryOf(one, { aborted: true, ...aggregate(figures, one, ["host-gw", "vxlan"], "host-gw", 5) }));
-        expect(md).toContain("the **median of the 1 repetition(s) that finished** (3 were planned; the run was interrupted)");
+        expect(md).toContain("the **median of the 1 repetition(s) that ran**; 3 were planned and the run was interrupted");
+        // Stopped during repetition 2: it has the latency figures but not the throughput ones.
+        const cut = samples.filter((x) => x.repetition === 1 || (x.repetition === 2 && x.id === "http.lb.latency.mean"));
+        const md2 = reportMarkdown(summaryOf(cut, { aborted: true, ...aggregate(figures, cut, ["host-gw", "vxlan"], "host-gw", 5) }));
+        expect(md2).toContain("the **median of the 2 repetition(s) that ran** (1 of them cut short, so some figures have fewer samples); 3 were planned");
         expect(md).not.toContain("median of 3 repetition(s)");
         expect(reportMarkdown(summaryOf(samples))).toContain("the **median of 3 repetition(s)**");
     });

@@ -89,6 +89,14 @@ export function completedRepetitions(s: Pick<BenchSummaryFile, "samples">): numb
     return new Set(s.samples.map((x) => x.repetition)).size;
 }
 
+/** Of those, the ones with fewer figures than the fullest repetition (cut short by an interrupt). */
+export function partialRepetitions(s: Pick<BenchSummaryFile, "samples">): number {
+    const perRep = new Map<number, number>();
+    for (const x of s.samples) perRep.set(x.repetition, (perRep.get(x.repetition) ?? 0) + 1);
+    const full = Math.max(0, ...perRep.values());
+    return [...perRep.values()].filter((n) => n < full).length;
+}
+
 /** What the report's "% of host" is, said next to it. */
 export const percentOfHostDefinition =
     '"% of host" is the pod-network median divided by the host-network median of the same target, the two figures printed in its rows (100 × pod ÷ host); it has no interval of its own.';
@@ -176,9 +184,10 @@ export function reportMarkdown(s: BenchSummaryFile): string {
     out.push(`Run ${s.startedAt} → ${s.finishedAt}. Targets: ${s.targets.map((x) => `**${x.name}** (${x.mode}, ${platformOf(x.name, x.platform)})`).join(", ")}.`);
     out.push("");
     const finished = completedRepetitions(s);
+    const partial = partialRepetitions(s);
     const repetitionText =
-        finished < st.repetitions
-            ? `the **median of the ${finished} repetition(s) that finished** (${st.repetitions} were planned; the run was interrupted)`
+        finished < st.repetitions || partial > 0
+            ? `the **median of the ${finished} repetition(s) that ran**${partial > 0 ? ` (${partial} of them cut short, so some figures have fewer samples)` : ""}; ${st.repetitions} were planned and the run was interrupted`
             : `the **median of ${st.repetitions} repetition(s)**`;
     out.push(
         `Each figure is ${repetitionText}, followed by its **95% confidence interval** in brackets ` +
