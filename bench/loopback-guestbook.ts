@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import * as net from "node:net";
 import * as path from "node:path";
-import { signalProcessGroup } from "./shell";
+import { signalGroup } from "../core/process";
 
 /** A free TCP port on 127.0.0.1 (the kernel picks it). */
 export async function freeLoopbackPort(): Promise<number> {
@@ -67,8 +67,8 @@ function stopProcess(p: ChildProcess): Promise<void> {
     if (p.pid === undefined) return Promise.resolve();
     const exited = p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise<void>((resolve) => p.once("exit", () => resolve()));
     // The whole group even when the master has exited: `php -S` workers outlive it.
-    signalProcessGroup(p, "SIGTERM");
-    const timer = setTimeout(() => signalProcessGroup(p, "SIGKILL"), 3000);
+    signalGroup(p.pid, "SIGTERM");
+    const timer = setTimeout(() => signalGroup(p.pid, "SIGKILL"), 3000);
     return exited.then(() => clearTimeout(timer));
 }
 

@@ -37,7 +37,7 @@ describe("Ledger", () => {
     it("refuses a corrupted ledger instead of treating it as empty", () => {
         const dir = tempDir();
         fs.writeFileSync(path.join(dir, "ledger.json"), "{ not json");
-        expect(() => new Ledger(dir).entries()).toThrow(/is not valid JSON; inspect it by hand/);
+        expect(() => new Ledger(dir).entries()).toThrow(/cannot read it as JSON[\s\S]*Inspect it by hand/);
     });
 });
 
