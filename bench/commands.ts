@@ -23,17 +23,18 @@ export function bounded(seconds: number, command: string): string {
     return `timeout --foreground -k 5 ${Math.ceil(seconds)} ${command}`;
 }
 
-/** Where scripts the runner needs on a remote machine are written (per user, per run). */
-export const remoteScriptDir = "/tmp/cni-bench";
-
 /**
- * Writes `text` to `path` (creating its folder), then runs `command`. The file is written under
- * a temporary name and renamed, so a concurrent runner never reads it half-written.
+ * Writes `text` to a file `name` in a fresh private folder (mktemp -d under $TMPDIR, else /tmp:
+ * POSIX mktemp; coreutils `mktemp -d` creates it mode 0700), runs `command(path)`, then removes
+ * the folder and ends with the command's status. Nothing is left on the machine, and two runners
+ * never share (or half-read) the file.
  */
-export function withFile(path: string, text: string, command: string): string {
-    const dir = path.slice(0, path.lastIndexOf("/")) || "/";
-    const tmp = `${path}.$$`;
-    return `mkdir -p ${shellQuote(dir)} && printf '%s' ${shellQuote(text)} > "${tmp}" && mv -f "${tmp}" ${shellQuote(path)} && ${command}`;
+export function withTempFile(name: string, text: string, command: (path: string) => string): string {
+    const file = `"$cni_bench_dir"/${name}`;
+    return (
+        `cni_bench_dir=$(mktemp -d "\${TMPDIR:-/tmp}/cni-bench.XXXXXX") && printf '%s' ${shellQuote(text)} > ${file} && ` +
+        `{ ${command(file)}; cni_bench_rc=$?; rm -rf "$cni_bench_dir"; (exit $cni_bench_rc); }`
+    );
 }
 
 /** Marker before the JSON line wrk's `done()` hook prints (wrk prints its own text too). */
@@ -74,13 +75,13 @@ export interface WrkArgs {
 
 /** One wrk run whose last line is the JSON summary (`wrkJsonMarker`). */
 export function wrkCommand(args: WrkArgs): string {
-    const script = `${remoteScriptDir}/wrk-report.lua`;
-    const wrk = bounded(
-        args.durationSeconds + toolGraceSeconds,
-        `wrk -t ${Math.min(args.threads, args.connections)} -c ${args.connections} -d ${args.durationSeconds}s` +
-            ` --timeout ${args.requestTimeoutSeconds}s --latency -s ${script} ${shellQuote(args.url)}`,
+    return withTempFile("wrk-report.lua", wrkReportScript(), (script) =>
+        bounded(
+            args.durationSeconds + toolGraceSeconds,
+            `wrk -t ${Math.min(args.threads, args.connections)} -c ${args.connections} -d ${args.durationSeconds}s` +
+                ` --timeout ${args.requestTimeoutSeconds}s --latency -s ${script} ${shellQuote(args.url)}`,
+        ),
     );
-    return withFile(script, wrkReportScript(), wrk);
 }
 
 /** The guestbook API paths (upstream guestbook.php; FACTS.md "Guestbook"). */
