@@ -15,7 +15,7 @@ import { imdsCommand, k3sVersionCommand } from "./commands";
 import { measureNode, measurePodMtu } from "./environment";
 import { parseKeyValues } from "./parse";
 import type { ClusterSession, Endpoint, Environment, HttpEndpoints, PodRequest } from "./session";
-import { connectSsh, RemoteShell, timeoutError, type CommandResult, type Shell, type SshShell } from "./shell";
+import { connectSsh, RemoteShell, type CommandResult, type Shell, type SshShell } from "./shell";
 import type { Target } from "./targets";
 
 /** Label on every pod the runner creates; a cleanup deletes by it. */
@@ -157,7 +157,7 @@ class PodShell extends RemoteShell {
                 .exec(benchNamespace, this.pod, "tools", ["sh", "-c", command], out, err, null, false, status)
                 .then((ws) => {
                     const timer = setTimeout(() => {
-                        failure = timeoutError(this.name, command, timeoutMs);
+                        failure = new Error(`${this.name}: no answer within ${timeoutMs / 1000} s from: ${command.slice(0, 200)}`);
                         ws.close();
                     }, timeoutMs);
                     const onAbort = () => {

@@ -139,10 +139,12 @@ export function exitCodeFor(program: string, error: unknown, usageErrors: readon
  * (https://nodejs.org/api/process.html#a-note-on-process-io).
  */
 export function runCli(program: string, main: () => Promise<number>, usageErrors: readonly ErrorClass[] = []): void {
-    main().then(
-        (code) => process.exit(code),
-        (error: unknown) => process.exit(exitCodeFor(program, error, usageErrors)),
-    );
+    void exitCodeOfMain(program, main, usageErrors).then((code) => process.exit(code));
+}
+
+/** `main`'s exit code, or the code of the error that escaped it (printed): what runCli exits with. */
+export function exitCodeOfMain(program: string, main: () => Promise<number>, usageErrors: readonly ErrorClass[] = []): Promise<number> {
+    return main().catch((error: unknown) => exitCodeFor(program, error, usageErrors));
 }
 
 export interface InterruptWatch {

@@ -51,7 +51,9 @@ export class PulumiCommandError extends CniCompareError {
         readonly result: CommandResult,
     ) {
         const said = (result.stderr.trim() || result.stdout.trim()).split("\n").filter((l) => l.trim() !== "").slice(-6).join("\n  ");
-        super(`pulumi ${args.filter((a) => a !== "--non-interactive").slice(0, 3).join(" ")} ended with ${describeExit(result)}${said ? `:\n  ${said}` : ""}`);
+        // The command words only (e.g. "stack select"): values (config) stay out of messages.
+        const words = args.slice(0, args.findIndex((a) => a.startsWith("-")) >>> 0).slice(0, 2).join(" ");
+        super(`pulumi ${words} ended with ${describeExit(result)}${said ? `:\n  ${said}` : ""}`);
     }
 }
 
