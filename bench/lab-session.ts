@@ -4,8 +4,12 @@
  */
 import { measureNode, measurePodMtu } from "./environment";
 import type { ClusterSession, Endpoint, Environment, HttpEndpoints, PodRequest } from "./session";
+import type { MeasurementId } from "./measurements";
 import { ProcessShell } from "./shell";
 import type { LabLayout, Target } from "./targets";
+
+/** Measurements that run between pods (they need pod endpoints on two nodes). */
+const podMeasurements: readonly MeasurementId[] = ["iperf3", "latency", "scaling"];
 
 /** How long `ip netns exec <ns> true` may take before the lab counts as broken. */
 const probeTimeoutMs = 5_000;
@@ -57,6 +61,14 @@ export class LabSession implements ClusterSession {
             this.podShells.set(netns, shell);
         }
         return shell;
+    }
+
+    /** A lab target without pod namespaces (the Docker-bridge baseline) has nothing to measure pod to pod. */
+    cannotMeasure(measurement: MeasurementId): string | undefined {
+        if (this.lab.pods.length === 0 && podMeasurements.includes(measurement)) {
+            return "no pod addresses across hosts (containers reach each other only through published ports)";
+        }
+        return undefined;
     }
 
     /**

@@ -54,7 +54,7 @@ export class LoopbackSession implements ClusterSession {
         const nodes = await Promise.all(this.hosts.map((h, i) => measureNode(`node ${i + 1}`, h, loopbackIp)));
         const pod = await measurePodMtu(this.podShell, loopbackIp);
         return {
-            platform: "loopback",
+            platform: this.target.platform,
             mode: this.target.mode,
             nodes: nodes.map((n) => ({ ...n, instanceType: "this machine (loopback)" })),
             podMtu: pod.mtu,

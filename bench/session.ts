@@ -4,6 +4,7 @@
  * stacks (aws-k3s.ts: SSH + Kubernetes API), the local lab (lab-session.ts: network
  * namespaces) and loopback (loopback-session.ts: local processes, for tests).
  */
+import type { MeasurementId } from "./measurements";
 import type { MtuOutput, Target, VersionsOutput } from "./targets";
 import type { Shell } from "./shell";
 
@@ -53,7 +54,7 @@ export interface NodeEnvironment {
 
 /** Recorded with every repetition of every target. */
 export interface Environment {
-    readonly platform: Target["platform"] | "loopback";
+    readonly platform: Target["platform"];
     readonly mode: string;
     readonly nodes: readonly NodeEnvironment[];
     /** Measured MTU of a pod's interface toward the other node. */
@@ -76,6 +77,13 @@ export interface ClusterSession {
     readonly http: HttpEndpoints;
     /** True when all hosts share one kernel (lab, loopback). */
     readonly sharedKernel: boolean;
+    /**
+     * Why this session cannot run `measurement` (undefined: it can). The runner asks before each
+     * measurement and skips what a session cannot do, recording the reason in summary.json and
+     * the report instead of a failure — as k8s-netperf's drivers answer IsTestSupported() before
+     * a test runs. Absent: the session can run every measurement.
+     */
+    cannotMeasure?(measurement: MeasurementId): string | undefined;
     /** Pods (or host-network endpoints) on a node, created on first request, reused after. */
     pods(request: PodRequest): Promise<Endpoint[]>;
     environment(): Promise<Environment>;
