@@ -45,7 +45,8 @@ export class PulumiEngine implements StackEngine {
     private readonly processListeners = new Map<string, (pid: number) => void>();
 
     private heard(event: CliProcessEvent): void {
-        if (event.phase !== "start" || event.pid === undefined) return;
+        // Only the long operations: the ledger records the process that may hold the stack's lock.
+        if (event.phase !== "start" || event.pid === undefined || !["up", "destroy"].includes(event.args[0])) return;
         const at = event.args.indexOf("--stack");
         // File backends name stacks "organization/<project>/<name>" or "<name>": match the last part.
         const stack = at >= 0 ? event.args[at + 1]?.split("/").pop() : undefined;

@@ -88,7 +88,14 @@ switch (command) {
     }
     case "up": if (!exists(stack)) notFound(); longRunning(behavior.upMs, behavior.upOnSigint, behavior.upOnSigterm, () => fs.writeFileSync(stackFile(stack), JSON.stringify({ deployed: true }))); break;
     case "destroy": if (!exists(stack)) notFound(); longRunning(behavior.destroyMs, "stop", "stop", () => fs.writeFileSync(stackFile(stack), JSON.stringify({ deployed: false }))); break;
-    case "stack rm": fs.rmSync(stackFile(stack), { force: true }); exit(0); break;
+    case "stack rm": {
+        // Like the CLI: a stack that still has resources is not removed without --force.
+        if (!exists(stack)) notFound();
+        if (JSON.parse(fs.readFileSync(stackFile(stack), "utf8")).deployed && !args.includes("--force")) exit(255, "error: '" + stack + "' still has resources; removal rejected");
+        fs.rmSync(stackFile(stack), { force: true });
+        exit(0);
+        break;
+    }
     case "cancel": exit(0); break;
     default: exit(255, "fake pulumi: unexpected command: " + args.join(" "));
 }

@@ -29,7 +29,7 @@ import type { OutputValues } from "../../bench/stack-outputs";
 import type { StackOutputs } from "../../bench/targets";
 import type { ComparisonStack, OperationOptions, StackEngine } from "../../compare/engine";
 import type { BenchmarkRunner } from "../../compare/orchestrator";
-import { OperationCancelledError, OperationKilledError } from "../../core/pulumi";
+import { OperationCancelledError, OperationKilledError, StackNotFoundError } from "../../core/pulumi";
 import { sleep } from "../../core/wait";
 
 export interface StandInBehavior {
@@ -255,7 +255,9 @@ export class StandInEngine implements StackEngine {
     }
 
     async select(name: string): Promise<ComparisonStack> {
-        if (!this.store.get(name)) throw new Error(`no stack named '${name}' found`);
+        if (!this.store.get(name)) {
+            throw new StackNotFoundError(["stack", "select"], { stdout: "", stderr: `error: no stack named '${name}' found`, code: 255 });
+        }
         this.log(name, "select");
         return new FakeStack(this, name);
     }
