@@ -120,7 +120,7 @@ export type ErrorClass = abstract new (...args: never[]) => Error;
 export function exitCodeFor(program: string, error: unknown, usageErrors: readonly ErrorClass[] = []): number {
     const message = error instanceof Error ? error.message : String(error);
     if (error instanceof UsageError || error instanceof SchemaError || usageErrors.some((c) => error instanceof c)) {
-        console.error(`${program}: ${message}\n(${program} --help shows the usage)`);
+        console.error(`${program}: ${message}\n(--help shows the usage)`);
         return exitCodes.usage;
     }
     if (error instanceof InterruptedError) {
