@@ -33,6 +33,7 @@ const pair = new NodePair(prefix, {
     operatorCidr: settings.operatorCidr,
     nodePort: settings.nodePort,
     sshPublicKey: generatedKey ? generatedKey.publicKeyOpenssh : settings.sshPublicKey!,
+    spot: settings.spot,
 });
 
 const cluster = new K3sCluster(prefix, {
@@ -78,6 +79,7 @@ const loadGen = settings.loadGenerator
         instanceType: settings.instanceType,
         operatorCidr: settings.operatorCidr,
         nodePort: settings.nodePort,
+        spot: settings.spot,
         sshPrivateKey: privateKey,
     })
     : undefined;
@@ -94,6 +96,7 @@ export const nodes = [pair.server, pair.agent].map(({ role, instance }) => ({
     publicIp: instance.publicIp,
     instanceType: instance.instanceType,
     availabilityZone: instance.availabilityZone,
+    sshHostKey: cluster.hostKeys[role],
 }));
 export const podCidr = settings.podCidr;
 export const mtu = { node: ec2NicMtu, pod: podMtu(mode) };
@@ -107,5 +110,5 @@ export const kubeconfig = cluster.kubeconfig;
 export const sshUser = loginUser;
 export const sshPrivateKey = privateKey;
 export const loadGenerator = loadGen
-    ? { publicIp: loadGen.instance.publicIp, privateIp: loadGen.instance.privateIp }
+    ? { publicIp: loadGen.instance.publicIp, privateIp: loadGen.instance.privateIp, sshHostKey: loadGen.hostKey }
     : undefined;
