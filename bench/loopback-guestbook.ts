@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import * as net from "node:net";
 import * as path from "node:path";
 import { signalGroup } from "../core/process";
+import { pollUntil } from "../core/wait";
 
 /** A free TCP port on 127.0.0.1 (the kernel picks it). */
 export async function freeLoopbackPort(): Promise<number> {
@@ -43,17 +44,16 @@ export async function freePortBlock(count: number): Promise<number> {
 }
 
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const ok = await new Promise<boolean>((resolve) => {
-            const s = net.connect(port, "127.0.0.1");
-            s.once("connect", () => (s.destroy(), resolve(true)));
-            s.once("error", () => resolve(false));
-        });
-        if (ok) return;
-        if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 100));
-    }
+    await pollUntil(
+        `127.0.0.1:${port}`,
+        () =>
+            new Promise<boolean | string>((resolve) => {
+                const s = net.connect(port, "127.0.0.1");
+                s.once("connect", () => (s.destroy(), resolve(true)));
+                s.once("error", () => resolve("nothing listens"));
+            }),
+        { timeoutMs, intervalMs: 100 },
+    );
 }
 
 export interface LoopbackGuestbook {

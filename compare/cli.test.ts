@@ -9,6 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { readStandInState, seedExistingStack, type StandInBehavior } from "../test/compare/stand-in-engine";
+import { pollUntil } from "../core/wait";
 import { Ledger } from "./ledger";
 
 const projectDir = path.resolve(__dirname, "..");
@@ -48,12 +49,8 @@ function start(dir: string | undefined, args: readonly string[], extraEnv: Recor
     return { child, output: () => text, exit };
 }
 
-async function until(condition: () => boolean, what: string, output: () => string, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; output so far:\n${output()}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+function until(condition: () => boolean, what: string, output: () => string): Promise<void> {
+    return pollUntil(what, () => condition() || `output so far:\n${output()}`, { timeoutMs: 30_000, intervalMs: 50 });
 }
 
 const compareArgs = ["--modes", "vxlan,host-gw,calico", "--operator-cidr", "203.0.113.7/32", "--parallel", "2", "--yes"];

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Target } from "../bench/targets";
 import { StandInEngine, standInBenchmark, type StandInBehavior, type StandInOp } from "../test/compare/stand-in-engine";
+import { pollUntil } from "../core/wait";
 import { Ledger } from "./ledger";
 import { cleanupLeftovers, runComparison, type BenchmarkRunner, type CompareOptions, type StackRequest, type StackTransition } from "./orchestrator";
 
@@ -98,12 +99,8 @@ function expectNothingLeft(h: Harness, created: readonly string[]) {
     expect(h.ledger.entries(), "the ledger should be empty after teardown").toEqual([]);
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+function until(condition: () => boolean, what: string): Promise<void> {
+    return pollUntil(what, condition, { timeoutMs: 10_000, intervalMs: 10 });
 }
 
 describe("runComparison: the happy path", () => {

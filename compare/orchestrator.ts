@@ -170,20 +170,15 @@ export async function runComparison(deps: CompareDeps, options: CompareOptions):
         move(t, "destroying");
         const handle = t.handle;
         try {
-            await runOperation(
-                {
-                    what: `destroy of stack ${t.request.stack}`,
-                    timeoutMs: options.destroyTimeoutMs,
-                    flag: "--destroy-timeout",
-                    // Not the operator's interrupt: a Ctrl-C during teardown must not stop a destroy.
-                    // Only the explicit confirmation to abandon teardown does.
-                    interrupt: options.abandonTeardown,
-                    stopBoundMs: options.stopBoundMs,
-                },
-                (signal) => handle.destroy({ signal, onOutput: outputFor(t.request.stack), onProcess: processFor(t) }),
-            );
-            await handle.remove();
-            deps.ledger.forget(t.request.stack);
+            // Not the operator's interrupt: a Ctrl-C during teardown must not stop a destroy. Only
+            // the explicit confirmation to abandon teardown does.
+            await destroyAndRemove(handle, t.request.stack, deps.ledger, {
+                timeoutMs: options.destroyTimeoutMs,
+                stopBoundMs: options.stopBoundMs,
+                abandon: options.abandonTeardown,
+                onOutput: outputFor(t.request.stack),
+                onProcess: processFor(t),
+            });
             t.destroyCompletedAt = now();
             move(t, "destroyed");
         } catch (error) {
@@ -297,6 +292,25 @@ export async function runComparison(deps: CompareDeps, options: CompareOptions):
     return { stacks: reports, benchmark, interrupted, ok };
 }
 
+/**
+ * Destroys a stack this command created (under --destroy-timeout; `abandon` is the only thing
+ * that stops it early), removes it from the backend, then forgets it in the ledger — in that
+ * order, so a failure at any step leaves the entry.
+ */
+async function destroyAndRemove(
+    handle: ComparisonStack,
+    stack: string,
+    ledger: Ledger,
+    limits: { readonly timeoutMs: number; readonly stopBoundMs: number; readonly abandon?: AbortSignal; readonly onOutput: (line: string) => void; readonly onProcess: (pid: number) => void },
+): Promise<void> {
+    await runOperation(
+        { what: `destroy of stack ${stack}`, timeoutMs: limits.timeoutMs, flag: "--destroy-timeout", interrupt: limits.abandon, stopBoundMs: limits.stopBoundMs },
+        (signal) => handle.destroy({ signal, onOutput: limits.onOutput, onProcess: limits.onProcess }),
+    );
+    await handle.remove();
+    ledger.forget(stack);
+}
+
 export interface CleanupReport {
     readonly destroyed: readonly string[];
     /** In the ledger but absent from the backend (died before or during `create`). */
@@ -336,18 +350,13 @@ export async function cleanupLeftovers(
                 // The process that held the lock is dead (see above): clear what it left, so destroy can run.
                 await handle.clearStaleLock().catch(() => undefined);
                 deps.onNote?.(`${name}: destroying (created by run ${entry.runId}, pid ${entry.pid})`);
-                await runOperation(
-                    {
-                        what: `destroy of stack ${name}`,
-                        timeoutMs: options.destroyTimeoutMs,
-                        flag: "--destroy-timeout",
-                        interrupt: options.abandon,
-                        stopBoundMs: options.stopBoundMs,
-                    },
-                    (signal) => handle.destroy({ signal, onOutput: (line) => deps.onEngineOutput?.(name, line) }),
-                );
-                await handle.remove();
-                deps.ledger.forget(name);
+                await destroyAndRemove(handle, name, deps.ledger, {
+                    timeoutMs: options.destroyTimeoutMs,
+                    stopBoundMs: options.stopBoundMs,
+                    abandon: options.abandon,
+                    onOutput: (line) => deps.onEngineOutput?.(name, line),
+                    onProcess: (pid) => deps.ledger.recordCliPid(name, pid),
+                });
                 destroyed.push(name);
                 deps.onNote?.(`${name}: destroyed and removed from the ledger`);
             } catch (error) {
