@@ -4,7 +4,7 @@ export default defineConfig({
     test: {
         // Fails the run when a test leaves anything in the temporary folder (test/tmp-guard.ts).
         globalSetup: ["test/tmp-guard.ts"],
-        include: ["test/**/*.test.ts", "bench/**/*.test.ts", "lab/**/*.test.ts", "compare/**/*.test.ts", "policy/**/*.test.ts", "render/**/*.test.ts"],
+        include: ["core/**/*.test.ts", "test/**/*.test.ts", "bench/**/*.test.ts", "lab/**/*.test.ts", "compare/**/*.test.ts", "policy/**/*.test.ts", "render/**/*.test.ts"],
         // Pulumi mocks are process-global: each test file runs in its own fork.
         pool: "forks",
         testTimeout: 60_000,
