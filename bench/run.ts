@@ -169,7 +169,7 @@ export function rawFileText(target: string, shell: string, command: string, resu
         `# target: ${target}`,
         `# shell: ${shell}`,
         `# command: ${command}`,
-        `# exit: ${result.code ?? "signal"}`,
+        `# exit: ${result.code ?? result.signal ?? "signal"}`,
         "--- stdout ---",
         result.stdout,
         "--- stderr ---",
