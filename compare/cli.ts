@@ -115,12 +115,55 @@ async function cleanupCommand(args: CompareArgs, wiring: CompareWiring, ledger: 
         console.log("Nothing destroyed.");
         return exitCodes.failure;
     }
-    const report = await cleanupLeftovers(
-        { engine: wiring.engine, ledger, onNote: (line) => console.log(line) },
-        { destroyTimeoutMs: args.destroyTimeoutMinutes * 60_000, stopBoundMs: wiring.stopBoundMs },
-    );
+    const interrupts = watchTeardownInterrupts();
+    interrupts.tearingDown = true;
+    let report;
+    try {
+        report = await cleanupLeftovers(
+            { engine: wiring.engine, ledger, onNote: (line) => console.log(line) },
+            { destroyTimeoutMs: args.destroyTimeoutMinutes * 60_000, stopBoundMs: wiring.stopBoundMs, abandon: interrupts.abandon },
+        );
+    } finally {
+        interrupts.dispose();
+    }
     console.log(`Cleanup: ${report.destroyed.length} destroyed, ${report.absent.length} never existed, ${report.failed.length} failed.`);
+    if (interrupts.signal.aborted) return exitCodes.interrupted;
     return report.failed.length === 0 ? exitCodes.ok : exitCodes.failure;
+}
+
+/**
+ * Ctrl-C and SIGTERM while stacks exist. The first stops what runs (each Pulumi CLI gets exactly
+ * one SIGINT, from us: it runs in its own process group, so the terminal's signal does not reach
+ * it) and tears down. A destroy is never interrupted by Ctrl-C: a second Ctrl-C only explains
+ * that; a third within `abandonConfirmMs` of it confirms abandoning teardown (`abandon`).
+ */
+function watchTeardownInterrupts() {
+    const abandon = new AbortController();
+    let askedAt: number | undefined;
+    const state = { tearingDown: false };
+    const watch = watchInterrupts((signal, count) => {
+        if (count === 1) {
+            console.log(
+                state.tearingDown
+                    ? `\n${signal}: teardown is running and is not interrupted (Ctrl-C again, then once more within ${abandonConfirmMs / 1000} s, abandons it).`
+                    : `\n${signal}: stopping what is running, then destroying every stack this run created. Please wait.`,
+            );
+            return;
+        }
+        if (abandon.signal.aborted) return;
+        const now = Date.now();
+        if (askedAt !== undefined && now - askedAt <= abandonConfirmMs) {
+            console.log(`\n${signal}: abandoning teardown. Running destroys are asked to stop; every stack not destroyed stays in the ledger for \`npm run compare -- --cleanup\`.`);
+            abandon.abort();
+            return;
+        }
+        askedAt = now;
+        console.log(
+            `\n${signal} again: ${state.tearingDown ? "teardown is running and is not interrupted" : "still stopping, then tearing down"}. ` +
+                `To ABANDON teardown (stacks stay in the ledger for \`npm run compare -- --cleanup\`), press Ctrl-C again within ${abandonConfirmMs / 1000} s.`,
+        );
+    });
+    return Object.assign(state, { signal: watch.signal, abandon: abandon.signal, dispose: () => watch.dispose() });
 }
 
 /** The exit code of a finished comparison (docs/compare.md). */
@@ -150,31 +193,7 @@ async function compareCommand(args: CompareArgs, wiring: CompareWiring, ledger: 
         return exitCodes.failure;
     }
 
-    // Ctrl-C: the first stops what runs (each Pulumi CLI gets exactly one SIGINT from us: it runs
-    // in its own process group, so the terminal's signal does not reach it) and tears down. A
-    // destroy is never interrupted by Ctrl-C; only a confirmed request abandons teardown.
-    const abandon = new AbortController();
-    let askedToAbandonAt: number | undefined;
-    let tearingDown = false;
-    const interrupts = watchInterrupts((signal, count) => {
-        if (count === 1) {
-            console.log(`\n${signal}: stopping what is running, then destroying every stack this run created. Please wait.`);
-            return;
-        }
-        if (abandon.signal.aborted) return;
-        const now = Date.now();
-        if (askedToAbandonAt !== undefined && now - askedToAbandonAt <= abandonConfirmMs) {
-            console.log(`\n${signal}: abandoning teardown. Running destroys are asked to stop; every stack not destroyed stays in the ledger for \`npm run compare -- --cleanup\`.`);
-            abandon.abort();
-            return;
-        }
-        askedToAbandonAt = now;
-        console.log(
-            `\n${signal} again: ${tearingDown ? "teardown is running and is not interrupted" : "still stopping, then tearing down"}. ` +
-                `To ABANDON teardown (stacks stay in the ledger for \`npm run compare -- --cleanup\`), press Ctrl-C again within ${abandonConfirmMs / 1000} s.`,
-        );
-    });
-
+    const interrupts = watchTeardownInterrupts();
     const startedAt = Date.now();
     const board = new ProgressBoard(startedAt);
     const status = setInterval(() => console.log(board.status(Date.now())), 60_000);
@@ -190,7 +209,7 @@ async function compareCommand(args: CompareArgs, wiring: CompareWiring, ledger: 
                 ledger,
                 runBenchmark: wiring.runBenchmark,
                 onTransition: (t) => {
-                    if (t.state === "destroying") tearingDown = true;
+                    if (t.state === "destroying") interrupts.tearingDown = true;
                     console.log(board.transition(t));
                 },
                 onBenchmarkProgress: (e) => console.log(`  bench${e.target ? ` ${e.target}` : ""}: ${e.message}`),
@@ -208,7 +227,7 @@ async function compareCommand(args: CompareArgs, wiring: CompareWiring, ledger: 
                 destroyTimeoutMs: args.destroyTimeoutMinutes * 60_000,
                 stopBoundMs: wiring.stopBoundMs,
                 interrupt: interrupts.signal,
-                abandonTeardown: abandon.signal,
+                abandonTeardown: interrupts.abandon,
                 bench: { outDir, repetitions: args.repetitions, baseline: args.baseline, maxOverheadPct: args.maxOverheadPct },
             },
         );

@@ -130,6 +130,25 @@ describe("compare with a fake pulumi CLI on PATH: signals and teardown order", (
         expect(new Ledger(path.join(dir, "run", ".compare-ledger")).entries()).toEqual([]);
     });
 
+    it("only a confirmed request abandons teardown: the destroy then gets one SIGINT and the stack stays in the ledger", async () => {
+        const { dir, bin } = setUp({ upMs: 300, destroyMs: 20_000 });
+        const run = startCompare(dir, bin);
+        await waitFor("pulumi destroy to start", dir, run, (log) => processesOf(log, "destroy").length === 1);
+        ctrlC(run.child); // interrupt: teardown goes on
+        await new Promise((r) => setTimeout(r, 1_300));
+        ctrlC(run.child); // asks for confirmation
+        await new Promise((r) => setTimeout(r, 1_300));
+        ctrlC(run.child); // confirms
+        expect(await run.exit, run.output()).toBe(130);
+
+        const log = readFakePulumiLog(dir);
+        const [destroy] = processesOf(log, "destroy");
+        expect(eventsOf(log, destroy).filter((e) => e.event === "signal").map((e) => e.signal)).toEqual(["SIGINT"]);
+        expect(run.output()).toMatch(/press Ctrl-C again within 10 s[\s\S]*abandoning teardown/);
+        expect(new Ledger(path.join(dir, "run", ".compare-ledger")).entries().map((e) => e.stack)).toEqual(["vxlan"]);
+        expect(processesOf(log, "stack rm")).toEqual([]);
+    });
+
     it("an up that ignores SIGINT is escalated (SIGTERM) and its stack stays in the ledger, never destroyed concurrently", async () => {
         const { dir, bin } = setUp({ upOnSigint: "ignore", upOnSigterm: "stop", exitAfterSignalMs: 300 });
         const run = startCompare(dir, bin);
