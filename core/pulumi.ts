@@ -52,7 +52,8 @@ export class PulumiCommandError extends CniCompareError {
     ) {
         const said = (result.stderr.trim() || result.stdout.trim()).split("\n").filter((l) => l.trim() !== "").slice(-6).join("\n  ");
         // The command words only (e.g. "stack select"): values (config) stay out of messages.
-        const words = args.slice(0, args.findIndex((a) => a.startsWith("-")) >>> 0).slice(0, 2).join(" ");
+        const firstFlag = args.findIndex((a) => a.startsWith("-"));
+        const words = (firstFlag < 0 ? args : args.slice(0, firstFlag)).slice(0, 2).join(" ");
         super(`pulumi ${words} ended with ${describeExit(result)}${said ? `:\n  ${said}` : ""}`);
     }
 }
