@@ -23,7 +23,7 @@ manifests and node scripts, secrets masked.
 
 ${optionLines(options)}
 
-Exit codes: 0 done (or up to date), 1 the snapshot is stale (--check) or rendering failed, 2 bad usage.`;
+Exit codes: 0 done, 1 the snapshot is stale (--check) or rendering failed, 2 bad usage.`;
 
 /** The one bad-usage class (core/errors.ts), under the name the render tests know. */
 export { UsageError as RenderUsageError };
