@@ -50,7 +50,8 @@ export class PulumiCommandError extends CniCompareError {
         readonly args: readonly string[],
         readonly result: CommandResult,
     ) {
-        const said = (result.stderr.trim() || result.stdout.trim()).split("\n").filter((l) => l.trim() !== "").slice(-6).join("\n  ");
+        // stderr only: stdout may hold secrets (`stack output --show-secrets`).
+        const said = result.stderr.split("\n").filter((l) => l.trim() !== "").slice(-6).join("\n  ");
         // The command words only (e.g. "stack select"): values (config) stay out of messages.
         const firstFlag = args.findIndex((a) => a.startsWith("-"));
         const words = (firstFlag < 0 ? args : args.slice(0, firstFlag)).slice(0, 2).join(" ");
