@@ -79,6 +79,17 @@ function startCompare(dir: string, bin: string): Running {
     return { child, output: () => text, exit };
 }
 
+/** Starts compare against a fake CLI with `behavior`, presses Ctrl-C once `up` runs, waits for the exit. */
+async function ctrlCDuringUp(behavior: Partial<FakePulumiBehavior>): Promise<{ dir: string; run: Running; log: FakePulumiEvent[]; up: number }> {
+    const { dir, bin } = setUp(behavior);
+    const run = startCompare(dir, bin);
+    await waitFor("pulumi up to start", dir, run, (log) => processesOf(log, "up").length === 1);
+    ctrlC(run.child);
+    expect(await run.exit, run.output()).toBe(130);
+    const log = readFakePulumiLog(dir);
+    return { dir, run, log, up: processesOf(log, "up")[0] };
+}
+
 /** A Ctrl-C as the terminal delivers it: SIGINT to every process in the child's group. */
 function ctrlC(child: ChildProcess): void {
     process.kill(-child.pid!, "SIGINT");
@@ -93,14 +104,7 @@ async function waitFor(what: string, dir: string, run: Running, check: (log: Fak
 
 describe("compare with a fake pulumi CLI on PATH: signals and teardown order", () => {
     it("one Ctrl-C: the CLI's up gets exactly one SIGINT, and destroy starts only after up has exited", async () => {
-        const { dir, bin } = setUp({});
-        const run = startCompare(dir, bin);
-        await waitFor("pulumi up to start", dir, run, (log) => processesOf(log, "up").length === 1);
-        ctrlC(run.child);
-        expect(await run.exit, run.output()).toBe(130);
-
-        const log = readFakePulumiLog(dir);
-        const [up] = processesOf(log, "up");
+        const { dir, run, log, up } = await ctrlCDuringUp({});
         const upSignals = eventsOf(log, up).filter((e) => e.event === "signal").map((e) => e.signal);
         expect(upSignals, "the terminal's SIGINT must not reach the CLI; ours is sent once").toEqual(["SIGINT"]);
         const upExit = eventsOf(log, up).find((e) => e.event === "exit")!;
@@ -150,14 +154,7 @@ describe("compare with a fake pulumi CLI on PATH: signals and teardown order", (
     });
 
     it("an up that ignores SIGINT is escalated (SIGTERM) and its stack stays in the ledger, never destroyed concurrently", async () => {
-        const { dir, bin } = setUp({ upOnSigint: "ignore", upOnSigterm: "stop", exitAfterSignalMs: 300 });
-        const run = startCompare(dir, bin);
-        await waitFor("pulumi up to start", dir, run, (log) => processesOf(log, "up").length === 1);
-        ctrlC(run.child);
-        expect(await run.exit, run.output()).toBe(130);
-
-        const log = readFakePulumiLog(dir);
-        const [up] = processesOf(log, "up");
+        const { dir, run, log, up } = await ctrlCDuringUp({ upOnSigint: "ignore", upOnSigterm: "stop", exitAfterSignalMs: 300 });
         const signals = eventsOf(log, up).filter((e) => e.event === "signal");
         expect(signals.map((e) => e.signal)).toEqual(["SIGINT", "SIGTERM"]);
         // Our schedule, not the terminal's: SIGTERM only after the SIGINT grace period.

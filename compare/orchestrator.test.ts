@@ -1,22 +1,13 @@
-import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useTempDirs } from "../test/temp-dirs";
 import type { Target } from "../bench/targets";
 import { StandInEngine, standInBenchmark, type StandInBehavior, type StandInOp } from "../test/compare/stand-in-engine";
 import { pollUntil } from "../core/wait";
 import { Ledger } from "./ledger";
 import { cleanupLeftovers, runComparison, type BenchmarkRunner, type CompareOptions, type StackRequest, type StackTransition } from "./orchestrator";
 
-const dirs: string[] = [];
-afterEach(() => {
-    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
-function tempDir(): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "compare-test-"));
-    dirs.push(dir);
-    return dir;
-}
+const tempDir = useTempDirs("compare-test-");
 
 const modes = ["vxlan", "host-gw", "calico", "calico-ipip", "calico-vxlan"];
 
