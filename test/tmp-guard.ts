@@ -33,11 +33,15 @@ const tsxIpcFolder = `tsx-${process.geteuid?.() ?? os.userInfo().username}/`;
 
 export default function setup(): () => void {
     const sandbox = fs.mkdtempSync(path.join(os.tmpdir(), "cni-compare-tests-"));
-    const previous = { TMPDIR: process.env.TMPDIR, TSX_DISABLE_CACHE: process.env.TSX_DISABLE_CACHE };
+    const previous = { TMPDIR: process.env.TMPDIR, TSX_DISABLE_CACHE: process.env.TSX_DISABLE_CACHE, TS_NODE_CACHE: process.env.TS_NODE_CACHE };
     process.env.TMPDIR = sandbox;
-    // tsx (the CLIs' children) keeps a compile cache in <tmpdir>/tsx-<uid> for later runs
-    // (node_modules/tsx: TSX_DISABLE_CACHE turns it off): a cache, but still a file left behind.
+    // Two compilers keep caches in the temp folder for later runs — caches, but still files left
+    // behind: tsx (the CLIs' children) in <tmpdir>/tsx-<uid> (node_modules/tsx: TSX_DISABLE_CACHE
+    // turns it off), and the ts-node that loads the policy pack in <tmpdir>/ts-node-<hash>
+    // (node_modules/@pulumi/pulumi/vendor/ts-node@7.0.1/index.js: `cache: yn(process.env["TS_NODE_CACHE"],
+    // { default: true })`).
     process.env.TSX_DISABLE_CACHE = "1";
+    process.env.TS_NODE_CACHE = "false";
     return () => {
         for (const [key, value] of Object.entries(previous)) {
             if (value === undefined) delete process.env[key];
