@@ -127,7 +127,9 @@ export function exitCodeFor(program: string, error: unknown, usageErrors: readon
         console.error(`${program}: ${message}`);
         return exitCodes.interrupted;
     }
-    console.error(`${program}: ${message}`);
+    // A programming error (not a failure the code anticipated) gets its stack, for the bug report.
+    const bug = error instanceof TypeError || error instanceof ReferenceError || error instanceof RangeError;
+    console.error(`${program}: ${bug ? (error.stack ?? message) : message}`);
     return exitCodes.failure;
 }
 
