@@ -215,6 +215,8 @@ export async function runComparison(deps: CompareDeps, options: CompareOptions):
             }
             const handle = t.handle;
             await handle.setConfig(options.config);
+            // Interrupted while the stack was being created: do not start an update only to stop it.
+            if (options.interrupt.aborted) throw new InterruptedError(`up of stack ${name} was not started: interrupted`);
             t.upStartedAt = now();
             await runOperation(
                 {
