@@ -189,13 +189,16 @@ export abstract class RemoteShell implements Shell {
     async run(command: string, options: RunOptions): Promise<CommandResult> {
         if (options.signal?.aborted) throw abortError(this.name, command);
         let pgid: number | undefined;
+        const started = Date.now();
         try {
             return await this.runWrapped(command, options.timeoutMs, options.signal, (p) => (pgid = p));
         } catch (err) {
             if (pgid !== undefined) await this.kill(pgid);
             // Name the caller's command, not the wrapper around it.
             if (options.signal?.aborted) throw abortError(this.name, command);
-            if (err instanceof TimeoutError) throw timeoutError(this.name, command, options.timeoutMs);
+            // runStreaming rejects on its own timer when timeoutMs passes (SshShell with a
+            // TimeoutError; a subclass may reject with a plain Error): a rejection at the limit is it.
+            if (err instanceof TimeoutError || Date.now() - started >= options.timeoutMs) throw timeoutError(this.name, command, options.timeoutMs);
             throw err;
         }
     }
