@@ -15,7 +15,8 @@ import { imdsCommand, k3sVersionCommand } from "./commands";
 import { measureNode, measurePodMtu } from "./environment";
 import { parseKeyValues } from "./parse";
 import type { ClusterSession, Endpoint, Environment, HttpEndpoints, PodRequest } from "./session";
-import { connectSsh, RemoteShell, type CommandResult, type Shell, type SshShell } from "./shell";
+import { RemoteShell, type CommandResult, type Shell } from "./shell";
+import { connectSsh, type SshShell } from "./ssh";
 import type { Target } from "./targets";
 
 /** Label on every pod the runner creates; a cleanup deletes by it. */

@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { Server } from "ssh2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { descendantProcesses } from "./descendants";
-import { connectSsh, type SshShell } from "./shell";
+import { connectSsh, type SshShell } from "./ssh";
 
 const pem = () => generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs1", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } }).privateKey;
 const hostKey = pem();
