@@ -186,9 +186,13 @@ export function environmentCommand(peerIp: string): string {
     ].join("; ");
 }
 
-/** k3s's version line on a node (`k3s version v1.31.4+k3s1 (…)`). */
+/**
+ * k3s's version line on a node (`k3s version v1.31.4+k3s1 (…)`), or "k3s version unknown". The
+ * test is on the captured text: a pipeline's status is its last command's (`head`, which
+ * succeeds), so `k3s --version | head || echo …` never reaches the fallback (POSIX sh, Pipelines).
+ */
 export function k3sVersionCommand(): string {
-    return "k3s --version 2>/dev/null | head -n 1 || echo 'k3s version unknown'";
+    return `v=$(k3s --version 2>/dev/null | head -n 1); if [ -n "$v" ]; then echo "$v"; else echo 'k3s version unknown'; fi`;
 }
 
 /** Instance type and AZ from IMDSv2 (the stacks require tokens: FACTS.md "Hardening"). Only

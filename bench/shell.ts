@@ -11,6 +11,8 @@ export interface CommandResult {
     readonly stderr: string;
     /** Exit code; null when the command was killed by a signal. */
     readonly code: number | null;
+    /** The signal that ended the command ("SIGKILL"), when the transport reports it (SSH exit-signal). */
+    readonly signal?: string;
 }
 
 export interface RunOptions {
@@ -44,7 +46,7 @@ export class CommandError extends Error {
         readonly result: CommandResult,
     ) {
         const err = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-5).join("\n");
-        super(`${shell}: command exited with ${result.code ?? "a signal"}: ${command.slice(0, 200)}\n${err}`);
+        super(`${shell}: command ${result.code !== null ? `exited with ${result.code}` : `was killed by ${result.signal ?? "a signal"}`}: ${command.slice(0, 200)}\n${err}`);
     }
 }
 
