@@ -72,7 +72,8 @@ export class KubeApiStandin {
         return [
             "apiVersion: v1",
             "kind: Config",
-            `clusters: [{name: standin, cluster: {server: "http://127.0.0.1:${this.port}"}}]`,
+            // client-node refuses plain HTTP unless TLS checks are off (config.js applyHTTPSOptions).
+            `clusters: [{name: standin, cluster: {server: "http://127.0.0.1:${this.port}", insecure-skip-tls-verify: true}}]`,
             "users: [{name: standin, user: {token: standin-token}}]",
             "contexts: [{name: standin, context: {cluster: standin, user: standin}}]",
             "current-context: standin",
