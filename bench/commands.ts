@@ -225,3 +225,29 @@ export function stopCommand(pgid: number): string {
         `kill -KILL -${pgid} 2>/dev/null; true`
     );
 }
+
+/** Marker of the line `startAtCommand` prints (to stderr) when its command really starts. */
+export const startStampMarker = "bench-start";
+
+/** The shell's wall clock, seconds since the epoch with nanoseconds (for `startAtCommand`). */
+export function clockCommand(): string {
+    return "date +%s.%N";
+}
+
+/**
+ * Sleeps until the wall-clock time `epochSeconds`, prints `bench-start <time>` to stderr (stdout
+ * stays the tool's: iperf3 -J prints JSON there), then execs `command`. Commands started through
+ * separate execs on one node then begin together, to the node clock's resolution, and each says
+ * when it did.
+ */
+export function startAtCommand(epochSeconds: number, command: string): string {
+    return (
+        `d=$(awk -v t=${epochSeconds.toFixed(3)} -v n="$(date +%s.%N)" 'BEGIN { d = t - n; if (d > 0) printf "%.3f", d; else printf "0" }'); ` +
+        `sleep "$d"; echo "${startStampMarker} $(date +%s.%N)" >&2; exec ${command}`
+    );
+}
+
+/** The kernel's TCP socket tables of the shell's network namespace (proc(5): /proc/net/tcp, tcp6). */
+export function tcpSocketsCommand(): string {
+    return "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null";
+}

@@ -86,7 +86,7 @@ export class LabSession implements ClusterSession {
     }
 
     /** Nothing to remove: the lab's "pods" exist for the whole session. */
-    async releasePods(): Promise<void> {}
+    async releasePods(_role: string): Promise<void> {}
 
     async environment(): Promise<Environment> {
         const nodes = await Promise.all(
