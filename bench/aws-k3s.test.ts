@@ -9,7 +9,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { benchPodManifest, managedByLabel, openAwsK3sSession, podLifetimeSeconds, roleLabelKey, runLabelKey, runLease, runLeaseName, type AwsK3sSession } from "./aws-k3s";
 import { k3sVersionCommand } from "./commands";
 import { networkBandwidth } from "./environment";
+import { reportMarkdown } from "./report";
 import { benchDefaults, plannedToolSeconds, resolveSettings } from "./run";
+import { aggregate, summarySchema } from "./summary";
 import { AwsK3sFixture, guestbookPods, stubInstance } from "./testing/aws-k3s-fixture";
 import type { PodFate } from "./testing/kube-api-standin";
 import { comparisonInstanceTypes } from "../components/settings";
@@ -190,6 +192,34 @@ describe("AWS/k3s session: environment", () => {
         expect(env.nodes[0].k3sVersion).toBe(stubInstance.k3s);
         expect(env.nodes[0].sshHostKey).toEqual({ fingerprint: expect.stringMatching(/^SHA256:[A-Za-z0-9+/]{43}$/), verification: "trust-on-first-use" });
         expect(env.loadGeneratorHostKey?.fingerprint).toBe(env.nodes[0].sshHostKey?.fingerprint);
+    });
+
+    it("the report's environment section shows each digest the guestbook ran, the bandwidth class and why both matter", async () => {
+        const f = await fixture();
+        const s = await open(f);
+        const environment = await s.environment();
+        const t = f.target();
+        const { stats, gate } = aggregate([], [], [t.name]);
+        const md = reportMarkdown({
+            schema: summarySchema,
+            startedAt: "2026-01-01T00:00:00Z",
+            finishedAt: "2026-01-01T00:10:00Z",
+            settings: resolveSettings([t], { outDir: "unused" }),
+            targets: [{ name: t.name, mode: t.mode, platform: t.platform }],
+            order: [[t.name]],
+            environments: [{ target: t.name, repetition: 1, environment }],
+            figures: [],
+            samples: [],
+            stats,
+            gate,
+            notes: [],
+            errors: [],
+        });
+        for (const p of guestbookPods) expect(md).toContain(`| vxlan | ${p.name} | ${p.container} | ${p.image} | ${p.imageID} |`);
+        expect(md).toContain("| vxlan | c6i.4xlarge | 6.25 / up to 12.5 |");
+        expect(md).toMatch(/tags that upstream re-pushes/);
+        expect(md).toMatch(/network I\/O credits last/);
+        expect(md).toContain(`| vxlan | node-a | ${environment.nodes[0].sshHostKey!.fingerprint} | trust-on-first-use |`);
     });
 
     it("pins the host keys the stack exports", async () => {
