@@ -94,6 +94,7 @@ export const nodes = [pair.server, pair.agent].map(({ role, instance }) => ({
     publicIp: instance.publicIp,
     instanceType: instance.instanceType,
     availabilityZone: instance.availabilityZone,
+    sshHostKey: cluster.hostKeys[role],
 }));
 export const podCidr = settings.podCidr;
 export const mtu = { node: ec2NicMtu, pod: podMtu(mode) };
@@ -107,5 +108,5 @@ export const kubeconfig = cluster.kubeconfig;
 export const sshUser = loginUser;
 export const sshPrivateKey = privateKey;
 export const loadGenerator = loadGen
-    ? { publicIp: loadGen.instance.publicIp, privateIp: loadGen.instance.privateIp }
+    ? { publicIp: loadGen.instance.publicIp, privateIp: loadGen.instance.privateIp, sshHostKey: loadGen.hostKey }
     : undefined;

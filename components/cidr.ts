@@ -49,3 +49,20 @@ export function overlaps(a: Cidr, b: Cidr): boolean {
 export function firstSubnet(cidr: Cidr, prefix: number): string {
     return `${toIp(cidr.base)}/${Math.max(prefix, cidr.prefix)}`;
 }
+
+/** True when the IPv4 address `ip` lies inside `cidr` (a canonical CIDR, as parseCidr accepts). */
+export function containsIp(cidr: string, ip: string): boolean {
+    const range = parseCidr(cidr);
+    if ("problem" in range) throw new Error(`${cidr} ${range.problem}`);
+    if (!isIPv4(ip)) throw new Error(`${ip} is not an IPv4 address`);
+    const address = toInt(ip);
+    return range.base <= address && address < range.base + size(range.prefix);
+}
+
+/** The address `offset` places after the network address of `cidr` (offset 0 is the network itself). */
+export function addressIn(cidr: string, offset: number): string {
+    const range = parseCidr(cidr);
+    if ("problem" in range) throw new Error(`${cidr} ${range.problem}`);
+    if (!Number.isInteger(offset) || offset < 0 || offset >= size(range.prefix)) throw new Error(`${cidr} has no address at offset ${offset}`);
+    return toIp(range.base + offset);
+}

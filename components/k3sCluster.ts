@@ -10,6 +10,7 @@ import {
     k3sServerScript,
     nodeNames,
     nodeReadyTimeoutSeconds,
+    readHostKeyScript,
     readKubeconfigScript,
     runAsRoot,
     waitForNodesScript,
@@ -22,6 +23,20 @@ export const sshPerDialTimeoutSeconds = 10;
 /** Without a private key (the operator supplied only a public one) the provider uses ssh-agent. */
 export function sshConnection(host: pulumi.Input<string>, privateKey: pulumi.Input<string> | undefined): command.types.input.remote.ConnectionArgs {
     return { host, user: sshUser, privateKey, dialErrorLimit: sshDialErrorLimit, perDialTimeout: sshPerDialTimeoutSeconds };
+}
+
+/**
+ * Reads an instance's SSH host key at first contact. Pulumi's own SSH connections do not verify
+ * host keys, so this is trust on first use; the key is exported so that every later connection
+ * (the benchmark runner) pins it.
+ */
+export function recordHostKey(name: string, host: pulumi.Input<string>, instanceId: pulumi.Input<string>, privateKey: pulumi.Input<string> | undefined, parent: pulumi.Resource): pulumi.Output<string> {
+    const read = new command.remote.Command(name, {
+        connection: sshConnection(host, privateKey),
+        create: readHostKeyScript,
+        triggers: [instanceId],
+    }, { parent });
+    return read.stdout.apply((line) => line.trim());
 }
 
 export interface K3sClusterArgs {
@@ -44,6 +59,8 @@ export class K3sCluster extends pulumi.ComponentResource {
     public readonly provider: k8s.Provider;
     public readonly serverInstall: command.remote.Command;
     public readonly agentInstall: command.remote.Command;
+    /** Each node's SSH host key line ("ssh-ed25519 AAAA…"), read at first contact. */
+    public readonly hostKeys: { readonly server: pulumi.Output<string>; readonly agent: pulumi.Output<string> };
     private readonly sshPrivateKey?: pulumi.Input<string>;
     private readonly serverInstance: Node["instance"];
 
@@ -53,6 +70,11 @@ export class K3sCluster extends pulumi.ComponentResource {
         this.serverInstance = args.server.instance;
         const server = args.server.instance;
         const agent = args.agent.instance;
+
+        this.hostKeys = {
+            server: recordHostKey(`${name}-server-host-key`, server.publicIp, server.id, args.sshPrivateKey, this),
+            agent: recordHostKey(`${name}-agent-host-key`, agent.publicIp, agent.id, args.sshPrivateKey, this),
+        };
 
         // The token reaches the nodes only on standard input. RandomPassword marks its result
         // secret in the engine; wrapping it again keeps it secret wherever this code is evaluated.

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { sshConnection } from "./k3sCluster";
+import { recordHostKey, sshConnection } from "./k3sCluster";
 import { hardenedInstanceArgs, type NodePair } from "./nodePair";
 import { loadGeneratorScript, runAsRoot } from "./nodeScripts";
 
@@ -22,6 +22,8 @@ export interface LoadGeneratorArgs {
 export class LoadGenerator extends pulumi.ComponentResource {
     public readonly instance: aws.ec2.Instance;
     public readonly toolsInstall: command.remote.Command;
+    /** The instance's SSH host key line, read at first contact (see recordHostKey). */
+    public readonly hostKey: pulumi.Output<string>;
 
     constructor(name: string, args: LoadGeneratorArgs, opts?: pulumi.ComponentResourceOptions) {
         super("cni-compare:aws:LoadGenerator", name, {}, opts);
@@ -64,13 +66,14 @@ export class LoadGenerator extends pulumi.ComponentResource {
         // from this instance's public address, which the NLB preserves as the client IP.
         new aws.vpc.SecurityGroupIngressRule(`${name}-nodeport-via-nlb`, {
             securityGroupId: pair.securityGroup.id,
-            description: "guestbook NodePort from the load generator's public address (through the NLB)",
+            description: "guestbook NodePort from the public address of the load generator (through the NLB)",
             ipProtocol: "tcp",
             fromPort: args.nodePort,
             toPort: args.nodePort,
             cidrIpv4: pulumi.interpolate`${this.instance.publicIp}/32`,
         }, parent);
 
+        this.hostKey = recordHostKey(`${name}-host-key`, this.instance.publicIp, this.instance.id, args.sshPrivateKey, this);
         this.toolsInstall = new command.remote.Command(`${name}-tools`, {
             connection: sshConnection(this.instance.publicIp, args.sshPrivateKey),
             create: runAsRoot(loadGeneratorScript()),

@@ -29,6 +29,8 @@ export interface Tunnel {
     readonly port?: number;
     /** Bytes the outer headers take from the node MTU. */
     readonly overhead: number;
+    /** Who puts these frames on the wire, for security-group rule descriptions. */
+    readonly owner: string;
 }
 
 export interface ModeFacts {
@@ -43,19 +45,33 @@ export interface ModeFacts {
     readonly tunnel?: Tunnel;
     /** Pod routes are exchanged over BGP (TCP 179) between the nodes. */
     readonly bgp: boolean;
-    /** Ports and protocols the nodes must open to each other beyond k3s's own. */
+    /** Control-plane traffic the nodes must admit from each other beyond k3s's own and the
+     * tunnel's (which `tunnelTraffic` derives from `tunnel`, so each port is written once). */
     readonly nodeTraffic: readonly NodeTraffic[];
 }
 
 /** k3s's own node-to-node traffic, needed in every mode. */
 export const k3sTraffic: readonly NodeTraffic[] = [
-    { protocol: "tcp", fromPort: 6443, toPort: 6443, why: "k3s agent to the server's Kubernetes API" },
+    // Security-group rule descriptions allow only a-zA-Z0-9, space and ._-:/()#,@[]+=&;{}!$*
+    // (EC2 API reference, IpRange.Description): no apostrophes in any `why`.
+    { protocol: "tcp", fromPort: 6443, toPort: 6443, why: "k3s agent to the Kubernetes API of the server" },
     { protocol: "tcp", fromPort: 10250, toPort: 10250, why: "kubelet API (logs, exec, metrics) between nodes" },
 ];
 
-const flannelVxlanTunnel: Tunnel = { kind: "vxlan", vni: 1, port: 8472, overhead: 50 }; // Linux default port, flannel VNI 1
-const calicoVxlanTunnel: Tunnel = { kind: "vxlan", vni: 4096, port: 4789, overhead: 50 }; // IANA port, Calico's default VNI
-const ipipTunnel: Tunnel = { kind: "ipip", overhead: 20 }; // one extra IPv4 header
+// The ports and VNIs are the plugins' defaults, which the program does not override (k3s passes
+// no flannel backend options; the Installation CRD has no VXLAN port or VNI field): flannel's
+// vxlan backend uses VNI 1 and the Linux kernel's port 8472; Calico's Felix VXLANPort 4789 and
+// VXLANVNI 4096 (FACTS.md). Everything else (security group, lab, reports) reads them from here.
+const flannelVxlanTunnel: Tunnel = { kind: "vxlan", vni: 1, port: 8472, overhead: 50, owner: "flannel VXLAN" };
+const calicoVxlanTunnel: Tunnel = { kind: "vxlan", vni: 4096, port: 4789, overhead: 50, owner: "Calico VXLAN" };
+const ipipTunnel: Tunnel = { kind: "ipip", overhead: 20, owner: "Calico IP-in-IP" }; // one extra IPv4 header
+
+/** What a tunnel puts on the wire between the nodes: outer packets from the peer's node IP. */
+export function tunnelTraffic(tunnel: Tunnel): NodeTraffic {
+    return tunnel.kind === "ipip"
+        ? { protocol: "4", fromPort: 0, toPort: 0, why: `${tunnel.owner} (IP protocol 4)` }
+        : { protocol: "udp", fromPort: tunnel.port!, toPort: tunnel.port!, why: `${tunnel.owner} frames (VNI ${tunnel.vni})` };
+}
 
 const typha: NodeTraffic = { protocol: "tcp", fromPort: 5473, toPort: 5473, why: "Calico Typha (operator installs always run it)" };
 const bgp: NodeTraffic = { protocol: "tcp", fromPort: 179, toPort: 179, why: "BGP sessions carrying pod routes" };
@@ -63,11 +79,11 @@ const bgp: NodeTraffic = { protocol: "tcp", fromPort: 179, toPort: 179, why: "BG
 export const modeFacts: Readonly<Record<NetworkMode, ModeFacts>> = {
     vxlan: {
         plugin: "flannel",
-        description: "Flannel VXLAN overlay (VNI 1, UDP 8472)",
+        description: `Flannel VXLAN overlay (VNI ${flannelVxlanTunnel.vni}, UDP ${flannelVxlanTunnel.port})`,
         flannelBackend: "vxlan",
         tunnel: flannelVxlanTunnel,
         bgp: false,
-        nodeTraffic: [{ protocol: "udp", fromPort: 8472, toPort: 8472, why: "flannel VXLAN frames" }],
+        nodeTraffic: [],
     },
     "host-gw": {
         plugin: "flannel",
@@ -91,18 +107,24 @@ export const modeFacts: Readonly<Record<NetworkMode, ModeFacts>> = {
         calico: { encapsulation: "IPIP", bgp: "Enabled" },
         tunnel: ipipTunnel,
         bgp: true,
-        nodeTraffic: [bgp, typha, { protocol: "4", fromPort: 0, toPort: 0, why: "IP-in-IP (IP protocol 4)" }],
+        nodeTraffic: [bgp, typha],
     },
     "calico-vxlan": {
         plugin: "calico",
-        description: "Calico VXLAN, BGP off (VNI 4096, UDP 4789)",
+        description: `Calico VXLAN, BGP off (VNI ${calicoVxlanTunnel.vni}, UDP ${calicoVxlanTunnel.port})`,
         flannelBackend: "none",
         calico: { encapsulation: "VXLAN", bgp: "Disabled" },
         tunnel: calicoVxlanTunnel,
         bgp: false,
-        nodeTraffic: [typha, { protocol: "udp", fromPort: 4789, toPort: 4789, why: "Calico VXLAN frames" }],
+        nodeTraffic: [typha],
     },
 };
+
+/** Everything one node must admit from the other's node IP: k3s, the mode's control plane, its tunnel. */
+export function nodeToNodeTraffic(mode: NetworkMode): NodeTraffic[] {
+    const facts = modeFacts[mode];
+    return [...k3sTraffic, ...facts.nodeTraffic, ...(facts.tunnel ? [tunnelTraffic(facts.tunnel)] : [])];
+}
 
 /** EC2 NICs carry 9001-byte jumbo frames inside a VPC. */
 export const ec2NicMtu = 9001;

@@ -1,7 +1,9 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import type { SecurityGroupRule } from "./flows";
 import { measurementPorts } from "./measurementPorts";
-import { k3sTraffic, routesPodIpsNatively, type NetworkMode, modeFacts } from "./modes";
+import { nodeToNodeTraffic, routesPodIpsNatively, type NetworkMode } from "./modes";
+import { clusterDnsPort, guestbookPorts } from "./podPorts";
 
 /** Ubuntu 24.04 LTS, resolved once per stack so every instance boots the same image. */
 export const ubuntuAmiParameter = "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id";
@@ -152,18 +154,23 @@ export interface IngressRule {
     readonly why: string;
 }
 
-/** Every ingress rule the node security group gets for a mode: the whole contract in one list. */
+/**
+ * Every ingress rule the node security group gets for a mode: the whole contract in one list.
+ * components/flows.ts states independently what must get through; the tests check these rules
+ * against that matrix, rule by rule, and the lab enforces them on real packets.
+ */
 export function nodeIngressRules(args: Pick<NodePairArgs, "mode" | "operatorCidr" | "vpcCidr" | "podCidr" | "nodePort">): IngressRule[] {
-    const facts = modeFacts[args.mode];
     const rules: IngressRule[] = [
         { key: "ssh-operator", protocol: "tcp", fromPort: 22, toPort: 22, source: args.operatorCidr, why: "SSH from the operator only" },
         { key: "api-operator", protocol: "tcp", fromPort: 6443, toPort: 6443, source: args.operatorCidr, why: "Kubernetes API from the operator only" },
         { key: "nodeport-operator", protocol: "tcp", fromPort: args.nodePort, toPort: args.nodePort, source: args.operatorCidr, why: "guestbook NodePort from the operator (the NLB preserves client IPs)" },
         { key: "nodeport-vpc", protocol: "tcp", fromPort: args.nodePort, toPort: args.nodePort, source: args.vpcCidr, why: "guestbook NodePort from the VPC: NLB health checks and the load generator" },
-        // Path-MTU discovery: 9001-byte jumbo frames inside the VPC meet 1500 outside it.
-        { key: "pmtu-vpc", protocol: "icmp", fromPort: 3, toPort: 4, source: args.vpcCidr, why: "ICMP fragmentation-needed for path MTU discovery" },
+        // Path-MTU discovery: 9001-byte jumbo frames inside the VPC meet 1500-byte links beyond
+        // the internet gateway, whose routers may be anywhere (EC2 user guide, "Network maximum
+        // transmission unit (MTU) for your EC2 instance": allow ICMP type 3 code 4 inbound).
+        { key: "pmtu-internet", protocol: "icmp", fromPort: 3, toPort: 4, source: "0.0.0.0/0", why: "ICMP fragmentation-needed for path MTU discovery, from any router" },
     ];
-    for (const traffic of [...k3sTraffic, ...facts.nodeTraffic]) {
+    for (const traffic of nodeToNodeTraffic(args.mode)) {
         const ports = traffic.protocol === "4" ? {} : { fromPort: traffic.fromPort, toPort: traffic.toPort };
         const name = traffic.protocol === "4" ? "ipip" : `${traffic.protocol}-${traffic.fromPort}`;
         rules.push({ key: `node-${name}`, protocol: traffic.protocol, ...ports, source: "self", why: traffic.why });
@@ -181,8 +188,23 @@ export function nodeIngressRules(args: Pick<NodePairArgs, "mode" | "operatorCidr
             source: args.podCidr,
             why: "pod-to-pod packets carry pod IPs on the wire; a self-referencing rule does not match them",
         });
+        // Unencapsulated, packets that the peer node itself sends to a pod here carry the peer's
+        // node IP and the pod's port: NodePort/NLB traffic kube-proxy masquerades before
+        // forwarding it to a frontend on this node (externalTrafficPolicy Cluster, kubernetes
+        // pkg/proxy/iptables/proxier.go), and hostNetwork pods asking CoreDNS. Encapsulated modes
+        // carry both inside the tunnel port.
+        rules.push(
+            { key: "snat-frontend", protocol: "tcp", fromPort: guestbookPorts.frontend, toPort: guestbookPorts.frontend, source: "self", why: "NodePort traffic kube-proxy masquerades to the peer node IP before forwarding it to a frontend pod here" },
+            { key: "node-dns-udp", protocol: "udp", fromPort: clusterDnsPort, toPort: clusterDnsPort, source: "self", why: "DNS from hostNetwork pods on the peer node to CoreDNS here" },
+            { key: "node-dns-tcp", protocol: "tcp", fromPort: clusterDnsPort, toPort: clusterDnsPort, source: "self", why: "DNS over TCP from hostNetwork pods on the peer node to CoreDNS here" },
+        );
     }
     return rules;
+}
+
+/** The rules as components/flows.ts evaluates them. */
+export function asSecurityGroupRules(rules: readonly IngressRule[]): SecurityGroupRule[] {
+    return rules.map((rule) => ({ name: rule.key, protocol: rule.protocol, fromPort: rule.fromPort, toPort: rule.toPort, source: rule.source }));
 }
 
 export interface HardenedInstanceArgs {

@@ -166,15 +166,33 @@ fi
 /** Ubuntu packages the load generator needs: HTTP load, bulk throughput, request/response latency. */
 export const loadGeneratorPackages = ["wrk", "iperf3", "sockperf"] as const;
 
+/** How long apt waits for another apt/dpkg run (unattended-upgrades on first boot) to finish. */
+export const aptLockWaitSeconds = 600;
+
 export function loadGeneratorScript(): string {
     return `#!/usr/bin/env bash
 set -euo pipefail
 cloud-init status --wait >/dev/null || true
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends ${loadGeneratorPackages.join(" ")} >/dev/null
+# On a fresh Ubuntu, unattended-upgrades (apt-daily) can hold the dpkg and package-list locks
+# long after cloud-init reports done: wait for them (apt.conf(5), DPkg::Lock::Timeout) instead of
+# failing, and retry the list update, bounded, since it also takes the lists lock.
+apt_wait=(-o DPkg::Lock::Timeout=${aptLockWaitSeconds})
+for attempt in 1 2 3 4 5 6; do
+  apt-get "\${apt_wait[@]}" update -qq && break
+  if ((attempt == 6)); then
+    echo "apt-get update failed 6 times; is another apt run holding the package lists?" >&2
+    exit 1
+  fi
+  sleep 10
+done
+apt-get "\${apt_wait[@]}" install -y -qq --no-install-recommends ${loadGeneratorPackages.join(" ")} >/dev/null
 for tool in ${loadGeneratorPackages.join(" ")}; do
   command -v "$tool" >/dev/null || { echo "$tool missing after install" >&2; exit 1; }
 done
 `;
 }
+
+/** The instance's SSH host key (OpenSSH's ED25519 public key line), recorded at first contact so
+ * that later connections (the benchmark runner) can pin it instead of trusting any key. */
+export const readHostKeyScript = "cat /etc/ssh/ssh_host_ed25519_key.pub";

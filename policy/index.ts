@@ -28,7 +28,7 @@ new PolicyPack("cni-compare", {
             description: rule.description,
             validateResource: (args: { type: string; name: string; urn: string; props: Record<string, any> }, reportViolation: (message: string) => void) => {
                 const resource = view(args);
-                for (const message of rule.check(resource.type, resource.props)) reportViolation(`${resource.name}: ${message}`);
+                for (const message of rule.check(resource.type, resource.props, resource.name)) reportViolation(`${resource.name}: ${message}`);
             },
         })),
         ...stackRules.map((rule) => ({

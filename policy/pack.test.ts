@@ -137,6 +137,16 @@ describe("the policy pack under Pulumi's policy runner", () => {
         expect(await analyze("host-gw", server)).toEqual([{ policy: "imdsv2-required", message: expect.stringContaining('httpTokens is "optional"') }]);
     });
 
+    it("reports an AWS input limit the provider does not check, as `pulumi preview` would", async () => {
+        const resources = committedResources("host-gw");
+        const rule = structuredClone(resources.find((r) => r.name === "cni-host-gw-nodes-node-tcp-6443")!);
+        rule.inputs.description = "k3s agent to the server's Kubernetes API"; // what every `up` once failed on
+        expect(await analyze("host-gw", rule)).toEqual([{
+            policy: "aws-input-constraints",
+            message: expect.stringContaining(`description "k3s agent to the server's Kubernetes API" contains "'"`),
+        }]);
+    });
+
     it("checks the node pair and the mode's source/dest check against the stack's config", async () => {
         const resources = structuredClone(committedResources("host-gw"));
         const agent = resources.find((r) => r.name === "cni-host-gw-agent")!;

@@ -8,13 +8,9 @@
  */
 import { isNetworkMode, networkModes, routesPodIpsNatively, type NetworkMode } from "../components/modes";
 import { comparisonInstanceTypes } from "../components/settings";
+import { awsInputViolations, unknownDuringPreview } from "./awsInputRules";
 
-/**
- * Stands in for a property Pulumi cannot know during preview (an ID or address a resource gets
- * when it is created). Rules never report a violation on it: they run again with real values
- * when the stack is updated.
- */
-export const unknownDuringPreview = "(unknown until the resource is created)";
+export { unknownDuringPreview };
 
 /** One resource as the rules see it (CrossGuard's PolicyResource, reduced). */
 export interface PolicyResourceView {
@@ -239,7 +235,7 @@ export function sourceDestCheckForMode(mode: NetworkMode, resources: readonly Po
 export interface ResourceRule {
     readonly name: string;
     readonly description: string;
-    readonly check: (type: string, props: Readonly<Record<string, unknown>>) => string[];
+    readonly check: (type: string, props: Readonly<Record<string, unknown>>, name: string) => string[];
 }
 
 /** A stack-level rule: sees every resource at once (and the mode, from config or stack name). */
@@ -253,6 +249,11 @@ export const resourceRules: readonly ResourceRule[] = [
     { name: "no-admin-ports-from-internet", description: "No security-group rule admits SSH (22) or the Kubernetes API (6443) from 0.0.0.0/0 or ::/0.", check: adminPortsFromInternet },
     { name: "imdsv2-required", description: "EC2 instances require IMDSv2 session tokens (metadataOptions.httpTokens = required).", check: imdsV2Required },
     { name: "encrypted-volumes", description: "EC2 root and attached EBS volumes are encrypted.", check: encryptedVolumes },
+    {
+        name: "aws-input-constraints",
+        description: "Inputs obey the limits AWS enforces but the provider does not check (policy/awsInputRules.ts: descriptions, names, tags, ranges).",
+        check: (type, props, name) => awsInputViolations({ type, name, props }),
+    },
 ];
 
 export const stackRules: readonly StackRule[] = [
@@ -276,7 +277,7 @@ export function evaluatePolicies(resources: readonly PolicyResourceView[], stack
     const lines: string[] = [];
     for (const rule of resourceRules) {
         for (const resource of resources) {
-            for (const message of rule.check(resource.type, resource.props)) lines.push(`${rule.name}: ${resource.name}: ${message}`);
+            for (const message of rule.check(resource.type, resource.props, resource.name)) lines.push(`${rule.name}: ${resource.name}: ${message}`);
         }
     }
     for (const rule of stackRules) {

@@ -120,6 +120,11 @@ users:
   name: default
 `;
 
+/** A host key line as sshd's key generation writes it, distinct per instance. */
+export function mockHostKey(resourceName: string): string {
+    return `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5${fakeId("", resourceName).replace(/^-/, "")} root@${resourceName}`;
+}
+
 /** What AWS and the other providers would compute, for the fields the program reads. */
 function providerState(type: string, name: string, inputs: Record<string, any>, region: string): Record<string, unknown> {
     switch (type) {
@@ -147,8 +152,12 @@ function providerState(type: string, name: string, inputs: Record<string, any>, 
                 privateKeyOpenssh: "-----BEGIN OPENSSH PRIVATE KEY-----\nbW9jaw==\n-----END OPENSSH PRIVATE KEY-----\n",
                 publicKeyOpenssh: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockMockMockMockMockMockMockMockMockMockMock",
             };
-        case "command:remote:Command":
-            return { stdout: String(inputs.create ?? "").includes("/etc/rancher/k3s/k3s.yaml") ? mockKubeconfig : "", stderr: "" };
+        case "command:remote:Command": {
+            const create = String(inputs.create ?? "");
+            if (create.includes("/etc/rancher/k3s/k3s.yaml")) return { stdout: mockKubeconfig, stderr: "" };
+            if (create.includes("ssh_host_ed25519_key.pub")) return { stdout: `${mockHostKey(name)}\n`, stderr: "" };
+            return { stdout: "", stderr: "" };
+        }
         default:
             return {};
     }

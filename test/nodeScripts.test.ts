@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { modeFacts } from "../components/modes";
-import { k3sAgentScript, k3sServerScript, runAsRoot, waitForNodesScript } from "../components/nodeScripts";
+import { k3sAgentScript, k3sServerScript, loadGeneratorScript, runAsRoot, waitForNodesScript } from "../components/nodeScripts";
 
 let dir: string;
 
@@ -116,5 +116,33 @@ describe("node readiness wait", () => {
         const result = run(waitForNodesScript(["node-1", "node-2"], 30));
         expect(result.status, result.stderr).toBe(0);
         expect(readFileSync(path.join(dir, "calls"), "utf8")).toMatch(/k3s kubectl wait --for=condition=Ready node node-1 node-2 --timeout=\d+s/);
+    });
+});
+
+describe("load generator tools script", () => {
+    it("waits for the dpkg lock that first-boot unattended-upgrades may hold, and retries the list update", () => {
+        // apt-get stand-in: `update` fails twice as if another apt held the lists lock.
+        stub("apt-get", `printf '%s\\n' "$*" >> "$OUT/apt"
+if [[ " $* " == *" update "* ]]; then
+  n=$(cat "$OUT/updates" 2>/dev/null || echo 0); echo $((n + 1)) > "$OUT/updates"
+  ((n >= 2)) || { echo "E: Could not get lock /var/lib/apt/lists/lock" >&2; exit 100; }
+fi
+exit 0`);
+        stub("sleep", "exit 0");
+        for (const tool of ["wrk", "iperf3", "sockperf"]) stub(tool, "exit 0");
+        const result = run(loadGeneratorScript());
+        expect(result.status, result.stderr).toBe(0);
+        const calls = readFileSync(path.join(dir, "apt"), "utf8").trim().split("\n");
+        expect(calls).toHaveLength(4); // three updates, one install
+        for (const call of calls) expect(call).toContain("-o DPkg::Lock::Timeout=600");
+        expect(calls[3]).toMatch(/install -y -qq --no-install-recommends wrk iperf3 sockperf$/);
+    });
+
+    it("gives up, bounded and saying why, when the lists lock never frees", () => {
+        stub("apt-get", 'echo "E: Could not get lock /var/lib/apt/lists/lock" >&2; exit 100');
+        stub("sleep", "exit 0");
+        const result = run(loadGeneratorScript());
+        expect(result.status).toBe(1);
+        expect(result.stderr).toContain("apt-get update failed 6 times");
     });
 });

@@ -6,7 +6,9 @@
 import { execFileSync } from "node:child_process";
 import { beforeAll, describe, expect, it } from "vitest";
 import { evaluateStackInChild, mockKubeconfig, stackNames, testOperatorCidr, type Evaluation } from "../render/evaluate";
-import { endingWith, named, ofType, rootScript, stringLeaves } from "./support";
+import { blockedFlows, flowMatrix, type FlowAddresses } from "../components/flows";
+import { awsInputViolations } from "../policy/awsInputRules";
+import { endingWith, named, nodeSecurityGroupRules, ofType, rootScript, stringLeaves } from "./support";
 
 const INSTANCE = "aws:ec2/instance:Instance";
 const COMMAND = "command:remote:Command";
@@ -27,9 +29,11 @@ interface Required {
 /** Issue #2 and FACTS.md, written out by hand. */
 const required: Record<string, Required> = {
     vxlan: { sourceDestCheck: true, flannelBackend: "vxlan", modePorts: [["udp", 8472]], podCidrAdmitted: false, podMtu: 8951 },
-    "host-gw": { sourceDestCheck: false, flannelBackend: "host-gw", modePorts: [], podCidrAdmitted: true, podMtu: 9001 },
+    // Unencapsulated modes also admit, from the peer node's IP, the pod ports the peer itself
+    // reaches: the frontend (kube-proxy masquerades NodePort traffic) and CoreDNS (hostNetwork pods).
+    "host-gw": { sourceDestCheck: false, flannelBackend: "host-gw", modePorts: [["tcp", 80], ["udp", 53], ["tcp", 53]], podCidrAdmitted: true, podMtu: 9001 },
     calico: {
-        sourceDestCheck: false, flannelBackend: "none", modePorts: [["tcp", 179], ["tcp", 5473]], podCidrAdmitted: true,
+        sourceDestCheck: false, flannelBackend: "none", modePorts: [["tcp", 179], ["tcp", 5473], ["tcp", 80], ["udp", 53], ["tcp", 53]], podCidrAdmitted: true,
         calico: { encapsulation: "None", bgp: "Enabled" }, podMtu: 9001,
     },
     "calico-ipip": {
@@ -110,7 +114,9 @@ describe.each(stacks)("stack %s", (stack) => {
 
     it("never opens SSH or the Kubernetes API to the world; only the operator reaches them", () => {
         const rules = ofType(ev(), INGRESS);
-        expect(rules.filter((r) => String(r.inputs.cidrIpv4).endsWith("/0")).map((r) => r.name)).toEqual([]);
+        // The one rule open to the world: ICMP type 3 code 4, which path-MTU discovery needs.
+        const world = rules.filter((r) => String(r.inputs.cidrIpv4).endsWith("/0"));
+        expect(world.map((r) => [r.inputs.ipProtocol, r.inputs.fromPort, r.inputs.toPort])).toEqual([["icmp", 3, 4]]);
         for (const port of [22, 6443]) {
             const fromOutside = rules.filter((r) => r.inputs.fromPort === port && r.inputs.cidrIpv4 !== undefined);
             expect(fromOutside.length, `port ${port}`).toBeGreaterThan(0);
@@ -118,6 +124,39 @@ describe.each(stacks)("stack %s", (stack) => {
         }
         const nodePortSources = rules.filter((r) => r.inputs.fromPort === 30099).map((r) => r.inputs.cidrIpv4).sort();
         expect(nodePortSources).toEqual([testOperatorCidr, "10.0.0.0/16", "198.51.100.13/32"].sort());
+    });
+
+    // The flow matrix (components/flows.ts) states what must get through; the rules here are the
+    // ones the program declares, wherever it declares them, evaluated the way AWS does.
+    const addresses = (): FlowAddresses => ({
+        peerNode: "10.0.0.12", // node-2's primary private IP (render/evaluate.ts)
+        peerPod: "10.42.1.7", // a pod on node-2
+        operator: testOperatorCidr.replace(/\/\d+$/, ""),
+        internet: "192.0.2.33",
+        loadBalancer: "10.0.0.200", // an NLB address in the nodes' subnet, not a node
+        loadGeneratorPublic: (ev().outputs.loadGenerator as any).publicIp, // arrives through the NLB
+        loadGeneratorPrivate: (ev().outputs.loadGenerator as any).privateIp,
+    });
+    const members = ["10.0.0.11", "10.0.0.12"];
+
+    it("admits every flow of the flow matrix, as it arrives on the wire, through the declared security group", () => {
+        const flows = flowMatrix({ mode: stack as any, nodePort: 30099 });
+        const blocked = blockedFlows(stack as any, flows, nodeSecurityGroupRules(ev()), addresses(), members);
+        expect(blocked.map((b) => b.message)).toEqual([]);
+    });
+
+    it("declares no rule that the flow matrix does not need (removing any one blocks a flow)", () => {
+        const flows = flowMatrix({ mode: stack as any, nodePort: 30099 });
+        const rules = nodeSecurityGroupRules(ev());
+        const unneeded = rules
+            .filter((rule) => blockedFlows(stack as any, flows, rules.filter((r) => r !== rule), addresses(), members).length === 0)
+            .map((rule) => rule.name);
+        expect(unneeded, "rules no flow needs: a flow is missing from components/flows.ts, or the rule is superfluous").toEqual([]);
+    });
+
+    it("sets every AWS input within the limits AWS enforces (policy/awsInputRules.ts)", () => {
+        const violations = ev().resources.flatMap((r) => awsInputViolations({ type: r.type, name: r.name, props: r.inputs }).map((v) => `${r.name}: ${v}`));
+        expect(violations).toEqual([]);
     });
 
     it("installs the same pinned k3s with the mode's flags, and no secret in any script", () => {
@@ -243,12 +282,19 @@ describe.each(stacks)("stack %s", (stack) => {
         expect(out.nodePort).toBe(30099);
         expect(out.nodes.map((n: any) => [n.name, n.role])).toEqual([["node-1", "server"], ["node-2", "agent"]]);
         for (const node of out.nodes) {
-            expect(Object.keys(node).sort()).toEqual(["availabilityZone", "instanceId", "instanceType", "name", "privateIp", "publicIp", "role"]);
+            expect(Object.keys(node).sort()).toEqual(["availabilityZone", "instanceId", "instanceType", "name", "privateIp", "publicIp", "role", "sshHostKey"]);
+        }
+        // Host keys read at first contact, one per instance, so the runner can pin them.
+        const hostKeys = [...out.nodes.map((n: any) => n.sshHostKey), out.loadGenerator.sshHostKey];
+        for (const key of hostKeys) expect(key).toMatch(/^ssh-ed25519 AAAA\S+ root@cni-/);
+        expect(new Set(hostKeys).size).toBe(3);
+        for (const suffix of ["-server-host-key", "-agent-host-key", "-loadgen-host-key"]) {
+            expect(command(suffix).inputs.create).toBe("cat /etc/ssh/ssh_host_ed25519_key.pub");
         }
         expect(out.podCidr).toBe("10.42.0.0/16");
         expect(out.mtu).toEqual({ node: 9001, pod: want.podMtu });
         expect(out.versions).toMatchObject({ k3s: "v1.33.4+k3s1", cni: want.calico ? "calico" : "flannel" });
-        expect(out.loadGenerator).toEqual({ publicIp: "198.51.100.13", privateIp: "10.0.0.13" });
+        expect(out.loadGenerator).toMatchObject({ publicIp: "198.51.100.13", privateIp: "10.0.0.13" });
         expect(out.kubeconfig).toContain("server: https://198.51.100.11:6443");
         expect(ev().secretOutputs.sort()).toEqual(["kubeconfig", "sshPrivateKey"]);
     });

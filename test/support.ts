@@ -38,3 +38,26 @@ export function stringLeaves(value: unknown, at = ""): [string, string][] {
     }
     return [];
 }
+
+const INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
+
+/**
+ * The ingress rules declared on the nodes' security group (wherever in the program they are
+ * declared), as AWS evaluates them: a rule that references the group itself is "self".
+ */
+export function nodeSecurityGroupRules(evaluation: Evaluation): { name: string; protocol: string; fromPort?: number; toPort?: number; source: string }[] {
+    const group = endingWith(evaluation, "aws:ec2/securityGroup:SecurityGroup", "-nodes");
+    const groupId = ofType(evaluation, INGRESS_RULE).find((r) => r.dependencies.includes(group.urn))?.inputs.securityGroupId;
+    if (typeof groupId !== "string") throw new Error(`stack ${evaluation.stack}: no ingress rule references the nodes' security group`);
+    return ofType(evaluation, INGRESS_RULE)
+        .filter((r) => r.inputs.securityGroupId === groupId)
+        .map((r) => {
+            const { ipProtocol, fromPort, toPort, cidrIpv4, referencedSecurityGroupId } = r.inputs as Record<string, any>;
+            if (referencedSecurityGroupId !== undefined && referencedSecurityGroupId !== groupId) {
+                throw new Error(`${r.name}: references another security group, which this test does not model`);
+            }
+            const source = referencedSecurityGroupId === groupId ? "self" : cidrIpv4;
+            if (typeof source !== "string") throw new Error(`${r.name}: neither a CIDR nor the group itself as source`);
+            return { name: r.name, protocol: String(ipProtocol), fromPort, toPort, source };
+        });
+}

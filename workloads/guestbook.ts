@@ -1,12 +1,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { guestbookPorts } from "../components/podPorts";
 import type { GuestbookImages } from "../components/settings";
 
 export const guestbookNamespace = "guestbook";
 /** Service names the upstream PHP frontend resolves by DNS (GET_HOSTS_FROM=dns). */
 export const guestbookServices = { leader: "redis-leader", follower: "redis-follower", frontend: "frontend" } as const;
-export const redisPort = 6379;
-export const frontendPort = 80;
+export const redisPort = guestbookPorts.redis;
+export const frontendPort = guestbookPorts.frontend;
 
 export interface ServiceDeploymentArgs {
     readonly namespace: pulumi.Input<string>;

@@ -1,0 +1,81 @@
+/**
+ * The flow matrix's evaluator: security-group rules judged the way AWS judges them (EC2 user
+ * guide, "Security group rules"): a CIDR source matches the packet's source address; a group
+ * reference matches only the primary private IPs of the group's members, never pod IPs.
+ */
+import { describe, expect, it } from "vitest";
+import { blockedFlows, flowMatrix, onTheWire, ruleAdmits, type FlowAddresses, type WirePacket } from "../components/flows";
+import { networkModes, routesPodIpsNatively } from "../components/modes";
+import { asSecurityGroupRules, nodeIngressRules } from "../components/nodePair";
+
+const members = ["10.0.0.11", "10.0.0.12"];
+const addresses: FlowAddresses = {
+    peerNode: "10.0.0.12",
+    peerPod: "10.42.1.7",
+    operator: "203.0.113.7",
+    internet: "192.0.2.33",
+    loadBalancer: "10.0.0.200",
+    loadGeneratorPublic: "198.51.100.13",
+    loadGeneratorPrivate: "10.0.0.13",
+};
+/** components/loadGenerator.ts adds this rule for the load generator's public address. */
+const loadGeneratorRule = { name: "loadgen-nodeport-via-nlb", protocol: "tcp", fromPort: 30099, toPort: 30099, source: "198.51.100.13/32" };
+const packet = (source: string, protocol: WirePacket["protocol"], port?: number, icmpCode?: number): WirePacket => ({ source, protocol, port, icmpCode, shape: "test" });
+
+describe("how AWS matches a rule", () => {
+    it("a self-referencing rule matches a member's primary IP, not a pod IP or another VPC address", () => {
+        const self = { name: "self", protocol: "tcp", fromPort: 80, toPort: 80, source: "self" };
+        expect(ruleAdmits(self, packet("10.0.0.12", "tcp", 80), members)).toBe(true);
+        expect(ruleAdmits(self, packet("10.42.1.7", "tcp", 80), members)).toBe(false);
+        expect(ruleAdmits(self, packet("10.0.0.13", "tcp", 80), members)).toBe(false);
+    });
+
+    it("a CIDR rule matches the source address, and ports and protocol must match too", () => {
+        const pods = { name: "pods", protocol: "tcp", fromPort: 5201, toPort: 5210, source: "10.42.0.0/16" };
+        expect(ruleAdmits(pods, packet("10.42.1.7", "tcp", 5210), members)).toBe(true);
+        expect(ruleAdmits(pods, packet("10.42.1.7", "tcp", 5211), members)).toBe(false);
+        expect(ruleAdmits(pods, packet("10.42.1.7", "udp", 5201), members)).toBe(false);
+        expect(ruleAdmits(pods, packet("10.43.0.1", "tcp", 5201), members)).toBe(false);
+        expect(ruleAdmits({ ...pods, protocol: "-1", fromPort: undefined, toPort: undefined }, packet("10.42.1.7", "udp", 9), members)).toBe(true);
+    });
+
+    it("ICMP rules give the type in fromPort and the code in toPort (-1 is any); IP-in-IP matches on protocol 4", () => {
+        const fragNeeded = { name: "pmtu", protocol: "icmp", fromPort: 3, toPort: 4, source: "0.0.0.0/0" };
+        expect(ruleAdmits(fragNeeded, packet("192.0.2.1", "icmp", 3, 4), members)).toBe(true);
+        expect(ruleAdmits(fragNeeded, packet("192.0.2.1", "icmp", 3, 3), members)).toBe(false);
+        expect(ruleAdmits(fragNeeded, packet("192.0.2.1", "icmp", 8, 0), members)).toBe(false);
+        expect(ruleAdmits({ ...fragNeeded, toPort: -1 }, packet("192.0.2.1", "icmp", 3, 1), members)).toBe(true);
+        expect(ruleAdmits({ name: "ipip", protocol: "4", source: "self" }, packet("10.0.0.12", "4"), members)).toBe(true);
+    });
+});
+
+describe("flows on the wire", () => {
+    const snat = flowMatrix({ mode: "host-gw", nodePort: 30099 }).find((f) => f.from === "peer-node" && f.to === "pod" && f.port === 80)!;
+
+    it("kube-proxy's masqueraded NodePort hop: bare node IP to pod port 80 unencapsulated, the tunnel port otherwise", () => {
+        expect(onTheWire(snat, "host-gw", addresses)).toMatchObject({ source: "10.0.0.12", protocol: "tcp", port: 80 });
+        expect(onTheWire(snat, "calico", addresses)).toMatchObject({ source: "10.0.0.12", protocol: "tcp", port: 80 });
+        expect(onTheWire(snat, "vxlan", addresses)).toMatchObject({ source: "10.0.0.12", protocol: "udp", port: 8472 });
+        expect(onTheWire(snat, "calico-vxlan", addresses)).toMatchObject({ source: "10.0.0.12", protocol: "udp", port: 4789 });
+        expect(onTheWire(snat, "calico-ipip", addresses)).toMatchObject({ source: "10.0.0.12", protocol: "4", port: undefined });
+    });
+
+    it.each(networkModes.filter(routesPodIpsNatively))("%s: the rules before the fix (pod CIDR only) lose the masqueraded NodePort hop and hostNetwork DNS", (mode) => {
+        const fixed = nodeIngressRules({ mode, operatorCidr: "203.0.113.7/32", vpcCidr: "10.0.0.0/16", podCidr: "10.42.0.0/16", nodePort: 30099 });
+        const before = fixed.filter((r) => !["snat-frontend", "node-dns-udp", "node-dns-tcp"].includes(r.key));
+        const flows = flowMatrix({ mode, nodePort: 30099 });
+        const lost = blockedFlows(mode, flows, [...asSecurityGroupRules(before), loadGeneratorRule], addresses, members).map((b) => b.flow.name);
+        expect(lost).toEqual([
+            expect.stringContaining("kube-proxy forwards to a frontend"),
+            expect.stringContaining("hostNetwork pods"),
+            expect.stringContaining("hostNetwork pods"),
+        ]);
+        // The pod CIDR rule is no substitute: these packets carry the node IP.
+        expect(blockedFlows(mode, flows, [...asSecurityGroupRules(fixed), loadGeneratorRule], addresses, members)).toEqual([]);
+    });
+
+    it("the message names the mode, the flow, the packet and its shape", () => {
+        const [blocked] = blockedFlows("host-gw", [snat], [], addresses, members);
+        expect(blocked.message).toBe('mode host-gw: "NodePort or NLB traffic kube-proxy forwards to a frontend on the other node (masqueraded to the node IP)" arrives as tcp port 80 from 10.0.0.12 (unencapsulated (pod IPs routed natively), source peer-node); no rule of the nodes\' security group admits it');
+    });
+});
