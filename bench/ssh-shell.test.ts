@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { descendantProcesses } from "./descendants";
 import { CommandError, runChecked } from "./shell";
 import { connectSsh, fingerprintOf, hostKeyBlob, sshAuthFrom, type SshShell } from "./ssh";
-import { publicLine, rsaPem, SshStandin } from "./testing/ssh-standin";
+import { opensshEd25519HostKey, publicLine, rsaPem, SshStandin } from "./testing/ssh-standin";
 
 const clientKey = rsaPem();
 let server: SshStandin;
@@ -91,6 +91,20 @@ describe("SSH host keys", () => {
             expect((await pinned.run("echo ok", { timeoutMs: 10_000 })).stdout).toBe("ok\n");
         } finally {
             await pinned.close();
+        }
+    });
+
+    it("the line a stack exports (ssh-keygen's ssh_host_ed25519_key.pub, with its comment) pins an ed25519 host", async () => {
+        const key = opensshEd25519HostKey();
+        const host = new SshStandin({ username: "ubuntu", authorizedKey: publicLine(clientKey), hostKey: key.privateKey });
+        await host.start();
+        try {
+            const s = await connectSsh("node 6", { host: "127.0.0.1", port: host.port, username: "ubuntu", privateKey: clientKey, hostKey: key.publicLine });
+            expect(key.publicLine).toMatch(/^ssh-ed25519 AAAA\S+ root@ip-10-0-1-10$/);
+            expect(s.hostKey).toEqual({ fingerprint: execFileSync("ssh-keygen", ["-l", "-f", "-"], { input: key.publicLine + "\n", encoding: "utf8" }).split(" ")[1], verification: "pinned" });
+            await s.close();
+        } finally {
+            await host.stop();
         }
     });
 

@@ -5,13 +5,31 @@
  * (RFC 4254 §6.10) and does not signal a command when its channel closes (no pty).
  * Never imported by production code.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
+import * as fs from "node:fs";
 import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
 import { Server, utils, type Connection } from "ssh2";
 
 export function rsaPem(): string {
     return generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs1", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } }).privateKey;
+}
+
+/**
+ * An ed25519 host key made by OpenSSH's ssh-keygen, as Ubuntu's first boot makes
+ * /etc/ssh/ssh_host_ed25519_key{,.pub}: the private key and the .pub line ("ssh-ed25519 AAAA… comment").
+ */
+export function opensshEd25519HostKey(): { privateKey: string; publicLine: string } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cni-bench-hostkey-"));
+    try {
+        const file = path.join(dir, "ssh_host_ed25519_key");
+        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "root@ip-10-0-1-10", "-f", file]);
+        return { privateKey: fs.readFileSync(file, "utf8"), publicLine: fs.readFileSync(`${file}.pub`, "utf8").trim() };
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
 }
 
 /** "ssh-rsa AAAA…": the OpenSSH public key line of a private key. */
