@@ -92,6 +92,16 @@ describe("AWS/k3s session: measurement pods", () => {
         expect(f.kube.podNames()).not.toContain(first.name);
     });
 
+    it("pod exec: exit codes come from the API's final Status; a Status without one is an error, never 'exit 1'", async () => {
+        const f = await fixture();
+        const s = await open(f);
+        const [pod] = await s.pods({ role: "net", node: 0, count: 1 });
+        expect(await pod.shell.run("echo out; exit 7", { timeoutMs: 10_000 })).toEqual({ stdout: "out\n", stderr: "", code: 7 });
+        const stored = f.kube.pods.get(`default/${pod.name}`)!;
+        f.kube.pods.set(`default/${pod.name}`, { ...stored, fate: { kind: "pending", waitingReason: "ContainerCreating", message: "" } });
+        await expect(pod.shell.run("echo never", { timeoutMs: 10_000 })).rejects.toThrow(/pod .*: exec failed \(NotFound: pod not running\) while running/);
+    });
+
     it("the Kubernetes API's error body reaches the message, not just the status code", async () => {
         const message = 'pods is forbidden: User "system:serviceaccount:default:bench" cannot create resource "pods" in API group "" in the namespace "default"';
         const f = await fixture({ rejectCreate: () => ({ code: 403, reason: "Forbidden", message }) });

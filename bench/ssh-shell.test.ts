@@ -180,6 +180,23 @@ describe("SSH reconnect", () => {
         }
     });
 
+    it("a connection error after login (a corrupted packet) is not swallowed: the running command fails with it, the next one reconnects", async () => {
+        const s = await connectSsh("node 7", { ...target(), privateKey: clientKey });
+        try {
+            const running = s.run("sleep 3", { timeoutMs: 10_000 }).then(
+                () => "finished",
+                (e: Error) => e.message,
+            );
+            await new Promise((r) => setTimeout(r, 300));
+            server.corrupt();
+            const message = await running;
+            expect(message).toMatch(/^node 7: the SSH connection was lost while running: .*sleep 3.* \((?!the server closed the connection).+\)$/);
+            expect((await s.run("echo again", { timeoutMs: 10_000 })).stdout).toBe("again\n");
+        } finally {
+            await s.close();
+        }
+    });
+
     it("when the host is gone, the next command says the connection dropped and reconnecting failed", async () => {
         const relayOnly = new SshStandin({ username: "ubuntu", authorizedKey: publicLine(clientKey) });
         await relayOnly.start();

@@ -54,6 +54,8 @@ export class SshStandin {
     private sshPort = 0;
     private readonly relay: net.Server;
     private readonly relayed = new Set<net.Socket>();
+    /** The client-facing side of each relayed connection. */
+    private readonly inbound = new Set<net.Socket>();
     private readonly children = new Set<ChildProcess>();
     private readonly connections = new Set<Connection>();
     /** Logins accepted, by method ("publickey"), for assertions. */
@@ -96,6 +98,8 @@ export class SshStandin {
             client.on("error", () => undefined); // the relay's cut resets connections on purpose
         });
         this.relay = net.createServer((inbound) => {
+            this.inbound.add(inbound);
+            inbound.on("close", () => this.inbound.delete(inbound));
             const outbound = net.connect(this.sshPort, "127.0.0.1");
             for (const s of [inbound, outbound]) {
                 this.relayed.add(s);
@@ -121,6 +125,11 @@ export class SshStandin {
     /** Drops every connection at the TCP level, as a reset on the path would. */
     cut(): void {
         for (const s of this.relayed) s.destroy();
+    }
+
+    /** Sends the clients bytes that are not SSH packets (a corrupted path): ssh2 fails the connection with an error. */
+    corrupt(): void {
+        for (const s of this.inbound) s.write(Buffer.alloc(64, 0xff));
     }
 
     async stop(): Promise<void> {
