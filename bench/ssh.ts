@@ -209,6 +209,11 @@ export class SshShell extends RemoteShell {
         });
     }
 
+    /** Runs `command` as is (no process-group wrapper), for shells layered on this connection (pod-netns.ts). */
+    stream(command: string, onStdout: (text: string) => void, timeoutMs: number, signal?: AbortSignal): Promise<CommandResult> {
+        return this.runStreaming(command, onStdout, timeoutMs, signal);
+    }
+
     protected async disconnect(): Promise<void> {
         this.closing = true;
         this.client?.end();
