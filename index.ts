@@ -33,6 +33,7 @@ const pair = new NodePair(prefix, {
     operatorCidr: settings.operatorCidr,
     nodePort: settings.nodePort,
     sshPublicKey: generatedKey ? generatedKey.publicKeyOpenssh : settings.sshPublicKey!,
+    spot: settings.spot,
 });
 
 const cluster = new K3sCluster(prefix, {
@@ -78,6 +79,7 @@ const loadGen = settings.loadGenerator
         instanceType: settings.instanceType,
         operatorCidr: settings.operatorCidr,
         nodePort: settings.nodePort,
+        spot: settings.spot,
         sshPrivateKey: privateKey,
     })
     : undefined;

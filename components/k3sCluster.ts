@@ -33,7 +33,7 @@ export function sshConnection(host: pulumi.Input<string>, privateKey: pulumi.Inp
 export function recordHostKey(name: string, host: pulumi.Input<string>, instanceId: pulumi.Input<string>, privateKey: pulumi.Input<string> | undefined, parent: pulumi.Resource): pulumi.Output<string> {
     const read = new command.remote.Command(name, {
         connection: sshConnection(host, privateKey),
-        create: readHostKeyScript,
+        create: runAsRoot(readHostKeyScript),
         triggers: [instanceId],
     }, { parent });
     return read.stdout.apply((line) => line.trim());

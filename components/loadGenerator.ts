@@ -11,6 +11,8 @@ export interface LoadGeneratorArgs {
     readonly instanceType: string;
     readonly operatorCidr: string;
     readonly nodePort: number;
+    /** On Spot like the nodes, so the whole stack is priced and interrupted alike. */
+    readonly spot: boolean;
     /** Secret: to install the tools over SSH; undefined means ssh-agent. */
     readonly sshPrivateKey?: pulumi.Input<string>;
 }
@@ -58,6 +60,7 @@ export class LoadGenerator extends pulumi.ComponentResource {
                 placementGroup: pair.placementGroup.name,
                 keyName: pair.keyPair.keyName,
                 securityGroupIds: [securityGroup.id],
+                spot: args.spot,
             }),
             tags: { Name: name, role: "loadgen" },
         }, parent);

@@ -27,6 +27,8 @@ export interface NodePairArgs {
     readonly nodePort: number;
     /** OpenSSH public key installed for the `ubuntu` user. */
     readonly sshPublicKey: pulumi.Input<string>;
+    /** Launch both nodes as one-time Spot Instances. */
+    readonly spot: boolean;
 }
 
 /** One node of the pair, as the rest of the program needs it. */
@@ -129,6 +131,7 @@ export class NodePair extends pulumi.ComponentResource {
                     placementGroup: this.placementGroup.name,
                     keyName: this.keyPair.keyName,
                     securityGroupIds: [this.securityGroup.id],
+                    spot: args.spot,
                 }),
                 // Pod packets leave with pod source addresses in the native-routing modes; EC2
                 // drops them unless the check is off (FACTS.md).
@@ -214,7 +217,19 @@ export interface HardenedInstanceArgs {
     readonly placementGroup: pulumi.Input<string>;
     readonly keyName: pulumi.Input<string>;
     readonly securityGroupIds: pulumi.Input<string>[];
+    /** One-time Spot Instance instead of on-demand. */
+    readonly spot: boolean;
 }
+
+/**
+ * Spot as RunInstances spells it (EC2 API reference, SpotMarketOptions): a one-time request, which
+ * AWS requires to terminate on interruption. A stack whose instance is reclaimed loses that
+ * node; the comparison is then re-run, never silently continued on a different pair.
+ */
+export const spotMarketOptions = {
+    marketType: "spot",
+    spotOptions: { spotInstanceType: "one-time", instanceInterruptionBehavior: "terminate" },
+} as const;
 
 /** Root volume size: k3s, images and results fit with room to spare. */
 export const rootVolumeGiB = 40;
@@ -232,5 +247,6 @@ export function hardenedInstanceArgs(args: HardenedInstanceArgs): aws.ec2.Instan
         // IMDSv2 only; hop limit 1 keeps pods (one hop further) away from the metadata service.
         metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
         rootBlockDevice: { volumeType: "gp3", volumeSize: rootVolumeGiB, encrypted: true, deleteOnTermination: true },
+        instanceMarketOptions: args.spot ? spotMarketOptions : undefined,
     };
 }

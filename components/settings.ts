@@ -49,6 +49,8 @@ export interface Settings {
     readonly subnetCidr: string;
     readonly podCidr: string;
     readonly loadGenerator: boolean;
+    /** Every instance on one-time Spot (both nodes and the load generator alike). */
+    readonly spot: boolean;
     readonly images: GuestbookImages;
 }
 
@@ -67,6 +69,7 @@ export const settingKeys = [
     "vpcCidr",
     "podCidr",
     "loadGenerator",
+    "spot",
     "frontendImage",
     "redisLeaderImage",
     "redisFollowerImage",
@@ -172,10 +175,13 @@ export function parseSettings(raw: (key: SettingKey) => string | undefined): Set
         bad("vpcCidr", vpc.text, `overlaps k3s's service range ${serviceCidr}`);
     }
 
-    const loadGenerator = text("loadGenerator");
-    if (loadGenerator !== "" && loadGenerator !== "true" && loadGenerator !== "false") {
-        bad("loadGenerator", loadGenerator, "must be true or false");
-    }
+    const flag = (key: SettingKey): boolean => {
+        const value = text(key);
+        if (value !== "" && value !== "true" && value !== "false") bad(key, value, "must be true or false");
+        return value === "true";
+    };
+    const loadGenerator = flag("loadGenerator");
+    const spot = flag("spot");
 
     const images = {
         frontend: text("frontendImage"),
@@ -202,7 +208,8 @@ export function parseSettings(raw: (key: SettingKey) => string | undefined): Set
         vpcCidr: vpc!.text,
         subnetCidr: firstSubnet(vpc!, 24),
         podCidr: pods!.text,
-        loadGenerator: loadGenerator === "true",
+        loadGenerator,
+        spot,
         images,
     };
 }

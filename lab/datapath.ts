@@ -9,6 +9,7 @@
 import { modeFacts, type Tunnel } from "../components/modes";
 import { inNamespace } from "./exec";
 import { isClusterMode } from "./modes";
+import { securityGroupSteps } from "./securityGroup";
 import { dockerBridge, underlaySubnet, type LabNode, type LabTopology, type LabWorkload } from "./topology";
 
 export interface Step {
@@ -245,9 +246,10 @@ export function serviceSteps(t: LabTopology): Step[] {
     }
 }
 
-/** Every step that builds the mode's network, in order (namespaces must exist already). */
+/** Every step that builds the mode's network, in order (namespaces must exist already); last,
+ * the stack's security group on each node's underlay interface (lab/securityGroup.ts). */
 export function datapathSteps(t: LabTopology): Step[] {
-    return [...underlaySteps(t), ...podSteps(t), ...crossNodeSteps(t), ...serviceSteps(t)];
+    return [...underlaySteps(t), ...podSteps(t), ...crossNodeSteps(t), ...serviceSteps(t), ...securityGroupSteps(t)];
 }
 
 /** The routes a BGP mode must have learned on `node` before its datapath is complete. */

@@ -151,6 +151,7 @@ export const pairSettings = [
     "cpuOptions",
     "ebsOptimized",
     "creditSpecification",
+    "instanceMarketOptions",
 ] as const;
 
 function roleOf(resource: PolicyResourceView): unknown {

@@ -289,7 +289,7 @@ describe.each(stacks)("stack %s", (stack) => {
         for (const key of hostKeys) expect(key).toMatch(/^ssh-ed25519 AAAA\S+ root@cni-/);
         expect(new Set(hostKeys).size).toBe(3);
         for (const suffix of ["-server-host-key", "-agent-host-key", "-loadgen-host-key"]) {
-            expect(command(suffix).inputs.create).toBe("cat /etc/ssh/ssh_host_ed25519_key.pub");
+            expect(rootScript(command(suffix))).toBe("cat /etc/ssh/ssh_host_ed25519_key.pub");
         }
         expect(out.podCidr).toBe("10.42.0.0/16");
         expect(out.mtu).toEqual({ node: 9001, pod: want.podMtu });
@@ -343,6 +343,20 @@ describe("config variants", () => {
         // loadGenerator=false: only the two nodes, no output.
         expect(ofType(ev, INSTANCE)).toHaveLength(2);
         expect(ev.outputs.loadGenerator).toBeUndefined();
+    });
+
+    it("spot=true puts every instance on one-time Spot, all alike; on-demand by default", async () => {
+        const ev = await evaluateStackInChild("calico", { spot: "true" });
+        const instances = ofType(ev, INSTANCE);
+        expect(instances).toHaveLength(3);
+        for (const instance of instances) {
+            // EC2 API reference, SpotMarketOptions: a one-time request must terminate on interruption.
+            expect(instance.inputs.instanceMarketOptions, instance.name).toEqual({
+                marketType: "spot",
+                spotOptions: { spotInstanceType: "one-time", instanceInterruptionBehavior: "terminate" },
+            });
+        }
+        expect(ofType(evaluations.get("calico")!, INSTANCE).map((i) => i.inputs.instanceMarketOptions)).toEqual([undefined, undefined, undefined]);
     });
 
     it("invalid config stops the program before any resource is declared", async () => {

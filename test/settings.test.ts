@@ -43,6 +43,7 @@ describe("config schema", () => {
             subnetCidr: "10.0.0.0/24",
             podCidr: "10.42.0.0/16",
             loadGenerator: true,
+            spot: false,
         });
         expect(settings.sshPublicKey).toBeUndefined();
         expect(settings.certificateArn).toBeUndefined();
@@ -74,6 +75,7 @@ describe("bad input is refused, naming the key, the value and what is allowed", 
         ["a certificate that is not an ACM ARN", { certificateArn: "my-cert" }, 'certificateArn: "my-cert" must be an ACM certificate ARN'],
         ["a key that is not an OpenSSH public key", { sshPublicKey: "-----BEGIN RSA PRIVATE KEY-----" }, "sshPublicKey: \"-----BEGIN RSA PRIVATE K…\" is not an OpenSSH public key"],
         ["a non-boolean loadGenerator", { loadGenerator: "yes" }, 'loadGenerator: "yes" must be true or false'],
+        ["a non-boolean spot", { spot: "on" }, 'spot: "on" must be true or false'],
     ])("%s", (_what, overrides, message) => {
         const problems = problemsOf(overrides);
         expect(problems.some((p) => p.startsWith(message)), `got:\n${problems.join("\n")}`).toBe(true);

@@ -1,0 +1,129 @@
+/**
+ * The stacks' node security group, enforced on real packets in the lab: the rules come from the
+ * same function the program declares them with (components/nodePair.ts `nodeIngressRules`),
+ * with the stack's addresses mapped onto the lab's, and become a default-drop filter on each node
+ * namespace's underlay interface.
+ *
+ * Why mangle PREROUTING: a security group filters at the instance's network interface, before
+ * anything on the instance sees the packet — so before kube-proxy's DNAT (nat PREROUTING) and
+ * before routing to a pod, but after connection tracking, because security groups are stateful
+ * (EC2 user guide, "Security group connection tracking": responses to allowed traffic are
+ * allowed regardless of inbound rules). mangle PREROUTING is the first hook with conntrack state.
+ */
+import { asSecurityGroupRules, nodeIngressRules, type IngressRule } from "../components/nodePair";
+import type { Flow, FlowAddresses, SecurityGroupRule } from "../components/flows";
+import { readProject } from "../components/project";
+import type { Step } from "./datapath";
+import { inNamespace } from "./exec";
+import { isClusterMode } from "./modes";
+import type { LabNode, LabTopology } from "./topology";
+
+/** The chain each node namespace filters its underlay interface through. */
+export const securityGroupChain = "LAB-SG";
+
+/**
+ * A stack's addresses, mapped onto the lab: the operator is the lab's load generator (both drive
+ * the benchmark), the VPC is the stacks' default range (the underlay /24 is its first subnet, as
+ * the stacks' node subnet is), the pod range and NodePort are the lab's, which equal the stacks'
+ * defaults.
+ */
+export function labStackAddresses(t: LabTopology): { operatorCidr: string; vpcCidr: string; podCidr: string; nodePort: number } {
+    return { operatorCidr: `${t.loadGenerator.ip}/32`, vpcCidr: readProject().defaults.vpcCidr, podCidr: t.podCidr, nodePort: t.servicePort };
+}
+
+/** The node security group of the lab's mode, exactly as the program declares it for a stack. */
+export function labSecurityGroupRules(t: LabTopology): IngressRule[] {
+    if (!isClusterMode(t.mode)) throw new Error(`${t.mode}: the lab's baselines have no stack, so no security group to enforce`);
+    return nodeIngressRules({ mode: t.mode, ...labStackAddresses(t) });
+}
+
+/** The group's members: the nodes' one underlay address each (their "primary private IP"). */
+export function securityGroupMembers(t: LabTopology): string[] {
+    return t.nodes.map((n) => n.ip);
+}
+
+const iptables = (node: LabNode, ...args: string[]): Step => ({ argv: inNamespace(node.netns, ["iptables", "-w", "5", "-t", "mangle", ...args]) });
+
+/** iptables match arguments for one rule; a "self" rule becomes one line per member address. */
+function ruleLines(rule: SecurityGroupRule, members: readonly string[]): string[][] {
+    const sources = rule.source === "self" ? members.map((ip) => `${ip}/32`) : [rule.source];
+    const protocol = rule.protocol.toLowerCase();
+    let match: string[];
+    if (protocol === "-1" || protocol === "all") match = [];
+    else if (protocol === "tcp" || protocol === "udp") match = ["-p", protocol, "--dport", rule.fromPort === rule.toPort ? `${rule.fromPort}` : `${rule.fromPort}:${rule.toPort}`];
+    else if (protocol === "icmp") match = ["-p", "icmp", "--icmp-type", rule.toPort === undefined || rule.toPort === -1 ? `${rule.fromPort}` : `${rule.fromPort}/${rule.toPort}`];
+    else match = ["-p", protocol];
+    return sources.map((source) => ["-s", source, ...match, "-m", "comment", "--comment", rule.name]);
+}
+
+/** Fills the chain on one node: established and related first (stateful), the rules, then drop. */
+export function securityGroupRuleSteps(t: LabTopology, node: LabNode, rules: readonly SecurityGroupRule[]): Step[] {
+    const members = securityGroupMembers(t);
+    return [
+        iptables(node, "-F", securityGroupChain),
+        iptables(node, "-A", securityGroupChain, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"),
+        ...rules.flatMap((rule) => ruleLines(rule, members).map((line) => iptables(node, "-A", securityGroupChain, ...line, "-j", "ACCEPT"))),
+        iptables(node, "-A", securityGroupChain, "-j", "DROP"),
+    ];
+}
+
+/** The filter on every node of a cluster mode; baselines (no stack) get none. */
+export function securityGroupSteps(t: LabTopology, rules: readonly SecurityGroupRule[] = isClusterMode(t.mode) ? asSecurityGroupRules(labSecurityGroupRules(t)) : []): Step[] {
+    if (!isClusterMode(t.mode)) return [];
+    return t.nodes.flatMap((node) => [
+        iptables(node, "-N", securityGroupChain),
+        iptables(node, "-A", "PREROUTING", "-i", "eth0", "-j", securityGroupChain),
+        ...securityGroupRuleSteps(t, node, rules),
+    ]);
+}
+
+/** Flows whose source the lab has no stand-in for, with the reason. */
+export function unprobeableFlow(flow: Flow): string | undefined {
+    if (flow.from === "internet") return "the lab has no routers beyond the underlay to send ICMP errors from";
+    if (flow.from === "load-generator-public") return "the lab has no internet gateway to give the load generator a public address";
+    if (flow.protocol === "4") return "IP-in-IP";
+    return undefined;
+}
+
+/** The flow matrix's addresses as the lab's `receiver` node sees them. */
+export function labFlowAddresses(t: LabTopology, receiver: LabNode): FlowAddresses {
+    const peer = t.nodes.find((n) => n.index !== receiver.index)!;
+    const peerPod = t.workloads.find((w) => w.node === peer.index && w.hostInterface !== undefined);
+    return {
+        peerNode: peer.ip,
+        peerPod: peerPod?.ip ?? peer.ip,
+        operator: t.loadGenerator.ip,
+        internet: "192.0.2.1",
+        loadBalancer: t.loadGenerator.ip,
+        loadGeneratorPublic: t.loadGenerator.ip,
+        loadGeneratorPrivate: t.loadGenerator.ip,
+    };
+}
+
+/**
+ * One packet of `flow` towards `receiver`, sent from the namespace the flow comes from: a TCP
+ * connection attempt (bounded to `seconds`) or a UDP datagram. Whether it got through is read
+ * from the receiver's drop counter, not from an answer, so no listener is needed.
+ */
+export function probeArgv(t: LabTopology, flow: Flow, receiver: LabNode, seconds = 0.3): readonly string[] {
+    const peer = t.nodes.find((n) => n.index !== receiver.index)!;
+    const from = flow.from === "peer-node" ? peer.netns
+        : flow.from === "peer-pod" ? t.workloads.find((w) => w.node === peer.index && w.hostInterface !== undefined)!.netns
+        : t.loadGenerator.netns;
+    const to = flow.to === "pod" ? t.workloads.find((w) => w.node === receiver.index && w.hostInterface !== undefined)!.ip : receiver.ip;
+    const target = `/dev/${flow.protocol}/${to}/${flow.port}`;
+    // bash's /dev/tcp and /dev/udp: a connect (TCP) or one datagram (UDP); failures are expected.
+    const script = flow.protocol === "tcp" ? `timeout ${seconds} bash -c 'exec 3<>${target}' 2>/dev/null; true` : `echo probe > ${target} 2>/dev/null; true`;
+    return inNamespace(from, ["bash", "-c", script]);
+}
+
+/** The receiver's drop counter: `iptables -nvxL` output of the chain in, dropped packets out. */
+export function droppedPackets(listing: string): number {
+    const drop = listing.split("\n").find((line) => /\sDROP\s/.test(line));
+    if (!drop) throw new Error(`no DROP rule in ${securityGroupChain}:\n${listing}`);
+    return Number(drop.trim().split(/\s+/)[0]);
+}
+
+export function listChainArgv(node: LabNode): readonly string[] {
+    return iptables(node, "-nvxL", securityGroupChain).argv;
+}
