@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { clockCommand, k3sVersionCommand, startAtCommand, tcpSocketsCommand } from "./commands";
 import { containerPidCommand, inNetnsOfCommand, sandboxImageCommand } from "./pod-netns";
 import { descendantProcesses } from "./descendants";
-import { freeLoopbackPort } from "./loopback-guestbook";
+import * as net from "node:net";
 import { LoopbackSession } from "./loopback-session";
 import { listeningPorts, measureScaling, type MeasureContext, type MeasureSettings } from "./measurements";
 import type { Endpoint, PodRequest } from "./session";
@@ -38,23 +38,43 @@ afterEach(async () => {
     expect(descendantProcesses().filter((p) => /iperf3/.test(p.args))).toEqual([]);
 });
 
-async function context(session: LoopbackSession): Promise<{ ctx: MeasureContext; raws: Map<string, string> }> {
+async function context(session: LoopbackSession, notes: string[] = []): Promise<{ ctx: MeasureContext; raws: Map<string, string> }> {
     sessions.push(session);
-    // Consecutive free ports: the first is for the single-pair cases, the scaling pairs use the next ones.
-    const base = (await freeLoopbackPort()) - 1;
-    const settings: MeasureSettings = { durationSeconds: 2, warmupSeconds: 1, scalingPods: [4], httpConnections: 1, httpThreads: 1, requestTimeoutSeconds: 5, udpBitrate: "1G", iperf3Port: base, sockperfPort: 1 };
+    // The scaling pairs use iperf3Port + 1, + 2: find two free ports in a row, below the kernel's
+    // ephemeral range (ip_local_port_range 32768–60999 by default), where outgoing connections of
+    // other tests cannot take them between our check and iperf3's bind.
+    const base = (await freeConsecutivePorts(2)) - 1;
+    const settings: MeasureSettings = { durationSeconds: 3, warmupSeconds: 1, scalingPods: [4], httpConnections: 1, httpThreads: 1, requestTimeoutSeconds: 5, udpBitrate: "1G", iperf3Port: base, sockperfPort: 1 };
     const raws = new Map<string, string>();
     const ctx: MeasureContext = {
         session,
         settings,
         clkTck: 100,
-        note: () => undefined,
+        note: (t) => notes.push(t),
         record: (name, _shell, command, result) => {
             raws.set(name, `${command}\n${result.stdout}\n${result.stderr}`);
             return name;
         },
     };
     return { ctx, raws };
+}
+
+async function canListen(port: number): Promise<boolean> {
+    const server = net.createServer();
+    return new Promise((resolve) => {
+        server.once("error", () => resolve(false));
+        server.listen(port, () => server.close(() => resolve(true))); // "::", as iperf3 -s binds
+    });
+}
+
+async function freeConsecutivePorts(count: number): Promise<number> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+        const first = 20_000 + Math.floor(Math.random() * 10_000);
+        let free = true;
+        for (let p = first; p < first + count && free; p++) free = await canListen(p);
+        if (free) return first;
+    }
+    throw new Error("no free consecutive ports between 20000 and 30000");
 }
 
 /** A shell that starts its background commands `delay` seconds late (a slow server pod). */
@@ -81,6 +101,36 @@ describe("scaling", () => {
         const stamps = [1, 2].map((i) => Number(/bench-start (\d+\.\d+)/.exec(raws.get(`scaling-4pods-pair${i}`)!)![1]));
         expect(skew.value).toBeCloseTo(Math.abs(stamps[0] - stamps[1]) * 1000, 6);
         expect(skew.value).toBeLessThan(0.02 * ctx.settings.durationSeconds * 1000);
+    });
+
+    it("clients that did not start together (one exec 3 s late) are not summed: the point is measured again, once", async () => {
+        let delayed = 0;
+        const lateOnce = (inner: Shell): Shell => ({
+            ...lateStarting(inner, 0),
+            run: (c, o) => (/iperf3 -c/.test(c) && delayed++ === 0 ? inner.run(`sleep 3; ${c}`, o) : inner.run(c, o)),
+        });
+        const session = new ScriptedSession((e, i) => (e.node === 1 && i === 1 ? lateOnce(e.shell) : e.shell));
+        const notes: string[] = [];
+        const { ctx } = await context(session, notes);
+        const figures = await measureScaling(ctx);
+        expect(notes).toEqual([expect.stringMatching(/^scaling 4 pods: the clients started \d+ ms apart, more than 2% of the 3 s measured; the aggregate would overstate simultaneous throughput; measured again$/)]);
+        expect(figures.find((f) => f.id === "scaling.4.startSkew")!.value).toBeLessThan(60);
+        expect(figures.find((f) => f.id === "scaling.4.throughput")!.value).toBeGreaterThan(0);
+    });
+
+    it("a server that ends before it listens (its port taken) fails the point at once, naming the server and its error", async () => {
+        const cannotBind = (inner: Shell): Shell => ({
+            ...lateStarting(inner, 0),
+            start: () => inner.start("echo 'iperf3: error - unable to start listener for connections: Address already in use' >&2; exit 1"),
+        });
+        const session = new ScriptedSession((e, i) => (e.node === 0 && i === 1 ? cannotBind(e.shell) : e.shell));
+        const { ctx } = await context(session);
+        const started = Date.now();
+        await expect(measureScaling(ctx)).rejects.toThrow(
+            new RegExp(`^scaling: the iperf3 server on pod \\(loopback\\) port ${ctx.settings.iperf3Port + 2} ended before it listened \\(exit 1\\): iperf3: error - unable to start listener for connections: Address already in use$`),
+        );
+        expect(Date.now() - started).toBeLessThan(15_000); // not the 60 s listening deadline
+        expect(session.released).toEqual(["scale"]);
     });
 
     it("one failing pair fails the count, naming it, after every pair ended; the servers are stopped and the pods released", async () => {
@@ -123,7 +173,6 @@ describe("scaling helpers", () => {
         ].join("\n");
         expect([...listeningPorts(sample)]).toEqual([5201]);
         const shell = ProcessShell.local("here");
-        const net = await import("node:net");
         const server = net.createServer().listen(0, "127.0.0.1");
         await new Promise((r) => server.once("listening", r));
         try {
