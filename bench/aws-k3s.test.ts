@@ -6,7 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { benchPodManifest, managedByLabel, openAwsK3sSession, podLifetimeSeconds, roleLabelKey, runLabelKey, runLease, runLeaseName, type AwsK3sSession } from "./aws-k3s";
+import { benchPodManifest, requireAwsFields, managedByLabel, openAwsK3sSession, podLifetimeSeconds, roleLabelKey, runLabelKey, runLease, runLeaseName, type AwsK3sSession } from "./aws-k3s";
 import { k3sVersionCommand } from "./commands";
 import { networkBandwidth } from "./environment";
 import { reportMarkdown } from "./report";
@@ -249,6 +249,15 @@ describe("AWS/k3s session: environment", () => {
     it("k3s's version falls back to 'k3s version unknown' when k3s prints nothing (a pipeline's status is head's)", () => {
         const run = (path: string) => execFileSync("sh", ["-c", k3sVersionCommand()], { encoding: "utf8", env: { PATH: path } }).trim();
         expect(run("/usr/bin:/bin")).toBe("k3s version unknown");
+    });
+
+    it("a stack without a generated key is accepted when an agent is there, and refused naming both options when not", async () => {
+        const f = await fixture();
+        const own = f.target({ sshPrivateKey: undefined });
+        expect(() => requireAwsFields(own, undefined)).toThrow(
+            /^target "vxlan": no SSH key: neither sshPrivateKey nor sshPrivateKeyPath is set \(the stack exports sshPrivateKey only when it generated the key\) and SSH_AUTH_SOCK is not set/,
+        );
+        expect(requireAwsFields(own, "/run/user/1000/ssh-agent.sock").sshUser).toBe("ubuntu");
     });
 
     it("the pod manifest names its run and role (what cleanup selects by)", () => {
