@@ -151,6 +151,20 @@ describe("AWS/k3s session: measurement pods", () => {
     });
 });
 
+describe("AWS/k3s session: opening", () => {
+    it("a Kubernetes API that does not answer fails the open naming the target and the cause, and leaves no SSH connection", async () => {
+        const f = await fixture();
+        const port = f.kube.port;
+        await f.kube.stop(); // the port is closed now
+        const err = await openAwsK3sSession(f.target({ kubeconfig: f.kube.kubeconfig() })).catch((e: Error) => e);
+        expect((err as Error).message).toMatch(new RegExp(`^target "vxlan": the Kubernetes API did not list the benchmark (pods|run leases): .*ECONNREFUSED.*127\\.0\\.0\\.1:${port}`));
+        await new Promise((r) => setTimeout(r, 200));
+        expect(f.ssh.logins.length).toBe(3); // load generator and two nodes logged in …
+        expect(f.ssh.openConnections).toBe(0); // … and were closed again
+        await f.kube.start(); // for the fixture's own stop()
+    });
+});
+
 describe("AWS/k3s session: runs that share a cluster", () => {
     it("a second runner's pods survive a new session; pods of a run whose Lease lapsed, or that has none, are removed", async () => {
         const f = await fixture();

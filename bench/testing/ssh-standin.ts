@@ -110,6 +110,11 @@ export class SshStandin {
         });
     }
 
+    /** SSH connections the server still holds. */
+    get openConnections(): number {
+        return this.connections.size;
+    }
+
     /** The host key's OpenSSH public line (what a stack would export as sshHostKey). */
     get hostKeyLine(): string {
         return publicLine(this.hostKey);
