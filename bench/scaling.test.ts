@@ -93,14 +93,14 @@ describe("scaling", () => {
         expect(session.released).toEqual(["scale"]);
     });
 
-    it("the clients start together: their start times, as each printed it, lie within 2% of the measured seconds", async () => {
+    it("the clients start together: their start times, as each printed it, lie within the allowed spread (2% of the measured seconds, at least 100 ms)", async () => {
         const session = new ScriptedSession();
         const { ctx, raws } = await context(session);
         const figures = await measureScaling(ctx);
         const skew = figures.find((f) => f.id === "scaling.4.startSkew")!;
         const stamps = [1, 2].map((i) => Number(/bench-start (\d+\.\d+)/.exec(raws.get(`scaling-4pods-pair${i}`)!)![1]));
         expect(skew.value).toBeCloseTo(Math.abs(stamps[0] - stamps[1]) * 1000, 6);
-        expect(skew.value).toBeLessThan(0.02 * ctx.settings.durationSeconds * 1000);
+        expect(skew.value).toBeLessThan(Math.max(0.02 * ctx.settings.durationSeconds * 1000, 100));
     });
 
     it("clients that did not start together (one exec 3 s late) are not summed: the point is measured again, once", async () => {
@@ -113,8 +113,8 @@ describe("scaling", () => {
         const notes: string[] = [];
         const { ctx } = await context(session, notes);
         const figures = await measureScaling(ctx);
-        expect(notes).toEqual([expect.stringMatching(/^scaling 4 pods: the clients started \d+ ms apart, more than 2% of the 3 s measured; the aggregate would overstate simultaneous throughput; measured again$/)]);
-        expect(figures.find((f) => f.id === "scaling.4.startSkew")!.value).toBeLessThan(60);
+        expect(notes).toEqual([expect.stringMatching(/^scaling 4 pods: the clients started \d+ ms apart, more than 100 ms \(2% of the 3 s measured, at least 100 ms\); the aggregate would overstate simultaneous throughput; measured again$/)]);
+        expect(figures.find((f) => f.id === "scaling.4.startSkew")!.value).toBeLessThan(100);
         expect(figures.find((f) => f.id === "scaling.4.throughput")!.value).toBeGreaterThan(0);
     });
 
