@@ -46,10 +46,12 @@ export interface NetworkBandwidth {
 const instanceTypesGuide = "EC2 Instance Types guide, compute optimized, network specifications (https://docs.aws.amazon.com/ec2/latest/instancetypes/co.html#co_network)";
 
 /**
- * The 16 vCPU / 32 GiB types the stacks allow (components/settings.ts). Baselines as AWS's
- * network specifications table lists them (also in aws/karpenter-provider-aws
- * pkg/providers/instancetype/zz_generated.bandwidth.go, generated from that table: c5 5000,
- * c6i/c6a/c7i/c7a 6250 Mbit/s); burst = the "Up to" network performance.
+ * The 16 vCPU / 32 GiB types the stacks allow (components/settings.ts). Baselines: the
+ * baseline-bandwidth table of AWS's compute-optimized network specifications, as
+ * aws/karpenter-provider-aws reads it (hack/code/bandwidth_gen.go scrapes that page into
+ * pkg/providers/instancetype/zz_generated.bandwidth.go: c5/c5a/c5d.4xlarge 5000,
+ * c6i/c6a/c7i/c7a.4xlarge 6250 Mbit/s). Burst: the "Network performance" column, "Up to 10
+ * Gigabit" (c5 family) and "Up to 12.5 Gigabit" (c6i, c6a, c7i, c7a; FACTS.md "AWS").
  */
 export const networkBandwidth: Readonly<Record<string, NetworkBandwidth>> = {
     "c5.4xlarge": { baselineGbps: 5, burstGbps: 10, source: instanceTypesGuide },
