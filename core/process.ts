@@ -25,11 +25,11 @@ export interface CommandResult {
     readonly stderr: string;
     readonly code: number | null;
     /** The signal that killed it, when one did. */
-    readonly signal?: NodeJS.Signals | null;
+    readonly signal?: string | null;
 }
 
 /** "exit 3", or "killed by SIGKILL". */
-export function describeExit(exit: { readonly code: number | null; readonly signal?: NodeJS.Signals | null }): string {
+export function describeExit(exit: { readonly code: number | null; readonly signal?: string | null }): string {
     if (exit.code !== null) return `exit ${exit.code}`;
     return exit.signal ? `killed by ${exit.signal}` : "killed by a signal";
 }
