@@ -4,7 +4,7 @@
  * has: local `sh -c`, `ip netns exec`, SSH (ssh.ts) or Kubernetes exec (aws-k3s.ts).
  */
 import { InterruptedError, TimeoutError } from "../core/errors";
-import { describeExit, escalate, groupTarget, spawnGroup, terminateSteps, type CommandResult, type GroupProcess } from "../core/process";
+import { escalate, groupTarget, spawnGroup, terminateSteps, type CommandResult, type GroupProcess } from "../core/process";
 import { backgroundCommand, backgroundPgidPattern, stopCommand } from "./commands";
 
 export type { CommandResult };
@@ -40,7 +40,7 @@ export class CommandError extends Error {
         readonly result: CommandResult,
     ) {
         const err = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-5).join("\n");
-        super(`${shell}: command ended with ${describeExit(result)}: ${command.slice(0, 200)}\n${err}`);
+        super(`${shell}: command ${result.code !== null ? `exited with ${result.code}` : `was killed by ${result.signal ?? "a signal"}`}: ${command.slice(0, 200)}\n${err}`);
     }
 }
 
