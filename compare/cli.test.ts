@@ -10,7 +10,9 @@ import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { readStandInState, seedExistingStack, type StandInBehavior } from "../test/compare/stand-in-engine";
 import { pollUntil } from "../core/wait";
+import { exitCodeOf } from "./cli";
 import { Ledger } from "./ledger";
+import type { CompareReport } from "./orchestrator";
 
 const projectDir = path.resolve(__dirname, "..");
 const children: ChildProcess[] = [];
@@ -161,5 +163,17 @@ describe("npm run compare (child process, stand-in engine)", () => {
         });
         expect((await run.exit).code).toBe(2);
         expect(run.output()).toMatch(/PULUMI_CONFIG_PASSPHRASE \(or PULUMI_CONFIG_PASSPHRASE_FILE\) is not set/);
+    });
+});
+
+describe("the exit code of a finished comparison", () => {
+    const stack = (finalState: "destroyed" | "failed", errors: string[] = []) => ({ stack: "vxlan", created: true, finalState, errors, leftover: finalState === "failed" });
+    const report = (over: Partial<CompareReport>): CompareReport => ({ stacks: [stack("destroyed")], interrupted: false, ok: false, ...over });
+    it("0 when all went well, 3 when only the --max-overhead-pct gate failed, 1 for any failure, 130 when interrupted", () => {
+        expect(exitCodeOf(report({ ok: true, benchmark: { summary: { outDir: "o", gatePassed: true }, targets: ["vxlan"] } }))).toBe(0);
+        expect(exitCodeOf(report({ benchmark: { summary: { outDir: "o", gatePassed: false }, targets: ["vxlan"] } }))).toBe(3);
+        expect(exitCodeOf(report({ stacks: [stack("failed", ["destroy failed"])], benchmark: { summary: { outDir: "o", gatePassed: false }, targets: ["vxlan"] } }))).toBe(1);
+        expect(exitCodeOf(report({ benchmark: { error: "benchmark failed", targets: ["vxlan"] } }))).toBe(1);
+        expect(exitCodeOf(report({ interrupted: true }))).toBe(130);
     });
 });
