@@ -1,7 +1,7 @@
 /**
  * The narrow view of Pulumi that the comparison needs. The orchestrator only speaks to these two
  * interfaces, so its safety rules (ledger, teardown, timeouts) are tested against a stand-in
- * (compare/testing/stand-in-engine.ts) and run unchanged against the Automation API
+ * (test/compare/stand-in-engine.ts) and run unchanged against the Automation API
  * (pulumi-engine.ts). compare/engine.contract.test.ts holds both to the same contract.
  */
 import type { OutputValues } from "../bench/stack-outputs";
