@@ -4,17 +4,35 @@
  * `npm run bench -- report <folder>`     re-render report.md and charts from summary.json
  * `npm run bench -- sample [<folder>]`   loopback run of every tool (docs/sample-report)
  *
- * Exit codes: 0 done; 1 failed (or a measurement failed); 2 bad usage; 3 the --max-overhead
- * gate failed; 130 interrupted.
+ * Exit codes (core/cli.ts, the same in every CLI): 0 done; 1 failed (or a measurement failed);
+ * 2 bad usage; 3 the --max-overhead-pct gate failed; 130 interrupted.
  */
-import { parseArgs } from "node:util";
 import * as path from "node:path";
+import { exitCodes, integerOption, listOption, numberOption, optionLines, parseCommandLine, runCli, shared, watchInterrupts } from "../core/cli";
+import { UsageError } from "../core/errors";
 import { caseIds, measurementIds } from "./measurements";
-import { defaultSampleDir, writeSampleReport } from "./sample";
 import { renderReport } from "./report";
 import { benchDefaults, plannedToolSeconds, resolveSettings, runBenchmark, type BenchOptions, type ProgressEvent } from "./run";
-import { loadTargetsFile, projectDir, readStackOutputs, targetFromStackOutputs } from "./stack-outputs";
+import { defaultSampleDir, writeSampleReport } from "./sample";
+import { loadTargetsFile, projectDir, readStackOutputs, targetFromStackOutputs, type OutputValues } from "./stack-outputs";
 import type { Target } from "./targets";
+
+const options = {
+    targets: { type: "string", arg: "FILE", help: "measure the clusters a Target[] JSON file describes" },
+    out: shared("out", "results folder (default results/bench-<time>)"),
+    repetitions: shared("repetitions", `repetitions of the round-robin (default ${benchDefaults.repetitions})`),
+    baseline: shared("baseline"),
+    "max-overhead-pct": shared("max-overhead-pct"),
+    measurements: shared("measurements", `comma-separated subset of: ${measurementIds.join(", ")}`),
+    cases: { type: "string", arg: "LIST", help: `only these cases, e.g. iperf3.pod.cross.tcp1 (all: ${caseIds.join(", ")})` },
+    duration: shared("duration", `measured seconds per tool run (default ${benchDefaults.durationSeconds})`),
+    warmup: shared("warmup", `discarded warm-up seconds before each run (default ${benchDefaults.warmupSeconds})`),
+    "scaling-pods": { type: "string", arg: "LIST", help: `pod counts for the scaling curve (default ${benchDefaults.scalingPods.join(",")})` },
+    connections: { type: "string", arg: "N", help: `wrk connections (default ${benchDefaults.httpConnections})` },
+    "udp-bitrate": { type: "string", arg: "RATE", help: `iperf3 UDP target bitrate (default ${benchDefaults.udpBitrate})` },
+    "dry-run": shared("dry-run", "validate targets and options, print the plan, measure nothing"),
+    help: shared("help"),
+} as const;
 
 export const usage = `usage:
   npm run bench -- <stack> [<stack>…] [options]
@@ -22,32 +40,13 @@ export const usage = `usage:
   npm run bench -- report <results folder>
   npm run bench -- sample [<folder>]   loopback run of every tool; default docs/sample-report
 
+Stacks are read from the backend \`npm run compare\` uses: PULUMI_BACKEND_URL, else
+file://~/.pulumi-cni-compare.
+
 options:
-  --out <dir>             results folder (default results/bench-<time>)
-  --repetitions <n>       repetitions of the round-robin (default ${benchDefaults.repetitions})
-  --baseline <name>       express every figure also as overhead against this target
-  --max-overhead <pct>    exit 3 when a mode's gated figure is more than pct% worse than the baseline
-  --measurements <list>   comma-separated subset of: ${measurementIds.join(", ")}
-  --cases <list>          only these cases, e.g. iperf3.pod.cross.tcp1 (all: ${caseIds.join(", ")})
-  --duration <s>          measured seconds per tool run (default ${benchDefaults.durationSeconds})
-  --warmup <s>            discarded warm-up seconds before each run (default ${benchDefaults.warmupSeconds})
-  --scaling-pods <list>   pod counts for the scaling curve (default ${benchDefaults.scalingPods.join(",")})
-  --connections <n>       wrk connections (default ${benchDefaults.httpConnections})
-  --udp-bitrate <rate>    iperf3 UDP target bitrate (default ${benchDefaults.udpBitrate})
-  --dry-run               validate targets and options, print the plan, measure nothing`;
+${optionLines(options)}
 
-class UsageError extends Error {}
-
-function numberFlag(name: string, value: string | undefined): number | undefined {
-    if (value === undefined) return undefined;
-    const n = Number(value);
-    if (!Number.isFinite(n)) throw new UsageError(`--${name}: "${value}" is not a number`);
-    return n;
-}
-
-function listFlag(value: string | undefined): string[] | undefined {
-    return value === undefined ? undefined : value.split(",").map((s) => s.trim()).filter(Boolean);
-}
+Exit codes: 0 done, 1 failed, 2 bad usage, 3 the --max-overhead-pct gate failed, 130 interrupted.`;
 
 export interface ParsedCommand {
     readonly command: "run" | "report" | "sample" | "help";
@@ -58,35 +57,9 @@ export interface ParsedCommand {
     readonly options: BenchOptions;
 }
 
-/** Parses the command line; errors name the flag and the value. */
-export function parseCommandLine(argv: readonly string[], now = new Date()): ParsedCommand {
-    let parsed;
-    try {
-        parsed = parseArgs({
-            args: [...argv],
-            allowPositionals: true,
-            options: {
-                targets: { type: "string" },
-                out: { type: "string" },
-                repetitions: { type: "string" },
-                baseline: { type: "string" },
-                "max-overhead": { type: "string" },
-                measurements: { type: "string" },
-                cases: { type: "string" },
-                duration: { type: "string" },
-                warmup: { type: "string" },
-                "scaling-pods": { type: "string" },
-                connections: { type: "string" },
-                "udp-bitrate": { type: "string" },
-                "dry-run": { type: "boolean" },
-                help: { type: "boolean", short: "h" },
-            },
-        });
-    } catch (err) {
-        throw new UsageError((err as Error).message);
-    }
-    const v = parsed.values;
-    const pos = parsed.positionals;
+/** Parses the command line; errors (UsageError) name the option and the value. */
+export function parseBenchCommand(argv: readonly string[], now = new Date()): ParsedCommand {
+    const { values: v, positionals: pos } = parseCommandLine(argv, options, { positionals: true });
     if (v.help) return { command: "help", stacks: [], dryRun: false, options: { outDir: "" } };
     if (pos[0] === "report") {
         if (pos.length !== 2) throw new UsageError("report: pass exactly one results folder");
@@ -106,121 +79,95 @@ export function parseCommandLine(argv: readonly string[], now = new Date()): Par
         dryRun: v["dry-run"] ?? false,
         options: {
             outDir: v.out ?? path.join(projectDir, "results", `bench-${stamp}`),
-            repetitions: numberFlag("repetitions", v.repetitions),
+            repetitions: integerOption("--repetitions", v.repetitions, { min: 1 }),
             baseline: v.baseline,
-            maxOverheadPct: numberFlag("max-overhead", v["max-overhead"]),
-            measurements: listFlag(v.measurements),
-            cases: listFlag(v.cases),
-            durationSeconds: numberFlag("duration", v.duration),
-            warmupSeconds: numberFlag("warmup", v.warmup),
-            scalingPods: listFlag(v["scaling-pods"])?.map((s) => {
-                const n = numberFlag("scaling-pods", s);
-                return n!;
-            }),
-            httpConnections: numberFlag("connections", v.connections),
+            maxOverheadPct: numberOption("--max-overhead-pct", v["max-overhead-pct"], { min: 0 }),
+            measurements: listOption("--measurements", v.measurements),
+            cases: listOption("--cases", v.cases),
+            durationSeconds: integerOption("--duration", v.duration, { min: 1 }),
+            warmupSeconds: integerOption("--warmup", v.warmup, { min: 0 }),
+            scalingPods: listOption("--scaling-pods", v["scaling-pods"])?.map((s) => integerOption("--scaling-pods", s, { min: 1 })!),
+            httpConnections: integerOption("--connections", v.connections, { min: 1 }),
             udpBitrate: v["udp-bitrate"],
         },
     };
 }
 
-async function collectTargets(cmd: ParsedCommand): Promise<Target[]> {
+/** What `main` needs from outside: how a stack's outputs are read (tests pass a fake). */
+export interface BenchWiring {
+    readonly readStackOutputs: (stack: string) => Promise<OutputValues>;
+}
+
+export const productionWiring: BenchWiring = { readStackOutputs: (stack) => readStackOutputs(stack) };
+
+async function collectTargets(cmd: ParsedCommand, wiring: BenchWiring): Promise<Target[]> {
     const targets: Target[] = cmd.targetsFile ? loadTargetsFile(cmd.targetsFile) : [];
-    for (const stack of cmd.stacks) targets.push(targetFromStackOutputs(stack, await readStackOutputs(stack, projectDir)));
+    for (const stack of cmd.stacks) targets.push(targetFromStackOutputs(stack, await wiring.readStackOutputs(stack)));
     return targets;
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
-    let cmd: ParsedCommand;
-    try {
-        cmd = parseCommandLine(argv);
-    } catch (err) {
-        console.error(`bench: ${(err as Error).message}\n\n${usage}`);
-        return 2;
-    }
+export async function main(argv: readonly string[], wiring: BenchWiring): Promise<number> {
+    const cmd = parseBenchCommand(argv);
     if (cmd.command === "help") {
         console.log(usage);
-        return 0;
+        return exitCodes.ok;
     }
     if (cmd.command === "report") {
         await renderReport(cmd.folder!);
         console.log(`bench: wrote ${path.join(cmd.folder!, "report.md")} and charts/`);
-        return 0;
+        return exitCodes.ok;
     }
-    const controller = new AbortController();
-    let signals = 0;
-    const onSignal = (sig: NodeJS.Signals) => {
-        signals++;
-        if (signals === 1) {
-            console.error(`\nbench: ${sig}: stopping, removing pods and processes (again to quit at once)…`);
-            controller.abort();
-        } else {
-            process.exit(130);
-        }
-    };
     const started = Date.now();
     const onProgress = (e: ProgressEvent) => {
         const min = ((Date.now() - started) / 60000).toFixed(1);
         (e.kind === "error" ? console.error : console.log)(`[${min} min] ${e.message}`);
     };
-    if (cmd.command === "sample") {
-        process.on("SIGINT", onSignal);
-        process.on("SIGTERM", onSignal);
+    const targets = cmd.command === "sample" ? [] : await collectTargets(cmd, wiring);
+    if (cmd.command === "run") {
+        let settings;
         try {
-            const summary = await writeSampleReport(cmd.folder, onProgress, controller.signal);
-            return summary.errors.length ? 1 : 0;
+            settings = resolveSettings(targets, cmd.options);
         } catch (err) {
-            if (!controller.signal.aborted) throw err;
-            console.error(`bench: interrupted: ${(err as Error).message}`);
-            return 130;
-        } finally {
-            process.off("SIGINT", onSignal);
-            process.off("SIGTERM", onSignal);
+            throw new UsageError((err as Error).message);
+        }
+        if (cmd.dryRun) {
+            console.log(`bench: ${targets.map((t) => `${t.name} (${t.platform}, ${t.mode})`).join(", ")}`);
+            console.log(`bench: measurements ${settings.measurements.join(", ")}; ${settings.repetitions} repetition(s); tools run ≈ ${Math.round(plannedToolSeconds(targets, settings) / 60)} min`);
+            return exitCodes.ok;
         }
     }
-    const targets = await collectTargets(cmd);
-    let settings;
+    // First Ctrl-C: stop, remove pods and processes, write partial results; a later one (after
+    // the repeat window) exits at once.
+    const interrupts = watchInterrupts((sig, count) => {
+        if (count === 1) console.error(`\nbench: ${sig}: stopping, removing pods and processes (again to quit at once)…`);
+        else process.exit(exitCodes.interrupted);
+    });
     try {
-        settings = resolveSettings(targets, cmd.options);
-    } catch (err) {
-        console.error(`bench: ${(err as Error).message}`);
-        return 2;
-    }
-    if (cmd.dryRun) {
-        console.log(`bench: ${targets.map((t) => `${t.name} (${t.platform}, ${t.mode})`).join(", ")}`);
-        console.log(`bench: measurements ${settings.measurements.join(", ")}; ${settings.repetitions} repetition(s); tools run ≈ ${Math.round(plannedToolSeconds(targets, settings) / 60)} min`);
-        return 0;
-    }
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-    try {
-        const summary = await runBenchmark(targets, { ...cmd.options, signal: controller.signal, onProgress });
+        if (cmd.command === "sample") {
+            const summary = await writeSampleReport(cmd.folder, onProgress, interrupts.signal);
+            return summary.errors.length ? exitCodes.failure : exitCodes.ok;
+        }
+        const summary = await runBenchmark(targets, { ...cmd.options, signal: interrupts.signal, onProgress });
         if (summary.gate && !summary.gate.passed) {
             console.error(`bench: gate failed: ${summary.gate.violations.map((v) => `${v.target} ${v.id} +${v.overheadPct.toFixed(1)}%`).join("; ")}`);
-            return 3;
+            return exitCodes.gateFailed;
         }
         if (summary.errors.length) {
             console.error(`bench: ${summary.errors.length} measurement(s) failed; see ${path.join(summary.outDir, "report.md")}`);
-            return 1;
+            return exitCodes.failure;
         }
-        return 0;
+        return exitCodes.ok;
     } catch (err) {
-        if (controller.signal.aborted) {
+        if (interrupts.signal.aborted) {
             console.error(`bench: interrupted: ${(err as Error).message}`);
-            return 130;
+            return exitCodes.interrupted;
         }
         throw err;
     } finally {
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
+        interrupts.dispose();
     }
 }
 
 if (require.main === module) {
-    main(process.argv.slice(2)).then(
-        (code) => process.exit(code),
-        (err) => {
-            console.error(`bench: ${(err as Error).message}`);
-            process.exit(err instanceof UsageError ? 2 : 1);
-        },
-    );
+    runCli("bench", () => main(process.argv.slice(2), productionWiring));
 }

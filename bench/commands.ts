@@ -23,17 +23,18 @@ export function bounded(seconds: number, command: string): string {
     return `timeout --foreground -k 5 ${Math.ceil(seconds)} ${command}`;
 }
 
-/** Where scripts the runner needs on a remote machine are written (per user, per run). */
-export const remoteScriptDir = "/tmp/cni-bench";
-
 /**
- * Writes `text` to `path` (creating its folder), then runs `command`. The file is written under
- * a temporary name and renamed, so a concurrent runner never reads it half-written.
+ * Writes `text` to a file `name` in a fresh private folder (mktemp -d under $TMPDIR, else /tmp:
+ * POSIX mktemp; coreutils `mktemp -d` creates it mode 0700), runs `command(path)`, then removes
+ * the folder and ends with the command's status. Nothing is left on the machine, and two runners
+ * never share (or half-read) the file.
  */
-export function withFile(path: string, text: string, command: string): string {
-    const dir = path.slice(0, path.lastIndexOf("/")) || "/";
-    const tmp = `${path}.$$`;
-    return `mkdir -p ${shellQuote(dir)} && printf '%s' ${shellQuote(text)} > "${tmp}" && mv -f "${tmp}" ${shellQuote(path)} && ${command}`;
+export function withTempFile(name: string, text: string, command: (path: string) => string): string {
+    const file = `"$cni_bench_dir"/${name}`;
+    return (
+        `cni_bench_dir=$(mktemp -d "\${TMPDIR:-/tmp}/cni-bench.XXXXXX") && printf '%s' ${shellQuote(text)} > ${file} && ` +
+        `{ ${command(file)}; cni_bench_rc=$?; rm -rf "$cni_bench_dir"; (exit $cni_bench_rc); }`
+    );
 }
 
 /** Marker before the JSON line wrk's `done()` hook prints (wrk prints its own text too). */
@@ -74,13 +75,13 @@ export interface WrkArgs {
 
 /** One wrk run whose last line is the JSON summary (`wrkJsonMarker`). */
 export function wrkCommand(args: WrkArgs): string {
-    const script = `${remoteScriptDir}/wrk-report.lua`;
-    const wrk = bounded(
-        args.durationSeconds + toolGraceSeconds,
-        `wrk -t ${Math.min(args.threads, args.connections)} -c ${args.connections} -d ${args.durationSeconds}s` +
-            ` --timeout ${args.requestTimeoutSeconds}s --latency -s ${script} ${shellQuote(args.url)}`,
+    return withTempFile("wrk-report.lua", wrkReportScript(), (script) =>
+        bounded(
+            args.durationSeconds + toolGraceSeconds,
+            `wrk -t ${Math.min(args.threads, args.connections)} -c ${args.connections} -d ${args.durationSeconds}s` +
+                ` --timeout ${args.requestTimeoutSeconds}s --latency -s ${script} ${shellQuote(args.url)}`,
+        ),
     );
-    return withFile(script, wrkReportScript(), wrk);
 }
 
 /** The guestbook API paths (upstream guestbook.php; FACTS.md "Guestbook"). */
@@ -262,9 +263,13 @@ export function environmentCommand(peerIp: string): string {
     ].join("; ");
 }
 
-/** k3s's version line on a node (`k3s version v1.31.4+k3s1 (…)`). */
+/**
+ * k3s's version line on a node (`k3s version v1.31.4+k3s1 (…)`), or "k3s version unknown". The
+ * test is on the captured text: a pipeline's status is its last command's (`head`, which
+ * succeeds), so `k3s --version | head || echo …` never reaches the fallback (POSIX sh, Pipelines).
+ */
 export function k3sVersionCommand(): string {
-    return "k3s --version 2>/dev/null | head -n 1 || echo 'k3s version unknown'";
+    return `v=$(k3s --version 2>/dev/null | head -n 1); if [ -n "$v" ]; then echo "$v"; else echo 'k3s version unknown'; fi`;
 }
 
 /** Instance type and AZ from IMDSv2 (the stacks require tokens: FACTS.md "Hardening"). Only
@@ -296,4 +301,30 @@ export function stopCommand(pgid: number): string {
         `n=0; while [ $n -lt 10 ]; do kill -0 -${pgid} 2>/dev/null || exit 0; sleep 0.2; n=$((n+1)); done; ` +
         `kill -KILL -${pgid} 2>/dev/null; true`
     );
+}
+
+/** Marker of the line `startAtCommand` prints (to stderr) when its command really starts. */
+export const startStampMarker = "bench-start";
+
+/** The shell's wall clock, seconds since the epoch with nanoseconds (for `startAtCommand`). */
+export function clockCommand(): string {
+    return "date +%s.%N";
+}
+
+/**
+ * Sleeps until the wall-clock time `epochSeconds`, prints `bench-start <time>` to stderr (stdout
+ * stays the tool's: iperf3 -J prints JSON there), then execs `command`. Commands started through
+ * separate execs on one node then begin together, to the node clock's resolution, and each says
+ * when it did.
+ */
+export function startAtCommand(epochSeconds: number, command: string): string {
+    return (
+        `d=$(awk -v t=${epochSeconds.toFixed(3)} -v n="$(date +%s.%N)" 'BEGIN { d = t - n; if (d > 0) printf "%.3f", d; else printf "0" }'); ` +
+        `sleep "$d"; echo "${startStampMarker} $(date +%s.%N)" >&2; exec ${command}`
+    );
+}
+
+/** The kernel's TCP socket tables of the shell's network namespace (proc(5): /proc/net/tcp, tcp6). */
+export function tcpSocketsCommand(): string {
+    return "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null";
 }

@@ -4,8 +4,12 @@
  */
 import { measureNode, measurePodMtu } from "./environment";
 import type { ClusterSession, Endpoint, Environment, HttpEndpoints, PodRequest } from "./session";
+import type { MeasurementId } from "./measurements";
 import { ProcessShell } from "./shell";
 import type { LabLayout, Target } from "./targets";
+
+/** Measurements that run between pods (they need pod endpoints on two nodes). */
+const podMeasurements: readonly MeasurementId[] = ["iperf3", "latency", "scaling"];
 
 /** How long `ip netns exec <ns> true` may take before the lab counts as broken. */
 const probeTimeoutMs = 5_000;
@@ -61,6 +65,14 @@ export class LabSession implements ClusterSession {
         return shell;
     }
 
+    /** A lab target without pod namespaces (the Docker-bridge baseline) has nothing to measure pod to pod. */
+    cannotMeasure(measurement: MeasurementId): string | undefined {
+        if (this.lab.pods.length === 0 && podMeasurements.includes(measurement)) {
+            return "no pod addresses across hosts (containers reach each other only through published ports)";
+        }
+        return undefined;
+    }
+
     /**
      * The lab has a fixed set of pod namespaces; more pods than it has on a node reuse them in
      * turn (servers then differ by port, which the runner gives each pair anyway).
@@ -86,6 +98,9 @@ export class LabSession implements ClusterSession {
             return { name: pod.netns, ip: pod.ip, node: request.node, hostNetwork: false, shell: this.podShell(pod.netns) };
         });
     }
+
+    /** Nothing to remove: the lab's "pods" exist for the whole session. */
+    async releasePods(_role: string): Promise<void> {}
 
     async environment(): Promise<Environment> {
         const nodes = await Promise.all(

@@ -5,7 +5,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import * as net from "node:net";
 import * as path from "node:path";
-import { signalProcessGroup } from "./shell";
+import { signalGroup } from "../core/process";
+import { pollUntil } from "../core/wait";
 
 /** A free TCP port on 127.0.0.1 (the kernel picks it). */
 export async function freeLoopbackPort(): Promise<number> {
@@ -43,17 +44,16 @@ export async function freePortBlock(count: number): Promise<number> {
 }
 
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const ok = await new Promise<boolean>((resolve) => {
-            const s = net.connect(port, "127.0.0.1");
-            s.once("connect", () => (s.destroy(), resolve(true)));
-            s.once("error", () => resolve(false));
-        });
-        if (ok) return;
-        if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 100));
-    }
+    await pollUntil(
+        `127.0.0.1:${port}`,
+        () =>
+            new Promise<boolean | string>((resolve) => {
+                const s = net.connect(port, "127.0.0.1");
+                s.once("connect", () => (s.destroy(), resolve(true)));
+                s.once("error", () => resolve("nothing listens"));
+            }),
+        { timeoutMs, intervalMs: 100 },
+    );
 }
 
 export interface LoopbackGuestbook {
@@ -67,8 +67,8 @@ function stopProcess(p: ChildProcess): Promise<void> {
     if (p.pid === undefined) return Promise.resolve();
     const exited = p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise<void>((resolve) => p.once("exit", () => resolve()));
     // The whole group even when the master has exited: `php -S` workers outlive it.
-    signalProcessGroup(p, "SIGTERM");
-    const timer = setTimeout(() => signalProcessGroup(p, "SIGKILL"), 3000);
+    signalGroup(p.pid, "SIGTERM");
+    const timer = setTimeout(() => signalGroup(p.pid, "SIGKILL"), 3000);
     return exited.then(() => clearTimeout(timer));
 }
 

@@ -50,11 +50,14 @@ export class LoopbackSession implements ClusterSession {
         }));
     }
 
+    /** Nothing to remove: the loopback session's "pods" exist for the whole session. */
+    async releasePods(_role: string): Promise<void> {}
+
     async environment(): Promise<Environment> {
         const nodes = await Promise.all(this.hosts.map((h, i) => measureNode(`node ${i + 1}`, h, loopbackIp)));
         const pod = await measurePodMtu(this.podShell, loopbackIp);
         return {
-            platform: "loopback",
+            platform: this.target.platform,
             mode: this.target.mode,
             nodes: nodes.map((n) => ({ ...n, instanceType: "this machine (loopback)" })),
             podMtu: pod.mtu,

@@ -13,10 +13,11 @@ import * as path from "node:path";
 import { measurementPorts } from "../components/measurementPorts";
 import { modeFacts, isNetworkMode } from "../components/modes";
 import { caseIds, measurementIds, measurementRunners, toolSecondsPerRepetition, validateScalingPods, type Figure, type MeasurementId } from "./measurements";
+import { InterruptedError } from "../core/errors";
 import { renderReport } from "./report";
 import type { ClusterSession, Environment, SessionFactory } from "./session";
 import type { CommandResult, Shell } from "./shell";
-import { aggregate, roundRobinOrder, summarySchema, type BenchSummaryFile, type FigureInfo, type RunError, type Sample } from "./summary";
+import { aggregate, roundRobinOrder, summarySchema, type BenchSummaryFile, type FigureInfo, type RunError, type Sample, type SkippedMeasurement } from "./summary";
 import type { Target } from "./targets";
 
 /** What `runBenchmark` reports while it runs (the CLI prints these lines). */
@@ -66,7 +67,8 @@ export interface BenchOptions {
     readonly latencyMps?: number;
     /** Pin servers to CPU 0 and clients to CPU 1 in iperf3 and sockperf runs. */
     readonly pinCpus?: boolean;
-
+    /** Notes the caller adds to summary.json and the report, first (e.g. the lab's caveat). */
+    readonly notes?: readonly string[];
     readonly onProgress?: (event: ProgressEvent) => void;
     /** Aborting stops the run; everything started is removed before the promise settles. */
     readonly signal?: AbortSignal;
@@ -165,7 +167,9 @@ export function plannedToolSeconds(targets: readonly Target[], settings: BenchSu
 export const openSessionByPlatform: SessionFactory = async (target, signal) => {
     if (target.platform === "lab") return (await import("./lab-session")).openLabSession(target, signal);
     if (target.platform === "aws-k3s") return (await import("./aws-k3s")).openAwsK3sSession(target, signal);
-    throw new Error(`target "${(target as Target).name}": platform "${(target as Target).platform}" is not allowed; use "aws-k3s" or "lab"`);
+    throw new Error(
+        `target "${target.name}": platform "${target.platform}" has no default session; "loopback" targets are measured only with a session given in BenchOptions.openSession (tests, the sample report)`,
+    );
 };
 
 function safeFileName(s: string): string {
@@ -178,7 +182,7 @@ export function rawFileText(target: string, shell: string, command: string, resu
         `# target: ${target}`,
         `# shell: ${shell}`,
         `# command: ${command}`,
-        `# exit: ${result.code ?? "signal"}`,
+        `# exit: ${result.code ?? result.signal ?? "signal"}`,
         "--- stdout ---",
         result.stdout,
         "--- stderr ---",
@@ -207,8 +211,9 @@ export async function runBenchmark(targets: Target[], options: BenchOptions): Pr
     const figures = new Map<string, FigureInfo>();
     const samples: Sample[] = [];
     const environments: BenchSummaryFile["environments"][number][] = [];
-    const notes = new Set<string>();
+    const notes = new Set<string>(options.notes ?? []);
     const errors: RunError[] = [];
+    const skipped: SkippedMeasurement[] = [];
     const order: string[][] = [];
     let aborted = false;
     let step = 0;
@@ -262,6 +267,15 @@ export async function runBenchmark(targets: Target[], options: BenchOptions): Pr
                         break;
                     }
                     step++;
+                    const cannot = session.cannotMeasure?.(m as MeasurementId);
+                    if (cannot !== undefined) {
+                        if (!skipped.some((x) => x.target === t.name && x.measurement === m)) {
+                            skipped.push({ target: t.name, measurement: m, reason: cannot });
+                            notes.add(`${t.name}: ${m} not measured: ${cannot}`);
+                            progress({ kind: "measure", target: t.name, measurement: m, message: `${t.name}: ${m} skipped: ${cannot}` });
+                        }
+                        continue;
+                    }
                     progress({ kind: "measure", target: t.name, measurement: m, repetition: rep + 1, step, steps, message: `[${step}/${steps}] repetition ${rep + 1}: ${t.name}: ${m}` });
                     const record = (name: string, shell: Shell, command: string, result: CommandResult): string => {
                         const rel = path.join(repDir, m, `${safeFileName(name)}.txt`);
@@ -322,15 +336,12 @@ export async function runBenchmark(targets: Target[], options: BenchOptions): Pr
         gate,
         notes: [...notes],
         errors,
+        skipped: skipped.length > 0 ? skipped : undefined,
         aborted: aborted || undefined,
     };
     fs.writeFileSync(path.join(outDir, "summary.json"), JSON.stringify(file, null, 2) + "\n");
     await renderReport(outDir);
     progress({ kind: "done", message: `results in ${outDir} (report.md, summary.json, charts/, raw/)` });
-    if (aborted) {
-        const e = new Error(`benchmark aborted; partial results in ${outDir}`);
-        e.name = "AbortError";
-        throw e;
-    }
+    if (aborted) throw new InterruptedError(`benchmark aborted; partial results in ${outDir}`);
     return { ...file, outDir, gatePassed: gate?.passed ?? true };
 }

@@ -17,7 +17,7 @@ import type { Target } from "./targets";
 export function loopbackTarget(name: string, mode: string): Target {
     return {
         name,
-        platform: "lab",
+        platform: "loopback",
         mode,
         nodePort: 30080,
         nodes: [{ name: "node-1" }, { name: "node-2" }],

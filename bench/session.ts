@@ -4,9 +4,12 @@
  * stacks (aws-k3s.ts: SSH + Kubernetes API), the local lab (lab-session.ts: network
  * namespaces) and loopback (loopback-session.ts: local processes, for tests).
  */
+import type { MeasurementId } from "./measurements";
 import type { MtuOutput, Target, VersionsOutput } from "./targets";
+import type { NetworkBandwidth } from "./environment";
 import type { Shell } from "./shell";
 import type { CpuCgroup } from "./commands";
+import type { HostKeyRecord } from "./ssh";
 
 /** A place a server or client runs: a pod, or a hostNetwork pod / the node itself (baseline). */
 export interface Endpoint {
@@ -50,11 +53,26 @@ export interface NodeEnvironment {
     readonly instanceType?: string;
     readonly availabilityZone?: string;
     readonly k3sVersion?: string;
+    /** What AWS documents for the instance type's network (environment.ts `networkBandwidth`). */
+    readonly networkBandwidth?: NetworkBandwidth;
+    /** The SSH host key the runner accepted for this node, and how (ssh.ts). */
+    readonly sshHostKey?: HostKeyRecord;
+}
+
+/** One container of the workload as it actually ran: the tag asked for and the digest pulled. */
+export interface ImageRecord {
+    readonly pod: string;
+    readonly node?: string;
+    readonly container: string;
+    /** The image reference in the pod spec (a mutable tag). */
+    readonly image: string;
+    /** The digest the runtime pulled (status.containerStatuses[].imageID). */
+    readonly imageID: string;
 }
 
 /** Recorded with every repetition of every target. */
 export interface Environment {
-    readonly platform: Target["platform"] | "loopback";
+    readonly platform: Target["platform"];
     readonly mode: string;
     readonly nodes: readonly NodeEnvironment[];
     /** Measured MTU of a pod's interface toward the other node. */
@@ -65,6 +83,9 @@ export interface Environment {
     readonly versions?: Partial<VersionsOutput>;
     /** True when all "nodes" share one kernel (lab, loopback): CPU is sampled once, not per node. */
     readonly sharedKernel: boolean;
+    /** The guestbook's containers with the digests they ran (AWS/k3s; the lab runs no images). */
+    readonly images?: readonly ImageRecord[];
+    readonly loadGeneratorHostKey?: HostKeyRecord;
 }
 
 export interface ClusterSession {
@@ -80,8 +101,17 @@ export interface ClusterSession {
     /** A control group counting the CPU time of everything this target runs (the lab); tools
      * started in it are counted too. Undefined where the nodes are whole machines. */
     readonly cpuCgroup?: CpuCgroup;
+    /**
+     * Why this session cannot run `measurement` (undefined: it can). The runner asks before each
+     * measurement and skips what a session cannot do, recording the reason in summary.json and
+     * the report instead of a failure — as k8s-netperf's drivers answer IsTestSupported() before
+     * a test runs. Absent: the session can run every measurement.
+     */
+    cannotMeasure?(measurement: MeasurementId): string | undefined;
     /** Pods (or host-network endpoints) on a node, created on first request, reused after. */
     pods(request: PodRequest): Promise<Endpoint[]>;
+    /** Removes the pods of one role (the scaling run's); later requests for it create new ones. */
+    releasePods(role: string): Promise<void>;
     environment(): Promise<Environment>;
     /** Removes every pod and process the session started. Safe to call twice. */
     close(): Promise<void>;

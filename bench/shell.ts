@@ -1,18 +1,13 @@
 /**
  * Where commands run. A Shell is one machine or pod: the load generator, a node, a pod. The
  * runner builds command text (commands.ts) once and hands it to whichever Shell the platform
- * has: local `sh -c`, `ip netns exec`, SSH (ssh2) or Kubernetes exec (aws-k3s.ts).
+ * has: local `sh -c`, `ip netns exec`, SSH (ssh.ts) or Kubernetes exec (aws-k3s.ts).
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { Client, type ConnectConfig } from "ssh2";
+import { InterruptedError, TimeoutError } from "../core/errors";
+import { escalate, groupTarget, spawnGroup, terminateSteps, type CommandResult, type GroupProcess } from "../core/process";
 import { backgroundCommand, backgroundPgidPattern, stopCommand } from "./commands";
 
-export interface CommandResult {
-    readonly stdout: string;
-    readonly stderr: string;
-    /** Exit code; null when the command was killed by a signal. */
-    readonly code: number | null;
-}
+export type { CommandResult };
 
 export interface RunOptions {
     /** The command is killed and the promise rejects after this long. */
@@ -45,7 +40,7 @@ export class CommandError extends Error {
         readonly result: CommandResult,
     ) {
         const err = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-5).join("\n");
-        super(`${shell}: command exited with ${result.code ?? "a signal"}: ${command.slice(0, 200)}\n${err}`);
+        super(`${shell}: command ${result.code !== null ? `exited with ${result.code}` : `was killed by ${result.signal ?? "a signal"}`}: ${command.slice(0, 200)}\n${err}`);
     }
 }
 
@@ -56,24 +51,14 @@ export async function runChecked(shell: Shell, command: string, options: RunOpti
     return result;
 }
 
-function abortError(shell: string, command: string): Error {
-    const e = new Error(`${shell}: aborted while running: ${command.slice(0, 200)}`);
-    e.name = "AbortError";
-    return e;
+/** The caller aborted while `command` ran (recognised by class: core/errors.ts). */
+export function abortError(shell: string, command: string): InterruptedError {
+    return new InterruptedError(`${shell}: aborted while running: ${command.slice(0, 200)}`);
 }
 
-function timeoutError(shell: string, command: string, ms: number): Error {
-    return new Error(`${shell}: no answer within ${ms / 1000} s from: ${command.slice(0, 200)}`);
-}
-
-/** Signals a detached child's whole process group (what it forked too); quiet when it is gone. */
-export function signalProcessGroup(child: ChildProcess, sig: NodeJS.Signals): void {
-    if (child.pid === undefined) return;
-    try {
-        process.kill(-child.pid, sig);
-    } catch {
-        // already gone
-    }
+/** `command` did not finish within `ms`. */
+export function timeoutError(shell: string, command: string, ms: number): TimeoutError {
+    return new TimeoutError(`${shell}: no answer within ${ms / 1000} s from: ${command.slice(0, 200)}`, command, ms);
 }
 
 /**
@@ -82,7 +67,7 @@ export function signalProcessGroup(child: ChildProcess, sig: NodeJS.Signals): vo
  * everything it forked.
  */
 export class ProcessShell implements Shell {
-    private readonly live = new Map<ChildProcess, Promise<CommandResult>>();
+    private readonly live = new Set<GroupProcess>();
 
     constructor(
         readonly name: string,
@@ -105,57 +90,35 @@ export class ProcessShell implements Shell {
         return this.live.size;
     }
 
-    private spawn(command: string): { child: ChildProcess; result: Promise<CommandResult> } {
+    private spawn(command: string): GroupProcess {
         const [file, ...args] = this.argv(command);
-        const child = spawn(file, args, { detached: true, stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout!.on("data", (d) => (stdout += d));
-        child.stderr!.on("data", (d) => (stderr += d));
-        const result = new Promise<CommandResult>((resolve) => {
-            child.on("error", (err) => {
-                this.live.delete(child);
-                resolve({ stdout, stderr: stderr + `\n${err.message}`, code: 127 });
-            });
-            child.on("close", (code) => {
-                this.live.delete(child);
-                resolve({ stdout, stderr, code });
-            });
-        });
-        this.live.set(child, result);
-        return { child, result };
+        const proc = spawnGroup(file, args);
+        this.live.add(proc);
+        void proc.result.then(() => this.live.delete(proc));
+        return proc;
     }
 
-    private static killGroup(child: ChildProcess, sig: NodeJS.Signals): void {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        signalProcessGroup(child, sig);
-    }
-
-    private static async end(child: ChildProcess, result: Promise<CommandResult>): Promise<CommandResult> {
-        ProcessShell.killGroup(child, "SIGTERM");
-        const timer = setTimeout(() => ProcessShell.killGroup(child, "SIGKILL"), 2000);
-        try {
-            return await result;
-        } finally {
-            clearTimeout(timer);
-        }
+    /** SIGTERM to the group, SIGKILL 2 s later; resolves with what it printed. */
+    private static async end(proc: GroupProcess): Promise<CommandResult> {
+        await escalate(groupTarget(proc), terminateSteps(2_000));
+        return proc.result;
     }
 
     async run(command: string, options: RunOptions): Promise<CommandResult> {
         if (options.signal?.aborted) throw abortError(this.name, command);
-        const { child, result } = this.spawn(command);
+        const proc = this.spawn(command);
         let failure: Error | undefined;
         const onAbort = () => {
             failure = abortError(this.name, command);
-            void ProcessShell.end(child, result);
+            void ProcessShell.end(proc);
         };
         options.signal?.addEventListener("abort", onAbort, { once: true });
         const timer = setTimeout(() => {
             failure = timeoutError(this.name, command, options.timeoutMs);
-            void ProcessShell.end(child, result);
+            void ProcessShell.end(proc);
         }, options.timeoutMs);
         try {
-            const r = await result;
+            const r = await proc.result;
             if (failure) throw failure;
             return r;
         } finally {
@@ -165,12 +128,12 @@ export class ProcessShell implements Shell {
     }
 
     start(command: string): BackgroundProcess {
-        const { child, result } = this.spawn(command);
-        return { done: result, stop: () => ProcessShell.end(child, result) };
+        const proc = this.spawn(command);
+        return { done: proc.result, stop: () => ProcessShell.end(proc) };
     }
 
     async close(): Promise<void> {
-        await Promise.all([...this.live].map(([child, result]) => ProcessShell.end(child, result)));
+        await Promise.all([...this.live].map((proc) => ProcessShell.end(proc)));
     }
 }
 
@@ -225,13 +188,16 @@ export abstract class RemoteShell implements Shell {
     async run(command: string, options: RunOptions): Promise<CommandResult> {
         if (options.signal?.aborted) throw abortError(this.name, command);
         let pgid: number | undefined;
+        const started = Date.now();
         try {
             return await this.runWrapped(command, options.timeoutMs, options.signal, (p) => (pgid = p));
         } catch (err) {
             if (pgid !== undefined) await this.kill(pgid);
             // Name the caller's command, not the wrapper around it.
             if (options.signal?.aborted) throw abortError(this.name, command);
-            if ((err as Error).message.startsWith(`${this.name}: no answer within`)) throw timeoutError(this.name, command, options.timeoutMs);
+            // runStreaming rejects on its own timer when timeoutMs passes (SshShell with a
+            // TimeoutError; a subclass may reject with a plain Error): a rejection at the limit is it.
+            if (err instanceof TimeoutError || Date.now() - started >= options.timeoutMs) throw timeoutError(this.name, command, options.timeoutMs);
             throw err;
         }
     }
@@ -257,92 +223,5 @@ export abstract class RemoteShell implements Shell {
         await Promise.all([...this.live.keys()].map((p) => this.kill(p)));
         this.live.clear();
         await this.disconnect();
-    }
-}
-
-export interface SshTarget {
-    readonly host: string;
-    readonly port?: number;
-    readonly username: string;
-    /** PEM private key text. Never logged. */
-    readonly privateKey: string;
-}
-
-/** How long to wait for the SSH handshake: a dead host should fail fast. */
-export const sshReadyTimeoutMs = 10_000;
-
-/** Opens an SSH connection, or fails with a message naming the host (never the key). */
-export async function connectSsh(name: string, target: SshTarget, signal?: AbortSignal): Promise<SshShell> {
-    const client = new Client();
-    const config: ConnectConfig = {
-        host: target.host,
-        port: target.port ?? 22,
-        username: target.username,
-        privateKey: target.privateKey,
-        readyTimeout: sshReadyTimeoutMs,
-        keepaliveInterval: 10_000,
-        keepaliveCountMax: 3,
-    };
-    await new Promise<void>((resolve, reject) => {
-        const onAbort = () => {
-            client.end();
-            reject(new Error(`${name}: aborted while connecting over SSH to ${target.host}`));
-        };
-        signal?.addEventListener("abort", onAbort, { once: true });
-        client.once("ready", () => {
-            signal?.removeEventListener("abort", onAbort);
-            resolve();
-        });
-        client.once("error", (err) => {
-            signal?.removeEventListener("abort", onAbort);
-            client.end();
-            reject(new Error(`${name}: SSH to ${target.username}@${target.host}:${config.port} failed: ${err.message}`));
-        });
-        client.connect(config);
-    });
-    return new SshShell(name, client);
-}
-
-export class SshShell extends RemoteShell {
-    constructor(
-        readonly name: string,
-        private readonly client: Client,
-    ) {
-        super();
-    }
-
-    protected runStreaming(command: string, onStdout: (text: string) => void, timeoutMs: number, signal?: AbortSignal): Promise<CommandResult> {
-        return new Promise((resolve, reject) => {
-            this.client.exec(command, (err, stream) => {
-                if (err) return reject(new Error(`${this.name}: SSH exec failed: ${err.message}`));
-                let stdout = "";
-                let stderr = "";
-                let failure: Error | undefined;
-                const timer = setTimeout(() => {
-                    failure = timeoutError(this.name, command, timeoutMs);
-                    stream.close();
-                }, timeoutMs);
-                const onAbort = () => {
-                    failure = abortError(this.name, command);
-                    stream.close();
-                };
-                signal?.addEventListener("abort", onAbort, { once: true });
-                stream.on("data", (d: Buffer) => {
-                    stdout += d;
-                    onStdout(d.toString());
-                });
-                stream.stderr.on("data", (d: Buffer) => (stderr += d));
-                stream.on("close", (code: number | null) => {
-                    clearTimeout(timer);
-                    signal?.removeEventListener("abort", onAbort);
-                    if (failure) reject(failure);
-                    else resolve({ stdout, stderr, code: code ?? null });
-                });
-            });
-        });
-    }
-
-    protected async disconnect(): Promise<void> {
-        this.client.end();
     }
 }

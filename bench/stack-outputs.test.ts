@@ -3,8 +3,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { awsHttpEndpoints } from "./aws-k3s";
-import { main, parseCommandLine } from "./cli";
-import { automationErrorReason, loadTargetsFile, targetFromStackOutputs } from "./stack-outputs";
+import { main, parseBenchCommand } from "./cli";
+import { exitCodeOfMain } from "../core/cli";
+import { UsageError } from "../core/errors";
+import { GroupPulumiCommand } from "../core/pulumi";
+import { loadTargetsFile, readStackOutputs, targetFromStackOutputs } from "./stack-outputs";
+import { readFakePulumiLog, writeFakePulumi } from "../test/compare/fake-pulumi";
 import type { StackOutputs } from "./targets";
 
 /** What a stack exports (StackOutputs), as the Automation API's outputs() values would be. */
@@ -35,50 +39,64 @@ describe("stack outputs → Target", () => {
 
     it("names the stack and the key when an output is missing or wrong", () => {
         const { kubeconfig: _k, ...noKubeconfig } = fakeOutputs;
-        expect(() => targetFromStackOutputs("s1", noKubeconfig)).toThrow('stack "s1" outputs: "kubeconfig" is missing; expected the kubeconfig text (secret)');
-        expect(() => targetFromStackOutputs("s1", { ...fakeOutputs, mode: "weave" })).toThrow(/"mode" is "weave"; expected one of vxlan, host-gw, calico, calico-ipip, calico-vxlan/);
-        expect(() => targetFromStackOutputs("s1", { ...fakeOutputs, nodePort: "30080" })).toThrow(/"nodePort" is "30080"; expected a port number/);
+        expect(() => targetFromStackOutputs("s1", noKubeconfig)).toThrow('stack "s1" outputs: kubeconfig: Invalid input: expected string, received undefined');
+        expect(() => targetFromStackOutputs("s1", { ...fakeOutputs, mode: "weave" })).toThrow(/mode: Invalid option: expected one of "vxlan"\|"host-gw"\|"calico"\|"calico-ipip"\|"calico-vxlan"/);
+        expect(() => targetFromStackOutputs("s1", { ...fakeOutputs, nodePort: "30080" })).toThrow(/nodePort: Invalid input: expected number, received string/);
     });
 });
 
-describe("the Automation API's errors", () => {
-    it("are reduced to their reason (the real message without a Pulumi CLI, and a backend error)", () => {
-        // Verbatim from LocalWorkspace.selectStack on this machine (no Pulumi CLI).
-        const noCli = "code: -2\n stdout: \n stderr: Command failed with ENOENT: pulumi version\nspawn pulumi ENOENT\n err?: Error: Command failed with ENOENT: pulumi version\nspawn pulumi ENOENT\n";
-        expect(automationErrorReason(noCli)).toBe("the Pulumi CLI is not installed: spawn pulumi ENOENT");
-        expect(automationErrorReason("code: 255\n stdout: \n stderr: error: no stack named 'dev' found\n")).toBe("error: no stack named 'dev' found");
+describe("bench <stack> with the Pulumi CLI", () => {
+    it("looks in compare's backend and keeps the CLI's \"no stack named … found\" line (a fake pulumi that has no stacks)", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-fake-pulumi-"));
+        try {
+            const bin = writeFakePulumi(dir, { upMs: 1, destroyMs: 1, upOnSigint: "stop", upOnSigterm: "stop", exitAfterSignalMs: 1, outputs: {} });
+            const read = readStackOutputs("vxlan", { env: {}, command: new GroupPulumiCommand(path.join(bin, "pulumi")) });
+            await expect(read).rejects.toThrow(UsageError);
+            await expect(read).rejects.toThrow(/stack "vxlan": not found in the backend file:\/\/.*\.pulumi-cni-compare \(PULUMI_BACKEND_URL is not set[^)]*\): pulumi stack select ended with exit 255:\n  error: no stack named 'vxlan' found/);
+            expect(readFakePulumiLog(dir).filter((e) => e.event === "start").map((e) => e.command)).toEqual(["stack select"]);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });
 
 describe("targets files", () => {
-    const write = (data: unknown) => {
-        const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "bench-targets-")), "targets.json");
-        fs.writeFileSync(file, JSON.stringify(data));
-        return file;
-    };
-
-    it("reads a Target[] and checks each entry", () => {
-        const lab = { name: "lab-vxlan", platform: "lab", mode: "vxlan", nodePort: 30080, nodes: [], podCidr: "10.42.0.0/16", mtu: { node: 1500, pod: 1450 }, lab: { hosts: [], pods: [], loadGenerator: { netns: "lg", ip: "10.0.0.3" }, frontendUrls: [] } };
-        expect(loadTargetsFile(write([lab]))).toEqual([lab]);
-        expect(() => loadTargetsFile(write([{ ...lab, platform: "gke" }]))).toThrow(/entry 0: "platform" is "gke"; expected "aws-k3s" or "lab"/);
-        expect(() => loadTargetsFile(write([{ ...lab, lab: undefined }]))).toThrow(/entry 0: "lab" is missing; expected the lab layout/);
-        expect(() => loadTargetsFile(write({ targets: [] }))).toThrow(/expected a JSON array of targets/);
+    it("reads a Target[] and names the entry and the field that is wrong", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-targets-"));
+        let n = 0;
+        const write = (data: unknown) => {
+            const file = path.join(dir, `targets-${n++}.json`);
+            fs.writeFileSync(file, JSON.stringify(data));
+            return file;
+        };
+        try {
+            const lab = { name: "lab-vxlan", platform: "lab", mode: "vxlan", nodePort: 30080, nodes: [], podCidr: "10.42.0.0/16", mtu: { node: 1500, pod: 1450 }, lab: { hosts: [], pods: [], loadGenerator: { netns: "lg", ip: "10.0.0.3" }, frontendUrls: [] } };
+            expect(loadTargetsFile(write([lab]))).toEqual([lab]);
+            expect(() => loadTargetsFile(write([{ ...lab, platform: "gke" }]))).toThrow(/: \[0\]\.platform: Invalid option: expected one of "aws-k3s"\|"lab"/);
+            expect(() => loadTargetsFile(write([{ ...lab, lab: undefined }]))).toThrow(/\[0\]\.lab: platform "lab" needs the lab layout/);
+            expect(() => loadTargetsFile(write([lab, { ...lab, mtu: { node: "1500", pod: 1450 } }]))).toThrow(/\[1\]\.mtu\.node: Invalid input: expected number, received string/);
+            expect(() => loadTargetsFile(write({ targets: [] }))).toThrow(/expected array, received object/);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });
 
 describe("command line", () => {
     it("maps flags to BenchOptions", () => {
-        const cmd = parseCommandLine(["vxlan", "host-gw", "--baseline", "host-gw", "--max-overhead", "10", "--repetitions", "5", "--measurements", "iperf3,latency", "--scaling-pods", "2,4", "--out", "/tmp/r"]);
+        const cmd = parseBenchCommand(["vxlan", "host-gw", "--baseline", "host-gw", "--max-overhead-pct", "10", "--repetitions", "5", "--measurements", "iperf3,latency", "--scaling-pods", "2,4", "--out", "/tmp/r"]);
         expect(cmd.command).toBe("run");
         expect(cmd.stacks).toEqual(["vxlan", "host-gw"]);
         expect(cmd.options).toMatchObject({ outDir: "/tmp/r", baseline: "host-gw", maxOverheadPct: 10, repetitions: 5, measurements: ["iperf3", "latency"], scalingPods: [2, 4] });
-        expect(parseCommandLine(["report", "results/x"])).toMatchObject({ command: "report", folder: "results/x" });
+        expect(parseBenchCommand(["report", "results/x"])).toMatchObject({ command: "report", folder: "results/x" });
     });
 
     it("rejects bad flags with the flag's name and value", () => {
-        expect(() => parseCommandLine(["vxlan", "--repetitions", "three"])).toThrow('--repetitions: "three" is not a number');
-        expect(() => parseCommandLine([])).toThrow(/no targets/);
-        expect(() => parseCommandLine(["vxlan", "--bogus"])).toThrow(/bogus/);
+        expect(() => parseBenchCommand(["vxlan", "--repetitions", "three"])).toThrow('--repetitions: "three" must be a whole number ≥ 1');
+        expect(() => parseBenchCommand([])).toThrow(/no targets/);
+        expect(() => parseBenchCommand(["vxlan", "--bogus"])).toThrow(/bogus/);
+        // One name for one thing across CLIs (core/cli.ts sharedOptions): the old bench spelling is gone.
+        expect(() => parseBenchCommand(["vxlan", "--max-overhead", "10"])).toThrow(/Unknown option '--max-overhead'/);
     });
 });
 
@@ -88,16 +106,23 @@ describe("bench CLI exit codes", () => {
         vi.spyOn(console, "error").mockImplementation((m: string) => void errors.push(m));
         vi.spyOn(console, "log").mockImplementation(() => undefined);
         try {
-            expect(await main(["vxlan", "--repetitions", "x"])).toBe(2);
-            expect(errors.at(-1)).toMatch(/--repetitions: "x" is not a number/);
+            const wiring = { readStackOutputs: async () => ({}) };
+            const run = (argv: string[]) => exitCodeOfMain("bench", () => main(argv, wiring));
+            expect(await run(["vxlan", "--repetitions", "x"])).toBe(2);
+            expect(errors.at(-1)).toMatch(/--repetitions: "x" must be a whole number/);
+            expect(await run(["vxlan"]), "a stack with wrong outputs is bad input").toBe(2);
+            expect(errors.at(-1)).toMatch(/stack "vxlan" outputs/);
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-cli-"));
             const lab = { name: "lab-a", platform: "lab", mode: "vxlan", nodePort: 1, nodes: [], podCidr: "10.0.0.0/16", mtu: { node: 1500, pod: 1450 }, lab: {} };
             fs.writeFileSync(path.join(dir, "t.json"), JSON.stringify([lab]));
-            expect(await main(["--targets", path.join(dir, "t.json"), "--baseline", "nope", "--dry-run"])).toBe(2);
-            expect(errors.at(-1)).toBe('bench: baseline: "nope" is not one of the targets (lab-a)');
+            expect(await run(["--targets", path.join(dir, "t.json"), "--baseline", "nope", "--dry-run"])).toBe(2);
+            expect(errors.at(-1)).toMatch(/\[0\]\.lab\.hosts: Invalid input: expected array/);
+            fs.writeFileSync(path.join(dir, "t.json"), JSON.stringify([{ ...lab, lab: { hosts: [], pods: [], loadGenerator: { netns: "lg", ip: "10.0.0.3" }, frontendUrls: [] } }]));
+            expect(await run(["--targets", path.join(dir, "t.json"), "--baseline", "nope", "--dry-run"])).toBe(2);
+            expect(errors.at(-1)).toMatch(/^bench: baseline: "nope" is not one of the targets \(lab-a\)/);
             // A saved run (the sample report's summary.json) re-renders offline.
             fs.copyFileSync(path.join(__dirname, "..", "docs", "sample-report", "summary.json"), path.join(dir, "summary.json"));
-            expect(await main(["report", dir])).toBe(0);
+            expect(await run(["report", dir])).toBe(0);
             expect(fs.readFileSync(path.join(dir, "report.md"), "utf8")).toContain("Loopback sample — not a network comparison");
             fs.rmSync(dir, { recursive: true, force: true });
         } finally {

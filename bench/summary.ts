@@ -2,8 +2,10 @@
  * summary.json: everything a report needs, so `bench report <folder>` re-renders a saved run
  * offline. Built from the per-repetition figures by one pure function (`aggregate`).
  */
+import { z } from "zod";
+import { readJsonFile } from "../core/schema";
 import type { Environment } from "./session";
-import type { MeasureSettings, MeasurementId } from "./measurements";
+import { measurementIds, type MeasureSettings, type MeasurementId } from "./measurements";
 import { overheadPct, summarize, withinNoise, type Better, type Summary } from "./stats";
 
 export const summarySchema = "cni-bench/summary/1";
@@ -53,6 +55,13 @@ export interface RunError {
     readonly message: string;
 }
 
+/** A measurement the target's session cannot run (ClusterSession.cannotMeasure), with why. */
+export interface SkippedMeasurement {
+    readonly target: string;
+    readonly measurement: string;
+    readonly reason: string;
+}
+
 export interface TargetInfo {
     readonly name: string;
     readonly mode: string;
@@ -76,6 +85,8 @@ export interface BenchSummaryFile {
     readonly gate?: { readonly maxOverheadPct: number; readonly violations: readonly GateViolation[]; readonly passed: boolean };
     readonly notes: readonly string[];
     readonly errors: readonly RunError[];
+    /** Measurements not run on a target because its session cannot (not failures). */
+    readonly skipped?: readonly SkippedMeasurement[];
     /** Set when the run was interrupted (Ctrl-C, abort signal): the figures cover what finished. */
     readonly aborted?: boolean;
 }
@@ -131,4 +142,74 @@ export function aggregate(
     }
     const gate = maxOverheadPct !== undefined ? { maxOverheadPct, violations, passed: violations.length === 0 } : undefined;
     return { stats, gate };
+}
+
+// ---- summary.json as read back (`bench report`, the lab): checked with zod, which names the
+// wrong field (core/schema.ts), instead of a cast that fails pages later.
+
+const finite = z.number();
+const statsSchema = z.object({
+    n: z.number().int().min(1),
+    median: finite,
+    mean: finite,
+    stdev: finite,
+    ci95: z.object({ low: finite, high: finite }).optional(),
+    min: finite,
+    max: finite,
+});
+const environmentSchema = z.looseObject({
+    platform: z.string(),
+    mode: z.string(),
+    nodes: z.array(z.looseObject({ name: z.string(), kernel: z.string(), cpus: z.number(), clkTck: z.number(), nicInterface: z.string(), nicMtu: z.number() })),
+    configuredMtu: z.object({ node: z.number(), pod: z.number() }),
+    sharedKernel: z.boolean(),
+});
+
+export const summaryFileSchema = z.object({
+    schema: z.literal(summarySchema),
+    startedAt: z.string(),
+    finishedAt: z.string(),
+    settings: z.looseObject({
+        repetitions: z.number().int().min(1),
+        measurements: z.array(z.enum(measurementIds)),
+        durationSeconds: z.number(),
+        warmupSeconds: z.number(),
+        scalingPods: z.array(z.number()),
+        httpConnections: z.number(),
+        httpThreads: z.number(),
+        requestTimeoutSeconds: z.number(),
+        udpBitrate: z.string(),
+        iperf3Port: z.number(),
+        sockperfPort: z.number(),
+        cases: z.array(z.string()).optional(),
+    }),
+    targets: z.array(z.object({ name: z.string(), mode: z.string(), platform: z.string(), description: z.string().optional() })),
+    order: z.array(z.array(z.string())),
+    environments: z.array(z.object({ target: z.string(), repetition: z.number().int(), environment: environmentSchema })),
+    figures: z.array(
+        z.object({ id: z.string(), measurement: z.enum(measurementIds), label: z.string(), unit: z.string(), better: z.enum(["higher", "lower"]), gated: z.boolean().optional() }),
+    ),
+    samples: z.array(z.object({ target: z.string(), repetition: z.number().int(), id: z.string(), value: z.number(), raw: z.array(z.string()) })),
+    stats: z.array(
+        z.object({
+            target: z.string(),
+            id: z.string(),
+            stats: statsSchema,
+            overheadPct: z.number().optional(),
+            differenceFromBaseline: z.number().optional(),
+            withinNoiseOfBaseline: z.boolean().optional(),
+        }),
+    ),
+    baseline: z.string().optional(),
+    gate: z.object({ maxOverheadPct: z.number(), violations: z.array(z.object({ target: z.string(), id: z.string(), overheadPct: z.number() })), passed: z.boolean() }).optional(),
+    notes: z.array(z.string()),
+    errors: z.array(z.object({ target: z.string(), repetition: z.number().int(), measurement: z.string(), message: z.string() })),
+    skipped: z.array(z.object({ target: z.string(), measurement: z.string(), reason: z.string() })).optional(),
+    aborted: z.boolean().optional(),
+});
+
+/** Reads a summary.json and checks it field by field; the error names the file and the field. */
+export function readSummaryFile(file: string): BenchSummaryFile {
+    // The environment is checked for what the report reads; its optional facts pass through as written.
+    return readJsonFile(summaryFileSchema, file) as BenchSummaryFile;
 }

@@ -5,7 +5,8 @@
  * secrets included). A targets JSON file holds `Target[]`: the same shape plus a name, so that
  * clusters built any other way (by hand, or the local lab) are measured by the same code.
  */
-import type { NetworkMode } from "../components/modes";
+import { z } from "zod";
+import { networkModes, type NetworkMode } from "../components/modes";
 import type { CpuCgroup } from "./commands";
 
 export interface NodeOutput {
@@ -17,11 +18,15 @@ export interface NodeOutput {
     readonly publicIp: string;
     readonly instanceType: string;
     readonly availabilityZone: string;
+    /** The instance's /etc/ssh/ssh_host_ed25519_key.pub line ("ssh-ed25519 AAAA…"); pinned by the runner. */
+    readonly sshHostKey?: string;
 }
 
 export interface LoadGeneratorOutput {
     readonly publicIp: string;
     readonly privateIp: string;
+    /** As `NodeOutput.sshHostKey`. */
+    readonly sshHostKey?: string;
 }
 
 export interface MtuOutput {
@@ -60,6 +65,10 @@ export interface StackOutputs {
     readonly loadGenerator?: LoadGeneratorOutput;
 }
 
+/** Where a target runs; a targets file may name the first two. */
+export const platforms = ["aws-k3s", "lab", "loopback"] as const;
+export type Platform = (typeof platforms)[number];
+
 /**
  * One cluster to measure. For AWS stacks: the stack's outputs plus its name. `platform: "lab"`
  * marks a local-lab cluster whose hosts and pods are network namespaces on this machine, named
@@ -67,7 +76,8 @@ export interface StackOutputs {
  */
 export interface Target extends Partial<Omit<StackOutputs, "mode" | "nodePort" | "nodes" | "podCidr" | "mtu">> {
     readonly name: string;
-    readonly platform: "aws-k3s" | "lab";
+    /** "loopback": every node and pod is this machine (tests and the sample report; no network). */
+    readonly platform: Platform;
     readonly mode: string;
     readonly nodePort: number;
     readonly nodes: readonly Partial<NodeOutput>[];
@@ -99,3 +109,80 @@ export interface LabLayout {
     /** The control group that counts the CPU time of everything the mode runs (daemons and tools). */
     readonly cpuCgroup?: CpuCgroup;
 }
+
+// ---- Schemas: the same contract, checked at the boundary (a targets file, a stack's outputs).
+// zod (https://zod.dev) reports the path of every wrong field; core/schema.ts formats it.
+
+const nonEmpty = z.string().min(1);
+const port = z.number().int().min(1).max(65535);
+const mtuSchema = z.object({ node: z.number().int().positive(), pod: z.number().int().positive() });
+const nodeSchema = z.object({
+    name: nonEmpty,
+    role: z.enum(["server", "agent"]),
+    instanceId: nonEmpty,
+    privateIp: nonEmpty,
+    publicIp: nonEmpty,
+    instanceType: nonEmpty,
+    availabilityZone: nonEmpty,
+});
+const versionsSchema = z.object({ k3s: nonEmpty, cni: nonEmpty, cniVersion: nonEmpty, ubuntu: nonEmpty });
+const loadGeneratorSchema = z.object({ publicIp: nonEmpty, privateIp: nonEmpty });
+
+/** What index.ts exports for a stack (StackOutputs above). */
+export const stackOutputsSchema = z.object({
+    mode: z.enum(networkModes),
+    endpoint: nonEmpty,
+    nodePort: port,
+    nodes: z.array(nodeSchema).min(2),
+    podCidr: nonEmpty,
+    mtu: mtuSchema,
+    versions: versionsSchema,
+    kubeconfig: nonEmpty,
+    sshUser: nonEmpty,
+    sshPrivateKey: z.string().optional(),
+    loadGenerator: loadGeneratorSchema.optional(),
+});
+
+const netnsAddress = z.object({ netns: nonEmpty, ip: nonEmpty });
+const labLayoutSchema = z.object({
+    hosts: z.array(netnsAddress),
+    pods: z.array(netnsAddress.extend({ node: z.number().int().min(0) })),
+    loadGenerator: netnsAddress,
+    frontendUrls: z.array(nonEmpty),
+    loadBalancerUrl: z.string().optional(),
+    cpuCgroup: z.object({ dir: nonEmpty, version: z.union([z.literal(1), z.literal(2)]) }).optional(),
+});
+
+/** One entry of a targets file: a Target whose platform is "aws-k3s" or "lab" (the lab needs its layout). */
+export const targetSchema = z
+    .object({
+        name: nonEmpty,
+        platform: z.enum(["aws-k3s", "lab"]),
+        mode: nonEmpty,
+        endpoint: z.string().optional(),
+        nodePort: port,
+        nodes: z.array(nodeSchema.partial()),
+        podCidr: nonEmpty,
+        mtu: mtuSchema,
+        versions: versionsSchema.optional(),
+        kubeconfig: z.string().optional(),
+        kubeconfigPath: z.string().optional(),
+        sshUser: z.string().optional(),
+        sshPrivateKey: z.string().optional(),
+        sshPrivateKeyPath: z.string().optional(),
+        sshPort: port.optional(),
+        loadGenerator: loadGeneratorSchema.optional(),
+        lab: labLayoutSchema.optional(),
+    })
+    .superRefine((t, ctx) => {
+        if (t.platform === "lab" && t.lab === undefined) {
+            ctx.addIssue({ code: "custom", path: ["lab"], message: 'platform "lab" needs the lab layout (hosts, pods, loadGenerator, frontendUrls)' });
+        }
+    });
+
+export const targetsFileSchema = z.array(targetSchema);
+
+// The schemas describe the interfaces above: a parsed value is a Target / StackOutputs as is
+// (these two lines stop compiling if the schemas and the interfaces drift apart).
+export const parsedTargetIsTarget = (t: z.output<typeof targetSchema>): Target => t;
+export const parsedOutputsAreStackOutputs = (o: z.output<typeof stackOutputsSchema>): StackOutputs => o;

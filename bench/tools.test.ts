@@ -164,7 +164,7 @@ describe("node facts", () => {
 
 describe("a measurement with its warm-up", () => {
     it("http: the warm-up run is kept as raw output but the figure is the measured run's", async () => {
-        const target: Target = { name: "t", platform: "lab", mode: "vxlan", nodePort: 1, nodes: [], podCidr: "10.0.0.0/16", mtu: { node: 1500, pod: 1450 } };
+        const target: Target = { name: "t", platform: "loopback", mode: "vxlan", nodePort: 1, nodes: [], podCidr: "10.0.0.0/16", mtu: { node: 1500, pod: 1450 } };
         const session = new LoopbackSession(target, { http: { nodePort: guestbook.url } });
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-warmup-"));
         const recorded: string[] = [];

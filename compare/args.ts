@@ -2,16 +2,10 @@
  * The command line of `npm run compare`, parsed and validated in one pure function:
  * argv and environment in, typed arguments (or a UsageError naming the flag) out.
  */
-import { parseArgs } from "node:util";
 import { isNetworkMode, networkModes, type NetworkMode } from "../components/modes";
 import { parseCidr } from "../components/cidr";
-
-export class UsageError extends Error {
-    constructor(message: string) {
-        super(message);
-        this.name = "UsageError";
-    }
-}
+import { integerOption, numberOption, optionLines, parseCommandLine, shared } from "../core/cli";
+import { UsageError } from "../core/errors";
 
 /** Defaults, in minutes unless named otherwise. */
 export const compareDefaults = {
@@ -44,37 +38,37 @@ export interface CompareArgs {
     readonly maxOverheadPct?: number;
 }
 
+const options = {
+    modes: shared("modes", `${networkModes.join(", ")} (or "all")`),
+    "operator-cidr": { type: "string", arg: "CIDR", help: "your address range, e.g. 203.0.113.7/32 (or env OPERATOR_CIDR)" },
+    parallel: { type: "string", arg: "N", help: `simultaneous stack updates (default ${compareDefaults.parallel})` },
+    keep: { type: "boolean", help: "leave the stacks up after measuring (they stay in the ledger for --cleanup)" },
+    yes: shared("yes"),
+    "up-timeout": { type: "string", arg: "MIN", help: `per stack (default ${compareDefaults.upTimeoutMinutes})` },
+    "measure-timeout": { type: "string", arg: "MIN", help: `per stack measured (default ${compareDefaults.measureTimeoutMinutes})` },
+    "destroy-timeout": { type: "string", arg: "MIN", help: `per stack (default ${compareDefaults.destroyTimeoutMinutes})` },
+    out: shared("out", "benchmark results (default results/compare-<run id>)"),
+    repetitions: shared("repetitions", "benchmark repetitions (runner default)"),
+    baseline: shared("baseline", "express every figure against this mode"),
+    "max-overhead-pct": shared("max-overhead-pct"),
+    cleanup: shared("cleanup", "destroy the stacks a crashed or killed run left behind (from the ledger), then exit"),
+    help: shared("help"),
+} as const;
+
 export const usage = `Usage: npm run compare -- --modes <mode,mode,…|all> [options]
        npm run compare -- --cleanup [--yes]
 
 Creates one Pulumi stack per network mode, measures them all with the benchmark runner, then
 destroys every stack it created (also on failure, Ctrl-C and SIGTERM).
 
-  --modes LIST             ${networkModes.join(", ")} (or "all")
-  --operator-cidr CIDR     your address range, e.g. 203.0.113.7/32 (or env OPERATOR_CIDR)
-  --parallel N             simultaneous stack updates (default ${compareDefaults.parallel})
-  --keep                   leave the stacks up after measuring (you destroy them)
-  --yes                    do not ask for confirmation (required without a terminal)
-  --up-timeout MIN         per stack (default ${compareDefaults.upTimeoutMinutes})
-  --measure-timeout MIN    per stack measured (default ${compareDefaults.measureTimeoutMinutes})
-  --destroy-timeout MIN    per stack (default ${compareDefaults.destroyTimeoutMinutes})
-  --out DIR                benchmark results (default results/compare-<run id>)
-  --repetitions N          benchmark repetitions (runner default)
-  --baseline MODE          express every figure against this mode
-  --max-overhead-pct P     with --baseline: fail when a mode is worse by more than P %
-  --cleanup                destroy the stacks a crashed or killed run left behind (from the ledger)
-  -h, --help               this text
+${optionLines(options)}
 
-Environment: PULUMI_CONFIG_PASSPHRASE (required), PULUMI_BACKEND_URL (default file://~/.pulumi-cni-compare),
-OPERATOR_CIDR. CNI_COMPARE_ENGINE=fake:<dir> is for tests only (no cloud, no network).`;
+Exit codes: 0 done, 1 failed, 2 bad usage, 3 the --max-overhead-pct gate failed, 130 interrupted.
+Environment: PULUMI_CONFIG_PASSPHRASE (required for a file backend), PULUMI_BACKEND_URL (default
+file://~/.pulumi-cni-compare, shared with \`npm run bench -- <stack>\`), OPERATOR_CIDR.`;
 
 function number(flag: string, text: string | undefined, min: number, max: number, integer: boolean): number | undefined {
-    if (text === undefined) return undefined;
-    const value = Number(text);
-    if (text.trim() === "" || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
-        throw new UsageError(`${flag}: ${JSON.stringify(text)} must be ${integer ? "a whole number" : "a number"} from ${min} to ${max}`);
-    }
-    return value;
+    return integer ? integerOption(flag, text, { min, max }) : numberOption(flag, text, { min, max });
 }
 
 /** `--operator-cidr` (or OPERATOR_CIDR) as a CIDR; its allowed width is checked with the rest of
@@ -104,32 +98,7 @@ export function parseModes(text: string): NetworkMode[] {
 }
 
 export function parseCompareArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): CompareArgs {
-    let values;
-    try {
-        ({ values } = parseArgs({
-            args: [...argv],
-            strict: true,
-            allowPositionals: false,
-            options: {
-                modes: { type: "string" },
-                "operator-cidr": { type: "string" },
-                parallel: { type: "string" },
-                keep: { type: "boolean" },
-                yes: { type: "boolean" },
-                "up-timeout": { type: "string" },
-                "measure-timeout": { type: "string" },
-                "destroy-timeout": { type: "string" },
-                out: { type: "string" },
-                repetitions: { type: "string" },
-                baseline: { type: "string" },
-                "max-overhead-pct": { type: "string" },
-                cleanup: { type: "boolean" },
-                help: { type: "boolean", short: "h" },
-            },
-        }));
-    } catch (error) {
-        throw new UsageError(`${(error as Error).message}\n\n${usage}`);
-    }
+    const { values } = parseCommandLine(argv, options);
     const base = {
         parallel: number("--parallel", values.parallel, 1, 20, true) ?? compareDefaults.parallel,
         keep: values.keep ?? false,

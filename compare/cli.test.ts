@@ -1,14 +1,18 @@
 /**
- * The real command, started as a child process (`node --import tsx compare/cli.ts …`) against the
- * test-only fake engine (CNI_COMPARE_ENGINE=fake:<dir>), which keeps its state in files.
+ * The real command, started as a child process through its test-only entry
+ * (`node --import tsx test/compare/compare-entry.ts …`, which injects the stand-in engine that
+ * keeps its state in files); the production entry compare/cli.ts where no stand-in is needed.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { readFakeState, seedExistingStack, type FakeBehavior } from "./fake-engine";
+import { readStandInState, seedExistingStack, type StandInBehavior } from "../test/compare/stand-in-engine";
+import { pollUntil } from "../core/wait";
+import { exitCodeOf } from "./cli";
 import { Ledger } from "./ledger";
+import type { CompareReport } from "./orchestrator";
 
 const projectDir = path.resolve(__dirname, "..");
 const children: ChildProcess[] = [];
@@ -19,7 +23,7 @@ afterEach(() => {
     for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function stateDir(behavior: Partial<FakeBehavior> = {}): string {
+function stateDir(behavior: Partial<StandInBehavior> = {}): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "compare-cli-"));
     dirs.push(dir);
     fs.writeFileSync(path.join(dir, "behavior.json"), JSON.stringify(behavior));
@@ -35,9 +39,10 @@ interface Running {
 function start(dir: string | undefined, args: readonly string[], extraEnv: Record<string, string | undefined> = {}): Running {
     const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
     delete env.OPERATOR_CIDR;
-    if (dir) env.CNI_COMPARE_ENGINE = `fake:${dir}`;
+    if (dir) env.COMPARE_TEST_WIRING = JSON.stringify({ engine: "stand-in", stateDir: dir });
     for (const [key, value] of Object.entries(extraEnv)) if (value === undefined) delete env[key];
-    const child = spawn(process.execPath, ["--import", "tsx", "compare/cli.ts", ...args], { cwd: projectDir, env, stdio: ["pipe", "pipe", "pipe"] });
+    const entry = dir ? "test/compare/compare-entry.ts" : "compare/cli.ts";
+    const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], { cwd: projectDir, env, stdio: ["pipe", "pipe", "pipe"] });
     children.push(child);
     let text = "";
     child.stdout!.on("data", (chunk: Buffer) => (text += chunk.toString()));
@@ -46,27 +51,23 @@ function start(dir: string | undefined, args: readonly string[], extraEnv: Recor
     return { child, output: () => text, exit };
 }
 
-async function until(condition: () => boolean, what: string, output: () => string, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; output so far:\n${output()}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+function until(condition: () => boolean, what: string, output: () => string): Promise<void> {
+    return pollUntil(what, () => condition() || `output so far:\n${output()}`, { timeoutMs: 30_000, intervalMs: 50 });
 }
 
 const compareArgs = ["--modes", "vxlan,host-gw,calico", "--operator-cidr", "203.0.113.7/32", "--parallel", "2", "--yes"];
 
 function createdStacks(dir: string): string[] {
-    return readFakeState(dir).events.filter((e) => e.op === "create").map((e) => e.stack);
+    return readStandInState(dir).events.filter((e) => e.op === "create").map((e) => e.stack);
 }
 
-describe("npm run compare (child process, fake engine)", () => {
+describe("npm run compare (child process, stand-in engine)", () => {
     it("on SIGINT mid-up: cancels, destroys everything it created, leaves the existing stack, empties the ledger, exits non-zero", async () => {
         // Long updates so that the signal lands while they run.
         const dir = stateDir({ upMs: 60_000, resources: 60 });
         seedExistingStack(dir, "calico", 5);
         const run = start(dir, compareArgs);
-        await until(() => readFakeState(dir).events.some((e) => e.op === "up-start"), "an up to be in progress", run.output);
+        await until(() => readStandInState(dir).events.some((e) => e.op === "up-start"), "an up to be in progress", run.output);
         run.child.kill("SIGINT");
         const { code } = await run.exit;
 
@@ -75,7 +76,7 @@ describe("npm run compare (child process, fake engine)", () => {
         const created = createdStacks(dir);
         expect(created.length, "the fake should have seen at least one create").toBeGreaterThan(0);
         expect(created).not.toContain("calico");
-        const { stacks, events } = readFakeState(dir);
+        const { stacks, events } = readStandInState(dir);
         for (const stack of created) {
             const ops = events.filter((e) => e.stack === stack).map((e) => e.op);
             expect(ops, `${stack}: ${ops.join(" ")}`).toEqual(expect.arrayContaining(["up-start", "destroy-done", "remove"]));
@@ -91,7 +92,7 @@ describe("npm run compare (child process, fake engine)", () => {
         const dir = stateDir({ upMs: 60_000, resources: 60 });
         seedExistingStack(dir, "calico", 5);
         const run = start(dir, compareArgs);
-        await until(() => readFakeState(dir).events.filter((e) => e.op === "up-start").length >= 2, "two ups in progress", run.output);
+        await until(() => readStandInState(dir).events.filter((e) => e.op === "up-start").length >= 2, "two ups in progress", run.output);
         run.child.kill("SIGKILL");
         await run.exit;
 
@@ -108,7 +109,7 @@ describe("npm run compare (child process, fake engine)", () => {
         const { code } = await cleanup.exit;
         expect(code, cleanup.output()).toBe(0);
         expect(cleanup.output()).toMatch(new RegExp(`Cleanup: ${leftovers.length} destroyed, 0 never existed, 0 failed`));
-        const { stacks, events } = readFakeState(dir);
+        const { stacks, events } = readStandInState(dir);
         expect(stacks.map((s) => s.name)).toEqual(["calico"]);
         expect(stacks[0].resources).toBe(5);
         expect(events.filter((e) => e.stack === "calico").map((e) => e.op)).toEqual([]);
@@ -123,7 +124,7 @@ describe("npm run compare (child process, fake engine)", () => {
         expect(run.output()).toMatch(/Plan: compare 3 network mode\(s\)/);
         expect(run.output()).toMatch(/Instances: 9 in total/);
         expect(run.output()).toMatch(/Instance-hours used \(measured: up complete → destroy complete\)/);
-        expect(readFakeState(dir).stacks).toEqual([]);
+        expect(readStandInState(dir).stacks).toEqual([]);
     });
 
     it("exits non-zero when a stack fails, after measuring and destroying the rest", async () => {
@@ -133,7 +134,7 @@ describe("npm run compare (child process, fake engine)", () => {
         expect(code, run.output()).toBe(1);
         expect(run.output()).toMatch(/host-gw: update of host-gw failed/);
         expect(fs.readFileSync(path.join(dir, "results", fs.readdirSync(path.join(dir, "results"))[0], "fake-summary.json"), "utf8")).toMatch(/"vxlan"/);
-        expect(readFakeState(dir).stacks).toEqual([]);
+        expect(readStandInState(dir).stacks).toEqual([]);
     });
 
     it("without a terminal and without --yes, refuses before creating anything", async () => {
@@ -156,12 +157,23 @@ describe("npm run compare (child process, fake engine)", () => {
 
     it("with the Pulumi engine, refuses to start without PULUMI_CONFIG_PASSPHRASE", async () => {
         const run = start(undefined, ["--modes", "vxlan", "--operator-cidr", "203.0.113.7/32", "--yes"], {
-            CNI_COMPARE_ENGINE: undefined,
             PULUMI_CONFIG_PASSPHRASE: undefined,
             PULUMI_CONFIG_PASSPHRASE_FILE: undefined,
             PULUMI_BACKEND_URL: "file:///tmp/compare-test-backend-never-used",
         });
         expect((await run.exit).code).toBe(2);
         expect(run.output()).toMatch(/PULUMI_CONFIG_PASSPHRASE \(or PULUMI_CONFIG_PASSPHRASE_FILE\) is not set/);
+    });
+});
+
+describe("the exit code of a finished comparison", () => {
+    const stack = (finalState: "destroyed" | "failed", errors: string[] = []) => ({ stack: "vxlan", created: true, finalState, errors, leftover: finalState === "failed" });
+    const report = (over: Partial<CompareReport>): CompareReport => ({ stacks: [stack("destroyed")], interrupted: false, ok: false, ...over });
+    it("0 when all went well, 3 when only the --max-overhead-pct gate failed, 1 for any failure, 130 when interrupted", () => {
+        expect(exitCodeOf(report({ ok: true, benchmark: { summary: { outDir: "o", gatePassed: true }, targets: ["vxlan"] } }))).toBe(0);
+        expect(exitCodeOf(report({ benchmark: { summary: { outDir: "o", gatePassed: false }, targets: ["vxlan"] } }))).toBe(3);
+        expect(exitCodeOf(report({ stacks: [stack("failed", ["destroy failed"])], benchmark: { summary: { outDir: "o", gatePassed: false }, targets: ["vxlan"] } }))).toBe(1);
+        expect(exitCodeOf(report({ benchmark: { error: "benchmark failed", targets: ["vxlan"] } }))).toBe(1);
+        expect(exitCodeOf(report({ interrupted: true }))).toBe(130);
     });
 });

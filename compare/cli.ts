@@ -2,72 +2,77 @@
  * `npm run compare -- --modes vxlan,host-gw [--keep] [--yes]`: one stack per network mode, up in
  * parallel, measured together, always torn down. `npm run compare -- --cleanup` destroys what a
  * killed run left behind. See docs/compare.md.
+ *
+ * A thin entry: `main(argv, env, wire)` receives its wiring (engine, benchmark runner, folders).
+ * The production wiring below uses the Automation API with the CLI in its own process group
+ * (core/pulumi.ts) and the real runner; tests inject stand-ins through their own entry
+ * (test/compare/compare-entry.ts). No production path reads a test-only variable.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as readline from "node:readline/promises";
-import { parseCompareArgs, usage, UsageError, type CompareArgs } from "./args";
+import { ConfigError } from "../components/settings";
+import { exitCodes, runCli, watchInterrupts } from "../core/cli";
+import { UsageError } from "../core/errors";
+import { chooseBackend, checkPassphrase, defaultStopSchedule, GroupPulumiCommand, type StopSchedule } from "../core/pulumi";
+import { parseCompareArgs, usage, type CompareArgs } from "./args";
 import type { StackEngine } from "./engine";
-import { FakeEngine, fakeBenchmark } from "./fake-engine";
 import { Ledger, RunLock } from "./ledger";
-import { cleanupLeftovers, runComparison, type BenchmarkRunner } from "./orchestrator";
+import { cleanupLeftovers, runComparison, type BenchmarkRunner, type CompareReport } from "./orchestrator";
 import { buildPlan, renderPlan } from "./plan";
 import { ProgressBoard, renderOutcome, renderRunCost } from "./progress";
-import { ConfigError } from "../components/settings";
 
-/** The project root: Pulumi.yaml and stacks/ sit one folder above this file. */
-const projectDir = path.resolve(__dirname, "..");
-
-/** How long an aborted Pulumi operation may take to stop before `pulumi cancel` (it finishes in-flight resource calls). */
-const pulumiGraceMs = 120_000;
-
-interface Wiring {
+/** Everything `main` needs from outside: what talks to Pulumi and to clusters, and where files go. */
+export interface CompareWiring {
     readonly engine: StackEngine;
     readonly runBenchmark: BenchmarkRunner;
+    /** The project root: Pulumi.yaml and stacks/. */
+    readonly projectDir: string;
     readonly ledgerDir: string;
     /** Where results go when --out is not given. */
     readonly resultsDir: string;
-    readonly graceMs: number;
+    /** How long an aborted operation may take to end (the engine's whole stop schedule). */
+    readonly stopBoundMs: number;
     /** Printed before the plan (e.g. that the backend was defaulted). */
     readonly notes: readonly string[];
 }
 
+/** The project root: Pulumi.yaml and stacks/ sit one folder above this file. */
+const projectDir = path.resolve(__dirname, "..");
+
+/** How long after the second Ctrl-C a third one confirms abandoning teardown. */
+const abandonConfirmMs = 10_000;
+
+export interface PulumiWiringOptions {
+    readonly schedule?: StopSchedule;
+    /** The `pulumi` executable (default: from PATH). */
+    readonly command?: string;
+    readonly runBenchmark?: BenchmarkRunner;
+    readonly ledgerDir?: string;
+    readonly resultsDir?: string;
+}
+
 /**
- * The engine: Pulumi's Automation API, or — for tests only — the fake, selected with
- * CNI_COMPARE_ENGINE=fake:<state dir>. The fake creates nothing and sends no traffic; its
- * benchmark is fake too, so fake outputs never reach a real measurement.
+ * The real wiring: the Automation API over this project with the backend every command of the
+ * project uses (core/pulumi.ts chooseBackend), and the benchmark runner.
  */
-async function wire(env: NodeJS.ProcessEnv): Promise<Wiring> {
-    const selector = env.CNI_COMPARE_ENGINE;
-    if (selector !== undefined && selector !== "") {
-        const match = /^fake:(.+)$/.exec(selector);
-        if (!match) {
-            throw new UsageError(`CNI_COMPARE_ENGINE: ${JSON.stringify(selector)} is not supported; the only value is fake:<state dir> (tests only). Unset it to use Pulumi.`);
-        }
-        const dir = path.resolve(match[1]);
-        const engine = new FakeEngine(dir);
-        return {
-            engine,
-            runBenchmark: fakeBenchmark(engine),
-            ledgerDir: path.join(dir, ".compare-ledger"),
-            resultsDir: path.join(dir, "results"),
-            graceMs: 2_000,
-            notes: [`TEST ENGINE: ${engine.description}; nothing is created in any cloud`],
-        };
-    }
-    const { chooseBackend, checkPassphrase, PulumiEngine } = await import("./pulumi-engine");
+export async function pulumiWiring(env: NodeJS.ProcessEnv, options: PulumiWiringOptions = {}): Promise<CompareWiring> {
     const backend = chooseBackend(env);
     const problem = checkPassphrase(env, backend.url);
     if (problem) throw new UsageError(problem);
-    const ledgerDir = path.join(projectDir, ".compare-ledger");
-    // Imported lazily: the runner pulls in SSH and Kubernetes clients the fake never needs.
-    const { runBenchmark } = await import("../bench/run");
+    const ledgerDir = options.ledgerDir ?? path.join(projectDir, ".compare-ledger");
+    const command = new GroupPulumiCommand(options.command, options.schedule ?? defaultStopSchedule);
+    // Imported lazily: the runner pulls in SSH and Kubernetes clients that --help never needs.
+    const { PulumiEngine } = await import("./pulumi-engine");
+    const runBenchmark = options.runBenchmark ?? (await import("../bench/run")).runBenchmark;
     return {
-        engine: new PulumiEngine(projectDir, backend.url, ledgerDir),
+        engine: new PulumiEngine(projectDir, backend.url, ledgerDir, command),
         runBenchmark,
+        projectDir,
         ledgerDir,
-        resultsDir: path.join(projectDir, "results"),
-        graceMs: pulumiGraceMs,
+        resultsDir: options.resultsDir ?? path.join(projectDir, "results"),
+        // A little more than the schedule: the exit is noticed on the next event-loop turn.
+        stopBoundMs: command.stopBoundMs + 5_000,
         notes: backend.defaulted ? [`PULUMI_BACKEND_URL is not set: using the local backend ${backend.url}`] : [],
     };
 }
@@ -97,28 +102,79 @@ function runIdNow(): string {
     return new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
 }
 
-async function cleanupCommand(args: CompareArgs, wiring: Wiring, ledger: Ledger): Promise<number> {
+async function cleanupCommand(args: CompareArgs, wiring: CompareWiring, ledger: Ledger): Promise<number> {
     const entries = ledger.entries();
     if (entries.length === 0) {
         console.log(`Nothing to clean up: the ledger (${ledger.file}) lists no stacks.`);
-        return 0;
+        return exitCodes.ok;
     }
     console.log(`The ledger lists ${entries.length} stack(s) created by this command and not destroyed:`);
-    for (const e of entries) console.log(`  ${e.stack.padEnd(13)} ${e.phase.padEnd(9)} run ${e.runId}, pid ${e.pid}, recorded ${e.recordedAt}`);
+    for (const e of entries) console.log(`  ${e.stack.padEnd(13)} ${e.phase.padEnd(9)} run ${e.runId}, pid ${e.pid}, recorded ${e.recordedAt}${e.note ? ` — ${e.note}` : ""}`);
     console.log(`Backend: ${wiring.engine.description}. Only these stacks are destroyed; no other stack is touched.`);
     if (!(await confirm(`Destroy ${entries.length} stack(s)?`, args.yes))) {
         console.log("Nothing destroyed.");
-        return 1;
+        return exitCodes.failure;
     }
-    const report = await cleanupLeftovers(
-        { engine: wiring.engine, ledger, onNote: (line) => console.log(line) },
-        { destroyTimeoutMs: args.destroyTimeoutMinutes * 60_000, graceMs: wiring.graceMs },
-    );
+    const interrupts = watchTeardownInterrupts();
+    interrupts.tearingDown = true;
+    let report;
+    try {
+        report = await cleanupLeftovers(
+            { engine: wiring.engine, ledger, onNote: (line) => console.log(line) },
+            { destroyTimeoutMs: args.destroyTimeoutMinutes * 60_000, stopBoundMs: wiring.stopBoundMs, abandon: interrupts.abandon },
+        );
+    } finally {
+        interrupts.dispose();
+    }
     console.log(`Cleanup: ${report.destroyed.length} destroyed, ${report.absent.length} never existed, ${report.failed.length} failed.`);
-    return report.failed.length === 0 ? 0 : 1;
+    if (interrupts.signal.aborted) return exitCodes.interrupted;
+    return report.failed.length === 0 ? exitCodes.ok : exitCodes.failure;
 }
 
-async function compareCommand(args: CompareArgs, wiring: Wiring, ledger: Ledger): Promise<number> {
+/**
+ * Ctrl-C and SIGTERM while stacks exist. The first stops what runs (each Pulumi CLI gets exactly
+ * one SIGINT, from us: it runs in its own process group, so the terminal's signal does not reach
+ * it) and tears down. A destroy is never interrupted by Ctrl-C: a second Ctrl-C only explains
+ * that; a third within `abandonConfirmMs` of it confirms abandoning teardown (`abandon`).
+ */
+function watchTeardownInterrupts() {
+    const abandon = new AbortController();
+    let askedAt: number | undefined;
+    const state = { tearingDown: false };
+    const watch = watchInterrupts((signal, count) => {
+        if (count === 1) {
+            console.log(
+                state.tearingDown
+                    ? `\n${signal}: teardown is running and is not interrupted (Ctrl-C again, then once more within ${abandonConfirmMs / 1000} s, abandons it).`
+                    : `\n${signal}: stopping what is running, then destroying every stack this run created. Please wait.`,
+            );
+            return;
+        }
+        if (abandon.signal.aborted) return;
+        const now = Date.now();
+        if (askedAt !== undefined && now - askedAt <= abandonConfirmMs) {
+            console.log(`\n${signal}: abandoning teardown. Running destroys are asked to stop; every stack not destroyed stays in the ledger for \`npm run compare -- --cleanup\`.`);
+            abandon.abort();
+            return;
+        }
+        askedAt = now;
+        console.log(
+            `\n${signal} again: ${state.tearingDown ? "teardown is running and is not interrupted" : "still stopping, then tearing down"}. ` +
+                `To ABANDON teardown (stacks stay in the ledger for \`npm run compare -- --cleanup\`), press Ctrl-C again within ${abandonConfirmMs / 1000} s.`,
+        );
+    });
+    return Object.assign(state, { signal: watch.signal, abandon: abandon.signal, dispose: () => watch.dispose() });
+}
+
+/** The exit code of a finished comparison (docs/compare.md). */
+export function exitCodeOf(report: CompareReport): number {
+    if (report.interrupted) return exitCodes.interrupted;
+    if (report.ok) return exitCodes.ok;
+    const onlyGate = report.benchmark?.summary?.gatePassed === false && report.stacks.every((r) => r.errors.length === 0 && r.finalState !== "failed");
+    return onlyGate ? exitCodes.gateFailed : exitCodes.failure;
+}
+
+async function compareCommand(args: CompareArgs, wiring: CompareWiring, ledger: Ledger): Promise<number> {
     const leftovers = ledger.entries();
     if (leftovers.length > 0) {
         throw new UsageError(
@@ -129,33 +185,15 @@ async function compareCommand(args: CompareArgs, wiring: Wiring, ledger: Ledger)
     const outDir = path.resolve(args.outDir ?? path.join(wiring.resultsDir, `compare-${runId}`));
     const exists = new Set<string>();
     for (const mode of args.modes) if (await wiring.engine.exists(mode)) exists.add(mode);
-    const plan = buildPlan(args, projectDir, wiring.engine.description, outDir, exists);
+    const plan = buildPlan(args, wiring.projectDir, wiring.engine.description, outDir, exists);
     console.log(renderPlan(plan));
     console.log("");
     if (!(await confirm(`Create ${plan.stacks.filter((s) => !s.existing).length} stack(s)?`, args.yes))) {
         console.log("Nothing created.");
-        return 1;
+        return exitCodes.failure;
     }
 
-    const interrupt = new AbortController();
-    let signalsSeen = 0;
-    let exitSignal: NodeJS.Signals | undefined;
-    const onSignal = (signal: NodeJS.Signals) => {
-        signalsSeen++;
-        if (signalsSeen === 1) {
-            exitSignal = signal;
-            console.log(`\n${signal}: stopping what is running, then destroying every stack this run created. Please wait.`);
-            interrupt.abort();
-        } else if (signalsSeen === 2) {
-            console.log(`\n${signal} again: teardown is still running. Once more exits at once and leaves the stacks to \`npm run compare -- --cleanup\`.`);
-        } else {
-            console.log(`\n${signal}: exiting without finishing teardown. Run \`npm run compare -- --cleanup\` now: the ledger lists what is left.`);
-            process.exit(130);
-        }
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-
+    const interrupts = watchTeardownInterrupts();
     const startedAt = Date.now();
     const board = new ProgressBoard(startedAt);
     const status = setInterval(() => console.log(board.status(Date.now())), 60_000);
@@ -170,7 +208,10 @@ async function compareCommand(args: CompareArgs, wiring: Wiring, ledger: Ledger)
                 engine: wiring.engine,
                 ledger,
                 runBenchmark: wiring.runBenchmark,
-                onTransition: (t) => console.log(board.transition(t)),
+                onTransition: (t) => {
+                    if (t.state === "destroying") interrupts.tearingDown = true;
+                    console.log(board.transition(t));
+                },
                 onBenchmarkProgress: (e) => console.log(`  bench${e.target ? ` ${e.target}` : ""}: ${e.message}`),
                 onEngineOutput: (stack, line) => fs.appendFileSync(path.join(logDir, `${stack}.log`), line.endsWith("\n") ? line : `${line}\n`),
                 onNote: (line) => console.log(`  note: ${line}`),
@@ -184,28 +225,28 @@ async function compareCommand(args: CompareArgs, wiring: Wiring, ledger: Ledger)
                 upTimeoutMs: args.upTimeoutMinutes * 60_000,
                 measureTimeoutMs: args.measureTimeoutMinutes * 60_000,
                 destroyTimeoutMs: args.destroyTimeoutMinutes * 60_000,
-                graceMs: wiring.graceMs,
-                interrupt: interrupt.signal,
+                stopBoundMs: wiring.stopBoundMs,
+                interrupt: interrupts.signal,
+                abandonTeardown: interrupts.abandon,
                 bench: { outDir, repetitions: args.repetitions, baseline: args.baseline, maxOverheadPct: args.maxOverheadPct },
             },
         );
         console.log("");
         console.log(renderOutcome(report));
         console.log(renderRunCost(report, plan.stacks, Date.now()));
-        if (exitSignal) return exitSignal === "SIGTERM" ? 143 : 130;
-        return report.ok ? 0 : 1;
+        return exitCodeOf(report);
     } finally {
         clearInterval(status);
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
+        interrupts.dispose();
     }
 }
 
-export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+/** The command: parses, wires (only when something will run), takes the run lock, runs. */
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wire: (env: NodeJS.ProcessEnv) => Promise<CompareWiring>): Promise<number> {
     const args = parseCompareArgs(argv, env);
     if (args.command === "help") {
         console.log(usage);
-        return 0;
+        return exitCodes.ok;
     }
     const wiring = await wire(env);
     for (const note of wiring.notes) console.log(note);
@@ -220,18 +261,5 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
 }
 
 if (require.main === module) {
-    main(process.argv.slice(2), process.env).then(
-        (code) => {
-            process.exitCode = code;
-        },
-        (error: unknown) => {
-            if (error instanceof UsageError || error instanceof ConfigError) {
-                console.error(`compare: ${error.message}`);
-                process.exitCode = 2;
-            } else {
-                console.error(`compare: ${(error as Error).stack ?? String(error)}`);
-                process.exitCode = 1;
-            }
-        },
-    );
+    runCli("compare", () => main(process.argv.slice(2), process.env, (env) => pulumiWiring(env)), [ConfigError]);
 }

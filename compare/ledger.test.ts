@@ -1,22 +1,14 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useTempDirs } from "../test/temp-dirs";
 import { Ledger, RunLock } from "./ledger";
 import { formatElapsed, renderRunCost } from "./progress";
 import type { CompareReport } from "./orchestrator";
 import type { StackPlan } from "./plan";
 
-const dirs: string[] = [];
-afterEach(() => {
-    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
-function tempDir(): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "compare-ledger-"));
-    dirs.push(dir);
-    return dir;
-}
+const tempDir = useTempDirs("compare-ledger-");
 
 const entry = (stack: string, phase: "creating" | "created" = "created") => ({ stack, phase, runId: "r1", pid: 42, recordedAt: "2026-11-23T00:00:00.000Z" });
 
@@ -37,7 +29,7 @@ describe("Ledger", () => {
     it("refuses a corrupted ledger instead of treating it as empty", () => {
         const dir = tempDir();
         fs.writeFileSync(path.join(dir, "ledger.json"), "{ not json");
-        expect(() => new Ledger(dir).entries()).toThrow(/is not valid JSON; inspect it by hand/);
+        expect(() => new Ledger(dir).entries()).toThrow(/cannot read it as JSON[\s\S]*Inspect it by hand/);
     });
 });
 

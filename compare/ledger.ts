@@ -1,54 +1,39 @@
 /**
- * The ledger: every stack this command created, written to disk (and fsync'd) BEFORE the stack
- * exists, removed only after the stack is destroyed. After a crash or `kill -9`, the ledger is
- * exactly the list of stacks that may still cost money, and `--cleanup` destroys those and
- * nothing else. Stacks that existed before a run are never entered.
+ * The ledger: every stack this command created, written to disk (and fsync'd, core/ledger.ts)
+ * BEFORE the stack exists, removed only after the stack is destroyed. After a crash or
+ * `kill -9`, the ledger is exactly the list of stacks that may still cost money, and `--cleanup`
+ * destroys those and nothing else. Stacks that existed before a run are never entered.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { z } from "zod";
+import { LedgerFile } from "../core/ledger";
+import { isAlive } from "../core/process";
 
 /** Where a recorded stack was when the ledger was last written. */
-export type LedgerPhase =
+const ledgerPhase = z.enum([
     /** About to be created: it may or may not exist (the process died around `create`). */
-    | "creating"
+    "creating",
     /** Created by this command; resources may exist. */
-    | "created";
+    "created",
+]);
+export type LedgerPhase = z.infer<typeof ledgerPhase>;
 
-export interface LedgerEntry {
-    readonly stack: string;
-    readonly phase: LedgerPhase;
+const ledgerEntry = z.object({
+    stack: z.string().min(1),
+    phase: ledgerPhase,
     /** The run that created it (a timestamp id), for messages. */
-    readonly runId: string;
-    readonly pid: number;
-    readonly recordedAt: string;
-}
+    runId: z.string(),
+    pid: z.number().int(),
+    recordedAt: z.string(),
+    /** Why the run left it behind (e.g. "the update had to be killed"), said again by --cleanup. */
+    note: z.string().optional(),
+    /** The Pulumi CLI process last started on it: --cleanup leaves the stack alone while it lives. */
+    cliPid: z.number().int().positive().optional(),
+});
+export type LedgerEntry = z.infer<typeof ledgerEntry>;
 
-interface LedgerFile {
-    readonly version: 1;
-    readonly stacks: readonly LedgerEntry[];
-}
-
-/** Writes `text` to `file` so that after a crash the file holds either the old or the new text. */
-export function writeFileDurably(file: string, text: string): void {
-    const dir = path.dirname(file);
-    fs.mkdirSync(dir, { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    const fd = fs.openSync(tmp, "w", 0o600);
-    try {
-        fs.writeSync(fd, text);
-        fs.fsyncSync(fd);
-    } finally {
-        fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-    // The rename itself lives in the directory: sync it too, or a power cut can undo it.
-    const dirFd = fs.openSync(dir, "r");
-    try {
-        fs.fsyncSync(dirFd);
-    } finally {
-        fs.closeSync(dirFd);
-    }
-}
+const ledgerDocument = z.object({ version: z.literal(1), stacks: z.array(ledgerEntry) });
 
 /**
  * The on-disk ledger. All methods are synchronous on purpose: each change is on disk before the
@@ -56,52 +41,45 @@ export function writeFileDurably(file: string, text: string): void {
  */
 export class Ledger {
     readonly file: string;
+    private readonly document: LedgerFile<typeof ledgerDocument>;
 
     constructor(readonly dir: string) {
         this.file = path.join(dir, "ledger.json");
+        this.document = new LedgerFile(this.file, ledgerDocument, "Inspect it by hand before deleting it: it lists stacks that may still cost money.");
     }
 
     entries(): LedgerEntry[] {
-        let text: string;
-        try {
-            text = fs.readFileSync(this.file, "utf8");
-        } catch (error) {
-            if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-            throw error;
-        }
-        let parsed: LedgerFile;
-        try {
-            parsed = JSON.parse(text) as LedgerFile;
-        } catch {
-            throw new Error(`ledger ${this.file} is not valid JSON; inspect it by hand before deleting it (it lists stacks that may still cost money)`);
-        }
-        if (parsed.version !== 1 || !Array.isArray(parsed.stacks)) {
-            throw new Error(`ledger ${this.file} has an unknown format (expected {"version":1,"stacks":[…]})`);
-        }
-        return [...parsed.stacks];
+        return [...(this.document.read()?.stacks ?? [])];
     }
 
     /** Records (or updates) a stack. Returns once the change is on disk. */
     record(entry: LedgerEntry): void {
         const others = this.entries().filter((e) => e.stack !== entry.stack);
-        this.write([...others, entry]);
+        this.document.write({ version: 1, stacks: [...others, entry] });
+    }
+
+    /** Adds a note to a recorded stack (why it is a leftover). */
+    annotate(stack: string, note: string): void {
+        const entry = this.entries().find((e) => e.stack === stack);
+        if (entry) this.record({ ...entry, note });
+    }
+
+    /** Records the Pulumi CLI process working on a stack now. */
+    recordCliPid(stack: string, cliPid: number): void {
+        const entry = this.entries().find((e) => e.stack === stack);
+        if (entry) this.record({ ...entry, cliPid });
     }
 
     /** Removes a stack (it was destroyed, or it never came to exist). */
     forget(stack: string): void {
         const entries = this.entries();
         if (!entries.some((e) => e.stack === stack)) return;
-        this.write(entries.filter((e) => e.stack !== stack));
-    }
-
-    private write(stacks: readonly LedgerEntry[]): void {
-        const content: LedgerFile = { version: 1, stacks };
-        writeFileDurably(this.file, JSON.stringify(content, null, 2) + "\n");
+        this.document.write({ version: 1, stacks: entries.filter((e) => e.stack !== stack) });
     }
 }
 
 /**
- * One comparison (or cleanup) at a time per project directory: two runs would fight over the same
+ * One comparison (or cleanup) at a time per ledger folder: two runs would fight over the same
  * stack names, and a cleanup must not destroy stacks a live run is still using.
  */
 export class RunLock {
@@ -138,14 +116,5 @@ export class RunLock {
         if (!this.held) return;
         fs.rmSync(this.file, { force: true });
         this.held = false;
-    }
-}
-
-function isAlive(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch (error) {
-        return (error as NodeJS.ErrnoException).code === "EPERM";
     }
 }

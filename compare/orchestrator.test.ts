@@ -1,21 +1,13 @@
-import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useTempDirs } from "../test/temp-dirs";
 import type { Target } from "../bench/targets";
-import { FakeEngine, fakeBenchmark, type FakeBehavior, type FakeOp } from "./fake-engine";
+import { StandInEngine, standInBenchmark, type StandInBehavior, type StandInOp } from "../test/compare/stand-in-engine";
+import { pollUntil } from "../core/wait";
 import { Ledger } from "./ledger";
 import { cleanupLeftovers, runComparison, type BenchmarkRunner, type CompareOptions, type StackRequest, type StackTransition } from "./orchestrator";
 
-const dirs: string[] = [];
-afterEach(() => {
-    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
-function tempDir(): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "compare-test-"));
-    dirs.push(dir);
-    return dir;
-}
+const tempDir = useTempDirs("compare-test-");
 
 const modes = ["vxlan", "host-gw", "calico", "calico-ipip", "calico-vxlan"];
 
@@ -24,7 +16,7 @@ function newStacks(names: readonly string[] = modes): StackRequest[] {
 }
 
 interface Harness {
-    readonly engine: FakeEngine;
+    readonly engine: StandInEngine;
     readonly ledger: Ledger;
     readonly transitions: StackTransition[];
     readonly notes: string[];
@@ -33,15 +25,15 @@ interface Harness {
 }
 
 /** Short fake operations keep the suite fast; tests that need a long one say so. */
-const quick: Partial<FakeBehavior> = { upMs: 50, destroyMs: 20, benchMs: 20 };
+const quick: Partial<StandInBehavior> = { upMs: 50, destroyMs: 20, benchMs: 20 };
 
-function harness(behavior: Partial<FakeBehavior> = {}, stateDir?: string): Harness {
-    const engine = new FakeEngine(stateDir, { ...quick, ...behavior });
+function harness(behavior: Partial<StandInBehavior> = {}, stateDir?: string): Harness {
+    const engine = new StandInEngine(stateDir, { ...quick, ...behavior });
     const ledger = new Ledger(path.join(stateDir ?? tempDir(), ".compare-ledger"));
     const transitions: StackTransition[] = [];
     const notes: string[] = [];
     const benchTargets: Target[][] = [];
-    const fake = fakeBenchmark(engine);
+    const fake = standInBenchmark(engine);
     return {
         engine,
         ledger,
@@ -69,7 +61,7 @@ function harness(behavior: Partial<FakeBehavior> = {}, stateDir?: string): Harne
                     upTimeoutMs: 30_000,
                     measureTimeoutMs: 30_000,
                     destroyTimeoutMs: 30_000,
-                    graceMs: 200,
+                    stopBoundMs: 2_000,
                     interrupt: new AbortController().signal,
                     bench: { outDir: path.join(tempDir(), "out") },
                     ...overrides,
@@ -78,12 +70,19 @@ function harness(behavior: Partial<FakeBehavior> = {}, stateDir?: string): Harne
     };
 }
 
-function ops(engine: FakeEngine, stack: string): FakeOp[] {
+function ops(engine: StandInEngine, stack: string): StandInOp[] {
     return engine.events.filter((e) => e.stack === stack).map((e) => e.op);
+}
+
+/** The engine never saw a destroy start while an update of the same stack still ran. */
+function expectNoDestroyDuringUpdate(engine: StandInEngine) {
+    const overlaps = engine.events.filter((e) => e.op === "destroy-during-update");
+    expect(overlaps.map((e) => `${e.stack}: ${e.detail}`), "a destroy ran alongside a live update (both write the checkpoint)").toEqual([]);
 }
 
 /** Nothing this run created is left: no record in the engine, nothing in the ledger. */
 function expectNothingLeft(h: Harness, created: readonly string[]) {
+    expectNoDestroyDuringUpdate(h.engine);
     for (const stack of created) {
         expect(h.engine.record(stack), `stack ${stack} should have been destroyed and removed`).toBeUndefined();
         expect(ops(h.engine, stack), `stack ${stack}: destroy then remove`).toEqual(expect.arrayContaining(["destroy-done", "remove"]));
@@ -91,12 +90,8 @@ function expectNothingLeft(h: Harness, created: readonly string[]) {
     expect(h.ledger.entries(), "the ledger should be empty after teardown").toEqual([]);
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+function until(condition: () => boolean, what: string): Promise<void> {
+    return pollUntil(what, condition, { timeoutMs: 10_000, intervalMs: 10 });
 }
 
 describe("runComparison: the happy path", () => {
@@ -173,7 +168,7 @@ describe("runComparison: failures still tear everything down", () => {
         expect(h.benchTargets[0].map((t) => t.name)).not.toContain("host-gw");
         expect(h.benchTargets[0]).toHaveLength(modes.length - 1);
         // The failed stack's resources are gone before the benchmark of the others ends.
-        const at = (stack: string, op: FakeOp) => h.engine.events.find((e) => e.stack === stack && e.op === op)!.at;
+        const at = (stack: string, op: StandInOp) => h.engine.events.find((e) => e.stack === stack && e.op === op)!.at;
         const benchDone = h.engine.events.find((e) => e.op === "bench-done")!.at;
         expect(at("host-gw", "destroy-done")).toBeLessThan(benchDone);
         expectNothingLeft(h, modes);
@@ -206,8 +201,8 @@ describe("runComparison: failures still tear everything down", () => {
         expect(h.engine.record("vxlan")).toBeUndefined();
 
         // Later, with the cloud behaving again: cleanup destroys exactly the ledger's stack.
-        const later = new FakeEngine(stateDir);
-        const cleanup = await cleanupLeftovers({ engine: later, ledger: new Ledger(h.ledger.dir) }, { destroyTimeoutMs: 10_000, graceMs: 200 });
+        const later = new StandInEngine(stateDir);
+        const cleanup = await cleanupLeftovers({ engine: later, ledger: new Ledger(h.ledger.dir) }, { destroyTimeoutMs: 10_000, stopBoundMs: 2_000 });
         expect(cleanup.destroyed).toEqual(["calico"]);
         expect(later.record("calico")).toBeUndefined();
         expect(h.ledger.entries()).toEqual([]);
@@ -248,17 +243,66 @@ describe("runComparison: interruption (Ctrl-C, SIGTERM)", () => {
         expectNothingLeft(h, modes);
     });
 
-    it("cancels an update that ignores its abort (stack.cancel), then destroys it", async () => {
-        const h = harness({ upMs: 5_000, resources: 50, ignoreAbort: ["vxlan"] });
+    it("an update that ignores SIGINT is killed by the engine's escalation and left in the ledger, never destroyed alongside it", async () => {
+        // pulumi/pulumi pkg/backend/diy/backend.go CancelCurrentUpdate only deletes lock files: had
+        // the orchestrator "cancelled" and destroyed, the destroy would have run next to the update.
+        const h = harness({ upMs: 5_000, resources: 50, ignoreAbort: ["vxlan"], killAfterMs: 300 });
         const interrupt = new AbortController();
-        const running = h.run({ interrupt: interrupt.signal, stacks: newStacks(["vxlan"]), graceMs: 100 });
+        const running = h.run({ interrupt: interrupt.signal, stacks: newStacks(["vxlan"]) });
         await until(() => h.engine.events.some((e) => e.op === "up-start"), "the up to start");
         interrupt.abort();
         const report = await running;
-        expect(ops(h.engine, "vxlan")).toEqual(expect.arrayContaining(["cancel", "up-canceled", "destroy-done", "remove"]));
-        expect(h.notes.some((n) => /did not stop within .* forcing it to stop/.test(n))).toBe(true);
+        expectNoDestroyDuringUpdate(h.engine);
+        expect(ops(h.engine, "vxlan")).toContain("up-killed");
+        expect(ops(h.engine, "vxlan"), "no cancel while its process may live, no destroy of a killed update").not.toEqual(expect.arrayContaining(["cancel"]));
+        expect(ops(h.engine, "vxlan")).not.toContain("destroy-start");
+        expect(report.stacks[0].leftover).toBe(true);
+        expect(h.transitions.at(-1)?.detail).toMatch(/LEFTOVER: stack vxlan was not destroyed: its update had to be killed/);
+        expect(h.ledger.entries().map((e) => [e.stack, e.note])).toEqual([["vxlan", expect.stringMatching(/had to be killed/)]]);
+
+        // Its process is dead now: --cleanup clears the stale lock, then destroys.
+        const cleanup = await cleanupLeftovers({ engine: h.engine, ledger: h.ledger }, { destroyTimeoutMs: 10_000, stopBoundMs: 2_000 });
+        expect(cleanup.destroyed).toEqual(["vxlan"]);
+        expect(ops(h.engine, "vxlan").slice(-4)).toEqual(["cancel", "destroy-start", "destroy-done", "remove"]);
+        expectNothingLeft(h, ["vxlan"]);
+    });
+
+    it("an update that does not end after being asked to stop is left alone: no cancel, no destroy, kept in the ledger", async () => {
+        const h = harness({ freezeUp: ["vxlan"] });
+        const interrupt = new AbortController();
+        const running = h.run({ interrupt: interrupt.signal, stacks: newStacks(["vxlan"]), stopBoundMs: 200 });
+        await until(() => h.engine.events.some((e) => e.op === "up-start"), "the up to start");
+        interrupt.abort();
+        const report = await running;
+        expect(ops(h.engine, "vxlan")).toEqual(["create", "config", "up-start"]);
+        expect(report.stacks[0].errors[0]).toMatch(/up of stack vxlan was interrupted; it was asked to stop and had not ended .* later: it may still be running/);
+        expect(h.ledger.entries().map((e) => e.stack)).toEqual(["vxlan"]);
+        expect(h.transitions.at(-1)?.detail).toMatch(/LEFTOVER: stack vxlan was not destroyed: its update was asked to stop and may still be running/);
+    });
+
+    it("a Ctrl-C during teardown does not interrupt a destroy", async () => {
+        const h = harness({ destroyMs: 600, resources: 6 });
+        const interrupt = new AbortController();
+        const running = h.run({ interrupt: interrupt.signal, stacks: newStacks(["vxlan"]) });
+        await until(() => h.engine.events.some((e) => e.op === "destroy-start"), "the destroy to start");
+        interrupt.abort();
+        const report = await running;
+        expect(ops(h.engine, "vxlan")).toEqual(expect.arrayContaining(["destroy-done", "remove"]));
         expect(report.stacks[0].finalState).toBe("destroyed");
         expectNothingLeft(h, ["vxlan"]);
+    });
+
+    it("abandoning teardown (the operator's confirmation) stops the destroys and keeps every stack in the ledger", async () => {
+        const h = harness({ destroyMs: 5_000, resources: 50 });
+        const abandon = new AbortController();
+        const running = h.run({ abandonTeardown: abandon.signal, stacks: newStacks(["vxlan", "calico"]) });
+        await until(() => h.engine.events.filter((e) => e.op === "destroy-start").length === 2, "both destroys to start");
+        abandon.abort();
+        const report = await running;
+        expect(report.stacks.every((r) => r.leftover)).toBe(true);
+        expect(h.ledger.entries().map((e) => e.stack).sort()).toEqual(["calico", "vxlan"]);
+        for (const stack of ["vxlan", "calico"]) expect(ops(h.engine, stack)).toContain("destroy-failed");
+        expectNoDestroyDuringUpdate(h.engine);
     });
 });
 
@@ -324,12 +368,13 @@ describe("runComparison: timeouts", () => {
         expectNothingLeft(h, ["vxlan", "calico"]);
     });
 
-    it("a timed-out up that ignores the abort is cancelled, then destroyed", async () => {
-        const h = harness({ upMs: 10_000, resources: 100, ignoreAbort: ["vxlan"] });
-        const report = await h.run({ stacks: newStacks(["vxlan"]), upTimeoutMs: 300, graceMs: 100 });
-        expect(report.stacks[0].errors[0]).toMatch(/timed out .*--up-timeout/);
-        expect(ops(h.engine, "vxlan")).toEqual(expect.arrayContaining(["cancel", "destroy-done", "remove"]));
-        expectNothingLeft(h, ["vxlan"]);
+    it("a timed-out up that ignores SIGINT is killed and kept in the ledger, not destroyed", async () => {
+        const h = harness({ upMs: 10_000, resources: 100, ignoreAbort: ["vxlan"], killAfterMs: 200 });
+        const report = await h.run({ stacks: newStacks(["vxlan"]), upTimeoutMs: 300 });
+        expect(report.stacks[0].errors[0]).toMatch(/^up of stack vxlan timed out after .*\(--up-timeout\); update of vxlan ignored SIGINT and was killed$/);
+        expect(ops(h.engine, "vxlan")).not.toContain("destroy-start");
+        expect(h.ledger.entries().map((e) => e.stack)).toEqual(["vxlan"]);
+        expectNoDestroyDuringUpdate(h.engine);
     });
 
     it("a measurement that runs too long fails with --measure-timeout and every stack is destroyed", async () => {
@@ -362,7 +407,7 @@ describe("--keep and --cleanup", () => {
         expect(h.ledger.entries().map((e) => e.stack).sort()).toEqual(["host-gw", "vxlan"]);
         expect(h.engine.record("vxlan")?.resources).toBeGreaterThan(0);
 
-        const cleanup = await cleanupLeftovers({ engine: h.engine, ledger: h.ledger }, { destroyTimeoutMs: 10_000, graceMs: 200 });
+        const cleanup = await cleanupLeftovers({ engine: h.engine, ledger: h.ledger }, { destroyTimeoutMs: 10_000, stopBoundMs: 2_000 });
         expect([...cleanup.destroyed].sort()).toEqual(["host-gw", "vxlan"]);
         expect(h.engine.record("calico")?.resources).toBe(14);
         expect(h.ledger.entries()).toEqual([]);
@@ -376,18 +421,18 @@ describe("--keep and --cleanup", () => {
         const interrupt = new AbortController();
         const frozen = crashed.run({
             interrupt: interrupt.signal,
-            graceMs: 20,
+            stopBoundMs: 20,
             stacks: [...newStacks(["vxlan", "host-gw"]), { stack: "calico", existing: true }],
         });
         await until(() => crashed.engine.events.filter((e) => e.op === "up-start").length === 3, "three updates to start");
 
         // A new process: fresh engine and ledger objects reading the same files.
-        const engine = new FakeEngine(stateDir);
+        const engine = new StandInEngine(stateDir);
         const ledger = new Ledger(crashed.ledger.dir);
         expect(ledger.entries().map((e) => e.stack).sort()).toEqual(["host-gw", "vxlan"]);
         expect(engine.record("vxlan")?.lock, "a killed update leaves its lock").toBeDefined();
         const notes: string[] = [];
-        const cleanup = await cleanupLeftovers({ engine, ledger, onNote: (n) => notes.push(n) }, { destroyTimeoutMs: 10_000, graceMs: 200 });
+        const cleanup = await cleanupLeftovers({ engine, ledger, onNote: (n) => notes.push(n) }, { destroyTimeoutMs: 10_000, stopBoundMs: 2_000 });
         expect(cleanup.failed).toEqual([]);
         expect([...cleanup.destroyed].sort()).toEqual(["host-gw", "vxlan"]);
         expect(engine.record("vxlan")).toBeUndefined();
@@ -404,7 +449,7 @@ describe("--keep and --cleanup", () => {
         const h = harness();
         h.engine.seed("calico", 2);
         h.ledger.record({ stack: "vxlan", phase: "creating", runId: "r", pid: 1, recordedAt: "2026-11-23T00:00:00Z" });
-        const cleanup = await cleanupLeftovers({ engine: h.engine, ledger: h.ledger }, { destroyTimeoutMs: 1_000, graceMs: 50 });
+        const cleanup = await cleanupLeftovers({ engine: h.engine, ledger: h.ledger }, { destroyTimeoutMs: 1_000, stopBoundMs: 500 });
         expect(cleanup).toEqual({ destroyed: [], absent: ["vxlan"], failed: [] });
         expect(h.engine.events.filter((e) => e.op !== "select")).toEqual([]);
         expect(h.ledger.entries()).toEqual([]);

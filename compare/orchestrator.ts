@@ -3,13 +3,21 @@
  * a time), measure all that came up in one benchmark run, then destroy every stack this run
  * created — after success, after any failure, on interruption and on timeouts. Pre-existing
  * stacks are used but never destroyed; created stacks are in the ledger before they exist.
+ *
+ * Never destroy while an update may still be running (compare/operation.ts says why): a stack
+ * whose `up` did not end after being asked to stop, or had to be killed, is left in the ledger as
+ * a leftover and the report says so; `--cleanup` destroys it once its process is known dead.
  */
 import type { BenchOptions, BenchSummary, ProgressEvent } from "../bench/run";
 import { targetFromStackOutputs } from "../bench/stack-outputs";
 import type { Target } from "../bench/targets";
-import { InterruptedError, runStep, StepTimeoutError } from "./deadline";
+import { InterruptedError, StillRunningError } from "../core/errors";
+import { OperationKilledError } from "../core/pulumi";
+import { isAlive } from "../core/process";
+import { Semaphore } from "../core/semaphore";
 import type { ComparisonStack, StackEngine } from "./engine";
 import type { Ledger } from "./ledger";
+import { runOperation } from "./operation";
 
 /** What the comparison reads from the runner's summary. */
 export type BenchOutcome = Pick<BenchSummary, "outDir" | "gatePassed">;
@@ -58,10 +66,15 @@ export interface CompareOptions {
     /** Per stack measured: the benchmark's limit is this times the number of targets. */
     readonly measureTimeoutMs: number;
     readonly destroyTimeoutMs: number;
-    /** How long an aborted step may take to stop before it is cancelled harder. */
-    readonly graceMs: number;
+    /** How long an aborted operation may take to end (the engine's whole stop schedule, core/pulumi.ts). */
+    readonly stopBoundMs: number;
     /** The operator's interruption (Ctrl-C, SIGTERM). Teardown is not interrupted by it. */
     readonly interrupt: AbortSignal;
+    /**
+     * The operator's explicit confirmation to abandon teardown: running destroys are asked to stop
+     * (one SIGINT each) and every stack not yet destroyed stays in the ledger for --cleanup.
+     */
+    readonly abandonTeardown?: AbortSignal;
     readonly bench: Omit<BenchOptions, "signal" | "onProgress">;
 }
 
@@ -86,28 +99,6 @@ export interface CompareReport {
     readonly ok: boolean;
 }
 
-/** A counting semaphore: at most `limit` holders at once. */
-export class Slots {
-    private active = 0;
-    private readonly queue: (() => void)[] = [];
-
-    constructor(private readonly limit: number) {}
-
-    async acquire(): Promise<void> {
-        if (this.active < this.limit) {
-            this.active++;
-            return;
-        }
-        await new Promise<void>((resolve) => this.queue.push(resolve));
-    }
-
-    release(): void {
-        const next = this.queue.shift();
-        if (next) next();
-        else this.active--;
-    }
-}
-
 interface Tracked {
     readonly request: StackRequest;
     state: StackState;
@@ -119,6 +110,8 @@ interface Tracked {
     upCompletedAt?: number;
     destroyCompletedAt?: number;
     leftover: boolean;
+    /** Its update was asked to stop and did not end, or was killed: never destroyed by this run. */
+    untouchable?: string;
     teardown?: Promise<void>;
 }
 
@@ -138,11 +131,21 @@ export async function runComparison(deps: CompareDeps, options: CompareOptions):
         move(t, "failed", message(error));
     };
     const outputFor = (stack: string) => (line: string) => deps.onEngineOutput?.(stack, line);
+    /** For a stack this run created: its CLI's pid goes into the ledger (--cleanup waits for it). */
+    const processFor = (t: Tracked) => (pid: number) => {
+        if (t.created) deps.ledger.recordCliPid(t.request.stack, pid);
+    };
     for (const t of tracked) move(t, "waiting");
 
     const teardown = (t: Tracked): Promise<void> => {
         t.teardown ??= destroyOne(t);
         return t.teardown;
+    };
+
+    const leaveInLedger = (t: Tracked, why: string) => {
+        t.leftover = true;
+        deps.ledger.annotate(t.request.stack, why);
+        move(t, "failed", `LEFTOVER: stack ${t.request.stack} ${why}; it stays in the ledger: run \`npm run compare -- --cleanup\``);
     };
 
     const destroyOne = async (t: Tracked): Promise<void> => {
@@ -151,38 +154,40 @@ export async function runComparison(deps: CompareDeps, options: CompareOptions):
             if (t.request.existing && t.state !== "failed") move(t, "kept", "existed before this run: left up");
             return;
         }
+        if (t.untouchable) {
+            leaveInLedger(t, t.untouchable);
+            return;
+        }
         if (options.keep) {
             move(t, "kept", "--keep: left up; it stays in the ledger for `npm run compare -- --cleanup`");
             t.leftover = true;
             return;
         }
+        if (options.abandonTeardown?.aborted) {
+            leaveInLedger(t, "was not destroyed: teardown was abandoned by the operator");
+            return;
+        }
         move(t, "destroying");
         const handle = t.handle;
         try {
-            await runStep(
-                {
-                    what: `destroy of stack ${t.request.stack}`,
-                    timeoutMs: options.destroyTimeoutMs,
-                    flag: "--destroy-timeout",
-                    // No interrupt: a Ctrl-C during teardown must not stop the teardown.
-                    graceMs: options.graceMs,
-                    forceStop: () => handle.cancel(),
-                    onNote: deps.onNote,
-                },
-                (signal) => handle.destroy({ signal, onOutput: outputFor(t.request.stack) }),
-            );
-            await handle.remove();
-            deps.ledger.forget(t.request.stack);
+            // Not the operator's interrupt: a Ctrl-C during teardown must not stop a destroy. Only
+            // the explicit confirmation to abandon teardown does.
+            await destroyAndRemove(handle, t.request.stack, deps.ledger, {
+                timeoutMs: options.destroyTimeoutMs,
+                stopBoundMs: options.stopBoundMs,
+                abandon: options.abandonTeardown,
+                onOutput: outputFor(t.request.stack),
+                onProcess: processFor(t),
+            });
             t.destroyCompletedAt = now();
             move(t, "destroyed");
         } catch (error) {
-            t.leftover = true;
             t.errors.push(message(error));
-            move(t, "failed", `${message(error)} — LEFTOVER: stack ${t.request.stack} may still hold resources; it stays in the ledger: run \`npm run compare -- --cleanup\``);
+            leaveInLedger(t, `may still hold resources (${message(error)})`);
         }
     };
 
-    const slots = new Slots(options.parallel);
+    const slots = new Semaphore(options.parallel);
 
     const bringUp = async (t: Tracked): Promise<void> => {
         await slots.acquire();
@@ -210,18 +215,18 @@ export async function runComparison(deps: CompareDeps, options: CompareOptions):
             }
             const handle = t.handle;
             await handle.setConfig(options.config);
+            // Interrupted while the stack was being created: do not start an update only to stop it.
+            if (options.interrupt.aborted) throw new InterruptedError(`up of stack ${name} was not started: interrupted`);
             t.upStartedAt = now();
-            await runStep(
+            await runOperation(
                 {
                     what: `up of stack ${name}`,
                     timeoutMs: options.upTimeoutMs,
                     flag: "--up-timeout",
                     interrupt: options.interrupt,
-                    graceMs: options.graceMs,
-                    forceStop: () => handle.cancel(),
-                    onNote: deps.onNote,
+                    stopBoundMs: options.stopBoundMs,
                 },
-                (signal) => handle.up({ signal, onOutput: outputFor(name) }),
+                (signal) => handle.up({ signal, onOutput: outputFor(name), onProcess: processFor(t) }),
             );
             t.upCompletedAt = now();
             // The runner's own mapping (and check) of stack outputs to a target.
@@ -229,6 +234,11 @@ export async function runComparison(deps: CompareDeps, options: CompareOptions):
             move(t, "ready");
         } catch (error) {
             fail(t, error);
+            if (error instanceof StillRunningError) {
+                t.untouchable = "was not destroyed: its update was asked to stop and may still be running (destroying now would run alongside it)";
+            } else if (error instanceof OperationKilledError) {
+                t.untouchable = "was not destroyed: its update had to be killed, so the stack may hold pending operations and a stale lock";
+            }
             // Destroy a failed stack right away: the others may take an hour to measure.
             void teardown(t);
         } finally {
@@ -244,15 +254,13 @@ export async function runComparison(deps: CompareDeps, options: CompareOptions):
         for (const t of ready) move(t, "measuring");
         const targets = ready.map((t) => t.target!);
         try {
-            const summary = await runStep(
+            const summary = await runOperation(
                 {
                     what: `measurement of ${ready.length} stack(s)`,
                     timeoutMs: options.measureTimeoutMs * ready.length,
                     flag: `--measure-timeout, per stack × ${ready.length}`,
                     interrupt: options.interrupt,
-                    graceMs: options.graceMs,
-                    forceStop: async () => {},
-                    onNote: deps.onNote,
+                    stopBoundMs: options.stopBoundMs,
                 },
                 (signal) => deps.runBenchmark(targets, { ...options.bench, signal, onProgress: deps.onBenchmarkProgress }),
             );
@@ -286,6 +294,25 @@ export async function runComparison(deps: CompareDeps, options: CompareOptions):
     return { stacks: reports, benchmark, interrupted, ok };
 }
 
+/**
+ * Destroys a stack this command created (under --destroy-timeout; `abandon` is the only thing
+ * that stops it early), removes it from the backend, then forgets it in the ledger — in that
+ * order, so a failure at any step leaves the entry.
+ */
+async function destroyAndRemove(
+    handle: ComparisonStack,
+    stack: string,
+    ledger: Ledger,
+    limits: { readonly timeoutMs: number; readonly stopBoundMs: number; readonly abandon?: AbortSignal; readonly onOutput: (line: string) => void; readonly onProcess: (pid: number) => void },
+): Promise<void> {
+    await runOperation(
+        { what: `destroy of stack ${stack}`, timeoutMs: limits.timeoutMs, flag: "--destroy-timeout", interrupt: limits.abandon, stopBoundMs: limits.stopBoundMs },
+        (signal) => handle.destroy({ signal, onOutput: limits.onOutput, onProcess: limits.onProcess }),
+    );
+    await handle.remove();
+    ledger.forget(stack);
+}
+
 export interface CleanupReport {
     readonly destroyed: readonly string[];
     /** In the ledger but absent from the backend (died before or during `create`). */
@@ -294,12 +321,15 @@ export interface CleanupReport {
 }
 
 /**
- * Destroys exactly the stacks the ledger lists (leftovers of a crashed or killed run, or of
- * `--keep`), removes them, and forgets them. Stacks not in the ledger are never touched.
+ * Destroys exactly the stacks the ledger lists (leftovers of a crashed or killed run, of a killed
+ * update, or of `--keep`), removes them, and forgets them. Stacks not in the ledger are never
+ * touched. It runs only under the run lock, so the run that recorded them is over; a Pulumi CLI
+ * it recorded that is still alive keeps its stack out of the cleanup (never destroy alongside a
+ * running update). Only then is a lock left behind cleared: its holder is known dead.
  */
 export async function cleanupLeftovers(
-    deps: Pick<CompareDeps, "engine" | "ledger" | "onNote" | "onEngineOutput">,
-    options: { readonly destroyTimeoutMs: number; readonly graceMs: number },
+    deps: Pick<CompareDeps, "engine" | "ledger" | "onNote" | "onEngineOutput"> & { readonly isAlive?: (pid: number) => boolean },
+    options: { readonly destroyTimeoutMs: number; readonly stopBoundMs: number; readonly abandon?: AbortSignal },
 ): Promise<CleanupReport> {
     const destroyed: string[] = [];
     const absent: string[] = [];
@@ -308,6 +338,9 @@ export async function cleanupLeftovers(
         deps.ledger.entries().map(async (entry) => {
             const name = entry.stack;
             try {
+                if (entry.cliPid !== undefined && (deps.isAlive ?? isAlive)(entry.cliPid)) {
+                    throw new StillRunningError(`its Pulumi CLI (pid ${entry.cliPid}) is still running; wait for it to end, then run --cleanup again`);
+                }
                 if (!(await deps.engine.exists(name))) {
                     deps.ledger.forget(name);
                     absent.push(name);
@@ -315,23 +348,17 @@ export async function cleanupLeftovers(
                     return;
                 }
                 const handle = await deps.engine.select(name);
-                // A killed process leaves its update's lock behind; clear it so destroy can run
-                // (`pulumi cancel` works on file backends since pulumi/pulumi#9100).
-                await handle.cancel().catch(() => undefined);
+                if (entry.note) deps.onNote?.(`${name}: ${entry.note}`);
+                // The process that held the lock is dead (see above): clear what it left, so destroy can run.
+                await handle.clearStaleLock().catch(() => undefined);
                 deps.onNote?.(`${name}: destroying (created by run ${entry.runId}, pid ${entry.pid})`);
-                await runStep(
-                    {
-                        what: `destroy of stack ${name}`,
-                        timeoutMs: options.destroyTimeoutMs,
-                        flag: "--destroy-timeout",
-                        graceMs: options.graceMs,
-                        forceStop: () => handle.cancel(),
-                        onNote: deps.onNote,
-                    },
-                    (signal) => handle.destroy({ signal, onOutput: (line) => deps.onEngineOutput?.(name, line) }),
-                );
-                await handle.remove();
-                deps.ledger.forget(name);
+                await destroyAndRemove(handle, name, deps.ledger, {
+                    timeoutMs: options.destroyTimeoutMs,
+                    stopBoundMs: options.stopBoundMs,
+                    abandon: options.abandon,
+                    onOutput: (line) => deps.onEngineOutput?.(name, line),
+                    onProcess: (pid) => deps.ledger.recordCliPid(name, pid),
+                });
                 destroyed.push(name);
                 deps.onNote?.(`${name}: destroyed and removed from the ledger`);
             } catch (error) {
@@ -342,5 +369,3 @@ export async function cleanupLeftovers(
     );
     return { destroyed, absent, failed };
 }
-
-export { StepTimeoutError, InterruptedError };

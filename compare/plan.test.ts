@@ -4,7 +4,8 @@ import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { networkModes } from "../components/modes";
 import { comparisonInstanceTypes } from "../components/settings";
-import { parseCompareArgs, UsageError, type CompareArgs } from "./args";
+import { UsageError } from "../core/errors";
+import { parseCompareArgs, type CompareArgs } from "./args";
 import { buildPlan, estimateMinutes, renderPlan } from "./plan";
 import { onDemandPrices, stackHourlyPrice } from "./prices";
 

@@ -8,9 +8,6 @@ import { ConfigError, parseSettings, type SettingKey } from "../components/setti
 import type { CompareArgs } from "./args";
 import { formatUsd, pricesAsOf, stackHourlyPrice, type StackHourlyPrice } from "./prices";
 
-/** The config namespace: the project's name in Pulumi.yaml. */
-export const projectName = readProject().name;
-
 /** One stack of the plan. */
 export interface StackPlan {
     /** Stack name; equal to the mode (stacks/Pulumi.<mode>.yaml). */
@@ -52,6 +49,8 @@ export const typicalMinutes = { up: 15, measurePerStack: 20, destroy: 8 } as con
  */
 export function buildPlan(args: CompareArgs, projectDir: string, backend: string, outDir: string, exists: ReadonlySet<string>): ComparePlan {
     const project = readProject(projectDir);
+    // The config namespace: the project's name, read from Pulumi.yaml (components/project.ts).
+    const projectName = project.name;
     const problems: string[] = [];
     const stacks: StackPlan[] = [];
     for (const mode of args.modes) {
@@ -87,7 +86,7 @@ export function buildPlan(args: CompareArgs, projectDir: string, backend: string
         } catch (error) {
             if (!(error instanceof ConfigError)) throw error;
             // Name the flag for the one value that comes from the command line.
-            problems.push(...error.problems.map((p) => (p.startsWith("operatorCidr:") ? `--operator-cidr (cni-compare:operatorCidr): ${p.slice("operatorCidr:".length).trim()}` : `stacks/Pulumi.${stack}.yaml: ${p}`)));
+            problems.push(...error.problems.map((p) => (p.startsWith("operatorCidr:") ? `--operator-cidr (${projectName}:operatorCidr): ${p.slice("operatorCidr:".length).trim()}` : `stacks/Pulumi.${stack}.yaml: ${p}`)));
         }
     }
     if (problems.length > 0) {

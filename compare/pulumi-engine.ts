@@ -1,40 +1,26 @@
 /**
  * The real engine: Pulumi's Automation API over this project's directory (a local program, the
- * same Pulumi.yaml and stacks/ the CLI uses). Needs the `pulumi` CLI on PATH and cloud
- * credentials; neither exists on the development machines, so this adapter is type-checked here
- * and exercised only against AWS. Its behaviour behind the interface is what fake-engine.ts models.
+ * same Pulumi.yaml and stacks/ the CLI uses), with the CLI started in its own process group by
+ * core/pulumi.ts GroupPulumiCommand. Needs the `pulumi` CLI on PATH (and cloud credentials for
+ * `up`); compare/engine.contract.test.ts runs it against the Automation API's local backend
+ * where a CLI exists, and compare/fake-pulumi.test.ts drives it against a fake CLI on PATH.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { LocalWorkspace, type LocalWorkspaceOptions, type Stack } from "@pulumi/pulumi/automation";
 import type { OutputValues } from "../bench/stack-outputs";
-import type { ComparisonStack, OperationOptions, StackEngine } from "./engine";
-import { writeFileDurably } from "./ledger";
 import { readProject } from "../components/project";
-import { projectName } from "./plan";
-
-/** A local state folder unless the operator chose a backend: nothing leaves this machine but AWS calls. */
-export function defaultBackendUrl(home: string = os.homedir()): string {
-    return `file://${path.join(home, ".pulumi-cni-compare")}`;
-}
-
-/** The backend to use and whether it was defaulted (the CLI says so). */
-export function chooseBackend(env: Readonly<Record<string, string | undefined>>): { readonly url: string; readonly defaulted: boolean } {
-    const url = env.PULUMI_BACKEND_URL?.trim();
-    return url ? { url, defaulted: false } : { url: defaultBackendUrl(), defaulted: true };
-}
-
-/** The passphrase protects stack secrets (kubeconfig, SSH key) in a file backend. */
-export function checkPassphrase(env: Readonly<Record<string, string | undefined>>, backendUrl: string): string | undefined {
-    if (!backendUrl.startsWith("file://")) return undefined;
-    if (env.PULUMI_CONFIG_PASSPHRASE !== undefined || env.PULUMI_CONFIG_PASSPHRASE_FILE !== undefined) return undefined;
-    return `PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) is not set: the ${backendUrl} backend encrypts the stacks' secrets (kubeconfig, SSH key) with it. Set it, e.g. export PULUMI_CONFIG_PASSPHRASE='<a passphrase you keep>'`;
-}
+import { writeFileDurably } from "../core/ledger";
+import { CniCompareError } from "../core/errors";
+import { GroupPulumiCommand, PulumiCommandError, workspaceOptions, type CliProcessEvent } from "../core/pulumi";
+import type { ComparisonStack, OperationOptions, StackEngine } from "./engine";
 
 export class PulumiEngine implements StackEngine {
     readonly description: string;
     private readonly options: LocalWorkspaceOptions;
+    /** The config namespace (Pulumi.yaml `name`). */
+    private readonly projectName: string;
     private readonly stackConfigDir: string;
     private readonly snapshotDir: string;
 
@@ -43,14 +29,39 @@ export class PulumiEngine implements StackEngine {
      * @param backendUrl PULUMI_BACKEND_URL for every command
      * @param stateDir the ledger folder: the stack files' original text is kept there while a stack exists
      */
-    constructor(projectDir: string, backendUrl: string, stateDir: string) {
+    constructor(projectDir: string, backendUrl: string, stateDir: string, command: GroupPulumiCommand = new GroupPulumiCommand()) {
         if (backendUrl.startsWith("file://")) {
             fs.mkdirSync(backendUrl.slice("file://".length).replace(/^~(?=\/|$)/, os.homedir()), { recursive: true });
         }
-        this.options = { workDir: projectDir, envVars: { PULUMI_BACKEND_URL: backendUrl } };
-        this.stackConfigDir = readProject(projectDir).stackConfigDir;
+        this.options = workspaceOptions(projectDir, backendUrl, command.withListener((event) => this.heard(event)));
+        const project = readProject(projectDir);
+        this.projectName = project.name;
+        this.stackConfigDir = project.stackConfigDir;
         this.snapshotDir = path.join(stateDir, "stack-files");
         this.description = backendUrl;
+    }
+
+    /** Who wants to hear the pid of the CLI started for a stack (set for the length of an operation). */
+    private readonly processListeners = new Map<string, (pid: number) => void>();
+
+    private heard(event: CliProcessEvent): void {
+        // Only the long operations: the ledger records the process that may hold the stack's lock.
+        if (event.phase !== "start" || event.pid === undefined || !["up", "destroy"].includes(event.args[0])) return;
+        const at = event.args.indexOf("--stack");
+        // File backends name stacks "organization/<project>/<name>" or "<name>": match the last part.
+        const stack = at >= 0 ? event.args[at + 1]?.split("/").pop() : undefined;
+        if (stack !== undefined) this.processListeners.get(stack)?.(event.pid);
+    }
+
+    /** @internal for PulumiStack: routes the CLI's pid to `listener` while `run` runs. */
+    async listening<T>(stack: string, listener: ((pid: number) => void) | undefined, run: () => Promise<T>): Promise<T> {
+        if (!listener) return run();
+        this.processListeners.set(stack, listener);
+        try {
+            return await run();
+        } finally {
+            this.processListeners.delete(stack);
+        }
     }
 
     private stackFile(name: string): string {
@@ -78,12 +89,12 @@ export class PulumiEngine implements StackEngine {
             writeFileDurably(this.snapshotFile(name), fs.readFileSync(file, "utf8"));
         }
         const stack = await withCli(() => LocalWorkspace.createStack({ stackName: name, workDir: this.options.workDir! }, this.options));
-        return new PulumiStack(stack, () => this.restoreStackFile(name));
+        return new PulumiStack(stack, this, this.projectName, () => this.restoreStackFile(name));
     }
 
     async select(name: string): Promise<ComparisonStack> {
         const stack = await withCli(() => LocalWorkspace.selectStack({ stackName: name, workDir: this.options.workDir! }, this.options));
-        return new PulumiStack(stack, () => this.restoreStackFile(name));
+        return new PulumiStack(stack, this, this.projectName, () => this.restoreStackFile(name));
     }
 
     private restoreStackFile(name: string): void {
@@ -99,18 +110,20 @@ class PulumiStack implements ComparisonStack {
 
     constructor(
         private readonly stack: Stack,
+        private readonly engine: PulumiEngine,
+        private readonly projectName: string,
         private readonly restoreStackFile: () => void,
     ) {
         this.name = stack.name;
     }
 
     async setConfig(values: Readonly<Record<string, string>>): Promise<void> {
-        const config = Object.fromEntries(Object.entries(values).map(([key, value]) => [`${projectName}:${key}`, { value, secret: false }]));
+        const config = Object.fromEntries(Object.entries(values).map(([key, value]) => [`${this.projectName}:${key}`, { value, secret: false }]));
         await this.stack.setAllConfig(config);
     }
 
     async up(options: OperationOptions): Promise<void> {
-        await this.stack.up({ signal: options.signal, onOutput: options.onOutput });
+        await this.engine.listening(this.name, options.onProcess, () => this.stack.up({ signal: options.signal, onOutput: options.onOutput }));
     }
 
     async outputs(): Promise<OutputValues> {
@@ -118,12 +131,12 @@ class PulumiStack implements ComparisonStack {
         return Object.fromEntries(Object.entries(map).map(([key, output]) => [key, output.value]));
     }
 
-    async cancel(): Promise<void> {
+    async clearStaleLock(): Promise<void> {
         await this.stack.cancel();
     }
 
     async destroy(options: OperationOptions): Promise<void> {
-        await this.stack.destroy({ signal: options.signal, onOutput: options.onOutput });
+        await this.engine.listening(this.name, options.onProcess, () => this.stack.destroy({ signal: options.signal, onOutput: options.onOutput }));
     }
 
     async remove(): Promise<void> {
@@ -133,15 +146,17 @@ class PulumiStack implements ComparisonStack {
     }
 }
 
-/** Turns "pulumi: command not found" deep inside the Automation API into an instruction. */
+/** Turns a missing CLI ("spawn pulumi ENOENT", exit 127 from core/process.ts) into an instruction. */
 async function withCli<T>(run: () => Promise<T>): Promise<T> {
     try {
         return await run();
     } catch (error) {
-        const text = (error as Error).message ?? String(error);
-        if (/spawn pulumi ENOENT|pulumi: command not found|failed to find.*pulumi/i.test(text)) {
-            throw new Error(`the Pulumi CLI is needed on PATH for the Automation API (https://www.pulumi.com/docs/iac/download-install/): ${text}`);
+        if (error instanceof PulumiCommandError && error.result.code === 127) {
+            throw new PulumiCliMissingError(`the Pulumi CLI is needed on PATH for the Automation API (https://www.pulumi.com/docs/iac/download-install/): ${error.message}`);
         }
         throw error;
     }
 }
+
+/** No `pulumi` executable could be started. */
+export class PulumiCliMissingError extends CniCompareError {}

@@ -33,9 +33,9 @@ interface LabChild {
 
 /** Starts the lab CLI in this process's own node (one process: SIGKILL leaves no relay behind). */
 function startLab(ledgerDir: string, args: string[]): LabChild {
-    const child = spawn(process.execPath, ["--import", "tsx", "lab/cli.ts", ...args], {
+    const child = spawn(process.execPath, ["--import", "tsx", "test/lab/lab-entry.ts", ...args], {
         cwd: projectDir,
-        env: { ...process.env, CNI_LAB_LEDGER_DIR: ledgerDir },
+        env: { ...process.env, LAB_TEST_LEDGER_DIR: ledgerDir },
         stdio: ["ignore", "pipe", "pipe"],
     });
     const ledgers = new Map<string, LedgerEntry>();
@@ -108,16 +108,16 @@ describe.skipIf(!isRoot)("lab cleanup (root: runs the lab CLI)", () => {
         await waitForOutput(lab, /\[1\/1\] repetition 1: lab-calico: latency/, 30_000);
         lab.child.kill("SIGTERM");
         const code = await lab.exit;
-        expect(code, lab.output).toBe(143);
+        expect(code, lab.output).toBe(130);
         expectNothingLeft(dir, lab.ledgers.get(entry.runId)!);
     });
 
     it("through tsx, as `npm run lab` starts it: Ctrl-C to the whole process group, or the relay SIGKILLed, still cleans up", async () => {
         for (const how of ["ctrl-c", "relay-killed"] as const) {
             const dir = newDir();
-            const child = spawn(join(projectDir, "node_modules/.bin/tsx"), ["lab/cli.ts", "--modes", "host", "--measurements", "latency", "--duration", "20", "--repetitions", "1", "--out", join(dir, "results")], {
+            const child = spawn(join(projectDir, "node_modules/.bin/tsx"), ["test/lab/lab-entry.ts", "--modes", "host", "--measurements", "latency", "--duration", "20", "--repetitions", "1", "--out", join(dir, "results")], {
                 cwd: projectDir,
-                env: { ...process.env, CNI_LAB_LEDGER_DIR: dir },
+                env: { ...process.env, LAB_TEST_LEDGER_DIR: dir },
                 stdio: ["ignore", "pipe", "pipe"],
                 detached: true, // its own process group, like a terminal's foreground job
             });
@@ -156,9 +156,9 @@ describe.skipIf(!isRoot)("lab cleanup (root: runs the lab CLI)", () => {
         const live = Lab.open(dir);
         try {
             await live.build("host");
-            const out = execFileSync(process.execPath, ["--import", "tsx", "lab/cli.ts", "--cleanup"], {
+            const out = execFileSync(process.execPath, ["--import", "tsx", "test/lab/lab-entry.ts", "--cleanup"], {
                 cwd: projectDir,
-                env: { ...process.env, CNI_LAB_LEDGER_DIR: dir },
+                env: { ...process.env, LAB_TEST_LEDGER_DIR: dir },
                 encoding: "utf8",
                 timeout: 30_000,
             });

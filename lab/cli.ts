@@ -4,15 +4,18 @@
  * runner, writes the same report, and removes everything it created — also on failure, Ctrl-C
  * and SIGTERM. `--cleanup` removes what a crashed or killed run left behind (and only that).
  *
- * Exit codes: 0 done; 1 failed (or a measurement failed); 2 bad usage; 130/143 interrupted.
+ * Exit codes (core/cli.ts, the same in every CLI): 0 done; 1 failed (or a measurement failed);
+ * 2 bad usage; 130 interrupted (Ctrl-C or SIGTERM).
+ *
+ * A thin entry: `main(argv, wiring)` receives where its ledgers live; the production entry at
+ * the bottom uses /run/cni-lab, tests use test/lab/lab-entry.ts with their own folder.
  */
-import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
-import { renderReport } from "../bench/report";
 import { runBenchmark, type BenchOptions } from "../bench/run";
-import { defaultFrontendWorkers, labHttpConnections } from "./guestbook";
+import { exitCodes, exitCodeOfMain, integerOption, listOption, optionLines, parseCommandLine, shared, watchInterrupts } from "../core/cli";
+import { InterruptedError, UsageError } from "../core/errors";
 import { removeCpuGroups } from "./cpuGroup";
+import { defaultFrontendWorkers, labHttpConnections } from "./guestbook";
 import { Lab, unsupportedReason, type BuiltMode } from "./lab";
 import { isTsxChild, runAsWorker, watchForwarder, workerEnv } from "./worker";
 import { cleanupEntry, defaultLedgerDir, orphanedLedgers, readLedgers } from "./ledger";
@@ -44,6 +47,20 @@ export const labBenchDefaults = {
 /** How long the runner may take to stop after Ctrl-C before the lab removes everything anyway. */
 const abortGraceMs = 5_000;
 
+const options = {
+    modes: shared("modes", `comma-separated modes, or "all" (default: all = ${labModes.join(",")})`),
+    out: shared("out", "results folder (default results/lab-<time>)"),
+    repetitions: shared("repetitions", `repetitions of the round-robin (default ${labBenchDefaults.repetitions})`),
+    duration: shared("duration", `measured seconds per tool run (default ${labBenchDefaults.durationSeconds})`),
+    warmup: shared("warmup", `discarded warm-up seconds per run (default ${labBenchDefaults.warmupSeconds})`),
+    measurements: shared("measurements", `runner measurements (default ${labBenchDefaults.measurements.join(",")} with the lab's cases; naming them runs all their ordinary cases)`),
+    workers: { type: "string", arg: "N", help: `Apache (mod_php) processes per frontend (default ${defaultFrontendWorkers})` },
+    pin: { type: "string", arg: "on|off", help: `pin servers to CPU 0 and clients to CPU 1 (taskset) in iperf3 and sockperf runs (default ${labBenchDefaults.pinCpus ? "on" : "off"})` },
+    verify: { type: "boolean", help: "build each mode, show the evidence (capture, BGP, MTU), measure nothing" },
+    cleanup: shared("cleanup", "remove what crashed or killed lab runs left behind, then exit"),
+    help: shared("help"),
+} as const;
+
 export const usage = `usage: sudo npm run lab [-- options]
 
 Builds each mode as network namespaces on this machine (no cloud, no Kubernetes), runs the
@@ -51,19 +68,11 @@ guestbook in them, measures every mode with the benchmark runner and writes the 
 The lab reproduces each plugin's kernel datapath, not its control plane, on this machine's CPU.
 
 options:
-  --modes <list>         comma-separated modes, or "all" (default: all = ${labModes.join(",")})
-  --out <dir>            results folder (default results/lab-<time>)
-  --repetitions <n>      repetitions of the round-robin (default ${labBenchDefaults.repetitions})
-  --duration <s>         measured seconds per tool run (default ${labBenchDefaults.durationSeconds})
-  --warmup <s>           discarded warm-up seconds per run (default ${labBenchDefaults.warmupSeconds})
-  --measurements <list>  runner measurements (default ${labBenchDefaults.measurements.join(",")})
-  --workers <n>          Apache (mod_php) processes per frontend (default ${defaultFrontendWorkers})
-  --pin <on|off>         pin servers to CPU 0 and clients to CPU 1 (taskset) in iperf3 and sockperf runs (default on)
-  --verify               build each mode, show the evidence (capture, BGP, MTU), measure nothing
-  --cleanup              remove what crashed or killed lab runs left behind, then exit
-  -h, --help             this text`;
+${optionLines(options)}
 
-export class UsageError extends Error {}
+Exit codes: 0 done, 1 failed, 2 bad usage, 130 interrupted.`;
+
+export { UsageError };
 
 export interface LabCommand {
     readonly action: "run" | "verify" | "cleanup" | "help";
@@ -73,43 +82,15 @@ export interface LabCommand {
     readonly bench: Omit<BenchOptions, "outDir">;
 }
 
-function integerFlag(name: string, value: string | undefined, fallback: number, min: number): number {
+function onOff(flag: string, value: string | undefined, fallback: boolean): boolean {
     if (value === undefined) return fallback;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name}: ${JSON.stringify(value)} is not allowed; use a whole number ≥ ${min}`);
-    return n;
-}
-
-function onOff(name: string, value: string | undefined, fallback: boolean): boolean {
-    if (value === undefined) return fallback;
-    if (value !== "on" && value !== "off") throw new UsageError(`--${name}: ${JSON.stringify(value)} is not allowed; use on or off`);
+    if (value !== "on" && value !== "off") throw new UsageError(`${flag}: ${JSON.stringify(value)} is not allowed; use on or off`);
     return value === "on";
 }
 
 /** Parses the command line; every error names the flag, the value and what is allowed. */
 export function parseLabCommand(argv: readonly string[], now = new Date()): LabCommand {
-    let values;
-    try {
-        values = parseArgs({
-            args: [...argv],
-            allowPositionals: false,
-            options: {
-                modes: { type: "string" },
-                out: { type: "string" },
-                repetitions: { type: "string" },
-                duration: { type: "string" },
-                warmup: { type: "string" },
-                measurements: { type: "string" },
-                workers: { type: "string" },
-                pin: { type: "string" },
-                verify: { type: "boolean" },
-                cleanup: { type: "boolean" },
-                help: { type: "boolean", short: "h" },
-            },
-        }).values;
-    } catch (err) {
-        throw new UsageError((err as Error).message);
-    }
+    const { values } = parseCommandLine(argv, options);
     if (values.cleanup && values.verify) throw new UsageError("--cleanup and --verify: choose one");
     let modes: LabMode[];
     try {
@@ -118,40 +99,41 @@ export function parseLabCommand(argv: readonly string[], now = new Date()): LabC
         throw new UsageError((err as Error).message);
     }
     const stamp = now.toISOString().replace(/[:.]/g, "-").slice(0, 19);
-    const measurements = values.measurements?.split(",").map((s) => s.trim()).filter(Boolean) ?? [...labBenchDefaults.measurements];
-    if (measurements.length === 0) throw new UsageError(`--measurements: ${JSON.stringify(values.measurements)} is empty`);
+    const measurements = listOption("--measurements", values.measurements) ?? [...labBenchDefaults.measurements];
     return {
         action: values.help ? "help" : values.cleanup ? "cleanup" : values.verify ? "verify" : "run",
         modes,
         outDir: path.resolve(values.out ?? `results/lab-${stamp}`),
-        frontendWorkers: integerFlag("workers", values.workers, defaultFrontendWorkers, 1),
+        frontendWorkers: integerOption("--workers", values.workers, { min: 1 }) ?? defaultFrontendWorkers,
         bench: {
-            repetitions: integerFlag("repetitions", values.repetitions, labBenchDefaults.repetitions, 1),
-            durationSeconds: integerFlag("duration", values.duration, labBenchDefaults.durationSeconds, 1),
-            warmupSeconds: integerFlag("warmup", values.warmup, labBenchDefaults.warmupSeconds, 0),
+            repetitions: integerOption("--repetitions", values.repetitions, { min: 1 }) ?? labBenchDefaults.repetitions,
+            durationSeconds: integerOption("--duration", values.duration, { min: 1 }) ?? labBenchDefaults.durationSeconds,
+            warmupSeconds: integerOption("--warmup", values.warmup, { min: 0 }) ?? labBenchDefaults.warmupSeconds,
             measurements,
             // The lab's own cases apply to its own measurements; with other measurements, all their cases.
             cases: values.measurements === undefined ? [...labBenchDefaults.cases] : undefined,
             httpConnections: labHttpConnections,
-            pinCpus: onOff("pin", values.pin, labBenchDefaults.pinCpus),
+            pinCpus: onOff("--pin", values.pin, labBenchDefaults.pinCpus),
             // The seed's zero point is the plain VM: the host-network baseline, when it is measured.
             baseline: modes.includes("host") ? "lab-host" : undefined,
         },
     };
 }
 
-/** The ledger folder; CNI_LAB_LEDGER_DIR moves it (the tests use their own). */
-function ledgerDir(): string {
-    return process.env.CNI_LAB_LEDGER_DIR || defaultLedgerDir;
+/** What `main` needs from outside. */
+export interface LabWiring {
+    /** Where run ledgers (and run directories) live. */
+    readonly ledgerDir: string;
 }
 
-async function cleanupLeftovers(): Promise<number> {
-    const dir = ledgerDir();
+export const productionWiring: LabWiring = { ledgerDir: defaultLedgerDir };
+
+async function cleanupLeftovers(dir: string): Promise<number> {
     const all = readLedgers(dir);
     const orphans = orphanedLedgers(dir);
     if (orphans.length === 0) {
         console.log(`lab: nothing to clean up (${all.length} ledger(s) in ${dir}, all owned by running labs)`);
-        return 0;
+        return exitCodes.ok;
     }
     let failed = 0;
     for (const entry of orphans) {
@@ -164,7 +146,7 @@ async function cleanupLeftovers(): Promise<number> {
         for (const p of report.problems) console.error(`  problem: ${p}`);
         if (report.problems.length > 0) failed++;
     }
-    return failed === 0 ? 0 : 1;
+    return failed === 0 ? exitCodes.ok : exitCodes.failure;
 }
 
 /** Prints the evidence that each mode's datapath is what it claims; false when some is missing. */
@@ -198,16 +180,6 @@ export const labCaveat =
     "Local lab: this run reproduces each plugin's kernel datapath (devices, routes, BGP-learned routes, NAT rules), " +
     "not its control plane (no flanneld, Felix, kube-proxy or Kubernetes), with every node and pod sharing this one machine's CPU and kernel.";
 
-/** Puts the lab's notes first in summary.json's notes and re-renders report.md, so a later
- * `npm run bench -- report <folder>` keeps them. */
-export async function addLabNotes(outDir: string, notes: readonly string[]): Promise<void> {
-    const file = path.join(outDir, "summary.json");
-    const summary = JSON.parse(readFileSync(file, "utf8")) as { notes: string[] };
-    summary.notes = [...notes, ...summary.notes.filter((n) => !notes.includes(n))];
-    writeFileSync(file, JSON.stringify(summary, null, 2) + "\n");
-    await renderReport(outDir);
-}
-
 /**
  * The remaining time of the benchmark, from the steps measured so far: the mean time of a
  * finished step times the steps still to run. Printed on every step's progress line.
@@ -231,40 +203,32 @@ export class RemainingTime {
     }
 }
 
-async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], wiring: LabWiring): Promise<number> {
     const command = parseLabCommand(argv);
     if (command.action === "help") {
         console.log(usage);
-        return 0;
+        return exitCodes.ok;
     }
     if (process.getuid?.() !== 0) {
-        console.error("lab: needs root (it creates network namespaces and iptables rules inside them): sudo npm run lab");
-        return 2;
+        throw new UsageError("needs root (it creates network namespaces and iptables rules inside them): sudo npm run lab");
     }
-    if (command.action === "cleanup") return cleanupLeftovers();
+    if (command.action === "cleanup") return cleanupLeftovers(wiring.ledgerDir);
 
-    const lab = Lab.open(ledgerDir());
-    const controller = new AbortController();
-    let interruptedBy: NodeJS.Signals | undefined;
-    const onSignal = (sig: NodeJS.Signals) => {
-        if (interruptedBy) {
-            console.error(`lab: ${sig} again; still removing run ${lab.runId} (leftovers, if any: npm run lab -- --cleanup)`);
-            return;
-        }
-        interruptedBy = sig;
-        console.error(`lab: ${sig}: stopping and removing everything run ${lab.runId} created…`);
-        controller.abort();
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-    let code = 0;
+    const lab = Lab.open(wiring.ledgerDir);
+    // The first Ctrl-C/SIGTERM stops and removes everything; later ones only say it is still going.
+    const interrupts = watchInterrupts((sig, count) => {
+        if (count === 1) console.error(`lab: ${sig}: stopping and removing everything run ${lab.runId} created…`);
+        else console.error(`lab: ${sig} again; still removing run ${lab.runId} (leftovers, if any: npm run lab -- --cleanup)`);
+    });
+    const interrupted = () => new InterruptedError(`interrupted by ${interrupts.received}`);
+    let code: number = exitCodes.ok;
     try {
         console.log(`lab: run ${lab.runId}; ledger ${lab.ledger.dir}/cnilab-${lab.runId}.json`);
         const kernel = await lab.probeKernel();
         const built: BuiltMode[] = [];
         const skipped: string[] = [];
         for (const mode of command.modes) {
-            if (controller.signal.aborted) break;
+            if (interrupts.signal.aborted) break;
             const reason = unsupportedReason(mode, kernel);
             if (reason) {
                 skipped.push(`${mode}: ${reason}`);
@@ -273,10 +237,10 @@ async function main(argv: readonly string[]): Promise<number> {
             }
             built.push(await lab.build(mode, { frontendWorkers: command.frontendWorkers, onProgress: (m) => console.log(`lab: ${m}`) }));
         }
-        if (controller.signal.aborted) throw Object.assign(new Error("interrupted"), { name: "AbortError" });
+        if (interrupts.signal.aborted) throw interrupted();
         if (built.length === 0) throw new Error(`no mode could be built here:\n  ${skipped.join("\n  ")}`);
         if (command.action === "verify") {
-            for (const b of built) if (!(await verifyMode(lab, b))) code = 1;
+            for (const b of built) if (!(await verifyMode(lab, b))) code = exitCodes.failure;
         } else {
             const eta = new RemainingTime();
             const bench = runBenchmark(
@@ -285,61 +249,61 @@ async function main(argv: readonly string[]): Promise<number> {
                     ...command.bench,
                     baseline: built.some((b) => b.target.name === command.bench.baseline) ? command.bench.baseline : undefined,
                     outDir: command.outDir,
-                    signal: controller.signal,
+                    // Said in summary.json and the report by the runner itself (no rewriting afterwards).
+                    notes: [labCaveat, ...skipped.map((s) => `not measured on this machine: ${s}`)],
+                    signal: interrupts.signal,
                     onProgress: (e) => (e.kind === "error" ? console.error : console.log)(`bench: ${e.message}${eta.update(e)}`),
                 },
             );
             // After an interrupt the runner gets a few seconds to stop its tools and write partial
             // results; a tool it still waits for then ends when the lab removes its namespaces.
             const stalled = new Promise<"stalled">((resolve) =>
-                controller.signal.addEventListener("abort", () => setTimeout(() => resolve("stalled"), abortGraceMs).unref(), { once: true }),
+                interrupts.signal.addEventListener("abort", () => setTimeout(() => resolve("stalled"), abortGraceMs).unref(), { once: true }),
             );
             const summary = await Promise.race([bench, stalled]);
             if (summary === "stalled") {
                 console.error(`lab: the runner is still stopping after ${abortGraceMs / 1000} s; removing the lab under it`);
                 await lab.close();
                 await Promise.race([bench.catch(() => undefined), new Promise((r) => setTimeout(r, abortGraceMs).unref())]);
-                throw Object.assign(new Error("interrupted"), { name: "AbortError" });
+                throw interrupted();
             }
-            await addLabNotes(summary.outDir, [
-                labCaveat,
-                ...skipped.map((s) => `not measured on this machine: ${s}`),
-            ]);
             console.log(`lab: report ${path.join(summary.outDir, "report.md")}`);
             if (skipped.length > 0) console.log(`lab: not measured on this machine:\n  ${skipped.join("\n  ")}`);
+            for (const s of summary.skipped ?? []) console.log(`lab: ${s.target} ${s.measurement} not measured: ${s.reason}`);
             if (summary.errors.length > 0) {
                 console.error(`lab: ${summary.errors.length} measurement(s) failed; see the report's errors`);
-                code = 1;
+                code = exitCodes.failure;
             }
         }
     } catch (err) {
-        if (interruptedBy || (err as Error).name === "AbortError") {
-            code = interruptedBy === "SIGTERM" ? 143 : 130;
+        if (interrupts.signal.aborted || err instanceof InterruptedError) {
+            code = exitCodes.interrupted;
         } else {
             console.error(`lab: ${(err as Error).message}`);
-            code = 1;
+            code = exitCodes.failure;
         }
     } finally {
         const report = await lab.close();
         console.log(`lab: removed run ${lab.runId}: ${report.namespacesDeleted.length} namespace(s), ${report.processesStopped} process(es)`);
         for (const p of report.problems) console.error(`lab: cleanup problem: ${p} (retry: npm run lab -- --cleanup)`);
-        if (report.problems.length > 0 && code === 0) code = 1;
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
+        if (report.problems.length > 0 && code === exitCodes.ok) code = exitCodes.failure;
+        interrupts.dispose();
     }
     return code;
 }
 
-if (require.main === module) {
+/**
+ * The lab's entry, for `script` (this file, or a test-only entry): under the tsx CLI it runs the
+ * lab in a worker out of reach of tsx's signal relay (lab/worker.ts); otherwise it runs `main`.
+ */
+export function runLabEntry(script: string, wiring: LabWiring): void {
     const argv = process.argv.slice(2);
     const underTsxRelay = isTsxChild() && !process.env[workerEnv];
     if (!underTsxRelay) watchForwarder();
-    (underTsxRelay ? runAsWorker(__filename, argv) : main(argv)).then(
-        (code) => process.exit(code),
-        (err) => {
-            console.error(`lab: ${err instanceof UsageError ? "" : "unexpected error: "}${(err as Error).message}`);
-            if (err instanceof UsageError) console.error(usage);
-            process.exit(err instanceof UsageError ? 2 : 1);
-        },
-    );
+    const run = underTsxRelay ? runAsWorker(script, argv) : exitCodeOfMain("lab", () => main(argv, wiring));
+    void run.then((code) => process.exit(code));
+}
+
+if (require.main === module) {
+    runLabEntry(__filename, productionWiring);
 }

@@ -89,7 +89,7 @@ describe.skipIf(!isRoot)("lab datapaths (root: builds network namespaces)", () =
                 const [server, client] = b.target.lab!.pods;
                 expect(server.ip, "reached at its node's address").toBe(b.topology.nodes[0].ip);
                 const srv = runCommand(inNamespace(server.netns, ["timeout", "10", "iperf3", "-s", "-1", "-p", String(measurementPorts.iperf3.first)]), 15_000);
-                let r = { code: 1, stdout: "", stderr: "" };
+                let r: { code: number | null; stdout: string; stderr: string } = { code: 1, stdout: "", stderr: "" };
                 for (let i = 0; i < 20 && r.code !== 0; i++) {
                     await new Promise((res) => setTimeout(res, 150));
                     r = await runCommand(inNamespace(client.netns, ["timeout", "8", "iperf3", "-c", server.ip, "-p", String(measurementPorts.iperf3.first), "-t", "1", "-J"]), 10_000);

@@ -2,32 +2,29 @@
  * Running the lab's command lines: one-shot commands with a time limit, and long-running daemons
  * inside a namespace that are written to the ledger the moment they exist.
  */
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
+import { describeExit, runProcess, type CommandResult } from "../core/process";
+import { pollUntil } from "../core/wait";
 import type { Step } from "./datapath";
 import { processStartTime, type Ledger } from "./ledger";
 
-export interface CommandResult {
-    readonly code: number;
-    readonly stdout: string;
-    readonly stderr: string;
-}
+export type { CommandResult };
 
-/** Runs argv (no shell) with a time limit; never throws for a non-zero exit. */
-export function runCommand(argv: readonly string[], timeoutMs = 15_000, env?: NodeJS.ProcessEnv): Promise<CommandResult> {
-    return new Promise((resolve) => {
-        execFile(argv[0], argv.slice(1), { timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 64 << 20, env: env ?? process.env }, (err, stdout, stderr) => {
-            const code = err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : 124) : 0;
-            resolve({ code, stdout: String(stdout), stderr: String(stderr) || (err && code === 124 ? `timed out or failed to start: ${err.message}` : "") });
-        });
-    });
+/**
+ * Runs argv (no shell) in its own process group with a time limit; never throws for a non-zero
+ * exit. A timed-out command is stopped (SIGTERM, then SIGKILL) and says so in stderr.
+ */
+export async function runCommand(argv: readonly string[], timeoutMs = 15_000, env?: NodeJS.ProcessEnv): Promise<CommandResult> {
+    const r = await runProcess(argv, { timeoutMs, env });
+    return r.timedOut ? { ...r, stderr: `${r.stderr}${r.stderr ? "\n" : ""}timed out after ${timeoutMs / 1000} s (${describeExit(r)})` } : r;
 }
 
 /** Runs a datapath step; throws with the exact command line and its error when it fails. */
 export async function runStep(step: Step, timeoutMs = 15_000): Promise<void> {
     const r = await runCommand(step.argv, timeoutMs);
     if (r.code !== 0 && !(step.tolerate && step.tolerate.test(r.stderr))) {
-        throw new Error(`command failed (exit ${r.code}): ${step.argv.join(" ")}\n  ${r.stderr.trim()}`);
+        throw new Error(`command failed (${describeExit(r)}): ${step.argv.join(" ")}\n  ${r.stderr.trim()}`);
     }
 }
 
@@ -86,11 +83,9 @@ export function logTail(file: string, lines = 5): string {
     }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /**
- * Polls `check` until it returns true, at most `timeoutMs`. Fails with `what` and the last
- * observation when it never does, or as soon as `daemon` exits.
+ * Polls `check` until it returns true, at most `timeoutMs` (core/wait.ts pollUntil). Fails with
+ * `what` and the last observation when it never does, or as soon as one of `daemons` exits.
  */
 export async function waitFor(
     what: string,
@@ -99,15 +94,15 @@ export async function waitFor(
     daemons: readonly Daemon[] = [],
     intervalMs = 200,
 ): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let last: boolean | string = false;
     const dead: { d?: Daemon; code?: number | null } = {};
     for (const d of daemons) void d.exited.then((code) => Object.assign(dead, { d, code }));
-    while (Date.now() < deadline) {
-        last = await check();
-        if (last === true) return;
-        if (dead.d) throw new Error(`${what}: ${dead.d.what} (pid ${dead.d.pid}) exited with code ${dead.code}${logTail(dead.d.logFile)}`);
-        await sleep(intervalMs);
-    }
-    throw new Error(`${what}: not ready after ${timeoutMs / 1000} s${typeof last === "string" ? ` (last: ${last})` : ""}`);
+    await pollUntil(
+        what,
+        async () => {
+            const last = await check();
+            if (last !== true && dead.d) throw new Error(`${what}: ${dead.d.what} (pid ${dead.d.pid}) exited with code ${dead.code}${logTail(dead.d.logFile)}`);
+            return last;
+        },
+        { timeoutMs, intervalMs },
+    );
 }

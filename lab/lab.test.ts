@@ -9,6 +9,8 @@ import { describe, expect, it } from "vitest";
 import { freeLoopbackPort } from "../bench/loopback-guestbook";
 import { modeFacts, networkModes } from "../components/modes";
 import { birdConfig, birdFiles } from "./bird";
+import { LabSession } from "../bench/lab-session";
+import { measurementIds } from "../bench/measurements";
 import { labBenchDefaults, parseLabCommand, RemainingTime, UsageError } from "./cli";
 import { datapathSteps, serviceSteps, tunnelDevice, type Step } from "./datapath";
 import { apacheModuleDir, defaultFrontendWorkers, findPhpModule, frontendDocroot, guestbookProcesses, labHttpConnections } from "./guestbook";
@@ -343,8 +345,8 @@ describe("lab command line", () => {
     });
 
     it("rejects bad numbers naming the flag, and unknown flags", () => {
-        expect(() => parseLabCommand(["--duration", "0"])).toThrow('--duration: "0" is not allowed; use a whole number ≥ 1');
-        expect(() => parseLabCommand(["--repetitions", "two"])).toThrow('--repetitions: "two" is not allowed');
+        expect(() => parseLabCommand(["--duration", "0"])).toThrow('--duration: "0" must be a whole number ≥ 1');
+        expect(() => parseLabCommand(["--repetitions", "two"])).toThrow('--repetitions: "two" must be a whole number');
         expect(() => parseLabCommand(["--workers", "1.5"])).toThrow("--workers");
         expect(() => parseLabCommand(["--cleanup", "--verify"])).toThrow("--cleanup and --verify: choose one");
         expect(() => parseLabCommand(["--bogus"])).toThrow(UsageError);
@@ -362,6 +364,17 @@ describe("lab progress", () => {
         now = 14_000; // steps 1–2 took 14 s: 7 s per step, 9 left → 63 s
         expect(eta.update({ kind: "measure", step: 3, steps: 11 })).toBe(" (≈ 1 min 3 s left at 7.0 s per step)");
         expect(eta.update({ kind: "connect" })).toBe("");
+    });
+});
+
+describe("what a lab target can measure", () => {
+    it("every lab mode, the Docker bridge too (through its published ports), can run every measurement; a layout without pods declares the pod measurements it cannot run", () => {
+        const cannot = (t: ReturnType<typeof labTarget>) => measurementIds.filter((m) => new LabSession(t, t.lab!).cannotMeasure(m) !== undefined);
+        for (const mode of ["bridge", "vxlan", "host"] as const) expect(cannot(labTarget(labTopology(mode, runId))), mode).toEqual([]);
+        const podless = labTarget(labTopology("bridge", runId));
+        const layout = { ...podless, lab: { ...podless.lab!, pods: [] } };
+        expect(cannot(layout)).toEqual(["iperf3", "latency", "scaling"]);
+        expect(new LabSession(layout, layout.lab).cannotMeasure("iperf3")).toMatch(/no pod addresses across hosts/);
     });
 });
 

@@ -4,53 +4,43 @@
  * (`npm run lab -- --cleanup`), and nothing else is ever touched.
  *
  * One JSON file per run under /run/cni-lab (tmpfs: it disappears at reboot, like the namespaces
- * and processes it lists). Writes are synchronous and atomic (write + rename), so a signal
- * handler always sees a complete file.
+ * and processes it lists), kept in the project's one durable ledger file (core/ledger.ts:
+ * synchronous, atomic and fsync'd), so a signal handler always sees a complete file.
  */
-import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { promisify } from "node:util";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { z } from "zod";
+import { LedgerFile } from "../core/ledger";
+import { describeExit, escalate, identityTarget, isSameProcess, processStartTime, runProcess, terminateSteps, type ProcessIdentity } from "../core/process";
 import { labPrefix } from "./topology";
 
-const run = promisify(execFile);
+export { isSameProcess, processStartTime };
 
 /** Where ledgers and run directories live. */
 export const defaultLedgerDir = "/run/cni-lab";
 
-/** A process the lab started, identified by pid AND start time, so a recycled pid is never killed. */
-export interface LedgerProcess {
-    readonly pid: number;
+const ledgerProcess = z.object({
+    pid: z.number().int().positive(),
     /** Field 22 of /proc/<pid>/stat (clock ticks after boot). */
-    readonly startTime: string;
-    readonly what: string;
-}
+    startTime: z.string(),
+    what: z.string(),
+});
+/** A process the lab started, identified by pid AND start time, so a recycled pid is never killed. */
+export type LedgerProcess = z.infer<typeof ledgerProcess>;
 
-export interface LedgerEntry {
-    readonly runId: string;
+const ledgerEntry = z.object({
+    runId: z.string().min(1),
     /** The lab process that owns the run; a live owner's run is never cleaned by another process. */
-    readonly owner: { readonly pid: number; readonly startTime: string };
-    readonly startedAt: string;
+    owner: z.object({ pid: z.number().int(), startTime: z.string() }),
+    startedAt: z.string(),
     /** Bird sockets, Redis dirs, logs: removed with the run. */
-    readonly runDir: string;
-    readonly namespaces: readonly string[];
-    readonly processes: readonly LedgerProcess[];
-}
+    runDir: z.string(),
+    namespaces: z.array(z.string()),
+    processes: z.array(ledgerProcess),
+});
+export type LedgerEntry = z.infer<typeof ledgerEntry>;
 
-/** The start time of a live process, or undefined when there is no such process or it is a zombie
- * (exited, waiting to be reaped: nothing left to stop). */
-export function processStartTime(pid: number): string | undefined {
-    try {
-        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-        // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
-        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        return fields[0] === "Z" || fields[0] === "X" ? undefined : fields[19];
-    } catch {
-        return undefined;
-    }
-}
-
-export function isSameProcess(p: { readonly pid: number; readonly startTime: string }): boolean {
-    return processStartTime(p.pid) === p.startTime;
+function ledgerFile(dir: string, runId: string): LedgerFile<typeof ledgerEntry> {
+    return new LedgerFile(ledgerPath(dir, runId), ledgerEntry, "It lists the namespaces and processes of a lab run; remove those by hand (ip netns list) before deleting it.");
 }
 
 export class Ledger {
@@ -116,9 +106,7 @@ export class Ledger {
     }
 
     private save(): void {
-        const path = ledgerPath(this.dir, this.entry.runId);
-        writeFileSync(`${path}.tmp`, JSON.stringify(this.entry, null, 2) + "\n");
-        renameSync(`${path}.tmp`, path);
+        ledgerFile(this.dir, this.entry.runId).write(this.entry);
     }
 }
 
@@ -138,44 +126,20 @@ export function readLedgers(dir: string = defaultLedgerDir): LedgerEntry[] {
     return readdirSync(dir)
         .filter((f) => f.startsWith(`${labPrefix}-`) && f.endsWith(".json"))
         .flatMap((f) => {
-            try {
-                return [JSON.parse(readFileSync(`${dir}/${f}`, "utf8")) as LedgerEntry];
-            } catch {
-                return [];
-            }
+            const entry = ledgerFile(dir, f.slice(labPrefix.length + 1, -".json".length)).read();
+            return entry ? [entry] : [];
         });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** SIGTERM, then SIGKILL after `graceMs`; only while the pid still is the same process. */
-async function stopProcess(p: { readonly pid: number; readonly startTime: string }, graceMs: number): Promise<void> {
-    const signal = (sig: NodeJS.Signals) => {
-        if (!isSameProcess(p)) return false;
-        try {
-            process.kill(p.pid, sig);
-        } catch {
-            return false;
-        }
-        return true;
-    };
-    if (!signal("SIGTERM")) return;
-    for (let waited = 0; waited < graceMs; waited += 50) {
-        await sleep(50);
-        if (!isSameProcess(p)) return;
-    }
-    signal("SIGKILL");
-    for (let waited = 0; waited < 2000 && isSameProcess(p); waited += 50) await sleep(50);
+async function stopProcess(p: ProcessIdentity, graceMs: number): Promise<void> {
+    await escalate(identityTarget(p), terminateSteps(graceMs));
 }
 
 /** Pids of processes inside a namespace (`ip netns pids`); empty when the namespace is gone. */
 async function namespacePids(name: string): Promise<number[]> {
-    try {
-        const { stdout } = await run("ip", ["netns", "pids", name], { timeout: 5000 });
-        return stdout.split(/\s+/).filter(Boolean).map(Number);
-    } catch {
-        return [];
-    }
+    const r = await runProcess(["ip", "netns", "pids", name], { timeoutMs: 5000 });
+    return r.code === 0 ? r.stdout.split(/\s+/).filter(Boolean).map(Number) : [];
 }
 
 export function namespaceExists(name: string): boolean {
@@ -204,7 +168,7 @@ export async function removeResources(
     // Everything to stop: the listed daemons and whatever else still runs inside the namespaces
     // (PHP's workers, a runner's tool); stopped together, so the grace periods overlap.
     const inside = (await Promise.all(own.map(namespacePids))).flat();
-    const targets = new Map<number, { pid: number; startTime: string }>();
+    const targets = new Map<number, ProcessIdentity>();
     for (const p of processes.filter(isSameProcess)) targets.set(p.pid, p);
     for (const pid of inside) {
         const startTime = processStartTime(pid);
@@ -214,12 +178,9 @@ export async function removeResources(
     const deleted: string[] = [];
     for (const ns of [...own].reverse()) {
         if (!namespaceExists(ns)) continue;
-        const r = await run("ip", ["netns", "delete", ns], { timeout: 10_000 }).then(
-            () => undefined,
-            (err: { stderr?: string }) => err.stderr?.trim() || String(err),
-        );
-        if (r === undefined) deleted.push(ns);
-        else problems.push(`ip netns delete ${ns}: ${r}`);
+        const r = await runProcess(["ip", "netns", "delete", ns], { timeoutMs: 10_000 });
+        if (r.code === 0) deleted.push(ns);
+        else problems.push(`ip netns delete ${ns}: ${r.stderr.trim() || (r.timedOut ? "no answer within 10 s" : describeExit(r))}`);
     }
     return { processesStopped: targets.size, namespacesDeleted: deleted, problems };
 }

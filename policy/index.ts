@@ -5,11 +5,13 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { PolicyPack, type PolicyResource } from "@pulumi/policy";
+import { readProject } from "../components/project";
 import { knownValues } from "./previewValues";
 import { resourceRules, stackRules, type PolicyResourceView } from "./rules";
 
-/** Pulumi's project name (Pulumi.yaml); the stack config the engine passes is read under it. */
-const projectName = "cni-compare";
+/** Pulumi's project name, from Pulumi.yaml (components/project.ts, the one reader of it): the stack
+ * config the engine passes is read under it. */
+const projectName = readProject().name;
 
 function view(resource: Pick<PolicyResource, "type" | "name" | "urn" | "props">): PolicyResourceView {
     return { type: resource.type, name: resource.name, urn: resource.urn, props: knownValues(resource.props) as Record<string, unknown> };

@@ -4,9 +4,16 @@
  * `npm run render -- --check` writes nothing and exits 1 with the diff when snapshots/ is stale.
  */
 import * as path from "node:path";
-import { parseArgs } from "node:util";
+import { exitCodes, optionLines, parseCommandLine, runCli, shared } from "../core/cli";
+import { UsageError } from "../core/errors";
 import { projectDir, stackNames, type Evaluation } from "./evaluate";
 import { evaluateStacks, readTree, renderTree, snapshotRoot, treeDiff, writeTree } from "./snapshotFolder";
+
+const options = {
+    check: { type: "boolean", help: "write nothing; exit 1 and print the diff if the snapshot is stale" },
+    out: shared("out", "the snapshot folder (default: snapshots)"),
+    help: shared("help"),
+} as const;
 
 export const usage = `Usage: npm run render [-- --check] [-- --out DIR]
 
@@ -14,11 +21,12 @@ Evaluates the Pulumi program for every stack file in stacks/ under mocks (no clo
 credentials) and writes one reviewable snapshot per stack: resources, outputs, Kubernetes
 manifests and node scripts, secrets masked.
 
-  --check      write nothing; exit 1 and print the diff if the snapshot is stale
-  --out DIR    the snapshot folder (default: snapshots)
-  -h, --help   this text`;
+${optionLines(options)}
 
-export class RenderUsageError extends Error {}
+Exit codes: 0 done, 1 the snapshot is stale (--check) or rendering failed, 2 bad usage.`;
+
+/** The one bad-usage class (core/errors.ts), under the name the render tests know. */
+export { UsageError as RenderUsageError };
 
 export interface RenderArgs {
     readonly command: "write" | "check" | "help";
@@ -27,19 +35,9 @@ export interface RenderArgs {
 }
 
 export function parseRenderArgs(argv: readonly string[], cwd: string = process.cwd()): RenderArgs {
-    let values;
-    try {
-        ({ values } = parseArgs({
-            args: [...argv],
-            strict: true,
-            allowPositionals: false,
-            options: { check: { type: "boolean" }, out: { type: "string" }, help: { type: "boolean", short: "h" } },
-        }));
-    } catch (error) {
-        throw new RenderUsageError(`${(error as Error).message}\n\n${usage}`);
-    }
+    const { values } = parseCommandLine(argv, options);
     if (values.out !== undefined && values.out.trim() === "") {
-        throw new RenderUsageError(`--out: "" must be a folder path (default: snapshots)`);
+        throw new UsageError(`--out: "" must be a folder path (default: snapshots)`);
     }
     return {
         command: values.help ? "help" : values.check ? "check" : "write",
@@ -68,7 +66,7 @@ export async function main(argv: readonly string[], deps: RenderDeps): Promise<n
     const args = parseRenderArgs(argv);
     if (args.command === "help") {
         deps.log(usage);
-        return 0;
+        return exitCodes.ok;
     }
     const started = Date.now();
     const evaluations = await evaluateStacks(deps.stacks, {}, deps.evaluate);
@@ -79,26 +77,18 @@ export async function main(argv: readonly string[], deps: RenderDeps): Promise<n
         const diff = treeDiff(readTree(args.out), rendered, shown);
         if (diff !== "") {
             deps.log(staleMessage(args.out, diff));
-            return 1;
+            return exitCodes.failure;
         }
         deps.log(`${shown}/ is up to date: ${deps.stacks.length} stacks, ${rendered.size} files (${seconds} s).`);
-        return 0;
+        return exitCodes.ok;
     }
     const { written, deleted } = writeTree(args.out, rendered);
     for (const file of written) deps.log(`wrote   ${shown}/${file}`);
     for (const file of deleted) deps.log(`deleted ${shown}/${file}`);
     deps.log(`${shown}/: ${deps.stacks.length} stacks, ${rendered.size} files, ${written.length} written, ${deleted.length} deleted (${seconds} s).`);
-    return 0;
+    return exitCodes.ok;
 }
 
 if (require.main === module) {
-    main(process.argv.slice(2), { stacks: stackNames(), log: (line) => console.log(line) }).then(
-        (code) => {
-            process.exitCode = code;
-        },
-        (error: unknown) => {
-            console.error(`render: ${error instanceof RenderUsageError ? error.message : (error as Error).stack ?? String(error)}`);
-            process.exitCode = error instanceof RenderUsageError ? 2 : 1;
-        },
-    );
+    runCli("render", () => main(process.argv.slice(2), { stacks: stackNames(), log: (line) => console.log(line) }));
 }

@@ -1,27 +1,38 @@
 /**
- * TEST-ONLY stand-in for Pulumi and the benchmark runner. It creates nothing anywhere and sends
- * no traffic: stacks are JSON records, "resources" are a counter, outputs use the documentation
- * range 192.0.2.0/24 (RFC 5737) that nothing ever contacts.
+ * TEST-ONLY stand-in for Pulumi (a StackEngine) and the benchmark runner. It creates nothing
+ * anywhere and sends no traffic: stacks are JSON records, "resources" are a counter, outputs use
+ * the documentation range 192.0.2.0/24 (RFC 5737) that nothing ever contacts. Only tests and the
+ * test-only entry test/compare/compare-entry.ts import it.
  *
- * It behaves like the Pulumi engine where the orchestrator's safety depends on it: an update
- * holds a lock (a killed process leaves it behind; `cancel` clears it), destroy refuses a locked
- * stack, removing a stack that still has resources fails, and an update stops on its abort signal
- * unless told to ignore it (then only `cancel` stops it).
+ * It models the file backend and the engine contract (compare/engine.ts) where the orchestrator's
+ * safety depends on them:
+ * - an update or destroy holds the stack's lock; destroy refuses a locked stack; a process that
+ *   dies mid-operation leaves its lock behind;
+ * - `clearStaleLock` (Automation API `stack.cancel()`) ONLY deletes the lock: it does not stop a
+ *   running update. That is the diy backend's CancelCurrentUpdate (pulumi/pulumi
+ *   pkg/backend/diy/backend.go: "Try to delete ALL the lock files", nothing else). A destroy that
+ *   starts while this engine's update of the same stack still runs is logged as
+ *   "destroy-during-update": both would write the same checkpoint (orphans, corrupted state);
+ * - abort is the one SIGINT: an update stops at its next resource and rejects with
+ *   OperationCancelledError; one in `ignoreAbort` ignores it until the engine's escalation kills
+ *   it `killAfterMs` later (lock left behind, OperationKilledError); one in `freezeUp` never ends.
  *
- * With a state folder (CNI_COMPARE_ENGINE=fake:<dir>), every change is written to files so a test
- * can watch a real `npm run compare` child process and inspect what it left behind:
- *   <dir>/behavior.json  FakeBehavior, written by the test (optional)
- *   <dir>/stacks/<name>.json  one FakeStackRecord per existing stack
- *   <dir>/events.jsonl   one FakeEvent per line, in order
+ * With a state folder, every change is written to files so a test can watch a real
+ * `npm run compare` child process (test/compare/compare-entry.ts) and inspect what it left behind:
+ *   <dir>/behavior.json  StandInBehavior, written by the test (optional)
+ *   <dir>/stacks/<name>.json  one StandInStackRecord per existing stack
+ *   <dir>/events.jsonl   one StandInEvent per line, in order
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { OutputValues } from "../bench/stack-outputs";
-import type { StackOutputs } from "../bench/targets";
-import type { ComparisonStack, OperationOptions, StackEngine } from "./engine";
-import type { BenchmarkRunner } from "./orchestrator";
+import type { OutputValues } from "../../bench/stack-outputs";
+import type { StackOutputs } from "../../bench/targets";
+import type { ComparisonStack, OperationOptions, StackEngine } from "../../compare/engine";
+import type { BenchmarkRunner } from "../../compare/orchestrator";
+import { OperationCancelledError, OperationKilledError, StackNotFoundError } from "../../core/pulumi";
+import { sleep } from "../../core/wait";
 
-export interface FakeBehavior {
+export interface StandInBehavior {
     /** Milliseconds an update takes. */
     readonly upMs: number;
     readonly destroyMs: number;
@@ -33,8 +44,10 @@ export interface FakeBehavior {
     readonly failUp: readonly string[];
     /** Stacks whose destroy fails. */
     readonly failDestroy: readonly string[];
-    /** Stacks whose update ignores its abort signal (only `cancel` stops it). */
+    /** Stacks whose update ignores SIGINT; the engine's escalation kills it `killAfterMs` after the abort. */
     readonly ignoreAbort: readonly string[];
+    /** The stand-in's stop schedule: SIGINT → kill, for updates in `ignoreAbort`. */
+    readonly killAfterMs: number;
     /** The benchmark rejects. */
     readonly failBench: boolean;
     /**
@@ -44,7 +57,7 @@ export interface FakeBehavior {
     readonly freezeUp: readonly string[];
 }
 
-export const defaultFakeBehavior: FakeBehavior = {
+export const defaultStandInBehavior: StandInBehavior = {
     upMs: 200,
     destroyMs: 100,
     benchMs: 100,
@@ -52,11 +65,12 @@ export const defaultFakeBehavior: FakeBehavior = {
     failUp: [],
     failDestroy: [],
     ignoreAbort: [],
+    killAfterMs: 300,
     failBench: false,
     freezeUp: [],
 };
 
-export interface FakeStackRecord {
+export interface StandInStackRecord {
     readonly name: string;
     readonly resources: number;
     readonly config: Readonly<Record<string, string>>;
@@ -67,7 +81,7 @@ export interface FakeStackRecord {
     readonly deployed: boolean;
 }
 
-export type FakeOp =
+export type StandInOp =
     | "create"
     | "select"
     | "config"
@@ -75,7 +89,9 @@ export type FakeOp =
     | "up-done"
     | "up-failed"
     | "up-canceled"
+    | "up-killed"
     | "cancel"
+    | "destroy-during-update"
     | "destroy-start"
     | "destroy-done"
     | "destroy-failed"
@@ -84,35 +100,35 @@ export type FakeOp =
     | "bench-done"
     | "bench-failed";
 
-export interface FakeEvent {
+export interface StandInEvent {
     readonly at: number;
     readonly pid: number;
     readonly stack: string;
-    readonly op: FakeOp;
+    readonly op: StandInOp;
     readonly detail?: string;
 }
 
 /** Where the fake keeps its state: memory, or files (shared with other processes). */
 interface FakeStore {
-    get(name: string): FakeStackRecord | undefined;
-    put(record: FakeStackRecord): void;
+    get(name: string): StandInStackRecord | undefined;
+    put(record: StandInStackRecord): void;
     delete(name: string): void;
-    log(event: FakeEvent): void;
+    log(event: StandInEvent): void;
 }
 
 class MemoryStore implements FakeStore {
-    readonly stacks = new Map<string, FakeStackRecord>();
-    readonly events: FakeEvent[] = [];
+    readonly stacks = new Map<string, StandInStackRecord>();
+    readonly events: StandInEvent[] = [];
     get(name: string) {
         return this.stacks.get(name);
     }
-    put(record: FakeStackRecord) {
+    put(record: StandInStackRecord) {
         this.stacks.set(record.name, record);
     }
     delete(name: string) {
         this.stacks.delete(name);
     }
-    log(event: FakeEvent) {
+    log(event: StandInEvent) {
         this.events.push(event);
     }
 }
@@ -126,32 +142,32 @@ class FileStore implements FakeStore {
     }
     get(name: string) {
         try {
-            return JSON.parse(fs.readFileSync(this.file(name), "utf8")) as FakeStackRecord;
+            return JSON.parse(fs.readFileSync(this.file(name), "utf8")) as StandInStackRecord;
         } catch (error) {
             if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
             throw error;
         }
     }
-    put(record: FakeStackRecord) {
+    put(record: StandInStackRecord) {
         fs.writeFileSync(this.file(record.name), JSON.stringify(record, null, 2));
     }
     delete(name: string) {
         fs.rmSync(this.file(name), { force: true });
     }
-    log(event: FakeEvent) {
+    log(event: StandInEvent) {
         fs.appendFileSync(path.join(this.dir, "events.jsonl"), JSON.stringify(event) + "\n");
     }
 }
 
 /** Reads a fake state folder's records and events (for tests). */
-export function readFakeState(dir: string): { readonly stacks: FakeStackRecord[]; readonly events: FakeEvent[] } {
+export function readStandInState(dir: string): { readonly stacks: StandInStackRecord[]; readonly events: StandInEvent[] } {
     const stacksDir = path.join(dir, "stacks");
     const stacks = fs.existsSync(stacksDir)
-        ? fs.readdirSync(stacksDir).filter((f) => f.endsWith(".json")).map((f) => JSON.parse(fs.readFileSync(path.join(stacksDir, f), "utf8")) as FakeStackRecord)
+        ? fs.readdirSync(stacksDir).filter((f) => f.endsWith(".json")).map((f) => JSON.parse(fs.readFileSync(path.join(stacksDir, f), "utf8")) as StandInStackRecord)
         : [];
     const eventsFile = path.join(dir, "events.jsonl");
     const events = fs.existsSync(eventsFile)
-        ? fs.readFileSync(eventsFile, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as FakeEvent)
+        ? fs.readFileSync(eventsFile, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as StandInEvent)
         : [];
     return { stacks, events };
 }
@@ -159,18 +175,6 @@ export function readFakeState(dir: string): { readonly stacks: FakeStackRecord[]
 /** Puts a stack into a fake state folder as if someone had created it by hand (pre-existing). */
 export function seedExistingStack(dir: string, name: string, resources: number): void {
     new FileStore(dir).put({ name, resources, config: {}, createdBy: "operator", deployed: resources > 0 });
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-        const timer = setTimeout(done, ms);
-        function done() {
-            clearTimeout(timer);
-            signal?.removeEventListener("abort", done);
-            resolve();
-        }
-        signal?.addEventListener("abort", done, { once: true });
-    });
 }
 
 /** Stack outputs shaped like index.ts's, with addresses from 192.0.2.0/24 that nothing contacts. */
@@ -193,40 +197,40 @@ export function fakeOutputs(name: string, index: number): StackOutputs {
     };
 }
 
-export class FakeEngine implements StackEngine {
+export class StandInEngine implements StackEngine {
     readonly description: string;
-    readonly behavior: FakeBehavior;
+    readonly behavior: StandInBehavior;
     private readonly store: FakeStore;
     private readonly memory?: MemoryStore;
     private readonly stateDir?: string;
     /** Updates running right now, and the most at any one time (this process). */
     activeUps = 0;
     maxActiveUps = 0;
-    /** Stacks whose current update was cancelled with `cancel` (this process). */
-    private readonly cancelled = new Set<string>();
+    /** Operations running right now in this engine (this process), by stack. */
+    private readonly running = new Map<string, "up" | "destroy">();
 
     /** `stateDir` undefined: in memory. Behaviour: `behavior` over `<stateDir>/behavior.json` over defaults. */
-    constructor(stateDir?: string, behavior: Partial<FakeBehavior> = {}) {
-        let fromFile: Partial<FakeBehavior> = {};
+    constructor(stateDir?: string, behavior: Partial<StandInBehavior> = {}) {
+        let fromFile: Partial<StandInBehavior> = {};
         if (stateDir) {
             const file = path.join(stateDir, "behavior.json");
-            if (fs.existsSync(file)) fromFile = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<FakeBehavior>;
+            if (fs.existsSync(file)) fromFile = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<StandInBehavior>;
             this.store = new FileStore(stateDir);
         } else {
             this.memory = new MemoryStore();
             this.store = this.memory;
         }
         this.stateDir = stateDir;
-        this.behavior = { ...defaultFakeBehavior, ...fromFile, ...behavior };
+        this.behavior = { ...defaultStandInBehavior, ...fromFile, ...behavior };
         this.description = stateDir ? `FAKE engine (test only), state in ${stateDir}` : "FAKE engine (test only), in memory";
     }
 
     /** Everything that happened, in order (with a state folder: in any process). */
-    get events(): readonly FakeEvent[] {
-        return this.memory?.events ?? readFakeState(this.stateDir!).events;
+    get events(): readonly StandInEvent[] {
+        return this.memory?.events ?? readStandInState(this.stateDir!).events;
     }
 
-    record(name: string): FakeStackRecord | undefined {
+    record(name: string): StandInStackRecord | undefined {
         return this.store.get(name);
     }
 
@@ -235,7 +239,7 @@ export class FakeEngine implements StackEngine {
         this.store.put({ name, resources, config: {}, createdBy: "operator", deployed: resources > 0 });
     }
 
-    log(stack: string, op: FakeOp, detail?: string): void {
+    log(stack: string, op: StandInOp, detail?: string): void {
         this.store.log({ at: Date.now(), pid: process.pid, stack, op, detail });
     }
 
@@ -251,20 +255,22 @@ export class FakeEngine implements StackEngine {
     }
 
     async select(name: string): Promise<ComparisonStack> {
-        if (!this.store.get(name)) throw new Error(`no stack named '${name}' found`);
+        if (!this.store.get(name)) {
+            throw new StackNotFoundError(["stack", "select"], { stdout: "", stderr: `error: no stack named '${name}' found`, code: 255 });
+        }
         this.log(name, "select");
         return new FakeStack(this, name);
     }
 
     /** @internal used by FakeStack */
-    read(name: string): FakeStackRecord {
+    read(name: string): StandInStackRecord {
         const record = this.store.get(name);
         if (!record) throw new Error(`no stack named '${name}' found`);
         return record;
     }
 
     /** @internal */
-    write(record: FakeStackRecord): void {
+    write(record: StandInStackRecord): void {
         this.store.put(record);
     }
 
@@ -274,19 +280,24 @@ export class FakeEngine implements StackEngine {
     }
 
     /** @internal */
-    takeCancel(name: string): boolean {
-        return this.cancelled.delete(name);
+    started(name: string, op: "up" | "destroy"): void {
+        this.running.set(name, op);
     }
 
     /** @internal */
-    markCancelled(name: string): void {
-        this.cancelled.add(name);
+    ended(name: string): void {
+        this.running.delete(name);
+    }
+
+    /** @internal */
+    runningOp(name: string): "up" | "destroy" | undefined {
+        return this.running.get(name);
     }
 }
 
 class FakeStack implements ComparisonStack {
     constructor(
-        private readonly engine: FakeEngine,
+        private readonly engine: StandInEngine,
         readonly name: string,
     ) {}
 
@@ -296,7 +307,7 @@ class FakeStack implements ComparisonStack {
         this.engine.log(this.name, "config", Object.keys(values).join(","));
     }
 
-    private lock(op: "up" | "destroy"): FakeStackRecord {
+    private lock(op: "up" | "destroy"): StandInStackRecord {
         const record = this.engine.read(this.name);
         if (record.lock) {
             throw new Error(`the stack is currently locked by 1 lock(s) (pid ${record.lock.pid}, ${record.lock.op}); run \`pulumi cancel\` if no operation is running`);
@@ -317,43 +328,56 @@ class FakeStack implements ComparisonStack {
         this.lock("up");
         this.engine.activeUps++;
         this.engine.maxActiveUps = Math.max(this.engine.maxActiveUps, this.engine.activeUps);
+        this.engine.started(this.name, "up");
         this.engine.log(this.name, "up-start");
         if (b.freezeUp.includes(this.name)) {
             const record = this.engine.read(this.name);
             this.engine.write({ ...record, resources: record.resources + Math.ceil(b.resources / 2) });
             return new Promise<void>(() => {});
         }
+        const ignoresSigint = b.ignoreAbort.includes(this.name);
+        // The engine's escalation: a process that ignores SIGINT is killed killAfterMs later.
+        let killedAt: number | undefined;
+        const onAbort = () => (killedAt = Date.now() + b.killAfterMs);
+        if (ignoresSigint) options.signal?.addEventListener("abort", onAbort, { once: true });
         try {
-            const ignoreAbort = b.ignoreAbort.includes(this.name);
             const tick = b.upMs / b.resources;
             for (let i = 0; i < b.resources; i++) {
-                const signal = ignoreAbort ? undefined : options.signal;
-                await sleep(tick, signal);
-                if (this.engine.takeCancel(this.name)) {
-                    this.engine.log(this.name, "up-canceled", "cancel");
-                    throw new Error(`update of ${this.name} was cancelled (pulumi cancel)`);
+                await sleep(tick, ignoresSigint ? undefined : options.signal);
+                if (killedAt !== undefined && Date.now() >= killedAt) {
+                    // Killed: the lock stays behind, as a killed CLI leaves it.
+                    this.engine.log(this.name, "up-killed", "SIGINT ignored; killed");
+                    throw new OperationKilledError(`update of ${this.name} ignored SIGINT and was killed`, ["SIGINT", "SIGTERM", "SIGKILL"]);
                 }
-                if (signal?.aborted) {
-                    this.unlock();
+                if (!ignoresSigint && options.signal?.aborted) {
+                    this.unlockIfHeld();
                     this.engine.log(this.name, "up-canceled", "signal");
-                    throw new Error(`update of ${this.name} canceled by SIGINT`);
+                    throw new OperationCancelledError(`update of ${this.name} cancelled after SIGINT`);
                 }
+                // Still running: it writes the checkpoint whether or not someone deleted its lock.
                 const record = this.engine.read(this.name);
                 this.engine.write({ ...record, resources: record.resources + 1 });
                 options.onOutput?.(`+ resource ${i + 1}/${b.resources} created`);
                 if (b.failUp.includes(this.name) && i === Math.floor(b.resources / 2)) {
-                    this.unlock();
+                    this.unlockIfHeld();
                     this.engine.log(this.name, "up-failed");
                     throw new Error(`update of ${this.name} failed: fake error creating resource ${i + 1}`);
                 }
             }
-            this.unlock();
+            this.unlockIfHeld();
             const record = this.engine.read(this.name);
             this.engine.write({ ...record, deployed: true });
             this.engine.log(this.name, "up-done");
         } finally {
+            options.signal?.removeEventListener("abort", onAbort);
+            this.engine.ended(this.name);
             this.engine.activeUps--;
         }
+    }
+
+    /** An update whose lock was deleted under it (clearStaleLock) finds none to release. */
+    private unlockIfHeld(): void {
+        if (this.engine.read(this.name).lock) this.unlock();
     }
 
     async outputs(): Promise<OutputValues> {
@@ -362,37 +386,46 @@ class FakeStack implements ComparisonStack {
         return { ...fakeOutputs(this.name, Math.abs([...this.name].reduce((h, c) => h * 31 + c.charCodeAt(0), 7)) % 20) };
     }
 
-    async cancel(): Promise<void> {
+    async clearStaleLock(): Promise<void> {
         const record = this.engine.read(this.name);
         this.engine.log(this.name, "cancel", record.lock ? `lock of pid ${record.lock.pid}` : "nothing running");
         if (!record.lock) throw new Error(`no update in progress for stack ${this.name}`);
-        this.engine.markCancelled(this.name);
+        // The diy backend deletes the lock files and nothing else: a running update goes on.
         this.unlock();
     }
 
     async destroy(options: OperationOptions): Promise<void> {
         const b = this.engine.behavior;
         this.lock("destroy");
+        if (this.engine.runningOp(this.name) === "up") {
+            this.engine.log(this.name, "destroy-during-update", "an update of this stack is still running: both write the checkpoint");
+        } else {
+            this.engine.started(this.name, "destroy");
+        }
         this.engine.log(this.name, "destroy-start");
         const start = this.engine.read(this.name).resources;
         const tick = b.destroyMs / Math.max(1, start);
-        for (let i = 0; i < start; i++) {
-            await sleep(tick, options.signal);
-            if (options.signal?.aborted) {
-                this.unlock();
-                this.engine.log(this.name, "destroy-failed", "signal");
-                throw new Error(`destroy of ${this.name} canceled`);
+        try {
+            for (let i = 0; i < start; i++) {
+                await sleep(tick, options.signal);
+                if (options.signal?.aborted) {
+                    this.unlockIfHeld();
+                    this.engine.log(this.name, "destroy-failed", "signal");
+                    throw new OperationCancelledError(`destroy of ${this.name} cancelled after SIGINT`);
+                }
+                if (b.failDestroy.includes(this.name)) {
+                    this.unlockIfHeld();
+                    this.engine.log(this.name, "destroy-failed");
+                    throw new Error(`destroy of ${this.name} failed: fake error deleting a resource`);
+                }
+                const record = this.engine.read(this.name);
+                this.engine.write({ ...record, resources: Math.max(0, record.resources - 1) });
+                options.onOutput?.(`- resource deleted (${start - i - 1} left)`);
             }
-            if (b.failDestroy.includes(this.name)) {
-                this.unlock();
-                this.engine.log(this.name, "destroy-failed");
-                throw new Error(`destroy of ${this.name} failed: fake error deleting a resource`);
-            }
-            const record = this.engine.read(this.name);
-            this.engine.write({ ...record, resources: record.resources - 1 });
-            options.onOutput?.(`- resource deleted (${start - i - 1} left)`);
+        } finally {
+            if (this.engine.runningOp(this.name) === "destroy") this.engine.ended(this.name);
         }
-        this.unlock();
+        this.unlockIfHeld();
         this.engine.write({ ...this.engine.read(this.name), deployed: false });
         this.engine.log(this.name, "destroy-done");
     }
@@ -406,7 +439,7 @@ class FakeStack implements ComparisonStack {
 }
 
 /** The benchmark stand-in: waits `benchMs` (stops on abort), records what it was given. */
-export function fakeBenchmark(engine: FakeEngine): BenchmarkRunner {
+export function standInBenchmark(engine: StandInEngine): BenchmarkRunner {
     return async (targets, options) => {
         const names = targets.map((t) => t.name).join(",");
         engine.log(names, "bench-start");

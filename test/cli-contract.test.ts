@@ -1,0 +1,64 @@
+/**
+ * One command-line contract for every CLI of the project (core/cli.ts): run each real entry as a
+ * child process. `--help` exits 0 and prints the usage; bad usage exits 2 before anything
+ * happens and names the option; the options that mean the same thing are spelled the same.
+ */
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { exitCodes, sharedOptions } from "../core/cli";
+
+const projectDir = path.resolve(__dirname, "..");
+
+const clis = {
+    bench: "bench/cli.ts",
+    compare: "compare/cli.ts",
+    lab: "lab/cli.ts",
+    render: "render/cli.ts",
+} as const;
+
+function run(entry: string, args: readonly string[]) {
+    // No tsx CLI in between (its relay is not under test here); no ambient config that could change the outcome.
+    const env = { ...process.env, OPERATOR_CIDR: "", PULUMI_BACKEND_URL: "" };
+    return spawnSync(process.execPath, ["--import", "tsx", entry, ...args], { cwd: projectDir, env, encoding: "utf8", timeout: 60_000 });
+}
+
+describe.each(Object.entries(clis))("%s", (name, entry) => {
+    it("--help prints the usage with the exit codes and exits 0", () => {
+        const r = run(entry, ["--help"]);
+        expect(r.status, r.stderr).toBe(exitCodes.ok);
+        expect(r.stdout).toMatch(/^usage:/im);
+        expect(r.stdout).toMatch(/Exit codes: 0 done, 1 [^\n]*2 bad usage/);
+    });
+
+    it("an unknown option exits 2 and names it", () => {
+        const r = run(entry, ["--no-such-option"]);
+        expect(r.status, r.stdout + r.stderr).toBe(exitCodes.usage);
+        expect(r.stderr).toMatch(new RegExp(`^${name}: Unknown option '--no-such-option'`));
+    });
+
+    it("shared things are spelled as core/cli.ts spells them, with the same placeholder", () => {
+        const usage = run(entry, ["--help"]).stdout;
+        // The drift this replaced: bench's --max-overhead was compare's --max-overhead-pct.
+        expect(usage).not.toMatch(/--max-overhead(?!-pct)|--output\b|--out-dir|--outdir|--reps\b|--mode\b/);
+        const shown = [...usage.matchAll(/^\s+(?:-\w, )?--([a-z-]+)(?: ([A-Z]+|<[^>]+>))?/gm)];
+        expect(shown.length, "the usage lists its options").toBeGreaterThan(1);
+        for (const [, option, arg] of shown) {
+            const spec = (sharedOptions as Record<string, { arg?: string }>)[option];
+            if (spec) expect(arg, `--${option}`).toBe(spec.arg);
+        }
+    });
+});
+
+describe("bad values exit 2 in every CLI, naming the option and the value", () => {
+    it.each([
+        ["bench", ["vxlan", "--repetitions", "two"], /--repetitions: "two" must be a whole number/],
+        ["compare", ["--modes", "vxlan", "--operator-cidr", "203.0.113.7/32", "--parallel", "0"], /--parallel: "0" must be a whole number from 1 to 20/],
+        ["lab", ["--repetitions", "two"], /--repetitions: "two" must be a whole number/],
+        ["render", ["--out", ""], /--out: "" must be a folder path/],
+    ] as const)("%s %j", (name, args, message) => {
+        const r = run(clis[name], args);
+        expect(r.status, r.stdout + r.stderr).toBe(exitCodes.usage);
+        expect(r.stderr).toMatch(message);
+    });
+});
