@@ -345,6 +345,10 @@ describe("lab command line", () => {
     });
 
     it("rejects bad numbers naming the flag, and unknown flags", () => {
+        expect(() => parseLabCommand(["--pin", "yes"])).toThrow('--pin: "yes" is not allowed; use on or off');
+        expect(parseLabCommand(["--pin", "off"]).bench.pinCpus).toBe(false);
+        expect(parseLabCommand([]).bench).toMatchObject({ pinCpus: true, cases: [...labBenchDefaults.cases] });
+        expect(parseLabCommand(["--measurements", "iperf3"]).bench.cases, "naming measurements runs all their ordinary cases").toBeUndefined();
         expect(() => parseLabCommand(["--duration", "0"])).toThrow('--duration: "0" must be a whole number ≥ 1');
         expect(() => parseLabCommand(["--repetitions", "two"])).toThrow('--repetitions: "two" must be a whole number');
         expect(() => parseLabCommand(["--workers", "1.5"])).toThrow("--workers");
