@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { CalicoNetwork } from "./components/calicoNetwork";
+import { CiliumNetwork } from "./components/ciliumNetwork";
 import { K3sCluster } from "./components/k3sCluster";
 import { LoadGenerator } from "./components/loadGenerator";
 import { ec2NicMtu, podMtu } from "./components/modes";
@@ -56,7 +57,19 @@ const calico = facts.calico
         dependsOn: [cluster.agentInstall],
     })
     : undefined;
-const nodesReady = cluster.waitForReadyNodes(`${prefix}-nodes-ready`, calico ? [calico] : []);
+const cilium = facts.cilium
+    ? new CiliumNetwork(`${prefix}-cilium`, {
+        facts,
+        ciliumVersion: settings.ciliumVersion,
+        podCidr: settings.podCidr,
+        nodeMtu: ec2NicMtu,
+        apiServerHost: pair.server.instance.privateIp,
+        provider: cluster.provider,
+        dependsOn: [cluster.agentInstall],
+    })
+    : undefined;
+const podNetwork = calico ?? cilium;
+const nodesReady = cluster.waitForReadyNodes(`${prefix}-nodes-ready`, podNetwork ? [podNetwork] : []);
 
 new Guestbook("guestbook", {
     images: settings.images,
@@ -103,7 +116,7 @@ export const mtu = { node: ec2NicMtu, pod: podMtu(mode) };
 export const versions = {
     k3s: settings.k3sVersion,
     cni: facts.plugin,
-    cniVersion: facts.plugin === "calico" ? settings.calicoVersion : `bundled with k3s ${settings.k3sVersion}`,
+    cniVersion: { calico: settings.calicoVersion, cilium: settings.ciliumVersion, flannel: `bundled with k3s ${settings.k3sVersion}` }[facts.plugin],
     ubuntu: ubuntuRelease,
 };
 export const kubeconfig = cluster.kubeconfig;

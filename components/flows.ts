@@ -112,9 +112,9 @@ export function flowMatrix(args: FlowMatrixArgs): Flow[] {
     ];
     for (const traffic of nodeToNodeTraffic(args.mode)) {
         const protocol = traffic.protocol;
-        flows.push(protocol === "4"
-            ? { name: traffic.why, from: "peer-node", to: "node", protocol }
-            : { name: traffic.why, from: "peer-node", to: "node", protocol, port: traffic.fromPort });
+        if (protocol === "4") flows.push({ name: traffic.why, from: "peer-node", to: "node", protocol });
+        else if (protocol === "icmp") flows.push({ name: traffic.why, from: "peer-node", to: "node", protocol, port: traffic.fromPort, icmpCode: traffic.toPort });
+        else flows.push({ name: traffic.why, from: "peer-node", to: "node", protocol, port: traffic.fromPort });
     }
     for (const [tool, ports] of Object.entries(measurementPorts)) {
         for (const protocol of ["tcp", "udp"] as const) {

@@ -5,27 +5,29 @@
  * Sources: ../shared/FACTS.md (k3s flags, flannel and Calico ports, MTUs, AWS quirks).
  */
 
-export const networkModes = ["vxlan", "host-gw", "calico", "calico-ipip", "calico-vxlan"] as const;
+export const networkModes = ["vxlan", "host-gw", "wireguard", "calico", "calico-ipip", "calico-vxlan", "cilium", "cilium-native"] as const;
 export type NetworkMode = (typeof networkModes)[number];
 
 /** A protocol as an AWS security-group rule spells it ("4" is IP-in-IP). */
-export type RuleProtocol = "tcp" | "udp" | "4";
+export type RuleProtocol = "tcp" | "udp" | "icmp" | "4";
 
 /** Traffic one node must admit from the other, with the reason it exists. */
 export interface NodeTraffic {
     readonly protocol: RuleProtocol;
-    /** First port; 0 for protocols without ports (IP-in-IP). */
+    /** First port; the ICMP type for ICMP; 0 for protocols without ports (IP-in-IP). */
     readonly fromPort: number;
+    /** Last port; the ICMP code for ICMP. */
     readonly toPort: number;
     readonly why: string;
 }
 
 /** An encapsulation tunnel between the nodes, as the kernel sees it. */
 export interface Tunnel {
-    readonly kind: "vxlan" | "ipip";
-    /** VXLAN network identifier (VXLAN only). */
+    readonly kind: "vxlan" | "ipip" | "wireguard";
+    /** VXLAN network identifier; absent where the plugin varies it (Cilium carries the source
+     * security identity in the VNI) or the tunnel has none. */
     readonly vni?: number;
-    /** UDP destination port (VXLAN only). */
+    /** UDP destination port (VXLAN, WireGuard). */
     readonly port?: number;
     /** Bytes the outer headers take from the node MTU. */
     readonly overhead: number;
@@ -34,13 +36,18 @@ export interface Tunnel {
 }
 
 export interface ModeFacts {
-    readonly plugin: "flannel" | "calico";
+    readonly plugin: "flannel" | "calico" | "cilium";
     /** One line for reports and the README. */
     readonly description: string;
-    /** k3s `--flannel-backend`; "none" hands the pod network to Calico. */
-    readonly flannelBackend: "vxlan" | "host-gw" | "none";
+    /** k3s `--flannel-backend`; "none" hands the pod network to Calico or Cilium. */
+    readonly flannelBackend: "vxlan" | "host-gw" | "wireguard-native" | "none";
+    /** Who implements Services: k3s's kube-proxy (iptables), or Cilium's eBPF kube-proxy
+     * replacement (k3s then runs with --disable-kube-proxy). */
+    readonly serviceProxy: "kube-proxy" | "cilium";
     /** Calico Installation settings (Calico modes only). */
     readonly calico?: { readonly encapsulation: "None" | "IPIP" | "VXLAN"; readonly bgp: "Enabled" | "Disabled" };
+    /** Cilium's routing mode (Cilium modes only): its VXLAN tunnel, or native routes between nodes. */
+    readonly cilium?: { readonly routingMode: "tunnel" | "native" };
     /** Encapsulation between nodes; undefined when pod IPs are routed natively. */
     readonly tunnel?: Tunnel;
     /** Pod routes are exchanged over BGP (TCP 179) between the nodes. */
@@ -68,10 +75,23 @@ const ipipTunnel: Tunnel = { kind: "ipip", overhead: 20, owner: "Calico IP-in-IP
 
 /** What a tunnel puts on the wire between the nodes: outer packets from the peer's node IP. */
 export function tunnelTraffic(tunnel: Tunnel): NodeTraffic {
-    return tunnel.kind === "ipip"
-        ? { protocol: "4", fromPort: 0, toPort: 0, why: `${tunnel.owner} (IP protocol 4)` }
-        : { protocol: "udp", fromPort: tunnel.port!, toPort: tunnel.port!, why: `${tunnel.owner} frames (VNI ${tunnel.vni})` };
+    if (tunnel.kind === "ipip") return { protocol: "4", fromPort: 0, toPort: 0, why: `${tunnel.owner} (IP protocol 4)` };
+    const what = tunnel.kind === "wireguard" ? "encrypted packets" : tunnel.vni === undefined ? "frames" : `frames (VNI ${tunnel.vni})`;
+    return { protocol: "udp", fromPort: tunnel.port!, toPort: tunnel.port!, why: `${tunnel.owner} ${what}` };
 }
+
+// flannel's wireguard backend: UDP 51820 and 80 bytes of overhead, the IPv6 worst case, which
+// flannel subtracts whatever the family (flannel-io/flannel pkg/backend/wireguard: wireguard.go
+// defaults, wireguard_network.go overhead; k3s docs, inbound rules: UDP 51820).
+const flannelWireguardTunnel: Tunnel = { kind: "wireguard", port: 51820, overhead: 80, owner: "flannel WireGuard" };
+// Cilium's VXLAN: UDP 8472 (values.yaml tunnelPort 0 = 8472 for vxlan), 50 bytes (pkg/mtu
+// TunnelOverheadIPv4); the VNI carries the sender's security identity, so no fixed VNI.
+const ciliumVxlanTunnel: Tunnel = { kind: "vxlan", port: 8472, overhead: 50, owner: "Cilium VXLAN" };
+
+// Cilium's health checks between nodes: TCP 4240 and ICMP echo (Cilium docs, System Requirements,
+// "Firewall Rules", 1.18). Hubble is disabled (it would run on the measured nodes), so no 4244.
+const ciliumHealth: NodeTraffic = { protocol: "tcp", fromPort: 4240, toPort: 4240, why: "Cilium health checks between nodes" };
+const ciliumPing: NodeTraffic = { protocol: "icmp", fromPort: 8, toPort: 0, why: "Cilium health checks: ICMP echo between nodes" };
 
 const typha: NodeTraffic = { protocol: "tcp", fromPort: 5473, toPort: 5473, why: "Calico Typha (operator installs always run it)" };
 const bgp: NodeTraffic = { protocol: "tcp", fromPort: 179, toPort: 179, why: "BGP sessions carrying pod routes" };
@@ -81,6 +101,7 @@ export const modeFacts: Readonly<Record<NetworkMode, ModeFacts>> = {
         plugin: "flannel",
         description: `Flannel VXLAN overlay (VNI ${flannelVxlanTunnel.vni}, UDP ${flannelVxlanTunnel.port})`,
         flannelBackend: "vxlan",
+        serviceProxy: "kube-proxy",
         tunnel: flannelVxlanTunnel,
         bgp: false,
         nodeTraffic: [],
@@ -89,6 +110,16 @@ export const modeFacts: Readonly<Record<NetworkMode, ModeFacts>> = {
         plugin: "flannel",
         description: "Flannel host-gw: pod subnets routed via the peer's node IP (needs L2 adjacency)",
         flannelBackend: "host-gw",
+        serviceProxy: "kube-proxy",
+        bgp: false,
+        nodeTraffic: [],
+    },
+    wireguard: {
+        plugin: "flannel",
+        description: `Flannel WireGuard (wireguard-native): pod traffic encrypted between nodes, UDP ${flannelWireguardTunnel.port}`,
+        flannelBackend: "wireguard-native",
+        serviceProxy: "kube-proxy",
+        tunnel: flannelWireguardTunnel,
         bgp: false,
         nodeTraffic: [],
     },
@@ -96,6 +127,7 @@ export const modeFacts: Readonly<Record<NetworkMode, ModeFacts>> = {
         plugin: "calico",
         description: "Calico BGP, no encapsulation: pod IPs routed natively",
         flannelBackend: "none",
+        serviceProxy: "kube-proxy",
         calico: { encapsulation: "None", bgp: "Enabled" },
         bgp: true,
         nodeTraffic: [bgp, typha],
@@ -104,6 +136,7 @@ export const modeFacts: Readonly<Record<NetworkMode, ModeFacts>> = {
         plugin: "calico",
         description: "Calico IP-in-IP with BGP",
         flannelBackend: "none",
+        serviceProxy: "kube-proxy",
         calico: { encapsulation: "IPIP", bgp: "Enabled" },
         tunnel: ipipTunnel,
         bgp: true,
@@ -113,10 +146,30 @@ export const modeFacts: Readonly<Record<NetworkMode, ModeFacts>> = {
         plugin: "calico",
         description: `Calico VXLAN, BGP off (VNI ${calicoVxlanTunnel.vni}, UDP ${calicoVxlanTunnel.port})`,
         flannelBackend: "none",
+        serviceProxy: "kube-proxy",
         calico: { encapsulation: "VXLAN", bgp: "Disabled" },
         tunnel: calicoVxlanTunnel,
         bgp: false,
         nodeTraffic: [typha],
+    },
+    cilium: {
+        plugin: "cilium",
+        description: `Cilium eBPF, VXLAN tunnel (UDP ${ciliumVxlanTunnel.port}), kube-proxy replaced by eBPF`,
+        flannelBackend: "none",
+        serviceProxy: "cilium",
+        cilium: { routingMode: "tunnel" },
+        tunnel: ciliumVxlanTunnel,
+        bgp: false,
+        nodeTraffic: [ciliumHealth, ciliumPing],
+    },
+    "cilium-native": {
+        plugin: "cilium",
+        description: "Cilium eBPF, native routing between the nodes (no tunnel), kube-proxy replaced by eBPF",
+        flannelBackend: "none",
+        serviceProxy: "cilium",
+        cilium: { routingMode: "native" },
+        bgp: false,
+        nodeTraffic: [ciliumHealth, ciliumPing],
     },
 };
 

@@ -19,30 +19,44 @@ const SERVICE = "kubernetes:core/v1:Service";
 interface Required {
     sourceDestCheck: boolean;
     flannelBackend: string;
+    /** k3s runs kube-proxy, or Cilium replaces it (--disable-kube-proxy). */
+    kubeProxy: boolean;
     /** Node-to-node rules beyond k3s's 6443/10250 and the benchmark ports: [protocol, port]. */
     modePorts: [string, number | undefined][];
     podCidrAdmitted: boolean;
     calico?: { encapsulation: string; bgp: string };
+    cilium?: { routingMode: string };
     podMtu: number;
 }
 
-/** Issue #2 and FACTS.md, written out by hand. */
+/** Issues #2 and #13 and FACTS.md, written out by hand. */
 const required: Record<string, Required> = {
-    vxlan: { sourceDestCheck: true, flannelBackend: "vxlan", modePorts: [["udp", 8472]], podCidrAdmitted: false, podMtu: 8951 },
+    vxlan: { sourceDestCheck: true, flannelBackend: "vxlan", kubeProxy: true, modePorts: [["udp", 8472]], podCidrAdmitted: false, podMtu: 8951 },
     // Unencapsulated modes also admit, from the peer node's IP, the pod ports the peer itself
     // reaches: the frontend (kube-proxy masquerades NodePort traffic) and CoreDNS (hostNetwork pods).
-    "host-gw": { sourceDestCheck: false, flannelBackend: "host-gw", modePorts: [["tcp", 80], ["udp", 53], ["tcp", 53]], podCidrAdmitted: true, podMtu: 9001 },
+    "host-gw": { sourceDestCheck: false, flannelBackend: "host-gw", kubeProxy: true, modePorts: [["tcp", 80], ["udp", 53], ["tcp", 53]], podCidrAdmitted: true, podMtu: 9001 },
+    // flannel wireguard-native: UDP 51820, 80 bytes overhead (flannel pkg/backend/wireguard).
+    wireguard: { sourceDestCheck: true, flannelBackend: "wireguard-native", kubeProxy: true, modePorts: [["udp", 51820]], podCidrAdmitted: false, podMtu: 8921 },
     calico: {
-        sourceDestCheck: false, flannelBackend: "none", modePorts: [["tcp", 179], ["tcp", 5473], ["tcp", 80], ["udp", 53], ["tcp", 53]], podCidrAdmitted: true,
+        sourceDestCheck: false, flannelBackend: "none", kubeProxy: true, modePorts: [["tcp", 179], ["tcp", 5473], ["tcp", 80], ["udp", 53], ["tcp", 53]], podCidrAdmitted: true,
         calico: { encapsulation: "None", bgp: "Enabled" }, podMtu: 9001,
     },
     "calico-ipip": {
-        sourceDestCheck: true, flannelBackend: "none", modePorts: [["tcp", 179], ["tcp", 5473], ["4", undefined]], podCidrAdmitted: false,
+        sourceDestCheck: true, flannelBackend: "none", kubeProxy: true, modePorts: [["tcp", 179], ["tcp", 5473], ["4", undefined]], podCidrAdmitted: false,
         calico: { encapsulation: "IPIP", bgp: "Enabled" }, podMtu: 8981,
     },
     "calico-vxlan": {
-        sourceDestCheck: true, flannelBackend: "none", modePorts: [["tcp", 5473], ["udp", 4789]], podCidrAdmitted: false,
+        sourceDestCheck: true, flannelBackend: "none", kubeProxy: true, modePorts: [["tcp", 5473], ["udp", 4789]], podCidrAdmitted: false,
         calico: { encapsulation: "VXLAN", bgp: "Disabled" }, podMtu: 8951,
+    },
+    // Cilium 1.18: VXLAN on UDP 8472, health checks on TCP 4240 and ICMP echo (System Requirements).
+    cilium: {
+        sourceDestCheck: true, flannelBackend: "none", kubeProxy: false, modePorts: [["tcp", 4240], ["icmp", 8], ["udp", 8472]], podCidrAdmitted: false,
+        cilium: { routingMode: "tunnel" }, podMtu: 8951,
+    },
+    "cilium-native": {
+        sourceDestCheck: false, flannelBackend: "none", kubeProxy: false, modePorts: [["tcp", 4240], ["icmp", 8], ["tcp", 80], ["udp", 53], ["tcp", 53]], podCidrAdmitted: true,
+        cilium: { routingMode: "native" }, podMtu: 9001,
     },
 };
 
@@ -104,7 +118,7 @@ describe.each(stacks)("stack %s", (stack) => {
         const expected = [
             "tcp/6443-6443", "tcp/10250-10250",
             "tcp/5201-5210", "udp/5201-5210", "tcp/11111-11111", "udp/11111-11111",
-            ...want.modePorts.map(([protocol, port]) => `${protocol}/${port ?? "-"}-${port ?? "-"}`),
+            ...want.modePorts.map(([protocol, port]) => protocol === "icmp" ? `icmp/${port}-0` : `${protocol}/${port ?? "-"}-${port ?? "-"}`),
         ].sort();
         expect(opened).toEqual(expected);
         const podCidrRules = nodeRules.filter((r) => r.inputs.cidrIpv4 === "10.42.0.0/16");
@@ -166,7 +180,7 @@ describe.each(stacks)("stack %s", (stack) => {
             expect(script).toContain("INSTALL_K3S_VERSION='v1.33.4+k3s1'");
             expect(script).toContain(`--node-ip="$node_ip"`);
             expect(script).toContain(`--flannel-iface="$iface"`);
-            expect(script).toContain("--kube-proxy-arg=proxy-mode=iptables");
+            expect(script.includes("--kube-proxy-arg=proxy-mode=iptables"), "kube-proxy args on both nodes exactly when kube-proxy runs").toBe(want.kubeProxy);
             expect(script).not.toContain("mock-k3s-token");
         }
         expect(server).toMatch(/timeout 600 sh -s - \\\n {2}server \\/);
@@ -174,7 +188,8 @@ describe.each(stacks)("stack %s", (stack) => {
         expect(server).toContain("--cluster-cidr=10.42.0.0/16");
         expect(server).toContain("--disable=traefik,servicelb");
         expect(server).toContain("--tls-san=198.51.100.11");
-        expect(server.includes("--disable-network-policy")).toBe(want.calico !== undefined);
+        expect(server.includes("--disable-network-policy")).toBe(want.flannelBackend === "none");
+        expect(server.includes("--disable-kube-proxy")).toBe(!want.kubeProxy);
         expect(agent).toMatch(/timeout 600 sh -s - \\\n {2}agent \\/);
         expect(agent).toContain("K3S_URL='https://10.0.0.11:6443'");
         expect(agent).not.toContain("--flannel-backend"); // server-only option
@@ -198,13 +213,46 @@ describe.each(stacks)("stack %s", (stack) => {
             const installation = endingWith(ev(), "kubernetes:operator.tigera.io/v1:Installation", "-installation");
             expect(ready.dependencies).toContain(installation.urn);
         }
+        if (want.cilium) {
+            expect(ready.dependencies).toContain(endingWith(ev(), "kubernetes:helm.sh/v3:Release", "-cilium-release").urn);
+        }
         // The guestbook's children register only after their parent, which waits for this.
         const guestbook = named(ev(), "cni-compare:guestbook:Guestbook", "guestbook");
         expect(guestbook.dependencies).toContain(ready.urn);
     });
 
+    it(want.cilium ? "installs Cilium with kube-proxy replacement, the mode's routing, IPAM from k3s and the API server's address" : "installs no Cilium", () => {
+        const releases = ofType(ev(), "kubernetes:helm.sh/v3:Release").filter((r) => r.inputs.chart === "cilium");
+        if (!want.cilium) {
+            expect(releases).toHaveLength(0);
+            return;
+        }
+        expect(releases).toHaveLength(1);
+        const release = releases[0];
+        expect(release.inputs).toMatchObject({ chart: "cilium", version: "1.18.12", repositoryOpts: { repo: "https://helm.cilium.io/" }, namespace: "kube-system" });
+        expect(release.dependencies).toContain(command("-agent-install").urn);
+        const values = release.inputs.values as any;
+        expect(values).toMatchObject({
+            kubeProxyReplacement: true, // the 1.18 chart refuses "strict"
+            k8sServiceHost: "10.0.0.11", // the server's private IP: no kube-proxy to reach the Service VIP
+            k8sServicePort: 6443,
+            ipam: { mode: "kubernetes" }, // pod CIDRs from k3s --cluster-cidr
+            routingMode: want.cilium.routingMode,
+            MTU: 9001,
+            operator: { replicas: 1 },
+            hubble: { enabled: false },
+        });
+        if (want.cilium.routingMode === "native") {
+            expect(values).toMatchObject({ autoDirectNodeRoutes: true, ipv4NativeRoutingCIDR: "10.42.0.0/16" });
+            expect(values.tunnelProtocol).toBeUndefined();
+        } else {
+            expect(values.tunnelProtocol).toBe("vxlan");
+            expect(values.ipv4NativeRoutingCIDR).toBeUndefined();
+        }
+    });
+
     it(want.calico ? "installs Calico with the mode's pool, encapsulation, BGP and MTU" : "installs no Calico", () => {
-        const releases = ofType(ev(), "kubernetes:helm.sh/v3:Release");
+        const releases = ofType(ev(), "kubernetes:helm.sh/v3:Release").filter((r) => r.inputs.chart !== "cilium");
         const installations = ofType(ev(), "kubernetes:operator.tigera.io/v1:Installation");
         if (!want.calico) {
             expect(releases).toHaveLength(0);
@@ -293,7 +341,8 @@ describe.each(stacks)("stack %s", (stack) => {
         }
         expect(out.podCidr).toBe("10.42.0.0/16");
         expect(out.mtu).toEqual({ node: 9001, pod: want.podMtu });
-        expect(out.versions).toMatchObject({ k3s: "v1.33.4+k3s1", cni: want.calico ? "calico" : "flannel" });
+        expect(out.versions).toMatchObject({ k3s: "v1.33.4+k3s1", cni: want.calico ? "calico" : want.cilium ? "cilium" : "flannel" });
+        if (want.cilium) expect(out.versions.cniVersion).toBe("1.18.12");
         expect(out.loadGenerator).toMatchObject({ publicIp: "198.51.100.13", privateIp: "10.0.0.13" });
         expect(out.kubeconfig).toContain("server: https://198.51.100.11:6443");
         expect(ev().secretOutputs.sort()).toEqual(["kubeconfig", "sshPrivateKey"]);
@@ -361,7 +410,7 @@ describe("config variants", () => {
 
     it("invalid config stops the program before any resource is declared", async () => {
         const ev = await evaluateStackInChild("vxlan", { mode: "weave", operatorCidr: "0.0.0.0/0" });
-        expect(ev.error).toContain('mode: "weave" is not a network mode; allowed: vxlan, host-gw, calico, calico-ipip, calico-vxlan');
+        expect(ev.error).toContain('mode: "weave" is not a network mode; allowed: vxlan, host-gw, wireguard, calico, calico-ipip, calico-vxlan, cilium, cilium-native');
         expect(ev.error).toContain('operatorCidr: "0.0.0.0/0" must have a prefix from /8 to /32');
         expect(ev.resources).toEqual([]);
     });

@@ -52,7 +52,7 @@ describe("config schema", () => {
 
 describe("bad input is refused, naming the key, the value and what is allowed", () => {
     it.each<[string, Record<string, string | null>, string]>([
-        ["an unknown mode", { mode: "weave" }, 'mode: "weave" is not a network mode; allowed: vxlan, host-gw, calico, calico-ipip, calico-vxlan'],
+        ["an unknown mode", { mode: "weave" }, 'mode: "weave" is not a network mode; allowed: vxlan, host-gw, wireguard, calico, calico-ipip, calico-vxlan, cilium, cilium-native'],
         ["a missing mode", { mode: null }, "mode: (not set) is required"],
         ["a type that is not 16 vCPU / 32 GiB", { instanceType: "c5n.4xlarge" }, 'instanceType: "c5n.4xlarge" is not a 16 vCPU / 32 GiB type; allowed: c5.4xlarge,'],
         ["a malformed CIDR", { operatorCidr: "203.0.113.300/32" }, 'operatorCidr: "203.0.113.300/32" is not an IPv4 CIDR'],
