@@ -21,7 +21,7 @@
  */
 import { containsIp } from "./cidr";
 import { measurementPorts } from "./measurementPorts";
-import { frontendPortOnNodes, isBaseline, modeFacts, nodeToNodeTraffic, routesPodIpsNatively, tunnelTraffic, type NetworkMode } from "./modes";
+import { clusterNodeTraffic, frontendPortOnNodes, isBaseline, modeFacts, routesPodIpsNatively, tunnelTraffic, type NetworkMode } from "./modes";
 import { clusterDnsPort, guestbookPorts, metricsServerPort } from "./podPorts";
 
 /** Where a flow comes from, as a stack's address plan names it. */
@@ -114,7 +114,9 @@ export function flowMatrix(args: FlowMatrixArgs): Flow[] {
         // Destination Unreachable / fragmentation needed (type 3, code 4); routers anywhere send it.
         { name: "ICMP fragmentation-needed for path MTU discovery (9001-byte VPC, 1500 beyond)", from: "internet", to: "node", protocol: "icmp", port: 3, icmpCode: 4 },
     ];
-    for (const traffic of nodeToNodeTraffic(args.mode)) {
+    // The cluster's own node-to-node traffic as the mode table declares it; the guestbook's flows
+    // below are written out independently, so the rules derived from the table are checked.
+    for (const traffic of clusterNodeTraffic(args.mode)) {
         const protocol = traffic.protocol;
         if (protocol === "4") flows.push({ name: traffic.why, from: "peer-node", to: "node", protocol });
         else if (protocol === "icmp") flows.push({ name: traffic.why, from: "peer-node", to: "node", protocol, port: traffic.fromPort, icmpCode: traffic.toPort });

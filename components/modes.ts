@@ -260,11 +260,16 @@ export function guestbookNodeTraffic(mode: NetworkMode): NodeTraffic[] {
     return [{ protocol: "tcp", fromPort: guestbookPorts.redis, toPort: guestbookPorts.redis, why: "guestbook Redis on the node address of the peer (frontends and replication)" }];
 }
 
-/** Everything one node must admit from the other's node IP: k3s, the mode's control plane, its
- * tunnel, and the guestbook's own traffic where it runs on node addresses (the baselines). */
-export function nodeToNodeTraffic(mode: NetworkMode): NodeTraffic[] {
+/** The cluster's own traffic from the other node's IP: k3s, the mode's control plane, its tunnel. */
+export function clusterNodeTraffic(mode: NetworkMode): NodeTraffic[] {
     const facts = modeFacts[mode];
-    return [...k3sTraffic, ...facts.nodeTraffic, ...(facts.tunnel ? [tunnelTraffic(facts.tunnel)] : []), ...guestbookNodeTraffic(mode)];
+    return [...k3sTraffic, ...facts.nodeTraffic, ...(facts.tunnel ? [tunnelTraffic(facts.tunnel)] : [])];
+}
+
+/** Everything one node must admit from the other's node IP: the cluster's own traffic, and the
+ * guestbook's where it runs on node addresses (the baselines). */
+export function nodeToNodeTraffic(mode: NetworkMode): NodeTraffic[] {
+    return [...clusterNodeTraffic(mode), ...guestbookNodeTraffic(mode)];
 }
 
 /** EC2 NICs carry 9001-byte jumbo frames inside a VPC. */
