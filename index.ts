@@ -114,7 +114,8 @@ export const nodePort = frontendPort;
 export const frontends = {
     port: frontendPort,
     attachment: facts.guestbook.kind,
-    replicas: facts.guestbook.kind === "pod-network" ? settings.frontendReplicas : [pair.server, pair.agent].length,
+    // The baselines run a DaemonSet: one frontend on each node.
+    replicas: facts.guestbook.kind === "pod-network" ? settings.frontendReplicas : Object.keys(nodeNames).length,
     mtu: guestbookMtu(mode),
 };
 export const nodes = [pair.server, pair.agent].map(({ role, instance }) => ({

@@ -47,7 +47,10 @@ export interface Tunnel {
  *   published on the node by DNAT, as Docker's `-p` does (the report's Mesos BRIDGE row): the
  *   CNI portmap plugin, which k3s chains after flannel in its CNI config (k3s-io/k3s
  *   pkg/agent/flannel/setup_linux.go, cniConf: flannel, portmap with portMappings, bandwidth),
- *   turns a container's `hostPort` into that DNAT.
+ *   turns a container's `hostPort` into that DNAT: PREROUTING and OUTPUT jump to
+ *   CNI-HOSTPORT-DNAT for `--dst-type LOCAL`, which rewrites to the container's IP and port, and
+ *   hairpin traffic from the container itself is masqueraded (containernetworking/plugins
+ *   plugins/meta/portmap/README.md, "Rule structure"; vendored by k3s).
  * The two baselines run one frontend per node and reach Redis at node addresses, never through
  * a Service, CoreDNS or the pod network between the nodes (README, "The baselines").
  */
