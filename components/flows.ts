@@ -122,11 +122,17 @@ export function flowMatrix(args: FlowMatrixArgs): Flow[] {
         else if (protocol === "icmp") flows.push({ name: traffic.why, from: "peer-node", to: "node", protocol, port: traffic.fromPort, icmpCode: traffic.toPort });
         else flows.push({ name: traffic.why, from: "peer-node", to: "node", protocol, port: traffic.fromPort });
     }
+    const publishedPorts = modeFacts[args.mode].guestbook.kind === "published-ports";
     for (const [tool, ports] of Object.entries(measurementPorts)) {
         for (const protocol of ["tcp", "udp"] as const) {
             for (const port of new Set([ports.first, ports.last])) {
                 flows.push({ name: `${tool} host-network baseline between the nodes (${protocol} ${port})`, from: "peer-node", to: "node", protocol, port });
                 flows.push({ name: `${tool} between pods on the two nodes (${protocol} ${port})`, from: "peer-pod", to: "pod", protocol, port });
+                if (publishedPorts) {
+                    // The bridge row's own measurement: a server pod publishing the port on its
+                    // node, a client pod on the other (masqueraded to its node IP on the way out).
+                    flows.push({ name: `${tool} through a port published on the other node (${protocol} ${port})`, from: "peer-node", to: "node", protocol, port });
+                }
             }
         }
     }

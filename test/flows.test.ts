@@ -104,6 +104,15 @@ describe("the baselines' flows (issue #14)", () => {
         }
     });
 
+    it("bridge: the benchmark's published-port runs arrive from the peer's node IP on the measurement ports, admitted by the same rules as the host-network runs", () => {
+        const flows = flowMatrix({ mode: "bridge", nodePort: 30099 }).filter((f) => f.name.includes("published on the other node"));
+        expect(flows.map((f) => `${f.protocol}/${f.port}`).sort()).toEqual(["tcp/11111", "tcp/5201", "tcp/5210", "udp/11111", "udp/5201", "udp/5210"]);
+        const all = [...rules("bridge"), loadGeneratorAt(8081)];
+        expect(blockedFlows("bridge", flows, all, addresses, members)).toEqual([]);
+        expect(blockedFlows("bridge", flows, all.filter((r) => !r.name.startsWith("bench-")), addresses, members)).toHaveLength(flows.length);
+        expect(flowMatrix({ mode: "host", nodePort: 30099 }).some((f) => f.name.includes("published on the other node"))).toBe(false);
+    });
+
     it("no kube-proxy NodePort hop in the baselines (no Service in the guestbook's path); every pod-network mode has it", () => {
         const hop = (mode: (typeof networkModes)[number]) => flowMatrix({ mode, nodePort: 30099 }).some((f) => f.from === "peer-node" && f.to === "pod" && f.port === 80);
         expect(hop("host")).toBe(false);
