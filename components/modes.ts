@@ -128,8 +128,9 @@ const podNetwork: GuestbookAttachment = { kind: "pod-network" };
 /**
  * The baselines' frontend ports on the nodes. host: the gb-frontend image's Apache listens on 80
  * and a hostNetwork container's port is the node's (the Kubernetes API, ContainerPort.hostPort:
- * "If HostNetwork is specified, this must match ContainerPort"); the seed's 8080 was its own
- * app's. bridge: the seed's published port 8081 (SEEDS.md §1), DNAT'ed to the container's 80.
+ * "If HostNetwork is specified, this must match ContainerPort"). The seed's host row listened on
+ * 8080, its own application's port; this image serves 80. bridge: the seed's published port 8081
+ * (SEEDS.md §1), DNAT'ed to the container's 80.
  */
 export const baselineFrontendPorts = { host: guestbookPorts.frontend, bridge: 8081 } as const;
 
@@ -229,7 +230,7 @@ export const modeFacts: Readonly<Record<NetworkMode, ModeFacts>> = {
     bridge: {
         guestbook: { kind: "published-ports", frontendPort: baselineFrontendPorts.bridge },
         plugin: "flannel",
-        description: `Baseline, Docker-style bridge: the guestbook in pods on the node bridge, ports published by DNAT (frontends ${baselineFrontendPorts.bridge} to 80, Redis ${guestbookPorts.redis}); like the Mesos bridge row`,
+        description: `Baseline, Docker-style bridge: the guestbook in pods on the node bridge, ports published by DNAT (frontends ${baselineFrontendPorts.bridge} to ${guestbookPorts.frontend}, Redis ${guestbookPorts.redis}); like the Mesos bridge row`,
         flannelBackend: "vxlan",
         serviceProxy: "kube-proxy",
         tunnel: flannelVxlanTunnel,
