@@ -186,9 +186,13 @@ export function environmentCommand(peerIp: string): string {
     ].join("; ");
 }
 
-/** k3s's version line on a node (`k3s version v1.31.4+k3s1 (…)`). */
+/**
+ * k3s's version line on a node (`k3s version v1.31.4+k3s1 (…)`), or "k3s version unknown". The
+ * test is on the captured text: a pipeline's status is its last command's (`head`, which
+ * succeeds), so `k3s --version | head || echo …` never reaches the fallback (POSIX sh, Pipelines).
+ */
 export function k3sVersionCommand(): string {
-    return "k3s --version 2>/dev/null | head -n 1 || echo 'k3s version unknown'";
+    return `v=$(k3s --version 2>/dev/null | head -n 1); if [ -n "$v" ]; then echo "$v"; else echo 'k3s version unknown'; fi`;
 }
 
 /** Instance type and AZ from IMDSv2 (the stacks require tokens: FACTS.md "Hardening"). Only
@@ -220,4 +224,30 @@ export function stopCommand(pgid: number): string {
         `n=0; while [ $n -lt 10 ]; do kill -0 -${pgid} 2>/dev/null || exit 0; sleep 0.2; n=$((n+1)); done; ` +
         `kill -KILL -${pgid} 2>/dev/null; true`
     );
+}
+
+/** Marker of the line `startAtCommand` prints (to stderr) when its command really starts. */
+export const startStampMarker = "bench-start";
+
+/** The shell's wall clock, seconds since the epoch with nanoseconds (for `startAtCommand`). */
+export function clockCommand(): string {
+    return "date +%s.%N";
+}
+
+/**
+ * Sleeps until the wall-clock time `epochSeconds`, prints `bench-start <time>` to stderr (stdout
+ * stays the tool's: iperf3 -J prints JSON there), then execs `command`. Commands started through
+ * separate execs on one node then begin together, to the node clock's resolution, and each says
+ * when it did.
+ */
+export function startAtCommand(epochSeconds: number, command: string): string {
+    return (
+        `d=$(awk -v t=${epochSeconds.toFixed(3)} -v n="$(date +%s.%N)" 'BEGIN { d = t - n; if (d > 0) printf "%.3f", d; else printf "0" }'); ` +
+        `sleep "$d"; echo "${startStampMarker} $(date +%s.%N)" >&2; exec ${command}`
+    );
+}
+
+/** The kernel's TCP socket tables of the shell's network namespace (proc(5): /proc/net/tcp, tcp6). */
+export function tcpSocketsCommand(): string {
+    return "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null";
 }

@@ -27,3 +27,43 @@ export async function measurePodMtu(shell: Shell, peerIp: string, signal?: Abort
     const kv = parseKeyValues((await runChecked(shell, environmentCommand(peerIp), { timeoutMs: environmentTimeoutMs, signal })).stdout);
     return { mtu: Number(kv.mtu), iface: kv.interface ?? "unknown" };
 }
+
+/**
+ * What AWS documents for an instance type's network: a baseline it can hold, and a burst it
+ * reaches only while it has network I/O credits. Instances with 16 vCPUs or fewer are documented
+ * as "up to" a bandwidth: they "can use burst bandwidth for a limited time, typically from 5 to
+ * 60 minutes, depending on the instance size" (EC2 User Guide, "Amazon EC2 instance network
+ * bandwidth", https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-network-bandwidth.html).
+ */
+export interface NetworkBandwidth {
+    /** Sustained bandwidth, Gbit/s. */
+    readonly baselineGbps: number;
+    /** The "up to" figure, reachable while burst credits last, Gbit/s. */
+    readonly burstGbps: number;
+    readonly source: string;
+}
+
+const instanceTypesGuide = "EC2 Instance Types guide, compute optimized, network specifications (https://docs.aws.amazon.com/ec2/latest/instancetypes/co.html#co_network)";
+
+/**
+ * The 16 vCPU / 32 GiB types the stacks allow (components/settings.ts). Baselines: the
+ * baseline-bandwidth table of AWS's compute-optimized network specifications, as
+ * aws/karpenter-provider-aws reads it (hack/code/bandwidth_gen.go scrapes that page into
+ * pkg/providers/instancetype/zz_generated.bandwidth.go: c5/c5a/c5d.4xlarge 5000,
+ * c6i/c6a/c7i/c7a.4xlarge 6250 Mbit/s). Burst: the "Network performance" column, "Up to 10
+ * Gigabit" (c5 family) and "Up to 12.5 Gigabit" (c6i, c6a, c7i, c7a; FACTS.md "AWS").
+ */
+export const networkBandwidth: Readonly<Record<string, NetworkBandwidth>> = {
+    "c5.4xlarge": { baselineGbps: 5, burstGbps: 10, source: instanceTypesGuide },
+    "c5a.4xlarge": { baselineGbps: 5, burstGbps: 10, source: instanceTypesGuide },
+    "c5d.4xlarge": { baselineGbps: 5, burstGbps: 10, source: instanceTypesGuide },
+    "c6i.4xlarge": { baselineGbps: 6.25, burstGbps: 12.5, source: instanceTypesGuide },
+    "c6a.4xlarge": { baselineGbps: 6.25, burstGbps: 12.5, source: instanceTypesGuide },
+    "c7i.4xlarge": { baselineGbps: 6.25, burstGbps: 12.5, source: instanceTypesGuide },
+    "c7a.4xlarge": { baselineGbps: 6.25, burstGbps: 12.5, source: instanceTypesGuide },
+};
+
+/** The documented class of an instance type; undefined for types not in the table (it says so in the report). */
+export function networkBandwidthOf(instanceType: string | undefined): NetworkBandwidth | undefined {
+    return instanceType ? networkBandwidth[instanceType] : undefined;
+}

@@ -85,6 +85,9 @@ export class LabSession implements ClusterSession {
         });
     }
 
+    /** Nothing to remove: the lab's "pods" exist for the whole session. */
+    async releasePods(_role: string): Promise<void> {}
+
     async environment(): Promise<Environment> {
         const nodes = await Promise.all(
             this.hosts.map((h, i) => measureNode(`node ${i + 1}`, h, this.hostIps[(i + 1) % this.hostIps.length])),

@@ -50,6 +50,9 @@ export class LoopbackSession implements ClusterSession {
         }));
     }
 
+    /** Nothing to remove: the loopback session's "pods" exist for the whole session. */
+    async releasePods(_role: string): Promise<void> {}
+
     async environment(): Promise<Environment> {
         const nodes = await Promise.all(this.hosts.map((h, i) => measureNode(`node ${i + 1}`, h, loopbackIp)));
         const pod = await measurePodMtu(this.podShell, loopbackIp);

@@ -103,6 +103,53 @@ function environmentRows(s: BenchSummaryFile): string[][] {
     ]);
 }
 
+/**
+ * What the AWS runs ran on: the digest behind each guestbook tag, the instances' documented
+ * network class, and the SSH host keys accepted. Empty for runs that record none (lab, loopback).
+ */
+function provenanceLines(s: BenchSummaryFile): string[] {
+    const seen = new Set<string>();
+    const images: string[][] = [];
+    const bandwidth: string[][] = [];
+    const hostKeys: string[][] = [];
+    for (const { target, environment: e } of s.environments) {
+        for (const i of e.images ?? []) {
+            const key = `${target} ${i.pod} ${i.container} ${i.imageID}`;
+            if (!seen.has(key)) images.push([target, i.pod, i.container, i.image, i.imageID || "–"]), seen.add(key);
+        }
+        for (const n of e.nodes) {
+            const b = n.networkBandwidth;
+            const row = `${target} ${n.instanceType}`;
+            if (n.instanceType && !seen.has(row)) {
+                bandwidth.push([target, n.instanceType, b ? `${b.baselineGbps} / up to ${b.burstGbps}` : "not in the table (bench/environment.ts)"]);
+                seen.add(row);
+            }
+            const k = n.sshHostKey;
+            if (k && !seen.has(`${target} ${n.name} ${k.fingerprint}`)) hostKeys.push([target, n.name, k.fingerprint, k.verification]), seen.add(`${target} ${n.name} ${k.fingerprint}`);
+        }
+        const lg = e.loadGeneratorHostKey;
+        if (lg && !seen.has(`${target} lg ${lg.fingerprint}`)) hostKeys.push([target, "load generator", lg.fingerprint, lg.verification]), seen.add(`${target} lg ${lg.fingerprint}`);
+    }
+    const out: string[] = [];
+    if (images.length) {
+        out.push("The guestbook images are tags that upstream re-pushes, so the same tag can mean different code on different days: the digest each pod actually ran is what makes two runs comparable.");
+        out.push("");
+        out.push(table(["target", "pod", "container", "image (tag)", "digest it ran"], images));
+        out.push("");
+    }
+    if (bandwidth.length) {
+        out.push("Instances of 16 vCPUs or fewer hold only their baseline bandwidth; they reach the \"up to\" figure while network I/O credits last (typically 5 to 60 minutes, AWS EC2 User Guide), so a long run can slow down for reasons that have nothing to do with the pod network.");
+        out.push("");
+        out.push(table(["target", "instance type", "network baseline / burst (Gbit/s, AWS documentation)"], bandwidth));
+        out.push("");
+    }
+    if (hostKeys.length) {
+        out.push(table(["target", "host", "SSH host key", "verified"], hostKeys));
+        out.push("");
+    }
+    return out;
+}
+
 /** The markdown report. */
 export function reportMarkdown(s: BenchSummaryFile): string {
     const t = new Tables(s);
@@ -270,6 +317,7 @@ export function reportMarkdown(s: BenchSummaryFile): string {
     out.push("");
     out.push(table(["target", "rep", "mode", "kernel", "instance type", "AZ", "k3s", "CNI", "node NIC MTU (measured)", "pod MTU (measured)", "configured node / pod"], environmentRows(s)));
     out.push("");
+    out.push(...provenanceLines(s));
 
     out.push("## Notes");
     out.push("");

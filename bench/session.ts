@@ -5,7 +5,9 @@
  * namespaces) and loopback (loopback-session.ts: local processes, for tests).
  */
 import type { MtuOutput, Target, VersionsOutput } from "./targets";
+import type { NetworkBandwidth } from "./environment";
 import type { Shell } from "./shell";
+import type { HostKeyRecord } from "./ssh";
 
 /** A place a server or client runs: a pod, or a hostNetwork pod / the node itself (baseline). */
 export interface Endpoint {
@@ -49,6 +51,21 @@ export interface NodeEnvironment {
     readonly instanceType?: string;
     readonly availabilityZone?: string;
     readonly k3sVersion?: string;
+    /** What AWS documents for the instance type's network (environment.ts `networkBandwidth`). */
+    readonly networkBandwidth?: NetworkBandwidth;
+    /** The SSH host key the runner accepted for this node, and how (ssh.ts). */
+    readonly sshHostKey?: HostKeyRecord;
+}
+
+/** One container of the workload as it actually ran: the tag asked for and the digest pulled. */
+export interface ImageRecord {
+    readonly pod: string;
+    readonly node?: string;
+    readonly container: string;
+    /** The image reference in the pod spec (a mutable tag). */
+    readonly image: string;
+    /** The digest the runtime pulled (status.containerStatuses[].imageID). */
+    readonly imageID: string;
 }
 
 /** Recorded with every repetition of every target. */
@@ -64,6 +81,9 @@ export interface Environment {
     readonly versions?: Partial<VersionsOutput>;
     /** True when all "nodes" share one kernel (lab, loopback): CPU is sampled once, not per node. */
     readonly sharedKernel: boolean;
+    /** The guestbook's containers with the digests they ran (AWS/k3s; the lab runs no images). */
+    readonly images?: readonly ImageRecord[];
+    readonly loadGeneratorHostKey?: HostKeyRecord;
 }
 
 export interface ClusterSession {
@@ -78,6 +98,8 @@ export interface ClusterSession {
     readonly sharedKernel: boolean;
     /** Pods (or host-network endpoints) on a node, created on first request, reused after. */
     pods(request: PodRequest): Promise<Endpoint[]>;
+    /** Removes the pods of one role (the scaling run's); later requests for it create new ones. */
+    releasePods(role: string): Promise<void>;
     environment(): Promise<Environment>;
     /** Removes every pod and process the session started. Safe to call twice. */
     close(): Promise<void>;

@@ -1,10 +1,9 @@
 /**
  * Where commands run. A Shell is one machine or pod: the load generator, a node, a pod. The
  * runner builds command text (commands.ts) once and hands it to whichever Shell the platform
- * has: local `sh -c`, `ip netns exec`, SSH (ssh2) or Kubernetes exec (aws-k3s.ts).
+ * has: local `sh -c`, `ip netns exec`, SSH (ssh.ts) or Kubernetes exec (aws-k3s.ts).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { Client, type ConnectConfig } from "ssh2";
 import { backgroundCommand, backgroundPgidPattern, stopCommand } from "./commands";
 
 export interface CommandResult {
@@ -12,6 +11,8 @@ export interface CommandResult {
     readonly stderr: string;
     /** Exit code; null when the command was killed by a signal. */
     readonly code: number | null;
+    /** The signal that ended the command ("SIGKILL"), when the transport reports it (SSH exit-signal). */
+    readonly signal?: string;
 }
 
 export interface RunOptions {
@@ -45,7 +46,7 @@ export class CommandError extends Error {
         readonly result: CommandResult,
     ) {
         const err = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-5).join("\n");
-        super(`${shell}: command exited with ${result.code ?? "a signal"}: ${command.slice(0, 200)}\n${err}`);
+        super(`${shell}: command ${result.code !== null ? `exited with ${result.code}` : `was killed by ${result.signal ?? "a signal"}`}: ${command.slice(0, 200)}\n${err}`);
     }
 }
 
@@ -56,13 +57,13 @@ export async function runChecked(shell: Shell, command: string, options: RunOpti
     return result;
 }
 
-function abortError(shell: string, command: string): Error {
+export function abortError(shell: string, command: string): Error {
     const e = new Error(`${shell}: aborted while running: ${command.slice(0, 200)}`);
     e.name = "AbortError";
     return e;
 }
 
-function timeoutError(shell: string, command: string, ms: number): Error {
+export function timeoutError(shell: string, command: string, ms: number): Error {
     return new Error(`${shell}: no answer within ${ms / 1000} s from: ${command.slice(0, 200)}`);
 }
 
@@ -257,92 +258,5 @@ export abstract class RemoteShell implements Shell {
         await Promise.all([...this.live.keys()].map((p) => this.kill(p)));
         this.live.clear();
         await this.disconnect();
-    }
-}
-
-export interface SshTarget {
-    readonly host: string;
-    readonly port?: number;
-    readonly username: string;
-    /** PEM private key text. Never logged. */
-    readonly privateKey: string;
-}
-
-/** How long to wait for the SSH handshake: a dead host should fail fast. */
-export const sshReadyTimeoutMs = 10_000;
-
-/** Opens an SSH connection, or fails with a message naming the host (never the key). */
-export async function connectSsh(name: string, target: SshTarget, signal?: AbortSignal): Promise<SshShell> {
-    const client = new Client();
-    const config: ConnectConfig = {
-        host: target.host,
-        port: target.port ?? 22,
-        username: target.username,
-        privateKey: target.privateKey,
-        readyTimeout: sshReadyTimeoutMs,
-        keepaliveInterval: 10_000,
-        keepaliveCountMax: 3,
-    };
-    await new Promise<void>((resolve, reject) => {
-        const onAbort = () => {
-            client.end();
-            reject(new Error(`${name}: aborted while connecting over SSH to ${target.host}`));
-        };
-        signal?.addEventListener("abort", onAbort, { once: true });
-        client.once("ready", () => {
-            signal?.removeEventListener("abort", onAbort);
-            resolve();
-        });
-        client.once("error", (err) => {
-            signal?.removeEventListener("abort", onAbort);
-            client.end();
-            reject(new Error(`${name}: SSH to ${target.username}@${target.host}:${config.port} failed: ${err.message}`));
-        });
-        client.connect(config);
-    });
-    return new SshShell(name, client);
-}
-
-export class SshShell extends RemoteShell {
-    constructor(
-        readonly name: string,
-        private readonly client: Client,
-    ) {
-        super();
-    }
-
-    protected runStreaming(command: string, onStdout: (text: string) => void, timeoutMs: number, signal?: AbortSignal): Promise<CommandResult> {
-        return new Promise((resolve, reject) => {
-            this.client.exec(command, (err, stream) => {
-                if (err) return reject(new Error(`${this.name}: SSH exec failed: ${err.message}`));
-                let stdout = "";
-                let stderr = "";
-                let failure: Error | undefined;
-                const timer = setTimeout(() => {
-                    failure = timeoutError(this.name, command, timeoutMs);
-                    stream.close();
-                }, timeoutMs);
-                const onAbort = () => {
-                    failure = abortError(this.name, command);
-                    stream.close();
-                };
-                signal?.addEventListener("abort", onAbort, { once: true });
-                stream.on("data", (d: Buffer) => {
-                    stdout += d;
-                    onStdout(d.toString());
-                });
-                stream.stderr.on("data", (d: Buffer) => (stderr += d));
-                stream.on("close", (code: number | null) => {
-                    clearTimeout(timer);
-                    signal?.removeEventListener("abort", onAbort);
-                    if (failure) reject(failure);
-                    else resolve({ stdout, stderr, code: code ?? null });
-                });
-            });
-        });
-    }
-
-    protected async disconnect(): Promise<void> {
-        this.client.end();
     }
 }

@@ -16,11 +16,15 @@ export interface NodeOutput {
     readonly publicIp: string;
     readonly instanceType: string;
     readonly availabilityZone: string;
+    /** The instance's /etc/ssh/ssh_host_ed25519_key.pub line ("ssh-ed25519 AAAA…"); pinned by the runner. */
+    readonly sshHostKey?: string;
 }
 
 export interface LoadGeneratorOutput {
     readonly publicIp: string;
     readonly privateIp: string;
+    /** As `NodeOutput.sshHostKey`. */
+    readonly sshHostKey?: string;
 }
 
 export interface MtuOutput {

@@ -1,0 +1,173 @@
+/**
+ * Tools on the node, traffic in the pod (issue #11), on network namespaces this test creates
+ * (root only): a "node" namespace routes between a "pod" namespace (its own veth, like a CNI
+ * interface) and a "peer" on the node's NIC. A sleeping process in the pod namespace stands
+ * for the pause container. The client runs through PodNetnsShell over a real SSH connection
+ * (the in-process server), i.e. `nsenter --target <pid> --net` from outside the pod; the
+ * iperf3 server on the peer must see the pod's address, and the bytes must cross the pod's
+ * veth. The same client run from the node namespace (the control) shows the node's address and
+ * leaves the pod's veth untouched.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { iperf3ClientCommand } from "./commands";
+import { descendantProcesses } from "./descendants";
+import { containerPidCommand, inNetnsOfCommand, pausePodManifest, PodNetnsShell, sandboxImageCommand } from "./pod-netns";
+import { connectSsh, type SshShell } from "./ssh";
+import { publicLine, rsaPem, SshStandin } from "./testing/ssh-standin";
+
+const isRoot = process.getuid?.() === 0;
+const prefix = `cnin-${randomBytes(3).toString("hex")}`;
+const ns = { node: `${prefix}-node`, pod: `${prefix}-pod`, peer: `${prefix}-peer` };
+const addr = { podIp: "10.232.1.2", podGw: "10.232.1.1", nodeIp: "10.231.0.1", peerIp: "10.231.0.2" };
+const podVethOnNode = "vpod";
+
+function ip(...args: string[]): void {
+    execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
+}
+function inNs(name: string, ...args: string[]): string {
+    return execFileSync("ip", ["netns", "exec", name, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+function rxBytes(netns: string, dev: string): number {
+    return Number(inNs(netns, "cat", `/sys/class/net/${dev}/statistics/rx_bytes`));
+}
+
+function build(): void {
+    for (const n of Object.values(ns)) {
+        ip("netns", "add", n);
+        inNs(n, "ip", "link", "set", "lo", "up");
+    }
+    const veth = (a: string, aIf: string, aAddr: string, b: string, bIf: string, bAddr: string) => {
+        ip("link", "add", `${prefix}a`, "type", "veth", "peer", "name", `${prefix}b`);
+        ip("link", "set", `${prefix}a`, "netns", a);
+        ip("link", "set", `${prefix}b`, "netns", b);
+        inNs(a, "ip", "link", "set", `${prefix}a`, "name", aIf);
+        inNs(b, "ip", "link", "set", `${prefix}b`, "name", bIf);
+        for (const [n, dev, a4] of [[a, aIf, aAddr], [b, bIf, bAddr]]) {
+            inNs(n, "ip", "addr", "add", a4, "dev", dev);
+            inNs(n, "ip", "link", "set", dev, "up");
+        }
+    };
+    veth(ns.node, "nic", `${addr.nodeIp}/24`, ns.peer, "nic", `${addr.peerIp}/24`);
+    veth(ns.node, podVethOnNode, `${addr.podGw}/24`, ns.pod, "eth0", `${addr.podIp}/24`);
+    inNs(ns.pod, "ip", "route", "add", "default", "via", addr.podGw);
+    inNs(ns.peer, "ip", "route", "add", "10.232.1.0/24", "via", addr.nodeIp);
+    inNs(ns.node, "sysctl", "-qw", "net.ipv4.ip_forward=1");
+}
+
+/** One-shot iperf3 server on the peer; resolves with its JSON (which names the client's address). */
+function peerServer(port: number): { ready: Promise<void>; result: Promise<{ remote_host: string; bytes: number }>; child: ChildProcess } {
+    const child = spawn("ip", ["netns", "exec", ns.peer, "iperf3", "-s", "-1", "-J", "-p", String(port), "-B", addr.peerIp], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout!.on("data", (d) => (out += d));
+    const ready = (async () => {
+        for (let i = 0; i < 50; i++) {
+            if (inNs(ns.peer, "ss", "-Hltn", `sport = :${port}`).trim()) return;
+            await new Promise((r) => setTimeout(r, 100));
+        }
+        throw new Error("iperf3 server did not listen");
+    })();
+    const result = new Promise<{ remote_host: string; bytes: number }>((resolve, reject) =>
+        child.on("close", () => {
+            try {
+                const j = JSON.parse(out);
+                resolve({ remote_host: j.start.connected[0].remote_host, bytes: j.end.sum_received.bytes });
+            } catch (e) {
+                reject(new Error(`iperf3 server output: ${out.slice(0, 300)} (${(e as Error).message})`));
+            }
+        }),
+    );
+    return { ready, result, child };
+}
+
+let server: SshStandin;
+let node: SshShell;
+let pause: ChildProcess;
+
+describe.skipIf(!isRoot)("pods without installs: the tool on the node, the traffic in the pod (network namespaces; needs root)", () => {
+    beforeAll(async () => {
+        build();
+        pause = spawn("ip", ["netns", "exec", ns.pod, "sleep", "120"], { stdio: "ignore" });
+        const key = rsaPem();
+        server = new SshStandin({ username: "root", authorizedKey: publicLine(key) });
+        await server.start();
+        node = await connectSsh("node 1", { host: "127.0.0.1", port: server.port, username: "root", privateKey: key });
+    });
+
+    afterAll(async () => {
+        await node?.close();
+        await server?.stop();
+        pause?.kill("SIGKILL");
+        for (const n of Object.values(ns)) {
+            try {
+                ip("netns", "del", n);
+            } catch {
+                // not created
+            }
+        }
+        await new Promise((r) => setTimeout(r, 200));
+        expect(descendantProcesses().filter((p) => /iperf3|sleep 120/.test(p.args))).toEqual([]);
+    });
+
+    it("iperf3 run through PodNetnsShell reaches the peer from the pod's address, through the pod's own interface", async () => {
+        const pid = pause.pid!; // `ip netns exec` execs the command: this is the process in the pod namespace
+        expect(fs.statSync(`/proc/${pid}/ns/net`).ino).toBe(fs.statSync(`/run/netns/${ns.pod}`).ino);
+        // The test runs as root; on a node the image user needs "sudo -n ".
+        const pod = new PodNetnsShell(`pod (pid ${pid})`, (c, o, t, s) => node.stream(c, o, t, s), pid, "");
+        const port = 5301;
+        const before = rxBytes(ns.node, podVethOnNode);
+        const srv = peerServer(port);
+        await srv.ready;
+        const r = await pod.run(iperf3ClientCommand({ host: addr.peerIp, port, durationSeconds: 1, omitSeconds: 0, streams: 1 }), { timeoutMs: 30_000 });
+        expect(r.code, r.stderr).toBe(0);
+        const seen = await srv.result;
+        expect(seen.remote_host).toBe(addr.podIp);
+        // Everything the peer received came in through the pod's veth (plus headers and ACK-side overhead).
+        expect(rxBytes(ns.node, podVethOnNode) - before).toBeGreaterThanOrEqual(seen.bytes);
+        await pod.close();
+    });
+
+    it("control: the same client from the node's own namespace shows the node's address and does not touch the pod's veth", async () => {
+        const port = 5302;
+        const before = rxBytes(ns.node, podVethOnNode);
+        const srv = peerServer(port);
+        await srv.ready;
+        inNs(ns.node, "sh", "-c", iperf3ClientCommand({ host: addr.peerIp, port, durationSeconds: 1, omitSeconds: 0, streams: 1 }) + " >/dev/null");
+        const seen = await srv.result;
+        expect(seen.remote_host).toBe(addr.nodeIp);
+        expect(rxBytes(ns.node, podVethOnNode) - before).toBeLessThan(10_000); // stray IPv6/ARP at most
+    });
+
+    it("stopping a background tool in the pod ends it, though it runs as root in another namespace", async () => {
+        const pid = pause.pid!;
+        const pod = new PodNetnsShell("pod", (c, o, t, s) => node.stream(c, o, t, s), pid, "");
+        const proc = pod.start("sleep 47");
+        await new Promise((r) => setTimeout(r, 500));
+        expect(descendantProcesses().some((p) => p.args === "sleep 47")).toBe(true);
+        await proc.stop();
+        expect(descendantProcesses().filter((p) => p.args === "sleep 47")).toEqual([]);
+        await pod.close();
+    });
+});
+
+describe("pods without installs: the pieces", () => {
+    it("the pod is the pause image, never pulled, with no command of ours", () => {
+        const pod = pausePodManifest({ name: "p", namespace: "default", nodeName: "n", labels: { a: "b" }, image: "rancher/mirrored-pause:3.6", activeDeadlineSeconds: 60 });
+        expect(pod.spec!.containers).toEqual([{ name: "netns", image: "rancher/mirrored-pause:3.6", imagePullPolicy: "Never" }]);
+    });
+
+    it("the sandbox image is read from either containerd config schema", () => {
+        const read = (toml: string) => execFileSync("sh", ["-c", sandboxImageCommand().replace(/ \/var\/lib\/rancher\S+/, " -")], { input: toml, encoding: "utf8" }).trim();
+        expect(read('[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "rancher/mirrored-pause:3.6"\n')).toBe("rancher/mirrored-pause:3.6");
+        expect(read("[plugins.'io.containerd.cri.v1.images'.pinned_images]\n  sandbox = \"rancher/mirrored-pause:3.10.2\"\n")).toBe("rancher/mirrored-pause:3.10.2");
+    });
+
+    it("the container pid comes from crictl by the Kubernetes containerID; anything else is refused", () => {
+        expect(containerPidCommand("containerd://0123456789abcdef0123")).toBe("k3s crictl inspect --output go-template --template '{{.info.pid}}' 0123456789abcdef0123");
+        expect(() => containerPidCommand("docker://x; rm -rf /")).toThrow(/containerID: "docker:\/\/x; rm -rf \/" is not a containerd id/);
+        expect(inNetnsOfCommand(4242, "echo 'a b'")).toBe(`sudo -n nsenter --target 4242 --net -- sh -c 'echo '\\''a b'\\'''`);
+        expect(() => inNetnsOfCommand(1, "true")).toThrow(/pid: 1 is not a process id of a container/);
+    });
+});

@@ -1,0 +1,105 @@
+/**
+ * Measurement pods without installs (issue #11): the pod is only a network namespace, held by
+ * the pause image the node's container runtime already has, and the tools run on the node,
+ * inside that pod's network namespace (`nsenter --net` with the pid of the pod's container).
+ * Packets then leave through the pod's own interface and cross exactly the datapath a process
+ * in the pod would use; only the binaries come from the node.
+ *
+ * The pieces, each a pure function or a thin Shell:
+ * - `sandboxImageCommand`: the pause image k3s configured for containerd (it is on every node
+ *   that runs a pod, since every pod sandbox uses it), so the pod needs no registry and no apt;
+ * - `pausePodManifest`: a pod whose one container is that image with `imagePullPolicy: Never`
+ *   (a missing image is an error, ErrImageNeverPull, never a download);
+ * - `containerPidCommand`: the container's pid from containerd through `k3s crictl inspect`;
+ * - `PodNetnsShell`: a RemoteShell whose every command (the tool, and the stop that ends its
+ *   process group) runs as root inside the pod's network namespace on the node.
+ */
+import type * as k8s from "@kubernetes/client-node";
+import { shellQuote } from "./commands";
+import { RemoteShell, type CommandResult } from "./shell";
+
+/** containerd's config as k3s writes it at agent start (k3s docs, "Configuring containerd"). */
+export const k3sContainerdConfig = "/var/lib/rancher/k3s/agent/etc/containerd/config.toml";
+
+/**
+ * The sandbox (pause) image from k3s's containerd config: `sandbox_image = "…"` in containerd's
+ * version-2 config, `sandbox = "…"` under `pinned_images` in version 3 (containerd
+ * docs/cri/config.md). Prints nothing when neither is there.
+ */
+export function sandboxImageCommand(): string {
+    return `sed -n 's/^[[:space:]]*\\(sandbox_image\\|sandbox\\)[[:space:]]*=[[:space:]]*"\\([^"]*\\)".*/\\2/p' ${k3sContainerdConfig} | head -n 1`;
+}
+
+/**
+ * The host pid of a container, from its Kubernetes `containerID` ("containerd://<id>"):
+ * `crictl inspect` reports the runtime's info, whose `pid` is the container's init process
+ * (cri-tools docs/crictl.md; k3s bundles crictl as `k3s crictl`).
+ */
+export function containerPidCommand(containerId: string): string {
+    const id = containerId.replace(/^containerd:\/\//, "");
+    if (!/^[0-9a-f]{12,64}$/.test(id)) throw new Error(`containerID: "${containerId}" is not a containerd id (containerd://<hex>)`);
+    return `k3s crictl inspect --output go-template --template '{{.info.pid}}' ${id}`;
+}
+
+/**
+ * `command` in the network namespace of process `pid`, as root. Only the network namespace is
+ * entered: the node's binaries, filesystem and /proc stay (and /proc/net follows the netns).
+ */
+export function inNetnsOfCommand(pid: number, command: string, asRoot = "sudo -n "): string {
+    if (!Number.isInteger(pid) || pid < 2) throw new Error(`pid: ${pid} is not a process id of a container`);
+    return `${asRoot}nsenter --target ${pid} --net -- sh -c ${shellQuote(command)}`;
+}
+
+export interface PausePodArgs {
+    readonly name: string;
+    readonly namespace: string;
+    readonly nodeName: string;
+    readonly labels: Readonly<Record<string, string>>;
+    /** The node's sandbox image (`sandboxImageCommand`). */
+    readonly image: string;
+    readonly activeDeadlineSeconds: number;
+}
+
+/** A pod that is only a network namespace on the pod network: the pause image, never pulled. */
+export function pausePodManifest(args: PausePodArgs): k8s.V1Pod {
+    return {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: args.name, namespace: args.namespace, labels: { ...args.labels } },
+        spec: {
+            nodeName: args.nodeName,
+            restartPolicy: "Never",
+            terminationGracePeriodSeconds: 0,
+            activeDeadlineSeconds: args.activeDeadlineSeconds,
+            tolerations: [{ operator: "Exists" }],
+            containers: [{ name: "netns", image: args.image, imagePullPolicy: "Never" }],
+        },
+    };
+}
+
+/** Runs a command on the node, streaming stdout (SshShell.stream on AWS). */
+export type NodeTransport = (command: string, onStdout: (text: string) => void, timeoutMs: number, signal?: AbortSignal) => Promise<CommandResult>;
+
+/**
+ * A pod's shell made of the node's shell and the pod's pid. RemoteShell wraps every command in
+ * its process-group launcher and stops groups with a second command; both pass through here,
+ * so both run as root in the pod's namespace and the stop can signal what the tool started.
+ */
+export class PodNetnsShell extends RemoteShell {
+    constructor(
+        readonly name: string,
+        private readonly node: NodeTransport,
+        private readonly pid: number,
+        /** Prefix that makes the command root on the node ("sudo -n " for the image user). */
+        private readonly asRoot = "sudo -n ",
+    ) {
+        super();
+    }
+
+    protected runStreaming(command: string, onStdout: (text: string) => void, timeoutMs: number, signal?: AbortSignal): Promise<CommandResult> {
+        return this.node(inNetnsOfCommand(this.pid, command, this.asRoot), onStdout, timeoutMs, signal);
+    }
+
+    /** The node's connection belongs to the node's shell. */
+    protected async disconnect(): Promise<void> {}
+}

@@ -1,0 +1,263 @@
+/**
+ * TEST ONLY: a stand-in Kubernetes API on 127.0.0.1 that speaks the few REST calls the AWS/k3s
+ * session makes (pods, pod log, pod exec over WebSocket, coordination.k8s.io Leases), with
+ * the API server's error shape (a `Status` object with reason and message). Exec runs the
+ * command as a local `sh -c`, so measurements and process-group stops behave as in a pod.
+ * Never imported by production code.
+ *
+ * Shapes follow the Kubernetes API reference (core/v1 Pod, meta/v1 Status, coordination/v1
+ * Lease) and the exec protocol of k8s.io/apimachinery `remotecommand` v4: one WebSocket, the
+ * first byte of each binary message is the stream (1 stdout, 2 stderr, 3 the final Status).
+ */
+import { spawn } from "node:child_process";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { WebSocketServer } from "ws";
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** What happens to a pod after it is created. */
+export type PodFate =
+    | { readonly kind: "ready"; readonly log?: string }
+    | { readonly kind: "failed"; readonly reason: string; readonly exitCode: number; readonly log: string }
+    | { readonly kind: "pending"; readonly waitingReason: string; readonly message: string };
+
+export interface StandinOptions {
+    /** Decides each created pod's fate; default: ready with the tools marker in its log. */
+    readonly fate?: (pod: Json, nth: number) => PodFate;
+    /** Answers a create with this error instead (status code and Status reason/message). */
+    readonly rejectCreate?: (pod: Json) => { code: number; reason: string; message: string } | undefined;
+    /** The line the ready pods print (the session's `podReadyMarker`). */
+    readonly readyLog: string;
+}
+
+interface StoredPod {
+    readonly object: Json;
+    readonly fate: PodFate;
+}
+
+/** The stand-in API server. `requests` lists "METHOD path" of every call, for assertions. */
+export class KubeApiStandin {
+    readonly pods = new Map<string, StoredPod>(); // key: namespace/name
+    readonly leases = new Map<string, Json>();
+    readonly requests: string[] = [];
+    readonly created: Json[] = [];
+    private readonly server: http.Server;
+    private readonly wss: WebSocketServer;
+    private readonly children = new Set<ReturnType<typeof spawn>>();
+    private resourceVersion = 1;
+    port = 0;
+
+    constructor(private readonly options: StandinOptions) {
+        this.server = http.createServer((req, res) => void this.handle(req, res));
+        this.wss = new WebSocketServer({ noServer: true, handleProtocols: () => "v4.channel.k8s.io" });
+        this.server.on("upgrade", (req, socket, head) => this.wss.handleUpgrade(req, socket, head, (ws) => this.exec(req, ws)));
+    }
+
+    async start(): Promise<void> {
+        await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
+        this.port = (this.server.address() as AddressInfo).port;
+    }
+
+    async stop(): Promise<void> {
+        for (const c of this.children) if (c.pid) try { process.kill(-c.pid, "SIGKILL"); } catch { /* gone */ }
+        for (const ws of this.wss.clients) ws.terminate();
+        this.wss.close();
+        this.server.closeAllConnections();
+        await new Promise((r) => this.server.close(r));
+    }
+
+    /** A kubeconfig for this server (plain HTTP on loopback, a dummy token). */
+    kubeconfig(): string {
+        return [
+            "apiVersion: v1",
+            "kind: Config",
+            // client-node refuses plain HTTP unless TLS checks are off (config.js applyHTTPSOptions).
+            `clusters: [{name: standin, cluster: {server: "http://127.0.0.1:${this.port}", insecure-skip-tls-verify: true}}]`,
+            "users: [{name: standin, user: {token: standin-token}}]",
+            "contexts: [{name: standin, context: {cluster: standin, user: standin}}]",
+            "current-context: standin",
+            "",
+        ].join("\n");
+    }
+
+    /** Adds a pod as if another client had created it (a guestbook pod, another runner's pod). */
+    seedPod(object: Json, fate: PodFate = { kind: "ready" }): void {
+        const ns = object.metadata.namespace ?? "default";
+        this.pods.set(`${ns}/${object.metadata.name}`, { object: { ...object, metadata: { ...object.metadata, namespace: ns } }, fate });
+    }
+
+    seedLease(object: Json): void {
+        this.leases.set(`${object.metadata.namespace ?? "default"}/${object.metadata.name}`, object);
+    }
+
+    podNames(namespace = "default"): string[] {
+        return [...this.pods.keys()].filter((k) => k.startsWith(`${namespace}/`)).map((k) => k.slice(namespace.length + 1));
+    }
+
+    private status(pod: StoredPod): Json {
+        const f = pod.fate;
+        if (f.kind === "ready") {
+            return { phase: "Running", podIP: "127.0.0.1", containerStatuses: [{ name: "tools", ready: true, image: pod.object.spec?.containers?.[0]?.image, imageID: "", state: { running: {} } }], ...pod.object.status };
+        }
+        if (f.kind === "failed") {
+            return { phase: "Failed", containerStatuses: [{ name: "tools", ready: false, state: { terminated: { exitCode: f.exitCode, reason: f.reason } } }] };
+        }
+        return { phase: "Pending", containerStatuses: [{ name: "tools", ready: false, state: { waiting: { reason: f.waitingReason, message: f.message } } }] };
+    }
+
+    private view(pod: StoredPod): Json {
+        return { apiVersion: "v1", kind: "Pod", ...pod.object, status: this.status(pod) };
+    }
+
+    private send(res: http.ServerResponse, code: number, body: Json | string): void {
+        const text = typeof body === "string" ? body : JSON.stringify(body);
+        res.writeHead(code, { "content-type": typeof body === "string" ? "text/plain" : "application/json" });
+        res.end(text);
+    }
+
+    /** The API server's error body (meta/v1 Status). */
+    private fail(res: http.ServerResponse, code: number, reason: string, message: string): void {
+        this.send(res, code, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code });
+    }
+
+    private static matches(labels: Record<string, string> | undefined, selector: string | null): boolean {
+        if (!selector) return true;
+        return selector.split(",").every((term) => {
+            const [k, v] = term.split("=");
+            return labels?.[k] === v;
+        });
+    }
+
+    private async body(req: http.IncomingMessage): Promise<Json> {
+        let text = "";
+        for await (const chunk of req) text += chunk;
+        return text ? JSON.parse(text) : {};
+    }
+
+    private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+        const url = new URL(req.url!, "http://standin");
+        const method = req.method!;
+        this.requests.push(`${method} ${url.pathname}`);
+        if (req.headers.authorization !== "Bearer standin-token") return this.fail(res, 401, "Unauthorized", "Unauthorized");
+        const selector = url.searchParams.get("labelSelector");
+        let m: RegExpMatchArray | null;
+        if ((m = url.pathname.match(/^\/api\/v1\/namespaces\/([^/]+)\/pods$/))) {
+            const ns = m[1];
+            const inNs = [...this.pods.entries()].filter(([k, p]) => k.startsWith(`${ns}/`) && KubeApiStandin.matches(p.object.metadata.labels, selector));
+            if (method === "GET") return this.send(res, 200, { apiVersion: "v1", kind: "PodList", metadata: {}, items: inNs.map(([, p]) => this.view(p)) });
+            if (method === "DELETE") {
+                for (const [k] of inNs) this.pods.delete(k);
+                return this.send(res, 200, { apiVersion: "v1", kind: "Status", metadata: {}, status: "Success" });
+            }
+            if (method === "POST") {
+                const pod = await this.body(req);
+                const name = pod.metadata?.name;
+                if (this.pods.has(`${ns}/${name}`)) return this.fail(res, 409, "AlreadyExists", `pods "${name}" already exists`);
+                const rejected = this.options.rejectCreate?.(pod);
+                if (rejected) return this.fail(res, rejected.code, rejected.reason, rejected.message);
+                const fate = this.options.fate?.(pod, this.created.length) ?? { kind: "ready" };
+                this.created.push(pod);
+                const stored = { object: { ...pod, metadata: { ...pod.metadata, namespace: ns, uid: `uid-${this.created.length}` } }, fate };
+                this.pods.set(`${ns}/${name}`, stored);
+                return this.send(res, 201, this.view(stored));
+            }
+        }
+        if ((m = url.pathname.match(/^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)(\/log)?$/))) {
+            const key = `${m[1]}/${m[2]}`;
+            const pod = this.pods.get(key);
+            if (!pod) return this.fail(res, 404, "NotFound", `pods "${m[2]}" not found`);
+            if (m[3]) {
+                if (pod.fate.kind === "pending") return this.fail(res, 400, "BadRequest", `container "tools" in pod "${m[2]}" is waiting to start: ContainerCreating`);
+                return this.send(res, 200, pod.fate.kind === "failed" ? pod.fate.log : (pod.fate.log ?? `${this.options.readyLog}\n`));
+            }
+            if (method === "GET") return this.send(res, 200, this.view(pod));
+            if (method === "DELETE") {
+                this.pods.delete(key);
+                return this.send(res, 200, this.view(pod));
+            }
+        }
+        if ((m = url.pathname.match(/^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/))) {
+            const [, ns, name] = m;
+            if (!name && method === "GET") {
+                const items = [...this.leases.entries()].filter(([k, l]) => k.startsWith(`${ns}/`) && KubeApiStandin.matches(l.metadata.labels, selector)).map(([, l]) => l);
+                return this.send(res, 200, { apiVersion: "coordination.k8s.io/v1", kind: "LeaseList", metadata: {}, items });
+            }
+            if (!name && method === "POST") {
+                const lease = await this.body(req);
+                const bad = this.badMicroTime(lease);
+                if (bad) return this.fail(res, 400, "BadRequest", bad);
+                const key = `${ns}/${lease.metadata.name}`;
+                if (this.leases.has(key)) return this.fail(res, 409, "AlreadyExists", `leases.coordination.k8s.io "${lease.metadata.name}" already exists`);
+                const stored = { ...lease, metadata: { ...lease.metadata, namespace: ns, resourceVersion: String(this.resourceVersion++) } };
+                this.leases.set(key, stored);
+                return this.send(res, 201, stored);
+            }
+            const key = `${ns}/${name}`;
+            const lease = this.leases.get(key);
+            if (!lease) return this.fail(res, 404, "NotFound", `leases.coordination.k8s.io "${name}" not found`);
+            if (method === "GET") return this.send(res, 200, lease);
+            if (method === "DELETE") {
+                this.leases.delete(key);
+                return this.send(res, 200, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success" });
+            }
+            if (method === "PUT") {
+                const next = await this.body(req);
+                const bad = this.badMicroTime(next);
+                if (bad) return this.fail(res, 400, "BadRequest", bad);
+                if (next.metadata?.resourceVersion !== lease.metadata.resourceVersion) {
+                    return this.fail(res, 409, "Conflict", `Operation cannot be fulfilled on leases.coordination.k8s.io "${name}": the object has been modified`);
+                }
+                const stored = { ...next, metadata: { ...next.metadata, namespace: ns, resourceVersion: String(this.resourceVersion++) } };
+                this.leases.set(key, stored);
+                return this.send(res, 200, stored);
+            }
+        }
+        this.fail(res, 404, "NotFound", `the stand-in does not serve ${method} ${url.pathname}`);
+    }
+
+    /**
+     * metav1.MicroTime decodes only RFC3339 with exactly six fractional digits
+     * (apimachinery pkg/apis/meta/v1/micro_time.go, RFC3339Micro); anything else is a 400.
+     */
+    private badMicroTime(lease: Json): string | undefined {
+        for (const field of ["acquireTime", "renewTime"]) {
+            const v = lease.spec?.[field];
+            if (v !== undefined && !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(v)) {
+                return `Lease in version "v1" cannot be handled as a Lease: parsing time "${v}" as "2006-01-02T15:04:05.000000Z07:00"`;
+            }
+        }
+        return undefined;
+    }
+
+    private exec(req: http.IncomingMessage, ws: import("ws").WebSocket): void {
+        const url = new URL(req.url!, "http://standin");
+        const m = url.pathname.match(/^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/);
+        this.requests.push(`EXEC ${url.pathname}`);
+        const pod = m && this.pods.get(`${m[1]}/${m[2]}`);
+        const frame = (channel: number, data: Buffer | string) => ws.send(Buffer.concat([Buffer.from([channel]), Buffer.from(data)]));
+        if (!pod || pod.fate.kind !== "ready") {
+            frame(3, JSON.stringify({ metadata: {}, status: "Failure", reason: "NotFound", message: `pod not running` }));
+            return ws.close();
+        }
+        const [file, ...args] = url.searchParams.getAll("command");
+        const child = spawn(file, args, { detached: true, stdio: ["ignore", "pipe", "pipe"] });
+        this.children.add(child);
+        child.stdout.on("data", (d: Buffer) => frame(1, d));
+        child.stderr.on("data", (d: Buffer) => frame(2, d));
+        // Like the kubelet: closing the stream does not signal the command (no tty).
+        child.on("close", (code) => {
+            this.children.delete(child);
+            if (ws.readyState !== ws.OPEN) return;
+            frame(
+                3,
+                JSON.stringify(
+                    code === 0
+                        ? { metadata: {}, status: "Success" }
+                        : { metadata: {}, status: "Failure", message: `command terminated with non-zero exit code: exit status ${code}`, reason: "NonZeroExitCode", details: { causes: [{ reason: "ExitCode", message: String(code ?? 137) }] } },
+                ),
+            );
+            ws.close();
+        });
+    }
+}
