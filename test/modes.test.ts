@@ -10,6 +10,7 @@ import {
     baselineFrontendPorts, frontendPortOnNodes, guestbookMtu, isBaseline, modeFacts, networkModes, nodeToNodeTraffic, podMtu, routesPodIpsNatively, tunnelTraffic,
 } from "../components/modes";
 import { guestbookPorts } from "../components/podPorts";
+import { baselineFrontendPort } from "../workloads/guestbook";
 
 describe("tunnel facts are the plugins' defaults", () => {
     it("flannel vxlan: VNI 1 and the Linux kernel's VXLAN port 8472 (flannel backend/vxlan: VNI default 1, Port 0 = kernel default)", () => {
@@ -78,5 +79,14 @@ describe("the field report's baselines (issue #14): host and bridge", () => {
         expect(redis("host")).toHaveLength(1);
         expect(redis("bridge")).toHaveLength(1);
         for (const mode of networkModes.filter((m) => !isBaseline(m))) expect(redis(mode), mode).toEqual([]);
+    });
+});
+
+describe("the baselines' frontend ports as the pod spec states them", () => {
+    it("host: the container's own port on the node; bridge: 8081 published to Apache's 80; a hostNetwork port other than Apache's is refused", () => {
+        expect(baselineFrontendPort({ kind: "host-network", frontendPort: 80 })).toEqual({ containerPort: 80, hostPort: 80 });
+        expect(baselineFrontendPort({ kind: "published-ports", frontendPort: 8081 })).toEqual({ containerPort: 80, hostPort: 8081 });
+        // Kubernetes API, ContainerPort.hostPort: with hostNetwork it must match containerPort.
+        expect(() => baselineFrontendPort({ kind: "host-network", frontendPort: 8080 })).toThrow("host-network frontends answer where the image's Apache listens (80), not on 8080");
     });
 });

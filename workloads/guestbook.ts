@@ -116,6 +116,19 @@ export function redisAddressEnv(leader: pulumi.Input<string>, follower?: pulumi.
 }
 
 /**
+ * The frontend container's port and the node port it is reached on in a baseline. A hostNetwork
+ * container's hostPort must equal its containerPort (Kubernetes API, ContainerPort.hostPort: "If
+ * HostNetwork is specified, this must match ContainerPort"), and the image's Apache serves 80
+ * only; a published port maps any node port to it.
+ */
+export function baselineFrontendPort(attachment: Extract<GuestbookAttachment, { frontendPort: number }>): { containerPort: number; hostPort: number } {
+    if (attachment.kind === "host-network" && attachment.frontendPort !== frontendPort) {
+        throw new Error(`host-network frontends answer where the image's Apache listens (${frontendPort}), not on ${attachment.frontendPort}: a hostNetwork container cannot publish another port`);
+    }
+    return { containerPort: frontendPort, hostPort: attachment.frontendPort };
+}
+
+/**
  * The PHP + Redis guestbook of the Calico paper: one Redis leader for writes, followers for
  * reads, PHP frontends. On a pod network: behind Services, the frontends behind a NodePort
  * Service that the load balancer targets. In the baselines (the first field report's host and
@@ -168,11 +181,7 @@ export class Guestbook extends pulumi.ComponentResource {
 
     private onNodeAddresses(namespace: pulumi.Output<string>, args: GuestbookArgs, attachment: Extract<GuestbookAttachment, { frontendPort: number }>): void {
         const hostNetwork = attachment.kind === "host-network";
-        if (hostNetwork && attachment.frontendPort !== frontendPort) {
-            // A hostNetwork container's hostPort must equal its containerPort (Kubernetes API,
-            // ContainerPort.hostPort), and the image's Apache listens on 80 only.
-            throw new Error(`host-network frontends listen where the image's Apache does (${frontendPort}), not on ${attachment.frontendPort}`);
-        }
+        const frontendPorts = baselineFrontendPort(attachment);
         const { leader, follower } = args.redisNodes;
         const pod = (role: string, image: string, port: number, hostPort: number, probe: k8s.types.input.core.v1.Probe, env?: k8s.types.input.core.v1.EnvVar[]) => {
             const labels = { "app.kubernetes.io/name": role, "app.kubernetes.io/part-of": "guestbook" };
@@ -191,7 +200,8 @@ export class Guestbook extends pulumi.ComponentResource {
             };
             return { labels, metadata: { name: role, namespace, labels }, spec };
         };
-        // Redis pinned by node name (what k3s --node-name registers). Recreate: a surge pod
+        // Redis pinned by node name (what k3s --node-name registers; PodSpec.nodeName binds the pod
+        // to that node without the scheduler, Kubernetes API reference). Recreate: a surge pod
         // would ask for the same host port on the same node and could not start.
         const pinned = (role: string, node: RedisNode, image: string, env?: k8s.types.input.core.v1.EnvVar[], dependsOn?: pulumi.Resource[]) => {
             const p = pod(role, image, redisPort, redisPort, redisReady, env);
@@ -209,7 +219,7 @@ export class Guestbook extends pulumi.ComponentResource {
         const followerDeployment = pinned(guestbookServices.follower, follower, args.images.redisFollower, redisAddressEnv(leader.address), [leaderDeployment]);
         // One frontend per node, like the seed's one container per machine: a host or published
         // port exists once per node. The NLB reaches each on its own node, with no hop between nodes.
-        const frontend = pod(guestbookServices.frontend, args.images.frontend, frontendPort, attachment.frontendPort, frontendReady, redisAddressEnv(leader.address, follower.address));
+        const frontend = pod(guestbookServices.frontend, args.images.frontend, frontendPorts.containerPort, frontendPorts.hostPort, frontendReady, redisAddressEnv(leader.address, follower.address));
         new k8s.apps.v1.DaemonSet(guestbookServices.frontend, {
             metadata: frontend.metadata,
             spec: {
