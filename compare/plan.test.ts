@@ -103,10 +103,11 @@ describe("buildPlan and renderPlan", () => {
             networkModes.map((m) => [m, "eu-west-1", 3, "c6i.4xlarge", m === "calico"]),
         );
         const text = renderPlan(plan);
-        expect(text).toMatch(/Instances: 15 in total \(per stack: 2 k3s nodes \+ 1 load generator\), 5 network load balancer\(s\)/);
+        const n = networkModes.length;
+        expect(text).toMatch(new RegExp(`Instances: ${3 * n} in total \\(per stack: 2 k3s nodes \\+ 1 load generator\\), ${n} network load balancer\\(s\\)`));
         expect(text).toMatch(/calico +eu-west-1 +3 × c6i.4xlarge \+ 1 NLB +\$2\.33 +EXISTING: updated, measured, left up/);
         expect(text).toMatch(/Existing stacks \(calico\) were not created by this command and are never destroyed by it/);
-        expect(text).toMatch(/Teardown: the 4 new stack\(s\) are destroyed at the end/);
+        expect(text).toMatch(new RegExp(`Teardown: the ${n - 1} new stack\\(s\\) are destroyed at the end`));
     });
 
     it("prints the cost as unknown for a region without prices", () => {
@@ -141,7 +142,7 @@ describe("buildPlan and renderPlan", () => {
     });
 
     it("estimates ups in waves of --parallel, one benchmark over all stacks, one round of destroys", () => {
-        const stacks = networkModes.map(() => ({}) as never);
+        const stacks = Array.from({ length: 5 }, () => ({}) as never);
         // 5 stacks, 2 at a time: 3 waves of ups.
         expect(estimateMinutes({ stacks, parallel: 2, upTimeoutMinutes: 30, measureTimeoutMinutes: 60, destroyTimeoutMinutes: 20 }).worst).toBe(3 * 30 + 5 * 60 + 20);
         expect(estimateMinutes({ stacks, parallel: 5, upTimeoutMinutes: 30, measureTimeoutMinutes: 60, destroyTimeoutMinutes: 20 }).worst).toBe(30 + 5 * 60 + 20);
