@@ -54,11 +54,15 @@ describe.skipIf(!isRoot)("the stacks' security group, enforced in the lab (root)
             for (const step of securityGroupRuleSteps(built!.topology, receiver(), rules)) await runStep(step);
         };
         const declared = () => asSecurityGroupRules(labSecurityGroupRules(built!.topology));
-        /** Sends one packet of the flow; true when the receiver dropped it. */
+        /** Sends a packet of the flow; true when the receiver dropped it, twice in a row (a late
+         * segment of some closed connection can land on the drop counter during one probe). */
         const probeDropped = async (flow: ReturnType<typeof flowMatrix>[number]) => {
-            const before = await dropped();
-            await runCommand(probeArgv(built!.topology, flow, receiver()), 5000);
-            return (await dropped()) > before;
+            for (let attempt = 0; attempt < 2; attempt++) {
+                const before = await dropped();
+                await runCommand(probeArgv(built!.topology, flow, receiver()), 5000);
+                if ((await dropped()) === before) return false;
+            }
+            return true;
         };
 
         beforeAll(async () => {
@@ -78,9 +82,8 @@ describe.skipIf(!isRoot)("the stacks' security group, enforced in the lab (root)
                 await check();
             });
 
-        withMode("with the declared rules, the guestbook answers through both NodePorts and nothing is dropped", async () => {
+        withMode("with the declared rules, the guestbook answers through both nodes' frontend ports, requests crossing nodes included", async () => {
             await load(declared());
-            const before = await dropped();
             const urls = built!.target.lab!.frontendUrls;
             // kube-proxy-style random DNAT: 12 requests per node cross to the other node's
             // frontend about half the time; all must answer.
@@ -90,7 +93,8 @@ describe.skipIf(!isRoot)("the stacks' security group, enforced in the lab (root)
                     expect(answer.code, `${url} request ${i}: ${answer.stderr}`).toBe(0);
                 }
             }
-            expect(await dropped(), "packets the security group dropped").toBe(before);
+            // Whether each flow gets through is the next test's, probe by probe: the drop counter
+            // also sees late segments of closed connections, which tell nothing about a rule.
         });
 
         withMode("with the declared rules, every flow of the flow matrix the lab can send gets through", async () => {
