@@ -168,12 +168,12 @@ describe("npm run compare (child process, stand-in engine)", () => {
 
 describe("the exit code of a finished comparison", () => {
     const stack = (finalState: "destroyed" | "failed", errors: string[] = []) => ({ stack: "vxlan", created: true, finalState, errors, leftover: finalState === "failed" });
-    const report = (over: Partial<CompareReport>): CompareReport => ({ stacks: [stack("destroyed")], interrupted: false, ok: false, ...over });
+    const report = (over: Partial<CompareReport>): CompareReport => ({ stacks: [stack("destroyed")], benchmarks: [], interrupted: false, ok: false, ...over });
     it("0 when all went well, 3 when only the --max-overhead-pct gate failed, 1 for any failure, 130 when interrupted", () => {
-        expect(exitCodeOf(report({ ok: true, benchmark: { summary: { outDir: "o", gatePassed: true }, targets: ["vxlan"] } }))).toBe(0);
-        expect(exitCodeOf(report({ benchmark: { summary: { outDir: "o", gatePassed: false }, targets: ["vxlan"] } }))).toBe(3);
-        expect(exitCodeOf(report({ stacks: [stack("failed", ["destroy failed"])], benchmark: { summary: { outDir: "o", gatePassed: false }, targets: ["vxlan"] } }))).toBe(1);
-        expect(exitCodeOf(report({ benchmark: { error: "benchmark failed", targets: ["vxlan"] } }))).toBe(1);
+        expect(exitCodeOf(report({ ok: true, benchmarks: [{ summary: { outDir: "o", gatePassed: true }, targets: ["vxlan"] }] }))).toBe(0);
+        expect(exitCodeOf(report({ benchmarks: [{ summary: { outDir: "o", gatePassed: false }, targets: ["vxlan"] }] }))).toBe(3);
+        expect(exitCodeOf(report({ stacks: [stack("failed", ["destroy failed"])], benchmarks: [{ summary: { outDir: "o", gatePassed: false }, targets: ["vxlan"] }] }))).toBe(1);
+        expect(exitCodeOf(report({ benchmarks: [{ error: "benchmark failed", targets: ["vxlan"] }] }))).toBe(1);
         expect(exitCodeOf(report({ interrupted: true }))).toBe(130);
     });
 });

@@ -170,7 +170,7 @@ function watchTeardownInterrupts() {
 export function exitCodeOf(report: CompareReport): number {
     if (report.interrupted) return exitCodes.interrupted;
     if (report.ok) return exitCodes.ok;
-    const onlyGate = report.benchmark?.summary?.gatePassed === false && report.stacks.every((r) => r.errors.length === 0 && r.finalState !== "failed");
+    const onlyGate = report.benchmarks.some((b) => b.summary?.gatePassed === false) && report.benchmarks.every((b) => b.error === undefined) && report.stacks.every((r) => r.errors.length === 0 && r.finalState !== "failed");
     return onlyGate ? exitCodes.gateFailed : exitCodes.failure;
 }
 

@@ -178,7 +178,7 @@ describe("runComparison: failures still tear everything down", () => {
         const h = harness({ failBench: true });
         const report = await h.run();
         expect(report.ok).toBe(false);
-        expect(report.benchmark?.error).toMatch(/fake benchmark failure/);
+        expect(report.benchmarks[0]?.error).toMatch(/fake benchmark failure/);
         expectNothingLeft(h, modes);
     });
 
@@ -239,7 +239,7 @@ describe("runComparison: interruption (Ctrl-C, SIGTERM)", () => {
         interrupt.abort();
         const report = await running;
         expect(report.interrupted).toBe(true);
-        expect(report.benchmark?.error).toMatch(/interrupted/);
+        expect(report.benchmarks[0]?.error).toMatch(/interrupted/);
         expectNothingLeft(h, modes);
     });
 
@@ -381,7 +381,7 @@ describe("runComparison: timeouts", () => {
         const h = harness({ benchMs: 10_000 });
         const report = await h.run({ stacks: newStacks(["vxlan", "calico"]), measureTimeoutMs: 200 });
         expect(report.ok).toBe(false);
-        expect(report.benchmark?.error).toMatch(/^measurement of 2 stack\(s\) timed out after .*--measure-timeout, per stack × 2/);
+        expect(report.benchmarks[0]?.error).toMatch(/^measurement of 2 stack\(s\) timed out after .*--measure-timeout, per stack × 2/);
         expectNothingLeft(h, ["vxlan", "calico"]);
     });
 

@@ -82,9 +82,9 @@ export function renderOutcome(report: CompareReport): string {
     for (const r of report.stacks) {
         if (r.errors.length > 0) lines.push(`  ${r.stack}: ${r.errors.join("; ")}`);
     }
-    if (report.benchmark?.error) lines.push(`  benchmark (${report.benchmark.targets.join(", ")}): ${report.benchmark.error}`);
-    if (report.benchmark?.summary) {
-        lines.push(`Benchmark of ${report.benchmark.targets.join(", ")}: results in ${report.benchmark.summary.outDir}${report.benchmark.summary.gatePassed ? "" : " — GATE FAILED (a mode exceeded --max-overhead-pct)"}`);
+    for (const b of report.benchmarks) {
+        if (b.error) lines.push(`  benchmark (${b.targets.join(", ")}): ${b.error}`);
+        if (b.summary) lines.push(`Benchmark of ${b.targets.join(", ")}: results in ${b.summary.outDir}${b.summary.gatePassed ? "" : " — GATE FAILED (a mode exceeded --max-overhead-pct)"}`);
     }
     const leftovers = report.stacks.filter((r) => r.leftover);
     if (leftovers.length > 0) {
