@@ -122,7 +122,7 @@ describe("npm run compare (child process, stand-in engine)", () => {
         const { code } = await run.exit;
         expect(code, run.output()).toBe(0);
         expect(run.output()).toMatch(/Plan: compare 3 network mode\(s\)/);
-        expect(run.output()).toMatch(/Instances: 9 in total/);
+        expect(run.output()).toMatch(/Instances: 9 new/);
         expect(run.output()).toMatch(/Instance-hours used \(measured: up complete → destroy complete\)/);
         expect(readStandInState(dir).stacks).toEqual([]);
     });
