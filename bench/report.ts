@@ -9,6 +9,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { modeFacts, isNetworkMode } from "../components/modes";
+import { costMarkdown, readCostFile } from "./cost";
 import type { Environment } from "./session";
 import { barChart, groupedBarChart, lineChart, type BarGroup } from "./svg";
 import { summarySchema, type BenchSummaryFile, type FigureStats } from "./summary";
@@ -422,5 +423,7 @@ export async function renderReport(folder: string): Promise<void> {
     const charts = reportCharts(summary);
     fs.mkdirSync(path.join(folder, "charts"), { recursive: true });
     for (const [name, svg] of Object.entries(charts)) fs.writeFileSync(path.join(folder, "charts", name), svg);
-    fs.writeFileSync(path.join(folder, "report.md"), reportMarkdown(summary));
+    // A comparison adds what it cost (estimate and measured) once its stacks are torn down.
+    const cost = readCostFile(folder);
+    fs.writeFileSync(path.join(folder, "report.md"), reportMarkdown(summary) + (cost ? `\n${costMarkdown(cost)}` : ""));
 }

@@ -39,7 +39,7 @@ interface Running {
 function start(dir: string | undefined, args: readonly string[], extraEnv: Record<string, string | undefined> = {}): Running {
     const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
     delete env.OPERATOR_CIDR;
-    if (dir) env.COMPARE_TEST_WIRING = JSON.stringify({ engine: "stand-in", stateDir: dir });
+    if (dir && extraEnv.COMPARE_TEST_WIRING === undefined) env.COMPARE_TEST_WIRING = JSON.stringify({ engine: "stand-in", stateDir: dir });
     for (const [key, value] of Object.entries(extraEnv)) if (value === undefined) delete env[key];
     const entry = dir ? "test/compare/compare-entry.ts" : "compare/cli.ts";
     const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], { cwd: projectDir, env, stdio: ["pipe", "pipe", "pipe"] });
@@ -127,6 +127,23 @@ describe("npm run compare (child process, stand-in engine)", () => {
         expect(readStandInState(dir).stacks).toEqual([]);
     });
 
+    it("a quota that fits 2 stacks of 3: says the quota forces waiting, runs 2 waves, exits 0", async () => {
+        const dir = stateDir({ upMs: 100, destroyMs: 50, benchMs: 50 });
+        // 3 × 16 vCPUs per stack; 100 − 4 in use = 96 free → 2 stacks at once.
+        const wiring = JSON.stringify({ engine: "stand-in", stateDir: dir, quota: { limit: 100, inUse: 4 } });
+        const run = start(dir, compareArgs, { COMPARE_TEST_WIRING: wiring });
+        const { code } = await run.exit;
+        expect(code, run.output()).toBe(0);
+        expect(run.output()).toMatch(/Capacity: vCPU quota L-1216C47A \(on-demand standard\): 100 vCPUs, 4 in use, 96 free; each stack needs 48: only 2 stack\(s\) fit at once, so the quota FORCES WAITING: 2 waves/);
+        expect(run.output()).toMatch(/note: wave 2 of 2 \(calico\)/);
+        const events = readStandInState(dir).events;
+        // calico is created only after both stacks of wave 1 are removed.
+        const firstCalico = events.findIndex((e) => e.stack === "calico" && e.op === "create");
+        const removedBefore = events.slice(0, firstCalico).filter((e) => e.op === "remove").map((e) => e.stack);
+        expect(removedBefore.sort()).toEqual(["host-gw", "vxlan"]);
+        expect(readStandInState(dir).stacks).toEqual([]);
+    });
+
     it("exits non-zero when a stack fails, after measuring and destroying the rest", async () => {
         const dir = stateDir({ upMs: 100, destroyMs: 50, benchMs: 50, failUp: ["host-gw"] });
         const run = start(dir, compareArgs);
@@ -145,6 +162,33 @@ describe("npm run compare (child process, stand-in engine)", () => {
         expect(code).toBe(2);
         expect(run.output()).toMatch(/no terminal to ask for confirmation: re-run with --yes/);
         expect(createdStacks(dir)).toEqual([]);
+    });
+
+    it("--dry-run prints the plan with its arithmetic and creates, calls and writes nothing", async () => {
+        const dir = stateDir();
+        const five = ["--modes", "vxlan,host-gw,calico,calico-ipip,calico-vxlan", "--operator-cidr", "203.0.113.7/32", "--dry-run"];
+        const run = start(dir, five);
+        expect((await run.exit).code, run.output()).toBe(0);
+        expect(run.output()).toMatch(/DRY RUN: nothing is created/);
+        expect(run.output()).toMatch(/1 wave\(s\) → ~20 min wall/);
+        expect(run.output()).toMatch(/on demand: 5 stacks × .* = ~\$3\.88/);
+        expect(readStandInState(dir).events).toEqual([]);
+        expect(fs.existsSync(path.join(dir, ".compare-ledger")), "--dry-run must not take the lock or write a ledger").toBe(false);
+    });
+
+    it("rejects bad values of the new flags before anything happens, naming the flag and what is allowed", async () => {
+        const dir = stateDir();
+        const bad = start(dir, ["--modes", "vxlan", "--operator-cidr", "203.0.113.7/32", "--schedule", "sometimes", "--yes"]);
+        expect((await bad.exit).code).toBe(2);
+        expect(bad.output()).toMatch(/--schedule: "sometimes" is not allowed; use one of concurrent, round-robin/);
+        const cleanup = start(dir, ["--cleanup", "--spot", "--yes"]);
+        expect((await cleanup.exit).code).toBe(2);
+        expect(cleanup.output()).toMatch(/--cleanup takes only --yes and --destroy-timeout; remove --spot/);
+        const pods = start(dir, ["--modes", "vxlan", "--operator-cidr", "203.0.113.7/32", "--scaling-pods", "2,0", "--dry-run"]);
+        expect((await pods.exit).code).toBe(2);
+        expect(pods.output()).toMatch(/--scaling-pods: "0" must be a whole number ≥ 1/);
+        expect(createdStacks(dir)).toEqual([]);
+        expect(fs.existsSync(path.join(dir, ".compare-ledger"))).toBe(false);
     });
 
     it("rejects an operator CIDR open to the world, naming the flag", async () => {

@@ -21,7 +21,8 @@ import { Ledger, RunLock } from "./ledger";
 import { cleanupLeftovers, runComparison, type BenchmarkRunner, type CompareReport } from "./orchestrator";
 import { AwsAccountCapacity, explainCapacityError, type AccountCapacity } from "./capacity";
 import { buildPlan, renderPlan, type PlanAccount } from "./plan";
-import { ProgressBoard, renderOutcome, renderRunCost } from "./progress";
+import { costFileName } from "../bench/cost";
+import { costRecord, ProgressBoard, renderOutcome, renderRunCost } from "./progress";
 
 /** Everything `main` needs from outside: what talks to Pulumi and to clusters, and where files go. */
 export interface CompareWiring {
@@ -38,6 +39,8 @@ export interface CompareWiring {
     readonly notes: readonly string[];
     /** The account's vCPU quota and Spot prices (capacity.ts); absent: planned without them, said so. */
     readonly capacity?: AccountCapacity;
+    /** Re-renders a results folder's report (bench/report.ts renderReport), after cost.json is written. */
+    readonly renderReport: (folder: string) => Promise<void>;
 }
 
 /** The project root: Pulumi.yaml and stacks/ sit one folder above this file. */
@@ -78,6 +81,7 @@ export async function pulumiWiring(env: NodeJS.ProcessEnv, options: PulumiWiring
         stopBoundMs: command.stopBoundMs + 5_000,
         notes: backend.defaulted ? [`PULUMI_BACKEND_URL is not set: using the local backend ${backend.url}`] : [],
         capacity: new AwsAccountCapacity(),
+        renderReport: async (folder) => (await import("../bench/report")).renderReport(folder),
     };
 }
 
@@ -245,7 +249,15 @@ async function compareCommand(args: CompareArgs, wiring: CompareWiring, ledger: 
         );
         console.log("");
         console.log(renderOutcome(report));
-        console.log(renderRunCost(report, plan.stacks, Date.now()));
+        const finishedAt = Date.now();
+        console.log(renderRunCost(report, plan.stacks, finishedAt));
+        // The report carries the estimate and the measured cost, next to the figures.
+        const cost = costRecord(report, plan, startedAt, finishedAt);
+        for (const b of report.benchmarks) {
+            if (!b.summary) continue;
+            fs.writeFileSync(path.join(b.summary.outDir, costFileName), JSON.stringify(cost, null, 2) + "\n");
+            await wiring.renderReport(b.summary.outDir).catch((error) => console.log(`  note: report not re-rendered with the cost: ${(error as Error).message}`));
+        }
         return exitCodeOf(report);
     } finally {
         clearInterval(status);
