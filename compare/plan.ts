@@ -276,7 +276,7 @@ export function renderPlan(plan: ComparePlan): string {
     const lines: string[] = [];
     const created = plan.stacks.filter((s) => !s.existing);
     const existing = plan.stacks.filter((s) => s.existing);
-    const market = plan.spot ? "Spot (--spot)" : "on demand";
+    const market = plan.spot ? "Spot" : "on demand";
     lines.push(`Plan: compare ${plan.stacks.length} network mode(s), one Pulumi stack each (backend: ${plan.backend})`);
     lines.push("");
     lines.push("  stack          region          instances                    on-demand $/h   stack is");
