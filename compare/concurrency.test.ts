@@ -10,7 +10,8 @@ import type { ClusterSession, Environment, PodRequest } from "../bench/session";
 import type { Shell } from "../bench/shell";
 import type { Target } from "../bench/targets";
 import { sleep } from "../core/wait";
-import { StandInEngine, standInBenchmark } from "../test/compare/stand-in-engine";
+import { fakeOutputs, StandInEngine, standInBenchmark } from "../test/compare/stand-in-engine";
+import { targetFromStackOutputs, type OutputValues } from "../bench/stack-outputs";
 import { useTempDirs } from "../test/temp-dirs";
 import { Ledger } from "./ledger";
 import { runComparison, type CompareOptions } from "./orchestrator";
@@ -128,6 +129,30 @@ describe("measuring separate stacks at the same time", () => {
         expect(intervals).toHaveLength(6);
         const crossStack = intervals.filter((a) => intervals.some((b) => a.target !== b.target && overlaps(a, b)));
         expect(crossStack, "round-robin measured two stacks at once").toEqual([]);
+    });
+
+    it("an abort while stacks are measured concurrently ends every stack's work before the sessions close", async () => {
+        const intervals: Interval[] = [];
+        const closedAt: number[] = [];
+        const abort = new AbortController();
+        const targets = modes.map((m, i) => targetFromStackOutputs(m, fakeOutputs(m, i) as unknown as OutputValues));
+        const run = runBenchmark(targets, {
+            outDir: path.join(tempDir(), "out"),
+            measurements: ["latency"],
+            cases: ["latency.pod.cross"],
+            repetitions: 5,
+            signal: abort.signal,
+            openSession: async (t) => {
+                const session = recordingSession(t, intervals, 100);
+                return { ...session, close: async () => void closedAt.push(performance.now()) };
+            },
+        });
+        setTimeout(() => abort.abort(), 150);
+        await expect(run).rejects.toThrow(/benchmark aborted; partial results/);
+        expect(closedAt, "every session is closed").toHaveLength(3);
+        const lastWork = Math.max(...intervals.map((i) => i.end));
+        expect(Math.min(...closedAt), "a session was closed while a measurement of another stack still ran").toBeGreaterThanOrEqual(lastWork);
+        expect(intervals.length, "the abort stopped the remaining repetitions").toBeLessThan(15);
     });
 
     it("a concurrent schedule is refused for targets that share hardware (lab, loopback)", async () => {
