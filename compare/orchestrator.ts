@@ -1,8 +1,10 @@
 /**
  * The comparison's life cycle, independent of Pulumi: bring every stack up (at most `parallel` at
- * a time), measure all that came up in one benchmark run, then destroy every stack this run
- * created — after success, after any failure, on interruption and on timeouts. Pre-existing
- * stacks are used but never destroyed; created stacks are in the ledger before they exist.
+ * a time), measure all that came up in one benchmark run (stacks concurrently by default), then
+ * destroy every stack this run created — after success, after any failure, on interruption and
+ * on timeouts. When the vCPU quota fits fewer stacks than compared, this happens in waves, each
+ * destroyed before the next starts. Pre-existing stacks are measured as they are (updated only
+ * on request) and never destroyed; created stacks are in the ledger before they exist.
  *
  * Never destroy while an update may still be running (compare/operation.ts says why): a stack
  * whose `up` did not end after being asked to stop, or had to be killed, is left in the ledger as
@@ -77,14 +79,14 @@ export interface CompareOptions {
     readonly existingStacks?: "measure" | "update";
     readonly parallel: number;
     /**
-     * At most this many stacks exist at once (the account's vCPU quota, quota.ts). More stacks run
+     * At most this many stacks exist at once (the account's vCPU quota, capacity.ts). More stacks run
      * in waves: a wave is brought up, measured and destroyed before the next starts, so a
      * quota-limited plan waits instead of failing. Default: all in one wave.
      */
     readonly waveSize?: number;
     readonly keep: boolean;
     readonly upTimeoutMs: number;
-    /** Per stack measured: the benchmark's limit is this times the number of targets. */
+    /** Per stack measured: the benchmark's limit when stacks are measured concurrently; × the number of stacks round-robin. */
     readonly measureTimeoutMs: number;
     readonly destroyTimeoutMs: number;
     /** How long an aborted operation may take to end (the engine's whole stop schedule, core/pulumi.ts). */
