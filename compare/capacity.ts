@@ -139,6 +139,7 @@ export interface ParallelismPlan {
  * `up` to its destroy, so a wave is brought up, measured and destroyed before the next starts.
  */
 export function planParallelism(stacks: number, vcpusPerStack: number, parallel: number, quota: (VcpuQuota & { readonly market: Market }) | undefined, why?: string): ParallelismPlan {
+    if (stacks === 0) return { waveSize: 0, waves: 1, vcpusPerStack, statement: "no stack starts instances (pre-existing stacks are measured as they are): the quota does not matter" };
     const byFlag = Math.max(1, Math.min(parallel, stacks));
     if (quota === undefined) {
         return {

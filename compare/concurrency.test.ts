@@ -198,4 +198,18 @@ describe("a quota-limited plan waits instead of failing", () => {
         expect(report.stacks.map((s) => s.finalState)).toEqual(five.map(() => "destroyed"));
         expect(ledger.entries()).toEqual([]);
     });
+
+    it("a pre-existing stack measured as it is needs no quota: it is measured in the first wave, never counted against it", async () => {
+        const engine = new StandInEngine(undefined, { upMs: 30, destroyMs: 20, benchMs: 20 });
+        engine.seed("calico", 4);
+        const ledger = new Ledger(path.join(tempDir(), ".compare-ledger"));
+        const fake = standInBenchmark(engine);
+        const report = await runComparison(
+            { engine, ledger, runBenchmark: (targets, bench) => fake(targets, bench) },
+            options({ stacks: [{ stack: "calico", existing: true }, { stack: "vxlan", existing: false }, { stack: "host-gw", existing: false }], waveSize: 1 }),
+        );
+        expect(report.ok).toBe(true);
+        expect(report.benchmarks.map((b) => b.targets)).toEqual([["calico", "vxlan"], ["host-gw"]]);
+        expect(engine.record("calico")?.resources).toBe(4);
+    });
 });

@@ -306,8 +306,13 @@ export async function runComparison(deps: CompareDeps, options: CompareOptions):
 
     const benchmarks: BenchmarkRecord[] = [];
     const waveSize = Math.max(1, options.waveSize ?? tracked.length);
+    // Only stacks that start instances need quota; pre-existing stacks measured as they are join the first wave.
+    const asIs = (t: Tracked) => t.request.existing && (options.existingStacks ?? "measure") === "measure";
+    const needQuota = tracked.filter((t) => !asIs(t));
     const waves: Tracked[][] = [];
-    for (let i = 0; i < tracked.length; i += waveSize) waves.push(tracked.slice(i, i + waveSize));
+    for (let i = 0; i < needQuota.length; i += waveSize) waves.push(needQuota.slice(i, i + waveSize));
+    if (waves.length === 0) waves.push([]);
+    waves[0] = [...tracked.filter(asIs), ...waves[0]];
     for (const [index, wave] of waves.entries()) {
         if (waves.length > 1) {
             deps.onNote?.(`wave ${index + 1} of ${waves.length} (${wave.map((t) => t.request.stack).join(", ")}): the vCPU quota allows ${waveSize} stack(s) at once`);

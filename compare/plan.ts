@@ -165,8 +165,10 @@ export function buildPlan(args: CompareArgs, projectDir: string, backend: string
     if (problems.length > 0) {
         throw new ConfigError([...new Set(problems)]);
     }
+    // Only stacks that start instances need quota: new ones, and existing ones only with --update-existing.
+    const needQuota = stacks.filter((s) => !s.existing || args.updateExisting);
     const vcpusPerStack = Math.max(0, ...stacks.map((s) => s.instances * (vcpusPerInstance as Record<string, number>)[s.instanceType]));
-    const parallelism = planParallelism(stacks.length, vcpusPerStack, args.parallel, account.quota, account.quotaNote ?? "not read");
+    const parallelism = planParallelism(needQuota.length, vcpusPerStack, args.parallel, account.quota, account.quotaNote ?? "not read");
     if (parallelism.impossible) throw new UsageError(parallelism.impossible);
     if (parallelism.waves > 1 && args.keep) {
         throw new UsageError(`--keep: kept stacks hold their vCPUs, so the ${parallelism.waves} waves the quota needs cannot run; ${parallelism.statement}`);
@@ -227,7 +229,9 @@ export function repetitionSeconds(bench: MeasurementPlan): { readonly runs: numb
 /** Waves run one after the other; in a wave: ups together, pods, measuring, destroys together. */
 export function estimateTimeline(plan: Pick<ComparePlan, "stacks" | "parallelism" | "schedule" | "bench" | "updateExisting" | "upTimeoutMinutes" | "measureTimeoutMinutes" | "destroyTimeoutMinutes">): TimelineEstimate {
     const waves = Math.max(1, plan.parallelism.waves);
-    const waveStacks = Math.min(plan.stacks.length, Math.max(1, plan.parallelism.waveSize));
+    // The first wave also measures the pre-existing stacks measured as they are.
+    const asIs = plan.updateExisting ? 0 : plan.stacks.filter((s) => s.existing).length;
+    const waveStacks = Math.min(plan.stacks.length, Math.max(1, plan.parallelism.waveSize) + asIs);
     const anyUp = plan.stacks.some((s) => !s.existing || plan.updateExisting);
     const anyDestroy = plan.stacks.some((s) => !s.existing);
     const { runs, seconds } = repetitionSeconds(plan.bench);
