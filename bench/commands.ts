@@ -121,13 +121,19 @@ export interface Iperf3ClientArgs {
     readonly streams: number;
     /** UDP at this target bitrate (iperf3 -b syntax, e.g. "1G"); TCP when undefined. */
     readonly udpBitrate?: string;
+    /** TCP paced at this fixed rate (iperf3 -b applies to TCP too: iperf3(1) "--bitrate"); unlimited when undefined. */
+    readonly tcpBitrate?: string;
+    /** Bytes per write (iperf3 -l): the UDP datagram's payload. */
+    readonly length?: number;
+    /** Seconds between interval reports (iperf3 -i), for figures over part of the run. */
+    readonly intervalSeconds?: number;
 }
 
 export function iperf3ClientCommand(args: Iperf3ClientArgs): string {
-    const udp = args.udpBitrate === undefined ? "" : ` -u -b ${args.udpBitrate}`;
+    const rate = args.udpBitrate !== undefined ? ` -u -b ${args.udpBitrate}` : args.tcpBitrate !== undefined ? ` -b ${args.tcpBitrate}` : "";
     return bounded(
         args.durationSeconds + args.omitSeconds + toolGraceSeconds,
-        `iperf3 -c ${args.host} -p ${args.port} -t ${args.durationSeconds} -O ${args.omitSeconds} -P ${args.streams}${udp} -J`,
+        `iperf3 -c ${args.host} -p ${args.port} -t ${args.durationSeconds} -O ${args.omitSeconds} -P ${args.streams}${rate}${args.length !== undefined ? ` -l ${args.length}` : ""}${args.intervalSeconds !== undefined ? ` -i ${args.intervalSeconds}` : ""} -J`,
     );
 }
 
@@ -154,6 +160,76 @@ export function sockperfPingPongCommand(args: SockperfPingPongArgs): string {
         args.durationSeconds + toolGraceSeconds,
         `sockperf ping-pong --tcp --full-rtt -i ${args.ip} -p ${args.port} -t ${args.durationSeconds}`,
     );
+}
+
+export interface SockperfUnderLoadArgs extends SockperfPingPongArgs {
+    /** Messages per second offered, whatever the path can do (sockperf --mps). */
+    readonly messagesPerSecond: number;
+}
+
+/**
+ * Latency at a fixed offered rate: `sockperf under-load --mps N`, every message answered
+ * (`--reply-every 1`; its default answers one in 100) and timed round trip (--full-rtt). Unlike
+ * ping-pong, which sends the next message the moment the reply arrives and so measures the
+ * round trip of a saturated CPU, the offered load is the same on every path. sockperf discards
+ * its own first 400 ms (its "Warm up time", printed as the "[Valid Duration]" line).
+ */
+export function sockperfUnderLoadCommand(args: SockperfUnderLoadArgs): string {
+    return bounded(
+        args.durationSeconds + toolGraceSeconds,
+        `sockperf under-load --tcp --full-rtt --reply-every 1 --mps ${args.messagesPerSecond} -i ${args.ip} -p ${args.port} -t ${args.durationSeconds}`,
+    );
+}
+
+/**
+ * Where the CPU time of everything a lab mode runs is counted: a control group of its own
+ * (cgroup v1 `cpuacct.usage`, nanoseconds, or cgroup v2 `cpu.stat` `usage_usec`; kernel
+ * Documentation/admin-guide/cgroup-v1/cpuacct.rst and cgroup-v2.rst "cpu.stat").
+ */
+export interface CpuCgroup {
+    /** The group's directory, e.g. /sys/fs/cgroup/cpuacct/cnilab-1a2b3c-vxlan. */
+    readonly dir: string;
+    readonly version: 1 | 2;
+}
+
+/** Moves the shell that runs `command` (and so all it starts) into `cgroup` first. */
+export function inCgroup(cgroup: CpuCgroup | undefined, command: string): string {
+    return cgroup ? `echo $$ > ${shellQuote(`${cgroup.dir}/cgroup.procs`)} && ${command}` : command;
+}
+
+/** Marker of each CPU probe line. */
+export const cpuProbeMarker = "cpu-probe";
+
+/**
+ * One line on stderr: `cpu-probe <label> <unix time> <cgroup usage ns> <ksoftirqd ns>/<threads>
+ * <the /proc/stat cpu line>`. ksoftirqd's CPU time is added because softirq work the kernel defers to ksoftirqd is charged to those
+ * threads, not to the group; softirq run on the way out of a system call is charged to the task
+ * it interrupted (tick accounting, kernel/sched/cputime.c), which is in the group. The
+ * /proc/stat line is the whole machine's, kept for comparison (it includes other load).
+ */
+export function cpuProbeCommand(cgroup: CpuCgroup, label: "start" | "end"): string {
+    const usage = cgroup.version === 1 ? `u=$(cat ${shellQuote(`${cgroup.dir}/cpuacct.usage`)})` : `u=$(( $(sed -n 's/^usage_usec //p' ${shellQuote(`${cgroup.dir}/cpu.stat`)}) * 1000 ))`;
+    // schedstat's first field is the thread's time on a CPU in nanoseconds (Documentation/scheduler/sched-stats.rst),
+    // exact where /proc/<pid>/stat's utime+stime are 10 ms clock ticks.
+    // pgrep, not a glob over /proc: a process that exits mid-scan must not end the scan (mawk stops at a file it cannot open).
+    const ksoftirqd = `k=$(for p in $(pgrep '^ksoftirqd/'); do cut -d' ' -f1 /proc/$p/schedstat; done | awk '{t += $1; n++} END {printf "%.0f/%d", t, n}')`;
+    const others = `${ksoftirqd}; t=$(date +%s.%N); p=$(head -n 1 /proc/stat)`;
+    const reads = label === "start" ? `${others}; ${usage}` : `${usage}; ${others}`;
+    return `${reads}; echo "${cpuProbeMarker} ${label} $t $u $k $p" >&2`;
+}
+
+/**
+ * A tool run between two CPU probes: the first `startAfterSeconds` after the tool starts (the
+ * warm-up the tool itself discards, iperf3 -O), the second when it has exited.
+ */
+export function withCpuProbes(cgroup: CpuCgroup, startAfterSeconds: number, command: string): string {
+    const start = startAfterSeconds > 0 ? `{ sleep ${startAfterSeconds}; ${cpuProbeCommand(cgroup, "start")}; } & ` : `${cpuProbeCommand(cgroup, "start")}; `;
+    return `${start}${command}; rc=$?; ${cpuProbeCommand(cgroup, "end")}; wait; exit $rc`;
+}
+
+/** Runs `command` on one CPU (taskset(1)), for the pinned-CPU variant of the lab. */
+export function onCpu(cpu: number | undefined, command: string): string {
+    return cpu === undefined ? command : `taskset -c ${cpu} ${command}`;
 }
 
 /** Marker of each CPU sample line. */

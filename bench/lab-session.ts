@@ -42,6 +42,7 @@ export class LabSession implements ClusterSession {
     readonly hostIps: string[];
     readonly http: HttpEndpoints;
     readonly sharedKernel = true;
+    readonly cpuCgroup: LabLayout["cpuCgroup"];
     private readonly podShells = new Map<string, ProcessShell>();
 
     constructor(
@@ -52,6 +53,7 @@ export class LabSession implements ClusterSession {
         this.hosts = lab.hosts.map((h, i) => ProcessShell.netns(`node ${i + 1} (${h.netns})`, h.netns));
         this.hostIps = lab.hosts.map((h) => h.ip);
         this.http = { loadBalancer: lab.loadBalancerUrl, nodePort: lab.frontendUrls[0] };
+        this.cpuCgroup = lab.cpuCgroup;
     }
 
     private podShell(netns: string): ProcessShell {

@@ -7,6 +7,10 @@ import {
     clockCommand,
     cpuSamplerCommand,
     guestbookReadPath,
+    inCgroup,
+    onCpu,
+    sockperfUnderLoadCommand,
+    withCpuProbes,
     guestbookWritePath,
     iperf3ClientCommand,
     iperf3ServerCommand,
@@ -19,7 +23,7 @@ import {
     toolGraceSeconds,
     wrkCommand,
 } from "./commands";
-import { busyCpuRate, parseCpuSamples, parseIperf3, parseSockperf, parseWrk, type HttpResult, type ThroughputResult } from "./parse";
+import { busyCpuRate, iperf3PacketsSentFrom, parseCpuSamples, parseCpuWindow, parseIperf3, parseSockperf, parseWrk, type CpuWindow, type HttpResult, type ThroughputResult } from "./parse";
 import type { ClusterSession, Endpoint } from "./session";
 import type { BackgroundProcess, CommandResult, Shell } from "./shell";
 import type { Better } from "./stats";
@@ -55,9 +59,33 @@ export interface MeasureSettings {
     /** First TCP/UDP port for iperf3 servers; scaling pairs use the following ones. */
     readonly iperf3Port: number;
     readonly sockperfPort: number;
-    /** Only these cases (ids from `caseIds`); all when undefined. */
+    /** Only these cases (ids from `caseIds`); all when undefined (opt-in cases only when listed). */
     readonly cases?: readonly string[];
+    /** Fixed TCP rate of the CPU-cost runs (iperf3 -b syntax); default `costBitrateDefault`. */
+    readonly costBitrate?: string;
+    /** Fixed UDP rate of the per-packet cost runs (iperf3 -b syntax); default `costPacketBitrateDefault`. */
+    readonly costPacketBitrate?: string;
+    /** Messages per second of the fixed-rate latency runs; default `loadedLatencyMpsDefault`. */
+    readonly latencyMps?: number;
+    /** Pin servers to CPU 0 and clients to CPU 1 (taskset) in the iperf3 and sockperf runs. */
+    readonly pinCpus?: boolean;
 }
+
+/** The CPU-cost runs' offered TCP rate: below what every lab path reaches on a busy 2-core machine
+ * (the slowest measured 2.1 Gbit/s saturated; docs/lab.md), so every path moves the same bytes. */
+export const costBitrateDefault = "1G";
+/** The fixed-rate latency runs' offered messages per second (docs/lab.md). */
+export const loadedLatencyMpsDefault = 5000;
+
+/** Cases that run only when asked for by name (`cases`): the lab's cost and fixed-rate figures. */
+export const optInCases: readonly string[] = [
+    "iperf3.pod.cross.cost",
+    "iperf3.host.cross.cost",
+    "iperf3.pod.cross.udpcost",
+    "iperf3.host.cross.udpcost",
+    "latency.pod.cross.load",
+    "latency.host.cross.load",
+];
 
 export interface MeasureContext {
     readonly session: ClusterSession;
@@ -73,8 +101,16 @@ export interface MeasureContext {
 
 /** Whether a case (e.g. "iperf3.pod.cross.tcp1") is selected. */
 function wanted(ctx: MeasureContext, caseId: string): boolean {
-    return ctx.settings.cases === undefined || ctx.settings.cases.includes(caseId);
+    if (ctx.settings.cases === undefined) return !optInCases.includes(caseId);
+    return ctx.settings.cases.includes(caseId);
 }
+
+/** Server on CPU 0, client on CPU 1, when pinning is asked for. */
+function pinned(ctx: MeasureContext, role: "server" | "client", command: string): string {
+    return onCpu(ctx.settings.pinCpus ? (role === "server" ? 0 : 1) : undefined, command);
+}
+
+
 
 function checkAborted(signal?: AbortSignal): void {
     if (signal?.aborted) {
@@ -126,7 +162,7 @@ async function withCpu<T>(ctx: MeasureContext, name: string, seconds: number, sk
 
 // ---------------------------------------------------------------- HTTP (wrk)
 
-async function runWrk(ctx: MeasureContext, name: string, url: string, connections: number): Promise<{ result: HttpResult; raw: string[]; busyCpus?: number }> {
+async function runWrk(ctx: MeasureContext, name: string, url: string, connections: number): Promise<{ result: HttpResult; raw: string[]; busyCpus?: number; window?: CpuWindow }> {
     const s = ctx.settings;
     const lg = ctx.session.loadGenerator;
     const base = { url, connections, threads: s.httpThreads, requestTimeoutSeconds: s.requestTimeoutSeconds };
@@ -138,6 +174,15 @@ async function runWrk(ctx: MeasureContext, name: string, url: string, connection
         expectSuccess("wrk (warm-up)", lg, r);
     }
     checkAborted(ctx.signal);
+    const cgroup = ctx.session.cpuCgroup;
+    if (cgroup) {
+        // The mode's own CPU time (its group: frontends, Redis, wrk) over the measured run.
+        const command = inCgroup(cgroup, withCpuProbes(cgroup, 0, wrkCommand({ ...base, durationSeconds: s.durationSeconds })));
+        const r = await lg.run(command, { timeoutMs: toolTimeoutMs(s), signal: ctx.signal });
+        raw.push(ctx.record(name, lg, command, r));
+        expectSuccess("wrk", lg, r);
+        return { result: parseWrk(r.stdout), raw, window: parseCpuWindow(r.stderr, ctx.clkTck) };
+    }
     const command = wrkCommand({ ...base, durationSeconds: s.durationSeconds });
     const measured = await withCpu(ctx, name, s.durationSeconds, 0, () => lg.run(command, { timeoutMs: toolTimeoutMs(s), signal: ctx.signal }));
     raw.push(ctx.record(name, lg, command, measured.value));
@@ -145,7 +190,7 @@ async function runWrk(ctx: MeasureContext, name: string, url: string, connection
     return { result: parseWrk(measured.value.stdout), raw: [...raw, ...measured.raw], busyCpus: measured.busyCpus };
 }
 
-function httpFigures(prefix: string, label: string, measurement: MeasurementId, r: HttpResult, raw: string[], extraPercentiles: boolean, gated: boolean, busyCpus: number | undefined, sharedKernel: boolean): Figure[] {
+function httpFigures(prefix: string, label: string, measurement: MeasurementId, r: HttpResult, raw: string[], extraPercentiles: boolean, gated: boolean, busyCpus: number | undefined, sharedKernel: boolean, window?: CpuWindow): Figure[] {
     const f = (id: string, what: string, unit: string, better: Better, value: number, g = false): Figure => ({
         id: `${prefix}.${id}`,
         measurement,
@@ -166,6 +211,9 @@ function httpFigures(prefix: string, label: string, measurement: MeasurementId, 
         f("latency.max", "max latency", "ms", "lower", r.latencyMs.max),
         f("errors", "socket errors", "count", "lower", r.socketErrors),
         f("non2xx", "non-2xx responses", "count", "lower", r.non2xx),
+        ...(window !== undefined && r.requests > 0
+            ? [f("cpuMsPerRequest", "CPU-ms per request (the mode's processes and ksoftirqd)", "CPU-ms/req", "lower", (window.cpuSeconds * 1000) / r.requests)]
+            : []),
         ...(busyCpus !== undefined && r.requestsPerSecond > 0
             ? [f("cpuPer1kRequests", sharedKernel ? "CPU-s per 1000 requests (shared kernel: all ends)" : "node CPU-s per 1000 requests (both nodes)", "CPU-s/1k req", "lower", (busyCpus / r.requestsPerSecond) * 1000)]
             : []),
@@ -186,8 +234,8 @@ export async function measureHttp(ctx: MeasureContext): Promise<Figure[]> {
             ctx.note(`http.${key}: the target has no ${label.replace("HTTP via ", "")} URL; not measured`);
             continue;
         }
-        const { result, raw, busyCpus } = await runWrk(ctx, `http-${key}`, joinUrl(url, "/"), ctx.settings.httpConnections);
-        figures.push(...httpFigures(`http.${key}`, label, "http", result, raw, false, key === "lb", busyCpus, ctx.session.sharedKernel));
+        const { result, raw, busyCpus, window } = await runWrk(ctx, `http-${key}`, joinUrl(url, "/"), ctx.settings.httpConnections);
+        figures.push(...httpFigures(`http.${key}`, label, "http", result, raw, false, key === "lb", busyCpus, ctx.session.sharedKernel, window));
     }
     return figures;
 }
@@ -207,8 +255,8 @@ export async function measureGuestbook(ctx: MeasureContext): Promise<Figure[]> {
     ] as const) {
         checkAborted(ctx.signal);
         if (!wanted(ctx, `guestbook.${key}`)) continue;
-        const { result, raw, busyCpus } = await runWrk(ctx, `guestbook-${key}`, joinUrl(base, path), ctx.settings.httpConnections);
-        figures.push(...httpFigures(`guestbook.${key}`, label, "guestbook", result, raw, true, false, busyCpus, ctx.session.sharedKernel));
+        const { result, raw, busyCpus, window } = await runWrk(ctx, `guestbook-${key}`, joinUrl(base, path), ctx.settings.httpConnections);
+        figures.push(...httpFigures(`guestbook.${key}`, label, "guestbook", result, raw, true, false, busyCpus, ctx.session.sharedKernel, window));
     }
     return figures;
 }
@@ -268,6 +316,22 @@ interface ThroughputCase {
     readonly sameNode: boolean;
     readonly streams: number;
     readonly udp: boolean;
+    /** A CPU-cost run at a fixed rate, CPU counted in the target's group (opt-in): TCP at
+     * `costBitrate`, or UDP datagrams of `costDatagramBytes` at `costPacketRate`. */
+    readonly cost?: boolean;
+}
+
+/** UDP cost runs: datagram size (bytes of payload, iperf3 -l) and the offered rate. 1400 bytes
+ * fit every lab mode's pod MTU, so each datagram is one packet on every path (no GSO, no
+ * fragments): the figure is the CPU the datapath spends per packet. */
+export const costDatagramBytes = 1400;
+export const costPacketBitrateDefault = "200M";
+/** The UDP cost runs' warm-up (excluded from CPU and packets) and their report interval. */
+export const costUdpWarmupSeconds = 0.5;
+const costUdpIntervalSeconds = 0.1;
+/** Whole seconds a UDP cost run lasts so that at least `durationSeconds` remain after its warm-up. */
+export function costUdpRunSeconds(durationSeconds: number): number {
+    return Math.ceil(durationSeconds + costUdpWarmupSeconds);
 }
 
 /** The iperf3 matrix: pod↔pod across nodes and on one node, and the host-network baseline. */
@@ -280,7 +344,20 @@ export const throughputCases: readonly ThroughputCase[] = [
     { id: "host.cross.tcp1", label: "host↔host (hostNetwork), TCP 1 stream", hostNetwork: true, sameNode: false, streams: 1, udp: false },
     { id: "host.cross.tcp8", label: "host↔host (hostNetwork), TCP 8 streams", hostNetwork: true, sameNode: false, streams: 8, udp: false },
     { id: "host.cross.udp", label: "host↔host (hostNetwork), UDP", hostNetwork: true, sameNode: false, streams: 1, udp: true },
+    { id: "pod.cross.cost", label: "pod↔pod across nodes, TCP at a fixed rate", hostNetwork: false, sameNode: false, streams: 1, udp: false, cost: true },
+    { id: "host.cross.cost", label: "host↔host (hostNetwork), TCP at a fixed rate", hostNetwork: true, sameNode: false, streams: 1, udp: false, cost: true },
+    { id: "pod.cross.udpcost", label: `pod↔pod across nodes, UDP ${costDatagramBytes}-byte datagrams at a fixed rate`, hostNetwork: false, sameNode: false, streams: 1, udp: true, cost: true },
+    { id: "host.cross.udpcost", label: `host↔host (hostNetwork), UDP ${costDatagramBytes}-byte datagrams at a fixed rate`, hostNetwork: true, sameNode: false, streams: 1, udp: true, cost: true },
 ];
+
+/**
+ * The iperf3 port of a case's server. Host-network servers take the next port of the range the
+ * stacks open (measurementPorts.iperf3), so that a port published to a container on the same
+ * node (Docker's -p, the bridge baseline) does not capture their connections.
+ */
+function iperf3PortFor(ctx: MeasureContext, server: Endpoint): number {
+    return ctx.settings.iperf3Port + (server.hostNetwork ? 1 : 0);
+}
 
 /** Server on node 1, client on node 2 (or both on node 1). */
 async function pairFor(ctx: MeasureContext, hostNetwork: boolean, sameNode: boolean): Promise<{ server: Endpoint; client: Endpoint }> {
@@ -296,15 +373,15 @@ async function pairFor(ctx: MeasureContext, hostNetwork: boolean, sameNode: bool
 
 async function runIperf3(ctx: MeasureContext, name: string, server: Endpoint, client: Endpoint, port: number, streams: number, udp: boolean): Promise<{ result: ThroughputResult; raw: string[]; busyCpus?: number }> {
     const s = ctx.settings;
-    const serverCommand = iperf3ServerCommand({ port, lifetimeSeconds: (s.durationSeconds + s.warmupSeconds) * 2 + 3 * toolGraceSeconds });
-    const clientCommand = iperf3ClientCommand({
+    const serverCommand = pinned(ctx, "server", iperf3ServerCommand({ port, lifetimeSeconds: (s.durationSeconds + s.warmupSeconds) * 2 + 3 * toolGraceSeconds }));
+    const clientCommand = pinned(ctx, "client", iperf3ClientCommand({
         host: server.ip,
         port,
         durationSeconds: s.durationSeconds,
         omitSeconds: s.warmupSeconds,
         streams,
         udpBitrate: udp ? s.udpBitrate : undefined,
-    });
+    }));
     const measured = await withCpu(ctx, name, s.durationSeconds + s.warmupSeconds, s.warmupSeconds, () =>
         clientAgainstServer(ctx, name, server, serverCommand, client, clientCommand, toolTimeoutMs(s)),
     );
@@ -313,18 +390,50 @@ async function runIperf3(ctx: MeasureContext, name: string, server: Endpoint, cl
     return { result: parseIperf3(result.stdout), raw: [...raw, ...measured.raw], busyCpus: measured.busyCpus };
 }
 
-/** 3 + 6. iperf3 throughput, retransmits, UDP loss/jitter, CPU-seconds per Gbit, % of host. */
+/**
+ * CPU cost of moving bytes: one TCP stream at the fixed `costBitrate`, server and client in the
+ * target's CPU group; CPU-seconds of the group (+ ksoftirqd) from the end of iperf3's omitted
+ * warm-up to its exit, divided by the bytes received after the warm-up. On shared cores a
+ * saturating run measures who wins the CPU; at a fixed rate every path moves the same bytes and
+ * the CPU it needs for them is its cost.
+ */
+async function runCost(ctx: MeasureContext, name: string, server: Endpoint, client: Endpoint, port: number, udp: boolean): Promise<{ result: ThroughputResult; window: CpuWindow; packetsSent?: number; raw: string[] }> {
+    const s = ctx.settings;
+    const cgroup = ctx.session.cpuCgroup;
+    if (!cgroup) throw new Error("the CPU-cost runs need a CPU group counting the target's processes (the lab has one; whole machines do not)");
+    const serverCommand = inCgroup(cgroup, pinned(ctx, "server", iperf3ServerCommand({ port, lifetimeSeconds: (s.durationSeconds + s.warmupSeconds) * 2 + 3 * toolGraceSeconds })));
+    // TCP: iperf3 -O discards whole warm-up seconds. UDP: the run is read from its interval
+    // reports (-i), so the warm-up can be a fraction of a second (`costUdpWarmupSeconds`) and
+    // the run is `durationSeconds` long in all.
+    const iperf3 = iperf3ClientCommand({
+        host: server.ip,
+        port,
+        // iperf3 -t takes whole seconds: the UDP window is what is left after the warm-up.
+        durationSeconds: udp ? costUdpRunSeconds(s.durationSeconds) : s.durationSeconds,
+        omitSeconds: udp ? 0 : s.warmupSeconds,
+        streams: 1,
+        ...(udp ? { udpBitrate: s.costPacketBitrate ?? costPacketBitrateDefault, length: costDatagramBytes, intervalSeconds: costUdpIntervalSeconds } : { tcpBitrate: s.costBitrate ?? costBitrateDefault }),
+    });
+    const clientCommand = inCgroup(cgroup, withCpuProbes(cgroup, udp ? costUdpWarmupSeconds : s.warmupSeconds, pinned(ctx, "client", iperf3)));
+    const { result, raw } = await clientAgainstServer(ctx, name, server, serverCommand, client, clientCommand, toolTimeoutMs(s));
+    expectSuccess("iperf3 client", client.shell, result);
+    return {
+        result: parseIperf3(result.stdout),
+        window: parseCpuWindow(result.stderr, ctx.clkTck),
+        packetsSent: udp ? iperf3PacketsSentFrom(result.stdout, costUdpWarmupSeconds).packets : undefined,
+        raw,
+    };
+}
+
+/** 3 + 6. iperf3 throughput, retransmits, UDP loss/jitter, CPU-seconds per Gbit; CPU per GB at a fixed rate. */
 export async function measureThroughput(ctx: MeasureContext): Promise<Figure[]> {
     const figures: Figure[] = [];
-    const byCase = new Map<string, { gbps: number; raw: string[] }>();
     for (const c of throughputCases) {
         checkAborted(ctx.signal);
         if (!wanted(ctx, `iperf3.${c.id}`)) continue;
         const { server, client } = await pairFor(ctx, c.hostNetwork, c.sameNode);
         const name = `iperf3-${c.id.replace(/\./g, "-")}`;
-        const { result, raw, busyCpus } = await runIperf3(ctx, name, server, client, ctx.settings.iperf3Port, c.streams, c.udp);
-        byCase.set(c.id, { gbps: result.gbps, raw });
-        const f = (what: string, key: string, unit: string, better: Better, value: number, gated = false): Figure => ({
+        const f = (what: string, key: string, unit: string, better: Better, value: number, raw: string[], gated = false): Figure => ({
             id: `iperf3.${c.id}.${key}`,
             measurement: "iperf3",
             label: `${c.label}: ${what}`,
@@ -334,29 +443,40 @@ export async function measureThroughput(ctx: MeasureContext): Promise<Figure[]> 
             raw,
             gated: gated || undefined,
         });
-        figures.push(f("throughput", "gbps", "Gbit/s", "higher", result.gbps, c.id === "pod.cross.tcp1"));
-        if (result.retransmits !== undefined) figures.push(f("retransmits", "retransmits", "count", "lower", result.retransmits));
-        if (result.lostPercent !== undefined) figures.push(f("UDP loss", "loss", "%", "lower", result.lostPercent));
-        if (result.jitterMs !== undefined) figures.push(f("UDP jitter", "jitter", "ms", "lower", result.jitterMs));
+        if (c.cost) {
+            const { result, window, packetsSent, raw } = await runCost(ctx, name, server, client, iperf3PortFor(ctx, server), c.udp);
+            const gigabytes = result.bytes / 1e9;
+            if (!(gigabytes > 0)) throw new Error(`${c.label}: iperf3 received no bytes after its warm-up`);
+            if (c.udp) {
+                // Per packet sent: every one crossed the whole datapath; a receiver that falls behind
+                // drops some at its socket, which would otherwise make the others look dearer.
+                const packets = packetsSent;
+                if (!(packets && packets > 0)) throw new Error(`${c.label}: iperf3 reported no packets sent after its warm-up`);
+                figures.push(
+                    f("CPU-µs per packet sent (the mode's processes and ksoftirqd)", "cpuUsPerPacket", "CPU-µs/packet", "lower", (window.cpuSeconds * 1e6) / packets, raw),
+                    f(`CPU-s per GB sent in ${costDatagramBytes}-byte datagrams`, "cpuPerGB", "CPU-s/GB", "lower", window.cpuSeconds / ((packets * costDatagramBytes) / 1e9), raw),
+                    f("whole-machine CPU-µs per packet sent (includes other load on the machine)", "machineCpuUsPerPacket", "CPU-µs/packet", "lower", (window.machineCpuSeconds * 1e6) / packets, raw),
+                    f("rate achieved", "gbps", "Gbit/s", "higher", result.gbps, raw),
+                    ...(result.lostPercent !== undefined ? [f("UDP loss", "loss", "%", "lower", result.lostPercent, raw)] : []),
+                );
+                continue;
+            }
+            figures.push(
+                f("CPU-s per GB moved (the mode's processes and ksoftirqd)", "cpuPerGB", "CPU-s/GB", "lower", window.cpuSeconds / gigabytes, raw),
+                f("whole-machine CPU-s per GB (includes other load on the machine)", "machineCpuPerGB", "CPU-s/GB", "lower", window.machineCpuSeconds / gigabytes, raw),
+                f("rate achieved", "gbps", "Gbit/s", "higher", result.gbps, raw),
+            );
+            continue;
+        }
+        const { result, raw, busyCpus } = await runIperf3(ctx, name, server, client, iperf3PortFor(ctx, server), c.streams, c.udp);
+        figures.push(f("throughput", "gbps", "Gbit/s", "higher", result.gbps, raw, c.id === "pod.cross.tcp1"));
+        if (result.retransmits !== undefined) figures.push(f("retransmits", "retransmits", "count", "lower", result.retransmits, raw));
+        if (result.lostPercent !== undefined) figures.push(f("UDP loss", "loss", "%", "lower", result.lostPercent, raw));
+        if (result.jitterMs !== undefined) figures.push(f("UDP jitter", "jitter", "ms", "lower", result.jitterMs, raw));
         if (busyCpus !== undefined && result.gbps > 0) {
             // busy CPUs / (Gbit/s) = CPU-seconds per Gbit.
             const scope = ctx.session.sharedKernel ? "CPU-s per Gbit (shared kernel: both ends)" : "node CPU-s per Gbit (both nodes)";
-            figures.push(f(scope, "cpuPerGbit", "CPU-s/Gbit", "lower", busyCpus / result.gbps));
-        }
-    }
-    for (const c of throughputCases.filter((x) => !x.hostNetwork && !x.sameNode)) {
-        const pod = byCase.get(c.id);
-        const host = byCase.get(c.id.replace(/^pod\./, "host."));
-        if (pod && host && host.gbps > 0) {
-            figures.push({
-                id: `iperf3.${c.id}.pctOfHost`,
-                measurement: "iperf3",
-                label: `${c.label}: % of host baseline`,
-                unit: "%",
-                better: "higher",
-                value: (pod.gbps / host.gbps) * 100,
-                raw: [...pod.raw, ...host.raw],
-            });
+            figures.push(f(scope, "cpuPerGbit", "CPU-s/Gbit", "lower", busyCpus / result.gbps, raw));
         }
     }
     return figures;
@@ -365,12 +485,14 @@ export async function measureThroughput(ctx: MeasureContext): Promise<Figure[]> 
 // ---------------------------------------------------------------- sockperf
 
 export const latencyCases = [
-    { id: "pod.cross", label: "pod↔pod across nodes", hostNetwork: false, sameNode: false },
-    { id: "pod.same", label: "pod↔pod on one node", hostNetwork: false, sameNode: true },
-    { id: "host.cross", label: "host↔host (hostNetwork)", hostNetwork: true, sameNode: false },
+    { id: "pod.cross", label: "pod↔pod across nodes", hostNetwork: false, sameNode: false, fixedRate: false },
+    { id: "pod.same", label: "pod↔pod on one node", hostNetwork: false, sameNode: true, fixedRate: false },
+    { id: "host.cross", label: "host↔host (hostNetwork)", hostNetwork: true, sameNode: false, fixedRate: false },
+    { id: "pod.cross.load", label: "pod↔pod across nodes at a fixed rate", hostNetwork: false, sameNode: false, fixedRate: true },
+    { id: "host.cross.load", label: "host↔host (hostNetwork) at a fixed rate", hostNetwork: true, sameNode: false, fixedRate: true },
 ] as const;
 
-/** 4. TCP request/response round trips (sockperf ping-pong): p50, p99. */
+/** 4. TCP request/response round trips: sockperf ping-pong (p50, p99), or under-load at a fixed rate. */
 export async function measureLatency(ctx: MeasureContext): Promise<Figure[]> {
     const s = ctx.settings;
     const figures: Figure[] = [];
@@ -379,15 +501,22 @@ export async function measureLatency(ctx: MeasureContext): Promise<Figure[]> {
         if (!wanted(ctx, `latency.${c.id}`)) continue;
         const { server, client } = await pairFor(ctx, c.hostNetwork, c.sameNode);
         const name = `sockperf-${c.id.replace(/\./g, "-")}`;
-        const serverCommand = (seconds: number) => sockperfServerCommand({ ip: server.ip, port: s.sockperfPort, lifetimeSeconds: seconds * 2 + 3 * toolGraceSeconds });
+        const serverCommand = (seconds: number) =>
+            // All addresses: behind a published port (Docker's -p, the bridge baseline) clients use the
+            // host's address, which the container does not have.
+            inCgroup(ctx.session.cpuCgroup, pinned(ctx, "server", sockperfServerCommand({ ip: "0.0.0.0", port: s.sockperfPort, lifetimeSeconds: seconds * 2 + 3 * toolGraceSeconds })));
         const raw: string[] = [];
-        if (s.warmupSeconds > 0) {
+        // under-load discards its own first 400 ms; ping-pong gets a separate warm-up run.
+        if (s.warmupSeconds > 0 && !c.fixedRate) {
             const warm = sockperfPingPongCommand({ ip: server.ip, port: s.sockperfPort, durationSeconds: s.warmupSeconds });
             const w = await clientAgainstServer(ctx, `${name}-warmup`, server, serverCommand(s.warmupSeconds), client, warm, toolTimeoutMs(s));
             raw.push(...w.raw);
             expectSuccess("sockperf (warm-up)", client.shell, w.result);
         }
-        const command = sockperfPingPongCommand({ ip: server.ip, port: s.sockperfPort, durationSeconds: s.durationSeconds });
+        const tool = c.fixedRate
+            ? sockperfUnderLoadCommand({ ip: server.ip, port: s.sockperfPort, durationSeconds: s.durationSeconds, messagesPerSecond: s.latencyMps ?? loadedLatencyMpsDefault })
+            : sockperfPingPongCommand({ ip: server.ip, port: s.sockperfPort, durationSeconds: s.durationSeconds });
+        const command = inCgroup(ctx.session.cpuCgroup, pinned(ctx, "client", tool));
         const m = await clientAgainstServer(ctx, name, server, serverCommand(s.durationSeconds), client, command, toolTimeoutMs(s));
         raw.push(...m.raw);
         expectSuccess("sockperf", client.shell, m.result);
@@ -615,7 +744,8 @@ export const measurementRunners: Readonly<Record<MeasurementId, (ctx: MeasureCon
  */
 export function toolSecondsPerRepetition(ids: readonly MeasurementId[], s: Pick<MeasureSettings, "durationSeconds" | "warmupSeconds" | "scalingPods" | "cases">, hasLoadBalancer = true): number {
     const run = s.durationSeconds + s.warmupSeconds;
-    const count = (prefix: string, all: readonly string[]) => all.filter((c) => s.cases === undefined || s.cases.includes(`${prefix}.${c}`)).length;
+    const count = (prefix: string, all: readonly string[]) =>
+        all.filter((c) => (s.cases === undefined ? !optInCases.includes(`${prefix}.${c}`) : s.cases.includes(`${prefix}.${c}`))).length;
     const runs: Record<MeasurementId, number> = {
         http: count("http", hasLoadBalancer ? ["lb", "nodeport"] : ["nodeport"]),
         guestbook: count("guestbook", ["read", "write"]),

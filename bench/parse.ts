@@ -2,7 +2,7 @@
  * Parsers for the tools' own output. Each takes the full stdout and returns numbers in the
  * units the report uses, or throws an error quoting the part it could not read.
  */
-import { cpuSampleMarker, wrkJsonMarker } from "./commands";
+import { cpuProbeMarker, cpuSampleMarker, wrkJsonMarker } from "./commands";
 
 export interface HttpResult {
     readonly requests: number;
@@ -58,6 +58,10 @@ export interface ThroughputResult {
     readonly lostPercent?: number;
     /** Seconds measured after the omitted warm-up. */
     readonly seconds: number;
+    /** Bytes received in those seconds. */
+    readonly bytes: number;
+    /** UDP: datagrams the client sent in those seconds. */
+    readonly packetsSent?: number;
 }
 
 /** Reads `iperf3 -J` output (iperf 3.7+ layout; UDP from `sum_received` when present, else `sum`). */
@@ -83,6 +87,7 @@ export function parseIperf3(stdout: string): ThroughputResult {
             gbps: received.bits_per_second / 1e9,
             retransmits: j.end.sum_sent?.retransmits,
             seconds: received.seconds,
+            bytes: received.bytes,
         };
     }
     const sum = j.end?.sum_received ?? j.end?.sum;
@@ -95,7 +100,24 @@ export function parseIperf3(stdout: string): ThroughputResult {
         jitterMs: sum.jitter_ms,
         lostPercent: sum.lost_percent,
         seconds: sum.seconds,
+        bytes: sum.bytes,
+        // The sender's count (end.sum); the receiver's sum_received counts what arrived.
+        packetsSent: j.end?.sum?.packets,
     };
+}
+
+/**
+ * UDP datagrams the iperf3 client sent in the interval reports that start at or after `fromSeconds`
+ * (`iperf3 -J -i …`: `intervals[].sum` with start, end and packets, on the test's own clock).
+ */
+export function iperf3PacketsSentFrom(stdout: string, fromSeconds: number): { packets: number; seconds: number } {
+    const j = JSON.parse(stdout.slice(stdout.indexOf("{")));
+    const intervals: { start: number; end: number; packets?: number }[] = (j.intervals ?? []).map((i: { sum: { start: number; end: number; packets?: number } }) => i.sum);
+    const window = intervals.filter((i) => i.start >= fromSeconds - 1e-6);
+    if (window.length === 0 || window.some((i) => typeof i.packets !== "number")) {
+        throw new Error(`iperf3 JSON has no UDP interval reports from ${fromSeconds} s on: ${excerpt(stdout)}`);
+    }
+    return { packets: window.reduce((a, i) => a + i.packets!, 0), seconds: window[window.length - 1].end - window[0].start };
 }
 
 export interface LatencyResult {
@@ -185,4 +207,61 @@ export function parseKeyValues(stdout: string): Record<string, string> {
         if (m) out[m[1]] = m[2];
     }
     return out;
+}
+
+/** One `cpuProbeCommand` line. */
+export interface CpuProbe {
+    readonly label: string;
+    readonly time: number;
+    /** CPU time of the lab mode's control group, nanoseconds. */
+    readonly groupNs: number;
+    /** ksoftirqd threads' time on a CPU, nanoseconds, and how many threads were read. */
+    readonly ksoftirqdNs: number;
+    readonly ksoftirqdThreads: number;
+    /** The whole machine's /proc/stat cpu line: busy jiffies (all but idle and iowait). */
+    readonly machineBusyTicks: number;
+}
+
+/** CPU spent between the "start" and "end" probes of `withCpuProbes`, in seconds. */
+export interface CpuWindow {
+    readonly seconds: number;
+    /** The mode's group plus ksoftirqd: the work the datapath and its tools did. */
+    readonly cpuSeconds: number;
+    /** Of which ksoftirqd. */
+    readonly ksoftirqdSeconds: number;
+    /** The whole machine (includes whatever else runs on it). */
+    readonly machineCpuSeconds: number;
+}
+
+/** Reads the two probe lines of `withCpuProbes` (from stderr). */
+export function parseCpuWindow(stderr: string, clkTck: number): CpuWindow {
+    const probes = new Map<string, CpuProbe>();
+    for (const line of stderr.split("\n")) {
+        if (!line.startsWith(cpuProbeMarker + " ")) continue;
+        const f = line.trim().split(/\s+/);
+        // cpu-probe <label> <time> <group ns> <ksoftirqd ns> cpu user nice system idle iowait irq softirq steal …
+        const jiffies = f.slice(6, 14).map(Number);
+        const [ksoftirqdNs, threads] = (f[4] ?? "").split("/").map(Number);
+        const numbers = [Number(f[2]), Number(f[3]), ksoftirqdNs, threads, ...jiffies];
+        if (f[5] !== "cpu" || jiffies.length < 5 || numbers.some((n) => !Number.isFinite(n))) {
+            throw new Error(`CPU probe line is not "${cpuProbeMarker} <label> <time> <ns> <ns> cpu <jiffies…>": ${line}`);
+        }
+        const busy = jiffies.reduce((a, b) => a + b, 0) - jiffies[3] - (jiffies[4] ?? 0);
+        if (!(threads > 0)) throw new Error(`CPU probe found no ksoftirqd thread: ${line}`);
+        probes.set(f[1], { label: f[1], time: Number(f[2]), groupNs: Number(f[3]), ksoftirqdNs, ksoftirqdThreads: threads, machineBusyTicks: busy });
+    }
+    const start = probes.get("start");
+    const end = probes.get("end");
+    if (!start || !end) throw new Error(`CPU probes missing (need "start" and "end"): ${excerpt(stderr)}`);
+    // A window that runs backwards or lost a thread would give a cost that is not one.
+    if (!(end.time > start.time) || end.groupNs < start.groupNs || end.ksoftirqdNs < start.ksoftirqdNs || end.ksoftirqdThreads !== start.ksoftirqdThreads) {
+        throw new Error(`CPU probes do not bound the run (start ${start.time}, end ${end.time}; ksoftirqd threads ${start.ksoftirqdThreads} → ${end.ksoftirqdThreads}): ${excerpt(stderr)}`);
+    }
+    const ksoftirqdSeconds = (end.ksoftirqdNs - start.ksoftirqdNs) / 1e9;
+    return {
+        seconds: end.time - start.time,
+        cpuSeconds: (end.groupNs - start.groupNs) / 1e9 + ksoftirqdSeconds,
+        ksoftirqdSeconds,
+        machineCpuSeconds: (end.machineBusyTicks - start.machineBusyTicks) / clkTck,
+    };
 }

@@ -4,8 +4,8 @@
  * (pipeline-*.test.ts check the report produced from real tool outputs.)
  */
 import { describe, expect, it } from "vitest";
-import { formatValue, reportCharts, reportMarkdown } from "./report";
-import { barChart, niceMax } from "./svg";
+import { completedRepetitions, formatValue, percentOfHost, percentOfHostDefinition, ranking, reportCharts, reportMarkdown, separatedPairs } from "./report";
+import { barChart, groupedBarChart, niceMax, niceTicks } from "./svg";
 import { aggregate, summarySchema, type BenchSummaryFile, type FigureInfo, type Sample } from "./summary";
 
 const figures: FigureInfo[] = [
@@ -62,12 +62,62 @@ describe("report rules", () => {
         expect(md).not.toContain("http.lb.latency.mean is"); // 0.5% is under the limit
     });
 
-    it("errors and interruptions are stated; the IPIP note is emphasised only with an IPIP mode", () => {
+    it("errors and interruptions are stated; the IPIP per-flow note only when an IPIP mode was measured", () => {
         const md = reportMarkdown(summaryOf(samples, { aborted: true, errors: [{ target: "vxlan", repetition: 2, measurement: "latency", message: "sockperf exited with 1\nmore" }] }));
         expect(md).toContain("**Interrupted run:**");
         expect(md).toContain("- vxlan, repetition 2, latency: sockperf exited with 1");
-        expect(md).not.toContain("This run includes an IP-in-IP mode");
-        expect(md).toContain("ONE flow");
+        expect(md).not.toContain("ONE flow");
+        const ipip = summaryOf([...samples, ...reps("calico-ipip", "iperf3.pod.cross.tcp1.gbps", [7, 7.1, 7.2])], {
+            targets: ["host-gw", "vxlan", "calico-ipip"].map((name) => ({ name, mode: name, platform: "aws-k3s" })),
+        });
+        expect(reportMarkdown(ipip)).toContain("**This run includes an IP-in-IP mode.**");
+        expect(reportMarkdown(ipip)).toContain("ONE flow");
+    });
+
+    it("an interrupted run's header says how many repetitions finished, not how many were planned", () => {
+        // Planned 3; samples only from repetition 1 (the run was stopped during repetition 2).
+        const one = samples.filter((x) => x.repetition === 1);
+        const md = reportMarkdown(summaryOf(one, { aborted: true, ...aggregate(figures, one, ["host-gw", "vxlan"], "host-gw", 5) }));
+        expect(md).toContain("the **median of the 1 repetition(s) that ran**; 3 were planned and the run was interrupted");
+        // Stopped during repetition 2: it has the latency figures but not the throughput ones.
+        const cut = samples.filter((x) => x.repetition === 1 || (x.repetition === 2 && x.id === "http.lb.latency.mean"));
+        const md2 = reportMarkdown(summaryOf(cut, { aborted: true, ...aggregate(figures, cut, ["host-gw", "vxlan"], "host-gw", 5) }));
+        expect(md2).toContain("the **median of the 2 repetition(s) that ran** (1 of them cut short, so some figures have fewer samples); 3 were planned");
+        expect(md).not.toContain("median of 3 repetition(s)");
+        expect(reportMarkdown(summaryOf(samples))).toContain("the **median of 3 repetition(s)**");
+    });
+
+    it("without a baseline the report names no command-line flag", () => {
+        const md = reportMarkdown(summaryOf(samples, { baseline: undefined, gate: undefined }));
+        expect(md).not.toContain("--baseline");
+        expect(md).toContain("– (no baseline)");
+    });
+
+    it('"% of host" is the ratio of the two medians the table prints, and says so', () => {
+        // Per repetition the ratios are 9/10 = 90%, 14/20 = 70%, 12/11 = 109.1% (median 90%); the
+        // medians printed are pod 12 and host 11, so the column must read 12/11 = 109.1%.
+        const pod = reps("vxlan", "iperf3.pod.cross.tcp1.gbps", [9, 14, 12]);
+        const host = reps("vxlan", "iperf3.host.cross.tcp1.gbps", [10, 20, 11]);
+        const withHost: FigureInfo[] = [...figures, { id: "iperf3.host.cross.tcp1.gbps", measurement: "iperf3", label: "host↔host, TCP 1 stream: throughput", unit: "Gbit/s", better: "higher" }];
+        const all = [...samples.filter((x) => x.target !== "vxlan" || x.id !== "iperf3.pod.cross.tcp1.gbps"), ...pod, ...host];
+        const md = reportMarkdown({ ...summaryOf(all), figures: withHost, ...aggregate(withHost, all, ["host-gw", "vxlan"], "host-gw", 5) });
+        expect(percentOfHost(12, 11)).toBeCloseTo(109.09, 2);
+        expect(percentOfHost(12, 0)).toBeUndefined();
+        expect(md).toMatch(/\| vxlan \(pod network\) \| 12\.00 \[[\d.]+–[\d.]+\]( ≈)? \| 109\.1 \|/);
+        expect(md).toContain(percentOfHostDefinition);
+    });
+
+    it("the ranking separates only what the intervals separate", () => {
+        // host-gw [9.5, 9.6, 9.7] and vxlan [8.0, 8.1, 8.2] do not overlap: "<"; a third target
+        // spread over both overlaps each: "≈".
+        const three = [...samples, ...reps("calico", "iperf3.pod.cross.tcp1.gbps", [7.5, 9, 10.5])];
+        const s = summaryOf(three, { targets: ["host-gw", "vxlan", "calico"].map((name) => ({ name, mode: name, platform: "aws-k3s" })) });
+        const st = aggregate(figures, three, ["host-gw", "vxlan", "calico"], "host-gw", 5);
+        expect(ranking({ ...s, ...st }, "iperf3.pod.cross.tcp1.gbps")).toBe("host-gw ≈ calico ≈ vxlan");
+        expect(ranking(summaryOf(samples), "iperf3.pod.cross.tcp1.gbps")).toBe("host-gw < vxlan");
+        // Neighbours overlap through calico, but host-gw and vxlan themselves do not.
+        expect(separatedPairs({ ...s, ...st }, "iperf3.pod.cross.tcp1.gbps")).toEqual(["host-gw < vxlan"]);
+        expect(completedRepetitions(summaryOf(samples))).toBe(3);
     });
 
     it("numbers are formatted per unit; charts get nice axes", () => {
@@ -81,5 +131,27 @@ describe("report rules", () => {
         expect(svg).toMatch(/<path d="M[\d.]+ [\d.]+V[\d.]+/); // the CI whisker
         // Percentile chart needs p50/p90/p99 figures, absent here; throughput needs the iperf3 one.
         expect(Object.keys(reportCharts(summaryOf(samples)))).toEqual(["throughput.svg"]);
+    });
+
+    it("chart axes: every tick label has the same decimals; marks for the baseline, a clipped whisker and an empty slot", () => {
+        // The defects: "0, 5, 10.0" and "62.5, 125, 188".
+        expect(niceTicks(9.7).labels).toEqual(["0", "2", "4", "6", "8", "10"]);
+        expect(niceTicks(240).labels).toEqual(["0", "50", "100", "150", "200", "250"]);
+        expect(niceTicks(1.1).labels).toEqual(["0.00", "0.25", "0.50", "0.75", "1.00", "1.25"]);
+        expect(niceTicks(0.6)).toEqual({ max: 0.6, ticks: [0, 0.2, 0.4, 0.6], labels: ["0.0", "0.2", "0.4", "0.6"] });
+        for (const v of [0.013, 0.6, 3.3, 9.7, 56.4, 188, 1234]) {
+            const { labels, max } = niceTicks(v);
+            expect(max, `axis for ${v}`).toBeGreaterThanOrEqual(v);
+            expect(new Set(labels.map((l) => l.split(".")[1]?.length ?? 0)).size, `decimals of ${labels.join(", ")}`).toBe(1);
+        }
+        const svg = groupedBarChart("t", "CPU-µs", [
+            { label: "host", baseline: true, bars: [{ label: "pod", value: 3, low: 2.5, high: 3.5 }] },
+            { label: "vxlan", bars: [{ label: "pod", value: 1, low: 0, high: 2, clippedAtZero: true }] },
+            { label: "bridge", bars: [] },
+        ], ["pod"]);
+        expect(svg).toMatch(/font-weight="bold">host<tspan [^>]*>\(baseline\)<\/tspan>/);
+        expect(svg).toContain('stroke-dasharray="5 4"');
+        expect(svg).toContain("interval held at 0");
+        expect(svg).toContain("not measured");
     });
 });

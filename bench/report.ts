@@ -11,7 +11,9 @@ import * as path from "node:path";
 import { modeFacts, isNetworkMode } from "../components/modes";
 import { costMarkdown, readCostFile } from "./cost";
 import type { Environment } from "./session";
+import { costBitrateDefault, costDatagramBytes, costPacketBitrateDefault, costUdpWarmupSeconds, loadedLatencyMpsDefault } from "./measurements";
 import { barChart, groupedBarChart, lineChart, type BarGroup } from "./svg";
+import { withinNoise } from "./stats";
 import { summarySchema, type BenchSummaryFile, type FigureStats } from "./summary";
 
 /** Reads and checks summary.json. */
@@ -81,6 +83,58 @@ class Tables {
         const diff = showDifference && st.differenceFromBaseline !== undefined ? `${st.differenceFromBaseline >= 0 ? "+" : ""}${formatValue(st.differenceFromBaseline, unit)} ${unit}, ` : "";
         return `${diff}${pct}${st.withinNoiseOfBaseline ? " (within noise)" : ""}`;
     }
+}
+
+/** Repetitions that produced at least one figure: fewer than planned after an interrupt. */
+export function completedRepetitions(s: Pick<BenchSummaryFile, "samples">): number {
+    return new Set(s.samples.map((x) => x.repetition)).size;
+}
+
+/** Of those, the ones with fewer figures than the fullest repetition (cut short by an interrupt). */
+export function partialRepetitions(s: Pick<BenchSummaryFile, "samples">): number {
+    const perRep = new Map<number, number>();
+    for (const x of s.samples) perRep.set(x.repetition, (perRep.get(x.repetition) ?? 0) + 1);
+    const full = Math.max(0, ...perRep.values());
+    return [...perRep.values()].filter((n) => n < full).length;
+}
+
+/** What the report's "% of host" is, said next to it. */
+export const percentOfHostDefinition =
+    '"% of host" is the pod-network median divided by the host-network median of the same target, the two figures printed in its rows (100 × pod ÷ host); it has no interval of its own.';
+
+/** 100 × pod median ÷ host median, the figures the table shows; undefined without both. */
+export function percentOfHost(podMedian: number | undefined, hostMedian: number | undefined): number | undefined {
+    if (podMedian === undefined || hostMedian === undefined || !(hostMedian > 0)) return undefined;
+    return (podMedian / hostMedian) * 100;
+}
+
+function percentOfHostCell(t: Tables, target: string, kind: string): string {
+    const pct = percentOfHost(t.get(target, `iperf3.pod.cross.${kind}.gbps`)?.stats.median, t.get(target, `iperf3.host.cross.${kind}.gbps`)?.stats.median);
+    return pct === undefined ? "–" : formatValue(pct, "%");
+}
+
+/**
+ * The targets ordered by a figure's median (best first), "<" between neighbours whose 95%
+ * intervals do not overlap (a difference the run resolves) and "≈" where they overlap.
+ */
+export function ranking(s: BenchSummaryFile, id: string): string | undefined {
+    const t = new Tables(s);
+    const better = s.figures.find((f) => f.id === id)?.better ?? "lower";
+    const rows = s.targets.map((x) => ({ name: x.name, st: t.get(x.name, id)?.stats })).filter((r) => r.st !== undefined);
+    if (rows.length < 2) return undefined;
+    rows.sort((a, b) => (better === "lower" ? a.st!.median - b.st!.median : b.st!.median - a.st!.median));
+    return rows.map((r, i) => (i === 0 ? r.name : `${withinNoise(rows[i - 1].st!, r.st!) ? " ≈ " : " < "}${r.name}`)).join("");
+}
+
+/** Pairs of targets whose 95% intervals of a figure do not overlap, better one first ("a < b"). */
+export function separatedPairs(s: BenchSummaryFile, id: string): string[] {
+    const t = new Tables(s);
+    const better = s.figures.find((f) => f.id === id)?.better ?? "lower";
+    const rows = s.targets.map((x) => ({ name: x.name, st: t.get(x.name, id)?.stats })).filter((r) => r.st?.ci95 !== undefined);
+    rows.sort((a, b) => (better === "lower" ? a.st!.median - b.st!.median : b.st!.median - a.st!.median));
+    const pairs: string[] = [];
+    rows.forEach((a, i) => rows.slice(i + 1).forEach((b) => (!withinNoise(a.st!, b.st!) ? pairs.push(`${a.name} < ${b.name}`) : undefined)));
+    return pairs;
 }
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -177,10 +231,17 @@ export function reportMarkdown(s: BenchSummaryFile): string {
     const platformOf = (name: string, declared: string) => s.environments.find((e) => e.target === name)?.environment.platform ?? declared;
     out.push(`Run ${s.startedAt} → ${s.finishedAt}. Targets: ${s.targets.map((x) => `**${x.name}** (${x.mode}, ${platformOf(x.name, x.platform)})`).join(", ")}.`);
     out.push("");
+    const finished = completedRepetitions(s);
+    const partial = partialRepetitions(s);
+    const repetitionText =
+        finished < st.repetitions || partial > 0
+            ? `the **median of the ${finished} repetition(s) that ran**${partial > 0 ? ` (${partial} of them cut short, so some figures have fewer samples)` : ""}; ${st.repetitions} were planned and the run was interrupted`
+            : `the **median of ${st.repetitions} repetition(s)**`;
     out.push(
-        `Each figure is the **median of ${st.repetitions} repetition(s)**, followed by the **95% confidence interval of the mean** in brackets ` +
-            `(Student t: mean ± t(0.975, n−1)·s/√n). Every tool run lasts ${st.durationSeconds} s after a discarded ${st.warmupSeconds} s warm-up ` +
-            `(iperf3 \`-O\`; wrk and sockperf: a separate run thrown away). Targets were measured round-robin, the order rotated each repetition: ` +
+        `Each figure is ${repetitionText}, followed by its **95% confidence interval** in brackets ` +
+            `(positive figures: Student t on the logarithms, exp(mean(ln x) ± t(0.975, n−1)·sd(ln x)/√n), which never reaches 0; ` +
+            `counts with zeros: mean ± t·s/√n held at 0). Every tool run lasts ${st.durationSeconds} s after a discarded ${st.warmupSeconds} s warm-up ` +
+            `(iperf3 \`-O\`; wrk and sockperf ping-pong: a separate run thrown away; sockperf under-load: its own first 400 ms; the UDP cost runs: their first 0.5 s). Targets were measured round-robin, the order rotated each repetition: ` +
             s.order.map((o, i) => `${i + 1}: ${o.join(" → ")}`).join("; ") +
             ".",
     );
@@ -188,6 +249,60 @@ export function reportMarkdown(s: BenchSummaryFile): string {
     if (s.baseline) {
         out.push(`Baseline: **${s.baseline}**. "≈" / "within noise" marks a figure whose 95% interval overlaps the baseline's: that difference is not shown to be real.`);
         out.push("");
+    }
+
+    // The lab's headline: what each datapath costs at a fixed offered load (lab/cli.ts, docs/lab.md).
+    if (t.has("iperf3.pod.cross.udpcost.cpuUsPerPacket") || t.has("iperf3.pod.cross.cost.cpuPerGB")) {
+        const packetRate = st.costPacketBitrate ?? costPacketBitrateDefault;
+        const tcpRate = st.costBitrate ?? costBitrateDefault;
+        const mps = st.latencyMps ?? loadedLatencyMpsDefault;
+        out.push("## Cost of each datapath at a fixed load");
+        out.push("");
+        out.push(
+            `Every mode gets the same offered load, so the CPU it spends on it is the cost of its datapath: ` +
+                `${costDatagramBytes}-byte UDP datagrams at ${packetRate}bit/s (one packet each on every path; the first ${costUdpWarmupSeconds} s excluded)` +
+                `${t.has("iperf3.pod.cross.cost.cpuPerGB") ? `, one TCP stream at ${tcpRate}bit/s` : ""}, ` +
+                `guestbook reads through the NodePort (wrk, ${st.httpConnections} keep-alive connections). CPU is counted for the mode's own processes ` +
+                `(its control group: the tools, Apache, Redis, BIRD) plus ksoftirqd, from the end of the warm-up to the end of the run; ` +
+                `the whole machine's CPU is in "Every figure" for comparison. Round trips are sockperf under-load at ${mps} messages/s. ` +
+                `Throughput (saturating, so on shared cores partly a contest for CPU) comes second.`,
+        );
+        out.push("");
+        const columns: [string, (n: string) => string][] = (
+            [
+                ["CPU-µs per packet, pod↔pod", "iperf3.pod.cross.udpcost.cpuUsPerPacket"],
+                ["CPU-µs per packet, host↔host", "iperf3.host.cross.udpcost.cpuUsPerPacket"],
+                [`CPU-s per GB, pod↔pod (${costDatagramBytes}-byte packets)`, "iperf3.pod.cross.udpcost.cpuPerGB"],
+                ["CPU-s per GB, pod↔pod (TCP)", "iperf3.pod.cross.cost.cpuPerGB"],
+                ["CPU-s per GB, host↔host (TCP)", "iperf3.host.cross.cost.cpuPerGB"],
+                ["CPU-ms per guestbook read", "guestbook.read.cpuMsPerRequest"],
+                ["guestbook socket errors", "guestbook.read.errors"],
+                ["round trip p50 at a fixed rate (µs)", "latency.pod.cross.load.p50"],
+                ["round trip p99 at a fixed rate (µs)", "latency.pod.cross.load.p99"],
+                ["throughput pod↔pod, saturating (Gbit/s)", "iperf3.pod.cross.tcp1.gbps"],
+            ] as const
+        )
+            .filter(([, id]) => t.has(id))
+            .map(([head, id]) => [head, (n: string) => t.cell(n, id)] as [string, (n: string) => string]);
+        if (t.has("iperf3.pod.cross.tcp1.gbps") && t.has("iperf3.host.cross.tcp1.gbps")) columns.push(["% of host", (n) => percentOfHostCell(t, n, "tcp1")]);
+        out.push(table(["mode", ...columns.map(([h]) => h)], names.map((n) => [n === s.baseline ? `${n} (baseline)` : n, ...columns.map(([, cell]) => cell(n))])));
+        out.push("");
+        out.push(`Modes ordered by median, best (cheapest) first; "<" between neighbours whose 95% intervals do not overlap, "≈" where the run cannot tell them apart; then every pair whose intervals do not overlap:`);
+        out.push("");
+        for (const [id, what] of [
+            ["iperf3.pod.cross.udpcost.cpuUsPerPacket", "CPU per packet, pod↔pod"],
+            ["iperf3.host.cross.udpcost.cpuUsPerPacket", "CPU per packet, host↔host (the same path in every mode)"],
+            ["iperf3.pod.cross.cost.cpuPerGB", "CPU per GB, pod↔pod (TCP)"],
+            ["guestbook.read.cpuMsPerRequest", "CPU per guestbook read"],
+            ["latency.pod.cross.load.p50", "round trip p50 at a fixed rate"],
+        ] as const) {
+            const r = ranking(s, id);
+            if (!r) continue;
+            const pairs = separatedPairs(s, id);
+            out.push(`- ${what}: ${r}; pairs the run separates: ${pairs.length ? pairs.join(", ") : "none"}`);
+        }
+        out.push("");
+        if (t.has("iperf3.host.cross.udpcost.cpuUsPerPacket") || t.has("iperf3.host.cross.cost.cpuPerGB")) out.push("![CPU per packet](charts/cost.svg)\n");
     }
 
     // Table 1: field report 1 — mean latency through the LB and the network's cost over the baseline.
@@ -207,7 +322,7 @@ export function reportMarkdown(s: BenchSummaryFile): string {
                     t.cell(n, latencyId.replace("mean", "p50"), false),
                     t.cell(n, latencyId.replace("mean", "p99"), false),
                     t.cell(n, latencyId.replace("latency.mean", "rps"), false),
-                    s.baseline ? t.cost(n, latencyId, true) : "– (no --baseline)",
+                    s.baseline ? t.cost(n, latencyId, true) : "– (no baseline)",
                     t.cell(n, latencyId.replace("latency.mean", "cpuPer1kRequests"), false),
                     ...(t.has("http.nodeport.latency.mean") && latencyId.startsWith("http.lb") ? [t.cell(n, "http.nodeport.latency.mean")] : []),
                 ]),
@@ -222,14 +337,14 @@ export function reportMarkdown(s: BenchSummaryFile): string {
     if (t.has("iperf3.pod.cross.tcp1.gbps")) {
         out.push("## 2. Throughput, iperf3 (the shape of the paper's table)");
         out.push("");
-        out.push(`\`iperf3 -J -O ${st.warmupSeconds} -t ${st.durationSeconds}\`, server on node 1, client on node 2 ("same node": both on node 1). "host" rows are hostNetwork pods on the same two nodes. UDP offered at ${st.udpBitrate}bit/s.`);
+        out.push(`\`iperf3 -J -O ${st.warmupSeconds} -t ${st.durationSeconds}\`, server on node 1, client on node 2 ("same node": both on node 1). "host" rows are hostNetwork pods on the same two nodes. ${t.has("iperf3.pod.cross.udp.gbps") ? `UDP offered at ${st.udpBitrate}bit/s. ` : ""}${percentOfHostDefinition}`);
         out.push("");
         const rows: string[][] = [];
         for (const n of names) {
             rows.push([
                 `${n} (pod network)`,
                 t.cell(n, "iperf3.pod.cross.tcp1.gbps"),
-                t.cell(n, "iperf3.pod.cross.tcp1.pctOfHost", false),
+                percentOfHostCell(t, n, "tcp1"),
                 t.cell(n, "iperf3.pod.cross.tcp8.gbps"),
                 t.cell(n, "iperf3.pod.same.tcp1.gbps", false),
                 t.cell(n, "iperf3.pod.cross.tcp1.retransmits", false),
@@ -237,10 +352,10 @@ export function reportMarkdown(s: BenchSummaryFile): string {
                 t.cell(n, "iperf3.pod.cross.tcp1.cpuPerGbit", false),
                 s.baseline ? t.cost(n, "iperf3.pod.cross.tcp1.gbps", false) : "–",
             ]);
-            rows.push([
+            if (t.has("iperf3.host.cross.tcp1.gbps")) rows.push([
                 `${n} (host network)`,
                 t.cell(n, "iperf3.host.cross.tcp1.gbps"),
-                "100",
+                t.has("iperf3.host.cross.tcp1.gbps") ? "100" : "–",
                 t.cell(n, "iperf3.host.cross.tcp8.gbps"),
                 "–",
                 t.cell(n, "iperf3.host.cross.tcp1.retransmits", false),
@@ -260,21 +375,22 @@ export function reportMarkdown(s: BenchSummaryFile): string {
         out.push("");
         out.push("`GET /guestbook.php?cmd=get&key=guestbook` (reads, served by the Redis followers) and `cmd=set` (writes, the leader), separately.");
         out.push("");
+        // The columns of the kinds this run measured (the lab measures reads only).
+        const kinds = (["read", "write"] as const).filter((k) => t.has(`guestbook.${k}.rps`));
+        const head = kinds.flatMap((k) => [`${k}s/s`, `${k} p50 (ms)`, `${k} p60 (ms)`, `${k} max (ms)`, `${k} socket errors / non-2xx`]);
         out.push(
             table(
-                ["mode", "reads/s", "read p50 (ms)", "read p60 (ms)", "read max (ms)", "writes/s", "write p50 (ms)", "write p60 (ms)", "write max (ms)", "errors / non-2xx", "reads/s vs baseline"],
+                ["mode", ...head, "reads/s vs baseline"],
                 names.map((n) => [
                     n,
-                    t.cell(n, "guestbook.read.rps"),
-                    t.cell(n, "guestbook.read.latency.p50", false),
-                    t.cell(n, "guestbook.read.latency.p60", false),
-                    t.cell(n, "guestbook.read.latency.max", false),
-                    t.cell(n, "guestbook.write.rps"),
-                    t.cell(n, "guestbook.write.latency.p50", false),
-                    t.cell(n, "guestbook.write.latency.p60", false),
-                    t.cell(n, "guestbook.write.latency.max", false),
-                    `${t.cell(n, "guestbook.read.errors", false)}+${t.cell(n, "guestbook.write.errors", false)} / ${t.cell(n, "guestbook.read.non2xx", false)}+${t.cell(n, "guestbook.write.non2xx", false)}`,
-                    s.baseline ? t.cost(n, "guestbook.read.rps", false) : "–",
+                    ...kinds.flatMap((k) => [
+                        t.cell(n, `guestbook.${k}.rps`),
+                        t.cell(n, `guestbook.${k}.latency.p50`, false),
+                        t.cell(n, `guestbook.${k}.latency.p60`, false),
+                        t.cell(n, `guestbook.${k}.latency.max`, false),
+                        `${t.cell(n, `guestbook.${k}.errors`, false)} / ${t.cell(n, `guestbook.${k}.non2xx`, false)}`,
+                    ]),
+                    s.baseline && t.has("guestbook.read.rps") ? t.cost(n, "guestbook.read.rps", false) : "–",
                 ]),
             ),
         );
@@ -322,9 +438,10 @@ export function reportMarkdown(s: BenchSummaryFile): string {
 
     out.push("## Notes");
     out.push("");
-    const hasIpip = s.targets.some((x) => isNetworkMode(x.mode) && modeFacts[x.mode].tunnel?.kind === "ipip");
-    out.push(
-        `- ${hasIpip ? "**This run includes an IP-in-IP mode.** " : ""}AWS caps a single flow at 5 Gbit/s (10 inside a cluster placement group). IP-in-IP packets carry no ports, so all pod traffic between two nodes in calico-ipip is ONE flow for that cap, however many streams iperf3 opens: its 8-stream and scaling figures can hit the cap where the UDP-encapsulated modes (VXLAN, whose outer source port varies per flow) and the native modes do not.`,
+    // Only where it applies: a run that measured an IP-in-IP mode.
+    const ipipMeasured = s.targets.some((x) => isNetworkMode(x.mode) && modeFacts[x.mode].tunnel?.kind === "ipip" && s.samples.some((m) => m.target === x.name));
+    if (ipipMeasured) out.push(
+        `- **This run includes an IP-in-IP mode.** AWS caps a single flow at 5 Gbit/s (10 inside a cluster placement group). IP-in-IP packets carry no ports, so all pod traffic between two nodes in calico-ipip is ONE flow for that cap, however many streams iperf3 opens: its 8-stream and scaling figures can hit the cap where the UDP-encapsulated modes (VXLAN, whose outer source port varies per flow) and the native modes do not.`,
     );
     for (const x of s.targets) if (x.description) out.push(`- ${x.name}: ${x.description}.`);
     for (const n of s.notes) out.push(`- ${n}`);
@@ -380,21 +497,34 @@ export function reportCharts(s: BenchSummaryFile): Record<string, string> {
     const charts: Record<string, string> = {};
     const bar = (target: string, id: string, label: string) => {
         const st = t.get(target, id);
-        return st ? { label, value: st.stats.median, low: st.stats.ci95?.low, high: st.stats.ci95?.high } : undefined;
+        return st ? { label, value: st.stats.median, low: st.stats.ci95?.low, high: st.stats.ci95?.high, clippedAtZero: st.stats.ciMethod === "t-clipped-at-0" && st.stats.ci95?.low === 0 } : undefined;
     };
+    const costSeries: [string, string][] = [
+        ["iperf3.pod.cross.udpcost.cpuUsPerPacket", "pod↔pod"],
+        ["iperf3.host.cross.udpcost.cpuUsPerPacket", "host↔host"],
+    ];
+    if (t.has(costSeries[0][0])) {
+        const groups: BarGroup[] = names.map((n) => ({ label: n, baseline: n === s.baseline, bars: costSeries.map(([id, label]) => bar(n, id, label)).filter((b) => b !== undefined) }));
+        charts["cost.svg"] = groupedBarChart(`CPU per ${costDatagramBytes}-byte packet at a fixed rate (median, 95% CI)`, "CPU-µs per packet", groups, costSeries.map(([, l]) => l));
+    }
     const tputSeries: [string, string][] = [
         ["iperf3.pod.cross.tcp1.gbps", "pod↔pod, 1 stream"],
         ["iperf3.pod.cross.tcp8.gbps", "pod↔pod, 8 streams"],
         ["iperf3.host.cross.tcp1.gbps", "host↔host, 1 stream"],
     ];
     if (t.has("iperf3.pod.cross.tcp1.gbps")) {
-        const groups: BarGroup[] = names.map((n) => ({ label: n, bars: tputSeries.map(([id, label]) => bar(n, id, label)).filter((b) => b !== undefined) }));
-        charts["throughput.svg"] = groupedBarChart("iperf3 throughput across nodes (median, 95% CI)", "Gbit/s", groups, tputSeries.map(([, l]) => l));
+        // Only the series this run measured: no legend entry, no empty slot for a figure it did not take.
+        const measured = tputSeries.filter(([id]) => t.has(id));
+        const groups: BarGroup[] = names.map((n) => ({ label: n, baseline: n === s.baseline, bars: measured.map(([id, label]) => bar(n, id, label)).filter((b) => b !== undefined) }));
+        const what = measured.length === 1 ? `: ${measured[0][1]}` : "";
+        charts["throughput.svg"] = groupedBarChart(`iperf3 throughput across nodes${what} (median, 95% CI)`, "Gbit/s", groups, measured.map(([, l]) => l));
     }
     const httpPrefix = t.has("http.lb.latency.p50") ? "http.lb" : t.has("http.nodeport.latency.p50") ? "http.nodeport" : undefined;
     if (httpPrefix) {
-        const groups: BarGroup[] = ["p50", "p90", "p99"].map((p) => ({ label: p, bars: names.map((n) => bar(n, `${httpPrefix}.latency.${p}`, n)).filter((b) => b !== undefined) }));
-        charts["latency-percentiles.svg"] = groupedBarChart(`HTTP latency percentiles (${httpPrefix === "http.lb" ? "via load balancer" : "via NodePort"})`, "ms", groups, names);
+        // Series are the modes here: the baseline is named in the legend.
+        const seriesName = (n: string) => (n === s.baseline ? `${n} (baseline)` : n);
+        const groups: BarGroup[] = ["p50", "p90", "p99"].map((p) => ({ label: p, bars: names.map((n) => bar(n, `${httpPrefix}.latency.${p}`, seriesName(n))).filter((b) => b !== undefined) }));
+        charts["latency-percentiles.svg"] = groupedBarChart(`HTTP latency percentiles (${httpPrefix === "http.lb" ? "via load balancer" : "via NodePort"})`, "ms", groups, names.map(seriesName));
     }
     const counts = s.settings.scalingPods.filter((c) => t.has(`scaling.${c}.throughput`));
     if (counts.length) {

@@ -75,8 +75,14 @@ export interface BenchOptions {
     readonly iperf3Port?: number;
     /** sockperf server port; default 11111. */
     readonly sockperfPort?: number;
-    /** Only these cases within the chosen measurements (ids of `caseIds`, e.g. "iperf3.pod.cross.tcp1"); default all. */
+    /** Only these cases within the chosen measurements (ids of `caseIds`, e.g. "iperf3.pod.cross.tcp1"); default all but the opt-in ones. */
     readonly cases?: readonly string[];
+    /** Fixed TCP rate of the CPU-cost cases (iperf3 -b syntax); default "1G". */
+    readonly costBitrate?: string;
+    /** Messages per second of the fixed-rate latency cases; default 5000. */
+    readonly latencyMps?: number;
+    /** Pin servers to CPU 0 and clients to CPU 1 in iperf3 and sockperf runs. */
+    readonly pinCpus?: boolean;
     /** Notes the caller adds to summary.json and the report, first (e.g. the lab's caveat). */
     readonly notes?: readonly string[];
     readonly onProgress?: (event: ProgressEvent) => void;
@@ -152,6 +158,9 @@ export function resolveSettings(targets: readonly Target[], options: BenchOption
     }
     const udpBitrate = options.udpBitrate ?? benchDefaults.udpBitrate;
     if (!/^\d+(\.\d+)?[KMG]?$/.test(udpBitrate)) throw new Error(`udpBitrate: "${udpBitrate}" is not allowed; use iperf3 -b syntax such as 500M or 1G`);
+    if (options.costBitrate !== undefined && !/^\d+(\.\d+)?[KMG]?$/.test(options.costBitrate)) {
+        throw new Error(`costBitrate: "${options.costBitrate}" is not allowed; use iperf3 -b syntax such as 500M or 1G`);
+    }
     return {
         repetitions: positiveInteger("repetitions", options.repetitions, benchDefaults.repetitions),
         schedule,
@@ -166,6 +175,10 @@ export function resolveSettings(targets: readonly Target[], options: BenchOption
         iperf3Port: positiveInteger("iperf3Port", options.iperf3Port, benchDefaults.iperf3Port),
         sockperfPort: positiveInteger("sockperfPort", options.sockperfPort, benchDefaults.sockperfPort),
         cases: options.cases,
+        ...(options.costBitrate !== undefined ? { costBitrate: options.costBitrate } : {}),
+        ...(options.latencyMps !== undefined ? { latencyMps: positiveInteger("latencyMps", options.latencyMps, options.latencyMps) } : {}),
+        ...(options.pinCpus ? { pinCpus: true } : {}),
+
     };
 }
 

@@ -8,6 +8,7 @@ import type { MeasurementId } from "./measurements";
 import type { MtuOutput, Target, VersionsOutput } from "./targets";
 import type { NetworkBandwidth } from "./environment";
 import type { Shell } from "./shell";
+import type { CpuCgroup } from "./commands";
 import type { HostKeyRecord } from "./ssh";
 
 /** A place a server or client runs: a pod, or a hostNetwork pod / the node itself (baseline). */
@@ -97,6 +98,9 @@ export interface ClusterSession {
     readonly http: HttpEndpoints;
     /** True when all hosts share one kernel (lab, loopback). */
     readonly sharedKernel: boolean;
+    /** A control group counting the CPU time of everything this target runs (the lab); tools
+     * started in it are counted too. Undefined where the nodes are whole machines. */
+    readonly cpuCgroup?: CpuCgroup;
     /**
      * Why this session cannot run `measurement` (undefined: it can). The runner asks before each
      * measurement and skips what a session cannot do, recording the reason in summary.json and

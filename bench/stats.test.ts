@@ -1,47 +1,83 @@
+import normal from "@stdlib/random-base-normal";
 import { describe, expect, it } from "vitest";
 import { mean, median, overheadPct, sampleStdev, summarize, tQuantile975, withinNoise } from "./stats";
 import { roundRobinOrder, aggregate } from "./summary";
 
 describe("statistics, checked against hand computation", () => {
-    it("median, mean, stdev and the 95% t-interval of [10, 12, 14]", () => {
-        // By hand: mean = 36/3 = 12; deviations −2, 0, 2 → Σd² = 8; s² = 8/(3−1) = 4, s = 2;
-        // SE = 2/√3 = 1.1547005; t(0.975, 2) = 4.303 (t table); half-width = 4.303 × 1.1547005
-        // = 4.9686764; interval = 12 ∓ 4.9686764 = [7.0313236, 16.9686764]; median = 12.
+    it("median, mean, stdev and the 95% log-t interval of [10, 12, 14]", () => {
+        // By hand: mean = 12; s = 2; median = 12. Logs: ln 10 = 2.302585, ln 12 = 2.484907,
+        // ln 14 = 2.639057; mean = 2.475516; deviations −0.172931, 0.009391, 0.163541;
+        // sd = 0.168433; half = t(0.975, 2) × sd/√3 = 4.302653 × 0.0972445 = 0.418410;
+        // interval = exp(2.475516 ∓ 0.418410) = [7.8233, 18.0641].
         const s = summarize([14, 10, 12]);
         expect(s.n).toBe(3);
         expect(s.median).toBe(12);
         expect(s.mean).toBe(12);
         expect(s.stdev).toBeCloseTo(2, 10);
-        expect(s.ci95!.low).toBeCloseTo(7.0313236, 6);
-        expect(s.ci95!.high).toBeCloseTo(16.9686764, 6);
+        expect(s.ciMethod).toBe("log-t");
+        expect(s.ci95!.low).toBeCloseTo(7.8233, 3);
+        expect(s.ci95!.high).toBeCloseTo(18.0641, 3);
         expect([s.min, s.max]).toEqual([10, 14]);
     });
 
     it("an even count: median of [1, 2, 3, 4] is the mean of the middle two", () => {
-        // By hand: median = (2 + 3)/2 = 2.5; mean = 10/4 = 2.5; Σd² = 2.25 + 0.25 + 0.25 + 2.25 = 5;
-        // s = √(5/3) = 1.2909944; SE = s/√4 = 0.6454972; t(0.975, 3) = 3.182; half = 2.0539721.
-        const s = summarize([4, 1, 3, 2]);
         expect(median([4, 1, 3, 2])).toBe(2.5);
         expect(mean([1, 2, 3, 4])).toBe(2.5);
         expect(sampleStdev([1, 2, 3, 4])).toBeCloseTo(1.2909944, 6);
-        expect(s.ci95!.low).toBeCloseTo(2.5 - 2.0539721, 6);
-        expect(s.ci95!.high).toBeCloseTo(2.5 + 2.0539721, 6);
     });
 
-    it("one sample has no interval; the t table ends in the normal quantile", () => {
-        expect(summarize([5]).ci95).toBeUndefined();
-        expect(tQuantile975(1)).toBe(12.706);
-        expect(tQuantile975(30)).toBe(2.042);
-        expect(tQuantile975(1000)).toBe(1.96);
+    // Published values: NIST/SEMATECH e-Handbook of Statistical Methods, section 1.3.6.7.2,
+    // "Critical Values of the Student's t Distribution", column 0.975 (one-sided 0.025);
+    // https://www.itl.nist.gov/div898/handbook/eda/section3/eda3672.htm. The rows between 30 and
+    // 120 are the ones the old hand-written table got wrong (it used the next lower row).
+    it.each([
+        [1, 12.706],
+        [2, 4.303],
+        [4, 2.776],
+        [9, 2.262],
+        [30, 2.042],
+        [35, 2.03],
+        [39, 2.023],
+        [45, 2.014],
+        [55, 2.004],
+        [100, 1.984],
+    ])("t(0.975, %i) is the published %f", (df, published) => {
+        expect(Math.abs(tQuantile975(df) - published), `t(0.975, ${df}) = ${tQuantile975(df)}, NIST says ${published}`).toBeLessThan(0.0006);
+    });
+
+    it("t quantiles approach the normal 1.960 from above and reject impossible df", () => {
+        expect(tQuantile975(10_000)).toBeGreaterThan(1.96);
+        expect(tQuantile975(10_000)).toBeLessThan(1.9605);
         expect(() => tQuantile975(0)).toThrow(/positive integer/);
+        expect(() => tQuantile975(2.5)).toThrow(/positive integer/);
+    });
+
+    it("one sample has no interval; no samples is an error", () => {
+        expect(summarize([5]).ci95).toBeUndefined();
         expect(() => summarize([])).toThrow(/no finite samples/);
     });
 
+    it("a positive quantity never gets a bound at or below zero, however wide its spread", () => {
+        // The defect this replaces: [9.54, 1.2, 17.9] Gbit/s gave [-1.91–20.23] with mean ± t·s/√n.
+        for (const xs of [[9.54, 1.2, 17.9], [0.001, 50, 900], [20.4, 57.1, 104.7, 3.3]]) {
+            const s = summarize(xs);
+            expect(s.ci95!.low, `low bound for ${xs.join(", ")}`).toBeGreaterThan(0);
+            expect(s.ci95!.high).toBeGreaterThan(s.ci95!.low);
+        }
+    });
+
+    it("counts with zeros: the t interval held at 0, and said so", () => {
+        // mean of [0, 0, 90] = 30, s = 51.9615, half = 4.302653 × 51.9615/√3 = 129.08 → [-99.08, 159.08] → [0, 159.08].
+        const s = summarize([0, 0, 90]);
+        expect(s.ciMethod).toBe("t-clipped-at-0");
+        expect(s.ci95!.low).toBe(0);
+        expect(s.ci95!.high).toBeCloseTo(159.08, 1);
+        expect(summarize([0, 0, 0]).ci95).toEqual({ low: 0, high: 0 });
+    });
+
     it("overlapping intervals are within the noise, separate ones are not", () => {
-        // [10,12,14] → [7.03, 16.97]. [20,21,22]: mean 21, s = 1, half = 4.303/√3 = 2.4843 → [18.52, 23.48]:
-        // no overlap. [15,16,17] → [13.52, 18.48]: overlaps [7.03, 16.97].
-        const a = summarize([10, 12, 14]);
-        expect(withinNoise(a, summarize([20, 21, 22]))).toBe(false);
+        const a = summarize([10, 12, 14]); // [7.82, 18.06]
+        expect(withinNoise(a, summarize([20, 21, 22]))).toBe(false); // log-t [18.64, 23.62]
         expect(withinNoise(a, summarize([15, 16, 17]))).toBe(true);
         expect(withinNoise(a, summarize([30]))).toBe(true); // one repetition cannot tell anything apart
     });
@@ -52,6 +88,38 @@ describe("statistics, checked against hand computation", () => {
         expect(overheadPct(12, 10, "lower")).toBeCloseTo(20, 10);
         expect(overheadPct(11, 10, "higher")).toBeCloseTo(-10, 10);
         expect(overheadPct(1, 0, "lower")).toBeUndefined();
+    });
+});
+
+describe("interval coverage on simulated samples (seeded, so the result is the same every run)", () => {
+    // Coverage = how often the interval contains the true value. With 4000 trials the binomial
+    // standard error around 95% is 0.34 points, so ±1.5 points is over four standard errors.
+    const trials = 4000;
+    const coverage = (draw: () => number, n: number, truth: number) => {
+        let hits = 0;
+        for (let i = 0; i < trials; i++) {
+            const ci = summarize(Array.from({ length: n }, draw)).ci95!;
+            if (ci.low <= truth && truth <= ci.high) hits++;
+        }
+        return hits / trials;
+    };
+
+    it.each([3, 5, 10])("log-normal noise (σ = 0.3 on the log scale), n = %i: 95%% of intervals hold the true median", (n) => {
+        const draw = normal.factory(0, 0.3, { seed: 1000 + n });
+        const trueMedian = 12; // the median of 12·exp(N(0, 0.3²)) is 12
+        const c = coverage(() => 12 * Math.exp(draw()), n, trueMedian);
+        expect(c, `coverage ${(c * 100).toFixed(1)}%`).toBeGreaterThan(0.935);
+        expect(c, `coverage ${(c * 100).toFixed(1)}%`).toBeLessThan(0.965);
+    });
+
+    it("wide noise (σ = 1 on the log scale), n = 3: still 95%, and no bound ever ≤ 0", () => {
+        const draw = normal.factory(0, 1, { seed: 7 });
+        let lowest = Infinity;
+        const c = coverage(() => 5 * Math.exp(draw()), 3, 5);
+        for (let i = 0; i < 200; i++) lowest = Math.min(lowest, summarize([0, 1, 2].map(() => 5 * Math.exp(draw()))).ci95!.low);
+        expect(c).toBeGreaterThan(0.935);
+        expect(c).toBeLessThan(0.965);
+        expect(lowest).toBeGreaterThan(0);
     });
 });
 

@@ -9,11 +9,15 @@ export interface Bar {
     /** 95% interval; drawn as a whisker when present. */
     readonly low?: number;
     readonly high?: number;
+    /** The interval's lower end was held at 0 (a count's t-interval): marked with a triangle. */
+    readonly clippedAtZero?: boolean;
 }
 
 export interface BarGroup {
     readonly label: string;
     readonly bars: readonly Bar[];
+    /** The baseline every other group is compared with: labelled, and its values drawn as dashed lines. */
+    readonly baseline?: boolean;
 }
 
 export interface Series {
@@ -38,16 +42,33 @@ export function niceMax(v: number): number {
     return 10 * p;
 }
 
+/**
+ * Axis ticks from 0 to at least `v`: 4 to 6 steps of 1, 2, 2.5 or 5 × 10^k, every label with the
+ * same number of decimals (the step's), so an axis never reads "0, 5, 10.0" or "62.5, 125, 188".
+ */
+export function niceTicks(v: number): { max: number; ticks: number[]; labels: string[] } {
+    const top = v > 0 ? v : 1;
+    const raw = top / 5;
+    const p = 10 ** Math.floor(Math.log10(raw));
+    const step = [1, 2, 2.5, 5, 10].map((m) => m * p).find((st) => st >= raw * (1 - 1e-12)) ?? 10 * p;
+    const count = Math.max(1, Math.ceil(top / step - 1e-9));
+    // Decimals the step needs: 0.25 → 2, 2.5 → 1, 50 → 0.
+    let decimals = 0;
+    while (decimals < 10 && Math.abs(Math.round(step * 10 ** decimals) - step * 10 ** decimals) > 1e-9 * 10 ** decimals) decimals++;
+    const ticks = Array.from({ length: count + 1 }, (_, i) => Number((i * step).toFixed(decimals)));
+    return { max: ticks[count], ticks, labels: ticks.map((t) => t.toFixed(decimals)) };
+}
+
 function fmt(v: number): string {
     if (v === 0) return "0";
     return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : String(Number(v.toPrecision(3)));
 }
 
-function frame(title: string, yLabel: string, yMax: number, body: string[], legend: string[] = []): string {
+function frame(title: string, yLabel: string, axis: { max: number; ticks: number[]; labels: string[] }, body: string[], legend: string[] = []): string {
     const plotH = height - margin.top - margin.bottom;
-    const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => {
-        const y = margin.top + plotH * (1 - f);
-        return `<line x1="${margin.left}" x2="${width - margin.right}" y1="${y}" y2="${y}" stroke="#ddd"/>` + `<text x="${margin.left - 6}" y="${y + 4}" text-anchor="end" font-size="11">${fmt(yMax * f)}</text>`;
+    const ticks = axis.ticks.map((v, i) => {
+        const y = margin.top + plotH * (1 - v / axis.max);
+        return `<line x1="${margin.left}" x2="${width - margin.right}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="#ddd"/>` + `<text x="${margin.left - 6}" y="${(y + 4).toFixed(1)}" text-anchor="end" font-size="11">${axis.labels[i]}</text>`;
     });
     return [
         `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
@@ -71,34 +92,62 @@ function legendItems(names: readonly string[]): string[] {
     });
 }
 
-/** Grouped bars; each group is one mode (or one percentile), each bar one series, whiskers for CIs. */
+/**
+ * Grouped bars; each group is one mode (or one percentile), each bar one series, whiskers for
+ * CIs. A group without bars says "not measured"; the baseline group is labelled as such and its
+ * values are drawn across the plot as dashed lines; a whisker held at 0 ends in a triangle.
+ */
 export function groupedBarChart(title: string, yLabel: string, groups: readonly BarGroup[], seriesNames: readonly string[]): string {
     const plotW = width - margin.left - margin.right;
     const plotH = height - margin.top - margin.bottom;
-    const yMax = niceMax(Math.max(0, ...groups.flatMap((g) => g.bars.map((b) => Math.max(b.value, b.high ?? 0)))));
-    const y = (v: number) => margin.top + plotH * (1 - Math.max(0, v) / yMax);
+    const axis = niceTicks(Math.max(0, ...groups.flatMap((g) => g.bars.map((b) => Math.max(b.value, b.high ?? 0)))));
+    const y = (v: number) => margin.top + plotH * (1 - Math.max(0, v) / axis.max);
     const groupW = plotW / Math.max(1, groups.length);
     const barW = (groupW * 0.8) / Math.max(1, seriesNames.length);
     const body: string[] = [];
+    let clipped = false;
+    for (const g of groups.filter((x) => x.baseline)) {
+        for (const b of g.bars) {
+            const si = Math.max(0, seriesNames.indexOf(b.label));
+            body.push(`<line x1="${margin.left}" x2="${width - margin.right}" y1="${y(b.value).toFixed(1)}" y2="${y(b.value).toFixed(1)}" stroke="${palette[si % palette.length]}" stroke-dasharray="5 4" stroke-width="1"/>`);
+        }
+    }
     groups.forEach((g, gi) => {
         const gx = margin.left + gi * groupW + groupW * 0.1;
-        g.bars.forEach((b, bi) => {
+        g.bars.forEach((b) => {
             const si = Math.max(0, seriesNames.indexOf(b.label));
             const x = gx + si * barW;
             body.push(`<rect x="${x.toFixed(1)}" y="${y(b.value).toFixed(1)}" width="${(barW * 0.9).toFixed(1)}" height="${(y(0) - y(b.value)).toFixed(1)}" fill="${palette[si % palette.length]}"><title>${escapeXml(`${g.label} ${b.label}: ${fmt(b.value)}`)}</title></rect>`);
             if (b.low !== undefined && b.high !== undefined) {
                 const cx = x + barW * 0.45;
                 body.push(`<path d="M${cx.toFixed(1)} ${y(b.low).toFixed(1)}V${y(b.high).toFixed(1)}M${(cx - 4).toFixed(1)} ${y(b.low).toFixed(1)}h8M${(cx - 4).toFixed(1)} ${y(b.high).toFixed(1)}h8" stroke="#000" fill="none"/>`);
+                if (b.clippedAtZero) {
+                    clipped = true;
+                    body.push(`<path d="M${(cx - 5).toFixed(1)} ${(y(0) - 8).toFixed(1)}h10l-5 8z" fill="#000"><title>interval held at 0</title></path>`);
+                }
             }
         });
-        body.push(`<text x="${(gx + groupW * 0.4).toFixed(1)}" y="${margin.top + plotH + 16}" text-anchor="middle" font-size="11">${escapeXml(g.label)}</text>`);
+        if (g.bars.length === 0) {
+            body.push(`<text x="${(gx + groupW * 0.4).toFixed(1)}" y="${(margin.top + plotH - 8).toFixed(1)}" text-anchor="middle" font-size="11" fill="#888">not measured</text>`);
+        }
+        // "(baseline)" on a second line, so that long mode names do not run into each other.
+        const cx = (gx + groupW * 0.4).toFixed(1);
+        body.push(
+            `<text x="${cx}" y="${margin.top + plotH + 16}" text-anchor="middle" font-size="11"${g.baseline ? ' font-weight="bold"' : ""}>${escapeXml(g.label)}` +
+                (g.baseline ? `<tspan x="${cx}" dy="13">(baseline)</tspan>` : "") +
+                `</text>`,
+        );
     });
-    return frame(title, yLabel, yMax, body, seriesNames.length > 1 ? legendItems(seriesNames) : []);
+    const notes: string[] = [];
+    if (groups.some((g) => g.baseline)) notes.push("dashed: the baseline's value");
+    if (clipped) notes.push("▼ interval held at 0");
+    if (notes.length) body.push(`<text x="${width - margin.right}" y="${margin.top - 8}" text-anchor="end" font-size="10" fill="#555">${escapeXml(notes.join("; "))}</text>`);
+    return frame(title, yLabel, axis, body, seriesNames.length > 1 ? legendItems(seriesNames) : []);
 }
 
 /** One bar per mode with CI whiskers. */
-export function barChart(title: string, yLabel: string, bars: readonly Bar[]): string {
-    return groupedBarChart(title, yLabel, bars.map((b) => ({ label: b.label, bars: [{ ...b, label: "value" }] })), ["value"]);
+export function barChart(title: string, yLabel: string, bars: readonly (Bar & { readonly baseline?: boolean })[]): string {
+    return groupedBarChart(title, yLabel, bars.map((b) => ({ label: b.label, baseline: b.baseline, bars: Number.isFinite(b.value) ? [{ ...b, label: "value" }] : [] })), ["value"]);
 }
 
 /** Lines over a numeric x axis (the scaling curve), with CI whiskers at each point. */
@@ -108,7 +157,8 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
     const xs = series.flatMap((s) => s.points.map((p) => p.x));
     const xMin = Math.min(0, ...xs);
     const xMax = niceMax(Math.max(1, ...xs));
-    const yMax = niceMax(Math.max(0, ...series.flatMap((s) => s.points.map((p) => Math.max(p.y, p.high ?? 0)))));
+    const axis = niceTicks(Math.max(0, ...series.flatMap((s) => s.points.map((p) => Math.max(p.y, p.high ?? 0)))));
+    const yMax = axis.max;
     const x = (v: number) => margin.left + ((v - xMin) / (xMax - xMin)) * plotW;
     const y = (v: number) => margin.top + plotH * (1 - Math.max(0, v) / yMax);
     const body: string[] = [];
@@ -128,5 +178,5 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
             }
         }
     });
-    return frame(title, yLabel, yMax, body, legendItems(series.map((s) => s.name)));
+    return frame(title, yLabel, axis, body, legendItems(series.map((s) => s.name)));
 }

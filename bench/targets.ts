@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { networkModes, type NetworkMode } from "../components/modes";
+import type { CpuCgroup } from "./commands";
 
 export interface NodeOutput {
     /** Kubernetes node name (also the instance's Name tag). */
@@ -105,6 +106,8 @@ export interface LabLayout {
     /** URL of a load balancer in front of the frontends, if the lab has one (else the runner
      * measures only the NodePort path and says so). */
     readonly loadBalancerUrl?: string;
+    /** The control group that counts the CPU time of everything the mode runs (daemons and tools). */
+    readonly cpuCgroup?: CpuCgroup;
 }
 
 // ---- Schemas: the same contract, checked at the boundary (a targets file, a stack's outputs).
@@ -147,6 +150,7 @@ const labLayoutSchema = z.object({
     loadGenerator: netnsAddress,
     frontendUrls: z.array(nonEmpty),
     loadBalancerUrl: z.string().optional(),
+    cpuCgroup: z.object({ dir: nonEmpty, version: z.union([z.literal(1), z.literal(2)]) }).optional(),
 });
 
 /** One entry of a targets file: a Target whose platform is "aws-k3s" or "lab" (the lab needs its layout). */

@@ -4,10 +4,11 @@
  * Runs the real CLI as a child process (root only; CI runs as root).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { cpuAccountingRoot } from "./cpuGroup";
 import { Lab } from "./lab";
 import { cleanupEntry, isSameProcess, readLedgers, type LedgerEntry } from "./ledger";
 import { labPrefix } from "./topology";
@@ -16,6 +17,11 @@ const isRoot = process.getuid?.() === 0;
 const projectDir = join(__dirname, "..");
 const namespacesOf = (runId: string) =>
     execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").filter((l) => l.startsWith(`${labPrefix}-${runId}-`));
+/** The run's CPU groups (lab/cpuGroup.ts), one per mode built. */
+const cpuGroupsOf = (runId: string) => {
+    const root = cpuAccountingRoot();
+    return root ? readdirSync(root.dir).filter((n) => n.startsWith(`${labPrefix}-${runId}-`)) : [];
+};
 
 interface LabChild {
     readonly child: ChildProcess;
@@ -72,9 +78,10 @@ describe.skipIf(!isRoot)("lab cleanup (root: runs the lab CLI)", () => {
         }
     });
 
-    /** The run leaves nothing behind: no namespace, no process, no ledger. */
+    /** The run leaves nothing behind: no namespace, no CPU group, no process, no ledger. */
     const expectNothingLeft = (dir: string, entry: LedgerEntry) => {
         expect(namespacesOf(entry.runId)).toEqual([]);
+        expect(cpuGroupsOf(entry.runId)).toEqual([]);
         expect(entry.processes.filter(isSameProcess)).toEqual([]);
         expect(readLedgers(dir)).toEqual([]);
     };
@@ -158,6 +165,7 @@ describe.skipIf(!isRoot)("lab cleanup (root: runs the lab CLI)", () => {
             expect(out).toContain(`run ${dead.runId}`);
             expect(out).not.toContain(`run ${live.runId}`);
             expect(namespacesOf(dead.runId)).toEqual([]);
+            expect(cpuGroupsOf(dead.runId), "the dead run's CPU groups").toEqual([]);
             expect(dead.processes.filter(isSameProcess)).toEqual([]);
             expect(readLedgers(dir).map((e) => e.runId)).toEqual([live.runId]);
             expect(namespacesOf(live.runId).length, "the live run keeps its namespaces").toBeGreaterThan(0);

@@ -14,7 +14,8 @@ import * as path from "node:path";
 import { runBenchmark, type BenchOptions } from "../bench/run";
 import { exitCodes, exitCodeOfMain, integerOption, listOption, optionLines, parseCommandLine, shared, watchInterrupts } from "../core/cli";
 import { InterruptedError, UsageError } from "../core/errors";
-import { defaultFrontendWorkers } from "./guestbook";
+import { removeCpuGroups } from "./cpuGroup";
+import { defaultFrontendWorkers, labHttpConnections } from "./guestbook";
 import { Lab, unsupportedReason, type BuiltMode } from "./lab";
 import { isTsxChild, runAsWorker, watchForwarder, workerEnv } from "./worker";
 import { cleanupEntry, defaultLedgerDir, orphanedLedgers, readLedgers } from "./ledger";
@@ -22,15 +23,25 @@ import { labModes, parseLabModes, type LabMode } from "./modes";
 import { birdProtocols, birdRoutes, captureOnUnderlay, crossNodePair, fullSizePayload, ping, underlayCaptureFilter } from "./verify";
 
 /**
- * The lab's benchmark defaults: short runs, so that all seven modes finish in about ten minutes
- * on a small machine. `scaling` is left out: on one machine every "pod" shares the same CPUs,
- * so a pod-count curve measures CPU contention, not the network.
+ * The lab's benchmark defaults. On one machine every "node" and "pod" shares the same cores, so
+ * a saturating run measures who wins the CPU, not what a datapath costs. The lab's headline
+ * figures are therefore costs and fixed-rate latencies (docs/lab.md "The method"):
+ *   - CPU-seconds per GB moved by one TCP stream at a fixed rate (iperf3 -b), pod↔pod and
+ *     host↔host, counted in the mode's CPU group plus ksoftirqd, warm-up excluded;
+ *   - CPU-ms per guestbook read (Apache + mod_php + Redis + wrk, keep-alive);
+ *   - TCP round trips at a fixed offered rate (sockperf under-load);
+ *   - saturating throughput second, pod and host, for "% of host".
+ * Repetitions and durations come from measured run-to-run spread (docs/lab.md "Budget").
+ * `scaling` is left out: every "pod" shares the same CPUs.
  */
 export const labBenchDefaults = {
     repetitions: 3,
-    durationSeconds: 2,
-    warmupSeconds: 0,
-    measurements: ["http", "guestbook", "iperf3", "latency"],
+    durationSeconds: 1,
+    warmupSeconds: 1,
+    measurements: ["guestbook", "iperf3", "latency"],
+    cases: ["guestbook.read", "iperf3.pod.cross.udpcost", "iperf3.host.cross.udpcost", "iperf3.pod.cross.tcp1", "latency.pod.cross.load"],
+    // Measured on a shared 2-core machine (docs/lab.md "Pinning"): pinned runs spread less.
+    pinCpus: true,
 } as const;
 
 /** How long the runner may take to stop after Ctrl-C before the lab removes everything anyway. */
@@ -42,8 +53,9 @@ const options = {
     repetitions: shared("repetitions", `repetitions of the round-robin (default ${labBenchDefaults.repetitions})`),
     duration: shared("duration", `measured seconds per tool run (default ${labBenchDefaults.durationSeconds})`),
     warmup: shared("warmup", `discarded warm-up seconds per run (default ${labBenchDefaults.warmupSeconds})`),
-    measurements: shared("measurements", `runner measurements (default ${labBenchDefaults.measurements.join(",")})`),
-    workers: { type: "string", arg: "N", help: `PHP server workers per frontend (default ${defaultFrontendWorkers})` },
+    measurements: shared("measurements", `runner measurements (default ${labBenchDefaults.measurements.join(",")} with the lab's cases; naming them runs all their ordinary cases)`),
+    workers: { type: "string", arg: "N", help: `Apache (mod_php) processes per frontend (default ${defaultFrontendWorkers})` },
+    pin: { type: "string", arg: "on|off", help: `pin servers to CPU 0 and clients to CPU 1 (taskset) in iperf3 and sockperf runs (default ${labBenchDefaults.pinCpus ? "on" : "off"})` },
     verify: { type: "boolean", help: "build each mode, show the evidence (capture, BGP, MTU), measure nothing" },
     cleanup: shared("cleanup", "remove what crashed or killed lab runs left behind, then exit"),
     help: shared("help"),
@@ -70,6 +82,12 @@ export interface LabCommand {
     readonly bench: Omit<BenchOptions, "outDir">;
 }
 
+function onOff(flag: string, value: string | undefined, fallback: boolean): boolean {
+    if (value === undefined) return fallback;
+    if (value !== "on" && value !== "off") throw new UsageError(`${flag}: ${JSON.stringify(value)} is not allowed; use on or off`);
+    return value === "on";
+}
+
 /** Parses the command line; every error names the flag, the value and what is allowed. */
 export function parseLabCommand(argv: readonly string[], now = new Date()): LabCommand {
     const { values } = parseCommandLine(argv, options);
@@ -92,6 +110,10 @@ export function parseLabCommand(argv: readonly string[], now = new Date()): LabC
             durationSeconds: integerOption("--duration", values.duration, { min: 1 }) ?? labBenchDefaults.durationSeconds,
             warmupSeconds: integerOption("--warmup", values.warmup, { min: 0 }) ?? labBenchDefaults.warmupSeconds,
             measurements,
+            // The lab's own cases apply to its own measurements; with other measurements, all their cases.
+            cases: values.measurements === undefined ? [...labBenchDefaults.cases] : undefined,
+            httpConnections: labHttpConnections,
+            pinCpus: onOff("--pin", values.pin, labBenchDefaults.pinCpus),
             // The seed's zero point is the plain VM: the host-network baseline, when it is measured.
             baseline: modes.includes("host") ? "lab-host" : undefined,
         },
@@ -116,6 +138,7 @@ async function cleanupLeftovers(dir: string): Promise<number> {
     let failed = 0;
     for (const entry of orphans) {
         const report = await cleanupEntry(dir, entry);
+        report.problems.push(...(await removeCpuGroups(entry.runId)));
         console.log(
             `lab: run ${entry.runId} (started ${entry.startedAt}): stopped ${report.processesStopped} process(es), ` +
                 `deleted ${report.namespacesDeleted.length} namespace(s)`,
@@ -157,6 +180,29 @@ export const labCaveat =
     "Local lab: this run reproduces each plugin's kernel datapath (devices, routes, BGP-learned routes, NAT rules), " +
     "not its control plane (no flanneld, Felix, kube-proxy or Kubernetes), with every node and pod sharing this one machine's CPU and kernel.";
 
+/**
+ * The remaining time of the benchmark, from the steps measured so far: the mean time of a
+ * finished step times the steps still to run. Printed on every step's progress line.
+ */
+export class RemainingTime {
+    private firstStepAt?: number;
+    constructor(private readonly now: () => number = Date.now) {}
+
+    /** The suffix for a progress line ("" before the first step has finished). */
+    update(e: { readonly kind: string; readonly step?: number; readonly steps?: number }): string {
+        if (e.kind !== "measure" || e.step === undefined || e.steps === undefined) return "";
+        const t = this.now();
+        if (this.firstStepAt === undefined || e.step === 1) {
+            this.firstStepAt = t;
+            return "";
+        }
+        const done = e.step - 1;
+        const perStep = (t - this.firstStepAt) / done;
+        const left = Math.round((perStep * (e.steps - done)) / 1000);
+        return ` (≈ ${left >= 60 ? `${Math.floor(left / 60)} min ${left % 60} s` : `${left} s`} left at ${(perStep / 1000).toFixed(1)} s per step)`;
+    }
+}
+
 export async function main(argv: readonly string[], wiring: LabWiring): Promise<number> {
     const command = parseLabCommand(argv);
     if (command.action === "help") {
@@ -196,6 +242,7 @@ export async function main(argv: readonly string[], wiring: LabWiring): Promise<
         if (command.action === "verify") {
             for (const b of built) if (!(await verifyMode(lab, b))) code = exitCodes.failure;
         } else {
+            const eta = new RemainingTime();
             const bench = runBenchmark(
                 built.map((b) => b.target),
                 {
@@ -205,7 +252,7 @@ export async function main(argv: readonly string[], wiring: LabWiring): Promise<
                     // Said in summary.json and the report by the runner itself (no rewriting afterwards).
                     notes: [labCaveat, ...skipped.map((s) => `not measured on this machine: ${s}`)],
                     signal: interrupts.signal,
-                    onProgress: (e) => (e.kind === "error" ? console.error : console.log)(`bench: ${e.message}`),
+                    onProgress: (e) => (e.kind === "error" ? console.error : console.log)(`bench: ${e.message}${eta.update(e)}`),
                 },
             );
             // After an interrupt the runner gets a few seconds to stop its tools and write partial

@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modeFacts } from "../components/modes";
 import { meshProtocolName } from "./bird";
 import { tunnelDevice } from "./datapath";
+import { measurementPorts } from "../components/measurementPorts";
+import { inNamespace, runCommand } from "./exec";
 import { httpGetInLoadGenerator, Lab, unsupportedReason, type BuiltMode, type KernelSupport } from "./lab";
 import { isSameProcess, readLedgers } from "./ledger";
 import { isClusterMode, labModes, type LabMode } from "./modes";
@@ -75,10 +77,26 @@ describe.skipIf(!isRoot)("lab datapaths (root: builds network namespaces)", () =
             expect(read, `read through ${second} after a write through ${first}`).toBe(`{"data": "${value}"}`);
         });
 
-        if (mode === "bridge" || mode === "host") {
+        if (mode === "host") {
             withMode("has no pod network: the lab target lists no separate pod namespaces", async (b) => {
                 const hosts = new Set(b.target.lab!.hosts.map((h) => h.netns));
                 expect(b.target.lab!.pods.every((p) => hosts.has(p.netns))).toBe(true);
+            });
+            return;
+        }
+        if (mode === "bridge") {
+            withMode("cross-host traffic between containers goes through ports published on the nodes (iperf3 on 5201, as the runner measures it)", async (b) => {
+                const [server, client] = b.target.lab!.pods;
+                expect(server.ip, "reached at its node's address").toBe(b.topology.nodes[0].ip);
+                const srv = runCommand(inNamespace(server.netns, ["timeout", "10", "iperf3", "-s", "-1", "-p", String(measurementPorts.iperf3.first)]), 15_000);
+                let r: { code: number | null; stdout: string; stderr: string } = { code: 1, stdout: "", stderr: "" };
+                for (let i = 0; i < 20 && r.code !== 0; i++) {
+                    await new Promise((res) => setTimeout(res, 150));
+                    r = await runCommand(inNamespace(client.netns, ["timeout", "8", "iperf3", "-c", server.ip, "-p", String(measurementPorts.iperf3.first), "-t", "1", "-J"]), 10_000);
+                }
+                await srv;
+                expect(r.code, r.stdout.slice(-300) + r.stderr).toBe(0);
+                expect(JSON.parse(r.stdout).end.sum_received.bytes).toBeGreaterThan(0);
             });
             return;
         }

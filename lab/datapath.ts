@@ -9,6 +9,7 @@
 import { modeFacts, type Tunnel } from "../components/modes";
 import { inNamespace } from "./exec";
 import { isClusterMode } from "./modes";
+import { measurementPorts } from "../components/measurementPorts";
 import { securityGroupSteps } from "./securityGroup";
 import { dockerBridge, underlaySubnet, type LabNode, type LabTopology, type LabWorkload } from "./topology";
 
@@ -223,14 +224,21 @@ function nodePortRules(t: LabTopology, node: LabNode): Step[] {
  */
 function publishedPortRules(t: LabTopology, node: LabNode): Step[] {
     const containers = podsOf(t, node);
-    const published = containers.map((c) => ({ hostPort: c.role === "frontend" ? t.servicePort : c.port, to: `${c.ip}:${c.port}` }));
+    const published: { protocol: "tcp" | "udp"; hostPort: number; to: string }[] = containers.map((c) => ({ protocol: "tcp", hostPort: c.role === "frontend" ? t.servicePort : c.port, to: `${c.ip}:${c.port}` }));
+    // The runner's iperf3 and sockperf servers run in the frontend container and are reached at the
+    // node's address, as the paper measured bridge cross-host: `docker run -p 5201:5201 -p 5201:5201/udp -p 11111:11111`.
+    const frontend = containers.find((c) => c.role === "frontend");
+    if (frontend) {
+        const port = (protocol: "tcp" | "udp", p: number) => ({ protocol, hostPort: p, to: `${frontend.ip}:${p}` });
+        published.push(port("tcp", measurementPorts.iperf3.first), port("udp", measurementPorts.iperf3.first), port("tcp", measurementPorts.sockperf.first));
+    }
     return [
         iptables(node.netns, "-t", "nat", "-N", "DOCKER"),
         iptables(node.netns, "-t", "nat", "-A", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "DOCKER"),
         iptables(node.netns, "-t", "nat", "-A", "OUTPUT", "!", "-d", "127.0.0.0/8", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "DOCKER"),
         iptables(node.netns, "-t", "nat", "-A", "POSTROUTING", "-s", `${dockerBridge.prefix}.0/${dockerBridge.length}`, "!", "-o", "docker0", "-j", "MASQUERADE"),
         iptables(node.netns, "-t", "nat", "-A", "POSTROUTING", "-o", "docker0", "-m", "conntrack", "--ctstate", "DNAT", "-s", `${dockerBridge.prefix}.0/${dockerBridge.length}`, "-j", "MASQUERADE"),
-        ...published.map((p) => iptables(node.netns, "-t", "nat", "-A", "DOCKER", "-p", "tcp", "--dport", String(p.hostPort), "-j", "DNAT", "--to-destination", p.to)),
+        ...published.map((p) => iptables(node.netns, "-t", "nat", "-A", "DOCKER", "-p", p.protocol, "--dport", String(p.hostPort), "-j", "DNAT", "--to-destination", p.to)),
     ];
 }
 
@@ -246,10 +254,24 @@ export function serviceSteps(t: LabTopology): Step[] {
     }
 }
 
+/**
+ * The frontends open a new Redis connection per request, as upstream's guestbook.php does, and
+ * close it first, so each request leaves a TIME_WAIT socket to the same Redis address and port
+ * behind for 60 s. At the thousands of requests per second the lab's wrk drives, that fills
+ * the 28 232 ephemeral ports in seconds, and connect() then spends its time searching for a
+ * free one (measured: 5 700 reads/s in the first second, about 500 after, at 2 CPU-ms each).
+ * `tcp_tw_reuse = 1` lets a new outgoing connection take over a TIME_WAIT port when TCP
+ * timestamps show it is safe (kernel Documentation/networking/ip-sysctl.rst; the default, 2,
+ * allows it only on loopback). Set in the frontends' namespaces only; per network namespace.
+ */
+function frontendSysctls(t: LabTopology): Step[] {
+    return [...new Set(t.workloads.filter((w) => w.role === "frontend").map((w) => w.netns))].map((ns) => sysctl(ns, "net.ipv4.tcp_tw_reuse=1"));
+}
+
 /** Every step that builds the mode's network, in order (namespaces must exist already); last,
  * the stack's security group on each node's underlay interface (lab/securityGroup.ts). */
 export function datapathSteps(t: LabTopology): Step[] {
-    return [...underlaySteps(t), ...podSteps(t), ...crossNodeSteps(t), ...serviceSteps(t), ...securityGroupSteps(t)];
+    return [...underlaySteps(t), ...podSteps(t), ...crossNodeSteps(t), ...serviceSteps(t), ...frontendSysctls(t), ...securityGroupSteps(t)];
 }
 
 /** The routes a BGP mode must have learned on `node` before its datapath is complete. */

@@ -3,7 +3,7 @@
  * needed; the root-only tests (datapath.root.test.ts, cleanup.root.test.ts) build them for real.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
 import { freeLoopbackPort } from "../bench/loopback-guestbook";
@@ -11,9 +11,9 @@ import { modeFacts, networkModes } from "../components/modes";
 import { birdConfig, birdFiles } from "./bird";
 import { LabSession } from "../bench/lab-session";
 import { measurementIds } from "../bench/measurements";
-import { labBenchDefaults, parseLabCommand, UsageError } from "./cli";
+import { labBenchDefaults, parseLabCommand, RemainingTime, UsageError } from "./cli";
 import { datapathSteps, serviceSteps, tunnelDevice, type Step } from "./datapath";
-import { guestbookProcesses } from "./guestbook";
+import { apacheModuleDir, defaultFrontendWorkers, findPhpModule, frontendDocroot, guestbookProcesses, labHttpConnections } from "./guestbook";
 import { bgpEstablished, labTarget, unsupportedReason } from "./lab";
 import { Ledger, orphanedLedgers, processStartTime, readLedgers } from "./ledger";
 import { labModeFacts, labModes, labPodMtu, parseLabModes } from "./modes";
@@ -206,24 +206,55 @@ describe("lab BIRD configuration", () => {
 });
 
 describe("lab guestbook", () => {
-    it("the follower replicates the leader; frontends get the Service env of the upstream image and N workers", () => {
+    it("the follower replicates the leader; frontends are Apache + mod_php with keep-alive, N prefork children and the upstream Service env", () => {
         const t = labTopology("calico", runId);
-        const procs = guestbookProcesses(t, "/run/x", 3);
+        const procs = guestbookProcesses(t, "/run/x", 3, "/usr/lib/apache2/modules/libphp8.2.so");
         expect(procs.map((p) => p.workload.role)).toEqual(["redis-leader", "redis-follower", "frontend", "frontend"]);
         expect(procs[1].argv.join(" ")).toContain("--replicaof 10.42.0.2 6379");
         expect(procs[0].argv).not.toContain("--replicaof");
-        expect(procs[2].env).toMatchObject({
-            PHP_CLI_SERVER_WORKERS: "3",
-            REDIS_LEADER_SERVICE_HOST: "10.42.0.2",
-            REDIS_FOLLOWER_SERVICE_HOST: "10.42.1.2",
-        });
-        expect(procs[2].argv.slice(0, 4)).toEqual(["php", "-q", "-S", "10.42.0.3:80"]);
+        const config = `/run/x/calico-node1-fe-apache.conf`;
+        expect(procs[2].argv).toEqual(["apache2", "-f", config, "-D", "FOREGROUND"]);
+        const text = procs[2].files![config].split("\n");
+        // The directives that make it the upstream frontend's server: prefork + mod_php, keep-alive as Debian ships it.
+        for (const line of [
+            "LoadModule mpm_prefork_module /usr/lib/apache2/modules/mod_mpm_prefork.so",
+            "LoadModule php_module /usr/lib/apache2/modules/libphp8.2.so",
+            "Listen 10.42.0.3:80",
+            "KeepAlive On",
+            "MaxKeepAliveRequests 100",
+            "MaxRequestWorkers 3",
+            "SetEnv REDIS_LEADER_SERVICE_HOST 10.42.0.2",
+            "SetEnv REDIS_FOLLOWER_SERVICE_HOST 10.42.1.2",
+            "    SetHandler application/x-httpd-php",
+        ]) {
+            expect(text, `apache config line ${line}`).toContain(line);
+        }
         expect(() => guestbookProcesses(t, "/run/x", 0)).toThrow(/--workers: 0 must be a whole number from 1 to 64/);
+    });
+
+    it.skipIf(!hasBinary("apache2") || !existsSync(apacheModuleDir))("the frontend's Apache config passes apache2 -t (apache2 and libapache2-mod-php from scripts/install-deps.sh)", () => {
+        const tmp = mkdtempSync(`${tmpdir()}/lab-apache-`);
+        try {
+            const t = labTopology("vxlan", runId);
+            const fe = guestbookProcesses(t, tmp, 4, findPhpModule()).find((p) => p.workload.role === "frontend")!;
+            for (const [file, text] of Object.entries(fe.files!)) writeFileSync(file, text);
+            const r = spawnSync("apache2", ["-t", "-f", fe.argv[2]], { encoding: "utf8" });
+            expect(r.status, r.stderr).toBe(0);
+            expect(r.stderr).toMatch(/Syntax OK/);
+        } finally {
+            rmSync(tmp, { recursive: true, force: true });
+        }
+    });
+
+    it("a frontend has as many Apache children as the lab's wrk opens connections (one keep-alive connection holds one child)", () => {
+        expect(defaultFrontendWorkers).toBeGreaterThanOrEqual(labHttpConnections);
     });
 
     it("bridge: frontends reach Redis through the ports published on the nodes", () => {
         const procs = guestbookProcesses(labTopology("bridge", runId), "/run/x");
-        expect(procs[2].env).toMatchObject({ REDIS_LEADER_SERVICE_HOST: "10.0.0.11", REDIS_FOLLOWER_SERVICE_HOST: "10.0.0.12" });
+        const text = Object.values(procs[2].files!)[0];
+        expect(text).toContain("SetEnv REDIS_LEADER_SERVICE_HOST 10.0.0.11");
+        expect(text).toContain("SetEnv REDIS_FOLLOWER_SERVICE_HOST 10.0.0.12");
         expect(procs[1].argv.join(" ")).toContain("--replicaof 10.0.0.11 6379");
     });
 
@@ -235,10 +266,8 @@ describe("lab guestbook", () => {
             const redisAnswers = () => spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).stdout?.trim() === "PONG";
             for (let i = 0; i < 100 && !redisAnswers(); i++) await new Promise((r) => setTimeout(r, 100));
             expect(redisAnswers(), `redis-server on 127.0.0.1:${port} did not answer within 10 s`).toBe(true);
-            const procs = guestbookProcesses(labTopology("host-gw", runId), "/tmp");
             const env = {
                 ...process.env,
-                ...procs[2].env,
                 REDIS_LEADER_SERVICE_HOST: "127.0.0.1",
                 REDIS_LEADER_SERVICE_PORT: String(port),
                 REDIS_FOLLOWER_SERVICE_HOST: "127.0.0.1",
@@ -246,7 +275,8 @@ describe("lab guestbook", () => {
             };
             // Its own process group: PHP's workers outlive their parent, so the whole group is stopped.
             const phpPort = await freeLoopbackPort();
-            const php = spawn("php", ["-q", "-S", `127.0.0.1:${phpPort}`, "-t", procs[2].argv[5]], { env, stdio: "ignore", detached: true });
+            // PHP's built-in server only hosts the script here; the lab serves it with Apache (guestbook.root.test.ts).
+            const php = spawn("php", ["-q", "-S", `127.0.0.1:${phpPort}`, "-t", frontendDocroot], { env, stdio: "ignore", detached: true });
             try {
                 const base = `http://127.0.0.1:${phpPort}/guestbook.php`;
                 let ready = false;
@@ -281,7 +311,7 @@ describe("lab target for the runner", () => {
         expect(target.lab!.frontendUrls).toEqual(["http://10.0.0.11:30099", "http://10.0.0.12:30099"]);
     });
 
-    it("host: the node namespaces stand in for pods (host networking); bridge: no pod addresses across hosts", () => {
+    it("host: the node namespaces stand in for pods (host networking); bridge: the frontend containers, reached at their node's address (published ports)", () => {
         const host = labTarget(labTopology("host", runId));
         expect(host.lab!.pods).toEqual([
             { netns: `cnilab-${runId}-host-node1`, ip: "10.0.0.11", node: 0 },
@@ -289,7 +319,10 @@ describe("lab target for the runner", () => {
         ]);
         expect(host.lab!.frontendUrls).toEqual(["http://10.0.0.11:8080", "http://10.0.0.12:8080"]);
         const bridge = labTarget(labTopology("bridge", runId));
-        expect(bridge.lab!.pods).toEqual([]);
+        expect(bridge.lab!.pods).toEqual([
+            { netns: `cnilab-${runId}-bridge-node1-fe`, ip: "10.0.0.11", node: 0 },
+            { netns: `cnilab-${runId}-bridge-node2-fe`, ip: "10.0.0.12", node: 1 },
+        ]);
         expect(bridge.nodePort).toBe(labModeFacts.bridge.servicePort);
     });
 });
@@ -312,6 +345,10 @@ describe("lab command line", () => {
     });
 
     it("rejects bad numbers naming the flag, and unknown flags", () => {
+        expect(() => parseLabCommand(["--pin", "yes"])).toThrow('--pin: "yes" is not allowed; use on or off');
+        expect(parseLabCommand(["--pin", "off"]).bench.pinCpus).toBe(false);
+        expect(parseLabCommand([]).bench).toMatchObject({ pinCpus: true, cases: [...labBenchDefaults.cases] });
+        expect(parseLabCommand(["--measurements", "iperf3"]).bench.cases, "naming measurements runs all their ordinary cases").toBeUndefined();
         expect(() => parseLabCommand(["--duration", "0"])).toThrow('--duration: "0" must be a whole number ≥ 1');
         expect(() => parseLabCommand(["--repetitions", "two"])).toThrow('--repetitions: "two" must be a whole number');
         expect(() => parseLabCommand(["--workers", "1.5"])).toThrow("--workers");
@@ -321,14 +358,27 @@ describe("lab command line", () => {
     });
 });
 
+describe("lab progress", () => {
+    it("the remaining time is re-estimated from the steps measured so far", () => {
+        let now = 0;
+        const eta = new RemainingTime(() => now);
+        expect(eta.update({ kind: "measure", step: 1, steps: 11 })).toBe("");
+        now = 10_000; // step 1 took 10 s: 10 steps left → 100 s
+        expect(eta.update({ kind: "measure", step: 2, steps: 11 })).toBe(" (≈ 1 min 40 s left at 10.0 s per step)");
+        now = 14_000; // steps 1–2 took 14 s: 7 s per step, 9 left → 63 s
+        expect(eta.update({ kind: "measure", step: 3, steps: 11 })).toBe(" (≈ 1 min 3 s left at 7.0 s per step)");
+        expect(eta.update({ kind: "connect" })).toBe("");
+    });
+});
+
 describe("what a lab target can measure", () => {
-    it("a target without pod addresses (the Docker bridge) declares the pod measurements it cannot run; the others can run everything", () => {
-        const bridge = labTarget(labTopology("bridge", runId));
-        const vxlan = labTarget(labTopology("vxlan", runId));
-        const cannot = (t: typeof bridge) => measurementIds.filter((m) => new LabSession(t, t.lab!).cannotMeasure(m) !== undefined);
-        expect(cannot(bridge)).toEqual(["iperf3", "latency", "scaling"]);
-        expect(new LabSession(bridge, bridge.lab!).cannotMeasure("iperf3")).toMatch(/no pod addresses across hosts/);
-        expect(cannot(vxlan)).toEqual([]);
+    it("every lab mode, the Docker bridge too (through its published ports), can run every measurement; a layout without pods declares the pod measurements it cannot run", () => {
+        const cannot = (t: ReturnType<typeof labTarget>) => measurementIds.filter((m) => new LabSession(t, t.lab!).cannotMeasure(m) !== undefined);
+        for (const mode of ["bridge", "vxlan", "host"] as const) expect(cannot(labTarget(labTopology(mode, runId))), mode).toEqual([]);
+        const podless = labTarget(labTopology("bridge", runId));
+        const layout = { ...podless, lab: { ...podless.lab!, pods: [] } };
+        expect(cannot(layout)).toEqual(["iperf3", "latency", "scaling"]);
+        expect(new LabSession(layout, layout.lab).cannotMeasure("iperf3")).toMatch(/no pod addresses across hosts/);
     });
 });
 

@@ -10,7 +10,9 @@ import type { Target } from "../bench/targets";
 import { birdArgv, birdConfig, birdFiles, meshProtocolName, type BirdFiles } from "./bird";
 import { datapathSteps, expectedBgpRoutes } from "./datapath";
 import { inNamespace, runCommand, runStep, startDaemon, waitFor, type Daemon } from "./exec";
-import { defaultFrontendWorkers, frontendUrls, guestbookProcesses } from "./guestbook";
+import { cpuAccountingRoot, cpuGroupOf, createCpuGroup, inCpuGroup, removeCpuGroups, type LabCpuGroup } from "./cpuGroup";
+import { defaultFrontendWorkers, findPhpModule, frontendUrls, guestbookProcesses } from "./guestbook";
+import type { CpuCgroup } from "../bench/commands";
 import { cleanupEntry, defaultLedgerDir, Ledger, removeResources, type CleanupReport } from "./ledger";
 import { isClusterMode, labModeFacts, type LabMode } from "./modes";
 import { labPrefix, labTopology, topologyNamespaces, type LabNode, type LabTopology } from "./topology";
@@ -35,6 +37,8 @@ export function unsupportedReason(mode: LabMode, kernel: KernelSupport): string 
 
 export interface BuiltMode {
     readonly topology: LabTopology;
+    /** Counts the CPU time of the mode's daemons and of the tools the runner starts in it. */
+    readonly cpuGroup: LabCpuGroup;
     readonly target: Target;
     readonly daemons: readonly Daemon[];
     /** BIRD files per node (BGP modes only), for `birdc -s`. */
@@ -98,11 +102,15 @@ export class Lab {
         const t = labTopology(mode, this.runId);
         const namespaces = topologyNamespaces(t);
         this.ledger.addNamespaces(namespaces);
+        const root = cpuAccountingRoot();
+        if (!root) throw new Error(`lab ${mode}: no CPU accounting hierarchy under /sys/fs/cgroup (cgroup v2, or v1 with cpuacct); the lab's cost figures need one`);
+        const cpuGroup = cpuGroupOf(root, this.runId, mode);
         const daemons: Daemon[] = [];
         const bird: BirdFiles[] = [];
         const started = Date.now();
         const progress = (phase: string) => options.onProgress?.(`${mode}: ${phase} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
         try {
+            createCpuGroup(cpuGroup);
             for (const ns of namespaces) await runStep({ argv: ["ip", "netns", "add", ns] });
             progress(`${namespaces.length} namespaces`);
             for (const step of datapathSteps(t)) await runStep(step);
@@ -112,19 +120,20 @@ export class Lab {
                     const files = birdFiles(this.ledger.runDir, t, node);
                     writeFileSync(files.config, birdConfig(t, node, files));
                     bird.push(files);
-                    daemons.push(startDaemon(this.ledger, node.netns, birdArgv(files), `bird ${mode} ${node.name}`, `${files.log}.stderr`));
+                    daemons.push(startDaemon(this.ledger, node.netns, inCpuGroup(cpuGroup, birdArgv(files)), `bird ${mode} ${node.name}`, `${files.log}.stderr`));
                 }
                 await this.waitForBgp(t, bird, daemons);
                 progress("BGP sessions established, routes learned");
             }
-            for (const spec of guestbookProcesses(t, this.ledger.runDir, options.frontendWorkers ?? defaultFrontendWorkers)) {
+            for (const spec of guestbookProcesses(t, this.ledger.runDir, options.frontendWorkers ?? defaultFrontendWorkers, findPhpModule())) {
                 const what = `${spec.workload.role} ${mode} node${spec.workload.node + 1}`;
-                daemons.push(startDaemon(this.ledger, spec.workload.netns, spec.argv, what, `${this.ledger.runDir}/${spec.log}`, spec.env));
+                for (const [file, text] of Object.entries(spec.files ?? {})) writeFileSync(file, text);
+                daemons.push(startDaemon(this.ledger, spec.workload.netns, inCpuGroup(cpuGroup, spec.argv), what, `${this.ledger.runDir}/${spec.log}`, spec.env));
             }
             progress("guestbook started");
             await this.waitForGuestbook(t, daemons);
             progress("guestbook answers through every node");
-            const result: BuiltMode = { topology: t, target: labTarget(t), daemons, bird };
+            const result: BuiltMode = { topology: t, cpuGroup, target: labTarget(t, cpuGroup), daemons, bird };
             this.built.set(mode, result);
             return result;
         } catch (err) {
@@ -210,6 +219,7 @@ export class Lab {
         const own = this.ledger.snapshot.processes.filter((p) => daemons.some((d) => d.pid === p.pid));
         const namespaces = topologyNamespaces(t);
         const report = await removeResources(this.runId, namespaces, own);
+        for (const problem of await removeCpuGroups(this.runId, t.mode)) report.problems.push(problem);
         this.ledger.removeProcesses(own.map((p) => p.pid));
         this.ledger.removeNamespaces(report.problems.length === 0 ? namespaces : report.namespacesDeleted);
         return report;
@@ -218,7 +228,9 @@ export class Lab {
     /** Removes everything this run created, whatever state it is in. Safe to call twice. */
     async close(): Promise<CleanupReport> {
         this.built.clear();
-        return cleanupEntry(this.ledger.dir, this.ledger.snapshot);
+        const report = await cleanupEntry(this.ledger.dir, this.ledger.snapshot);
+        for (const problem of await removeCpuGroups(this.runId)) report.problems.push(problem);
+        return report;
     }
 }
 
@@ -227,15 +239,24 @@ export function httpGetInLoadGenerator(t: LabTopology, url: string) {
     return runCommand(inNamespace(t.loadGenerator.netns, ["curl", "-sS", "--max-time", "3", url]), 5000);
 }
 
-/** Pod namespaces, once each (without pods, the node namespaces stand in, like hostNetwork pods). */
+/**
+ * Where the runner's pod-to-pod tools run. Pod namespaces, once each (without pods, the node
+ * namespaces stand in, like hostNetwork pods). Docker containers on different hosts share one
+ * private range and reach each other only through ports published on their host, as the paper
+ * measured bridge cross-host: the frontend container of each node, reached at its node's address
+ * (datapath.ts publishes the measurement ports to it).
+ */
 function labPods(t: LabTopology): { netns: string; ip: string; node: number }[] {
+    if (t.attachment === "docker-bridge") {
+        return t.workloads.filter((w) => w.role === "frontend").map((w) => ({ netns: w.netns, ip: t.nodes[w.node].ip, node: w.node }));
+    }
     const seen = new Map<string, { netns: string; ip: string; node: number }>();
     for (const w of t.workloads) if (!seen.has(w.netns)) seen.set(w.netns, { netns: w.netns, ip: w.ip, node: w.node });
     return [...seen.values()];
 }
 
 /** The runner's view of a built mode (bench/targets.ts `Target`, platform "lab"). */
-export function labTarget(t: LabTopology): Target {
+export function labTarget(t: LabTopology, cpuGroup?: CpuCgroup): Target {
     const facts = labModeFacts[t.mode];
     const urls = frontendUrls(t);
     return {
@@ -257,9 +278,10 @@ export function labTarget(t: LabTopology): Target {
             hosts: t.nodes.map((n) => ({ netns: n.netns, ip: n.ip })),
             // Docker containers on different hosts share one private range and reach each other only
             // through published ports: the bridge baseline has no pod addresses to measure between.
-            pods: t.attachment === "docker-bridge" ? [] : labPods(t),
+            pods: labPods(t),
             loadGenerator: { ...t.loadGenerator },
             frontendUrls: urls,
+            cpuCgroup: cpuGroup,
         },
     };
 }

@@ -4,12 +4,14 @@
 #   (shellcheck)        lints the scripts that run on the nodes
 #   iperf3 wrk sockperf the measurement tools the runner drives (same as on the load generator)
 #   redis-server php-cli php-redis   the guestbook for the loopback checks and the lab
+#   apache2 libapache2-mod-php       the lab's frontends, served as upstream's image serves them
+#                                    (Apache + mod_php, keep-alive)
 #   bird2 iproute2 iptables tcpdump  the lab's datapaths, BGP and the captures that prove them
 #   iputils-ping curl   the lab's cross-node ping / path-MTU checks and guestbook smoke test
 #   jq                  .github/scripts/destroy-stale-stacks.sh reads `pulumi stack ls --json`
 set -euo pipefail
 
-packages=(shellcheck iperf3 wrk sockperf redis-server php-cli php-redis
+packages=(shellcheck iperf3 wrk sockperf redis-server php-cli php-redis apache2 libapache2-mod-php
           bird2 iproute2 iptables tcpdump procps iputils-ping curl jq)
 
 missing=()
@@ -29,7 +31,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The packages start services we do not want running outside our own namespaces.
-for svc in redis-server bird iperf3; do
+for svc in redis-server bird iperf3 apache2; do
   systemctl disable --now "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
 done
 echo "install-deps: done"
