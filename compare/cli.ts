@@ -21,8 +21,8 @@ import { Ledger, RunLock } from "./ledger";
 import { cleanupLeftovers, runComparison, type BenchmarkRunner, type CompareReport } from "./orchestrator";
 import { AwsAccountCapacity, explainCapacityError, type AccountCapacity } from "./capacity";
 import { buildPlan, renderPlan, type PlanAccount } from "./plan";
-import { costFileName } from "../bench/cost";
-import { costRecord, ProgressBoard, renderOutcome, renderRunCost } from "./progress";
+import { billFileName } from "../bench/bill";
+import { billRecord, ProgressBoard, renderOutcome, renderRunCost } from "./progress";
 
 /** Everything `main` needs from outside: what talks to Pulumi and to clusters, and where files go. */
 export interface CompareWiring {
@@ -39,7 +39,7 @@ export interface CompareWiring {
     readonly notes: readonly string[];
     /** The account's vCPU quota and Spot prices (capacity.ts); absent: planned without them, said so. */
     readonly capacity?: AccountCapacity;
-    /** Re-renders a results folder's report (bench/report.ts renderReport), after cost.json is written. */
+    /** Re-renders a results folder's report (bench/report.ts renderReport), after bill.json is written. */
     readonly renderReport: (folder: string) => Promise<void>;
 }
 
@@ -251,12 +251,12 @@ async function compareCommand(args: CompareArgs, wiring: CompareWiring, ledger: 
         console.log(renderOutcome(report));
         const finishedAt = Date.now();
         console.log(renderRunCost(report, plan.stacks, finishedAt));
-        // The report carries the estimate and the measured cost, next to the figures.
-        const cost = costRecord(report, plan, startedAt, finishedAt);
+        // The report carries the estimated and the measured bill, next to the figures.
+        const bill = billRecord(report, plan, startedAt, finishedAt);
         for (const b of report.benchmarks) {
             if (!b.summary) continue;
-            fs.writeFileSync(path.join(b.summary.outDir, costFileName), JSON.stringify(cost, null, 2) + "\n");
-            await wiring.renderReport(b.summary.outDir).catch((error) => console.log(`  note: report not re-rendered with the cost: ${(error as Error).message}`));
+            fs.writeFileSync(path.join(b.summary.outDir, billFileName), JSON.stringify(bill, null, 2) + "\n");
+            await wiring.renderReport(b.summary.outDir).catch((error) => console.log(`  note: report not re-rendered with the bill: ${(error as Error).message}`));
         }
         return exitCodeOf(report);
     } finally {

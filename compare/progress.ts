@@ -3,7 +3,7 @@
  * a periodic status line, and the instance-hours the run actually used. Pure text functions.
  */
 import type { CompareReport, StackState, StackTransition } from "./orchestrator";
-import type { CostFile } from "../bench/cost";
+import type { BillFile } from "../bench/bill";
 import { formatUsd, pricesAsOf } from "./prices";
 import { estimateTimeline, estimateUsd, type ComparePlan, type StackPlan } from "./plan";
 
@@ -102,14 +102,14 @@ function instanceUsdPerHour(plan: StackPlan, spot: boolean): number | undefined 
 }
 
 /**
- * The run's cost record (bench/cost.ts): the plan's estimate beside what the stacks this run
+ * The run's bill record (bench/bill.ts): the plan's estimate beside what the stacks this run
  * created actually used, from each one's up start to its destroy complete (to `now` if still up).
  * Pre-existing stacks measured as they are cost this run nothing and are left out.
  */
-export function costRecord(report: CompareReport, plan: ComparePlan, startedAt: number, now: number): CostFile {
+export function billRecord(report: CompareReport, plan: ComparePlan, startedAt: number, now: number): BillFile {
     const estimate = estimateTimeline(plan);
     const market = plan.spot ? "spot" : "on-demand";
-    const stacks: CostFile["stacks"][number][] = [];
+    const stacks: BillFile["stacks"][number][] = [];
     let instanceHours = 0;
     let usd: number | undefined = 0;
     for (const r of report.stacks) {
@@ -133,7 +133,7 @@ export function costRecord(report: CompareReport, plan: ComparePlan, startedAt: 
         });
     }
     return {
-        schema: "cni-compare/cost/1",
+        schema: "cni-compare/bill/1",
         prices: plan.spot ? `${pricesAsOf}; Spot: ${plan.spotPriceBasis}` : pricesAsOf,
         market,
         estimate: {

@@ -1,6 +1,6 @@
 /**
- * What a comparison run cost: the plan's estimate and the figure measured from each stack's real
- * up → destroy timestamps. `npm run compare` writes it as `cost.json` next to `summary.json` once
+ * What a comparison run cost on AWS (not the CPU cost the lab measures): the plan's estimate and
+ * the figure measured from each stack's real up → destroy timestamps. `npm run compare` writes it as `bill.json` next to `summary.json` once
  * every stack of the run is torn down; the report (report.ts) shows both side by side.
  */
 import * as fs from "node:fs";
@@ -8,10 +8,10 @@ import * as path from "node:path";
 import { z } from "zod";
 import { readJsonFile } from "../core/schema";
 
-export const costFileName = "cost.json";
+export const billFileName = "bill.json";
 
-export const costFileSchema = z.object({
-    schema: z.literal("cni-compare/cost/1"),
+export const billFileSchema = z.object({
+    schema: z.literal("cni-compare/bill/1"),
     /** Where the prices come from (compare/prices.ts pricesAsOf, or the live Spot reading). */
     prices: z.string(),
     market: z.enum(["on-demand", "spot"]),
@@ -31,19 +31,19 @@ export const costFileSchema = z.object({
     ),
     measured: z.object({ minutes: z.number(), instanceHours: z.number(), usd: z.number().optional() }),
 });
-export type CostFile = z.infer<typeof costFileSchema>;
+export type BillFile = z.infer<typeof billFileSchema>;
 
-/** The cost record of a results folder, or undefined when the run was not a comparison. */
-export function readCostFile(folder: string): CostFile | undefined {
-    const file = path.join(folder, costFileName);
-    return fs.existsSync(file) ? readJsonFile(costFileSchema, file) : undefined;
+/** The bill record of a results folder, or undefined when the run was not a comparison. */
+export function readBillFile(folder: string): BillFile | undefined {
+    const file = path.join(folder, billFileName);
+    return fs.existsSync(file) ? readJsonFile(billFileSchema, file) : undefined;
 }
 
-/** The report's cost section: the estimate and the measured figure, per stack and in total. */
-export function costMarkdown(cost: CostFile): string {
+/** The report's bill section: the estimate and the measured figure, per stack and in total. */
+export function billMarkdown(cost: BillFile): string {
     const usd = (v: number | undefined) => (v === undefined ? "unknown" : `$${v.toFixed(2)}`);
     const lines = [
-        "## Cost: estimated and measured",
+        "## AWS bill: estimated and measured",
         "",
         `Estimated before the run: ~${cost.estimate.minutes.toFixed(1)} min, ~${usd(cost.estimate.usd)} ${cost.market} (${cost.estimate.basis}).`,
         `Measured: ${cost.measured.minutes.toFixed(1)} min from the first up to the last destroy, ${cost.measured.instanceHours.toFixed(2)} instance-hours, ${usd(cost.measured.usd)} ${cost.market} (prices: ${cost.prices}).`,
