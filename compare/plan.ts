@@ -2,7 +2,7 @@
  * What a comparison will create and roughly what it costs, computed before anything exists and
  * shown to the operator for confirmation.
  */
-import { caseIds, measurementIds, toolSecondsPerRepetition } from "../bench/measurements";
+import { caseIds, measurementIds, optInCases, toolSecondsPerRepetition } from "../bench/measurements";
 import { networkModes, type NetworkMode } from "../components/modes";
 import { readProject, readStackFile, stackFilePath } from "../components/project";
 import { ConfigError, parseSettings, type SettingKey } from "../components/settings";
@@ -103,7 +103,8 @@ export const comparisonBenchDefaults = {
     durationSeconds: 5,
     warmupSeconds: 1,
     scalingPods: [2, 20, 100],
-    cases: caseIds.filter((c) => !(c in casesLeftOut)),
+    // The runner's own default set (its opt-in lab cost cases stay opt-in), minus the cases above.
+    cases: caseIds.filter((c) => !optInCases.includes(c) && !(c in casesLeftOut)),
 } as const;
 
 export interface MeasurementPlan {
