@@ -5,9 +5,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { CalicoNetwork } from "./components/calicoNetwork";
+import { CiliumNetwork } from "./components/ciliumNetwork";
 import { K3sCluster } from "./components/k3sCluster";
 import { LoadGenerator } from "./components/loadGenerator";
-import { ec2NicMtu, podMtu } from "./components/modes";
+import { ec2NicMtu, frontendPortOnNodes, guestbookMtu, podMtu } from "./components/modes";
 import { NodePair, sshUser as loginUser, ubuntuRelease } from "./components/nodePair";
 import { nodeNames } from "./components/nodeScripts";
 import { NodePortLoadBalancer } from "./components/nodePortLoadBalancer";
@@ -17,6 +18,8 @@ import { Guestbook } from "./workloads/guestbook";
 const settings = readSettings();
 const { mode, facts } = settings;
 const prefix = `cni-${mode}`;
+// Where the frontends answer on every node: the NodePort, or a baseline's host or published port.
+const frontendPort = frontendPortOnNodes(mode, settings.nodePort);
 
 // No key configured: generate one; its private half is exported only as a secret.
 const generatedKey = settings.sshPublicKey === undefined
@@ -56,20 +59,37 @@ const calico = facts.calico
         dependsOn: [cluster.agentInstall],
     })
     : undefined;
-const nodesReady = cluster.waitForReadyNodes(`${prefix}-nodes-ready`, calico ? [calico] : []);
+const cilium = facts.cilium
+    ? new CiliumNetwork(`${prefix}-cilium`, {
+        facts,
+        ciliumVersion: settings.ciliumVersion,
+        podCidr: settings.podCidr,
+        nodeMtu: ec2NicMtu,
+        apiServerHost: pair.server.instance.privateIp,
+        provider: cluster.provider,
+        dependsOn: [cluster.agentInstall],
+    })
+    : undefined;
+const podNetwork = calico ?? cilium;
+const nodesReady = cluster.waitForReadyNodes(`${prefix}-nodes-ready`, podNetwork ? [podNetwork] : []);
 
 new Guestbook("guestbook", {
+    attachment: facts.guestbook,
     images: settings.images,
     frontendReplicas: settings.frontendReplicas,
     redisFollowerReplicas: settings.redisFollowerReplicas,
     nodePort: settings.nodePort,
+    redisNodes: {
+        leader: { name: nodeNames.server, address: pair.server.instance.privateIp },
+        follower: { name: nodeNames.agent, address: pair.agent.instance.privateIp },
+    },
 }, { providers: [cluster.provider], dependsOn: [nodesReady] });
 
 const loadBalancer = new NodePortLoadBalancer(prefix, {
     vpcId: pair.vpc.id,
     subnetId: pair.subnet.id,
     instanceIds: [pair.server.instance.id, pair.agent.instance.id],
-    nodePort: settings.nodePort,
+    frontendPort,
     certificateArn: settings.certificateArn,
 });
 
@@ -78,7 +98,7 @@ const loadGen = settings.loadGenerator
         nodePair: pair,
         instanceType: settings.instanceType,
         operatorCidr: settings.operatorCidr,
-        nodePort: settings.nodePort,
+        frontendPort,
         spot: settings.spot,
         sshPrivateKey: privateKey,
     })
@@ -87,7 +107,17 @@ const loadGen = settings.loadGenerator
 // Outputs: the shape of StackOutputs in bench/targets.ts, which the benchmark runner reads.
 export { mode };
 export const endpoint = loadBalancer.url;
-export const nodePort = settings.nodePort;
+/** The port the frontends answer on at every node (what the NLB targets): the NodePort in the
+ * pod-network modes, the host or published port in the baselines, like the lab's targets. */
+export const nodePort = frontendPort;
+/** How the frontends are reached on each node, how many run, and the MTU they send with. */
+export const frontends = {
+    port: frontendPort,
+    attachment: facts.guestbook.kind,
+    // The baselines run a DaemonSet: one frontend on each node.
+    replicas: facts.guestbook.kind === "pod-network" ? settings.frontendReplicas : Object.keys(nodeNames).length,
+    mtu: guestbookMtu(mode),
+};
 export const nodes = [pair.server, pair.agent].map(({ role, instance }) => ({
     name: nodeNames[role],
     role,
@@ -103,7 +133,7 @@ export const mtu = { node: ec2NicMtu, pod: podMtu(mode) };
 export const versions = {
     k3s: settings.k3sVersion,
     cni: facts.plugin,
-    cniVersion: facts.plugin === "calico" ? settings.calicoVersion : `bundled with k3s ${settings.k3sVersion}`,
+    cniVersion: { calico: settings.calicoVersion, cilium: settings.ciliumVersion, flannel: `bundled with k3s ${settings.k3sVersion}` }[facts.plugin],
     ubuntu: ubuntuRelease,
 };
 export const kubeconfig = cluster.kubeconfig;

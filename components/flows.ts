@@ -21,7 +21,7 @@
  */
 import { containsIp } from "./cidr";
 import { measurementPorts } from "./measurementPorts";
-import { modeFacts, nodeToNodeTraffic, routesPodIpsNatively, tunnelTraffic, type NetworkMode } from "./modes";
+import { clusterNodeTraffic, frontendPortOnNodes, isBaseline, modeFacts, routesPodIpsNatively, tunnelTraffic, type NetworkMode } from "./modes";
 import { clusterDnsPort, guestbookPorts, metricsServerPort } from "./podPorts";
 
 /** Where a flow comes from, as a stack's address plan names it. */
@@ -94,41 +94,64 @@ export interface SecurityGroupRule {
 
 export interface FlowMatrixArgs {
     readonly mode: NetworkMode;
+    /** The frontend Service's NodePort (the pod-network modes); the baselines' frontend ports
+     * come from the mode table. */
     readonly nodePort: number;
 }
 
 /** Every flow that must reach a node of the stack, named for the reader of a failing test. */
 export function flowMatrix(args: FlowMatrixArgs): Flow[] {
+    // The NodePort, or a baseline's host/published port: both arrive at the node's own address.
+    const frontend = frontendPortOnNodes(args.mode, args.nodePort);
     const flows: Flow[] = [
         { name: "SSH from the operator (Pulumi installs k3s over SSH; the benchmark runner)", from: "operator", to: "node", protocol: "tcp", port: 22 },
         { name: "Kubernetes API from the operator (Pulumi's Kubernetes provider, kubectl)", from: "operator", to: "node", protocol: "tcp", port: 6443 },
-        { name: "guestbook through the NLB from the operator (client IP preserved)", from: "operator", to: "node", protocol: "tcp", port: args.nodePort },
-        { name: "guestbook through the NLB from the load generator (its public IP, preserved)", from: "load-generator-public", to: "node", protocol: "tcp", port: args.nodePort },
-        { name: "guestbook straight to a NodePort from the load generator", from: "load-generator-private", to: "node", protocol: "tcp", port: args.nodePort },
-        { name: "NLB health checks on the NodePort", from: "load-balancer", to: "node", protocol: "tcp", port: args.nodePort },
+        { name: "guestbook through the NLB from the operator (client IP preserved)", from: "operator", to: "node", protocol: "tcp", port: frontend },
+        { name: "guestbook through the NLB from the load generator (its public IP, preserved)", from: "load-generator-public", to: "node", protocol: "tcp", port: frontend },
+        { name: "guestbook straight to the frontend port of a node from the load generator", from: "load-generator-private", to: "node", protocol: "tcp", port: frontend },
+        { name: "NLB health checks on the frontend port of each node", from: "load-balancer", to: "node", protocol: "tcp", port: frontend },
         // EC2 user guide, "Network MTU for your EC2 instance": PMTUD needs inbound ICMP
         // Destination Unreachable / fragmentation needed (type 3, code 4); routers anywhere send it.
         { name: "ICMP fragmentation-needed for path MTU discovery (9001-byte VPC, 1500 beyond)", from: "internet", to: "node", protocol: "icmp", port: 3, icmpCode: 4 },
     ];
-    for (const traffic of nodeToNodeTraffic(args.mode)) {
+    // The cluster's own node-to-node traffic as the mode table declares it; the guestbook's flows
+    // below are written out independently, so the rules derived from the table are checked.
+    for (const traffic of clusterNodeTraffic(args.mode)) {
         const protocol = traffic.protocol;
-        flows.push(protocol === "4"
-            ? { name: traffic.why, from: "peer-node", to: "node", protocol }
-            : { name: traffic.why, from: "peer-node", to: "node", protocol, port: traffic.fromPort });
+        if (protocol === "4") flows.push({ name: traffic.why, from: "peer-node", to: "node", protocol });
+        else if (protocol === "icmp") flows.push({ name: traffic.why, from: "peer-node", to: "node", protocol, port: traffic.fromPort, icmpCode: traffic.toPort });
+        else flows.push({ name: traffic.why, from: "peer-node", to: "node", protocol, port: traffic.fromPort });
     }
+    const publishedPorts = modeFacts[args.mode].guestbook.kind === "published-ports";
     for (const [tool, ports] of Object.entries(measurementPorts)) {
         for (const protocol of ["tcp", "udp"] as const) {
             for (const port of new Set([ports.first, ports.last])) {
                 flows.push({ name: `${tool} host-network baseline between the nodes (${protocol} ${port})`, from: "peer-node", to: "node", protocol, port });
                 flows.push({ name: `${tool} between pods on the two nodes (${protocol} ${port})`, from: "peer-pod", to: "pod", protocol, port });
+                if (publishedPorts) {
+                    // The bridge row's own measurement: a server pod publishing the port on its
+                    // node, a client pod on the other (masqueraded to its node IP on the way out).
+                    flows.push({ name: `${tool} through a port published on the other node (${protocol} ${port})`, from: "peer-node", to: "node", protocol, port });
+                }
             }
         }
     }
+    if (isBaseline(args.mode)) {
+        // The baselines reach Redis at the peer's node IP (hostNetwork, or a published port whose
+        // sender is masqueraded to its node IP): never a pod IP, never the tunnel.
+        flows.push(
+            { name: "guestbook frontend to Redis at the other node's address", from: "peer-node", to: "node", protocol: "tcp", port: guestbookPorts.redis },
+            { name: "guestbook Redis follower replicating from the leader at the other node's address", from: "peer-node", to: "node", protocol: "tcp", port: guestbookPorts.redis },
+        );
+    } else {
+        flows.push(
+            { name: "guestbook frontend to Redis on the other node", from: "peer-pod", to: "pod", protocol: "tcp", port: guestbookPorts.redis },
+            { name: "NodePort or NLB traffic kube-proxy forwards to a frontend on the other node (masqueraded to the node IP)", from: "peer-node", to: "pod", protocol: "tcp", port: guestbookPorts.frontend },
+        );
+    }
     flows.push(
-        { name: "guestbook frontend to Redis on the other node", from: "peer-pod", to: "pod", protocol: "tcp", port: guestbookPorts.redis },
         { name: "pod DNS to CoreDNS on the other node (udp)", from: "peer-pod", to: "pod", protocol: "udp", port: clusterDnsPort },
         { name: "pod DNS to CoreDNS on the other node (tcp)", from: "peer-pod", to: "pod", protocol: "tcp", port: clusterDnsPort },
-        { name: "NodePort or NLB traffic kube-proxy forwards to a frontend on the other node (masqueraded to the node IP)", from: "peer-node", to: "pod", protocol: "tcp", port: guestbookPorts.frontend },
         { name: "hostNetwork pods (the host baseline) resolving names at CoreDNS on the other node (udp)", from: "peer-node", to: "pod", protocol: "udp", port: clusterDnsPort },
         { name: "hostNetwork pods (the host baseline) resolving names at CoreDNS on the other node (tcp)", from: "peer-node", to: "pod", protocol: "tcp", port: clusterDnsPort },
         { name: "Kubernetes API server to metrics-server on the other node (aggregated API)", from: "peer-node", to: "pod", protocol: "tcp", port: metricsServerPort },

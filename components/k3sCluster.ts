@@ -99,7 +99,7 @@ export class K3sCluster extends pulumi.ComponentResource {
         }, { parent: this });
 
         const agentScript = pulumi.all([agent.privateIp, server.privateIp]).apply(([nodeIp, serverIp]) =>
-            k3sAgentScript({ k3sVersion: args.k3sVersion, nodeName: nodeNames.agent, nodeIp, serverIp }),
+            k3sAgentScript({ k3sVersion: args.k3sVersion, nodeName: nodeNames.agent, nodeIp, serverIp, facts: args.facts }),
         );
         this.agentInstall = new command.remote.Command(`${name}-agent-install`, {
             connection: sshConnection(agent.publicIp, args.sshPrivateKey),

@@ -10,7 +10,9 @@ export interface LoadGeneratorArgs {
     readonly nodePair: NodePair;
     readonly instanceType: string;
     readonly operatorCidr: string;
-    readonly nodePort: number;
+    /** The port the frontends answer on at every node (the NodePort, or a baseline's host or
+     * published port): the load generator's public address is admitted there. */
+    readonly frontendPort: number;
     /** On Spot like the nodes, so the whole stack is priced and interrupted alike. */
     readonly spot: boolean;
     /** Secret: to install the tools over SSH; undefined means ssh-agent. */
@@ -69,10 +71,10 @@ export class LoadGenerator extends pulumi.ComponentResource {
         // from this instance's public address, which the NLB preserves as the client IP.
         new aws.vpc.SecurityGroupIngressRule(`${name}-nodeport-via-nlb`, {
             securityGroupId: pair.securityGroup.id,
-            description: "guestbook NodePort from the public address of the load generator (through the NLB)",
+            description: "guestbook frontend port from the public address of the load generator (through the NLB)",
             ipProtocol: "tcp",
-            fromPort: args.nodePort,
-            toPort: args.nodePort,
+            fromPort: args.frontendPort,
+            toPort: args.frontendPort,
             cidrIpv4: pulumi.interpolate`${this.instance.publicIp}/32`,
         }, parent);
 

@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { SecurityGroupRule } from "./flows";
 import { measurementPorts } from "./measurementPorts";
-import { nodeToNodeTraffic, routesPodIpsNatively, type NetworkMode } from "./modes";
+import { frontendPortOnNodes, nodeToNodeTraffic, routesPodIpsNatively, type NetworkMode } from "./modes";
 import { clusterDnsPort, guestbookPorts } from "./podPorts";
 
 /** Ubuntu 24.04 LTS, resolved once per stack so every instance boots the same image. */
@@ -23,7 +23,8 @@ export interface NodePairArgs {
     readonly podCidr: string;
     /** The only source allowed to reach SSH, the Kubernetes API and the NodePort from outside. */
     readonly operatorCidr: string;
-    /** The guestbook frontend's NodePort. */
+    /** The guestbook frontend Service's NodePort (pod-network modes; the baselines' frontend
+     * ports come from the mode table, see frontendPortOnNodes). */
     readonly nodePort: number;
     /** OpenSSH public key installed for the `ubuntu` user. */
     readonly sshPublicKey: pulumi.Input<string>;
@@ -163,16 +164,19 @@ export interface IngressRule {
  * against that matrix, rule by rule, and the lab enforces them on real packets.
  */
 export function nodeIngressRules(args: Pick<NodePairArgs, "mode" | "operatorCidr" | "vpcCidr" | "podCidr" | "nodePort">): IngressRule[] {
+    // The NodePort, or a baseline's host or published port: where the NLB reaches the frontends.
+    const frontend = frontendPortOnNodes(args.mode, args.nodePort);
     const rules: IngressRule[] = [
         { key: "ssh-operator", protocol: "tcp", fromPort: 22, toPort: 22, source: args.operatorCidr, why: "SSH from the operator only" },
         { key: "api-operator", protocol: "tcp", fromPort: 6443, toPort: 6443, source: args.operatorCidr, why: "Kubernetes API from the operator only" },
-        { key: "nodeport-operator", protocol: "tcp", fromPort: args.nodePort, toPort: args.nodePort, source: args.operatorCidr, why: "guestbook NodePort from the operator (the NLB preserves client IPs)" },
-        { key: "nodeport-vpc", protocol: "tcp", fromPort: args.nodePort, toPort: args.nodePort, source: args.vpcCidr, why: "guestbook NodePort from the VPC: NLB health checks and the load generator" },
+        { key: "nodeport-operator", protocol: "tcp", fromPort: frontend, toPort: frontend, source: args.operatorCidr, why: "guestbook frontend port from the operator (the NLB preserves client IPs)" },
+        { key: "nodeport-vpc", protocol: "tcp", fromPort: frontend, toPort: frontend, source: args.vpcCidr, why: "guestbook frontend port from the VPC: NLB health checks and the load generator" },
         // Path-MTU discovery: 9001-byte jumbo frames inside the VPC meet 1500-byte links beyond
         // the internet gateway, whose routers may be anywhere (EC2 user guide, "Network maximum
         // transmission unit (MTU) for your EC2 instance": allow ICMP type 3 code 4 inbound).
         { key: "pmtu-internet", protocol: "icmp", fromPort: 3, toPort: 4, source: "0.0.0.0/0", why: "ICMP fragmentation-needed for path MTU discovery, from any router" },
     ];
+    // k3s, the mode's control plane and tunnel, and (baselines) Redis on the node addresses.
     for (const traffic of nodeToNodeTraffic(args.mode)) {
         const ports = traffic.protocol === "4" ? {} : { fromPort: traffic.fromPort, toPort: traffic.toPort };
         const name = traffic.protocol === "4" ? "ipip" : `${traffic.protocol}-${traffic.fromPort}`;

@@ -4,9 +4,11 @@ import * as pulumi from "@pulumi/pulumi";
 export interface NodePortLoadBalancerArgs {
     readonly vpcId: pulumi.Input<string>;
     readonly subnetId: pulumi.Input<string>;
-    /** Every node: the NodePort answers on each one. */
+    /** Every node: the frontend port answers on each one. */
     readonly instanceIds: pulumi.Input<string>[];
-    readonly nodePort: number;
+    /** The port the frontends answer on at every node: the NodePort, or a baseline's host or
+     * published port (components/modes.ts frontendPortOnNodes). Targets and health checks use it. */
+    readonly frontendPort: number;
     /** Set: TLS listener on 443 that terminates with this ACM certificate, like the first field report's LB. */
     readonly certificateArn?: string;
 }
@@ -15,8 +17,8 @@ export interface NodePortLoadBalancerArgs {
 export const tlsPolicy = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 
 /**
- * An internet-facing network load balancer in front of a NodePort on every node: target type
- * `instance`, health check on the NodePort itself. Client IPs are preserved, so the nodes'
+ * An internet-facing network load balancer in front of a port on every node (the NodePort, or a
+ * baseline's host or published port): target type `instance`, health check on that port itself. Client IPs are preserved, so the nodes'
  * security group decides who may reach it (the operator and the VPC).
  */
 export class NodePortLoadBalancer extends pulumi.ComponentResource {
@@ -44,13 +46,13 @@ export class NodePortLoadBalancer extends pulumi.ComponentResource {
             vpcId: args.vpcId,
             targetType: "instance",
             protocol: "TCP",
-            port: args.nodePort,
+            port: args.frontendPort,
             preserveClientIp: "true",
             // Fast detection, short drain: stacks live for an experiment, not for years.
             deregistrationDelay: 10,
             healthCheck: {
                 protocol: "TCP",
-                port: String(args.nodePort),
+                port: String(args.frontendPort),
                 interval: 10,
                 healthyThreshold: 2,
                 unhealthyThreshold: 2,
@@ -61,7 +63,7 @@ export class NodePortLoadBalancer extends pulumi.ComponentResource {
             new aws.lb.TargetGroupAttachment(`${name}-node-${index + 1}`, {
                 targetGroupArn: this.targetGroup.arn,
                 targetId: instanceId,
-                port: args.nodePort,
+                port: args.frontendPort,
             }, parent);
         });
 

@@ -24,10 +24,11 @@ export interface K3sNodeArgs {
     readonly nodeName: string;
     /** The instance's private address; flannel/Calico use the NIC that holds it. */
     readonly nodeIp: string;
+    /** The mode's facts: which pod network and which Service proxy the node runs. */
+    readonly facts: ModeFacts;
 }
 
 export interface K3sServerArgs extends K3sNodeArgs {
-    readonly facts: ModeFacts;
     readonly podCidr: string;
     /** Public address added to the API certificate, so the exported kubeconfig verifies. */
     readonly publicIp: string;
@@ -72,7 +73,8 @@ function commonFlags(args: K3sNodeArgs): string[] {
         `--node-name=${args.nodeName}`,
         `--node-ip="$node_ip"`,
         `--flannel-iface="$iface"`,
-        ...kubeProxyArgs.map((arg) => `--kube-proxy-arg=${arg}`),
+        // Without kube-proxy (Cilium replaces it) there is nothing to pass arguments to.
+        ...(args.facts.serviceProxy === "kube-proxy" ? kubeProxyArgs.map((arg) => `--kube-proxy-arg=${arg}`) : []),
     ];
 }
 
@@ -88,8 +90,14 @@ export function k3sServerFlags(args: K3sServerArgs): string[] {
         "--disable=traefik,servicelb",
     ];
     if (args.facts.flannelBackend === "none") {
-        // Calico enforces policy itself; k3s's embedded policy controller would fight it.
+        // Calico and Cilium enforce policy themselves; k3s's embedded policy controller would
+        // fight them (k3s docs, "Custom CNI"; Cilium's k3s installation guide).
         flags.push("--disable-network-policy");
+    }
+    if (args.facts.serviceProxy === "cilium") {
+        // Cilium's k3s guide: "If running Cilium in kube-proxy-free mode, add option
+        // --disable-kube-proxy" (a server option; agents take it from the server).
+        flags.push("--disable-kube-proxy");
     }
     return flags;
 }

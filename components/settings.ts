@@ -39,6 +39,7 @@ export interface Settings {
     readonly sshPublicKey?: string;
     readonly k3sVersion: string;
     readonly calicoVersion: string;
+    readonly ciliumVersion: string;
     readonly frontendReplicas: number;
     readonly redisFollowerReplicas: number;
     readonly nodePort: number;
@@ -62,6 +63,7 @@ export const settingKeys = [
     "sshPublicKey",
     "k3sVersion",
     "calicoVersion",
+    "ciliumVersion",
     "frontendReplicas",
     "redisFollowerReplicas",
     "nodePort",
@@ -152,6 +154,11 @@ export function parseSettings(raw: (key: SettingKey) => string | undefined): Set
         bad("calicoVersion", calicoVersion, "must be a Calico release tag like v3.30.3");
     }
 
+    const ciliumVersion = text("ciliumVersion");
+    if (ciliumVersion !== "" && !/^1\.\d+\.\d+$/.test(ciliumVersion)) {
+        bad("ciliumVersion", ciliumVersion, "must be a Cilium chart version like 1.18.12");
+    }
+
     const frontendReplicas = integer("frontendReplicas", 1, 200);
     const redisFollowerReplicas = integer("redisFollowerReplicas", 1, 50);
     const nodePort = integer("nodePort", nodePortRange.min, nodePortRange.max);
@@ -201,6 +208,7 @@ export function parseSettings(raw: (key: SettingKey) => string | undefined): Set
         sshPublicKey,
         k3sVersion,
         calicoVersion,
+        ciliumVersion,
         frontendReplicas,
         redisFollowerReplicas,
         nodePort,

@@ -79,3 +79,44 @@ describe("flows on the wire", () => {
         expect(blocked.message).toBe('mode host-gw: "NodePort or NLB traffic kube-proxy forwards to a frontend on the other node (masqueraded to the node IP)" arrives as tcp port 80 from 10.0.0.12 (unencapsulated (pod IPs routed natively), source peer-node); no rule of the nodes\' security group admits it');
     });
 });
+
+describe("the baselines' flows (issue #14)", () => {
+    const rules = (mode: "host" | "bridge") => asSecurityGroupRules(nodeIngressRules({ mode, operatorCidr: "203.0.113.7/32", vpcCidr: "10.0.0.0/16", podCidr: "10.42.0.0/16", nodePort: 30099 }));
+    const loadGeneratorAt = (port: number) => ({ ...loadGeneratorRule, fromPort: port, toPort: port });
+
+    it.each(["host", "bridge"] as const)("%s: Redis between the nodes arrives as TCP 6379 from the peer's node IP, outside the tunnel; without its rule both Redis flows are lost", (mode) => {
+        const flows = flowMatrix({ mode, nodePort: 30099 });
+        const redis = flows.filter((f) => f.port === 6379);
+        expect(redis.map((f) => [f.from, f.to])).toEqual([["peer-node", "node"], ["peer-node", "node"]]);
+        for (const flow of redis) expect(onTheWire(flow, mode, addresses)).toMatchObject({ source: "10.0.0.12", protocol: "tcp", port: 6379 });
+        const port = mode === "host" ? 80 : 8081;
+        const all = [...rules(mode), loadGeneratorAt(port)];
+        expect(blockedFlows(mode, flows, all, addresses, members)).toEqual([]);
+        const withoutRedis = all.filter((r) => r.name !== "node-tcp-6379");
+        expect(blockedFlows(mode, flows, withoutRedis, addresses, members).map((b) => b.flow.name)).toEqual(redis.map((f) => f.name));
+    });
+
+    it("the load balancer and clients reach the baselines' frontends on 80 (host) and 8081 (bridge), never on the unused NodePort", () => {
+        for (const [mode, port] of [["host", 80], ["bridge", 8081]] as const) {
+            const fromOutside = flowMatrix({ mode, nodePort: 30099 }).filter((f) => ["operator", "load-balancer", "load-generator-public", "load-generator-private"].includes(f.from) && f.port !== 22 && f.port !== 6443);
+            expect(fromOutside.map((f) => f.port), mode).toEqual([port, port, port, port]);
+            expect(rules(mode).filter((r) => r.fromPort === 30099), mode).toEqual([]);
+        }
+    });
+
+    it("bridge: the benchmark's published-port runs arrive from the peer's node IP on the measurement ports, admitted by the same rules as the host-network runs", () => {
+        const flows = flowMatrix({ mode: "bridge", nodePort: 30099 }).filter((f) => f.name.includes("published on the other node"));
+        expect(flows.map((f) => `${f.protocol}/${f.port}`).sort()).toEqual(["tcp/11111", "tcp/5201", "tcp/5210", "udp/11111", "udp/5201", "udp/5210"]);
+        const all = [...rules("bridge"), loadGeneratorAt(8081)];
+        expect(blockedFlows("bridge", flows, all, addresses, members)).toEqual([]);
+        expect(blockedFlows("bridge", flows, all.filter((r) => !r.name.startsWith("bench-")), addresses, members)).toHaveLength(flows.length);
+        expect(flowMatrix({ mode: "host", nodePort: 30099 }).some((f) => f.name.includes("published on the other node"))).toBe(false);
+    });
+
+    it("no kube-proxy NodePort hop in the baselines (no Service in the guestbook's path); every pod-network mode has it", () => {
+        const hop = (mode: (typeof networkModes)[number]) => flowMatrix({ mode, nodePort: 30099 }).some((f) => f.from === "peer-node" && f.to === "pod" && f.port === 80);
+        expect(hop("host")).toBe(false);
+        expect(hop("bridge")).toBe(false);
+        for (const mode of networkModes.filter((m) => m !== "host" && m !== "bridge")) expect(hop(mode), mode).toBe(true);
+    });
+});

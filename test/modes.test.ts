@@ -6,7 +6,11 @@
  * security group and the lab while the nodes kept using the default.
  */
 import { describe, expect, it } from "vitest";
-import { modeFacts, nodeToNodeTraffic, podMtu, tunnelTraffic } from "../components/modes";
+import {
+    baselineFrontendPorts, frontendPortOnNodes, guestbookMtu, isBaseline, modeFacts, networkModes, nodeToNodeTraffic, podMtu, routesPodIpsNatively, tunnelTraffic,
+} from "../components/modes";
+import { guestbookPorts } from "../components/podPorts";
+import { baselineFrontendPort } from "../workloads/guestbook";
 
 describe("tunnel facts are the plugins' defaults", () => {
     it("flannel vxlan: VNI 1 and the Linux kernel's VXLAN port 8472 (flannel backend/vxlan: VNI default 1, Port 0 = kernel default)", () => {
@@ -36,5 +40,53 @@ describe("each port is written once", () => {
     it("descriptions name the tunnel's own VNI and port", () => {
         expect(modeFacts.vxlan.description).toContain("VNI 1, UDP 8472");
         expect(modeFacts["calico-vxlan"].description).toContain("VNI 4096, UDP 4789");
+    });
+});
+
+describe("the field report's baselines (issue #14): host and bridge", () => {
+    it("host: frontends on the gb-frontend image's Apache port 80 (php:7.4-apache, kubernetes-engine-samples quickstarts/guestbook/php-redis/Dockerfile); bridge: the seed's published 8081", () => {
+        expect(modeFacts.host.guestbook).toEqual({ kind: "host-network", frontendPort: 80 });
+        expect(modeFacts.bridge.guestbook).toEqual({ kind: "published-ports", frontendPort: 8081 });
+        expect(baselineFrontendPorts.host).toBe(guestbookPorts.frontend);
+    });
+
+    it("every other mode puts the guestbook on its pod network behind the NodePort", () => {
+        for (const mode of networkModes.filter((m) => !["host", "bridge"].includes(m))) {
+            expect(modeFacts[mode].guestbook, mode).toEqual({ kind: "pod-network" });
+            expect(isBaseline(mode), mode).toBe(false);
+            expect(frontendPortOnNodes(mode, 30099), mode).toBe(30099);
+        }
+        expect(frontendPortOnNodes("host", 30099)).toBe(80);
+        expect(frontendPortOnNodes("bridge", 30099)).toBe(8081);
+    });
+
+    it("both keep k3s's default flannel VXLAN for the cluster's own pods, so source/dest check stays on", () => {
+        for (const mode of ["host", "bridge"] as const) {
+            expect(modeFacts[mode]).toMatchObject({ plugin: "flannel", flannelBackend: "vxlan", serviceProxy: "kube-proxy", bgp: false });
+            expect(modeFacts[mode].tunnel).toBe(modeFacts.vxlan.tunnel);
+            expect(routesPodIpsNatively(mode), mode).toBe(false);
+        }
+    });
+
+    it("the frontends send with the NIC's MTU on the host network, with flannel's pod MTU on the bridge", () => {
+        expect(guestbookMtu("host")).toBe(9001);
+        expect(guestbookMtu("bridge")).toBe(8951);
+        expect(guestbookMtu("calico-ipip")).toBe(podMtu("calico-ipip"));
+    });
+
+    it("only the baselines admit Redis (TCP 6379, the PHP's fixed port) between the node addresses", () => {
+        const redis = (mode: (typeof networkModes)[number]) => nodeToNodeTraffic(mode).filter((t) => t.protocol === "tcp" && t.fromPort === guestbookPorts.redis);
+        expect(redis("host")).toHaveLength(1);
+        expect(redis("bridge")).toHaveLength(1);
+        for (const mode of networkModes.filter((m) => !isBaseline(m))) expect(redis(mode), mode).toEqual([]);
+    });
+});
+
+describe("the baselines' frontend ports as the pod spec states them", () => {
+    it("host: the container's own port on the node; bridge: 8081 published to Apache's 80; a hostNetwork port other than Apache's is refused", () => {
+        expect(baselineFrontendPort({ kind: "host-network", frontendPort: 80 })).toEqual({ containerPort: 80, hostPort: 80 });
+        expect(baselineFrontendPort({ kind: "published-ports", frontendPort: 8081 })).toEqual({ containerPort: 80, hostPort: 8081 });
+        // Kubernetes API, ContainerPort.hostPort: with hostNetwork it must match containerPort.
+        expect(() => baselineFrontendPort({ kind: "host-network", frontendPort: 8080 })).toThrow("host-network frontends answer where the image's Apache listens (80), not on 8080");
     });
 });

@@ -93,7 +93,7 @@ describe("k3s server script", () => {
 
 describe("k3s agent script", () => {
     it("joins the server's private address with the token", () => {
-        const result = run(k3sAgentScript({ k3sVersion: "v1.33.4+k3s1", nodeName: "node-2", nodeIp: "127.0.0.1", serverIp: "10.0.0.11" }), "tok\n");
+        const result = run(k3sAgentScript({ k3sVersion: "v1.33.4+k3s1", nodeName: "node-2", nodeIp: "127.0.0.1", serverIp: "10.0.0.11", facts: modeFacts.vxlan }), "tok\n");
         expect(result.status, result.stderr).toBe(0);
         const env = readFileSync(path.join(dir, "env"), "utf8");
         expect(env).toContain("K3S_URL=https://10.0.0.11:6443\n");

@@ -19,31 +19,60 @@ const SERVICE = "kubernetes:core/v1:Service";
 interface Required {
     sourceDestCheck: boolean;
     flannelBackend: string;
+    /** k3s runs kube-proxy, or Cilium replaces it (--disable-kube-proxy). */
+    kubeProxy: boolean;
     /** Node-to-node rules beyond k3s's 6443/10250 and the benchmark ports: [protocol, port]. */
     modePorts: [string, number | undefined][];
     podCidrAdmitted: boolean;
     calico?: { encapsulation: string; bgp: string };
+    cilium?: { routingMode: string };
     podMtu: number;
+    /** How the guestbook is reached, the port its frontends answer on at every node, and the MTU
+     * they send with (issue #14: the baselines put the guestbook on the node addresses). */
+    guestbook: "pod-network" | "host-network" | "published-ports";
+    frontendPort: number;
+    frontendMtu: number;
 }
 
-/** Issue #2 and FACTS.md, written out by hand. */
+/** The pod-network modes: the frontend Service's NodePort, the pod MTU. */
+const onPods = (podMtu: number) => ({ podMtu, guestbook: "pod-network" as const, frontendPort: 30099, frontendMtu: podMtu });
+
+/** Issues #2, #13 and #14 and FACTS.md, written out by hand. */
 const required: Record<string, Required> = {
-    vxlan: { sourceDestCheck: true, flannelBackend: "vxlan", modePorts: [["udp", 8472]], podCidrAdmitted: false, podMtu: 8951 },
+    vxlan: { sourceDestCheck: true, flannelBackend: "vxlan", kubeProxy: true, modePorts: [["udp", 8472]], podCidrAdmitted: false, ...onPods(8951) },
     // Unencapsulated modes also admit, from the peer node's IP, the pod ports the peer itself
     // reaches: the frontend (kube-proxy masquerades NodePort traffic) and CoreDNS (hostNetwork pods).
-    "host-gw": { sourceDestCheck: false, flannelBackend: "host-gw", modePorts: [["tcp", 80], ["udp", 53], ["tcp", 53]], podCidrAdmitted: true, podMtu: 9001 },
+    "host-gw": { sourceDestCheck: false, flannelBackend: "host-gw", kubeProxy: true, modePorts: [["tcp", 80], ["udp", 53], ["tcp", 53]], podCidrAdmitted: true, ...onPods(9001) },
+    // flannel wireguard-native: UDP 51820, 80 bytes overhead (flannel pkg/backend/wireguard).
+    wireguard: { sourceDestCheck: true, flannelBackend: "wireguard-native", kubeProxy: true, modePorts: [["udp", 51820]], podCidrAdmitted: false, ...onPods(8921) },
     calico: {
-        sourceDestCheck: false, flannelBackend: "none", modePorts: [["tcp", 179], ["tcp", 5473], ["tcp", 80], ["udp", 53], ["tcp", 53]], podCidrAdmitted: true,
-        calico: { encapsulation: "None", bgp: "Enabled" }, podMtu: 9001,
+        sourceDestCheck: false, flannelBackend: "none", kubeProxy: true, modePorts: [["tcp", 179], ["tcp", 5473], ["tcp", 80], ["udp", 53], ["tcp", 53]], podCidrAdmitted: true,
+        calico: { encapsulation: "None", bgp: "Enabled" }, ...onPods(9001),
     },
     "calico-ipip": {
-        sourceDestCheck: true, flannelBackend: "none", modePorts: [["tcp", 179], ["tcp", 5473], ["4", undefined]], podCidrAdmitted: false,
-        calico: { encapsulation: "IPIP", bgp: "Enabled" }, podMtu: 8981,
+        sourceDestCheck: true, flannelBackend: "none", kubeProxy: true, modePorts: [["tcp", 179], ["tcp", 5473], ["4", undefined]], podCidrAdmitted: false,
+        calico: { encapsulation: "IPIP", bgp: "Enabled" }, ...onPods(8981),
     },
     "calico-vxlan": {
-        sourceDestCheck: true, flannelBackend: "none", modePorts: [["tcp", 5473], ["udp", 4789]], podCidrAdmitted: false,
-        calico: { encapsulation: "VXLAN", bgp: "Disabled" }, podMtu: 8951,
+        sourceDestCheck: true, flannelBackend: "none", kubeProxy: true, modePorts: [["tcp", 5473], ["udp", 4789]], podCidrAdmitted: false,
+        calico: { encapsulation: "VXLAN", bgp: "Disabled" }, ...onPods(8951),
     },
+    // Cilium 1.18: VXLAN on UDP 8472, health checks on TCP 4240 and ICMP echo (System Requirements).
+    cilium: {
+        sourceDestCheck: true, flannelBackend: "none", kubeProxy: false, modePorts: [["tcp", 4240], ["icmp", 8], ["udp", 8472]], podCidrAdmitted: false,
+        cilium: { routingMode: "tunnel" }, ...onPods(8951),
+    },
+    "cilium-native": {
+        sourceDestCheck: false, flannelBackend: "none", kubeProxy: false, modePorts: [["tcp", 4240], ["icmp", 8], ["tcp", 80], ["udp", 53], ["tcp", 53]], podCidrAdmitted: true,
+        cilium: { routingMode: "native" }, ...onPods(9001),
+    },
+    // The field report's baselines (SEEDS.md §1). k3s keeps flannel VXLAN for its own pods, so
+    // the tunnel port stays open and source/dest check stays on; the guestbook's Redis is reached
+    // at the peer's node IP on 6379 (the PHP's fixed port). host: hostNetwork, frontends on the
+    // image's Apache port 80, sending with the NIC's MTU. bridge: the seed's published port
+    // 8081, DNAT'ed by the CNI portmap plugin to pods on flannel's cni0 (pod MTU 8951).
+    host: { sourceDestCheck: true, flannelBackend: "vxlan", kubeProxy: true, modePorts: [["udp", 8472], ["tcp", 6379]], podCidrAdmitted: false, podMtu: 8951, guestbook: "host-network", frontendPort: 80, frontendMtu: 9001 },
+    bridge: { sourceDestCheck: true, flannelBackend: "vxlan", kubeProxy: true, modePorts: [["udp", 8472], ["tcp", 6379]], podCidrAdmitted: false, podMtu: 8951, guestbook: "published-ports", frontendPort: 8081, frontendMtu: 8951 },
 };
 
 const stacks = stackNames();
@@ -104,7 +133,7 @@ describe.each(stacks)("stack %s", (stack) => {
         const expected = [
             "tcp/6443-6443", "tcp/10250-10250",
             "tcp/5201-5210", "udp/5201-5210", "tcp/11111-11111", "udp/11111-11111",
-            ...want.modePorts.map(([protocol, port]) => `${protocol}/${port ?? "-"}-${port ?? "-"}`),
+            ...want.modePorts.map(([protocol, port]) => protocol === "icmp" ? `icmp/${port}-0` : `${protocol}/${port ?? "-"}-${port ?? "-"}`),
         ].sort();
         expect(opened).toEqual(expected);
         const podCidrRules = nodeRules.filter((r) => r.inputs.cidrIpv4 === "10.42.0.0/16");
@@ -122,7 +151,7 @@ describe.each(stacks)("stack %s", (stack) => {
             expect(fromOutside.length, `port ${port}`).toBeGreaterThan(0);
             for (const rule of fromOutside) expect(rule.inputs.cidrIpv4, rule.name).toBe(testOperatorCidr);
         }
-        const nodePortSources = rules.filter((r) => r.inputs.fromPort === 30099).map((r) => r.inputs.cidrIpv4).sort();
+        const nodePortSources = rules.filter((r) => r.inputs.fromPort === want.frontendPort && r.inputs.referencedSecurityGroupId === undefined).map((r) => r.inputs.cidrIpv4).sort();
         expect(nodePortSources).toEqual([testOperatorCidr, "10.0.0.0/16", "198.51.100.13/32"].sort());
     });
 
@@ -166,7 +195,7 @@ describe.each(stacks)("stack %s", (stack) => {
             expect(script).toContain("INSTALL_K3S_VERSION='v1.33.4+k3s1'");
             expect(script).toContain(`--node-ip="$node_ip"`);
             expect(script).toContain(`--flannel-iface="$iface"`);
-            expect(script).toContain("--kube-proxy-arg=proxy-mode=iptables");
+            expect(script.includes("--kube-proxy-arg=proxy-mode=iptables"), "kube-proxy args on both nodes exactly when kube-proxy runs").toBe(want.kubeProxy);
             expect(script).not.toContain("mock-k3s-token");
         }
         expect(server).toMatch(/timeout 600 sh -s - \\\n {2}server \\/);
@@ -174,7 +203,8 @@ describe.each(stacks)("stack %s", (stack) => {
         expect(server).toContain("--cluster-cidr=10.42.0.0/16");
         expect(server).toContain("--disable=traefik,servicelb");
         expect(server).toContain("--tls-san=198.51.100.11");
-        expect(server.includes("--disable-network-policy")).toBe(want.calico !== undefined);
+        expect(server.includes("--disable-network-policy")).toBe(want.flannelBackend === "none");
+        expect(server.includes("--disable-kube-proxy")).toBe(!want.kubeProxy);
         expect(agent).toMatch(/timeout 600 sh -s - \\\n {2}agent \\/);
         expect(agent).toContain("K3S_URL='https://10.0.0.11:6443'");
         expect(agent).not.toContain("--flannel-backend"); // server-only option
@@ -198,13 +228,46 @@ describe.each(stacks)("stack %s", (stack) => {
             const installation = endingWith(ev(), "kubernetes:operator.tigera.io/v1:Installation", "-installation");
             expect(ready.dependencies).toContain(installation.urn);
         }
+        if (want.cilium) {
+            expect(ready.dependencies).toContain(endingWith(ev(), "kubernetes:helm.sh/v3:Release", "-cilium-release").urn);
+        }
         // The guestbook's children register only after their parent, which waits for this.
         const guestbook = named(ev(), "cni-compare:guestbook:Guestbook", "guestbook");
         expect(guestbook.dependencies).toContain(ready.urn);
     });
 
+    it(want.cilium ? "installs Cilium with kube-proxy replacement, the mode's routing, IPAM from k3s and the API server's address" : "installs no Cilium", () => {
+        const releases = ofType(ev(), "kubernetes:helm.sh/v3:Release").filter((r) => r.inputs.chart === "cilium");
+        if (!want.cilium) {
+            expect(releases).toHaveLength(0);
+            return;
+        }
+        expect(releases).toHaveLength(1);
+        const release = releases[0];
+        expect(release.inputs).toMatchObject({ chart: "cilium", version: "1.18.12", repositoryOpts: { repo: "https://helm.cilium.io/" }, namespace: "kube-system" });
+        expect(release.dependencies).toContain(command("-agent-install").urn);
+        const values = release.inputs.values as any;
+        expect(values).toMatchObject({
+            kubeProxyReplacement: true, // the 1.18 chart refuses "strict"
+            k8sServiceHost: "10.0.0.11", // the server's private IP: no kube-proxy to reach the Service VIP
+            k8sServicePort: 6443,
+            ipam: { mode: "kubernetes" }, // pod CIDRs from k3s --cluster-cidr
+            routingMode: want.cilium.routingMode,
+            MTU: 9001,
+            operator: { replicas: 1 },
+            hubble: { enabled: false },
+        });
+        if (want.cilium.routingMode === "native") {
+            expect(values).toMatchObject({ autoDirectNodeRoutes: true, ipv4NativeRoutingCIDR: "10.42.0.0/16" });
+            expect(values.tunnelProtocol).toBeUndefined();
+        } else {
+            expect(values.tunnelProtocol).toBe("vxlan");
+            expect(values.ipv4NativeRoutingCIDR).toBeUndefined();
+        }
+    });
+
     it(want.calico ? "installs Calico with the mode's pool, encapsulation, BGP and MTU" : "installs no Calico", () => {
-        const releases = ofType(ev(), "kubernetes:helm.sh/v3:Release");
+        const releases = ofType(ev(), "kubernetes:helm.sh/v3:Release").filter((r) => r.inputs.chart !== "cilium");
         const installations = ofType(ev(), "kubernetes:operator.tigera.io/v1:Installation");
         if (!want.calico) {
             expect(releases).toHaveLength(0);
@@ -235,37 +298,89 @@ describe.each(stacks)("stack %s", (stack) => {
         })]);
     });
 
-    it("deploys the guestbook: 1 leader, 5 followers, 10 frontends spread over both nodes behind NodePort 30099", () => {
-        const replicas = Object.fromEntries(ofType(ev(), DEPLOYMENT).map((d) => [(d.inputs as any).metadata.name, (d.inputs as any).spec.replicas]));
-        expect(replicas).toEqual({ "redis-leader": 1, "redis-follower": 5, frontend: 10 });
-        const services = Object.fromEntries(ofType(ev(), SERVICE).map((s) => [(s.inputs as any).metadata.name, (s.inputs as any).spec]));
-        expect(Object.keys(services).sort()).toEqual(["frontend", "redis-follower", "redis-leader"]);
-        expect(services["redis-leader"].ports[0].port).toBe(6379);
-        expect(services.frontend).toMatchObject({ type: "NodePort", ports: [{ port: 80, nodePort: 30099 }] });
-        for (const deployment of ofType(ev(), DEPLOYMENT)) {
-            const pod = (deployment.inputs as any).spec.template.spec;
-            const container = pod.containers[0];
-            expect(container.resources.requests, deployment.name).toMatchObject({ cpu: "100m", memory: "100Mi" });
-            expect(container.readinessProbe, deployment.name).toBeDefined();
-            expect(deployment.provider, deployment.name).toMatch(/pulumi:providers:kubernetes::cni-.*-k8s::/);
-            // The selector must match the pod labels or the Service routes nowhere.
-            expect((deployment.inputs as any).spec.selector.matchLabels).toEqual((deployment.inputs as any).spec.template.metadata.labels);
+    const DAEMONSET = "kubernetes:apps/v1:DaemonSet";
+    const podSpec = (workload: { inputs: unknown }) => (workload.inputs as any).spec.template.spec;
+
+    it("every guestbook workload: upstream images, the upstream requests, a readiness probe, a selector matching its pods", () => {
+        const workloads = [...ofType(ev(), DEPLOYMENT), ...ofType(ev(), DAEMONSET)];
+        expect(workloads.map((w) => (w.inputs as any).metadata.name).sort()).toEqual(["frontend", "redis-follower", "redis-leader"]);
+        for (const workload of workloads) {
+            const container = podSpec(workload).containers[0];
+            expect(container.resources.requests, workload.name).toMatchObject({ cpu: "100m", memory: "100Mi" });
+            expect(container.readinessProbe, workload.name).toBeDefined();
+            expect(workload.provider, workload.name).toMatch(/pulumi:providers:kubernetes::cni-.*-k8s::/);
+            // The selector must match the pod labels or nothing selects the pods.
+            expect((workload.inputs as any).spec.selector.matchLabels).toEqual((workload.inputs as any).spec.template.metadata.labels);
         }
-        const frontend = named(ev(), DEPLOYMENT, "frontend").inputs as any;
-        expect(frontend.spec.template.spec.containers[0].image).toBe("us-docker.pkg.dev/google-samples/containers/gke/gb-frontend:v5");
-        expect(frontend.spec.template.spec.topologySpreadConstraints[0]).toMatchObject({ topologyKey: "kubernetes.io/hostname", maxSkew: 1 });
+        const frontend = workloads.find((w) => (w.inputs as any).metadata.name === "frontend")!;
+        expect(podSpec(frontend).containers[0].image).toBe("us-docker.pkg.dev/google-samples/containers/gke/gb-frontend:v5");
     });
+
+    if (want.guestbook === "pod-network") {
+        it("deploys the guestbook on the pod network: 1 leader, 5 followers, 10 frontends spread over both nodes behind NodePort 30099", () => {
+            const replicas = Object.fromEntries(ofType(ev(), DEPLOYMENT).map((d) => [(d.inputs as any).metadata.name, (d.inputs as any).spec.replicas]));
+            expect(replicas).toEqual({ "redis-leader": 1, "redis-follower": 5, frontend: 10 });
+            expect(ofType(ev(), DAEMONSET)).toHaveLength(0);
+            const services = Object.fromEntries(ofType(ev(), SERVICE).map((s) => [(s.inputs as any).metadata.name, (s.inputs as any).spec]));
+            expect(Object.keys(services).sort()).toEqual(["frontend", "redis-follower", "redis-leader"]);
+            expect(services["redis-leader"].ports[0].port).toBe(6379);
+            expect(services.frontend).toMatchObject({ type: "NodePort", ports: [{ port: 80, nodePort: 30099 }] });
+            for (const deployment of ofType(ev(), DEPLOYMENT)) {
+                expect(podSpec(deployment).hostNetwork, deployment.name).toBeUndefined();
+                expect(podSpec(deployment).containers[0].ports[0].hostPort, deployment.name).toBeUndefined();
+            }
+            const frontend = named(ev(), DEPLOYMENT, "frontend");
+            expect(podSpec(frontend).topologySpreadConstraints[0]).toMatchObject({ topologyKey: "kubernetes.io/hostname", maxSkew: 1 });
+            expect(podSpec(frontend).containers[0].env).toEqual([{ name: "GET_HOSTS_FROM", value: "dns" }]);
+        });
+    } else {
+        const hostNetwork = want.guestbook === "host-network";
+        it(`deploys the guestbook on the node addresses (${hostNetwork ? "hostNetwork" : "published hostPorts"}): one frontend per node on ${want.frontendPort}, the leader on node-1 and one follower on node-2, no Service`, () => {
+            expect(ofType(ev(), SERVICE)).toEqual([]);
+            const leader = named(ev(), DEPLOYMENT, "redis-leader");
+            const follower = named(ev(), DEPLOYMENT, "redis-follower");
+            const frontend = named(ev(), DAEMONSET, "frontend");
+            expect(ofType(ev(), DEPLOYMENT)).toHaveLength(2);
+            // Pinned by node name; Recreate, because a surge pod would want the same host port.
+            for (const [deployment, node] of [[leader, "node-1"], [follower, "node-2"]] as const) {
+                expect((deployment.inputs as any).spec, deployment.name).toMatchObject({ replicas: 1, strategy: { type: "Recreate" } });
+                expect(podSpec(deployment).nodeName, deployment.name).toBe(node);
+                expect(podSpec(deployment).containers[0].ports, deployment.name).toEqual([{ containerPort: 6379, hostPort: 6379 }]);
+            }
+            // host: the image's Apache port is the node's; bridge: the seed's 8081 published to 80.
+            expect(podSpec(frontend).containers[0].ports).toEqual([{ containerPort: 80, hostPort: want.frontendPort }]);
+            for (const workload of [leader, follower, frontend]) {
+                expect(podSpec(workload).hostNetwork, workload.name).toBe(hostNetwork);
+                expect(podSpec(workload).enableServiceLinks, workload.name).toBe(false);
+            }
+            // GET_HOSTS_FROM=env: the PHP and the follower's run.sh read these addresses and connect
+            // to port 6379 (kubernetes-engine-samples quickstarts/guestbook); no name is resolved.
+            expect(podSpec(frontend).containers[0].env).toEqual([
+                { name: "GET_HOSTS_FROM", value: "env" },
+                { name: "REDIS_LEADER_SERVICE_HOST", value: "10.0.0.11" },
+                { name: "REDIS_FOLLOWER_SERVICE_HOST", value: "10.0.0.12" },
+            ]);
+            expect(podSpec(follower).containers[0].env).toEqual([
+                { name: "GET_HOSTS_FROM", value: "env" },
+                { name: "REDIS_LEADER_SERVICE_HOST", value: "10.0.0.11" },
+            ]);
+            expect(podSpec(leader).containers[0].env).toBeUndefined();
+            expect(follower.dependencies).toContain(leader.urn);
+            expect(frontend.dependencies).toContain(follower.urn);
+        });
+    }
 
     it("destroy cannot be blocked by an unreachable cluster", () => {
         const [provider] = ofType(ev(), "pulumi:providers:kubernetes");
         expect(String(provider.inputs.deleteUnreachable)).toBe("true"); // provider config travels as strings
     });
 
-    it("puts an NLB in front of the NodePort on both nodes, plain TCP 80 by default", () => {
+    it(`puts an NLB in front of the frontend port ${want.frontendPort} on both nodes, plain TCP 80 by default`, () => {
         const [lb] = ofType(ev(), "aws:lb/loadBalancer:LoadBalancer");
         expect(lb.inputs).toMatchObject({ loadBalancerType: "network", internal: false });
         const [group] = ofType(ev(), "aws:lb/targetGroup:TargetGroup");
-        expect(group.inputs).toMatchObject({ targetType: "instance", protocol: "TCP", port: 30099, healthCheck: { protocol: "TCP", port: "30099" } });
+        expect(group.inputs).toMatchObject({ targetType: "instance", protocol: "TCP", port: want.frontendPort, healthCheck: { protocol: "TCP", port: String(want.frontendPort) } });
+        for (const attachment of ofType(ev(), "aws:lb/targetGroupAttachment:TargetGroupAttachment")) expect(attachment.inputs.port, attachment.name).toBe(want.frontendPort);
         const attached = ofType(ev(), "aws:lb/targetGroupAttachment:TargetGroupAttachment").map((a) => a.inputs.targetId).sort();
         const nodeIds = (ev().outputs.nodes as any[]).map((n) => n.instanceId).sort();
         expect(attached).toEqual(nodeIds);
@@ -279,7 +394,9 @@ describe.each(stacks)("stack %s", (stack) => {
     it("exports what the benchmark runner reads, with secrets kept secret", () => {
         const out = ev().outputs as any;
         expect(out.endpoint).toMatch(/^http:\/\/cni-.*\.elb\.eu-west-1\.amazonaws\.com$/);
-        expect(out.nodePort).toBe(30099);
+        // nodePort: where the frontends answer on every node (the lab's targets do the same).
+        expect(out.nodePort).toBe(want.frontendPort);
+        expect(out.frontends).toEqual({ port: want.frontendPort, attachment: want.guestbook, replicas: want.guestbook === "pod-network" ? 10 : 2, mtu: want.frontendMtu });
         expect(out.nodes.map((n: any) => [n.name, n.role])).toEqual([["node-1", "server"], ["node-2", "agent"]]);
         for (const node of out.nodes) {
             expect(Object.keys(node).sort()).toEqual(["availabilityZone", "instanceId", "instanceType", "name", "privateIp", "publicIp", "role", "sshHostKey"]);
@@ -293,7 +410,8 @@ describe.each(stacks)("stack %s", (stack) => {
         }
         expect(out.podCidr).toBe("10.42.0.0/16");
         expect(out.mtu).toEqual({ node: 9001, pod: want.podMtu });
-        expect(out.versions).toMatchObject({ k3s: "v1.33.4+k3s1", cni: want.calico ? "calico" : "flannel" });
+        expect(out.versions).toMatchObject({ k3s: "v1.33.4+k3s1", cni: want.calico ? "calico" : want.cilium ? "cilium" : "flannel" });
+        if (want.cilium) expect(out.versions.cniVersion).toBe("1.18.12");
         expect(out.loadGenerator).toMatchObject({ publicIp: "198.51.100.13", privateIp: "10.0.0.13" });
         expect(out.kubeconfig).toContain("server: https://198.51.100.11:6443");
         expect(ev().secretOutputs.sort()).toEqual(["kubeconfig", "sshPrivateKey"]);
@@ -361,7 +479,7 @@ describe("config variants", () => {
 
     it("invalid config stops the program before any resource is declared", async () => {
         const ev = await evaluateStackInChild("vxlan", { mode: "weave", operatorCidr: "0.0.0.0/0" });
-        expect(ev.error).toContain('mode: "weave" is not a network mode; allowed: vxlan, host-gw, calico, calico-ipip, calico-vxlan');
+        expect(ev.error).toContain('mode: "weave" is not a network mode; allowed: vxlan, host-gw, wireguard, calico, calico-ipip, calico-vxlan, cilium, cilium-native, host, bridge');
         expect(ev.error).toContain('operatorCidr: "0.0.0.0/0" must have a prefix from /8 to /32');
         expect(ev.resources).toEqual([]);
     });

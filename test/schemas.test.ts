@@ -72,7 +72,9 @@ describe.each(stackNames())("stack %s: every Kubernetes object is valid", (stack
 
     it("built-in kinds validate against the Kubernetes OpenAPI schema", async () => {
         const builtIn = objects.filter((o) => !o.apiVersion.includes(".") || o.apiVersion.endsWith(".k8s.io/v1"));
-        expect(builtIn.length).toBeGreaterThanOrEqual(7); // namespace, 3 deployments, 3 services
+        // The namespace and the three guestbook workloads, plus three Services on a pod network.
+        expect(builtIn.length).toBeGreaterThanOrEqual(4);
+        expect(builtIn.filter((o) => ["Deployment", "DaemonSet"].includes(o.kind)).map((o) => o.metadata?.name).sort()).toEqual(["frontend", "redis-follower", "redis-leader"]);
         for (const object of builtIn) await validateBuiltIn(object);
     });
 
@@ -95,6 +97,16 @@ describe("negative controls: the validators reject what the API server rejects",
         const broken = structuredClone(deployment) as any;
         broken.spec.replicas = "10";
         await expect(validateBuiltIn(broken)).rejects.toThrow(/replicas must be integer/);
+    });
+
+    it("a baseline's DaemonSet with its host port as a string, or hostNetwork as a string", async () => {
+        const daemonSet = stackObjects("bridge").find((o) => o.kind === "DaemonSet")! as any;
+        const port = structuredClone(daemonSet);
+        port.spec.template.spec.containers[0].ports[0].hostPort = "8081";
+        await expect(validateBuiltIn(port)).rejects.toThrow(/hostPort must be integer/);
+        const host = structuredClone(daemonSet);
+        host.spec.template.spec.hostNetwork = "true";
+        await expect(validateBuiltIn(host)).rejects.toThrow(/hostNetwork must be boolean/);
     });
 
     it("a Service port without its required port number", async () => {

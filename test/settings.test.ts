@@ -52,7 +52,7 @@ describe("config schema", () => {
 
 describe("bad input is refused, naming the key, the value and what is allowed", () => {
     it.each<[string, Record<string, string | null>, string]>([
-        ["an unknown mode", { mode: "weave" }, 'mode: "weave" is not a network mode; allowed: vxlan, host-gw, calico, calico-ipip, calico-vxlan'],
+        ["an unknown mode", { mode: "weave" }, 'mode: "weave" is not a network mode; allowed: vxlan, host-gw, wireguard, calico, calico-ipip, calico-vxlan, cilium, cilium-native, host, bridge'],
         ["a missing mode", { mode: null }, "mode: (not set) is required"],
         ["a type that is not 16 vCPU / 32 GiB", { instanceType: "c5n.4xlarge" }, 'instanceType: "c5n.4xlarge" is not a 16 vCPU / 32 GiB type; allowed: c5.4xlarge,'],
         ["a malformed CIDR", { operatorCidr: "203.0.113.300/32" }, 'operatorCidr: "203.0.113.300/32" is not an IPv4 CIDR'],
@@ -87,9 +87,12 @@ describe("bad input is refused, naming the key, the value and what is allowed", 
     });
 
     it("accepts every allowed value at the edges", () => {
-        for (const mode of ["vxlan", "host-gw", "calico", "calico-ipip", "calico-vxlan"]) {
+        for (const mode of ["vxlan", "host-gw", "wireguard", "calico", "calico-ipip", "calico-vxlan", "cilium", "cilium-native", "host", "bridge"]) {
             expect(settingsWith({ mode }).mode).toBe(mode);
         }
+        // The baselines carry their guestbook attachment from the mode table (issue #14).
+        expect(settingsWith({ mode: "host" }).facts.guestbook).toEqual({ kind: "host-network", frontendPort: 80 });
+        expect(settingsWith({ mode: "bridge" }).facts.guestbook).toEqual({ kind: "published-ports", frontendPort: 8081 });
         expect(settingsWith({ nodePort: "30000" }).nodePort).toBe(30000);
         expect(settingsWith({ nodePort: "32767" }).nodePort).toBe(32767);
         expect(settingsWith({ operatorCidr: "10.0.0.0/8" }).operatorCidr).toBe("10.0.0.0/8");

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+set -euo pipefail
+# cloud-init may still hold the apt/dpkg locks on first boot.
+cloud-init status --wait >/dev/null || true
+node_ip='10.0.0.12'
+# The NIC that carries the node IP (ens5 on Nitro instances, but never assumed): flannel
+# otherwise picks the default-route interface.
+iface=$(ip -o -4 addr show | awk -v ip="$node_ip" '{split($4, a, "/"); if (a[1] == ip) {print $2; exit}}')
+if [[ -z "$iface" ]]; then
+  echo "no interface holds $node_ip" >&2
+  exit 1
+fi
+# The cluster token arrives on standard input, never on the command line or in the script.
+IFS= read -r K3S_TOKEN
+export K3S_TOKEN
+
+if ! curl -sfL --max-time 60 https://get.k3s.io | INSTALL_K3S_VERSION='v1.33.4+k3s1' K3S_URL='https://10.0.0.11:6443' timeout 600 sh -s - \
+  agent \
+  --node-name=node-2 \
+  --node-ip="$node_ip" \
+  --flannel-iface="$iface" \
+  --kube-proxy-arg=proxy-mode=iptables
+then
+  echo "k3s install failed or took over 600 s; last log lines of k3s-agent:" >&2
+  journalctl -u k3s-agent --no-pager -n 50 >&2 || true
+  exit 1
+fi

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+set -euo pipefail
+# cloud-init may still hold the apt/dpkg locks on first boot.
+cloud-init status --wait >/dev/null || true
+node_ip='10.0.0.11'
+# The NIC that carries the node IP (ens5 on Nitro instances, but never assumed): flannel
+# otherwise picks the default-route interface.
+iface=$(ip -o -4 addr show | awk -v ip="$node_ip" '{split($4, a, "/"); if (a[1] == ip) {print $2; exit}}')
+if [[ -z "$iface" ]]; then
+  echo "no interface holds $node_ip" >&2
+  exit 1
+fi
+# The cluster token arrives on standard input, never on the command line or in the script.
+IFS= read -r K3S_TOKEN
+export K3S_TOKEN
+
+if ! curl -sfL --max-time 60 https://get.k3s.io | INSTALL_K3S_VERSION='v1.33.4+k3s1' timeout 600 sh -s - \
+  server \
+  --node-name=node-1 \
+  --node-ip="$node_ip" \
+  --flannel-iface="$iface" \
+  --kube-proxy-arg=proxy-mode=iptables \
+  --tls-san=198.51.100.11 \
+  --cluster-cidr=10.42.0.0/16 \
+  --flannel-backend=vxlan \
+  --disable=traefik,servicelb
+then
+  echo "k3s install failed or took over 600 s; last log lines of k3s:" >&2
+  journalctl -u k3s --no-pager -n 50 >&2 || true
+  exit 1
+fi
+
+# The API answers before the node object exists; wait for it so the agent can join.
+for _ in $(seq 1 120); do
+  k3s kubectl get node 'node-1' >/dev/null 2>&1 && exit 0
+  sleep 2
+done
+echo "k3s server did not register node node-1 within 240 s" >&2
+journalctl -u k3s --no-pager -n 50 >&2
+exit 1
