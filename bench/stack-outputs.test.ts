@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { networkModes } from "../components/modes";
 import { describe, expect, it, vi } from "vitest";
 import { awsHttpEndpoints } from "./aws-k3s";
 import { main, parseBenchCommand } from "./cli";
@@ -40,7 +41,7 @@ describe("stack outputs → Target", () => {
     it("names the stack and the key when an output is missing or wrong", () => {
         const { kubeconfig: _k, ...noKubeconfig } = fakeOutputs;
         expect(() => targetFromStackOutputs("s1", noKubeconfig)).toThrow('stack "s1" outputs: kubeconfig: Invalid input: expected string, received undefined');
-        expect(() => targetFromStackOutputs("s1", { ...fakeOutputs, mode: "weave" })).toThrow(/mode: Invalid option: expected one of "vxlan"\|"host-gw"\|"calico"\|"calico-ipip"\|"calico-vxlan"/);
+        expect(() => targetFromStackOutputs("s1", { ...fakeOutputs, mode: "weave" })).toThrow(new RegExp(`mode: Invalid option: expected one of ${networkModes.map((m) => `"${m}"`).join("\\|")}`));
         expect(() => targetFromStackOutputs("s1", { ...fakeOutputs, nodePort: "30080" })).toThrow(/nodePort: Invalid input: expected number, received string/);
     });
 });

@@ -6,9 +6,10 @@
  * Every command names its namespace (`ip -n`, `ip netns exec`): nothing touches the host's own
  * links, routes or netfilter tables.
  */
+import { createHash, createPrivateKey, createPublicKey } from "node:crypto";
 import { modeFacts, type Tunnel } from "../components/modes";
 import { inNamespace } from "./exec";
-import { isClusterMode } from "./modes";
+import { awsOnlyReason, isClusterMode } from "./modes";
 import { measurementPorts } from "../components/measurementPorts";
 import { securityGroupSteps } from "./securityGroup";
 import { dockerBridge, underlaySubnet, type LabNode, type LabTopology, type LabWorkload } from "./topology";
@@ -40,6 +41,8 @@ export function tunnelDevice(topology: LabTopology): string | undefined {
             return "vxlan.calico";
         case "calico-ipip":
             return "tunl0"; // the ipip module's fallback device, which Calico configures
+        case "wireguard":
+            return "flannel-wg"; // flannel's wireguard backend (pkg/backend/wireguard)
         default:
             return undefined;
     }
@@ -136,6 +139,8 @@ export function podSteps(t: LabTopology): Step[] {
             return bridgedPods(t, "cni0", (n) => n.podSubnetBase.replace(/\.0$/, ".1"), 24);
         case "calico-veth":
             return calicoPods(t);
+        case "cilium-ebpf":
+            throw new Error(`${t.mode}: ${awsOnlyReason(t.mode)}`);
         case "docker-bridge":
             return bridgedPods(t, "docker0", () => dockerBridge.gateway, dockerBridge.length);
         case "host-network":
@@ -174,12 +179,47 @@ function ipipSteps(t: LabTopology, tunnel: Tunnel): Step[] {
     ]);
 }
 
+/**
+ * A WireGuard key pair per lab node, derived from the run id so the steps stay a pure function:
+ * any 32 bytes are an X25519 private key (WireGuard clamps them, as `wg genkey` output is),
+ * and the public key is X25519's, computed by Node's crypto (RFC 7748). Lab-only keys.
+ */
+export function wireguardKeys(t: LabTopology, node: LabNode): { privateKey: string; publicKey: string } {
+    const secret = createHash("sha256").update(`${t.prefix}-${node.name}-wireguard`).digest();
+    const jwk = createPublicKey(createPrivateKey({ key: { kty: "OKP", crv: "X25519", d: secret.toString("base64url"), x: "" } as any, format: "jwk" })).export({ format: "jwk" });
+    return { privateKey: secret.toString("base64"), publicKey: Buffer.from(String(jwk.x), "base64url").toString("base64") };
+}
+
+/**
+ * flannel's wireguard-native backend: a `flannel-wg` device with the node's lease address /32, a
+ * scope-link route for the whole pod range through it (the local /24 on cni0 is more specific),
+ * and the peer with its node address as endpoint and its pod subnet as allowed IPs
+ * (flannel-io/flannel pkg/backend/wireguard device.go: Configure, addRoute, addPeer; port and
+ * overhead from components/modes.ts).
+ */
+function wireguardSteps(t: LabTopology, device: string, tunnel: Tunnel): Step[] {
+    return t.nodes.flatMap((node) => {
+        const peers = t.nodes.filter((peer) => peer.index !== node.index);
+        const peerArgs = peers.flatMap((peer) => ["peer", wireguardKeys(t, peer).publicKey, "endpoint", `${peer.ip}:${tunnel.port}`, "allowed-ips", peer.podSubnet]);
+        // `wg` reads the private key from a file; a process substitution keeps it off the disk.
+        const wg = `wg set ${device} listen-port ${tunnel.port} private-key <(printf '%s' '${wireguardKeys(t, node).privateKey}') ${peerArgs.join(" ")}`;
+        return [
+            ip(node.netns, "link", "add", device, "mtu", String(t.mtu.node - tunnel.overhead), "type", "wireguard"),
+            inNetns(node.netns, "bash", "-c", wg),
+            ip(node.netns, "addr", "add", `${tunnelAddress(node)}/32`, "dev", device),
+            ip(node.netns, "link", "set", device, "up"),
+            ip(node.netns, "route", "add", t.podCidr, "dev", device, "scope", "link"),
+        ];
+    });
+}
+
 /** How pod packets cross between the nodes in this mode (BGP modes: see bird.ts for the routes). */
 export function crossNodeSteps(t: LabTopology): Step[] {
     if (!isClusterMode(t.mode)) return [];
     const tunnel = modeFacts[t.mode].tunnel;
     if (tunnel?.kind === "vxlan") return vxlanSteps(t, tunnelDevice(t)!, tunnel);
     if (tunnel?.kind === "ipip") return ipipSteps(t, tunnel);
+    if (tunnel?.kind === "wireguard") return wireguardSteps(t, tunnelDevice(t)!, tunnel);
     if (modeFacts[t.mode].bgp) return []; // calico without encapsulation: BIRD installs the routes
     // flannel host-gw: the peer's pod subnet via the peer's node address (needs L2 adjacency).
     return t.nodes.flatMap((node) =>

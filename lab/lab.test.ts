@@ -12,7 +12,8 @@ import { birdConfig, birdFiles } from "./bird";
 import { LabSession } from "../bench/lab-session";
 import { measurementIds } from "../bench/measurements";
 import { labBenchDefaults, parseLabCommand, RemainingTime, UsageError } from "./cli";
-import { datapathSteps, serviceSteps, tunnelDevice, type Step } from "./datapath";
+import { datapathSteps, serviceSteps, tunnelDevice, wireguardKeys, type Step } from "./datapath";
+import { awsOnlyReason } from "./modes";
 import { apacheModuleDir, defaultFrontendWorkers, findPhpModule, frontendDocroot, guestbookProcesses, labHttpConnections } from "./guestbook";
 import { bgpEstablished, labTarget, unsupportedReason } from "./lab";
 import { Ledger, orphanedLedgers, processStartTime, readLedgers } from "./ledger";
@@ -43,8 +44,11 @@ describe("lab topology", () => {
             calico: 9001,
             "calico-ipip": 8981,
             "calico-vxlan": 8951,
-            host: 9001,
-            bridge: 9001,
+            wireguard: 8921, // flannel's wireguard backend subtracts 80
+            cilium: 8951,
+            "cilium-native": 9001,
+            host: 9001, // the NIC itself
+            bridge: 8951, // the stack's containers sit on flannel's cni0 (vxlan backend)
         });
     });
 
@@ -64,7 +68,7 @@ describe("lab topology", () => {
 });
 
 describe("lab datapath plans", () => {
-    it.each(labModes.map((m) => [m]))("%s: every command names one of the run's namespaces (nothing touches the host)", (mode) => {
+    it.each(labModes.filter((m) => !awsOnlyReason(m)).map((m) => [m]))("%s: every command names one of the run's namespaces (nothing touches the host)", (mode) => {
         for (const step of datapathSteps(labTopology(mode, runId))) {
             const [tool, flag, ns, ...rest] = step.argv;
             const scoped =
@@ -136,7 +140,8 @@ describe("lab datapath plans", () => {
         expect(p).toContain("-A DOCKER -p tcp --dport 6379 -j DNAT --to-destination 172.17.0.2:6379");
         expect(p).toContain("-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE");
         const host = datapathSteps(labTopology("host", runId));
-        expect(host.filter((s) => s.argv[4] === "iptables").map(line), "no NAT rules").toEqual([]);
+        // Its only netfilter rules are the stack's security group (mangle), never NAT.
+        expect(host.filter((s) => s.argv[4] === "iptables" && s.argv.includes("nat")).map(line), "no NAT rules").toEqual([]);
         expect(host.filter((s) => /-node\d-/.test(line(s))).map(line), "no pod namespaces").toEqual([]);
         expect(labTopology("host", runId).workloads.every((w) => w.netns.endsWith("-node1") || w.netns.endsWith("-node2"))).toBe(true);
     });
@@ -148,13 +153,50 @@ describe("lab datapath plans", () => {
             calico: null,
             "calico-ipip": "tunl0",
             "calico-vxlan": "vxlan.calico",
+            wireguard: "flannel-wg",
+            cilium: null, // never built in the lab
+            "cilium-native": null,
+            host: null,
+            bridge: null,
         });
     });
 
     it("a mode the kernel cannot build is skipped with the reason (e.g. no ipip module)", () => {
-        expect(unsupportedReason("calico-ipip", { vxlan: true, ipip: false })).toMatch(/no IP-in-IP tunnel support \(CONFIG_NET_IPIP/);
-        expect(unsupportedReason("vxlan", { vxlan: false, ipip: true })).toMatch(/no VXLAN support/);
-        expect(unsupportedReason("calico", { vxlan: false, ipip: false })).toBeUndefined();
+        const all = { vxlan: true, ipip: true, wireguard: true };
+        expect(unsupportedReason("calico-ipip", { ...all, ipip: false })).toMatch(/no IP-in-IP tunnel support \(CONFIG_NET_IPIP/);
+        expect(unsupportedReason("vxlan", { ...all, vxlan: false })).toMatch(/no VXLAN support/);
+        expect(unsupportedReason("wireguard", { ...all, wireguard: false })).toMatch(/no WireGuard support \(CONFIG_WIREGUARD/);
+        expect(unsupportedReason("calico", { vxlan: false, ipip: false, wireguard: false })).toBeUndefined();
+    });
+
+    it("Cilium is AWS only, whatever the kernel: its datapath is eBPF its agent loads, and no stand-in is built", () => {
+        for (const mode of ["cilium", "cilium-native"] as const) {
+            expect(unsupportedReason(mode, { vxlan: true, ipip: true, wireguard: true })).toMatch(/^AWS only: Cilium's datapath is eBPF programs/);
+            expect(() => datapathSteps(labTopology(mode, runId))).toThrow(/AWS only/);
+        }
+    });
+});
+
+describe("lab WireGuard (flannel wireguard-native)", () => {
+    it("derives each node's key pair; the public key is the one `wg pubkey` computes", (ctx) => {
+        const t = labTopology("wireguard", runId);
+        const keys = t.nodes.map((n) => wireguardKeys(t, n));
+        expect(keys[0].privateKey).not.toBe(keys[1].privateKey);
+        if (!hasBinary("wg")) return ctx.skip("wireguard-tools (wg) is not installed");
+        for (const key of keys) {
+            const pub = spawnSync("wg", ["pubkey"], { input: key.privateKey, encoding: "utf8" });
+            expect(pub.stdout.trim()).toBe(key.publicKey);
+        }
+    });
+
+    it("flannel-wg on each node: MTU 9001 − 80, UDP 51820, the peer's pod subnet as allowed IPs, the pod range through it", () => {
+        const t = labTopology("wireguard", runId);
+        const node1 = plan("wireguard").filter((l) => l.includes("node1"));
+        expect(node1).toContain("ip -n cnilab-abc123-wireguard-node1 link add flannel-wg mtu 8921 type wireguard");
+        const wg = node1.find((l) => l.includes("wg set"))!;
+        expect(wg).toContain(`listen-port 51820`);
+        expect(wg).toContain(`peer ${wireguardKeys(t, t.nodes[1]).publicKey} endpoint 10.0.0.12:51820 allowed-ips 10.42.1.0/24`);
+        expect(node1).toContain("ip -n cnilab-abc123-wireguard-node1 route add 10.42.0.0/16 dev flannel-wg scope link");
     });
 });
 
@@ -317,7 +359,8 @@ describe("lab target for the runner", () => {
             { netns: `cnilab-${runId}-host-node1`, ip: "10.0.0.11", node: 0 },
             { netns: `cnilab-${runId}-host-node2`, ip: "10.0.0.12", node: 1 },
         ]);
-        expect(host.lab!.frontendUrls).toEqual(["http://10.0.0.11:8080", "http://10.0.0.12:8080"]);
+        // The host stack's frontends answer on Apache's 80 (components/modes.ts baselineFrontendPorts).
+        expect(host.lab!.frontendUrls).toEqual(["http://10.0.0.11:80", "http://10.0.0.12:80"]);
         const bridge = labTarget(labTopology("bridge", runId));
         expect(bridge.lab!.pods).toEqual([
             { netns: `cnilab-${runId}-bridge-node1-fe`, ip: "10.0.0.11", node: 0 },
@@ -339,7 +382,7 @@ describe("lab command line", () => {
     it("--modes takes a list or all, and names the bad value and the allowed ones", () => {
         expect(parseLabModes("vxlan, calico")).toEqual(["vxlan", "calico"]);
         expect(parseLabModes("all")).toEqual([...labModes]);
-        expect(() => parseLabModes("vxlan,flannel")).toThrow('--modes: "flannel" not a lab mode; allowed: all, vxlan, host-gw, calico, calico-ipip, calico-vxlan, host, bridge');
+        expect(() => parseLabModes("vxlan,flannel")).toThrow('--modes: "flannel" not a lab mode; allowed: all, vxlan, host-gw, wireguard, calico, calico-ipip, calico-vxlan, cilium, cilium-native, host, bridge');
         expect(() => parseLabCommand(["--modes", "weave"])).toThrow(UsageError);
         expect(parseLabCommand(["--modes", "calico"]).bench.baseline).toBeUndefined();
     });

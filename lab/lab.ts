@@ -14,18 +14,24 @@ import { cpuAccountingRoot, cpuGroupOf, createCpuGroup, inCpuGroup, removeCpuGro
 import { defaultFrontendWorkers, findPhpModule, frontendUrls, guestbookProcesses } from "./guestbook";
 import type { CpuCgroup } from "../bench/commands";
 import { cleanupEntry, defaultLedgerDir, Ledger, removeResources, type CleanupReport } from "./ledger";
-import { isClusterMode, labModeFacts, type LabMode } from "./modes";
+import { awsOnlyReason, isClusterMode, labModeFacts, type LabMode } from "./modes";
 import { labPrefix, labTopology, topologyNamespaces, type LabNode, type LabTopology } from "./topology";
 
 /** Kernel features a mode needs beyond veth, bridge and netfilter. */
 export interface KernelSupport {
     readonly vxlan: boolean;
     readonly ipip: boolean;
+    readonly wireguard: boolean;
 }
 
 /** Why this machine cannot build `mode`, or undefined when it can. */
 export function unsupportedReason(mode: LabMode, kernel: KernelSupport): string | undefined {
+    const awsOnly = awsOnlyReason(mode);
+    if (awsOnly) return awsOnly;
     const kind = isClusterMode(mode) ? modeFacts[mode].tunnel?.kind : undefined;
+    if (kind === "wireguard" && !kernel.wireguard) {
+        return "this kernel has no WireGuard support (CONFIG_WIREGUARD / module wireguard: `ip link add type wireguard` fails)";
+    }
     if (kind === "ipip" && !kernel.ipip) {
         return "this kernel has no IP-in-IP tunnel support (CONFIG_NET_IPIP / module ipip: `ip link add type ipip` fails)";
     }
@@ -89,6 +95,7 @@ export class Lab {
             return {
                 vxlan: await can("probe-vxlan", "type", "vxlan", "id", "1", "dstport", "4789"),
                 ipip: await can("probe-ipip", "type", "ipip", "local", "192.0.2.1", "remote", "192.0.2.2"),
+                wireguard: await can("probe-wg", "type", "wireguard"),
             };
         } finally {
             await removeResources(this.runId, [ns], []);

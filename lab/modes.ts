@@ -1,17 +1,16 @@
 /**
- * The lab's own small mode table: the five cluster modes come from components/modes.ts (their
- * ports, VNIs and overheads are read from there, never restated), plus the two single-machine
- * baselines of the first field report (SEEDS.md §1) that exist only in the lab.
+ * The lab's own small mode table. Every stack mode is a lab mode: the pod networks and the first
+ * field report's two baselines (SEEDS.md §1) all come from components/modes.ts, whose ports,
+ * VNIs, overheads and frontend ports are read from there, never restated.
  */
-import { ec2NicMtu, isNetworkMode, modeFacts, networkModes, podMtu, type NetworkMode } from "../components/modes";
+import { frontendPortOnNodes, guestbookMtu, isBaseline, modeFacts, networkModes, podMtu, ec2NicMtu, type NetworkMode } from "../components/modes";
 
-/** The two baseline rows of the first field report that have no Kubernetes stack. */
-export const baselineModes = ["host", "bridge"] as const;
-export type BaselineMode = (typeof baselineModes)[number];
+/** Every mode the lab can build (or say why not): the stacks' modes, in their order. */
+export const labModes = networkModes;
+export type LabMode = NetworkMode;
 
-/** Every mode the lab can build: the five cluster modes first, then the baselines. */
-export const labModes = [...networkModes, ...baselineModes] as const;
-export type LabMode = NetworkMode | BaselineMode;
+/** A mode whose guestbook runs on a pod network (k3s and a CNI plugin), not a baseline attachment. */
+export type ClusterMode = Exclude<NetworkMode, "host" | "bridge">;
 
 /** How pods reach their node, as the real plugin wires it. */
 export type PodAttachment =
@@ -19,7 +18,11 @@ export type PodAttachment =
     | "cni-bridge"
     /** Calico's CNI: one routed veth per pod (`cali…`), /32 host route, gateway 169.254.1.1. */
     | "calico-veth"
-    /** Docker's default network: veth pairs on `docker0`, published ports through DNAT. */
+    /** Cilium's CNI: its datapath is eBPF programs its agent compiles and attaches; the lab builds
+     * none (see `awsOnlyReason`). */
+    | "cilium-ebpf"
+    /** Published ports through DNAT on the node, the containers on a bridge (Docker `-p`, the
+     * stacks' portmap hostPort). */
     | "docker-bridge"
     /** No pods: processes run in the node's own namespace (the VM / Marathon HOST rows). */
     | "host-network";
@@ -29,61 +32,54 @@ export interface LabModeFacts {
     /** One line for reports. */
     readonly description: string;
     readonly attachment: PodAttachment;
-    /** The port clients use on each node: the NodePort, or the published port of a baseline. */
+    /** The port clients use on each node: the NodePort, or the baseline's frontend port. */
     readonly servicePort: number;
 }
 
 /** The NodePort every cluster-mode lab uses: the stacks' default (Pulumi.yaml `nodePort`). */
 export const labNodePort = 30099;
 
-/** The seed's ports for the baselines: 8080 host networking / VM, 8081 Docker bridge (SEEDS.md §1). */
-const hostPort = 8080;
-const bridgePort = 8081;
-
 /** The node "NIC" MTU of the lab's underlay: EC2's jumbo frames, so MTU effects match AWS. */
 export const underlayMtu = ec2NicMtu;
 
-export const labModeFacts: Readonly<Record<LabMode, LabModeFacts>> = {
-    ...(Object.fromEntries(
-        networkModes.map((mode) => [
-            mode,
-            {
-                mode,
-                description: modeFacts[mode].description,
-                attachment: modeFacts[mode].plugin === "flannel" ? "cni-bridge" : "calico-veth",
-                servicePort: labNodePort,
-            },
-        ]),
-    ) as Record<NetworkMode, LabModeFacts>),
-    host: {
-        mode: "host",
-        description: "Baseline: no pod network, processes on the node itself (the seed's cloud VM / Mesos host row)",
-        attachment: "host-network",
-        servicePort: hostPort,
-    },
-    bridge: {
-        mode: "bridge",
-        description: "Baseline: Docker-style bridge with published ports through iptables DNAT (the seed's Mesos bridge row)",
-        attachment: "docker-bridge",
-        servicePort: bridgePort,
-    },
-};
+function attachmentOf(mode: NetworkMode): PodAttachment {
+    const guestbook = modeFacts[mode].guestbook;
+    if (guestbook.kind === "host-network") return "host-network";
+    if (guestbook.kind === "published-ports") return "docker-bridge";
+    return ({ flannel: "cni-bridge", calico: "calico-veth", cilium: "cilium-ebpf" } as const)[modeFacts[mode].plugin];
+}
+
+export const labModeFacts: Readonly<Record<LabMode, LabModeFacts>> = Object.fromEntries(
+    labModes.map((mode) => [
+        mode,
+        { mode, description: modeFacts[mode].description, attachment: attachmentOf(mode), servicePort: frontendPortOnNodes(mode, labNodePort) },
+    ]),
+) as Record<LabMode, LabModeFacts>;
+
+/** Why the lab never builds a mode, whatever the kernel: Cilium's datapath is not a set of
+ * kernel devices and routes but eBPF programs its agent generates per node and endpoint; a
+ * hand-made stand-in would measure something else under Cilium's name. */
+export function awsOnlyReason(mode: LabMode): string | undefined {
+    return labModeFacts[mode].attachment === "cilium-ebpf"
+        ? "AWS only: Cilium's datapath is eBPF programs that its agent compiles and attaches per node and endpoint, which the lab cannot reproduce honestly (no stand-in is built)"
+        : undefined;
+}
 
 export function isLabMode(value: string): value is LabMode {
     return (labModes as readonly string[]).includes(value);
 }
 
-export function isClusterMode(mode: LabMode): mode is NetworkMode {
-    return isNetworkMode(mode);
+export function isClusterMode(mode: LabMode): mode is ClusterMode {
+    return !isBaseline(mode);
 }
 
 /**
- * The MTU of a pod's interface. Cluster modes: `podMtu` from the mode table. The bridge baseline
- * has no encapsulation; the lab runs it like `dockerd --mtu 9001` (Docker's own default is 1500,
- * which would measure the MTU, not the datapath).
+ * The MTU of a pod's interface: the mode table's, on the lab's 9001-byte underlay. The bridge
+ * baseline's containers get what the stack's do (a veth on flannel's cni0: the vxlan backend's
+ * MTU), the host baseline's processes the NIC's.
  */
 export function labPodMtu(mode: LabMode): number {
-    return isClusterMode(mode) ? podMtu(mode, underlayMtu) : underlayMtu;
+    return isClusterMode(mode) ? podMtu(mode, underlayMtu) : guestbookMtu(mode, underlayMtu);
 }
 
 /** Parses a `--modes` list ("vxlan,calico" or "all"); throws naming the flag, value and allowed set. */

@@ -18,7 +18,7 @@ import { blockedFlows, flowMatrix } from "../components/flows";
 import { asSecurityGroupRules } from "../components/nodePair";
 import { inNamespace, runCommand, runStep } from "./exec";
 import { httpGetInLoadGenerator, Lab, unsupportedReason, type BuiltMode, type KernelSupport } from "./lab";
-import type { LabMode } from "./modes";
+import { isClusterMode, type LabMode } from "./modes";
 import {
     droppedPackets, labFlowAddresses, labSecurityGroupRules, labStackAddresses, listChainArgv, probeArgv, securityGroupMembers,
     securityGroupRuleSteps, unprobeableFlow,
@@ -45,7 +45,7 @@ describe.skipIf(!isRoot)("the stacks' security group, enforced in the lab (root)
         if (ledgerDir) rmSync(ledgerDir, { recursive: true, force: true });
     });
 
-    describe.each((["host-gw", "calico", "vxlan", "calico-vxlan"] as LabMode[]).map((m) => [m]))("%s", (mode) => {
+    describe.each((["host-gw", "calico", "vxlan", "calico-vxlan", "host", "bridge"] as LabMode[]).map((m) => [m]))("%s", (mode) => {
         let built: BuiltMode | undefined;
         let skipReason: string | undefined;
         const receiver = () => built!.topology.nodes[0];
@@ -95,8 +95,8 @@ describe.skipIf(!isRoot)("the stacks' security group, enforced in the lab (root)
 
         withMode("with the declared rules, every flow of the flow matrix the lab can send gets through", async () => {
             await load(declared());
-            const flows = flowMatrix({ mode: mode as any, nodePort: labStackAddresses(built!.topology).nodePort }).filter((f) => !unprobeableFlow(f));
-            expect(flows.length).toBeGreaterThan(20);
+            const flows = flowMatrix({ mode: mode as any, nodePort: labStackAddresses(built!.topology).nodePort }).filter((f) => !unprobeableFlow(f, built!.topology));
+            expect(flows.length).toBeGreaterThan(isClusterMode(mode) ? 20 : 12);
             const blocked: string[] = [];
             for (const flow of flows) if (await probeDropped(flow)) blocked.push(flow.name);
             expect(blocked).toEqual([]);
@@ -137,7 +137,7 @@ describe.skipIf(!isRoot)("the stacks' security group, enforced in the lab (root)
             try {
                 for (const rule of rules) {
                     const without = rules.filter((r) => r !== rule);
-                    const expected = blockedFlows(mode as any, flows, without, addresses, members).map((b) => b.flow).filter((f) => !unprobeableFlow(f));
+                    const expected = blockedFlows(mode as any, flows, without, addresses, members).map((b) => b.flow).filter((f) => !unprobeableFlow(f, built!.topology));
                     if (expected.length === 0) continue; // only unprobeable flows need it (ICMP from the internet)
                     await load(without);
                     for (const flow of expected) {
