@@ -74,6 +74,17 @@ describe("report rules", () => {
         expect(reportMarkdown(ipip)).toContain("ONE flow");
     });
 
+    it("says where kube-proxy was replaced and what the baselines run, only when such a mode was measured", () => {
+        expect(reportMarkdown(summaryOf(samples))).not.toContain("Kube-proxy replaced");
+        expect(reportMarkdown(summaryOf(samples))).not.toContain("**Baselines");
+        const mixed = summaryOf([...samples, ...reps("cilium", "iperf3.pod.cross.tcp1.gbps", [9, 9.1, 9.2]), ...reps("host", "iperf3.pod.cross.tcp1.gbps", [9.5, 9.6, 9.7])], {
+            targets: ["host-gw", "vxlan", "cilium", "host"].map((name) => ({ name, mode: name, platform: "aws-k3s" })),
+        });
+        const md = reportMarkdown(mixed);
+        expect(md).toContain("**Kube-proxy replaced (cilium):** Cilium's eBPF programs implement Services there");
+        expect(md).toContain("**Baselines (host):** one frontend per node");
+    });
+
     it("an interrupted run's header says how many repetitions finished, not how many were planned", () => {
         // Planned 3; samples only from repetition 1 (the run was stopped during repetition 2).
         const one = samples.filter((x) => x.repetition === 1);

@@ -8,7 +8,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { modeFacts, isNetworkMode } from "../components/modes";
+import { isBaseline, isNetworkMode, modeFacts, type NetworkMode } from "../components/modes";
 import { billMarkdown, readBillFile } from "./bill";
 import type { Environment } from "./session";
 import { costBitrateDefault, costDatagramBytes, costPacketBitrateDefault, costUdpWarmupSeconds, loadedLatencyMpsDefault } from "./measurements";
@@ -442,6 +442,15 @@ export function reportMarkdown(s: BenchSummaryFile): string {
     const ipipMeasured = s.targets.some((x) => isNetworkMode(x.mode) && modeFacts[x.mode].tunnel?.kind === "ipip" && s.samples.some((m) => m.target === x.name));
     if (ipipMeasured) out.push(
         `- **This run includes an IP-in-IP mode.** AWS caps a single flow at 5 Gbit/s (10 inside a cluster placement group). IP-in-IP packets carry no ports, so all pod traffic between two nodes in calico-ipip is ONE flow for that cap, however many streams iperf3 opens: its 8-stream and scaling figures can hit the cap where the UDP-encapsulated modes (VXLAN, whose outer source port varies per flow) and the native modes do not.`,
+    );
+    const measured = (x: BenchSummaryFile["targets"][number]) => isNetworkMode(x.mode) && s.samples.some((m) => m.target === x.name);
+    const kubeProxyFree = s.targets.filter((x) => measured(x) && modeFacts[x.mode as NetworkMode].serviceProxy === "cilium").map((x) => x.name);
+    if (kubeProxyFree.length > 0) out.push(
+        `- **Kube-proxy replaced (${kubeProxyFree.join(", ")}):** Cilium's eBPF programs implement Services there, so the HTTP figures through the NodePort and the load balancer (and the SNAT when a request is forwarded to the other node) measure Cilium's Service path as well as its pod network; the other modes' go through kube-proxy's iptables rules.`,
+    );
+    const baselines = s.targets.filter((x) => measured(x) && isBaseline(x.mode as NetworkMode)).map((x) => x.name);
+    if (baselines.length > 0) out.push(
+        `- **Baselines (${baselines.join(", ")}):** one frontend per node on the node's port (no Service, no kube-proxy), Redis at node addresses (leader on node 1, one follower on node 2) instead of 10 frontends and 5 followers behind Services; compare them with the pod-network modes at a load both topologies serve without queueing (README, "The baselines").`,
     );
     for (const x of s.targets) if (x.description) out.push(`- ${x.name}: ${x.description}.`);
     for (const n of s.notes) out.push(`- ${n}`);
