@@ -84,11 +84,17 @@ export function vcpusInUse(instances: readonly DescribedInstance[], market: Mark
 export class AwsAccountCapacity implements AccountCapacity {
     readonly description = "AWS Service Quotas (GetServiceQuota) and EC2 (DescribeInstances, DescribeSpotPriceHistory)";
 
+    /**
+     * `clients`: extra client configuration (SDK ClientConfig: `endpoint`, `credentials` …) for
+     * both clients; production passes none (the SDK's endpoints and default credential chain).
+     */
+    constructor(private readonly clients: Readonly<Record<string, unknown>> = {}) {}
+
     async vcpuQuota(region: string, market: Market): Promise<VcpuQuota> {
         const { ServiceQuotasClient, GetServiceQuotaCommand } = await import("@aws-sdk/client-service-quotas");
         const { EC2Client, paginateDescribeInstances } = await import("@aws-sdk/client-ec2");
-        const quotas = new ServiceQuotasClient({ region });
-        const ec2 = new EC2Client({ region });
+        const quotas = new ServiceQuotasClient({ region, ...this.clients });
+        const ec2 = new EC2Client({ region, ...this.clients });
         try {
             const quota = await quotas.send(new GetServiceQuotaCommand({ ServiceCode: "ec2", QuotaCode: vcpuQuotaCodes[market] }));
             const limit = quota.Quota?.Value;
@@ -107,7 +113,7 @@ export class AwsAccountCapacity implements AccountCapacity {
 
     async spotPrice(region: string, instanceType: string): Promise<number | undefined> {
         const { EC2Client, DescribeSpotPriceHistoryCommand } = await import("@aws-sdk/client-ec2");
-        const ec2 = new EC2Client({ region });
+        const ec2 = new EC2Client({ region, ...this.clients });
         try {
             const answer = await ec2.send(
                 new DescribeSpotPriceHistoryCommand({ InstanceTypes: [instanceType as never], ProductDescriptions: ["Linux/UNIX"], StartTime: new Date() }),
