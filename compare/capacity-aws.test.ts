@@ -5,7 +5,8 @@
  * "ServiceQuotasV20190624.GetServiceQuota", response { Quota: { Value } }: API reference,
  * GetServiceQuota), EC2 a query API (Action=DescribeInstances, XML response with
  * reservationSet/instancesSet items carrying instanceType, instanceState, instanceLifecycle and
- * cpuOptions: EC2 API reference, DescribeInstances). Nothing leaves the machine.
+ * cpuOptions: EC2 API reference, DescribeInstances; Action=DescribeSpotPriceHistory with
+ * spotPriceHistorySet items per availabilityZone: EC2 API reference, DescribeSpotPriceHistory). Nothing leaves the machine.
  */
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -39,6 +40,16 @@ const server = http.createServer((req, res) => {
             const code = (JSON.parse(body) as { QuotaCode: string }).QuotaCode;
             res.writeHead(200, { "content-type": "application/x-amz-json-1.1" });
             res.end(JSON.stringify({ Quota: { ServiceCode: "ec2", QuotaCode: code, Value: code === "L-1216C47A" ? 64 : 128 } }));
+            return;
+        }
+        if (body.includes("Action=DescribeSpotPriceHistory")) {
+            const price = (zone: string, usd: string) =>
+                `<item><instanceType>c6i.4xlarge</instanceType><productDescription>Linux/UNIX</productDescription><spotPrice>${usd}</spotPrice><timestamp>2026-11-29T12:00:00.000Z</timestamp><availabilityZone>${zone}</availabilityZone></item>`;
+            res.writeHead(200, { "content-type": "text/xml" });
+            res.end(
+                '<?xml version="1.0" encoding="UTF-8"?><DescribeSpotPriceHistoryResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-2</requestId><spotPriceHistorySet>' +
+                    `${price("eu-west-1a", "0.301200")}${price("eu-west-1b", "0.287100")}</spotPriceHistorySet><nextToken></nextToken></DescribeSpotPriceHistoryResponse>`,
+            );
             return;
         }
         if (body.includes("Action=DescribeInstances")) {
@@ -79,5 +90,15 @@ describe("AwsAccountCapacity through the SDK v3 clients", () => {
         seen.length = 0;
         expect(await capacity.vcpuQuota("eu-west-1", "spot")).toEqual({ limit: 128, inUse: 16 });
         expect(JSON.parse(seen[0].body)).toEqual({ ServiceCode: "ec2", QuotaCode: "L-34B43A08" });
+    });
+
+    it("the Spot price: DescribeSpotPriceHistory for the type, Linux/UNIX, now; the dearest zone", async () => {
+        seen.length = 0;
+        expect(await capacity.spotPrice("eu-west-1", "c6i.4xlarge")).toBe(0.3012);
+        const query = decodeURIComponent(seen[0].body);
+        expect(query).toMatch(/Action=DescribeSpotPriceHistory/);
+        expect(query).toMatch(/InstanceType\.1=c6i\.4xlarge/);
+        expect(query).toMatch(/ProductDescription\.1=Linux\/UNIX/);
+        expect(query).toMatch(/StartTime=\d{4}-\d\d-\d\dT/);
     });
 });
