@@ -8,11 +8,11 @@
  * 2 bad usage; 3 the --max-overhead-pct gate failed; 130 interrupted.
  */
 import * as path from "node:path";
-import { exitCodes, integerOption, listOption, numberOption, optionLines, parseCommandLine, runCli, shared, watchInterrupts } from "../core/cli";
+import { choiceOption, exitCodes, integerOption, listOption, numberOption, optionLines, parseCommandLine, runCli, shared, watchInterrupts } from "../core/cli";
 import { UsageError } from "../core/errors";
 import { caseIds, measurementIds } from "./measurements";
 import { renderReport } from "./report";
-import { benchDefaults, plannedToolSeconds, resolveSettings, runBenchmark, type BenchOptions, type ProgressEvent } from "./run";
+import { benchDefaults, plannedToolSeconds, resolveSettings, runBenchmark, schedules, type BenchOptions, type ProgressEvent } from "./run";
 import { defaultSampleDir, writeSampleReport } from "./sample";
 import { loadTargetsFile, projectDir, readStackOutputs, targetFromStackOutputs, type OutputValues } from "./stack-outputs";
 import type { Target } from "./targets";
@@ -20,7 +20,8 @@ import type { Target } from "./targets";
 const options = {
     targets: { type: "string", arg: "FILE", help: "measure the clusters a Target[] JSON file describes" },
     out: shared("out", "results folder (default results/bench-<time>)"),
-    repetitions: shared("repetitions", `repetitions of the round-robin (default ${benchDefaults.repetitions})`),
+    repetitions: shared("repetitions", `repetitions per target (default ${benchDefaults.repetitions})`),
+    schedule: shared("schedule", "concurrent (default when every target is a separate aws-k3s cluster) or round-robin (default otherwise: lab and loopback share hardware)"),
     baseline: shared("baseline"),
     "max-overhead-pct": shared("max-overhead-pct"),
     measurements: shared("measurements", `comma-separated subset of: ${measurementIds.join(", ")}`),
@@ -80,6 +81,7 @@ export function parseBenchCommand(argv: readonly string[], now = new Date()): Pa
         options: {
             outDir: v.out ?? path.join(projectDir, "results", `bench-${stamp}`),
             repetitions: integerOption("--repetitions", v.repetitions, { min: 1 }),
+            schedule: choiceOption("--schedule", v.schedule, schedules),
             baseline: v.baseline,
             maxOverheadPct: numberOption("--max-overhead-pct", v["max-overhead-pct"], { min: 0 }),
             measurements: listOption("--measurements", v.measurements),
@@ -132,7 +134,7 @@ export async function main(argv: readonly string[], wiring: BenchWiring): Promis
         }
         if (cmd.dryRun) {
             console.log(`bench: ${targets.map((t) => `${t.name} (${t.platform}, ${t.mode})`).join(", ")}`);
-            console.log(`bench: measurements ${settings.measurements.join(", ")}; ${settings.repetitions} repetition(s); tools run ≈ ${Math.round(plannedToolSeconds(targets, settings) / 60)} min`);
+            console.log(`bench: measurements ${settings.measurements.join(", ")}; ${settings.repetitions} repetition(s), ${settings.schedule}; tools run ≈ ${Math.round(plannedToolSeconds(targets, settings) / 60)} min`);
             return exitCodes.ok;
         }
     }

@@ -9,6 +9,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { isBaseline, isNetworkMode, modeFacts, type NetworkMode } from "../components/modes";
+import { billMarkdown, readBillFile } from "./bill";
 import type { Environment } from "./session";
 import { costBitrateDefault, costDatagramBytes, costPacketBitrateDefault, costUdpWarmupSeconds, loadedLatencyMpsDefault } from "./measurements";
 import { barChart, groupedBarChart, lineChart, type BarGroup } from "./svg";
@@ -561,5 +562,7 @@ export async function renderReport(folder: string): Promise<void> {
     const charts = reportCharts(summary);
     fs.mkdirSync(path.join(folder, "charts"), { recursive: true });
     for (const [name, svg] of Object.entries(charts)) fs.writeFileSync(path.join(folder, "charts", name), svg);
-    fs.writeFileSync(path.join(folder, "report.md"), reportMarkdown(summary));
+    // A comparison adds what its stacks cost on AWS (estimate and measured) once its stacks are torn down.
+    const bill = readBillFile(folder);
+    fs.writeFileSync(path.join(folder, "report.md"), reportMarkdown(summary) + (bill ? `\n${billMarkdown(bill)}` : ""));
 }

@@ -5,8 +5,15 @@
  * The lab (lab/) and the comparison command (compare/) call exactly `runBenchmark`; the CLI
  * (bench/cli.ts) is a thin wrapper around it.
  *
- * Fairness: targets are measured round-robin within each repetition and the order rotates by
- * one every repetition, so slow drift (a noisy neighbour, a warming cache) hits every mode alike.
+ * Fairness, two schedules (`schedule`):
+ * - "concurrent": every target measures at the same time, each its own repetitions one after the
+ *   other. Fair only when targets share no hardware — separate AWS stacks (own VPC, instances and
+ *   placement group): then every mode sees the same minutes of the region. The default when every
+ *   target is an aws-k3s cluster.
+ * - "round-robin": one target at a time within each repetition, the order rotating by one every
+ *   repetition, so slow drift (a noisy neighbour, a warming cache) hits every mode alike. The only
+ *   fair choice when targets share hardware (lab, loopback: one kernel); the default otherwise.
+ * Within a target, measurements always run one after the other.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -17,7 +24,7 @@ import { InterruptedError } from "../core/errors";
 import { renderReport } from "./report";
 import type { ClusterSession, Environment, SessionFactory } from "./session";
 import type { CommandResult, Shell } from "./shell";
-import { aggregate, roundRobinOrder, summarySchema, type BenchSummaryFile, type FigureInfo, type RunError, type Sample, type SkippedMeasurement } from "./summary";
+import { aggregate, roundRobinOrder, schedules, summarySchema, type Schedule, type BenchSummaryFile, type FigureInfo, type RunError, type Sample, type SkippedMeasurement } from "./summary";
 import type { Target } from "./targets";
 
 /** What `runBenchmark` reports while it runs (the CLI prints these lines). */
@@ -32,7 +39,16 @@ export interface ProgressEvent {
     readonly steps?: number;
 }
 
+export { schedules, type Schedule } from "./summary";
+
+/** Concurrent only for separate clusters: targets sharing hardware would disturb each other. */
+export function defaultSchedule(targets: readonly Pick<Target, "platform">[]): Schedule {
+    return targets.length > 0 && targets.every((t) => t.platform === "aws-k3s") ? "concurrent" : "round-robin";
+}
+
 export interface BenchOptions {
+    /** Default: `defaultSchedule(targets)`. "concurrent" is refused for targets that share hardware. */
+    readonly schedule?: Schedule;
     /** Folder for raw outputs, summary.json, report.md and charts; created if missing. */
     readonly outDir: string;
     /** Repetitions of the whole round-robin; default 3. */
@@ -132,6 +148,14 @@ export function resolveSettings(targets: readonly Target[], options: BenchOption
     }
     const scalingPods = options.scalingPods ?? benchDefaults.scalingPods;
     validateScalingPods(scalingPods);
+    const schedule = options.schedule ?? defaultSchedule(targets);
+    if (!(schedules as readonly string[]).includes(schedule)) throw new Error(`schedule: "${schedule}" is not allowed; use one of ${schedules.join(", ")}`);
+    const shared = targets.filter((t) => t.platform !== "aws-k3s");
+    if (schedule === "concurrent" && shared.length > 0) {
+        throw new Error(
+            `schedule: "concurrent" measures targets at the same time, which is fair only for separate clusters; ${shared.map((t) => `${t.name} (${t.platform})`).join(", ")} share hardware with the others: use round-robin`,
+        );
+    }
     const udpBitrate = options.udpBitrate ?? benchDefaults.udpBitrate;
     if (!/^\d+(\.\d+)?[KMG]?$/.test(udpBitrate)) throw new Error(`udpBitrate: "${udpBitrate}" is not allowed; use iperf3 -b syntax such as 500M or 1G`);
     if (options.costBitrate !== undefined && !/^\d+(\.\d+)?[KMG]?$/.test(options.costBitrate)) {
@@ -139,6 +163,7 @@ export function resolveSettings(targets: readonly Target[], options: BenchOption
     }
     return {
         repetitions: positiveInteger("repetitions", options.repetitions, benchDefaults.repetitions),
+        schedule,
         measurements: measurementIds.filter((m) => measurements.includes(m)),
         durationSeconds: positiveInteger("durationSeconds", options.durationSeconds, benchDefaults.durationSeconds),
         warmupSeconds: positiveInteger("warmupSeconds", options.warmupSeconds, benchDefaults.warmupSeconds, 0),
@@ -157,10 +182,14 @@ export function resolveSettings(targets: readonly Target[], options: BenchOption
     };
 }
 
-/** Seconds the tools run for the whole benchmark (start-up, pods and retries come on top). */
+/**
+ * Wall seconds the tools run for the whole benchmark (start-up, pods and retries come on top):
+ * the sum over targets when they take turns, the longest target when they run concurrently.
+ */
 export function plannedToolSeconds(targets: readonly Target[], settings: BenchSummaryFile["settings"]): number {
     const perTarget = targets.map((t) => toolSecondsPerRepetition(settings.measurements, settings, t.platform !== "lab" || !!t.lab?.loadBalancerUrl));
-    return settings.repetitions * perTarget.reduce((a, b) => a + b, 0);
+    const wall = settings.schedule === "concurrent" ? Math.max(0, ...perTarget) : perTarget.reduce((a, b) => a + b, 0);
+    return settings.repetitions * wall;
 }
 
 /** The default session factory: by platform. Imports lazily so the lab never loads ssh2/k8s. */
@@ -204,7 +233,7 @@ export async function runBenchmark(targets: Target[], options: BenchOptions): Pr
         steps,
         message:
             `${targets.length} target(s) × ${settings.repetitions} repetition(s) × ${settings.measurements.length} measurement(s) ` +
-            `(${settings.measurements.join(", ")}); tools run ≈ ${Math.round(plannedToolSeconds(targets, settings) / 60)} min`,
+            `(${settings.measurements.join(", ")}), ${settings.schedule}; tools run ≈ ${Math.round(plannedToolSeconds(targets, settings) / 60)} min`,
     });
 
     const sessions = new Map<string, ClusterSession>();
@@ -235,77 +264,98 @@ export async function runBenchmark(targets: Target[], options: BenchOptions): Pr
             progress({ kind: "connect", target: t.name, message: `${t.name}: connecting (${t.platform})` });
             sessions.set(t.name, await openSession(t, options.signal));
         }
-        for (let rep = 0; rep < settings.repetitions && !aborted; rep++) {
-            const round = roundRobinOrder(targets, rep);
-            order.push(round.map((t) => t.name));
-            for (const t of round) {
+        /** One repetition of one target: its measurements one after the other. */
+        const measureRepetition = async (t: Target, rep: number): Promise<void> => {
+            if (options.signal?.aborted) {
+                aborted = true;
+                return;
+            }
+            const session = sessions.get(t.name)!;
+            let environment: Environment;
+            try {
+                environment = await session.environment();
+            } catch (err) {
+                if (options.signal?.aborted) {
+                    aborted = true;
+                    return;
+                }
+                const message = `environment probe failed, repetition skipped: ${(err as Error).message}`;
+                errors.push({ target: t.name, repetition: rep + 1, measurement: "environment", message });
+                progress({ kind: "error", target: t.name, repetition: rep + 1, message: `${t.name}: ${message}` });
+                step += settings.measurements.length;
+                return;
+            }
+            environments.push({ target: t.name, repetition: rep + 1, environment });
+            const clkTck = environment.nodes[0]?.clkTck || 100;
+            const repDir = path.join("raw", safeFileName(t.name), `rep${rep + 1}`);
+            for (const m of settings.measurements) {
                 if (options.signal?.aborted) {
                     aborted = true;
                     break;
                 }
-                const session = sessions.get(t.name)!;
-                let environment: Environment;
+                step++;
+                const cannot = session.cannotMeasure?.(m as MeasurementId);
+                if (cannot !== undefined) {
+                    if (!skipped.some((x) => x.target === t.name && x.measurement === m)) {
+                        skipped.push({ target: t.name, measurement: m, reason: cannot });
+                        notes.add(`${t.name}: ${m} not measured: ${cannot}`);
+                        progress({ kind: "measure", target: t.name, measurement: m, message: `${t.name}: ${m} skipped: ${cannot}` });
+                    }
+                    continue;
+                }
+                progress({ kind: "measure", target: t.name, measurement: m, repetition: rep + 1, step, steps, message: `[${step}/${steps}] repetition ${rep + 1}: ${t.name}: ${m}` });
+                const record = (name: string, shell: Shell, command: string, result: CommandResult): string => {
+                    const rel = path.join(repDir, m, `${safeFileName(name)}.txt`);
+                    fs.mkdirSync(path.join(outDir, path.dirname(rel)), { recursive: true });
+                    fs.writeFileSync(path.join(outDir, rel), rawFileText(t.name, shell.name, command, result));
+                    return rel;
+                };
                 try {
-                    environment = await session.environment();
+                    const measured: Figure[] = await measurementRunners[m as MeasurementId]({
+                        session,
+                        settings,
+                        signal: options.signal,
+                        record,
+                        note: (text) => notes.add(`${t.name}: ${text}`),
+                        clkTck,
+                    });
+                    for (const f of measured) {
+                        const { value, raw, ...info } = f;
+                        if (!figures.has(f.id)) figures.set(f.id, info);
+                        samples.push({ target: t.name, repetition: rep + 1, id: f.id, value, raw });
+                    }
                 } catch (err) {
                     if (options.signal?.aborted) {
                         aborted = true;
                         break;
                     }
-                    const message = `environment probe failed, repetition skipped: ${(err as Error).message}`;
-                    errors.push({ target: t.name, repetition: rep + 1, measurement: "environment", message });
-                    progress({ kind: "error", target: t.name, repetition: rep + 1, message: `${t.name}: ${message}` });
-                    step += settings.measurements.length;
-                    continue;
+                    const message = (err as Error).message;
+                    errors.push({ target: t.name, repetition: rep + 1, measurement: m, message });
+                    progress({ kind: "error", target: t.name, measurement: m, repetition: rep + 1, message: `${t.name}: ${m} failed: ${message}` });
                 }
-                environments.push({ target: t.name, repetition: rep + 1, environment });
-                const clkTck = environment.nodes[0]?.clkTck || 100;
-                const repDir = path.join("raw", safeFileName(t.name), `rep${rep + 1}`);
-                for (const m of settings.measurements) {
+            }
+        };
+        if (settings.schedule === "concurrent") {
+            // Separate clusters: each target runs its repetitions in turn, all targets at once.
+            for (let rep = 0; rep < settings.repetitions; rep++) order.push(targets.map((t) => t.name));
+            // allSettled: sessions are closed only once every target's work has ended.
+            const ended = await Promise.allSettled(
+                targets.map(async (t) => {
+                    for (let rep = 0; rep < settings.repetitions && !aborted && !options.signal?.aborted; rep++) await measureRepetition(t, rep);
+                }),
+            );
+            const broken = ended.find((r): r is PromiseRejectedResult => r.status === "rejected");
+            if (broken) throw broken.reason;
+        } else {
+            for (let rep = 0; rep < settings.repetitions && !aborted; rep++) {
+                const round = roundRobinOrder(targets, rep);
+                order.push(round.map((t) => t.name));
+                for (const t of round) {
                     if (options.signal?.aborted) {
                         aborted = true;
                         break;
                     }
-                    step++;
-                    const cannot = session.cannotMeasure?.(m as MeasurementId);
-                    if (cannot !== undefined) {
-                        if (!skipped.some((x) => x.target === t.name && x.measurement === m)) {
-                            skipped.push({ target: t.name, measurement: m, reason: cannot });
-                            notes.add(`${t.name}: ${m} not measured: ${cannot}`);
-                            progress({ kind: "measure", target: t.name, measurement: m, message: `${t.name}: ${m} skipped: ${cannot}` });
-                        }
-                        continue;
-                    }
-                    progress({ kind: "measure", target: t.name, measurement: m, repetition: rep + 1, step, steps, message: `[${step}/${steps}] repetition ${rep + 1}: ${t.name}: ${m}` });
-                    const record = (name: string, shell: Shell, command: string, result: CommandResult): string => {
-                        const rel = path.join(repDir, m, `${safeFileName(name)}.txt`);
-                        fs.mkdirSync(path.join(outDir, path.dirname(rel)), { recursive: true });
-                        fs.writeFileSync(path.join(outDir, rel), rawFileText(t.name, shell.name, command, result));
-                        return rel;
-                    };
-                    try {
-                        const measured: Figure[] = await measurementRunners[m as MeasurementId]({
-                            session,
-                            settings,
-                            signal: options.signal,
-                            record,
-                            note: (text) => notes.add(`${t.name}: ${text}`),
-                            clkTck,
-                        });
-                        for (const f of measured) {
-                            const { value, raw, ...info } = f;
-                            if (!figures.has(f.id)) figures.set(f.id, info);
-                            samples.push({ target: t.name, repetition: rep + 1, id: f.id, value, raw });
-                        }
-                    } catch (err) {
-                        if (options.signal?.aborted) {
-                            aborted = true;
-                            break;
-                        }
-                        const message = (err as Error).message;
-                        errors.push({ target: t.name, repetition: rep + 1, measurement: m, message });
-                        progress({ kind: "error", target: t.name, measurement: m, repetition: rep + 1, message: `${t.name}: ${m} failed: ${message}` });
-                    }
+                    await measureRepetition(t, rep);
                 }
             }
         }

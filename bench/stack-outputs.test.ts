@@ -98,6 +98,8 @@ describe("command line", () => {
         expect(() => parseBenchCommand(["vxlan", "--bogus"])).toThrow(/bogus/);
         // One name for one thing across CLIs (core/cli.ts sharedOptions): the old bench spelling is gone.
         expect(() => parseBenchCommand(["vxlan", "--max-overhead", "10"])).toThrow(/Unknown option '--max-overhead'/);
+        expect(() => parseBenchCommand(["vxlan", "--schedule", "parallel"])).toThrow('--schedule: "parallel" is not allowed; use one of concurrent, round-robin');
+        expect(parseBenchCommand(["vxlan", "--schedule", "round-robin"]).options.schedule).toBe("round-robin");
     });
 });
 

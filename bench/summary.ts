@@ -73,9 +73,10 @@ export interface BenchSummaryFile {
     readonly schema: typeof summarySchema;
     readonly startedAt: string;
     readonly finishedAt: string;
-    readonly settings: MeasureSettings & { readonly repetitions: number; readonly measurements: readonly MeasurementId[] };
+    /** `schedule` is absent in files written before targets could be measured concurrently. */
+    readonly settings: MeasureSettings & { readonly repetitions: number; readonly schedule?: Schedule; readonly measurements: readonly MeasurementId[] };
     readonly targets: readonly TargetInfo[];
-    /** Target order in each repetition (rotated by one each time). */
+    /** Target order in each repetition (round-robin: rotated by one each time; concurrent: all at once). */
     readonly order: readonly (readonly string[])[];
     readonly environments: readonly { readonly target: string; readonly repetition: number; readonly environment: Environment }[];
     readonly figures: readonly FigureInfo[];
@@ -90,6 +91,10 @@ export interface BenchSummaryFile {
     /** Set when the run was interrupted (Ctrl-C, abort signal): the figures cover what finished. */
     readonly aborted?: boolean;
 }
+
+/** How targets take turns (bench/run.ts says when each is fair). */
+export const schedules = ["concurrent", "round-robin"] as const;
+export type Schedule = (typeof schedules)[number];
 
 /** Order of targets in repetition `r` (0-based): rotated left by r, so each leads once in turn. */
 export function roundRobinOrder<T>(items: readonly T[], repetition: number): T[] {
@@ -171,6 +176,7 @@ export const summaryFileSchema = z.object({
     finishedAt: z.string(),
     settings: z.looseObject({
         repetitions: z.number().int().min(1),
+        schedule: z.enum(schedules).optional(),
         measurements: z.array(z.enum(measurementIds)),
         durationSeconds: z.number(),
         warmupSeconds: z.number(),

@@ -4,12 +4,17 @@
  */
 import { isNetworkMode, networkModes, type NetworkMode } from "../components/modes";
 import { parseCidr } from "../components/cidr";
-import { integerOption, numberOption, optionLines, parseCommandLine, shared } from "../core/cli";
+import { schedules, type Schedule } from "../bench/summary";
+import { validateScalingPods } from "../bench/measurements";
+import { choiceOption, integerOption, listOption, numberOption, optionLines, parseCommandLine, shared } from "../core/cli";
 import { UsageError } from "../core/errors";
 
 /** Defaults, in minutes unless named otherwise. */
 export const compareDefaults = {
-    parallel: 3,
+    /** All ups at once (each stack is its own VPC); the account's vCPU quota may lower it (quota.ts). */
+    parallel: 20,
+    /** Separate stacks share no hardware, so measuring them at the same time is fair (bench/run.ts). */
+    schedule: "concurrent" as Schedule,
     upTimeoutMinutes: 30,
     measureTimeoutMinutes: 60,
     destroyTimeoutMinutes: 20,
@@ -34,21 +39,37 @@ export interface CompareArgs {
     /** Benchmark output folder; default results/compare-<run id>. */
     readonly outDir?: string;
     readonly repetitions?: number;
+    readonly durationSeconds?: number;
+    readonly scalingPods?: readonly number[];
     readonly baseline?: NetworkMode;
     readonly maxOverheadPct?: number;
+    /** How the benchmark takes the stacks: all at once (default) or round-robin. */
+    readonly schedule: Schedule;
+    /** Run `up` (and set operatorCidr) on stacks that existed before the run; default: measure them as they are. */
+    readonly updateExisting: boolean;
+    /** Every instance of every stack this run creates on one-time Spot (config `spot`). */
+    readonly spot: boolean;
+    /** Print the plan, create nothing, call nothing. */
+    readonly dryRun: boolean;
 }
 
 const options = {
     modes: shared("modes", `${networkModes.join(", ")} (or "all")`),
     "operator-cidr": { type: "string", arg: "CIDR", help: "your address range, e.g. 203.0.113.7/32 (or env OPERATOR_CIDR)" },
-    parallel: { type: "string", arg: "N", help: `simultaneous stack updates (default ${compareDefaults.parallel})` },
+    parallel: { type: "string", arg: "N", help: `at most N simultaneous stack updates (default: all, within the account's EC2 vCPU quota; max ${compareDefaults.parallel})` },
+    schedule: shared("schedule", "concurrent (default: stacks are separate clusters, all measured at once) or round-robin (one stack at a time, order rotating)"),
+    spot: { type: "boolean", help: "every instance of every new stack on one-time Spot (a stack's instances are all Spot or all on-demand)" },
+    "update-existing": { type: "boolean", help: "also run `up` (and set --operator-cidr) on stacks that existed before this run; default: measure them as they are" },
+    "dry-run": shared("dry-run", "validate everything, print the plan with its cost arithmetic, create and call nothing"),
     keep: { type: "boolean", help: "leave the stacks up after measuring (they stay in the ledger for --cleanup)" },
     yes: shared("yes"),
     "up-timeout": { type: "string", arg: "MIN", help: `per stack (default ${compareDefaults.upTimeoutMinutes})` },
     "measure-timeout": { type: "string", arg: "MIN", help: `per stack measured (default ${compareDefaults.measureTimeoutMinutes})` },
     "destroy-timeout": { type: "string", arg: "MIN", help: `per stack (default ${compareDefaults.destroyTimeoutMinutes})` },
     out: shared("out", "benchmark results (default results/compare-<run id>)"),
-    repetitions: shared("repetitions", "benchmark repetitions (runner default)"),
+    repetitions: shared("repetitions", "benchmark repetitions (default: the comparison plan's, see --dry-run)"),
+    duration: shared("duration", "measured seconds per tool run (default: the comparison plan's)"),
+    "scaling-pods": { type: "string", arg: "LIST", help: "pod counts of the scaling curve (default: the comparison plan's)" },
     baseline: shared("baseline", "express every figure against this mode"),
     "max-overhead-pct": shared("max-overhead-pct"),
     cleanup: shared("cleanup", "destroy the stacks a crashed or killed run left behind (from the ledger), then exit"),
@@ -81,6 +102,18 @@ export function parseOperatorCidr(text: string, source: string): string {
     return parsed.text;
 }
 
+/** `--scaling-pods`, checked with the runner's own rule (bench/measurements.ts validateScalingPods). */
+function parseScalingPods(text: string | undefined): number[] | undefined {
+    const items = listOption("--scaling-pods", text)?.map((s) => integerOption("--scaling-pods", s, { min: 1 })!);
+    if (items === undefined) return undefined;
+    try {
+        validateScalingPods(items);
+    } catch (error) {
+        throw new UsageError(`--scaling-pods: ${JSON.stringify(text)}: ${(error as Error).message}`);
+    }
+    return items;
+}
+
 export function parseModes(text: string): NetworkMode[] {
     if (text.trim() === "all") return [...networkModes];
     const modes: NetworkMode[] = [];
@@ -106,12 +139,16 @@ export function parseCompareArgs(argv: readonly string[], env: Readonly<Record<s
         upTimeoutMinutes: number("--up-timeout", values["up-timeout"], 1, 24 * 60, false) ?? compareDefaults.upTimeoutMinutes,
         measureTimeoutMinutes: number("--measure-timeout", values["measure-timeout"], 1, 24 * 60, false) ?? compareDefaults.measureTimeoutMinutes,
         destroyTimeoutMinutes: number("--destroy-timeout", values["destroy-timeout"], 1, 24 * 60, false) ?? compareDefaults.destroyTimeoutMinutes,
+        schedule: choiceOption("--schedule", values.schedule, schedules) ?? compareDefaults.schedule,
+        updateExisting: values["update-existing"] ?? false,
+        spot: values.spot ?? false,
+        dryRun: values["dry-run"] ?? false,
     };
     if (values.help) {
         return { command: "help", modes: [], ...base };
     }
     if (values.cleanup) {
-        const stray = ["modes", "operator-cidr", "keep", "out", "baseline"].filter((flag) => (values as Record<string, unknown>)[flag] !== undefined);
+        const stray = ["modes", "operator-cidr", "keep", "out", "baseline", "spot", "update-existing", "schedule", "dry-run", "duration", "scaling-pods", "repetitions"].filter((flag) => (values as Record<string, unknown>)[flag] !== undefined);
         if (stray.length > 0) {
             throw new UsageError(`--cleanup takes only --yes and --destroy-timeout; remove --${stray.join(", --")}`);
         }
@@ -146,6 +183,8 @@ export function parseCompareArgs(argv: readonly string[], env: Readonly<Record<s
         ...base,
         outDir: values.out,
         repetitions: number("--repetitions", values.repetitions, 1, 100, true),
+        durationSeconds: number("--duration", values.duration, 1, 600, true),
+        scalingPods: parseScalingPods(values["scaling-pods"]),
         baseline,
         maxOverheadPct,
     };

@@ -39,7 +39,7 @@ interface Running {
 function start(dir: string | undefined, args: readonly string[], extraEnv: Record<string, string | undefined> = {}): Running {
     const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
     delete env.OPERATOR_CIDR;
-    if (dir) env.COMPARE_TEST_WIRING = JSON.stringify({ engine: "stand-in", stateDir: dir });
+    if (dir && extraEnv.COMPARE_TEST_WIRING === undefined) env.COMPARE_TEST_WIRING = JSON.stringify({ engine: "stand-in", stateDir: dir });
     for (const [key, value] of Object.entries(extraEnv)) if (value === undefined) delete env[key];
     const entry = dir ? "test/compare/compare-entry.ts" : "compare/cli.ts";
     const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], { cwd: projectDir, env, stdio: ["pipe", "pipe", "pipe"] });
@@ -112,7 +112,8 @@ describe("npm run compare (child process, stand-in engine)", () => {
         const { stacks, events } = readStandInState(dir);
         expect(stacks.map((s) => s.name)).toEqual(["calico"]);
         expect(stacks[0].resources).toBe(5);
-        expect(events.filter((e) => e.stack === "calico").map((e) => e.op)).toEqual([]);
+        // The operator's stack was only read (selected to be measured as it is), never changed.
+        expect(events.filter((e) => e.stack === "calico" && e.op !== "select").map((e) => e.op)).toEqual([]);
         expect(ledger.entries()).toEqual([]);
     });
 
@@ -122,8 +123,25 @@ describe("npm run compare (child process, stand-in engine)", () => {
         const { code } = await run.exit;
         expect(code, run.output()).toBe(0);
         expect(run.output()).toMatch(/Plan: compare 3 network mode\(s\)/);
-        expect(run.output()).toMatch(/Instances: 9 in total/);
+        expect(run.output()).toMatch(/Instances: 9 new/);
         expect(run.output()).toMatch(/Instance-hours used \(measured: up complete → destroy complete\)/);
+        expect(readStandInState(dir).stacks).toEqual([]);
+    });
+
+    it("a quota that fits 2 stacks of 3: says the quota forces waiting, runs 2 waves, exits 0", async () => {
+        const dir = stateDir({ upMs: 100, destroyMs: 50, benchMs: 50 });
+        // 3 × 16 vCPUs per stack; 100 − 4 in use = 96 free → 2 stacks at once.
+        const wiring = JSON.stringify({ engine: "stand-in", stateDir: dir, quota: { limit: 100, inUse: 4 } });
+        const run = start(dir, compareArgs, { COMPARE_TEST_WIRING: wiring });
+        const { code } = await run.exit;
+        expect(code, run.output()).toBe(0);
+        expect(run.output()).toMatch(/Capacity: vCPU quota L-1216C47A \(on-demand standard\): 100 vCPUs, 4 in use, 96 free; each stack needs 48: only 2 stack\(s\) fit at once, so the quota FORCES WAITING: 2 waves/);
+        expect(run.output()).toMatch(/note: wave 2 of 2 \(calico\)/);
+        const events = readStandInState(dir).events;
+        // calico is created only after both stacks of wave 1 are removed.
+        const firstCalico = events.findIndex((e) => e.stack === "calico" && e.op === "create");
+        const removedBefore = events.slice(0, firstCalico).filter((e) => e.op === "remove").map((e) => e.stack);
+        expect(removedBefore.sort()).toEqual(["host-gw", "vxlan"]);
         expect(readStandInState(dir).stacks).toEqual([]);
     });
 
@@ -147,6 +165,33 @@ describe("npm run compare (child process, stand-in engine)", () => {
         expect(createdStacks(dir)).toEqual([]);
     });
 
+    it("--dry-run prints the plan with its arithmetic and creates, calls and writes nothing", async () => {
+        const dir = stateDir();
+        const five = ["--modes", "vxlan,host-gw,calico,calico-ipip,calico-vxlan", "--operator-cidr", "203.0.113.7/32", "--dry-run"];
+        const run = start(dir, five);
+        expect((await run.exit).code, run.output()).toBe(0);
+        expect(run.output()).toMatch(/DRY RUN: nothing is created/);
+        expect(run.output()).toMatch(/1 wave\(s\) → ~20 min wall/);
+        expect(run.output()).toMatch(/on demand: 5 stacks × .* = ~\$3\.88/);
+        expect(readStandInState(dir).events).toEqual([]);
+        expect(fs.existsSync(path.join(dir, ".compare-ledger")), "--dry-run must not take the lock or write a ledger").toBe(false);
+    });
+
+    it("rejects bad values of the new flags before anything happens, naming the flag and what is allowed", async () => {
+        const dir = stateDir();
+        const bad = start(dir, ["--modes", "vxlan", "--operator-cidr", "203.0.113.7/32", "--schedule", "sometimes", "--yes"]);
+        expect((await bad.exit).code).toBe(2);
+        expect(bad.output()).toMatch(/--schedule: "sometimes" is not allowed; use one of concurrent, round-robin/);
+        const cleanup = start(dir, ["--cleanup", "--spot", "--yes"]);
+        expect((await cleanup.exit).code).toBe(2);
+        expect(cleanup.output()).toMatch(/--cleanup takes only --yes and --destroy-timeout; remove --spot/);
+        const pods = start(dir, ["--modes", "vxlan", "--operator-cidr", "203.0.113.7/32", "--scaling-pods", "2,0", "--dry-run"]);
+        expect((await pods.exit).code).toBe(2);
+        expect(pods.output()).toMatch(/--scaling-pods: "0" must be a whole number ≥ 1/);
+        expect(createdStacks(dir)).toEqual([]);
+        expect(fs.existsSync(path.join(dir, ".compare-ledger"))).toBe(false);
+    });
+
     it("rejects an operator CIDR open to the world, naming the flag", async () => {
         const dir = stateDir();
         const run = start(dir, ["--modes", "vxlan", "--operator-cidr", "0.0.0.0/0", "--yes"]);
@@ -168,12 +213,12 @@ describe("npm run compare (child process, stand-in engine)", () => {
 
 describe("the exit code of a finished comparison", () => {
     const stack = (finalState: "destroyed" | "failed", errors: string[] = []) => ({ stack: "vxlan", created: true, finalState, errors, leftover: finalState === "failed" });
-    const report = (over: Partial<CompareReport>): CompareReport => ({ stacks: [stack("destroyed")], interrupted: false, ok: false, ...over });
+    const report = (over: Partial<CompareReport>): CompareReport => ({ stacks: [stack("destroyed")], benchmarks: [], interrupted: false, ok: false, ...over });
     it("0 when all went well, 3 when only the --max-overhead-pct gate failed, 1 for any failure, 130 when interrupted", () => {
-        expect(exitCodeOf(report({ ok: true, benchmark: { summary: { outDir: "o", gatePassed: true }, targets: ["vxlan"] } }))).toBe(0);
-        expect(exitCodeOf(report({ benchmark: { summary: { outDir: "o", gatePassed: false }, targets: ["vxlan"] } }))).toBe(3);
-        expect(exitCodeOf(report({ stacks: [stack("failed", ["destroy failed"])], benchmark: { summary: { outDir: "o", gatePassed: false }, targets: ["vxlan"] } }))).toBe(1);
-        expect(exitCodeOf(report({ benchmark: { error: "benchmark failed", targets: ["vxlan"] } }))).toBe(1);
+        expect(exitCodeOf(report({ ok: true, benchmarks: [{ summary: { outDir: "o", gatePassed: true }, targets: ["vxlan"] }] }))).toBe(0);
+        expect(exitCodeOf(report({ benchmarks: [{ summary: { outDir: "o", gatePassed: false }, targets: ["vxlan"] }] }))).toBe(3);
+        expect(exitCodeOf(report({ stacks: [stack("failed", ["destroy failed"])], benchmarks: [{ summary: { outDir: "o", gatePassed: false }, targets: ["vxlan"] }] }))).toBe(1);
+        expect(exitCodeOf(report({ benchmarks: [{ error: "benchmark failed", targets: ["vxlan"] }] }))).toBe(1);
         expect(exitCodeOf(report({ interrupted: true }))).toBe(130);
     });
 });

@@ -19,8 +19,10 @@ import { parseCompareArgs, usage, type CompareArgs } from "./args";
 import type { StackEngine } from "./engine";
 import { Ledger, RunLock } from "./ledger";
 import { cleanupLeftovers, runComparison, type BenchmarkRunner, type CompareReport } from "./orchestrator";
-import { buildPlan, renderPlan } from "./plan";
-import { ProgressBoard, renderOutcome, renderRunCost } from "./progress";
+import { AwsAccountCapacity, explainCapacityError, type AccountCapacity } from "./capacity";
+import { buildPlan, renderPlan, type PlanAccount } from "./plan";
+import { billFileName } from "../bench/bill";
+import { billRecord, ProgressBoard, renderOutcome, renderRunCost } from "./progress";
 
 /** Everything `main` needs from outside: what talks to Pulumi and to clusters, and where files go. */
 export interface CompareWiring {
@@ -35,6 +37,10 @@ export interface CompareWiring {
     readonly stopBoundMs: number;
     /** Printed before the plan (e.g. that the backend was defaulted). */
     readonly notes: readonly string[];
+    /** The account's vCPU quota and Spot prices (capacity.ts); absent: planned without them, said so. */
+    readonly capacity?: AccountCapacity;
+    /** Re-renders a results folder's report (bench/report.ts renderReport), after bill.json is written. */
+    readonly renderReport: (folder: string) => Promise<void>;
 }
 
 /** The project root: Pulumi.yaml and stacks/ sit one folder above this file. */
@@ -74,6 +80,8 @@ export async function pulumiWiring(env: NodeJS.ProcessEnv, options: PulumiWiring
         // A little more than the schedule: the exit is noticed on the next event-loop turn.
         stopBoundMs: command.stopBoundMs + 5_000,
         notes: backend.defaulted ? [`PULUMI_BACKEND_URL is not set: using the local backend ${backend.url}`] : [],
+        capacity: new AwsAccountCapacity(),
+        renderReport: async (folder) => (await import("../bench/report")).renderReport(folder),
     };
 }
 
@@ -170,7 +178,7 @@ function watchTeardownInterrupts() {
 export function exitCodeOf(report: CompareReport): number {
     if (report.interrupted) return exitCodes.interrupted;
     if (report.ok) return exitCodes.ok;
-    const onlyGate = report.benchmark?.summary?.gatePassed === false && report.stacks.every((r) => r.errors.length === 0 && r.finalState !== "failed");
+    const onlyGate = report.benchmarks.some((b) => b.summary?.gatePassed === false) && report.benchmarks.every((b) => b.error === undefined) && report.stacks.every((r) => r.errors.length === 0 && r.finalState !== "failed");
     return onlyGate ? exitCodes.gateFailed : exitCodes.failure;
 }
 
@@ -185,7 +193,10 @@ async function compareCommand(args: CompareArgs, wiring: CompareWiring, ledger: 
     const outDir = path.resolve(args.outDir ?? path.join(wiring.resultsDir, `compare-${runId}`));
     const exists = new Set<string>();
     for (const mode of args.modes) if (await wiring.engine.exists(mode)) exists.add(mode);
-    const plan = buildPlan(args, wiring.projectDir, wiring.engine.description, outDir, exists);
+    // Regions come from the stack files: a plan without the account's figures names them first.
+    const regions = [...new Set(buildPlan(args, wiring.projectDir, wiring.engine.description, outDir, exists).stacks.map((s) => `${s.region}/${s.instanceType}`))];
+    const account = await readAccount(wiring.capacity, regions, args.spot);
+    const plan = buildPlan(args, wiring.projectDir, wiring.engine.description, outDir, exists, account);
     console.log(renderPlan(plan));
     console.log("");
     if (!(await confirm(`Create ${plan.stacks.filter((s) => !s.existing).length} stack(s)?`, args.yes))) {
@@ -220,6 +231,11 @@ async function compareCommand(args: CompareArgs, wiring: CompareWiring, ledger: 
                 runId,
                 stacks: plan.stacks.map((s) => ({ stack: s.stack, existing: s.existing })),
                 config: { operatorCidr: plan.operatorCidr },
+                // Only on stacks this run creates: every instance of a stack on Spot, or none.
+                newStackConfig: { spot: String(args.spot) },
+                existingStacks: args.updateExisting ? "update" : "measure",
+                waveSize: plan.parallelism.waveSize,
+                explainUpError: (text) => explainCapacityError(text, args.spot),
                 parallel: args.parallel,
                 keep: args.keep,
                 upTimeoutMs: args.upTimeoutMinutes * 60_000,
@@ -228,17 +244,75 @@ async function compareCommand(args: CompareArgs, wiring: CompareWiring, ledger: 
                 stopBoundMs: wiring.stopBoundMs,
                 interrupt: interrupts.signal,
                 abandonTeardown: interrupts.abandon,
-                bench: { outDir, repetitions: args.repetitions, baseline: args.baseline, maxOverheadPct: args.maxOverheadPct },
+                bench: { outDir, ...plan.bench, schedule: plan.schedule, baseline: args.baseline, maxOverheadPct: args.maxOverheadPct },
             },
         );
         console.log("");
         console.log(renderOutcome(report));
-        console.log(renderRunCost(report, plan.stacks, Date.now()));
+        const finishedAt = Date.now();
+        console.log(renderRunCost(report, plan.stacks, finishedAt));
+        // The report carries the estimated and the measured bill, next to the figures.
+        const bill = billRecord(report, plan, startedAt, finishedAt);
+        for (const b of report.benchmarks) {
+            if (!b.summary) continue;
+            fs.writeFileSync(path.join(b.summary.outDir, billFileName), JSON.stringify(bill, null, 2) + "\n");
+            await wiring.renderReport(b.summary.outDir).catch((error) => console.log(`  note: report not re-rendered with the bill: ${(error as Error).message}`));
+        }
         return exitCodeOf(report);
     } finally {
         clearInterval(status);
         interrupts.dispose();
     }
+}
+
+/**
+ * The vCPU quota (for the market the new stacks use) and, with --spot, the current Spot prices.
+ * A failure to read is said plainly and the plan goes on without it: reading is advice, the
+ * quota itself is enforced by EC2 (VcpuLimitExceeded, explained by capacity.ts).
+ */
+async function readAccount(capacity: AccountCapacity | undefined, regionTypes: readonly string[], spot: boolean): Promise<PlanAccount> {
+    if (capacity === undefined) return { quotaNote: "no reader wired", spotPriceBasis: "no reader wired" };
+    const market = spot ? "spot" : "on-demand";
+    let quota: PlanAccount["quota"];
+    let quotaNote: string | undefined;
+    try {
+        // Quotas are per region: the tightest region decides.
+        for (const region of new Set(regionTypes.map((rt) => rt.split("/")[0]))) {
+            const q = await capacity.vcpuQuota(region, market);
+            if (quota === undefined || q.limit - q.inUse < quota.limit - quota.inUse) quota = { ...q, market };
+        }
+    } catch (error) {
+        quota = undefined;
+        quotaNote = `could not read it from ${capacity.description}: ${(error as Error).message}`;
+    }
+    if (!spot) return { quota, quotaNote, spotPriceBasis: "not read (no --spot)" };
+    const spotPrices = new Map<string, number>();
+    let spotPriceBasis = `live: DescribeSpotPriceHistory at ${new Date().toISOString()}, Linux/UNIX, dearest zone`;
+    try {
+        for (const rt of regionTypes) {
+            const [region, type] = rt.split("/");
+            const price = await capacity.spotPrice(region, type);
+            if (price !== undefined) spotPrices.set(rt, price);
+        }
+    } catch (error) {
+        spotPriceBasis = `could not read Spot prices: ${(error as Error).message}`;
+    }
+    return { quota, quotaNote, spotPrices, spotPriceBasis };
+}
+
+/**
+ * `--dry-run`: the plan from the flags and the stack files alone. It wires nothing and calls
+ * nothing (no Pulumi, no AWS, no ledger, no lock), so it runs anywhere, without credentials.
+ */
+function dryRun(args: CompareArgs): number {
+    const outDir = path.resolve(args.outDir ?? path.join(projectDir, "results", "compare-<run id>"));
+    const plan = buildPlan(args, projectDir, "not contacted (--dry-run)", outDir, new Set(), {
+        quotaNote: "--dry-run calls nothing; a real run reads it first",
+        spotPriceBasis: "--dry-run calls nothing; a real run reads DescribeSpotPriceHistory",
+    });
+    console.log("DRY RUN: nothing is created; existing stacks and the account's quota are not looked up.");
+    console.log(renderPlan(plan));
+    return exitCodes.ok;
 }
 
 /** The command: parses, wires (only when something will run), takes the run lock, runs. */
@@ -248,6 +322,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wire
         console.log(usage);
         return exitCodes.ok;
     }
+    if (args.dryRun) return dryRun(args);
     const wiring = await wire(env);
     for (const note of wiring.notes) console.log(note);
     const lock = new RunLock(wiring.ledgerDir);

@@ -70,6 +70,7 @@ describe("progress text", () => {
             { stack: "calico", mode: "calico", region: "eu-west-1", instanceType: "c6i.4xlarge", instances: 2, existing: false, price: { known: true, usdPerHour: 2 * 0.768 + 0.0252, instanceUsdPerHour: 2 * 0.768, nlbUsdPerHour: 0.0252 } },
         ];
         const report: CompareReport = {
+            benchmarks: [],
             interrupted: false,
             ok: true,
             stacks: [

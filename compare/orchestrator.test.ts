@@ -178,7 +178,7 @@ describe("runComparison: failures still tear everything down", () => {
         const h = harness({ failBench: true });
         const report = await h.run();
         expect(report.ok).toBe(false);
-        expect(report.benchmark?.error).toMatch(/fake benchmark failure/);
+        expect(report.benchmarks[0]?.error).toMatch(/fake benchmark failure/);
         expectNothingLeft(h, modes);
     });
 
@@ -239,7 +239,7 @@ describe("runComparison: interruption (Ctrl-C, SIGTERM)", () => {
         interrupt.abort();
         const report = await running;
         expect(report.interrupted).toBe(true);
-        expect(report.benchmark?.error).toMatch(/interrupted/);
+        expect(report.benchmarks[0]?.error).toMatch(/interrupted/);
         expectNothingLeft(h, modes);
     });
 
@@ -307,7 +307,22 @@ describe("runComparison: interruption (Ctrl-C, SIGTERM)", () => {
 });
 
 describe("runComparison: never touches a stack it did not create", () => {
-    it("updates and measures an existing stack but neither destroys it nor enters it in the ledger", async () => {
+    it("measures an existing stack as it is: no config change, no up, no destroy, no ledger entry", async () => {
+        const h = harness();
+        h.engine.seed("calico", 7);
+        const report = await h.run({ stacks: [{ stack: "vxlan", existing: false }, { stack: "calico", existing: true }] });
+        expect(report.ok).toBe(true);
+        expect(h.benchTargets[0].map((t) => t.name).sort()).toEqual(["calico", "vxlan"]);
+        // Not a single operation on someone else's stack: the stand-in logs config, up and destroy.
+        expect(ops(h.engine, "calico"), "the pre-existing stack must only be selected, never changed").toEqual(["select"]);
+        expect(h.engine.record("calico")?.resources).toBe(7);
+        expect(h.engine.record("calico")?.config).toEqual({});
+        expect(h.notes.join("\n")).toMatch(/calico: existed before this run: measured as it is/);
+        expect(report.stacks.find((r) => r.stack === "calico")!.finalState).toBe("kept");
+        expectNothingLeft(h, ["vxlan"]);
+    });
+
+    it("--update-existing: updates and measures an existing stack but neither destroys it nor enters it in the ledger", async () => {
         const h = harness();
         h.engine.seed("calico", 7);
         const ledgerWrites: string[] = [];
@@ -316,7 +331,7 @@ describe("runComparison: never touches a stack it did not create", () => {
             ledgerWrites.push(entry.stack);
             record(entry);
         };
-        const report = await h.run({ stacks: [{ stack: "vxlan", existing: false }, { stack: "calico", existing: true }] });
+        const report = await h.run({ existingStacks: "update", stacks: [{ stack: "vxlan", existing: false }, { stack: "calico", existing: true }] });
         expect(report.ok).toBe(true);
         expect(h.benchTargets[0].map((t) => t.name).sort()).toEqual(["calico", "vxlan"]);
         expect(ledgerWrites).not.toContain("calico");
@@ -330,7 +345,7 @@ describe("runComparison: never touches a stack it did not create", () => {
     it("leaves an existing stack alone when its update fails or the run is interrupted", async () => {
         const h = harness({ failUp: ["calico"] });
         h.engine.seed("calico", 7);
-        const report = await h.run({ stacks: [{ stack: "calico", existing: true }] });
+        const report = await h.run({ existingStacks: "update", stacks: [{ stack: "calico", existing: true }] });
         expect(report.ok).toBe(false);
         expect(ops(h.engine, "calico")).not.toContain("destroy-start");
         expect(h.engine.record("calico")).toBeDefined();
@@ -379,10 +394,16 @@ describe("runComparison: timeouts", () => {
 
     it("a measurement that runs too long fails with --measure-timeout and every stack is destroyed", async () => {
         const h = harness({ benchMs: 10_000 });
+        // Concurrent (the default for separate stacks): the limit is one stack's.
         const report = await h.run({ stacks: newStacks(["vxlan", "calico"]), measureTimeoutMs: 200 });
         expect(report.ok).toBe(false);
-        expect(report.benchmark?.error).toMatch(/^measurement of 2 stack\(s\) timed out after .*--measure-timeout, per stack × 2/);
+        expect(report.benchmarks[0]?.error).toMatch(/^measurement of 2 stack\(s\) timed out after 0.2 s \(--measure-timeout, stacks measured concurrently\)/);
         expectNothingLeft(h, ["vxlan", "calico"]);
+        // Round-robin: the stacks take turns, so the limit is per stack × the number of stacks.
+        const rr = harness({ benchMs: 10_000 });
+        const turns = await rr.run({ stacks: newStacks(["vxlan", "calico"]), measureTimeoutMs: 200, bench: { outDir: path.join(tempDir(), "out"), schedule: "round-robin" } });
+        expect(turns.benchmarks[0]?.error).toMatch(/^measurement of 2 stack\(s\) timed out after 0.4 s \(--measure-timeout, per stack × 2\)/);
+        expectNothingLeft(rr, ["vxlan", "calico"]);
     });
 
     it("a destroy that runs too long is reported as a leftover and stays in the ledger", async () => {
@@ -401,7 +422,7 @@ describe("--keep and --cleanup", () => {
         const stateDir = tempDir();
         const h = harness({}, stateDir);
         h.engine.seed("calico", 4);
-        const report = await h.run({ keep: true, stacks: [...newStacks(["vxlan", "host-gw"]), { stack: "calico", existing: true }] });
+        const report = await h.run({ keep: true, existingStacks: "update", stacks: [...newStacks(["vxlan", "host-gw"]), { stack: "calico", existing: true }] });
         expect(report.ok).toBe(true);
         expect(report.stacks.map((r) => r.finalState)).toEqual(["kept", "kept", "kept"]);
         expect(h.ledger.entries().map((e) => e.stack).sort()).toEqual(["host-gw", "vxlan"]);
@@ -422,6 +443,7 @@ describe("--keep and --cleanup", () => {
         const frozen = crashed.run({
             interrupt: interrupt.signal,
             stopBoundMs: 20,
+            existingStacks: "update",
             stacks: [...newStacks(["vxlan", "host-gw"]), { stack: "calico", existing: true }],
         });
         await until(() => crashed.engine.events.filter((e) => e.op === "up-start").length === 3, "three updates to start");

@@ -1,14 +1,17 @@
 /**
  * The comparison's life cycle, independent of Pulumi: bring every stack up (at most `parallel` at
- * a time), measure all that came up in one benchmark run, then destroy every stack this run
- * created — after success, after any failure, on interruption and on timeouts. Pre-existing
- * stacks are used but never destroyed; created stacks are in the ledger before they exist.
+ * a time), measure all that came up in one benchmark run (stacks concurrently by default), then
+ * destroy every stack this run created — after success, after any failure, on interruption and
+ * on timeouts. When the vCPU quota fits fewer stacks than compared, this happens in waves, each
+ * destroyed before the next starts. Pre-existing stacks are measured as they are (updated only
+ * on request) and never destroyed; created stacks are in the ledger before they exist.
  *
  * Never destroy while an update may still be running (compare/operation.ts says why): a stack
  * whose `up` did not end after being asked to stop, or had to be killed, is left in the ledger as
  * a leftover and the report says so; `--cleanup` destroys it once its process is known dead.
  */
-import type { BenchOptions, BenchSummary, ProgressEvent } from "../bench/run";
+import * as path from "node:path";
+import { defaultSchedule, type BenchOptions, type BenchSummary, type ProgressEvent } from "../bench/run";
 import { targetFromStackOutputs } from "../bench/stack-outputs";
 import type { Target } from "../bench/targets";
 import { InterruptedError, StillRunningError } from "../core/errors";
@@ -55,15 +58,35 @@ export interface StackRequest {
     readonly existing: boolean;
 }
 
+/** One benchmark run (one per wave) and what it measured. */
+export interface BenchmarkRecord {
+    readonly summary?: BenchOutcome;
+    readonly error?: string;
+    readonly targets: readonly string[];
+}
+
 export interface CompareOptions {
     readonly runId: string;
     readonly stacks: readonly StackRequest[];
     /** Project config set on every stack (keys without the project prefix). */
     readonly config: Readonly<Record<string, string>>;
+    /** Config set only on stacks this run creates (e.g. `spot`): never on someone else's stack. */
+    readonly newStackConfig?: Readonly<Record<string, string>>;
+    /**
+     * Pre-existing stacks: "measure" (default) selects and measures them as they are — no config
+     * change, no `up`; "update" sets `config` and runs `up` first (--update-existing).
+     */
+    readonly existingStacks?: "measure" | "update";
     readonly parallel: number;
+    /**
+     * At most this many stacks exist at once (the account's vCPU quota, capacity.ts). More stacks run
+     * in waves: a wave is brought up, measured and destroyed before the next starts, so a
+     * quota-limited plan waits instead of failing. Default: all in one wave.
+     */
+    readonly waveSize?: number;
     readonly keep: boolean;
     readonly upTimeoutMs: number;
-    /** Per stack measured: the benchmark's limit is this times the number of targets. */
+    /** Per stack measured: the benchmark's limit when stacks are measured concurrently; × the number of stacks round-robin. */
     readonly measureTimeoutMs: number;
     readonly destroyTimeoutMs: number;
     /** How long an aborted operation may take to end (the engine's whole stop schedule, core/pulumi.ts). */
@@ -76,6 +99,8 @@ export interface CompareOptions {
      */
     readonly abandonTeardown?: AbortSignal;
     readonly bench: Omit<BenchOptions, "signal" | "onProgress">;
+    /** Turns an `up` error into advice (e.g. missing Spot capacity: capacity.ts). */
+    readonly explainUpError?: (message: string) => string;
 }
 
 export interface StackReport {
@@ -93,7 +118,8 @@ export interface StackReport {
 
 export interface CompareReport {
     readonly stacks: readonly StackReport[];
-    readonly benchmark?: { readonly summary?: BenchOutcome; readonly error?: string; readonly targets: readonly string[] };
+    /** One per wave that had stacks to measure, in order. */
+    readonly benchmarks: readonly BenchmarkRecord[];
     readonly interrupted: boolean;
     /** True only when every stack came up, was measured, and (unless kept) was destroyed. */
     readonly ok: boolean;
@@ -214,7 +240,14 @@ export async function runComparison(deps: CompareDeps, options: CompareOptions):
                 deps.ledger.record({ stack: name, phase: "created", runId: options.runId, pid: process.pid, recordedAt: new Date(now()).toISOString() });
             }
             const handle = t.handle;
-            await handle.setConfig(options.config);
+            if (t.request.existing && (options.existingStacks ?? "measure") === "measure") {
+                // Someone else's stack: measured exactly as it is (no config change, no update).
+                deps.onNote?.(`${name}: existed before this run: measured as it is (no config change, no up; --update-existing would update it)`);
+                t.target = targetFromStackOutputs(name, await handle.outputs());
+                move(t, "ready");
+                return;
+            }
+            await handle.setConfig(t.created ? { ...options.config, ...options.newStackConfig } : options.config);
             // Interrupted while the stack was being created: do not start an update only to stop it.
             if (options.interrupt.aborted) throw new InterruptedError(`up of stack ${name} was not started: interrupted`);
             t.upStartedAt = now();
@@ -233,7 +266,7 @@ export async function runComparison(deps: CompareDeps, options: CompareOptions):
             t.target = targetFromStackOutputs(name, await handle.outputs());
             move(t, "ready");
         } catch (error) {
-            fail(t, error);
+            fail(t, options.explainUpError && !(error instanceof InterruptedError) ? new Error(options.explainUpError(message(error))) : error);
             if (error instanceof StillRunningError) {
                 t.untouchable = "was not destroyed: its update was asked to stop and may still be running (destroying now would run alongside it)";
             } else if (error instanceof OperationKilledError) {
@@ -246,33 +279,50 @@ export async function runComparison(deps: CompareDeps, options: CompareOptions):
         }
     };
 
-    await Promise.all(tracked.map(bringUp));
-
-    let benchmark: CompareReport["benchmark"];
-    const ready = tracked.filter((t) => t.state === "ready" && t.target);
-    if (ready.length > 0 && !options.interrupt.aborted) {
+    const measure = async (wave: readonly Tracked[], outDir: string): Promise<void> => {
+        const ready = wave.filter((t) => t.state === "ready" && t.target);
+        if (ready.length === 0 || options.interrupt.aborted) return;
         for (const t of ready) move(t, "measuring");
         const targets = ready.map((t) => t.target!);
+        // Concurrent: every stack measures at once, so the limit is one stack's; round-robin: in turn.
+        const concurrent = (options.bench.schedule ?? defaultSchedule(targets)) === "concurrent";
         try {
             const summary = await runOperation(
                 {
                     what: `measurement of ${ready.length} stack(s)`,
-                    timeoutMs: options.measureTimeoutMs * ready.length,
-                    flag: `--measure-timeout, per stack × ${ready.length}`,
+                    timeoutMs: options.measureTimeoutMs * (concurrent ? 1 : ready.length),
+                    flag: concurrent ? "--measure-timeout, stacks measured concurrently" : `--measure-timeout, per stack × ${ready.length}`,
                     interrupt: options.interrupt,
                     stopBoundMs: options.stopBoundMs,
                 },
-                (signal) => deps.runBenchmark(targets, { ...options.bench, signal, onProgress: deps.onBenchmarkProgress }),
+                (signal) => deps.runBenchmark(targets, { ...options.bench, outDir, signal, onProgress: deps.onBenchmarkProgress }),
             );
-            benchmark = { summary, targets: targets.map((x) => x.name) };
+            benchmarks.push({ summary, targets: targets.map((x) => x.name) });
         } catch (error) {
-            benchmark = { error: message(error), targets: targets.map((x) => x.name) };
+            benchmarks.push({ error: message(error), targets: targets.map((x) => x.name) });
             deps.onNote?.(`benchmark failed: ${message(error)}`);
         }
-    }
+    };
 
-    for (const t of tracked) void teardown(t);
-    await Promise.all(tracked.map((t) => t.teardown));
+    const benchmarks: BenchmarkRecord[] = [];
+    const waveSize = Math.max(1, options.waveSize ?? tracked.length);
+    // Only stacks that start instances need quota; pre-existing stacks measured as they are join the first wave.
+    const asIs = (t: Tracked) => t.request.existing && (options.existingStacks ?? "measure") === "measure";
+    const needQuota = tracked.filter((t) => !asIs(t));
+    const waves: Tracked[][] = [];
+    for (let i = 0; i < needQuota.length; i += waveSize) waves.push(needQuota.slice(i, i + waveSize));
+    if (waves.length === 0) waves.push([]);
+    waves[0] = [...tracked.filter(asIs), ...waves[0]];
+    for (const [index, wave] of waves.entries()) {
+        if (waves.length > 1) {
+            deps.onNote?.(`wave ${index + 1} of ${waves.length} (${wave.map((t) => t.request.stack).join(", ")}): the vCPU quota allows ${waveSize} stack(s) at once`);
+        }
+        await Promise.all(wave.map(bringUp));
+        await measure(wave, waves.length > 1 ? path.join(options.bench.outDir, `wave-${index + 1}`) : options.bench.outDir);
+        // The next wave needs the quota this one holds: its stacks are gone before it starts.
+        for (const t of wave) void teardown(t);
+        await Promise.all(wave.map((t) => t.teardown));
+    }
 
     const reports: StackReport[] = tracked.map((t) => ({
         stack: t.request.stack,
@@ -288,10 +338,9 @@ export async function runComparison(deps: CompareDeps, options: CompareOptions):
     const ok =
         !interrupted &&
         reports.every((r) => r.errors.length === 0 && r.finalState !== "failed") &&
-        benchmark !== undefined &&
-        benchmark.error === undefined &&
-        benchmark.summary?.gatePassed !== false;
-    return { stacks: reports, benchmark, interrupted, ok };
+        benchmarks.length > 0 &&
+        benchmarks.every((b) => b.error === undefined && b.summary?.gatePassed !== false);
+    return { stacks: reports, benchmarks, interrupted, ok };
 }
 
 /**

@@ -6,7 +6,7 @@ import { networkModes } from "../components/modes";
 import { comparisonInstanceTypes } from "../components/settings";
 import { UsageError } from "../core/errors";
 import { parseCompareArgs, type CompareArgs } from "./args";
-import { buildPlan, estimateMinutes, renderPlan } from "./plan";
+import { buildPlan, estimateTimeline, estimateUsd, renderPlan } from "./plan";
 import { onDemandPrices, stackHourlyPrice } from "./prices";
 
 const projectDir = path.resolve(__dirname, "..");
@@ -61,7 +61,7 @@ describe("parseCompareArgs", () => {
 
     it("reads modes, the operator's CIDR and the defaults", () => {
         const parsed = args(base);
-        expect(parsed).toMatchObject({ command: "compare", modes: ["vxlan", "calico"], operatorCidr: "203.0.113.7/32", parallel: 3, keep: false, yes: false });
+        expect(parsed).toMatchObject({ command: "compare", modes: ["vxlan", "calico"], operatorCidr: "203.0.113.7/32", parallel: 20, keep: false, yes: false, schedule: "concurrent", spot: false, updateExisting: false, dryRun: false });
         expect([parsed.upTimeoutMinutes, parsed.measureTimeoutMinutes, parsed.destroyTimeoutMinutes]).toEqual([30, 60, 20]);
     });
 
@@ -103,11 +103,11 @@ describe("buildPlan and renderPlan", () => {
             networkModes.map((m) => [m, "eu-west-1", 3, "c6i.4xlarge", m === "calico"]),
         );
         const text = renderPlan(plan);
-        const n = networkModes.length;
-        expect(text).toMatch(new RegExp(`Instances: ${3 * n} in total \\(per stack: 2 k3s nodes \\+ 1 load generator\\), ${n} network load balancer\\(s\\)`));
-        expect(text).toMatch(/calico +eu-west-1 +3 × c6i.4xlarge \+ 1 NLB +\$2\.33 +EXISTING: updated, measured, left up/);
+        const created = networkModes.length - 1;
+        expect(text).toMatch(new RegExp(`Instances: ${created * 3} new \\(per stack: 2 k3s nodes \\+ 1 load generator\\), ${created} network load balancer\\(s\\)`));
+        expect(text).toMatch(/calico +eu-west-1 +3 × c6i.4xlarge \+ 1 NLB +\$2\.33 +EXISTING: measured as it is \(no up, no config change\), left up/);
         expect(text).toMatch(/Existing stacks \(calico\) were not created by this command and are never destroyed by it/);
-        expect(text).toMatch(new RegExp(`Teardown: the ${n - 1} new stack\\(s\\) are destroyed at the end`));
+        expect(text).toMatch(new RegExp(`Teardown: the ${created} new stack\\(s\\) are destroyed at the end`));
     });
 
     it("prints the cost as unknown for a region without prices", () => {
@@ -141,10 +141,60 @@ describe("buildPlan and renderPlan", () => {
         );
     });
 
-    it("estimates ups in waves of --parallel, one benchmark over all stacks, one round of destroys", () => {
-        const stacks = Array.from({ length: 5 }, () => ({}) as never);
-        // 5 stacks, 2 at a time: 3 waves of ups.
-        expect(estimateMinutes({ stacks, parallel: 2, upTimeoutMinutes: 30, measureTimeoutMinutes: 60, destroyTimeoutMinutes: 20 }).worst).toBe(3 * 30 + 5 * 60 + 20);
-        expect(estimateMinutes({ stacks, parallel: 5, upTimeoutMinutes: 30, measureTimeoutMinutes: 60, destroyTimeoutMinutes: 20 }).worst).toBe(30 + 5 * 60 + 20);
+    it("plans waves from the vCPU quota: the rest wait, and --keep and --baseline are refused across waves", () => {
+        const five = ["--modes", "vxlan,host-gw,calico,calico-ipip,calico-vxlan", "--operator-cidr", "203.0.113.7/32"];
+        // 3 × 16-vCPU instances per stack (capacity.ts vcpusPerInstance): 48 vCPUs; 100 − 4 = 96 free → 2 at once.
+        const quota = { limit: 100, inUse: 4, market: "on-demand" as const };
+        const plan = buildPlan(args(five), projectDir, "b", "/out", new Set(), { quota });
+        expect(plan.parallelism).toMatchObject({ waveSize: 2, waves: 3, vcpusPerStack: 48 });
+        const text = renderPlan(plan);
+        expect(text).toMatch(/vCPU quota L-1216C47A \(on-demand standard\): 100 vCPUs, 4 in use, 96 free; each stack needs 48: only 2 stack\(s\) fit at once, so the quota FORCES WAITING: 3 waves/);
+        expect(text).toMatch(/3 wave\(s\) → ~1 h 00 min wall/);
+        expect(() => buildPlan(args([...five, "--keep"]), projectDir, "b", "/out", new Set(), { quota })).toThrow(/--keep: kept stacks hold their vCPUs/);
+        expect(() => buildPlan(args([...five, "--baseline", "vxlan"]), projectDir, "b", "/out", new Set(), { quota })).toThrow(/--baseline vxlan: the quota splits the run into 3 waves/);
+        expect(() => buildPlan(args(five), projectDir, "b", "/out", new Set(), { quota: { limit: 32, inUse: 0, market: "on-demand" } })).toThrow(
+            /not even one stack fits\. Stop other instances or request a higher quota \(Service Quotas console, ec2 L-1216C47A\)/,
+        );
+        // Enough quota: one wave.
+        expect(buildPlan(args(five), projectDir, "b", "/out", new Set(), { quota: { limit: 640, inUse: 0, market: "on-demand" } }).parallelism.waves).toBe(1);
+    });
+});
+
+describe("the default five-mode plan (issue #11: ≤ 20 min wall, ≤ $5 on demand)", () => {
+    const five = ["--modes", "vxlan,host-gw,calico,calico-ipip,calico-vxlan", "--operator-cidr", "203.0.113.7/32"];
+    it("fits 20 minutes and $5 with the stack files as committed, and prints the arithmetic", () => {
+        const plan = buildPlan(args(five), projectDir, "b", "/out", new Set());
+        const t = estimateTimeline(plan);
+        expect(t.waves).toBe(1);
+        // 15 runs × (5 s + 1 s warm-up + 2 s overhead) = 120 s per repetition, 3 repetitions, stacks concurrently.
+        expect(t.runsPerRepetition).toBe(15);
+        expect(t.measure).toBe(6);
+        expect(t.typical).toBeLessThanOrEqual(20);
+        const usd = estimateUsd(plan.stacks, t.perWave)!;
+        expect(usd).toBeLessThanOrEqual(5);
+        const text = renderPlan(plan);
+        expect(text).toMatch(/on demand: 5 stacks × \(3 × c6i\.4xlarge at \$0\.768 \+ NLB \$0\.0252\) = 5 × \$2\.33\/h × 20 min = ~\$3\.88/);
+        expect(text).toMatch(/per wave: ups 8 min .* = 20 min/);
+        expect(text).toMatch(/Timeline \(step times are ESTIMATES/);
+    });
+
+    it("round-robin measuring costs the sum of the stacks' times, not the longest", () => {
+        const plan = buildPlan(args([...five, "--schedule", "round-robin"]), projectDir, "b", "/out", new Set());
+        expect(estimateTimeline(plan).measure).toBe(5 * 6);
+    });
+
+    it("--spot with a live price: the run costs the Spot price for the instances, the NLB at its price", () => {
+        const spotPrices = new Map([["eu-west-1/c6i.4xlarge", 0.3]]);
+        const plan = buildPlan(args([...five, "--spot"]), projectDir, "b", "/out", new Set(), { spotPrices, spotPriceBasis: "live (test)" });
+        const t = estimateTimeline(plan);
+        const spot = estimateUsd(plan.stacks, t.perWave, "spot")!;
+        expect(spot).toBeCloseTo(5 * (3 * 0.3 + 0.0252) * (t.perWave / 60), 6);
+        expect(spot).toBeLessThanOrEqual(2);
+        expect(renderPlan(plan)).toMatch(/Spot: .* = ~\$1\.54 \(live \(test\)\); \$2\.34 less than on demand/);
+    });
+
+    it("--spot without a price says the break-even Spot price instead of inventing one", () => {
+        const plan = buildPlan(args([...five, "--spot"]), projectDir, "b", "/out", new Set(), { spotPriceBasis: "--dry-run calls nothing" });
+        expect(renderPlan(plan)).toMatch(/Spot: price not known \(--dry-run calls nothing\); .* stays under \$2\.00 when the Spot price is at most 50 % of on-demand/);
     });
 });

@@ -2,11 +2,25 @@
  * What a comparison will create and roughly what it costs, computed before anything exists and
  * shown to the operator for confirmation.
  */
-import type { NetworkMode } from "../components/modes";
+import { caseIds, measurementIds, optInCases, toolSecondsPerRepetition } from "../bench/measurements";
+import { networkModes, type NetworkMode } from "../components/modes";
 import { readProject, readStackFile, stackFilePath } from "../components/project";
 import { ConfigError, parseSettings, type SettingKey } from "../components/settings";
+import { UsageError } from "../core/errors";
 import type { CompareArgs } from "./args";
+import { tQuantile975 } from "../bench/stats";
+import { planParallelism, vcpusPerInstance, type ParallelismPlan } from "./capacity";
 import { formatUsd, pricesAsOf, stackHourlyPrice, type StackHourlyPrice } from "./prices";
+
+/** What was read from the AWS account before planning (capacity.ts); absent in --dry-run. */
+export interface PlanAccount {
+    readonly quota?: import("./capacity").VcpuQuota & { readonly market: "on-demand" | "spot" };
+    /** Why the quota is absent (e.g. "--dry-run calls nothing"). */
+    readonly quotaNote?: string;
+    /** Current Spot price per instance-hour by "region/instanceType". */
+    readonly spotPrices?: ReadonlyMap<string, number>;
+    readonly spotPriceBasis?: string;
+}
 
 /** One stack of the plan. */
 export interface StackPlan {
@@ -18,8 +32,10 @@ export interface StackPlan {
     /** 2 nodes, plus the load generator when `loadGenerator` is on. */
     readonly instances: number;
     readonly price: StackHourlyPrice;
-    /** The stack existed before this run: it is updated and measured but never destroyed. */
+    /** The stack existed before this run: measured (updated only with --update-existing), never destroyed. */
     readonly existing: boolean;
+    /** Current Spot price per instance-hour (DescribeSpotPriceHistory), when it was read. */
+    readonly spotUsdPerInstanceHour?: number;
 }
 
 export interface ComparePlan {
@@ -32,22 +48,79 @@ export interface ComparePlan {
     readonly destroyTimeoutMinutes: number;
     readonly outDir: string;
     readonly backend: string;
+    readonly spot: boolean;
+    readonly updateExisting: boolean;
+    readonly schedule: CompareArgs["schedule"];
+    /** The benchmark settings the comparison runs with (its own defaults unless overridden). */
+    readonly bench: MeasurementPlan;
+    /** Waves from the vCPU quota (capacity.ts). */
+    readonly parallelism: ParallelismPlan;
+    /** Where the Spot prices came from, or why there are none. */
+    readonly spotPriceBasis: string;
 }
 
 /**
- * Typical durations, in minutes, for the estimate only. They are guesses (k3s install, Calico
- * operator rollout and NLB provisioning dominate `up`; the NLB's deletion dominates `destroy`),
- * not measurements: no run against AWS has been timed from this project yet. The upper bound
- * printed next to the estimate comes from the timeouts and is exact.
+ * Step times for the estimate, in minutes. ESTIMATES, not measurements: no run against AWS has
+ * been timed from this project yet (replace them with the figures of the first real run, which
+ * the summary prints per stack). Why these values: EC2 instances boot in about a minute, k3s
+ * installs in well under one, the Calico operator rolls out in a few, and Pulumi creates the NLB
+ * and its target groups in parallel with the nodes; a destroy is dominated by the NLB's and the
+ * instances' deletion. `podStart` is the measurement pods' first start, which still installs
+ * their tools with apt (bench/aws-k3s.ts) until bench/pod-netns.ts is wired.
+ * The "at most" figure printed beside them comes from the timeouts and is exact.
  */
-export const typicalMinutes = { up: 15, measurePerStack: 20, destroy: 8 } as const;
+export const typicalMinutes = { up: 8, podStart: 2, destroy: 4 } as const;
+
+/**
+ * Per tool run, on top of warm-up + duration: server start, the runner's connection retries
+ * (≤ 2.3 s, docs/benchmark.md) and sockperf's own ~2 s start. An estimate from the loopback
+ * sample (5 min of tool time took 7.1 min with 2 s runs: docs/benchmark.md).
+ */
+export const runOverheadSeconds = 2;
+
+/**
+ * Cases the comparison leaves out by default, each with why: they buy no certainty about the
+ * difference between modes. `--cases` on `npm run bench` runs them.
+ */
+export const casesLeftOut: Readonly<Record<string, string>> = {
+    "iperf3.host.cross.tcp8": "host network: the CNI is not on the path, so every mode measures the same thing; host TCP 1 stream stays as the control",
+    "iperf3.host.cross.udp": "host network, as above",
+    "iperf3.pod.same.tcp8": "one node: no tunnel or route between nodes is on the path; pod same-node TCP 1 stream stays",
+};
+
+/**
+ * The comparison's measurement plan: where the minutes go (docs/compare.md "The default plan").
+ * - repetitions 3: the fewest that give a 95 % interval at all with a sane width (t(0.975, n−1)/√n
+ *   is 9.0 for n = 2, 2.48 for 3, 1.59 for 4); `--dry-run` prints what a 4th costs.
+ * - duration 5 s, warm-up 1 s: iperf3 reports per second, so 5 intervals per run; TCP reaches
+ *   line rate within milliseconds on a < 1 ms path, so 1 s of discarded warm-up is ample. The
+ *   interval of the mean comes from repetitions, not from longer runs: a repetition buys more
+ *   certainty than 5 more seconds of the same run.
+ * - scaling 2, 20, 100 pods: the ends and one middle point of the curve instead of eleven.
+ */
+export const comparisonBenchDefaults = {
+    repetitions: 3,
+    durationSeconds: 5,
+    warmupSeconds: 1,
+    scalingPods: [2, 20, 100],
+    // The runner's own default set (its opt-in lab cost cases stay opt-in), minus the cases above.
+    cases: caseIds.filter((c) => !optInCases.includes(c) && !(c in casesLeftOut)),
+} as const;
+
+export interface MeasurementPlan {
+    readonly repetitions: number;
+    readonly durationSeconds: number;
+    readonly warmupSeconds: number;
+    readonly scalingPods: readonly number[];
+    readonly cases: readonly string[];
+}
 
 /**
  * Validates what each stack will see (its stack file, Pulumi.yaml's defaults and the operator's
  * CIDR) with the program's own validation, so a bad value fails here and not after an hour of
  * `up`s. `exists` says which stacks are already there.
  */
-export function buildPlan(args: CompareArgs, projectDir: string, backend: string, outDir: string, exists: ReadonlySet<string>): ComparePlan {
+export function buildPlan(args: CompareArgs, projectDir: string, backend: string, outDir: string, exists: ReadonlySet<string>, account: PlanAccount = {}): ComparePlan {
     const project = readProject(projectDir);
     // The config namespace: the project's name, read from Pulumi.yaml (components/project.ts).
     const projectName = project.name;
@@ -82,6 +155,7 @@ export function buildPlan(args: CompareArgs, projectDir: string, backend: string
                 instances,
                 price: stackHourlyPrice(region, settings.instanceType, instances),
                 existing: exists.has(stack),
+                spotUsdPerInstanceHour: account.spotPrices?.get(`${region}/${settings.instanceType}`),
             });
         } catch (error) {
             if (!(error instanceof ConfigError)) throw error;
@@ -92,8 +166,32 @@ export function buildPlan(args: CompareArgs, projectDir: string, backend: string
     if (problems.length > 0) {
         throw new ConfigError([...new Set(problems)]);
     }
+    // Only stacks that start instances need quota: new ones, and existing ones only with --update-existing.
+    const needQuota = stacks.filter((s) => !s.existing || args.updateExisting);
+    const vcpusPerStack = Math.max(0, ...stacks.map((s) => s.instances * (vcpusPerInstance as Record<string, number>)[s.instanceType]));
+    const parallelism = planParallelism(needQuota.length, vcpusPerStack, args.parallel, account.quota, account.quotaNote ?? "not read");
+    if (parallelism.impossible) throw new UsageError(parallelism.impossible);
+    if (parallelism.waves > 1 && args.keep) {
+        throw new UsageError(`--keep: kept stacks hold their vCPUs, so the ${parallelism.waves} waves the quota needs cannot run; ${parallelism.statement}`);
+    }
+    if (parallelism.waves > 1 && args.baseline !== undefined) {
+        throw new UsageError(`--baseline ${args.baseline}: the quota splits the run into ${parallelism.waves} waves, each its own benchmark, so not every mode can be compared against the baseline; compare at most ${parallelism.waveSize} modes at once or raise the quota (${parallelism.statement})`);
+    }
+    const bench: MeasurementPlan = {
+        repetitions: args.repetitions ?? comparisonBenchDefaults.repetitions,
+        durationSeconds: args.durationSeconds ?? comparisonBenchDefaults.durationSeconds,
+        warmupSeconds: comparisonBenchDefaults.warmupSeconds,
+        scalingPods: args.scalingPods ?? comparisonBenchDefaults.scalingPods,
+        cases: comparisonBenchDefaults.cases,
+    };
     return {
         stacks,
+        spot: args.spot,
+        updateExisting: args.updateExisting,
+        schedule: args.schedule,
+        bench,
+        parallelism,
+        spotPriceBasis: account.spotPriceBasis ?? "not read",
         operatorCidr: args.operatorCidr!,
         parallel: args.parallel,
         keep: args.keep,
@@ -105,73 +203,166 @@ export function buildPlan(args: CompareArgs, projectDir: string, backend: string
     };
 }
 
-export interface DurationEstimate {
-    /** Typical minutes (from `typicalMinutes`). */
+/** The step times of one wave and of the whole run, in minutes. */
+export interface TimelineEstimate {
+    readonly runsPerRepetition: number;
+    readonly secondsPerRepetition: number;
+    readonly up: number;
+    readonly podStart: number;
+    /** Wall minutes of measuring one wave (concurrent: one stack's time; round-robin: the sum). */
+    readonly measure: number;
+    readonly destroy: number;
+    readonly perWave: number;
+    readonly waves: number;
     readonly typical: number;
     /** Minutes if every up, measurement and destroy runs into its timeout. */
     readonly worst: number;
 }
 
-/** Ups run in waves of `parallel`; the benchmark measures all stacks in one run; destroys run together. */
-export function estimateMinutes(plan: Pick<ComparePlan, "stacks" | "parallel" | "upTimeoutMinutes" | "measureTimeoutMinutes" | "destroyTimeoutMinutes">): DurationEstimate {
-    const n = plan.stacks.length;
-    const waves = Math.ceil(n / plan.parallel);
+/** Seconds of one repetition of one stack: tool time plus the per-run overhead. */
+export function repetitionSeconds(bench: MeasurementPlan): { readonly runs: number; readonly seconds: number } {
+    const run = bench.durationSeconds + bench.warmupSeconds;
+    const tool = toolSecondsPerRepetition(measurementIds, { ...bench, cases: bench.cases });
+    const runs = Math.round(tool / run);
+    return { runs, seconds: tool + runs * runOverheadSeconds };
+}
+
+/** Waves run one after the other; in a wave: ups together, pods, measuring, destroys together. */
+export function estimateTimeline(plan: Pick<ComparePlan, "stacks" | "parallelism" | "schedule" | "bench" | "updateExisting" | "upTimeoutMinutes" | "measureTimeoutMinutes" | "destroyTimeoutMinutes">): TimelineEstimate {
+    const waves = Math.max(1, plan.parallelism.waves);
+    // The first wave also measures the pre-existing stacks measured as they are.
+    const asIs = plan.updateExisting ? 0 : plan.stacks.filter((s) => s.existing).length;
+    const waveStacks = Math.min(plan.stacks.length, Math.max(1, plan.parallelism.waveSize) + asIs);
+    const anyUp = plan.stacks.some((s) => !s.existing || plan.updateExisting);
+    const anyDestroy = plan.stacks.some((s) => !s.existing);
+    const { runs, seconds } = repetitionSeconds(plan.bench);
+    const turns = plan.schedule === "concurrent" ? 1 : waveStacks;
+    const up = anyUp ? typicalMinutes.up : 0;
+    const destroy = anyDestroy ? typicalMinutes.destroy : 0;
+    const measure = (plan.bench.repetitions * seconds * turns) / 60;
+    const perWave = up + typicalMinutes.podStart + measure + destroy;
     return {
-        typical: waves * typicalMinutes.up + n * typicalMinutes.measurePerStack + typicalMinutes.destroy,
-        worst: waves * plan.upTimeoutMinutes + n * plan.measureTimeoutMinutes + plan.destroyTimeoutMinutes,
+        runsPerRepetition: runs,
+        secondsPerRepetition: seconds,
+        up,
+        podStart: typicalMinutes.podStart,
+        measure,
+        destroy,
+        perWave,
+        waves,
+        typical: waves * perWave,
+        worst: waves * ((anyUp ? plan.upTimeoutMinutes : 0) + plan.measureTimeoutMinutes * turns + (anyDestroy ? plan.destroyTimeoutMinutes : 0)),
     };
 }
 
-/** USD for every stack running `minutes`, or undefined when some price is unknown. */
-export function estimateUsd(stacks: readonly StackPlan[], minutes: number): number | undefined {
+/** USD for the stacks this run creates, each existing for `minutes`; undefined when a price is unknown. */
+export function estimateUsd(stacks: readonly StackPlan[], minutes: number, market: "on-demand" | "spot" = "on-demand"): number | undefined {
     let total = 0;
-    for (const s of stacks) {
+    for (const s of stacks.filter((x) => !x.existing)) {
         if (!s.price.known) return undefined;
-        total += s.price.usdPerHour * (minutes / 60);
+        if (market === "spot") {
+            if (s.spotUsdPerInstanceHour === undefined) return undefined;
+            total += (s.spotUsdPerInstanceHour * s.instances + s.price.nlbUsdPerHour) * (minutes / 60);
+        } else {
+            total += s.price.usdPerHour * (minutes / 60);
+        }
     }
     return total;
 }
 
 export function formatMinutes(minutes: number): string {
-    const m = Math.round(minutes);
-    return m >= 60 ? `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min` : `${m} min`;
+    const m = Math.round(minutes * 10) / 10;
+    if (m >= 60) return `${Math.floor(m / 60)} h ${String(Math.round(m % 60)).padStart(2, "0")} min`;
+    return `${Number.isInteger(m) ? m : m.toFixed(1)} min`;
 }
 
-/** The plan as the operator reads it before confirming. */
+/** The plan as the operator reads it before confirming: every figure with its arithmetic. */
 export function renderPlan(plan: ComparePlan): string {
     const lines: string[] = [];
     const created = plan.stacks.filter((s) => !s.existing);
     const existing = plan.stacks.filter((s) => s.existing);
+    const market = plan.spot ? "Spot" : "on demand";
     lines.push(`Plan: compare ${plan.stacks.length} network mode(s), one Pulumi stack each (backend: ${plan.backend})`);
     lines.push("");
     lines.push("  stack          region          instances                    on-demand $/h   stack is");
     for (const s of plan.stacks) {
         const instances = `${s.instances} × ${s.instanceType} + 1 NLB`;
         const price = s.price.known ? formatUsd(s.price.usdPerHour) : "unknown";
-        const fate = s.existing ? "EXISTING: updated, measured, left up" : plan.keep ? "new: created, measured, kept (--keep)" : "new: created, measured, destroyed";
+        const fate = s.existing
+            ? plan.updateExisting
+                ? "EXISTING: updated (--update-existing), measured, left up"
+                : "EXISTING: measured as it is (no up, no config change), left up"
+            : plan.keep
+              ? `new (${market}): created, measured, kept (--keep)`
+              : `new (${market}): created, measured, destroyed`;
         lines.push(`  ${s.stack.padEnd(14)} ${s.region.padEnd(15)} ${instances.padEnd(28)} ${price.padEnd(15)} ${fate}`);
     }
-    const instanceCount = plan.stacks.reduce((sum, s) => sum + s.instances, 0);
+    const instanceCount = created.reduce((sum, s) => sum + s.instances, 0);
     lines.push("");
-    lines.push(`Instances: ${instanceCount} in total (per stack: 2 k3s nodes${plan.stacks.some((s) => s.instances > 2) ? " + 1 load generator" : ""}), ${plan.stacks.length} network load balancer(s)`);
+    lines.push(`Instances: ${instanceCount} new (per stack: 2 k3s nodes${plan.stacks.some((s) => s.instances > 2) ? " + 1 load generator" : ""}), ${created.length} network load balancer(s)`);
     lines.push(`Operator CIDR: ${plan.operatorCidr} (the only source admitted to SSH, the Kubernetes API and the load balancer)`);
-    lines.push(`Parallel ups: ${plan.parallel}; timeouts per stack: up ${plan.upTimeoutMinutes} min, measurement ${plan.measureTimeoutMinutes} min, destroy ${plan.destroyTimeoutMinutes} min`);
-    const minutes = estimateMinutes(plan);
-    lines.push(`Estimated duration: ~${formatMinutes(minutes.typical)} (typical, a guess: see compare/plan.ts), at most ${formatMinutes(minutes.worst)} if every step hits its timeout`);
-    const unknown = plan.stacks.find((s) => !s.price.known);
+    lines.push(`Capacity: ${plan.parallelism.statement}`);
+    lines.push(`Timeouts per stack: up ${plan.upTimeoutMinutes} min, measurement ${plan.measureTimeoutMinutes} min, destroy ${plan.destroyTimeoutMinutes} min; stacks measured ${plan.schedule === "concurrent" ? "concurrently (--schedule concurrent)" : "round-robin (--schedule round-robin)"}`);
+
+    const t = estimateTimeline(plan);
+    const b = plan.bench;
+    const run = b.durationSeconds + b.warmupSeconds;
+    const turns = plan.schedule === "concurrent" ? 1 : Math.min(plan.stacks.length, plan.parallelism.waveSize || 1);
+    const perRepMin = (t.secondsPerRepetition * turns) / 60;
+    lines.push("");
+    lines.push("Measurement plan (what each default costs in wall minutes per wave; override with --repetitions, --duration, --scaling-pods):");
+    lines.push(`  runs per repetition: ${t.runsPerRepetition} (${b.cases.length} cases + ${b.scalingPods.length} scaling points), each ${b.durationSeconds} s + ${b.warmupSeconds} s warm-up + ~${runOverheadSeconds} s start-up (estimate) = ${run + runOverheadSeconds} s → ${t.secondsPerRepetition} s per repetition`);
+    lines.push(`  repetitions ${b.repetitions}: ${b.repetitions} × ${formatMinutes(perRepMin)} = ${formatMinutes(t.measure)}; one more would add ${formatMinutes(perRepMin)} and narrow every 95 % interval to ×${(tFactor(b.repetitions + 1) / tFactor(b.repetitions)).toFixed(2)}`);
+    lines.push(`  duration ${b.durationSeconds} s: each extra second adds ${formatMinutes((b.repetitions * t.runsPerRepetition * turns) / 60)}`);
+    lines.push(`  scaling points ${b.scalingPods.join(", ")}: ${formatMinutes((b.repetitions * b.scalingPods.length * (run + runOverheadSeconds) * turns) / 60)} (each further point +${formatMinutes((b.repetitions * (run + runOverheadSeconds) * turns) / 60)})`);
+    const leftOut = Object.keys(casesLeftOut).filter((c) => !b.cases.includes(c));
+    if (leftOut.length > 0) lines.push(`  cases left out (no information about the difference between modes; docs/compare.md): ${leftOut.join(", ")}`);
+
+    lines.push("");
+    lines.push(`Timeline (step times are ESTIMATES — no run on AWS has been timed yet; compare/plan.ts typicalMinutes):`);
+    lines.push(`  per wave: ups ${formatMinutes(t.up)} (all of the wave at once) + pods start ${formatMinutes(t.podStart)} + measuring ${formatMinutes(t.measure)} + destroys ${formatMinutes(t.destroy)} (all at once) = ${formatMinutes(t.perWave)}`);
+    lines.push(`  ${t.waves} wave(s) → ~${formatMinutes(t.typical)} wall; at most ${formatMinutes(t.worst)} if every step hits its timeout`);
+
+    lines.push("");
+    const unknown = created.find((s) => !s.price.known);
     if (unknown && !unknown.price.known) {
         lines.push(`Estimated cost: unknown (${unknown.price.reason})`);
+    } else if (created.length === 0) {
+        lines.push("Estimated cost: $0 for this run (no stack is created; existing stacks are billed to whoever runs them)");
     } else {
-        const typical = estimateUsd(plan.stacks, minutes.typical)!;
-        const worst = estimateUsd(plan.stacks, minutes.worst)!;
-        lines.push(`Estimated cost: ~${formatUsd(typical)} on demand, at most ${formatUsd(worst)} (instances + NLB-hours; excludes EBS, data transfer, NLCUs; prices: ${pricesAsOf})`);
+        const perStack = created[0];
+        const uniform = created.every((s) => s.price.known && perStack.price.known && s.price.usdPerHour === perStack.price.usdPerHour && s.instances === perStack.instances);
+        const onDemand = estimateUsd(plan.stacks, t.perWave)!;
+        lines.push(`Estimated cost (each new stack exists for its wave, ~${formatMinutes(t.perWave)}; instances + NLB-hours; excludes EBS, data transfer, NLCUs; prices: ${pricesAsOf}):`);
+        if (uniform && perStack.price.known) {
+            const p = perStack.price;
+            lines.push(
+                `  on demand: ${created.length} stacks × (${perStack.instances} × ${perStack.instanceType} at $${+(p.instanceUsdPerHour / perStack.instances).toFixed(4)} + NLB $${+p.nlbUsdPerHour.toFixed(4)}) = ${created.length} × ${formatUsd(p.usdPerHour)}/h × ${formatMinutes(t.perWave)} = ~${formatUsd(onDemand)}`,
+            );
+        } else {
+            lines.push(`  on demand: Σ stacks' $/h × ${formatMinutes(t.perWave)} = ~${formatUsd(onDemand)}`);
+        }
+        const spot = estimateUsd(plan.stacks, t.perWave, "spot");
+        const instanceShare = created.reduce((sum, s) => sum + (s.price.known ? s.price.instanceUsdPerHour : 0), 0);
+        const nlbShare = created.reduce((sum, s) => sum + (s.price.known ? s.price.nlbUsdPerHour : 0), 0);
+        if (spot !== undefined) {
+            lines.push(`  Spot: Σ stacks' (instances × current Spot price + NLB) × ${formatMinutes(t.perWave)} = ~${formatUsd(spot)} (${plan.spotPriceBasis}); ${formatUsd(onDemand - spot)} less than on demand`);
+        } else {
+            // Without a live price, say what a Spot price must be for the run to stay under $2.
+            const hours = t.perWave / 60;
+            const breakEven = (2 / hours - nlbShare) / instanceShare;
+            lines.push(
+                `  Spot: price not known (${plan.spotPriceBasis}); the instances are ${formatUsd(instanceShare * hours)} of the on-demand figure, so with --spot the run stays under $2.00 when the Spot price is at most ${Math.floor(breakEven * 100)} % of on-demand`,
+            );
+        }
+        lines.push(`  --modes all (${networkModes.length} modes, at this plan's per-stack price and steps, if the quota fits them at once): ~${formatMinutes(t.perWave)} wall, ~${formatUsd((onDemand / created.length) * networkModes.length)} on demand`);
     }
     lines.push(`Results: ${plan.outDir}`);
     if (created.length > 0) {
         lines.push(
             plan.keep
                 ? `Teardown: --keep: the ${created.length} new stack(s) stay up (and cost money) until you run \`pulumi destroy\` or \`npm run compare -- --cleanup\`.`
-                : `Teardown: the ${created.length} new stack(s) are destroyed at the end, after any failure, and on Ctrl-C/SIGTERM; if this process is killed, \`npm run compare -- --cleanup\` destroys them (ledger).`,
+                : `Teardown: the ${created.length} new stack(s) are destroyed at the end of their wave, after any failure, and on Ctrl-C/SIGTERM; if this process is killed, \`npm run compare -- --cleanup\` destroys them (ledger).`,
         );
     }
     if (existing.length > 0) {
@@ -180,3 +371,7 @@ export function renderPlan(plan: ComparePlan): string {
     return lines.join("\n");
 }
 
+/** t(0.975, n−1)/√n: the 95 % interval's half-width in standard deviations (n ≥ 2). */
+function tFactor(n: number): number {
+    return tQuantile975(n - 1) / Math.sqrt(n);
+}

@@ -3,8 +3,9 @@
  * a periodic status line, and the instance-hours the run actually used. Pure text functions.
  */
 import type { CompareReport, StackState, StackTransition } from "./orchestrator";
-import { formatUsd } from "./prices";
-import type { StackPlan } from "./plan";
+import type { BillFile } from "../bench/bill";
+import { formatUsd, pricesAsOf } from "./prices";
+import { estimateTimeline, estimateUsd, type ComparePlan, type StackPlan } from "./plan";
 
 /** "42s", "4m05s", "1h02m". */
 export function formatElapsed(ms: number): string {
@@ -82,9 +83,9 @@ export function renderOutcome(report: CompareReport): string {
     for (const r of report.stacks) {
         if (r.errors.length > 0) lines.push(`  ${r.stack}: ${r.errors.join("; ")}`);
     }
-    if (report.benchmark?.error) lines.push(`  benchmark (${report.benchmark.targets.join(", ")}): ${report.benchmark.error}`);
-    if (report.benchmark?.summary) {
-        lines.push(`Benchmark of ${report.benchmark.targets.join(", ")}: results in ${report.benchmark.summary.outDir}${report.benchmark.summary.gatePassed ? "" : " — GATE FAILED (a mode exceeded --max-overhead-pct)"}`);
+    for (const b of report.benchmarks) {
+        if (b.error) lines.push(`  benchmark (${b.targets.join(", ")}): ${b.error}`);
+        if (b.summary) lines.push(`Benchmark of ${b.targets.join(", ")}: results in ${b.summary.outDir}${b.summary.gatePassed ? "" : " — GATE FAILED (a mode exceeded --max-overhead-pct)"}`);
     }
     const leftovers = report.stacks.filter((r) => r.leftover);
     if (leftovers.length > 0) {
@@ -92,4 +93,55 @@ export function renderOutcome(report: CompareReport): string {
     }
     const head = report.ok ? "Comparison finished: every stack measured" : report.interrupted ? "Comparison INTERRUPTED" : "Comparison FAILED:";
     return [head, ...lines].join("\n");
+}
+
+/** Hourly price of one instance of a stack in the run's market; undefined when unknown. */
+function instanceUsdPerHour(plan: StackPlan, spot: boolean): number | undefined {
+    if (!plan.price.known) return undefined;
+    return spot ? plan.spotUsdPerInstanceHour : plan.price.instanceUsdPerHour / plan.instances;
+}
+
+/**
+ * The run's bill record (bench/bill.ts): the plan's estimate beside what the stacks this run
+ * created actually used, from each one's up start to its destroy complete (to `now` if still up).
+ * Pre-existing stacks measured as they are cost this run nothing and are left out.
+ */
+export function billRecord(report: CompareReport, plan: ComparePlan, startedAt: number, now: number): BillFile {
+    const estimate = estimateTimeline(plan);
+    const market = plan.spot ? "spot" : "on-demand";
+    const stacks: BillFile["stacks"][number][] = [];
+    let instanceHours = 0;
+    let usd: number | undefined = 0;
+    for (const r of report.stacks) {
+        const p = plan.stacks.find((s) => s.stack === r.stack);
+        if (!p || !r.created) continue;
+        const stillUp = r.upStartedAt !== undefined && r.destroyCompletedAt === undefined;
+        const hours = r.upStartedAt === undefined ? 0 : (((r.destroyCompletedAt ?? now) - r.upStartedAt) / 3_600_000) * p.instances;
+        const perInstance = instanceUsdPerHour(p, plan.spot);
+        const stackUsd = perInstance === undefined || !p.price.known ? undefined : hours * perInstance + (hours / p.instances) * p.price.nlbUsdPerHour;
+        instanceHours += hours;
+        usd = usd === undefined || stackUsd === undefined ? undefined : usd + stackUsd;
+        stacks.push({
+            stack: r.stack,
+            instances: p.instances,
+            instanceType: p.instanceType,
+            upStartedAt: r.upStartedAt === undefined ? undefined : new Date(r.upStartedAt).toISOString(),
+            destroyCompletedAt: r.destroyCompletedAt === undefined ? undefined : new Date(r.destroyCompletedAt).toISOString(),
+            instanceHours: hours,
+            usd: stackUsd,
+            stillUp,
+        });
+    }
+    return {
+        schema: "cni-compare/bill/1",
+        prices: plan.spot ? `${pricesAsOf}; Spot: ${plan.spotPriceBasis}` : pricesAsOf,
+        market,
+        estimate: {
+            minutes: estimate.typical,
+            usd: estimateUsd(plan.stacks, estimate.perWave, market),
+            basis: "step times are estimates (compare/plan.ts typicalMinutes); measuring from the plan's runs",
+        },
+        stacks,
+        measured: { minutes: (now - startedAt) / 60_000, instanceHours, usd },
+    };
 }

@@ -34,6 +34,7 @@ export const sharedOptions = {
     duration: { type: "string", arg: "S", help: "measured seconds per tool run" },
     warmup: { type: "string", arg: "S", help: "discarded warm-up seconds before each run" },
     modes: { type: "string", arg: "LIST", help: 'comma-separated network modes, or "all"' },
+    schedule: { type: "string", arg: "HOW", help: "concurrent (targets measured at the same time; separate clusters only) or round-robin (one target at a time, order rotating)" },
     cleanup: { type: "boolean", help: "remove what a crashed or killed run left behind (from the ledger), then exit" },
     yes: { type: "boolean", help: "do not ask for confirmation (required without a terminal)" },
     "dry-run": { type: "boolean", help: "validate the input and print the plan; do nothing" },
@@ -103,6 +104,13 @@ export function numberOption(flag: string, text: string | undefined, range: Rang
         throw new UsageError(`${flag}: ${JSON.stringify(text)} must be a number ${rangeText(range)}`);
     }
     return n;
+}
+
+/** An option whose value must be one of `allowed`; undefined when absent. */
+export function choiceOption<T extends string>(flag: string, text: string | undefined, allowed: readonly T[]): T | undefined {
+    if (text === undefined) return undefined;
+    if (!(allowed as readonly string[]).includes(text)) throw new UsageError(`${flag}: ${JSON.stringify(text)} is not allowed; use one of ${allowed.join(", ")}`);
+    return text as T;
 }
 
 /** A comma-separated list option; an empty list is refused. */

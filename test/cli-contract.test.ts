@@ -55,6 +55,9 @@ describe("bad values exit 2 in every CLI, naming the option and the value", () =
         ["bench", ["vxlan", "--repetitions", "two"], /--repetitions: "two" must be a whole number/],
         ["compare", ["--modes", "vxlan", "--operator-cidr", "203.0.113.7/32", "--parallel", "0"], /--parallel: "0" must be a whole number from 1 to 20/],
         ["lab", ["--repetitions", "two"], /--repetitions: "two" must be a whole number/],
+        // One option for how targets take turns, in both CLIs that measure several targets.
+        ["bench", ["vxlan", "--schedule", "sometimes"], /--schedule: "sometimes" is not allowed; use one of concurrent, round-robin/],
+        ["compare", ["--modes", "vxlan", "--operator-cidr", "203.0.113.7/32", "--schedule", "sometimes"], /--schedule: "sometimes" is not allowed; use one of concurrent, round-robin/],
         ["render", ["--out", ""], /--out: "" must be a folder path/],
     ] as const)("%s %j", (name, args, message) => {
         const r = run(clis[name], args);

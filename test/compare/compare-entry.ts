@@ -13,10 +13,16 @@ import { ConfigError } from "../../components/settings";
 import { main, pulumiWiring, type CompareWiring } from "../../compare/cli";
 import { runCli } from "../../core/cli";
 import type { StopSchedule } from "../../core/pulumi";
+import type { AccountCapacity, VcpuQuota } from "../../compare/capacity";
 import { StandInEngine, standInBenchmark } from "./stand-in-engine";
 
+/** A fixed quota and no Spot prices: what the tests let the command read from the "account". */
+function standInCapacity(quota: VcpuQuota): AccountCapacity {
+    return { description: "stand-in account (test only)", vcpuQuota: async () => quota, spotPrice: async () => undefined };
+}
+
 export type CompareTestWiring =
-    | { readonly engine: "stand-in"; readonly stateDir: string }
+    | { readonly engine: "stand-in"; readonly stateDir: string; readonly quota?: VcpuQuota }
     | { readonly engine: "pulumi"; readonly stateDir: string; readonly schedule: StopSchedule };
 
 const projectDir = path.resolve(__dirname, "..", "..");
@@ -35,6 +41,9 @@ async function testWiring(env: NodeJS.ProcessEnv): Promise<CompareWiring> {
             resultsDir: path.join(stateDir, "results"),
             stopBoundMs: engine.behavior.killAfterMs + 2_000,
             notes: [`TEST ENGINE: ${engine.description}; nothing is created in any cloud`],
+            // The stand-in benchmark writes no summary.json, so there is no report to re-render.
+            renderReport: async () => undefined,
+            capacity: spec.quota === undefined ? undefined : standInCapacity(spec.quota),
         };
     }
     // The benchmark stand-in logs to its own state folder; the stacks are the fake CLI's.
