@@ -3,6 +3,7 @@
  * command lines (commands.ts), run them on the session's shells, keep every raw output
  * (through `record`) and return figures. Every run has a discarded warm-up first.
  */
+import { InterruptedError } from "../core/errors";
 import {
     clockCommand,
     cpuSamplerCommand,
@@ -110,14 +111,9 @@ function pinned(ctx: MeasureContext, role: "server" | "client", command: string)
     return onCpu(ctx.settings.pinCpus ? (role === "server" ? 0 : 1) : undefined, command);
 }
 
-
-
+/** An abort is an InterruptedError, recognised by its class (core/errors.ts), never by its name. */
 function checkAborted(signal?: AbortSignal): void {
-    if (signal?.aborted) {
-        const e = new Error("benchmark aborted");
-        e.name = "AbortError";
-        throw e;
-    }
+    if (signal?.aborted) throw new InterruptedError("benchmark aborted");
 }
 
 function toolTimeoutMs(s: MeasureSettings): number {

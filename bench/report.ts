@@ -14,13 +14,13 @@ import type { Environment } from "./session";
 import { costBitrateDefault, costDatagramBytes, costPacketBitrateDefault, costUdpWarmupSeconds, loadedLatencyMpsDefault } from "./measurements";
 import { barChart, groupedBarChart, lineChart, type BarGroup } from "./svg";
 import { withinNoise } from "./stats";
-import { summarySchema, type BenchSummaryFile, type FigureStats } from "./summary";
+import { readSummaryFile, summarySchema, type BenchSummaryFile, type FigureStats } from "./summary";
 
 /** Reads and checks summary.json. */
 export function readSummary(folder: string): BenchSummaryFile {
     const file = path.join(folder, "summary.json");
     if (!fs.existsSync(file)) throw new Error(`report: ${file} does not exist; pass a results folder written by a benchmark run`);
-    const summary = JSON.parse(fs.readFileSync(file, "utf8")) as BenchSummaryFile;
+    const summary = readSummaryFile(file);
     if (summary.schema !== summarySchema) throw new Error(`report: ${file} has schema "${summary.schema}"; this runner reads "${summarySchema}"`);
     return summary;
 }
