@@ -7,12 +7,27 @@
  * with its own config file in the run directory.
  * Pure: topology in, command lines, config files and environments out.
  */
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { LabTopology, LabWorkload } from "./topology";
+import { labPrefix, type LabTopology, type LabWorkload } from "./topology";
 
-/** Folder served by the frontend (holds guestbook.php). */
+/** The guestbook's source files in the project (guestbook.php, index.html). */
 export const frontendDocroot = join(__dirname, "guestbook");
+
+/**
+ * Where a run's frontends serve a copy of those files from. Apache's children run as www-data,
+ * which must be able to traverse every folder above the document root; a clone (or a test's
+ * ledger folder) may sit under a 0700 directory, so the copy lives in /run (root-owned, 0755),
+ * named after the run so the run's cleanup removes it (lab/ledger.ts removeResources).
+ */
+export function servedDocroot(runId: string): string {
+    return `/run/${labPrefix}-${runId}-www`;
+}
+
+/** The files a run's document root holds: name → content, copied from frontendDocroot. */
+export function docrootFiles(docroot: string): Record<string, string> {
+    return Object.fromEntries(readdirSync(frontendDocroot).map((name) => [join(docroot, name), readFileSync(join(frontendDocroot, name), "utf8")]));
+}
 
 /**
  * Apache prefork children per frontend. A keep-alive connection holds one child, so a frontend
@@ -77,8 +92,8 @@ export function apacheConfig(t: LabTopology, w: LabWorkload, runDir: string, wor
         "KeepAlive On",
         "MaxKeepAliveRequests 100",
         "KeepAliveTimeout 5",
-        `DocumentRoot ${frontendDocroot}`,
-        `<Directory ${frontendDocroot}>`,
+        `DocumentRoot ${servedDocroot(t.runId)}`,
+        `<Directory ${servedDocroot(t.runId)}>`,
         "    Require all granted",
         "</Directory>",
         "DirectoryIndex index.html",
@@ -135,7 +150,7 @@ export function guestbookProcesses(t: LabTopology, runDir: string, frontendWorke
                         argv: ["apache2", "-f", config, "-D", "FOREGROUND"],
                         env: {},
                         log: log(w),
-                        files: { [config]: apacheConfig(t, w, runDir, frontendWorkers, phpModule) },
+                        files: { [config]: apacheConfig(t, w, runDir, frontendWorkers, phpModule), ...docrootFiles(servedDocroot(t.runId)) },
                     };
                 }
             }

@@ -3,8 +3,9 @@
  * the `Target` the benchmark runner measures. Everything goes through the ledger first.
  */
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { release } from "node:os";
+import { dirname } from "node:path";
 import { modeFacts } from "../components/modes";
 import type { Target } from "../bench/targets";
 import { birdArgv, birdConfig, birdFiles, meshProtocolName, type BirdFiles } from "./bird";
@@ -134,7 +135,10 @@ export class Lab {
             }
             for (const spec of guestbookProcesses(t, this.ledger.runDir, options.frontendWorkers ?? defaultFrontendWorkers, findPhpModule())) {
                 const what = `${spec.workload.role} ${mode} node${spec.workload.node + 1}`;
-                for (const [file, text] of Object.entries(spec.files ?? {})) writeFileSync(file, text);
+                for (const [file, text] of Object.entries(spec.files ?? {})) {
+                    mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
+                    writeFileSync(file, text, { mode: 0o644 });
+                }
                 daemons.push(startDaemon(this.ledger, spec.workload.netns, inCpuGroup(cpuGroup, spec.argv), what, `${this.ledger.runDir}/${spec.log}`, spec.env));
             }
             progress("guestbook started");

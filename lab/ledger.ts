@@ -189,6 +189,8 @@ export async function removeResources(
 export async function cleanupEntry(dir: string, entry: LedgerEntry, graceMs = 1500): Promise<CleanupReport> {
     const report = await removeResources(entry.runId, entry.namespaces, entry.processes, graceMs);
     if (entry.runDir.startsWith(`${dir}/${labPrefix}-`)) rmSync(entry.runDir, { recursive: true, force: true });
+    // The frontends' document root (lab/guestbook.ts servedDocroot), named after the run.
+    rmSync(`/run/${labPrefix}-${entry.runId}-www`, { recursive: true, force: true });
     if (report.problems.length === 0) rmSync(ledgerPath(dir, entry.runId), { force: true });
     return report;
 }
