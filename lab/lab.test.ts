@@ -3,7 +3,8 @@
  * needed; the root-only tests (datapath.root.test.ts, cleanup.root.test.ts) build them for real.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
 import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
 import { freeLoopbackPort } from "../bench/loopback-guestbook";
@@ -14,7 +15,7 @@ import { measurementIds } from "../bench/measurements";
 import { labBenchDefaults, parseLabCommand, RemainingTime, UsageError } from "./cli";
 import { datapathSteps, serviceSteps, tunnelDevice, wireguardKeys, type Step } from "./datapath";
 import { awsOnlyReason } from "./modes";
-import { apacheModuleDir, defaultFrontendWorkers, findPhpModule, frontendDocroot, guestbookProcesses, labHttpConnections } from "./guestbook";
+import { apacheModuleDir, defaultFrontendWorkers, findPhpModule, frontendDocroot, guestbookProcesses, labHttpConnections, servedDocroot } from "./guestbook";
 import { bgpEstablished, labTarget, unsupportedReason } from "./lab";
 import { Ledger, orphanedLedgers, processStartTime, readLedgers } from "./ledger";
 import { labModeFacts, labModes, labPodMtu, parseLabModes } from "./modes";
@@ -279,12 +280,18 @@ describe("lab guestbook", () => {
         try {
             const t = labTopology("vxlan", runId);
             const fe = guestbookProcesses(t, tmp, 4, findPhpModule()).find((p) => p.workload.role === "frontend")!;
-            for (const [file, text] of Object.entries(fe.files!)) writeFileSync(file, text);
+            // The document root is a per-run copy under /run that www-data can traverse.
+            expect(Object.keys(fe.files!)).toContain(`${servedDocroot(runId)}/guestbook.php`);
+            for (const [file, text] of Object.entries(fe.files!)) {
+                mkdirSync(path.dirname(file), { recursive: true });
+                writeFileSync(file, text);
+            }
             const r = spawnSync("apache2", ["-t", "-f", fe.argv[2]], { encoding: "utf8" });
             expect(r.status, r.stderr).toBe(0);
             expect(r.stderr).toMatch(/Syntax OK/);
         } finally {
             rmSync(tmp, { recursive: true, force: true });
+            rmSync(servedDocroot(runId), { recursive: true, force: true });
         }
     });
 
