@@ -16,7 +16,7 @@ import { readProject } from "../components/project";
 import type { Step } from "./datapath";
 import { inNamespace } from "./exec";
 import { isClusterMode } from "./modes";
-import type { LabNode, LabTopology } from "./topology";
+import type { LabNode, LabTopology, LabWorkload } from "./topology";
 
 /** The chain each node namespace filters its underlay interface through. */
 export const securityGroupChain = "LAB-SG";
@@ -85,17 +85,27 @@ export function unprobeableFlow(flow: Flow, t: LabTopology): string | undefined 
     }
     if (flow.from === "internet") return "the lab has no routers beyond the underlay to send ICMP errors from";
     if (flow.from === "load-generator-public") return "the lab has no internet gateway to give the load generator a public address";
-    if (flow.protocol === "4") return "IP-in-IP";
+    // The probe is bash's /dev/tcp or /dev/udp: it sends nothing else (IP-in-IP, ICMP).
+    if (flow.protocol !== "tcp" && flow.protocol !== "udp") return `the probe sends only TCP and UDP, not ${flow.protocol === "4" ? "IP-in-IP" : flow.protocol}`;
     return undefined;
+}
+
+/** The other node of the pair. */
+function peerOf(t: LabTopology, node: LabNode): LabNode {
+    return t.nodes.find((n) => n.index !== node.index)!;
+}
+
+/** A pod on `node` (undefined where the mode has no pods). */
+function podOn(t: LabTopology, node: LabNode): LabWorkload | undefined {
+    return t.workloads.find((w) => w.node === node.index && w.hostInterface !== undefined);
 }
 
 /** The flow matrix's addresses as the lab's `receiver` node sees them. */
 export function labFlowAddresses(t: LabTopology, receiver: LabNode): FlowAddresses {
-    const peer = t.nodes.find((n) => n.index !== receiver.index)!;
-    const peerPod = t.workloads.find((w) => w.node === peer.index && w.hostInterface !== undefined);
+    const peer = peerOf(t, receiver);
     return {
         peerNode: peer.ip,
-        peerPod: peerPod?.ip ?? peer.ip,
+        peerPod: podOn(t, peer)?.ip ?? peer.ip,
         operator: t.loadGenerator.ip,
         internet: "192.0.2.1",
         loadBalancer: t.loadGenerator.ip,
@@ -110,11 +120,9 @@ export function labFlowAddresses(t: LabTopology, receiver: LabNode): FlowAddress
  * from the receiver's drop counter, not from an answer, so no listener is needed.
  */
 export function probeArgv(t: LabTopology, flow: Flow, receiver: LabNode, seconds = 0.3): readonly string[] {
-    const peer = t.nodes.find((n) => n.index !== receiver.index)!;
-    const from = flow.from === "peer-node" ? peer.netns
-        : flow.from === "peer-pod" ? t.workloads.find((w) => w.node === peer.index && w.hostInterface !== undefined)!.netns
-        : t.loadGenerator.netns;
-    const to = flow.to === "pod" ? t.workloads.find((w) => w.node === receiver.index && w.hostInterface !== undefined)!.ip : receiver.ip;
+    const peer = peerOf(t, receiver);
+    const from = flow.from === "peer-node" ? peer.netns : flow.from === "peer-pod" ? podOn(t, peer)!.netns : t.loadGenerator.netns;
+    const to = flow.to === "pod" ? podOn(t, receiver)!.ip : receiver.ip;
     const target = `/dev/${flow.protocol}/${to}/${flow.port}`;
     // bash's /dev/tcp and /dev/udp: a connect (TCP) or one datagram (UDP); failures are expected.
     const script = flow.protocol === "tcp" ? `timeout ${seconds} bash -c 'exec 3<>${target}' 2>/dev/null; true` : `echo probe > ${target} 2>/dev/null; true`;
