@@ -186,7 +186,9 @@ function ipipSteps(t: LabTopology, tunnel: Tunnel): Step[] {
  */
 export function wireguardKeys(t: LabTopology, node: LabNode): { privateKey: string; publicKey: string } {
     const secret = createHash("sha256").update(`${t.prefix}-${node.name}-wireguard`).digest();
-    const jwk = createPublicKey(createPrivateKey({ key: { kty: "OKP", crv: "X25519", d: secret.toString("base64url"), x: "" } as any, format: "jwk" })).export({ format: "jwk" });
+    // PKCS#8 wrapping of a raw X25519 private key: a fixed 16-byte prefix (RFC 8410, section 7).
+    const der = Buffer.concat([Buffer.from("302e020100300506032b656e04220420", "hex"), secret]);
+    const jwk = createPublicKey(createPrivateKey({ key: der, format: "der", type: "pkcs8" })).export({ format: "jwk" });
     return { privateKey: secret.toString("base64"), publicKey: Buffer.from(String(jwk.x), "base64url").toString("base64") };
 }
 
