@@ -58,6 +58,15 @@ export interface PausePodArgs {
     /** The node's sandbox image (`sandboxImageCommand`). */
     readonly image: string;
     readonly activeDeadlineSeconds: number;
+    /** Ports published on the node (`hostPort`, the same number inside the pod): k3s's CNI chain
+     * ends in the portmap plugin, which DNATs them to the pod (components/modes.ts,
+     * "published-ports"). None: the pod is reached at its pod IP only. */
+    readonly publishedPorts?: readonly PublishedPort[];
+}
+
+export interface PublishedPort {
+    readonly port: number;
+    readonly protocol: "TCP" | "UDP";
 }
 
 /** A pod that is only a network namespace on the pod network: the pause image, never pulled. */
@@ -72,7 +81,16 @@ export function pausePodManifest(args: PausePodArgs): k8s.V1Pod {
             terminationGracePeriodSeconds: 0,
             activeDeadlineSeconds: args.activeDeadlineSeconds,
             tolerations: [{ operator: "Exists" }],
-            containers: [{ name: "netns", image: args.image, imagePullPolicy: "Never" }],
+            containers: [
+                {
+                    name: "netns",
+                    image: args.image,
+                    imagePullPolicy: "Never",
+                    // A port name is optional; ports differing in protocol may share a number (the
+                    // Kubernetes API reference, ContainerPort).
+                    ...(args.publishedPorts?.length ? { ports: args.publishedPorts.map((p) => ({ containerPort: p.port, hostPort: p.port, protocol: p.protocol })) } : {}),
+                },
+            ],
         },
     };
 }
@@ -101,5 +119,25 @@ export class PodNetnsShell extends RemoteShell {
     }
 
     /** The node's connection belongs to the node's shell. */
+    protected async disconnect(): Promise<void> {}
+}
+
+/**
+ * A host-network endpoint: commands run on the node itself, over the node's connection. The
+ * endpoint's processes are its own (close() stops them), but the connection is the session's,
+ * so closing this shell leaves it open.
+ */
+export class NodeEndpointShell extends RemoteShell {
+    constructor(
+        readonly name: string,
+        private readonly node: NodeTransport,
+    ) {
+        super();
+    }
+
+    protected runStreaming(command: string, onStdout: (text: string) => void, timeoutMs: number, signal?: AbortSignal): Promise<CommandResult> {
+        return this.node(command, onStdout, timeoutMs, signal);
+    }
+
     protected async disconnect(): Promise<void> {}
 }
