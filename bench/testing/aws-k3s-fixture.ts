@@ -71,6 +71,7 @@ export class AwsK3sFixture {
             [
                 '[ "$1" = -n ] || { echo "sudo: a password is required" >&2; exit 1; }',
                 "shift",
+                `printf '%s\\n' "$*" >> ${this.stubDir}/sudo-commands`,
                 'if [ "$1" = sh ] && [ "$2" = -c ]; then',
                 `  exec sh -c "$(printf '%s' "$3" | sed 's#${k3sContainerdConfig}#${this.stubDir}/containerd-config.toml#g')"`,
                 "fi",
@@ -107,6 +108,12 @@ export class AwsK3sFixture {
         const file = path.join(this.stubDir, "crictl-fails");
         if (stderr === undefined) fs.rmSync(file, { force: true });
         else fs.writeFileSync(file, `${stderr}\n`);
+    }
+
+    /** What ran through `sudo -n` on the nodes (arguments joined by spaces), in order. */
+    sudoCommands(): string[] {
+        const file = path.join(this.stubDir, "sudo-commands");
+        return fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim().split("\n") : [];
     }
 
     /** The pids commands entered with nsenter, in order. */
