@@ -44,7 +44,7 @@ import { imdsCommand, k3sVersionCommand, shellQuote } from "./commands";
 import { measureNode, measurePodMtu, networkBandwidthOf } from "./environment";
 import type { MeasurementId } from "./measurements";
 import { parseKeyValues } from "./parse";
-import { containerPidCommand, k3sContainerdConfig, NodeEndpointShell, pausePodManifest, PodNetnsShell, sandboxImageCommand, type PublishedPort } from "./pod-netns";
+import { k3sContainerdConfig, NodeEndpointShell, pausePodManifest, PodNetnsShell, readContainerPid, sandboxImageCommand, type PublishedPort } from "./pod-netns";
 import type { ClusterSession, Endpoint, Environment, HttpEndpoints, ImageRecord, PodRequest } from "./session";
 import { connectSsh, sshAuthFrom, type SshShell } from "./ssh";
 import type { Target } from "./targets";
@@ -423,16 +423,16 @@ export class AwsK3sSession implements ClusterSession {
         return image;
     }
 
-    /** The host pid of a pod's container, read on its node as root (the Ubuntu AMI's user has passwordless sudo). */
+    /**
+     * The host pid of a pod's container, read on its node as root: Ubuntu 24.04's
+     * /etc/cloud/cloud.cfg makes the image user `ubuntu` with `sudo: ["ALL=(ALL) NOPASSWD:ALL"]`
+     * (system_info.default_user; quoted in ubuntu/WSL#468), and `-n` makes a missing grant fail
+     * instead of prompting (sudo(8)). The node scripts rely on the same grant (components/nodeScripts.ts `runAsRoot`).
+     */
     private async containerPid(pod: string, node: number, containerId: string): Promise<number> {
-        const command = `sudo -n ${containerPidCommand(containerId)}`;
-        const r = await this.hosts[node].run(command, { timeoutMs: 20_000 });
-        const pid = Number(r.stdout.trim());
-        if (r.code !== 0 || !Number.isInteger(pid) || pid < 2) {
-            const why = (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-2).join(" ") || "no output";
-            throw new Error(`pod ${pod}: could not read its container's pid on ${this.nodeLabel(node)} (${command}: exit ${r.code ?? r.signal}: ${why})`);
-        }
-        return pid;
+        return readContainerPid(this.hosts[node], containerId).catch((e: Error) => {
+            throw new Error(`pod ${pod}: could not read its container's pid on ${this.nodeLabel(node)} (${e.message})`);
+        });
     }
 
     /** Waits for a pod: phase Running, a pod IP, its container running (with a containerID). */

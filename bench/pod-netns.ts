@@ -16,7 +16,7 @@
  */
 import type * as k8s from "@kubernetes/client-node";
 import { shellQuote } from "./commands";
-import { RemoteShell, type CommandResult } from "./shell";
+import { RemoteShell, type CommandResult, type Shell } from "./shell";
 
 /** containerd's config as k3s writes it at agent start (k3s docs, "Configuring containerd"). */
 export const k3sContainerdConfig = "/var/lib/rancher/k3s/agent/etc/containerd/config.toml";
@@ -39,6 +39,22 @@ export function containerPidCommand(containerId: string): string {
     const id = containerId.replace(/^containerd:\/\//, "");
     if (!/^[0-9a-f]{12,64}$/.test(id)) throw new Error(`containerID: "${containerId}" is not a containerd id (containerd://<hex>)`);
     return `k3s crictl inspect --output go-template --template '{{.info.pid}}' ${id}`;
+}
+
+/**
+ * The host pid of a container, read on its node through the node's shell as root (`asRoot`:
+ * "sudo -n " for the image user; crictl talks to containerd's root-owned socket). Fails with
+ * the command and what it printed when there is no pid.
+ */
+export async function readContainerPid(node: Shell, containerId: string, asRoot = "sudo -n "): Promise<number> {
+    const command = `${asRoot}${containerPidCommand(containerId)}`;
+    const r = await node.run(command, { timeoutMs: 20_000 });
+    const pid = Number(r.stdout.trim());
+    if (r.code !== 0 || !/^\d+$/.test(r.stdout.trim()) || pid < 2) {
+        const why = (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-2).join(" ") || "no output";
+        throw new Error(`${command}: exit ${r.code ?? r.signal}: ${why}`);
+    }
+    return pid;
 }
 
 /**
