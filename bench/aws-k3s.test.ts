@@ -18,6 +18,7 @@ import { benchDefaults, plannedToolSeconds, resolveSettings } from "./run";
 import { aggregate, summarySchema } from "./summary";
 import { AwsK3sFixture, guestbookPods, stubInstance, stubPidOf, stubSandboxImage } from "./testing/aws-k3s-fixture";
 import { standinContainerId, type PodFate } from "./testing/kube-api-standin";
+import { flowMatrix } from "../components/flows";
 import { comparisonInstanceTypes } from "../components/settings";
 
 const fixtures: AwsK3sFixture[] = [];
@@ -265,6 +266,14 @@ describe("AWS/k3s session: the baselines (issue #14)", () => {
         // seedPod bypasses admission; a create through the API does not:
         const res = await fetch(`http://127.0.0.1:${f.kube.port}/api/v1/namespaces/default/pods`, { method: "POST", headers: { authorization: "Bearer standin-token", "content-type": "application/json" }, body: JSON.stringify({ ...clash, metadata: { ...clash.metadata, name: "clash2" } }) });
         expect(((await res.json()) as { status: { phase: string; reason: string } }).status).toMatchObject({ phase: "Failed", reason: "NodePorts" });
+    });
+
+    it("bridge: the stack's security group admits every port a measurement pod publishes, from the peer node (clients are masqueraded to their node IP)", () => {
+        const flows = flowMatrix({ mode: "bridge", nodePort: 30080 });
+        for (const p of publishedMeasurementPorts) {
+            const admitted = flows.some((f) => f.from === "peer-node" && f.to === "node" && f.protocol === p.protocol.toLowerCase() && f.port === p.port);
+            expect(admitted, `${p.protocol} ${p.port} from the peer node`).toBe(true);
+        }
     });
 
     it("bridge and host decline the scaling curve with a reason; pod-network stacks measure everything", async () => {

@@ -68,7 +68,8 @@ const podPollMs = 1_000;
 const podAttempts = 2;
 /**
  * Waiting reasons that never clear by themselves: with `imagePullPolicy: Never` a missing image
- * stays ErrImageNeverPull (kubelet images/image_manager.go), and a malformed reference stays
+ * stays ErrImageNeverPull ("Required Image is absent on host and PullPolicy is NeverPullImage",
+ * kubernetes pkg/kubelet/images/types.go), and a malformed reference stays
  * InvalidImageName. Waiting for them would only spend the timeout.
  */
 const hopelessWaitingReasons = new Set(["ErrImageNeverPull", "InvalidImageName"]);
@@ -554,9 +555,11 @@ export class AwsK3sSession implements ClusterSession {
      * DNAT sends every packet for its ports at any of the node's addresses to the pod
      * (containernetworking/plugins portmap README, "Rule structure": `--dst-type LOCAL`), so a
      * server on the node itself (the host-network baseline's sockperf, same port) would never see
-     * its clients. A positive grace period keeps the pod object until the kubelet has stopped it
-     * (DeleteOptions.gracePeriodSeconds: "zero indicates delete immediately"), and the kubelet
-     * tears the sandbox's network down with it.
+     * its clients. Deleting with grace 0 would remove the object at once
+     * (DeleteOptions.gracePeriodSeconds: "The value zero indicates delete immediately"), before
+     * the kubelet has stopped anything; with a positive grace the object stays, marked, until the
+     * kubelet has stopped the pod and removes it (Kubernetes docs, Pod Lifecycle, "Termination of
+     * Pods"), so "gone" means the sandbox and its network are torn down.
      */
     private async withdrawPublished(node: number): Promise<void> {
         const key = `${publishedRole}/${node}`;
