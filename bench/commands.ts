@@ -1,7 +1,8 @@
 /**
  * Command lines the runner sends to a shell: pure functions, args in, text out. The same text
- * goes over SSH to an EC2 node, through `kubectl exec`-style Kubernetes exec into a pod, into
- * `ip netns exec` in the lab, or to a local `sh -c` in the tests: only the Shell differs.
+ * goes over SSH to an EC2 node, over SSH and `nsenter` into a pod's network namespace
+ * (pod-netns.ts), into `ip netns exec` in the lab, or to a local `sh -c` in the tests: only the
+ * Shell differs.
  *
  * Every long-running tool is wrapped in `timeout` so that it dies on its own even when the
  * runner is killed with SIGKILL and no cleanup code runs.
@@ -297,7 +298,7 @@ export function imdsCommand(): string {
     );
 }
 
-/** Wraps a background command for remote shells (SSH, Kubernetes exec): the first stdout line
+/** Wraps a background command for remote shells (SSH, and nsenter over SSH): the first stdout line
  * names the process group, so `stopCommand` can end it and everything it started. */
 export function backgroundCommand(command: string): string {
     return `setsid -w sh -c ${shellQuote(`echo "bench-pgid $$"; exec sh -c ${shellQuote(command)}`)}`;
