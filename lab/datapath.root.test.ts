@@ -98,6 +98,19 @@ describe.skipIf(!isRoot)("lab datapaths (root: builds network namespaces)", () =
                 expect(r.code, r.stdout.slice(-300) + r.stderr).toBe(0);
                 expect(JSON.parse(r.stdout).end.sum_received.bytes).toBeGreaterThan(0);
             });
+            withMode("a container reaches a port published on its own node (DNAT back to itself: the port's hairpin mode)", async (b) => {
+                const [container] = b.target.lab!.pods;
+                const port = String(measurementPorts.iperf3.first);
+                const srv = runCommand(inNamespace(container.netns, ["timeout", "10", "iperf3", "-s", "-1", "-p", port]), 15_000);
+                let r: { code: number | null; stdout: string; stderr: string } = { code: 1, stdout: "", stderr: "" };
+                for (let i = 0; i < 20 && r.code !== 0; i++) {
+                    await new Promise((res) => setTimeout(res, 150));
+                    r = await runCommand(inNamespace(container.netns, ["timeout", "5", "iperf3", "-c", container.ip, "-p", port, "-t", "1", "-J"]), 8_000);
+                }
+                await srv;
+                expect(r.code, r.stdout.slice(-300) + r.stderr).toBe(0);
+                expect(JSON.parse(r.stdout).end.sum_received.bytes).toBeGreaterThan(0);
+            });
             return;
         }
 

@@ -95,7 +95,15 @@ function vethToPod(node: LabNode, pod: LabWorkload, mtu: number, hostMac?: strin
     ];
 }
 
-/** Pods on a bridge that owns the subnet gateway: flannel's `cni0` (k3s) or Docker's `docker0`. */
+/**
+ * Pods on a bridge that owns the subnet gateway: flannel's `cni0` (k3s) or Docker's `docker0`.
+ * Every pod's port is in hairpin mode, as both set it: k3s's flannel CNI config delegates to the
+ * bridge plugin with `"hairpinMode": true` (k3s pkg/agent/flannel/setup_linux.go `cniConf`), and
+ * Docker with `--userland-proxy=false` sets hairpin on each endpoint's host veth (moby
+ * libnetwork drivers/bridge/bridge.go `CreateEndpoint`: `if !config.EnableUserlandProxy
+ * { setHairpinMode(...) }`). Without it a pod that reaches its own service or published port
+ * through its node (DNAT back to itself) never gets an answer (lab/datapath.root.test.ts).
+ */
 function bridgedPods(t: LabTopology, bridge: string, gateway: (n: LabNode) => string, prefixLength: number): Step[] {
     return t.nodes.flatMap((node) => [
         ip(node.netns, "link", "add", bridge, "mtu", String(t.mtu.pod), "type", "bridge"),
@@ -104,6 +112,7 @@ function bridgedPods(t: LabTopology, bridge: string, gateway: (n: LabNode) => st
         ...podsOf(t, node).flatMap((pod) => [
             ...vethToPod(node, pod, t.mtu.pod),
             ip(node.netns, "link", "set", pod.hostInterface!, "master", bridge, "up"),
+            ip(node.netns, "link", "set", pod.hostInterface!, "type", "bridge_slave", "hairpin", "on"),
             ip(pod.netns, "addr", "add", `${pod.ip}/${prefixLength}`, "dev", "eth0"),
             ip(pod.netns, "link", "set", "eth0", "up"),
             ip(pod.netns, "route", "add", "default", "via", gateway(node)),

@@ -140,6 +140,13 @@ describe("lab datapath plans", () => {
         expect(p).toContain("-A DOCKER -p tcp --dport 8081 -j DNAT --to-destination 172.17.0.3:80");
         expect(p).toContain("-A DOCKER -p tcp --dport 6379 -j DNAT --to-destination 172.17.0.2:6379");
         expect(p).toContain("-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE");
+        // Docker with --userland-proxy=false puts each endpoint's host veth in hairpin mode (moby
+        // libnetwork drivers/bridge CreateEndpoint); k3s's flannel CNI delegates with hairpinMode true.
+        for (const mode of ["bridge", "vxlan", "host-gw"] as const) {
+            const pods = labTopology(mode, runId).workloads.filter((w) => w.hostInterface);
+            const text = plan(mode).join("\n");
+            for (const w of pods) expect(text, `${mode}: ${w.hostInterface}`).toContain(`link set ${w.hostInterface} type bridge_slave hairpin on`);
+        }
         const host = datapathSteps(labTopology("host", runId));
         // Its only netfilter rules are the stack's security group (mangle), never NAT.
         expect(host.filter((s) => s.argv[4] === "iptables" && s.argv.includes("nat")).map(line), "no NAT rules").toEqual([]);
