@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { readJsonFile } from "../core/schema";
 import type { Environment } from "./session";
+import { frontendsSchema, type FrontendsOutput } from "./targets";
 import { measurementIds, type MeasureSettings, type MeasurementId } from "./measurements";
 import { overheadPct, summarize, withinNoise, type Better, type Summary } from "./stats";
 
@@ -67,6 +68,9 @@ export interface TargetInfo {
     readonly mode: string;
     readonly platform: string;
     readonly description?: string;
+    /** Where and how its frontends answer (the target's `frontends`; absent in older files and
+     * in targets files that do not give it). */
+    readonly frontends?: FrontendsOutput;
 }
 
 export interface BenchSummaryFile {
@@ -189,7 +193,15 @@ export const summaryFileSchema = z.object({
         sockperfPort: z.number(),
         cases: z.array(z.string()).optional(),
     }),
-    targets: z.array(z.object({ name: z.string(), mode: z.string(), platform: z.string(), description: z.string().optional() })),
+    targets: z.array(
+        z.object({
+            name: z.string(),
+            mode: z.string(),
+            platform: z.string(),
+            description: z.string().optional(),
+            frontends: frontendsSchema.optional(),
+        }),
+    ),
     order: z.array(z.array(z.string())),
     environments: z.array(z.object({ target: z.string(), repetition: z.number().int(), environment: environmentSchema })),
     figures: z.array(
