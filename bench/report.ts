@@ -320,8 +320,9 @@ function figureLabel(s: BenchSummaryFile, f: BenchSummaryFile["figures"][number]
     return attachments.size === 1 ? `${nodePathLabel([...attachments][0])}${what}` : `HTTP straight to a node (NodePort, or the baseline's own frontend port)${what}`;
 }
 
-/** The markdown report. `recordedBaseline`: the run's own, when the report is rendered against another. */
-export function reportMarkdown(s: BenchSummaryFile, recordedBaseline: string | undefined = s.baseline): string {
+/** The markdown report. `rendered.recordedBaseline`: the baseline the run itself recorded, when
+ * the report is rendered against another (`bench report --baseline`). */
+export function reportMarkdown(s: BenchSummaryFile, rendered?: { readonly recordedBaseline: string | undefined }): string {
     const t = new Tables(s);
     const names = s.targets.map((x) => x.name);
     const out: string[] = [];
@@ -362,7 +363,8 @@ export function reportMarkdown(s: BenchSummaryFile, recordedBaseline: string | u
     );
     out.push("");
     if (s.baseline) {
-        const chosen = recordedBaseline !== s.baseline ? ` (chosen when rendering with \`--baseline ${s.baseline}\`; the run recorded ${recordedBaseline ?? "none"})` : "";
+        const recordedBaseline = rendered?.recordedBaseline;
+        const chosen = rendered && recordedBaseline !== s.baseline ? ` (chosen when rendering with \`--baseline ${s.baseline}\`; the run recorded ${recordedBaseline ?? "none"})` : "";
         out.push(
             `Baseline: **${s.baseline}**${chosen}. "≈" / "within noise" marks a figure whose difference from the baseline has a 95% interval (Welch's t, on the difference itself) that contains 0: that difference is not shown to be real.`,
         );
@@ -698,5 +700,5 @@ export async function renderReport(folder: string, options: RenderOptions = {}):
     for (const [name, svg] of Object.entries(charts)) fs.writeFileSync(path.join(folder, "charts", name), svg);
     // A comparison adds what its stacks cost on AWS (estimate and measured) once its stacks are torn down.
     const bill = readBillFile(folder);
-    fs.writeFileSync(path.join(folder, "report.md"), reportMarkdown(summary, recorded.baseline) + (bill ? `\n${billMarkdown(bill)}` : ""));
+    fs.writeFileSync(path.join(folder, "report.md"), reportMarkdown(summary, { recordedBaseline: recorded.baseline }) + (bill ? `\n${billMarkdown(bill)}` : ""));
 }

@@ -141,6 +141,7 @@ describe("command line", () => {
         expect(cmd.stacks).toEqual(["vxlan", "host-gw"]);
         expect(cmd.options).toMatchObject({ outDir: "/tmp/r", baseline: "host-gw", maxOverheadPct: 10, repetitions: 5, measurements: ["iperf3", "latency"], scalingPods: [2, 4] });
         expect(parseBenchCommand(["report", "results/x"])).toMatchObject({ command: "report", folder: "results/x" });
+        expect(parseBenchCommand(["report", "results/x", "--baseline", "lab-host"])).toMatchObject({ command: "report", folder: "results/x", options: { baseline: "lab-host" } });
     });
 
     it("rejects bad flags with the flag's name and value", () => {
@@ -159,6 +160,7 @@ describe("bench CLI exit codes", () => {
         const errors: string[] = [];
         vi.spyOn(console, "error").mockImplementation((m: string) => void errors.push(m));
         vi.spyOn(console, "log").mockImplementation(() => undefined);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-cli-"));
         try {
             const wiring = { readStackOutputs: async () => ({}) };
             const run = (argv: string[]) => exitCodeOfMain("bench", () => main(argv, wiring));
@@ -166,7 +168,6 @@ describe("bench CLI exit codes", () => {
             expect(errors.at(-1)).toMatch(/--repetitions: "x" must be a whole number/);
             expect(await run(["vxlan"]), "a stack with wrong outputs is bad input").toBe(2);
             expect(errors.at(-1)).toMatch(/stack "vxlan" outputs/);
-            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-cli-"));
             const lab = { name: "lab-a", platform: "lab", mode: "vxlan", nodePort: 1, nodes: [], podCidr: "10.0.0.0/16", mtu: { node: 1500, pod: 1450 }, lab: {} };
             fs.writeFileSync(path.join(dir, "t.json"), JSON.stringify([lab]));
             expect(await run(["--targets", path.join(dir, "t.json"), "--baseline", "nope", "--dry-run"])).toBe(2);
@@ -178,8 +179,15 @@ describe("bench CLI exit codes", () => {
             fs.copyFileSync(path.join(__dirname, "..", "docs", "sample-report", "summary.json"), path.join(dir, "summary.json"));
             expect(await run(["report", dir])).toBe(0);
             expect(fs.readFileSync(path.join(dir, "report.md"), "utf8")).toContain("Loopback sample — not a network comparison");
-            fs.rmSync(dir, { recursive: true, force: true });
+            // --baseline re-renders against another target of the run; it is checked against the run's targets.
+            expect(await run(["report", dir, "--baseline", "loopback-a"])).toBe(0);
+            expect(fs.readFileSync(path.join(dir, "report.md"), "utf8")).toContain("Baseline: **loopback-a** (chosen when rendering with `--baseline loopback-a`; the run recorded loopback-b)");
+            expect(await run(["report", dir, "--baseline", "lab-host"])).toBe(2);
+            expect(errors.at(-1)).toContain(`bench: --baseline: "lab-host" is not a target of the run in ${path.join(dir, "summary.json")}; allowed: loopback-a, loopback-b`);
+            expect(await run(["report", dir, "--repetitions", "3"])).toBe(2);
+            expect(errors.at(-1)).toContain("bench: report: --repetitions does not apply to a saved run; allowed: --baseline <target>");
         } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
             vi.restoreAllMocks();
         }
     });
