@@ -662,7 +662,7 @@ export function reportCharts(s: BenchSummaryFile): Record<string, string> {
         // Series are the modes here: the baseline is named in the legend.
         const seriesName = (n: string) => (n === s.baseline ? `${n} (baseline)` : n);
         const groups: BarGroup[] = ["p50", "p90", "p99"].map((p) => ({ label: p, bars: names.map((n) => bar(n, `${httpPrefix}.latency.${p}`, seriesName(n))).filter((b) => b !== undefined) }));
-        charts["latency-percentiles.svg"] = groupedBarChart(`HTTP latency percentiles (${httpPrefix === "http.lb" ? "via load balancer" : "via NodePort"})`, "ms", groups, names.map(seriesName));
+        charts["latency-percentiles.svg"] = groupedBarChart(`HTTP latency percentiles (${httpPrefix === "http.lb" ? "via load balancer" : "straight to a node's frontend port"})`, "ms", groups, names.map(seriesName));
     }
     const counts = s.settings.scalingPods.filter((c) => t.has(`scaling.${c}.throughput`));
     if (counts.length) {
