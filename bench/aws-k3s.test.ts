@@ -1,19 +1,24 @@
 /**
  * The AWS/k3s session against a stand-in Kubernetes API (testing/kube-api-standin.ts) and the
- * in-process SSH server: pods that fail are replaced under fresh names, the API's error body
- * reaches the message, measurement pods carry no probes, a second runner's pods survive a new
- * session, and the environment records the digests the guestbook ran.
+ * in-process SSH server with stub k3s/sudo/nsenter on the nodes' PATH: measurement pods are
+ * pause pods of the node's sandbox image, never pulled; their commands run on the node through
+ * `sudo -n nsenter --target <pid> --net` with the pid crictl reports for the pod's container;
+ * pods that fail or are replaced are never entered by a stale pid; the bridge stack publishes
+ * the measurement ports and answers at node addresses; the host stack answers with the nodes; a
+ * second runner's pods survive a new session; the environment records the digests the
+ * guestbook ran.
  */
 import { execFileSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { benchPodManifest, requireAwsFields, managedByLabel, openAwsK3sSession, podLifetimeSeconds, roleLabelKey, runLabelKey, runLease, runLeaseName, type AwsK3sSession } from "./aws-k3s";
+import { benchPodManifest, requireAwsFields, managedByLabel, openAwsK3sSession, podLifetimeSeconds, publishedMeasurementPorts, publishedRole, roleLabelKey, runLabelKey, runLease, runLeaseName, type AwsK3sSession } from "./aws-k3s";
 import { k3sVersionCommand } from "./commands";
 import { networkBandwidth } from "./environment";
 import { reportMarkdown } from "./report";
 import { benchDefaults, plannedToolSeconds, resolveSettings } from "./run";
 import { aggregate, summarySchema } from "./summary";
-import { AwsK3sFixture, guestbookPods, stubInstance } from "./testing/aws-k3s-fixture";
-import type { PodFate } from "./testing/kube-api-standin";
+import { AwsK3sFixture, guestbookPods, stubInstance, stubPidOf, stubSandboxImage } from "./testing/aws-k3s-fixture";
+import { standinContainerId, type PodFate } from "./testing/kube-api-standin";
+import { flowMatrix } from "../components/flows";
 import { comparisonInstanceTypes } from "../components/settings";
 
 const fixtures: AwsK3sFixture[] = [];
@@ -26,8 +31,8 @@ async function fixture(kube: ConstructorParameters<typeof AwsK3sFixture>[0] = {}
     return f;
 }
 
-async function open(f: AwsK3sFixture): Promise<AwsK3sSession> {
-    const s = await openAwsK3sSession(f.target());
+async function open(f: AwsK3sFixture, overrides: Parameters<AwsK3sFixture["target"]>[0] = {}): Promise<AwsK3sSession> {
+    const s = await openAwsK3sSession(f.target(overrides));
     sessions.push(s);
     return s;
 }
@@ -37,48 +42,103 @@ afterEach(async () => {
     await Promise.all(fixtures.splice(0).map((f) => f.stop()));
 });
 
-const aptFailure: PodFate = { kind: "failed", reason: "Error", exitCode: 100, log: "E: Unable to locate package sockperf" };
+const crashed: PodFate = { kind: "failed", reason: "Error", exitCode: 128, message: "failed to create containerd task" };
 const role = (pod: { metadata?: { labels?: Record<string, string> } }) => pod.metadata?.labels?.[roleLabelKey];
+/** The pid the stub crictl reports for a pod the stand-in runs. */
+const pidOfPod = (f: AwsK3sFixture, name: string) => stubPidOf(standinContainerId(f.kube.pods.get(`default/${name}`)!.object.metadata.uid));
+const nsenterCommands = (f: AwsK3sFixture) => f.ssh.commands.filter((c) => c.includes("nsenter"));
 
-describe("AWS/k3s session: measurement pods", () => {
-    it("a pod that fails once is deleted and replaced under a fresh name, and the run continues in the new pod", async () => {
-        const f = await fixture({ fate: (pod, nth) => (nth === 0 && role(pod) === "net" ? aptFailure : { kind: "ready" }) });
+describe("AWS/k3s session: measurement pods without installs (issue #11)", () => {
+    it("a pod is the node's sandbox image, never pulled, and its commands run on the node in its network namespace", async () => {
+        const f = await fixture();
+        const s = await open(f);
+        const [pod] = await s.pods({ role: "net", node: 0, count: 1 });
+        const [created] = f.kube.created;
+        expect(created.spec.containers).toEqual([{ name: "netns", image: stubSandboxImage, imagePullPolicy: "Never" }]);
+        expect(created.spec.hostNetwork).toBeUndefined();
+        for (const c of created.spec.containers) for (const probe of ["readinessProbe", "livenessProbe", "startupProbe"]) expect(c).not.toHaveProperty(probe);
+        // The pid came from crictl by the container's id, as root.
+        const containerId = standinContainerId(f.kube.pods.get(`default/${pod.name}`)!.object.metadata.uid);
+        expect(f.sudoCommands()).toContain(`k3s crictl inspect --output go-template --template {{.info.pid}} ${containerId.replace("containerd://", "")}`);
+        expect(pod.ip).toBe("127.0.0.1"); // the stand-in's pod IP
+        expect((await pod.shell.run("echo in-pod", { timeoutMs: 10_000 })).stdout).toBe("in-pod\n");
+        expect(f.nsenterTargets()).toEqual([pidOfPod(f, pod.name)]);
+        expect(nsenterCommands(f).at(-1)).toMatch(new RegExp(`^sudo -n nsenter --target ${pidOfPod(f, pod.name)} --net -- sh -c `));
+    });
+
+    it("the sandbox image is read once per node, and a missing one fails the request naming the config file", async () => {
+        const f = await fixture();
+        const s = await open(f);
+        await s.pods({ role: "net", node: 0, count: 1 });
+        await s.pods({ role: "scale", node: 0, count: 2 });
+        expect(f.ssh.commands.filter((c) => c.includes("sandbox_image")).length).toBe(1);
+        f.containerdConfig("[plugins]\n");
+        const err = await s.pods({ role: "net", node: 1, count: 1 }).catch((e: Error) => e);
+        expect((err as Error).message).toMatch(/node 2 \(node-b\): could not read the sandbox \(pause\) image from \/var\/lib\/rancher\/k3s\/agent\/etc\/containerd\/config\.toml: no sandbox_image or pinned_images\.sandbox entry/);
+        expect(f.kube.created).toHaveLength(3); // nothing created on node 2
+    });
+
+    it("an image the node lacks (ErrImageNeverPull) fails at once with the reason, not after the ready timeout", async () => {
+        const f = await fixture({ fate: () => ({ kind: "pending", waitingReason: "ErrImageNeverPull", message: `Container image "${stubSandboxImage}" is not present with pull policy of Never` }) });
+        const s = await open(f);
+        const started = Date.now();
+        const err = await s.pods({ role: "net", node: 0, count: 1 }).catch((e: Error) => e);
+        expect(Date.now() - started).toBeLessThan(20_000);
+        expect((err as Error).message).toMatch(/failed 2 times: pod \S+ cannot start: ErrImageNeverPull: Container image "rancher\/mirrored-pause:3\.6" is not present with pull policy of Never/);
+        expect(f.kube.podNames()).toEqual([]); // both attempts deleted
+    });
+
+    it("a failing pid lookup is reported with the command and crictl's words, and the pod is not left behind", async () => {
+        const f = await fixture();
+        const s = await open(f);
+        f.failPidLookups('time="2026-11-29T19:00:00Z" level=fatal msg="getting the status of the container: rpc error: code = NotFound"');
+        const err = await s.pods({ role: "net", node: 0, count: 1 }).catch((e: Error) => e);
+        expect((err as Error).message).toMatch(/pod cni-bench-\w+-net-n1-0: could not read its container's pid on node 1 \(node-a\) \(sudo -n k3s crictl inspect .*: exit 1: .*code = NotFound"\)/);
+        expect(f.kube.podNames()).toEqual([]);
+        f.failPidLookups(undefined);
+        const [pod] = await s.pods({ role: "net", node: 0, count: 1 });
+        expect((await pod.shell.run("echo ok", { timeoutMs: 10_000 })).stdout).toBe("ok\n");
+    });
+
+    it("a pod that fails once is deleted and replaced under a fresh name, and its commands enter the replacement's pid", async () => {
+        const f = await fixture({ fate: (pod, nth) => (nth === 0 && role(pod) === "net" ? crashed : { kind: "ready" }) });
         const s = await open(f);
         const [pod] = await s.pods({ role: "net", node: 0, count: 1 });
         const [failed, replacement] = f.kube.created.map((p) => p.metadata.name);
         expect(pod.name).toBe(replacement);
-        expect(replacement).not.toBe(failed);
-        expect(f.kube.podNames()).not.toContain(failed); // the failed pod was deleted
+        expect(f.kube.podNames()).not.toContain(failed);
         expect(f.kube.requests).toContain(`DELETE /api/v1/namespaces/default/pods/${failed}`);
-        expect((await pod.shell.run("echo in-pod", { timeoutMs: 10_000 })).stdout).toBe("in-pod\n");
-        // The same request again reuses the pod that came up.
+        await pod.shell.run("true", { timeoutMs: 10_000 });
+        expect(f.nsenterTargets()).toEqual([pidOfPod(f, replacement)]);
         expect((await s.pods({ role: "net", node: 0, count: 1 }))[0].name).toBe(replacement);
         expect(f.kube.created).toHaveLength(2);
     });
 
-    it("a role whose pods fail twice fails that request with the pod's reason and log; the next repetition creates fresh pods and succeeds", async () => {
-        const f = await fixture({ fate: (pod, nth) => (nth < 2 && role(pod) === "net" ? aptFailure : { kind: "ready" }) });
+    it("a role whose pods fail twice fails that request with the pod's reason; the next request creates fresh pods and succeeds", async () => {
+        const f = await fixture({ fate: (pod, nth) => (nth < 2 && role(pod) === "net" ? crashed : { kind: "ready" }) });
         const s = await open(f);
         const err = await s.pods({ role: "net", node: 0, count: 1 }).catch((e: Error) => e);
-        expect((err as Error).message).toMatch(/net pod on node 1 failed 2 times: pod cni-bench-\w+-net-n1-0 ended \(Failed: Error, exit 100\); log: E: Unable to locate package sockperf/);
-        // Before the fix, the deterministic name made every later create answer HTTP 409.
+        expect((err as Error).message).toMatch(/net pod on node 1 \(node-a\) failed 2 times: pod cni-bench-\w+-net-n1-0 ended \(Failed: Error, exit 128, failed to create containerd task\)/);
         const [pod] = await s.pods({ role: "net", node: 0, count: 1 });
         expect(pod.name).toMatch(/-net-n1-2$/);
-        expect(new Set(f.kube.created.map((p) => p.metadata.name)).size).toBe(3);
-        // environment() needs the net pods; it works again in the next repetition.
         const env = await s.environment();
         expect(env.podInterface).toBeDefined();
     });
 
-    it("of several pods requested together, the ones that came up are kept when one fails", async () => {
-        const f = await fixture({ fate: (pod, nth) => (nth === 1 || nth === 3 ? aptFailure : { kind: "ready" }) });
+    it("a kept pod whose container was replaced (a new containerID) is not entered by the old pid: the pod is replaced", async () => {
+        const f = await fixture();
         const s = await open(f);
-        await expect(s.pods({ role: "scale", node: 0, count: 3 })).rejects.toThrow(/1 of 3 pod\(s\) did not come up/);
-        const kept = f.kube.podNames().filter((n) => n.includes("-scale-"));
-        expect(kept).toHaveLength(2);
-        const pods = await s.pods({ role: "scale", node: 0, count: 3 });
-        expect(pods.map((p) => p.name)).toEqual(expect.arrayContaining(kept));
-        expect(f.kube.created).toHaveLength(5); // 3 + 1 replacement (failed again) + 1 now
+        const [first] = await s.pods({ role: "net", node: 1, count: 1 });
+        const oldPid = pidOfPod(f, first.name);
+        const stored = f.kube.pods.get(`default/${first.name}`)!;
+        const newId = standinContainerId("another container");
+        f.kube.pods.set(`default/${first.name}`, { ...stored, object: { ...stored.object, status: { containerStatuses: [{ name: "netns", ready: true, containerID: newId, state: { running: {} } }] } } });
+        const [second] = await s.pods({ role: "net", node: 1, count: 1 });
+        expect(second.name).not.toBe(first.name);
+        expect(f.kube.podNames()).not.toContain(first.name);
+        await second.shell.run("true", { timeoutMs: 10_000 });
+        expect(f.nsenterTargets()).toEqual([pidOfPod(f, second.name)]);
+        expect(f.nsenterTargets()).not.toContain(oldPid);
     });
 
     it("a kept pod that ended (its deadline, an eviction) is replaced on the next request", async () => {
@@ -86,20 +146,21 @@ describe("AWS/k3s session: measurement pods", () => {
         const s = await open(f);
         const [first] = await s.pods({ role: "net", node: 1, count: 1 });
         const stored = f.kube.pods.get(`default/${first.name}`)!;
-        f.kube.pods.set(`default/${first.name}`, { ...stored, fate: { kind: "failed", reason: "DeadlineExceeded", exitCode: 137, log: "" } });
+        f.kube.pods.set(`default/${first.name}`, { ...stored, fate: { kind: "failed", reason: "DeadlineExceeded", exitCode: 137 } });
         const [second] = await s.pods({ role: "net", node: 1, count: 1 });
         expect(second.name).not.toBe(first.name);
         expect(f.kube.podNames()).not.toContain(first.name);
     });
 
-    it("pod exec: exit codes come from the API's final Status; a Status without one is an error, never 'exit 1'", async () => {
-        const f = await fixture();
+    it("of several pods requested together, the ones that came up are kept when one fails", async () => {
+        const f = await fixture({ fate: (_pod, nth) => (nth === 1 || nth === 3 ? crashed : { kind: "ready" }) });
         const s = await open(f);
-        const [pod] = await s.pods({ role: "net", node: 0, count: 1 });
-        expect(await pod.shell.run("echo out; exit 7", { timeoutMs: 10_000 })).toEqual({ stdout: "out\n", stderr: "", code: 7 });
-        const stored = f.kube.pods.get(`default/${pod.name}`)!;
-        f.kube.pods.set(`default/${pod.name}`, { ...stored, fate: { kind: "pending", waitingReason: "ContainerCreating", message: "" } });
-        await expect(pod.shell.run("echo never", { timeoutMs: 10_000 })).rejects.toThrow(/pod .*: exec failed \(NotFound: pod not running\) while running/);
+        await expect(s.pods({ role: "scale", node: 0, count: 3 })).rejects.toThrow(/1 of 3 pod\(s\) did not come up/);
+        const kept = f.kube.podNames().filter((n) => n.includes("-scale-"));
+        expect(kept).toHaveLength(2);
+        const pods = await s.pods({ role: "scale", node: 0, count: 3 });
+        expect(pods.map((p) => p.name)).toEqual(expect.arrayContaining(kept));
+        expect(f.kube.created).toHaveLength(5);
     });
 
     it("the Kubernetes API's error body reaches the message, not just the status code", async () => {
@@ -110,29 +171,33 @@ describe("AWS/k3s session: measurement pods", () => {
         expect((err as Error).message).toContain(`could not create it: HTTP 403 Forbidden: ${message}`);
     });
 
-    it("measurement pods carry no probes, and their deadline outlasts a long run (five stacks, 20 repetitions, default plan)", async () => {
+    it("the pods' deadline outlasts a long run (five stacks, 20 repetitions, default plan)", async () => {
         const f = await fixture();
         const s = await open(f);
         await s.pods({ role: "net", node: 0, count: 1 });
-        await s.pods({ role: "baseline", node: 1, count: 1, hostNetwork: true });
-        expect(f.kube.created).toHaveLength(2);
-        for (const pod of f.kube.created) {
-            for (const c of pod.spec.containers) {
-                expect(c, `container ${c.name} of ${pod.metadata.name}`).not.toHaveProperty("readinessProbe");
-                expect(c).not.toHaveProperty("livenessProbe");
-                expect(c).not.toHaveProperty("startupProbe");
-            }
-        }
-        // Readiness was read from the log while waiting, once per pod; nothing polls it afterwards.
-        const logReads = () => f.kube.requests.filter((r) => r.endsWith("/log")).length;
-        const before = logReads();
-        await s.pods({ role: "net", node: 0, count: 1 });
-        expect(logReads()).toBe(before);
         const targets = Array.from({ length: 5 }, (_, i) => f.target({ name: `stack${i}` }));
         const longRun = plannedToolSeconds(targets, resolveSettings(targets, { outDir: "unused", repetitions: 20 }));
         expect(f.kube.created[0].spec.activeDeadlineSeconds).toBe(podLifetimeSeconds);
         expect(podLifetimeSeconds).toBeGreaterThan(2 * longRun);
         expect(benchDefaults.repetitions).toBeLessThan(20);
+    });
+
+    it("host-network endpoints are the node itself, with no pod; closing one leaves the node's connection to the session", async () => {
+        const f = await fixture();
+        const s = await open(f);
+        const [host] = await s.pods({ role: "baseline", node: 1, count: 1, hostNetwork: true });
+        expect(host).toMatchObject({ node: 1, hostNetwork: true, ip: "127.0.0.1" });
+        expect(f.kube.created).toEqual([]);
+        const before = nsenterCommands(f).length;
+        expect((await host.shell.run("echo host", { timeoutMs: 10_000 })).stdout).toBe("host\n");
+        expect(nsenterCommands(f).length).toBe(before); // no namespace entered
+        const bg = host.shell.start("sleep 41");
+        await new Promise((r) => setTimeout(r, 300));
+        await host.shell.close();
+        expect((await bg.done).code).not.toBe(0); // the endpoint's own process was stopped …
+        expect((await s.hosts[1].run("echo still-connected", { timeoutMs: 10_000 })).stdout).toBe("still-connected\n"); // … and the node's connection is open
+        const [again] = await s.pods({ role: "baseline", node: 1, count: 1, hostNetwork: true });
+        expect((await again.shell.run("echo again", { timeoutMs: 10_000 })).stdout).toBe("again\n");
     });
 
     it("releasePods removes the scaling pods and leaves the others", async () => {
@@ -145,9 +210,101 @@ describe("AWS/k3s session: measurement pods", () => {
         const left = f.kube.podNames();
         expect(left.filter((n) => n.includes("-scale-"))).toEqual([]);
         expect(left.filter((n) => n.includes("-net-"))).toHaveLength(1);
-        // Asking again creates new ones (the released pods are forgotten, not reused).
         const again = await s.pods({ role: "scale", node: 0, count: 1 });
         expect(f.kube.podNames()).toContain(again[0].name);
+    });
+});
+
+describe("AWS/k3s session: the baselines (issue #14)", () => {
+    it("bridge: a pod-network endpoint is a pause pod publishing the measurement ports, reached at its node's address", async () => {
+        const f = await fixture();
+        const s = await open(f, { name: "bridge", mode: "bridge", nodes: f.target().nodes.map((n, i) => ({ ...n, privateIp: `127.0.0.${i + 1}` })) });
+        const [server] = await s.pods({ role: "net", node: 0, count: 1 });
+        const [client] = await s.pods({ role: "net", node: 1, count: 1 });
+        expect([server.ip, client.ip]).toEqual(["127.0.0.1", "127.0.0.2"]); // node addresses: the portmap DNAT, as Docker's -p
+        expect(server.hostNetwork).toBe(false);
+        const published = f.kube.created.map((p) => p.spec.containers[0].ports);
+        for (const ports of published) {
+            expect(ports).toEqual(publishedMeasurementPorts.map((p) => ({ containerPort: p.port, hostPort: p.port, protocol: p.protocol })));
+        }
+        expect(f.kube.created.map(role)).toEqual([publishedRole, publishedRole]);
+        // Every role shares the node's one port-publishing pod: a second would be rejected by the kubelet.
+        const [other] = await s.pods({ role: "contract", node: 0, count: 1 });
+        expect(other.name).toBe(server.name);
+    });
+
+    it("bridge: the same-node case gets the publishing pod as server and a plain pod as client; no host-port conflict arises", async () => {
+        const f = await fixture();
+        const s = await open(f, { name: "bridge", mode: "bridge" });
+        const [server, client] = await s.pods({ role: "net", node: 0, count: 2 });
+        expect(server.name).not.toBe(client.name);
+        const byName = new Map(f.kube.created.map((p) => [p.metadata.name, p]));
+        expect(byName.get(server.name)!.spec.containers[0].ports).toHaveLength(publishedMeasurementPorts.length);
+        expect(byName.get(client.name)!.spec.containers[0].ports).toBeUndefined();
+        expect(f.kube.requests.filter((r) => r === "POST /api/v1/namespaces/default/pods")).toHaveLength(2); // none rejected and retried
+        expect((await client.shell.run("echo client", { timeoutMs: 10_000 })).stdout).toBe("client\n");
+    });
+
+    it("bridge: a host-network endpoint on a node first removes that node's publishing pod (its DNAT would capture the node's own servers), which comes back for the next pod request", async () => {
+        const f = await fixture();
+        const s = await open(f, { name: "bridge", mode: "bridge" });
+        const [pod] = await s.pods({ role: "net", node: 0, count: 1 });
+        const [host] = await s.pods({ role: "baseline", node: 0, count: 1, hostNetwork: true });
+        expect(host.hostNetwork).toBe(true);
+        expect(f.kube.podNames()).not.toContain(pod.name);
+        const [back] = await s.pods({ role: "net", node: 0, count: 1 });
+        expect(back.name).not.toBe(pod.name);
+        expect(f.kube.podNames()).toContain(back.name);
+    });
+
+    it("negative control for the stand-in: a second pod publishing the same ports on a node is rejected (the kubelet's NodePorts admission)", async () => {
+        const f = await fixture();
+        const s = await open(f, { name: "bridge", mode: "bridge" });
+        await s.pods({ role: "net", node: 0, count: 1 });
+        const clash = benchPodManifest({ name: "clash", nodeName: "node-a", runId: s.runId, role: "x", image: stubSandboxImage, publishedPorts: publishedMeasurementPorts });
+        f.kube.seedPod(clash, f.kube.pods.values().next().value!.fate);
+        // seedPod bypasses admission; a create through the API does not:
+        const res = await fetch(`http://127.0.0.1:${f.kube.port}/api/v1/namespaces/default/pods`, { method: "POST", headers: { authorization: "Bearer standin-token", "content-type": "application/json" }, body: JSON.stringify({ ...clash, metadata: { ...clash.metadata, name: "clash2" } }) });
+        expect(((await res.json()) as { status: { phase: string; reason: string } }).status).toMatchObject({ phase: "Failed", reason: "NodePorts" });
+    });
+
+    it("bridge: the stack's security group admits every port a measurement pod publishes, from the peer node (clients are masqueraded to their node IP)", () => {
+        const flows = flowMatrix({ mode: "bridge", nodePort: 30080 });
+        for (const p of publishedMeasurementPorts) {
+            const admitted = flows.some((f) => f.from === "peer-node" && f.to === "node" && f.protocol === p.protocol.toLowerCase() && f.port === p.port);
+            expect(admitted, `${p.protocol} ${p.port} from the peer node`).toBe(true);
+        }
+    });
+
+    it("bridge and host decline the scaling curve with a reason; pod-network stacks measure everything", async () => {
+        const f = await fixture();
+        const bridge = await open(f, { name: "bridge", mode: "bridge" });
+        const host = await open(f, { name: "host", mode: "host" });
+        const vxlan = await open(f);
+        expect(bridge.cannotMeasure("scaling")).toMatch(/one pod per node can hold a host port/);
+        expect(host.cannotMeasure("scaling")).toMatch(/no container network/);
+        for (const m of ["http", "guestbook", "iperf3", "latency"] as const) {
+            expect(bridge.cannotMeasure(m)).toBeUndefined();
+            expect(host.cannotMeasure(m)).toBeUndefined();
+        }
+        for (const m of ["http", "guestbook", "iperf3", "latency", "scaling"] as const) expect(vxlan.cannotMeasure(m)).toBeUndefined();
+    });
+
+    it("host: pod requests are answered with the node itself (no container network), so the pod rows measure the host path", async () => {
+        const f = await fixture();
+        const s = await open(f, { name: "host", mode: "host", nodes: f.target().nodes.map((n, i) => ({ ...n, privateIp: `127.0.0.${i + 1}` })) });
+        const [a, b] = await s.pods({ role: "net", node: 0, count: 2 });
+        const [c] = await s.pods({ role: "net", node: 1, count: 1 });
+        expect([a.ip, b.ip, c.ip]).toEqual(["127.0.0.1", "127.0.0.1", "127.0.0.2"]);
+        expect([a, b, c].every((e) => e.hostNetwork)).toBe(true);
+        expect(f.kube.created).toEqual([]);
+        const env = await s.environment();
+        expect(env.podInterface).toBe(env.nodes[0].nicInterface);
+    });
+
+    it("a target whose mode is not a stack mode is refused naming the value and the allowed ones", async () => {
+        const f = await fixture();
+        expect(() => requireAwsFields(f.target({ mode: "flannel" }), undefined)).toThrow(/^target "vxlan": mode "flannel" is not a network mode of the stacks; allowed: vxlan, host-gw, .*bridge$/);
     });
 });
 
@@ -275,7 +432,7 @@ describe("AWS/k3s session: environment", () => {
     });
 
     it("the pod manifest names its run and role (what cleanup selects by)", () => {
-        const pod = benchPodManifest({ name: "p", nodeName: "n", hostNetwork: false, runId: "ab12cd", role: "scale" });
+        const pod = benchPodManifest({ name: "p", nodeName: "n", runId: "ab12cd", role: "scale", image: stubSandboxImage });
         expect(pod.metadata?.labels).toEqual({ [managedByLabel.key]: managedByLabel.value, [runLabelKey]: "ab12cd", [roleLabelKey]: "scale" });
     });
 });

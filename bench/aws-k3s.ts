@@ -1,14 +1,30 @@
 /**
  * An AWS k3s stack as a ClusterSession: SSH (ssh2, ssh.ts) to the load generator and the nodes,
  * and measurement pods created through the Kubernetes API (@kubernetes/client-node 1.4.0) with
- * the stack's kubeconfig, pinned to nodes with `nodeName`, hostNetwork pods for the baseline.
+ * the stack's kubeconfig, pinned to nodes with `nodeName`.
+ *
+ * Measurement pods install nothing (issue #11): each is a pause pod (the node's own sandbox
+ * image, `imagePullPolicy: Never`) that only holds a network namespace on the pod network, and
+ * the tools, which the nodes carry (components/nodeScripts.ts `nodeToolPackages`), run on the
+ * node inside that namespace: `sudo -n nsenter --target <pid> --net` over the node's SSH
+ * connection, with the pid of the pod's container from `k3s crictl inspect` (pod-netns.ts).
+ * Host-network endpoints (the baseline) are the node itself, over the same connection.
+ *
+ * How a stack attaches its guestbook (components/modes.ts `GuestbookAttachment`) decides what a
+ * pod request gets, as the lab does (lab/lab.ts `labPods`), so the runner asks the same way:
+ * - "pod-network": pause pods at their pod IPs;
+ * - "host-network" (`host`): no container network, so every request gets the node itself;
+ * - "published-ports" (`bridge`): the first endpoint on a node is a pause pod that publishes the
+ *   measurement ports with `hostPort` and is reached at its NODE's address through the portmap
+ *   DNAT, as a Docker container behind `-p`; further endpoints on that node are plain pods
+ *   (clients of the same-node case).
  *
  * Pods: every create uses a fresh name (a serial within the run), so a pod that failed once is
  * deleted and replaced instead of blocking its role with HTTP 409 "AlreadyExists" for the rest
- * of the run; pods that came up are kept and reused, and a kept pod that has ended is replaced.
- * Pods carry no probes: the runner reads the pod's log once for `podReadyMarker` while it waits
- * for the pod, and nothing polls the pod after that (kubelet runs a readinessProbe every
- * `periodSeconds` for the pod's whole life: it would add CPU load that grows with the pod count).
+ * of the run; pods that came up are kept and reused, and a kept pod that has ended, or whose
+ * container is no longer the one whose pid was read, is replaced. Pods carry no probes: ready is
+ * phase Running with a pod IP and the container running, read while the runner waits for the
+ * pod; nothing polls the pod after that.
  *
  * Cleanup: every pod carries `managedByLabel` and this run's `runLabelKey`, and each run holds a
  * coordination.k8s.io Lease it renews while it is alive. `close()` deletes the run's pods and its
@@ -19,15 +35,17 @@
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
-import * as stream from "node:stream";
 import { randomBytes } from "node:crypto";
 import type * as k8s from "@kubernetes/client-node";
+import { measurementPorts } from "../components/measurementPorts";
+import { modeFacts, networkModes, type GuestbookAttachment, type NetworkMode } from "../components/modes";
 import { guestbookNamespace } from "../workloads/guestbook";
-import { imdsCommand, k3sVersionCommand } from "./commands";
+import { imdsCommand, k3sVersionCommand, shellQuote } from "./commands";
 import { measureNode, measurePodMtu, networkBandwidthOf } from "./environment";
+import type { MeasurementId } from "./measurements";
 import { parseKeyValues } from "./parse";
+import { k3sContainerdConfig, NodeEndpointShell, pausePodManifest, PodNetnsShell, readContainerPid, sandboxImageCommand, type PublishedPort } from "./pod-netns";
 import type { ClusterSession, Endpoint, Environment, HttpEndpoints, ImageRecord, PodRequest } from "./session";
-import { RemoteShell, type CommandResult } from "./shell";
 import { connectSsh, sshAuthFrom, type SshShell } from "./ssh";
 import type { Target } from "./targets";
 
@@ -40,17 +58,23 @@ export const roleLabelKey = "cni-bench/role";
 /** Namespace the measurement pods and the run Leases live in. */
 export const benchNamespace = "default";
 /**
- * Image of the measurement pods. Debian has both iperf3 and sockperf (no common image carries
- * sockperf), installed at start-up; pods need egress to the Debian mirrors (natOutgoing).
+ * A pod that is not ready in this time is deleted and replaced (once), with its status in the
+ * error. The pause image is already on the node (every pod sandbox runs it), so a pod is ready
+ * within seconds; the bound covers a busy kubelet.
  */
-export const defaultPodImage = "debian:bookworm-slim";
-/** The line the bootstrap script prints when the tools are installed; the runner reads the log for it. */
-export const podReadyMarker = "cni-bench: tools ready";
-/** A pod that is not ready in this time is deleted and replaced (once), with its status in the error. */
-const podReadyTimeoutMs = 300_000;
-const podPollMs = 2_000;
+const podReadyTimeoutMs = 120_000;
+const podPollMs = 1_000;
 /** How often one pod is created under a fresh name before its request fails. */
 const podAttempts = 2;
+/**
+ * Waiting reasons that never clear by themselves: with `imagePullPolicy: Never` a missing image
+ * stays ErrImageNeverPull ("Required Image is absent on host and PullPolicy is NeverPullImage",
+ * kubernetes pkg/kubelet/images/types.go), and a malformed reference stays
+ * InvalidImageName. Waiting for them would only spend the timeout.
+ */
+const hopelessWaitingReasons = new Set(["ErrImageNeverPull", "InvalidImageName"]);
+/** How long a withdrawn published-ports pod may take to be gone (its DNAT with it). */
+const podGoneTimeoutMs = 60_000;
 /**
  * Pods end themselves after this long if no runner deletes them: a week, far longer than any run
  * (the default five-mode plan is about two hours). Within a run, a pod that reached it is replaced.
@@ -62,54 +86,47 @@ export const podLifetimeSeconds = 7 * 24 * 3600;
  */
 export const runLease = { durationSeconds: 300, renewSeconds: 60 } as const;
 
-/** The pod's start-up script: install the tools, say so on stdout, idle until deleted. */
-export function podBootstrapScript(lifetimeSeconds = podLifetimeSeconds): string {
-    return [
-        "set -e",
-        "if ! command -v iperf3 >/dev/null || ! command -v sockperf >/dev/null || ! command -v ip >/dev/null; then",
-        "  apt-get update -qq",
-        "  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iperf3 sockperf iproute2 procps >/dev/null",
-        "fi",
-        `echo '${podReadyMarker}'`,
-        `exec sleep ${lifetimeSeconds}`,
-    ].join("\n");
-}
+/**
+ * What a measurement pod of a "published-ports" stack (`bridge`) publishes on its node, TCP and
+ * UDP: the ports the runner's pod-network servers listen on (iperf3's first port and sockperf's;
+ * bench/run.ts takes its defaults from measurementPorts). Not the rest of the iperf3 range: the
+ * runner's host-network servers take the next iperf3 port (measurements.ts `iperf3PortFor`) so
+ * that a port published on the same node does not capture their connections. The stack's
+ * security group admits these ports between the nodes (components/flows.ts).
+ */
+export const publishedMeasurementPorts: readonly PublishedPort[] = [measurementPorts.iperf3.first, measurementPorts.sockperf.first].flatMap((port) =>
+    (["TCP", "UDP"] as const).map((protocol) => ({ port, protocol })),
+);
+
+/** The role label of the one port-publishing pod per node of a "published-ports" stack (shared by every role). */
+export const publishedRole = "published";
 
 export interface PodManifestArgs {
     readonly name: string;
     readonly nodeName: string;
-    readonly hostNetwork: boolean;
     readonly runId: string;
     readonly role: string;
-    readonly image?: string;
+    /** The node's sandbox (pause) image. */
+    readonly image: string;
+    readonly publishedPorts?: readonly PublishedPort[];
 }
 
-/** One measurement pod, pinned to a node (nodeName bypasses the scheduler: no surprises). No probes. */
+/** One measurement pod: a pause pod pinned to a node (nodeName bypasses the scheduler: no surprises), labelled for cleanup. No probes. */
 export function benchPodManifest(args: PodManifestArgs): k8s.V1Pod {
-    return {
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: {
-            name: args.name,
-            namespace: benchNamespace,
-            labels: { [managedByLabel.key]: managedByLabel.value, [runLabelKey]: args.runId, [roleLabelKey]: args.role },
-        },
-        spec: {
-            nodeName: args.nodeName,
-            hostNetwork: args.hostNetwork,
-            dnsPolicy: args.hostNetwork ? "ClusterFirstWithHostNet" : "ClusterFirst",
-            restartPolicy: "Never",
-            terminationGracePeriodSeconds: 0,
-            activeDeadlineSeconds: podLifetimeSeconds,
-            tolerations: [{ operator: "Exists" }],
-            containers: [{ name: "tools", image: args.image ?? defaultPodImage, command: ["sh", "-c", podBootstrapScript()] }],
-        },
-    };
+    return pausePodManifest({
+        name: args.name,
+        namespace: benchNamespace,
+        nodeName: args.nodeName,
+        labels: { [managedByLabel.key]: managedByLabel.value, [runLabelKey]: args.runId, [roleLabelKey]: args.role },
+        image: args.image,
+        activeDeadlineSeconds: podLifetimeSeconds,
+        publishedPorts: args.publishedPorts,
+    });
 }
 
 /** Pod names are DNS labels: lowercase, digits and "-", at most 63 characters. `serial` is unique within the run. */
-export function benchPodName(runId: string, role: string, node: number, serial: number, hostNetwork: boolean): string {
-    return `cni-bench-${runId}-${hostNetwork ? "host" : role}-n${node + 1}-${serial}`.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 63);
+export function benchPodName(runId: string, role: string, node: number, serial: number): string {
+    return `cni-bench-${runId}-${role}-n${node + 1}-${serial}`.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 63);
 }
 
 export function runLeaseName(runId: string): string {
@@ -142,6 +159,7 @@ function apiError(what: string, err: unknown): Error {
 }
 
 export interface AwsFields {
+    readonly mode: NetworkMode;
     readonly sshUser: string;
     readonly nodes: { name: string; publicIp: string; privateIp: string; sshHostKey?: string }[];
     readonly loadGeneratorIp: string;
@@ -155,6 +173,9 @@ export interface AwsFields {
  */
 export function requireAwsFields(target: Target, agentSocket?: string): AwsFields {
     const where = `target "${target.name}"`;
+    if (!(networkModes as readonly string[]).includes(target.mode)) {
+        throw new Error(`${where}: mode "${target.mode}" is not a network mode of the stacks; allowed: ${networkModes.join(", ")}`);
+    }
     if (!target.loadGenerator?.publicIp) {
         throw new Error(`${where}: loadGenerator.publicIp is missing; the stack must export loadGenerator (its "loadGenerator" config on)`);
     }
@@ -170,7 +191,7 @@ export function requireAwsFields(target: Target, agentSocket?: string): AwsField
         if (!n.name || !n.publicIp || !n.privateIp) throw new Error(`${where}: nodes[${i}] needs name, publicIp and privateIp`);
         return { name: n.name, publicIp: n.publicIp, privateIp: n.privateIp, sshHostKey: n.sshHostKey };
     });
-    return { sshUser: target.sshUser, nodes, loadGeneratorIp: target.loadGenerator.publicIp, loadGeneratorHostKey: target.loadGenerator.sshHostKey };
+    return { mode: target.mode as NetworkMode, sshUser: target.sshUser, nodes, loadGeneratorIp: target.loadGenerator.publicIp, loadGeneratorHostKey: target.loadGenerator.sshHostKey };
 }
 
 /**
@@ -201,68 +222,6 @@ function microTime(client: typeof k8s, at: Date): k8s.V1MicroTime {
     const t = new client.V1MicroTime(at.getTime());
     t.toJSON = () => at.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
     return t;
-}
-
-/** A shell inside a pod, through the Kubernetes exec API. */
-class PodShell extends RemoteShell {
-    constructor(
-        readonly name: string,
-        private readonly exec: k8s.Exec,
-        private readonly pod: string,
-    ) {
-        super();
-    }
-
-    protected runStreaming(command: string, onStdout: (text: string) => void, timeoutMs: number, signal?: AbortSignal): Promise<CommandResult> {
-        return new Promise((resolve, reject) => {
-            let stdout = "";
-            let stderr = "";
-            let status: k8s.V1Status | undefined;
-            let failure: Error | undefined;
-            const out = new stream.Writable({
-                write: (chunk, _enc, cb) => {
-                    stdout += chunk;
-                    onStdout(chunk.toString());
-                    cb();
-                },
-            });
-            const err = new stream.Writable({
-                write: (chunk, _enc, cb) => {
-                    stderr += chunk;
-                    cb();
-                },
-            });
-            this.exec
-                .exec(benchNamespace, this.pod, "tools", ["sh", "-c", command], out, err, null, false, (s) => (status = s))
-                .then((ws) => {
-                    const timer = setTimeout(() => {
-                        failure = new Error(`${this.name}: no answer within ${timeoutMs / 1000} s from: ${command.slice(0, 200)}`);
-                        ws.close();
-                    }, timeoutMs);
-                    const onAbort = () => {
-                        failure = new Error(`${this.name}: aborted`);
-                        ws.close();
-                    };
-                    signal?.addEventListener("abort", onAbort, { once: true });
-                    ws.on("close", () => {
-                        clearTimeout(timer);
-                        signal?.removeEventListener("abort", onAbort);
-                        if (failure) return reject(failure);
-                        // The API server ends every exec with a Status on channel 3: Success, or
-                        // Failure with reason NonZeroExitCode and the code as an "ExitCode" cause
-                        // (k8s.io/apimachinery remotecommand). Anything else is not an exit code.
-                        if (!status) return reject(new Error(`${this.name}: the exec stream closed without a status (connection lost?) while running: ${command.slice(0, 200)}`));
-                        if (status.status === "Success") return resolve({ stdout, stderr, code: 0 });
-                        const exit = status.details?.causes?.find((c) => c.reason === "ExitCode")?.message;
-                        if (exit !== undefined && /^\d+$/.test(exit)) return resolve({ stdout, stderr, code: Number(exit) });
-                        reject(new Error(`${this.name}: exec failed (${status.reason ?? "no reason"}: ${status.message ?? "no message"}) while running: ${command.slice(0, 200)}`));
-                    });
-                })
-                .catch((e: unknown) => reject(new Error(`${this.name}: exec failed: ${describeApiError(e)}`)));
-        });
-    }
-
-    protected async disconnect(): Promise<void> {}
 }
 
 /** Runs whose Lease is missing or was not renewed within its duration, at `now`. */
@@ -302,7 +261,7 @@ export async function openAwsK3sSession(target: Target, signal?: AbortSignal): P
         kc.loadFromString(kubeconfig);
         const api = { core: kc.makeApiClient(client.CoreV1Api), leases: kc.makeApiClient(client.CoordinationV1Api) };
         await removeFinishedRuns(target, api, new Date());
-        const session = new AwsK3sSession(target, loadGenerator, hosts, fields.nodes, api, new client.Exec(kc), client);
+        const session = new AwsK3sSession(target, modeFacts[fields.mode].guestbook, loadGenerator, hosts, fields.nodes, api, client);
         await session.holdLease();
         return session;
     } catch (err) {
@@ -342,13 +301,26 @@ async function removeFinishedRuns(target: Target, api: KubernetesApis, now: Date
     if (failures.length) throw apiError(`${where}: could not delete the leftovers of a finished run`, failures[0].reason);
 }
 
+
+/** A pod the session created and uses: its endpoint, and the container whose pid its shell enters. */
+interface BenchPod {
+    readonly endpoint: Endpoint;
+    /** The Kubernetes containerID ("containerd://…") the pid was read for. */
+    readonly containerId: string;
+    readonly shell: PodNetnsShell;
+}
+
 export class AwsK3sSession implements ClusterSession {
     readonly hostIps: string[];
     readonly http: HttpEndpoints;
     readonly sharedKernel = false;
     readonly runId = randomBytes(3).toString("hex");
-    private readonly podsByKey = new Map<string, Endpoint[]>();
-    private readonly shellOf = new Map<string, PodShell>();
+    /** Pods by `<role>/<node>`; a "published-ports" stack's port-publishing pods under `published/<node>`. */
+    private readonly podsByKey = new Map<string, BenchPod[]>();
+    /** The node's sandbox image, read once per node (a failed read is retried by the next request). */
+    private readonly sandboxImages = new Map<number, Promise<string>>();
+    /** Host-network endpoints' shells, one per node, layered on the node's connection. */
+    private readonly nodeEndpointShells = new Map<number, NodeEndpointShell>();
     private serial = 0;
     private closed = false;
     private renewTimer?: NodeJS.Timeout;
@@ -357,11 +329,12 @@ export class AwsK3sSession implements ClusterSession {
 
     constructor(
         readonly target: Target,
+        /** How the stack attaches its guestbook: what a pod request gets (see the file's doc). */
+        readonly attachment: GuestbookAttachment,
         readonly loadGenerator: SshShell,
         readonly hosts: SshShell[],
         private readonly nodes: { name: string; privateIp: string }[],
         private readonly api: KubernetesApis,
-        private readonly exec: k8s.Exec,
         private readonly client: typeof k8s,
     ) {
         this.hostIps = nodes.map((n) => n.privateIp);
@@ -370,6 +343,24 @@ export class AwsK3sSession implements ClusterSession {
 
     private get where(): string {
         return `target "${this.target.name}"`;
+    }
+
+    /**
+     * The scaling curve puts n pods on each node, each a server on its own port. Without a
+     * container network every "pod" is the node, and with published ports only one pod per node
+     * can hold a host port: the kubelet refuses a pod whose hostPorts a running pod already holds
+     * (admission runs the scheduler's NodePorts filter: kubernetes pkg/kubelet/lifecycle/predicate.go,
+     * generalFilter -> nodeports.Fits), as Docker refuses a second `-p` of the same port.
+     */
+    cannotMeasure(measurement: MeasurementId): string | undefined {
+        if (measurement !== "scaling") return undefined;
+        if (this.attachment.kind === "host-network") {
+            return "no container network: every pod of the scaling curve would be the node itself, so the curve would count parallel host-to-host streams, not pods";
+        }
+        if (this.attachment.kind === "published-ports") {
+            return "published ports: one pod per node can hold a host port (the kubelet rejects host-port conflicts at admission), so n pods per node cannot each be reached through a published port";
+        }
+        return undefined;
     }
 
     private leaseBody(now: Date, resourceVersion?: string): k8s.V1Lease {
@@ -417,37 +408,65 @@ export class AwsK3sSession implements ClusterSession {
         }
     }
 
-    /** Waits for a pod: running, with an IP, and its tools installed (the marker in its log). */
-    private async waitReady(name: string): Promise<k8s.V1Pod> {
+    private nodeLabel(node: number): string {
+        return `node ${node + 1} (${this.nodes[node].name})`;
+    }
+
+    /** The pause image k3s's containerd uses on a node, read once over SSH (the config is root's). */
+    private sandboxImage(node: number): Promise<string> {
+        let image = this.sandboxImages.get(node);
+        if (!image) {
+            const command = `sudo -n sh -c ${shellQuote(sandboxImageCommand())}`;
+            image = this.hosts[node].run(command, { timeoutMs: 20_000 }).then((r) => {
+                const found = r.stdout.trim();
+                if (r.code !== 0 || !found) {
+                    const why = r.stderr.trim().split("\n").slice(-2).join(" ") || (r.code === 0 ? "no sandbox_image or pinned_images.sandbox entry" : `exit ${r.code}`);
+                    throw new Error(`${this.where}: ${this.nodeLabel(node)}: could not read the sandbox (pause) image from ${k3sContainerdConfig}: ${why}`);
+                }
+                return found;
+            });
+            image.catch(() => this.sandboxImages.delete(node)); // the next request reads it again
+            this.sandboxImages.set(node, image);
+        }
+        return image;
+    }
+
+    /**
+     * The host pid of a pod's container, read on its node as root: Ubuntu 24.04's
+     * /etc/cloud/cloud.cfg makes the image user `ubuntu` with `sudo: ["ALL=(ALL) NOPASSWD:ALL"]`
+     * (system_info.default_user; quoted in ubuntu/WSL#468), and `-n` makes a missing grant fail
+     * instead of prompting (sudo(8)). The node scripts rely on the same grant (components/nodeScripts.ts `runAsRoot`).
+     */
+    private async containerPid(pod: string, node: number, containerId: string): Promise<number> {
+        return readContainerPid(this.hosts[node], containerId).catch((e: Error) => {
+            throw new Error(`pod ${pod}: could not read its container's pid on ${this.nodeLabel(node)} (${e.message})`);
+        });
+    }
+
+    /** Waits for a pod: phase Running, a pod IP, its container running (with a containerID). */
+    private async waitReady(name: string, image: string): Promise<{ pod: k8s.V1Pod; containerId: string }> {
         const deadline = Date.now() + podReadyTimeoutMs;
         for (;;) {
             const pod = await this.api.core.readNamespacedPod({ name, namespace: benchNamespace }).catch((e) => {
                 throw apiError(`pod ${name}: could not read its status`, e);
             });
             const phase = pod.status?.phase;
+            const container = pod.status?.containerStatuses?.[0];
             if (phase === "Failed" || phase === "Succeeded") {
-                const ended = pod.status?.containerStatuses?.[0]?.state?.terminated;
-                const log = await this.podLog(name);
+                const ended = container?.state?.terminated;
                 throw new Error(
-                    `pod ${name} ended (${phase}: ${pod.status?.reason ?? ended?.reason ?? "no reason given"}${ended?.exitCode !== undefined ? `, exit ${ended.exitCode}` : ""}${pod.status?.message ? `, ${pod.status.message}` : ""})${log ? `; log: ${log}` : ""}`,
+                    `pod ${name} ended (${phase}: ${pod.status?.reason ?? ended?.reason ?? "no reason given"}${ended?.exitCode !== undefined ? `, exit ${ended.exitCode}` : ""}${pod.status?.message ? `, ${pod.status.message}` : ""})`,
                 );
             }
-            if (phase === "Running" && pod.status?.podIP && (await this.podLog(name)).includes(podReadyMarker)) return pod;
+            const waiting = container?.state?.waiting;
+            if (waiting?.reason && hopelessWaitingReasons.has(waiting.reason)) {
+                throw new Error(`pod ${name} cannot start: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""} (image ${image}, imagePullPolicy Never: the node's own sandbox image is expected)`);
+            }
+            if (phase === "Running" && pod.status?.podIP && container?.state?.running && container.containerID) return { pod, containerId: container.containerID };
             if (Date.now() > deadline) {
-                const waiting = pod.status?.containerStatuses?.[0]?.state?.waiting;
                 throw new Error(`pod ${name} not ready after ${podReadyTimeoutMs / 1000} s (${waiting?.reason ?? phase ?? "no phase"}${waiting?.message ? `: ${waiting.message}` : ""})`);
             }
             await new Promise((r) => setTimeout(r, podPollMs));
-        }
-    }
-
-    /** The last lines of a pod's log ("" when there is none yet). */
-    private async podLog(name: string): Promise<string> {
-        try {
-            const text = await this.api.core.readNamespacedPodLog({ name, namespace: benchNamespace, container: "tools", tailLines: 20 });
-            return String(text).trim().split("\n").slice(-5).join(" | ");
-        } catch {
-            return ""; // no log before the container starts (HTTP 400 "ContainerCreating"): keep waiting
         }
     }
 
@@ -457,21 +476,25 @@ export class AwsK3sSession implements ClusterSession {
         });
     }
 
-    /** One pod, created under a fresh name and replaced (once) when it fails to come up. */
-    private async createPod(role: string, node: number, hostNetwork: boolean): Promise<Endpoint> {
+    /**
+     * One pause pod, created under a fresh name and replaced (once) when it fails to come up. A
+     * port-publishing pod is reached at its node's address; any other at its pod IP.
+     */
+    private async createPod(role: string, node: number, publish: boolean): Promise<BenchPod> {
         const failures: string[] = [];
+        const image = await this.sandboxImage(node);
         for (let attempt = 1; attempt <= podAttempts; attempt++) {
-            const name = benchPodName(this.runId, role, node, this.serial++, hostNetwork);
+            const name = benchPodName(this.runId, role, node, this.serial++);
             try {
-                await this.api.core
-                    .createNamespacedPod({ namespace: benchNamespace, body: benchPodManifest({ name, nodeName: this.nodes[node].name, hostNetwork, runId: this.runId, role }) })
-                    .catch((e) => {
-                        throw apiError(`pod ${name}: could not create it`, e);
-                    });
-                const pod = await this.waitReady(name);
-                const shell = new PodShell(`${this.target.name} pod ${name}`, this.exec, name);
-                this.shellOf.set(name, shell);
-                return { name, ip: pod.status!.podIP!, node, hostNetwork, shell };
+                const body = benchPodManifest({ name, nodeName: this.nodes[node].name, runId: this.runId, role, image, publishedPorts: publish ? publishedMeasurementPorts : undefined });
+                await this.api.core.createNamespacedPod({ namespace: benchNamespace, body }).catch((e) => {
+                    throw apiError(`pod ${name}: could not create it`, e);
+                });
+                const { pod, containerId } = await this.waitReady(name, image);
+                const pid = await this.containerPid(name, node, containerId);
+                const shell = new PodNetnsShell(`${this.target.name} pod ${name} (${this.nodeLabel(node)}, pid ${pid})`, (c, o, t, s) => this.hosts[node].stream(c, o, t, s), pid);
+                const ip = publish ? this.nodes[node].privateIp : pod.status!.podIP!;
+                return { endpoint: { name, ip, node, hostNetwork: false, shell }, containerId, shell };
             } catch (err) {
                 failures.push((err as Error).message);
                 try {
@@ -481,53 +504,118 @@ export class AwsK3sSession implements ClusterSession {
                 }
             }
         }
-        throw new Error(`${this.where}: ${role} pod on node ${node + 1} failed ${podAttempts} times: ${failures.join("; ")}`);
+        throw new Error(`${this.where}: ${role} pod on ${this.nodeLabel(node)} failed ${podAttempts} times: ${failures.join("; ")}`);
     }
 
-    /** Keeps the pods that still run; deletes and forgets the ones that ended. */
-    private async stillRunning(pods: readonly Endpoint[]): Promise<Endpoint[]> {
+    /**
+     * Keeps the pods that still run the container whose pid their shell enters; deletes and
+     * forgets the others (ended, being deleted, or a different container: a stale pid would enter
+     * whatever namespace that number belongs to now).
+     */
+    private async stillRunning(pods: readonly BenchPod[]): Promise<BenchPod[]> {
         if (pods.length === 0) return [];
         const list = await this.api.core.listNamespacedPod({ namespace: benchNamespace, labelSelector: `${runLabelKey}=${this.runId}` }).catch((e) => {
             throw apiError(`${this.where}: could not list this run's pods`, e);
         });
-        const running = new Set(list.items.filter((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp).map((p) => p.metadata?.name));
-        const gone = pods.filter((p) => !running.has(p.name));
-        await Promise.all(gone.map((p) => this.forget(p.name)));
-        return pods.filter((p) => running.has(p.name));
+        const running = new Map(
+            list.items
+                .filter((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp && p.status?.containerStatuses?.[0]?.state?.running)
+                .map((p) => [p.metadata?.name, p.status?.containerStatuses?.[0]?.containerID]),
+        );
+        const live = (p: BenchPod) => running.get(p.endpoint.name) === p.containerId;
+        await Promise.all(pods.filter((p) => !live(p)).map((p) => this.forget(p)));
+        return pods.filter(live);
     }
 
-    private async forget(name: string): Promise<void> {
-        await this.shellOf.get(name)?.close().catch(() => undefined); // the pod is gone; nothing left to stop in it
-        this.shellOf.delete(name);
-        await this.deletePod(name);
+    private async forget(pod: BenchPod): Promise<void> {
+        await pod.shell.close().catch(() => undefined); // the pod is gone; nothing left to stop in it
+        await this.deletePod(pod.endpoint.name);
     }
 
-    async pods(request: PodRequest): Promise<Endpoint[]> {
-        if (this.closed) throw new Error(`${this.where}: session closed`);
-        this.checkLease();
-        if (!this.nodes[request.node]) throw new Error(`${this.where}: node ${request.node + 1} requested, the stack has ${this.nodes.length}`);
-        const hostNetwork = request.hostNetwork ?? false;
-        const role = hostNetwork ? "host" : request.role;
-        const key = `${role}/${request.node}`;
+    /** `count` pods under `key`: the ones kept, and fresh ones for the rest. */
+    private async podsFor(key: string, role: string, node: number, count: number, publish: boolean): Promise<Endpoint[]> {
         const have = await this.stillRunning(this.podsByKey.get(key) ?? []);
         this.podsByKey.set(key, have);
-        const missing = Math.max(0, request.count - have.length);
-        const created = await Promise.allSettled(Array.from({ length: missing }, () => this.createPod(role, request.node, hostNetwork)));
+        const missing = Math.max(0, count - have.length);
+        const created = await Promise.allSettled(Array.from({ length: missing }, () => this.createPod(role, node, publish)));
         for (const r of created) if (r.status === "fulfilled") have.push(r.value);
         const failed = created.filter((r): r is PromiseRejectedResult => r.status === "rejected");
         if (failed.length) {
             // The pods that came up stay for the next request; only the failed ones are retried then.
             throw new Error(`${failed.length} of ${missing} pod(s) did not come up: ${(failed[0].reason as Error).message}`);
         }
-        return have.slice(0, request.count);
+        return have.slice(0, count).map((p) => p.endpoint);
+    }
+
+    /** The node itself, `count` times (host-network endpoints share one shell per node). */
+    private nodeEndpoints(node: number, count: number): Endpoint[] {
+        let shell = this.nodeEndpointShells.get(node);
+        if (!shell) {
+            shell = new NodeEndpointShell(`${this.target.name} ${this.nodeLabel(node)}, host network`, (c, o, t, s) => this.hosts[node].stream(c, o, t, s));
+            this.nodeEndpointShells.set(node, shell);
+        }
+        return Array.from({ length: count }, (_, i) => ({ name: `${this.nodes[node].name}#${i}`, ip: this.nodes[node].privateIp, node, hostNetwork: true, shell }));
+    }
+
+    /**
+     * Removes a node's port-publishing pod and waits until it is gone: while it exists, the portmap
+     * DNAT sends every packet for its ports at any of the node's addresses to the pod
+     * (containernetworking/plugins portmap README, "Rule structure": `--dst-type LOCAL`), so a
+     * server on the node itself (the host-network baseline's sockperf, same port) would never see
+     * its clients. Deleting with grace 0 would remove the object at once
+     * (DeleteOptions.gracePeriodSeconds: "The value zero indicates delete immediately"), before
+     * the kubelet has stopped anything; with a positive grace the object stays, marked, until the
+     * kubelet has stopped the pod and removes it (Kubernetes docs, Pod Lifecycle, "Termination of
+     * Pods"), so "gone" means the sandbox and its network are torn down.
+     */
+    private async withdrawPublished(node: number): Promise<void> {
+        const key = `${publishedRole}/${node}`;
+        const pods = this.podsByKey.get(key) ?? [];
+        this.podsByKey.delete(key);
+        for (const pod of pods) {
+            const name = pod.endpoint.name;
+            await pod.shell.close().catch(() => undefined);
+            await this.api.core.deleteNamespacedPod({ name, namespace: benchNamespace, gracePeriodSeconds: 1 }).catch((e: { code?: number }) => {
+                if (e.code !== 404) throw apiError(`pod ${name}: could not delete it`, e);
+            });
+            const deadline = Date.now() + podGoneTimeoutMs;
+            for (;;) {
+                const gone = await this.api.core.readNamespacedPod({ name, namespace: benchNamespace }).then(
+                    () => false,
+                    (e: { code?: number }) => {
+                        if (e.code === 404) return true;
+                        throw apiError(`pod ${name}: could not read it while waiting for its removal`, e);
+                    },
+                );
+                if (gone) break;
+                if (Date.now() > deadline) throw new Error(`pod ${name}: still there ${podGoneTimeoutMs / 1000} s after its deletion; its published ports would capture the host-network baseline's connections on ${this.nodeLabel(node)}`);
+                await new Promise((r) => setTimeout(r, podPollMs));
+            }
+        }
+    }
+
+    async pods(request: PodRequest): Promise<Endpoint[]> {
+        if (this.closed) throw new Error(`${this.where}: session closed`);
+        this.checkLease();
+        if (!this.nodes[request.node]) throw new Error(`${this.where}: node ${request.node + 1} requested, the stack has ${this.nodes.length}`);
+        const { node, count, role } = request;
+        if (request.hostNetwork || this.attachment.kind === "host-network") {
+            if (this.attachment.kind === "published-ports") await this.withdrawPublished(node);
+            return this.nodeEndpoints(node, count);
+        }
+        if (this.attachment.kind === "published-ports") {
+            const [published] = await this.podsFor(`${publishedRole}/${node}`, publishedRole, node, 1, true);
+            const others = count > 1 ? await this.podsFor(`${role}/${node}`, role, node, count - 1, false) : [];
+            return [published, ...others];
+        }
+        return this.podsFor(`${role}/${node}`, role, node, count, false);
     }
 
     async releasePods(role: string): Promise<void> {
         const keys = [...this.podsByKey.keys()].filter((k) => k.startsWith(`${role}/`));
         const pods = keys.flatMap((k) => this.podsByKey.get(k) ?? []);
         for (const k of keys) this.podsByKey.delete(k);
-        await Promise.all(pods.map((p) => this.shellOf.get(p.name)?.close().catch(() => undefined)));
-        for (const p of pods) this.shellOf.delete(p.name);
+        await Promise.all(pods.map((p) => p.shell.close().catch(() => undefined)));
         await this.api.core
             .deleteCollectionNamespacedPod({ namespace: benchNamespace, labelSelector: `${runLabelKey}=${this.runId},${roleLabelKey}=${role}`, gracePeriodSeconds: 0 })
             .catch((e) => {
@@ -583,7 +671,9 @@ export class AwsK3sSession implements ClusterSession {
         if (this.closed) return;
         this.closed = true;
         clearInterval(this.renewTimer);
-        await Promise.all([...this.shellOf.values()].map((s) => s.close().catch(() => undefined))); // pods are deleted next
+        // Stop what the endpoints still run (pods are deleted next; the node connections stay open until the end).
+        const endpointShells = [...[...this.podsByKey.values()].flat().map((p) => p.shell), ...this.nodeEndpointShells.values()];
+        await Promise.all(endpointShells.map((s) => s.close().catch(() => undefined)));
         const selector = `${runLabelKey}=${this.runId}`;
         const problems: string[] = [];
         await this.api.core.deleteCollectionNamespacedPod({ namespace: benchNamespace, labelSelector: selector, gracePeriodSeconds: 0 }).catch((e) => {

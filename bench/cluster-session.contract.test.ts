@@ -1,7 +1,8 @@
 /**
  * The ClusterSession contract (session.ts), run against every implementation available here:
  * loopback (local processes), the lab (network namespaces this test creates; needs root) and
- * the AWS/k3s session against the stand-in Kubernetes API and the in-process SSH server. What
+ * the AWS/k3s session (a pod-network stack and the bridge baseline) against the stand-in
+ * Kubernetes API and the in-process SSH server. What
  * the runner relies on: shells that run commands, pods on the node asked for and reused,
  * hostNetwork endpoints, releasing a role, an environment that describes the target, and a
  * close() that ends what the session started and may be called twice.
@@ -47,6 +48,21 @@ const implementations: Implementation[] = [
             },
             async tearDown() {
                 lab.destroy();
+            },
+        };
+    })(),
+    (() => {
+        // The bridge baseline: pod endpoints publish ports and answer at node addresses.
+        const fixture = new AwsK3sFixture();
+        return {
+            name: "aws-k3s, bridge stack (published ports; stand-in Kubernetes API + in-process SSH)",
+            async setUp() {
+                await fixture.start();
+                const target = fixture.target({ name: "bridge", mode: "bridge" });
+                return { session: await openAwsK3sSession(target), target };
+            },
+            async tearDown() {
+                await fixture.stop();
             },
         };
     })(),

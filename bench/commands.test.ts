@@ -19,7 +19,8 @@ import {
     withTempFile,
     wrkCommand,
 } from "./commands";
-import { benchPodManifest, benchPodName, podBootstrapScript } from "./aws-k3s";
+import { benchPodManifest, benchPodName } from "./aws-k3s";
+import { containerPidCommand, inNetnsOfCommand, sandboxImageCommand } from "./pod-netns";
 import { splitPgid } from "./shell";
 
 describe("command lines (the exact text sent to every shell)", () => {
@@ -84,7 +85,9 @@ describe("command lines (the exact text sent to every shell)", () => {
             imds: imdsCommand(),
             background: backgroundCommand("iperf3 -s -1 -p 5201"),
             stop: stopCommand(12),
-            podBootstrap: podBootstrapScript(),
+            sandboxImage: sandboxImageCommand(),
+            containerPid: containerPidCommand("containerd://0123456789abcdef"),
+            inPodNetns: inNetnsOfCommand(4242, "iperf3 -s -1 -p 5201"),
         };
         for (const [name, text] of Object.entries(scripts)) {
             let output = "";
@@ -99,15 +102,13 @@ describe("command lines (the exact text sent to every shell)", () => {
 });
 
 describe("measurement pods", () => {
-    it("are pinned to a node, labelled for cleanup, bounded in life, hostNetwork for the baseline", () => {
-        const pod = benchPodManifest({ name: "cni-bench-ab12cd-host-n1-0", nodeName: "vxlan-server", hostNetwork: true, runId: "ab12cd", role: "host" });
+    it("are pause pods pinned to a node, labelled for cleanup, bounded in life, without probes", () => {
+        const pod = benchPodManifest({ name: "cni-bench-ab12cd-net-n1-0", nodeName: "vxlan-server", runId: "ab12cd", role: "net", image: "rancher/mirrored-pause:3.6" });
         expect(pod.spec!.nodeName).toBe("vxlan-server");
-        expect(pod.spec!.hostNetwork).toBe(true);
-        expect(pod.spec!.dnsPolicy).toBe("ClusterFirstWithHostNet");
-        expect(pod.metadata!.labels).toEqual({ "app.kubernetes.io/managed-by": "cni-bench", "cni-bench/run": "ab12cd", "cni-bench/role": "host" });
+        expect(pod.spec!.hostNetwork).toBeUndefined(); // host-network endpoints are the node itself, no pod
+        expect(pod.metadata!.labels).toEqual({ "app.kubernetes.io/managed-by": "cni-bench", "cni-bench/run": "ab12cd", "cni-bench/role": "net" });
         expect(pod.spec!.activeDeadlineSeconds).toBeGreaterThan(0);
-        // No probes: the runner reads readiness from the log once (aws-k3s.test.ts has the details).
-        expect(pod.spec!.containers[0].readinessProbe).toBeUndefined();
-        expect(benchPodName("ab12cd", "scale", 1, 49, false)).toBe("cni-bench-ab12cd-scale-n2-49");
+        expect(pod.spec!.containers).toEqual([{ name: "netns", image: "rancher/mirrored-pause:3.6", imagePullPolicy: "Never" }]);
+        expect(benchPodName("ab12cd", "scale", 1, 49)).toBe("cni-bench-ab12cd-scale-n2-49");
     });
 });

@@ -1,11 +1,13 @@
 /**
  * Command lines the runner sends to a shell: pure functions, args in, text out. The same text
- * goes over SSH to an EC2 node, through `kubectl exec`-style Kubernetes exec into a pod, into
- * `ip netns exec` in the lab, or to a local `sh -c` in the tests: only the Shell differs.
+ * goes over SSH to an EC2 node, over SSH and `nsenter` into a pod's network namespace
+ * (pod-netns.ts), into `ip netns exec` in the lab, or to a local `sh -c` in the tests: only the
+ * Shell differs.
  *
  * Every long-running tool is wrapped in `timeout` so that it dies on its own even when the
  * runner is killed with SIGKILL and no cleanup code runs.
  */
+import * as path from "node:path";
 import { shellQuote } from "../components/nodeScripts";
 
 // The same quoting as the node scripts get; re-exported for the runner's own callers.
@@ -201,21 +203,34 @@ export function inCgroup(cgroup: CpuCgroup | undefined, command: string): string
 export const cpuProbeMarker = "cpu-probe";
 
 /**
+ * The CPU time of `cgroup`'s parent group in nanoseconds. The lab makes its groups at the root
+ * of the hierarchy (lab/cpuGroup.ts), whose usage counts every task on the machine: cgroup v1
+ * `cpuacct.usage` (Documentation/admin-guide/cgroup-v1/cpuacct.rst), cgroup v2 `usage_usec` of
+ * `cpu.stat` (Documentation/admin-guide/cgroup-v2.rst, "cpu.stat ... reported for the root too").
+ */
+function usageNsCommand(variable: string, cgroup: CpuCgroup, dir: string): string {
+    return cgroup.version === 1 ? `${variable}=$(cat ${shellQuote(`${dir}/cpuacct.usage`)})` : `${variable}=$(( $(sed -n 's/^usage_usec //p' ${shellQuote(`${dir}/cpu.stat`)}) * 1000 ))`;
+}
+
+/**
  * One line on stderr: `cpu-probe <label> <unix time> <cgroup usage ns> <ksoftirqd ns>/<threads>
- * <the /proc/stat cpu line>`. ksoftirqd's CPU time is added because softirq work the kernel defers to ksoftirqd is charged to those
+ * <every task's usage ns>`. ksoftirqd's CPU time is added because softirq work the kernel defers to ksoftirqd is charged to those
  * threads, not to the group; softirq run on the way out of a system call is charged to the task
- * it interrupted (tick accounting, kernel/sched/cputime.c), which is in the group. The
- * /proc/stat line is the whole machine's, kept for comparison (it includes other load).
+ * it interrupted (tick accounting, kernel/sched/cputime.c), which is in the group. Every task's
+ * usage (the parent group, in nanoseconds like the others) tells how busy the rest of the
+ * machine was: /proc/stat is no use for that here, its tick-sampled jiffies alias with the
+ * tools' timer-driven bursts (measured: 0.8 s of "softirq" in a 1.5-s window in which every
+ * task together ran 0.1 s; docs/lab.md "Other load").
  */
 export function cpuProbeCommand(cgroup: CpuCgroup, label: "start" | "end"): string {
-    const usage = cgroup.version === 1 ? `u=$(cat ${shellQuote(`${cgroup.dir}/cpuacct.usage`)})` : `u=$(( $(sed -n 's/^usage_usec //p' ${shellQuote(`${cgroup.dir}/cpu.stat`)}) * 1000 ))`;
+    const usage = usageNsCommand("u", cgroup, cgroup.dir);
     // schedstat's first field is the thread's time on a CPU in nanoseconds (Documentation/scheduler/sched-stats.rst),
     // exact where /proc/<pid>/stat's utime+stime are 10 ms clock ticks.
     // pgrep, not a glob over /proc: a process that exits mid-scan must not end the scan (mawk stops at a file it cannot open).
     const ksoftirqd = `k=$(for p in $(pgrep '^ksoftirqd/'); do cut -d' ' -f1 /proc/$p/schedstat; done | awk '{t += $1; n++} END {printf "%.0f/%d", t, n}')`;
-    const others = `${ksoftirqd}; t=$(date +%s.%N); p=$(head -n 1 /proc/stat)`;
+    const others = `${ksoftirqd}; t=$(date +%s.%N); ${usageNsCommand("m", cgroup, path.posix.dirname(cgroup.dir))}`;
     const reads = label === "start" ? `${others}; ${usage}` : `${usage}; ${others}`;
-    return `${reads}; echo "${cpuProbeMarker} ${label} $t $u $k $p" >&2`;
+    return `${reads}; echo "${cpuProbeMarker} ${label} $t $u $k $m" >&2`;
 }
 
 /**
@@ -283,7 +298,7 @@ export function imdsCommand(): string {
     );
 }
 
-/** Wraps a background command for remote shells (SSH, Kubernetes exec): the first stdout line
+/** Wraps a background command for remote shells (SSH, and nsenter over SSH): the first stdout line
  * names the process group, so `stopCommand` can end it and everything it started. */
 export function backgroundCommand(command: string): string {
     return `setsid -w sh -c ${shellQuote(`echo "bench-pgid $$"; exec sh -c ${shellQuote(command)}`)}`;

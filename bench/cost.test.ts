@@ -2,7 +2,7 @@
  * The lab's cost figures: CPU probes around a tool run, read back into CPU-seconds.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, rmdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { cpuProbeCommand, inCgroup, iperf3ClientCommand, onCpu, sockperfUnderLoadCommand, withCpuProbes } from "./commands";
 import { costUdpRunSeconds, costUdpWarmupSeconds } from "./measurements";
@@ -11,28 +11,29 @@ import { iperf3PacketsSentFrom, parseCpuWindow, parseIperf3 } from "./parse";
 const v1 = { dir: "/sys/fs/cgroup/cpuacct", version: 1 as const };
 
 describe("CPU probes", () => {
-    it("read back: the group's nanoseconds plus ksoftirqd's, and the whole machine's jiffies, between start and end", () => {
-        // group 1.5e9 → 2.0e9 ns = 0.5 s; ksoftirqd 3.0e8 → 3.5e8 ns = 0.05 s; machine busy
-        // (user+nice+system+irq+softirq+steal) 1000+0+500+0+100+0 = 1600 → 1800+0+600+0+150+0 = 2550:
-        // 950 jiffies / 100 = 9.5 s.
-        const stderr = [
-            "noise",
-            "cpu-probe start 100.0 1500000000 300000000/2 cpu 1000 0 500 7000 10 0 100 0 0 0",
-            "cpu-probe end 102.5 2000000000 350000000/2 cpu 1800 0 600 7100 10 0 150 0 0 0",
-        ].join("\n");
-        const w = parseCpuWindow(stderr, 100);
+    it("read back: the group's nanoseconds plus ksoftirqd's, every task's, and the other load, between start and end", () => {
+        // group 1.5e9 → 2.0e9 ns = 0.5 s; ksoftirqd 3.0e8 → 3.5e8 ns = 0.05 s; every task
+        // 9.0e9 → 11.05e9 ns = 2.05 s, of which 2.05 − 0.55 = 1.5 s others over 2.5 s = 0.6 CPUs.
+        const stderr = ["noise", "cpu-probe start 100.0 1500000000 300000000/2 9000000000", "cpu-probe end 102.5 2000000000 350000000/2 11050000000"].join("\n");
+        const w = parseCpuWindow(stderr);
         expect(w.seconds).toBeCloseTo(2.5, 9);
         expect(w.cpuSeconds).toBeCloseTo(0.55, 9);
         expect(w.ksoftirqdSeconds).toBeCloseTo(0.05, 9);
-        expect(w.machineCpuSeconds).toBeCloseTo(9.5, 9);
+        expect(w.machineCpuSeconds).toBeCloseTo(2.05, 9);
+        expect(w.otherLoadCpus).toBeCloseTo(0.6, 9);
+        // Counters read one after another: a machine delta a hair under the group's is no load, not a negative one.
+        expect(parseCpuWindow("cpu-probe start 0 0 0/2 0\ncpu-probe end 1 500000000 0/2 499999000").otherLoadCpus).toBe(0);
     });
 
     it("a window with a missing probe, a lost ksoftirqd thread or counters going backwards is an error, not a figure", () => {
-        const start = "cpu-probe start 100.0 1500000000 300000000/2 cpu 1000 0 500 7000 10 0 100 0 0 0";
-        expect(() => parseCpuWindow(start, 100)).toThrow(/CPU probes missing/);
-        expect(() => parseCpuWindow(`${start}\ncpu-probe end 102 2000000000 100000000/1 cpu 1800 0 600 7100 10 0 150 0 0 0`, 100)).toThrow(/ksoftirqd threads 2 → 1/);
-        expect(() => parseCpuWindow(`${start}\ncpu-probe end 102 1000000000 350000000/2 cpu 1800 0 600 7100 10 0 150 0 0 0`, 100)).toThrow(/do not bound the run/);
-        expect(() => parseCpuWindow("cpu-probe start 1 2 0/0 cpu 1 2 3 4 5 6 7 8 0 0", 100)).toThrow(/no ksoftirqd thread/);
+        const start = "cpu-probe start 100.0 1500000000 300000000/2 9000000000";
+        expect(() => parseCpuWindow(start)).toThrow(/CPU probes missing/);
+        expect(() => parseCpuWindow(`${start}\ncpu-probe end 102 2000000000 100000000/1 9900000000`)).toThrow(/ksoftirqd threads 2 → 1/);
+        expect(() => parseCpuWindow(`${start}\ncpu-probe end 102 1000000000 350000000/2 9900000000`)).toThrow(/do not bound the run/);
+        expect(() => parseCpuWindow(`${start}\ncpu-probe end 102 2000000000 350000000/2 8000000000`)).toThrow(/do not bound the run/);
+        expect(() => parseCpuWindow("cpu-probe start 1 2 0/0 5")).toThrow(/no ksoftirqd thread/);
+        // The old format (a /proc/stat line at the end) is refused, not misread.
+        expect(() => parseCpuWindow("cpu-probe start 1 2 3/2 cpu 1 2 3 4 5 6 7 8 0 0")).toThrow(/is not "cpu-probe/);
     });
 
     it("the tool runs between the probes; the group is joined first; the exit code is the tool's", () => {
@@ -48,14 +49,26 @@ describe("CPU probes", () => {
         expect(onCpu(1, "x")).toBe("taskset -c 1 x");
     });
 
-    it.skipIf(!existsSync(`${v1.dir}/cpuacct.usage`))("on this machine: a busy loop between the probes shows up as CPU time", () => {
-        const out = execFileSync("sh", ["-c", withCpuProbes(v1, 0, "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done")], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-        expect(out).toBe("");
-        const r = execFileSync("sh", ["-c", `( ${withCpuProbes(v1, 0, "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done")} ) 2>&1`], { encoding: "utf8" });
-        const w = parseCpuWindow(r, 100);
-        expect(w.cpuSeconds).toBeGreaterThan(0.01);
-        expect(w.seconds).toBeGreaterThan(0);
+    it.skipIf(!existsSync(`${v1.dir}/cpuacct.usage`) || process.getuid?.() !== 0)("on this machine (root: it makes a group): a busy loop in the group shows up as its CPU time, and every task's time includes it", () => {
+        // A group of its own at the root, as the lab makes them (lab/cpuGroup.ts); removed at the end.
+        const group = { dir: `${v1.dir}/cnitest-${process.pid}`, version: 1 as const };
+        mkdirSync(group.dir);
+        try {
+            const loop = "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done";
+            const out = execFileSync("sh", ["-c", inCgroup(group, withCpuProbes(group, 0, loop))], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+            expect(out).toBe("");
+            // Not in a ( … ) subshell: `$$` there is the parent shell's pid, so the subshell would stay outside.
+            const r = execFileSync("sh", ["-c", `exec 2>&1; ${inCgroup(group, withCpuProbes(group, 0, loop))}`], { encoding: "utf8" });
+            const w = parseCpuWindow(r);
+            expect(w.cpuSeconds).toBeGreaterThan(0.01);
+            expect(w.seconds).toBeGreaterThan(0);
+            expect(w.machineCpuSeconds).toBeGreaterThanOrEqual(w.cpuSeconds - w.ksoftirqdSeconds - 0.001);
+            expect(w.otherLoadCpus).toBeGreaterThanOrEqual(0);
+        } finally {
+            rmdirSync(group.dir);
+        }
     });
+
 });
 
 describe("fixed-rate tools", () => {

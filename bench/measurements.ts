@@ -178,7 +178,7 @@ async function runWrk(ctx: MeasureContext, name: string, url: string, connection
         const r = await lg.run(command, { timeoutMs: toolTimeoutMs(s), signal: ctx.signal });
         raw.push(ctx.record(name, lg, command, r));
         expectSuccess("wrk", lg, r);
-        return { result: parseWrk(r.stdout), raw, window: parseCpuWindow(r.stderr, ctx.clkTck) };
+        return { result: parseWrk(r.stdout), raw, window: parseCpuWindow(r.stderr) };
     }
     const command = wrkCommand({ ...base, durationSeconds: s.durationSeconds });
     const measured = await withCpu(ctx, name, s.durationSeconds, 0, () => lg.run(command, { timeoutMs: toolTimeoutMs(s), signal: ctx.signal }));
@@ -209,7 +209,10 @@ function httpFigures(prefix: string, label: string, measurement: MeasurementId, 
         f("errors", "socket errors", "count", "lower", r.socketErrors),
         f("non2xx", "non-2xx responses", "count", "lower", r.non2xx),
         ...(window !== undefined && r.requests > 0
-            ? [f("cpuMsPerRequest", "CPU-ms per request (the mode's processes and ksoftirqd)", "CPU-ms/req", "lower", (window.cpuSeconds * 1000) / r.requests)]
+            ? [
+                  f("cpuMsPerRequest", "CPU-ms per request (the mode's processes and ksoftirqd)", "CPU-ms/req", "lower", (window.cpuSeconds * 1000) / r.requests),
+                  f("otherLoad", "other load on the machine during the run (CPUs busy outside the mode's group and ksoftirqd)", "CPUs", "lower", window.otherLoadCpus),
+              ]
             : []),
         ...(busyCpus !== undefined && r.requestsPerSecond > 0
             ? [f("cpuPer1kRequests", sharedKernel ? "CPU-s per 1000 requests (shared kernel: all ends)" : "node CPU-s per 1000 requests (both nodes)", "CPU-s/1k req", "lower", (busyCpus / r.requestsPerSecond) * 1000)]
@@ -436,7 +439,7 @@ async function runCost(ctx: MeasureContext, name: string, server: Endpoint, clie
     expectSuccess("iperf3 client", client.shell, result);
     return {
         result: parseIperf3(result.stdout),
-        window: parseCpuWindow(result.stderr, ctx.clkTck),
+        window: parseCpuWindow(result.stderr),
         packetsSent: udp ? iperf3PacketsSentFrom(result.stdout, costUdpWarmupSeconds).packets : undefined,
         raw,
     };
@@ -472,7 +475,7 @@ export async function measureThroughput(ctx: MeasureContext): Promise<Figure[]> 
                 figures.push(
                     f("CPU-µs per packet sent (the mode's processes and ksoftirqd)", "cpuUsPerPacket", "CPU-µs/packet", "lower", (window.cpuSeconds * 1e6) / packets, raw),
                     f(`CPU-s per GB sent in ${costDatagramBytes}-byte datagrams`, "cpuPerGB", "CPU-s/GB", "lower", window.cpuSeconds / ((packets * costDatagramBytes) / 1e9), raw),
-                    f("whole-machine CPU-µs per packet sent (includes other load on the machine)", "machineCpuUsPerPacket", "CPU-µs/packet", "lower", (window.machineCpuSeconds * 1e6) / packets, raw),
+                    f("other load on the machine during the run (CPUs busy outside the mode's group and ksoftirqd)", "otherLoad", "CPUs", "lower", window.otherLoadCpus, raw),
                     f("rate achieved", "gbps", "Gbit/s", "higher", result.gbps, raw),
                     ...(result.lostPercent !== undefined ? [f("UDP loss", "loss", "%", "lower", result.lostPercent, raw)] : []),
                 );
@@ -480,7 +483,7 @@ export async function measureThroughput(ctx: MeasureContext): Promise<Figure[]> 
             }
             figures.push(
                 f("CPU-s per GB moved (the mode's processes and ksoftirqd)", "cpuPerGB", "CPU-s/GB", "lower", window.cpuSeconds / gigabytes, raw),
-                f("whole-machine CPU-s per GB (includes other load on the machine)", "machineCpuPerGB", "CPU-s/GB", "lower", window.machineCpuSeconds / gigabytes, raw),
+                f("other load on the machine during the run (CPUs busy outside the mode's group and ksoftirqd)", "otherLoad", "CPUs", "lower", window.otherLoadCpus, raw),
                 f("rate achieved", "gbps", "Gbit/s", "higher", result.gbps, raw),
             );
             continue;

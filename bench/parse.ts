@@ -218,8 +218,8 @@ export interface CpuProbe {
     /** ksoftirqd threads' time on a CPU, nanoseconds, and how many threads were read. */
     readonly ksoftirqdNs: number;
     readonly ksoftirqdThreads: number;
-    /** The whole machine's /proc/stat cpu line: busy jiffies (all but idle and iowait). */
-    readonly machineBusyTicks: number;
+    /** Every task on the machine (the root group), nanoseconds. */
+    readonly machineNs: number;
 }
 
 /** CPU spent between the "start" and "end" probes of `withCpuProbes`, in seconds. */
@@ -229,39 +229,42 @@ export interface CpuWindow {
     readonly cpuSeconds: number;
     /** Of which ksoftirqd. */
     readonly ksoftirqdSeconds: number;
-    /** The whole machine (includes whatever else runs on it). */
+    /** Every task on the machine, the group and ksoftirqd included. */
     readonly machineCpuSeconds: number;
+    /**
+     * CPUs' worth of other work running beside the measured one (every task but the group and
+     * ksoftirqd, per second of the window): on shared cores it makes the same work dearer.
+     */
+    readonly otherLoadCpus: number;
 }
 
 /** Reads the two probe lines of `withCpuProbes` (from stderr). */
-export function parseCpuWindow(stderr: string, clkTck: number): CpuWindow {
+export function parseCpuWindow(stderr: string): CpuWindow {
     const probes = new Map<string, CpuProbe>();
     for (const line of stderr.split("\n")) {
         if (!line.startsWith(cpuProbeMarker + " ")) continue;
         const f = line.trim().split(/\s+/);
-        // cpu-probe <label> <time> <group ns> <ksoftirqd ns> cpu user nice system idle iowait irq softirq steal …
-        const jiffies = f.slice(6, 14).map(Number);
+        // cpu-probe <label> <time> <group ns> <ksoftirqd ns>/<threads> <machine ns>
         const [ksoftirqdNs, threads] = (f[4] ?? "").split("/").map(Number);
-        const numbers = [Number(f[2]), Number(f[3]), ksoftirqdNs, threads, ...jiffies];
-        if (f[5] !== "cpu" || jiffies.length < 5 || numbers.some((n) => !Number.isFinite(n))) {
-            throw new Error(`CPU probe line is not "${cpuProbeMarker} <label> <time> <ns> <ns> cpu <jiffies…>": ${line}`);
+        const numbers = [Number(f[2]), Number(f[3]), ksoftirqdNs, threads, Number(f[5])];
+        if (f.length !== 6 || numbers.some((n) => !Number.isFinite(n))) {
+            throw new Error(`CPU probe line is not "${cpuProbeMarker} <label> <time> <ns> <ns>/<threads> <ns>": ${line}`);
         }
-        const busy = jiffies.reduce((a, b) => a + b, 0) - jiffies[3] - (jiffies[4] ?? 0);
         if (!(threads > 0)) throw new Error(`CPU probe found no ksoftirqd thread: ${line}`);
-        probes.set(f[1], { label: f[1], time: Number(f[2]), groupNs: Number(f[3]), ksoftirqdNs, ksoftirqdThreads: threads, machineBusyTicks: busy });
+        probes.set(f[1], { label: f[1], time: Number(f[2]), groupNs: Number(f[3]), ksoftirqdNs, ksoftirqdThreads: threads, machineNs: Number(f[5]) });
     }
     const start = probes.get("start");
     const end = probes.get("end");
     if (!start || !end) throw new Error(`CPU probes missing (need "start" and "end"): ${excerpt(stderr)}`);
     // A window that runs backwards or lost a thread would give a cost that is not one.
-    if (!(end.time > start.time) || end.groupNs < start.groupNs || end.ksoftirqdNs < start.ksoftirqdNs || end.ksoftirqdThreads !== start.ksoftirqdThreads) {
+    if (!(end.time > start.time) || end.groupNs < start.groupNs || end.ksoftirqdNs < start.ksoftirqdNs || end.machineNs < start.machineNs || end.ksoftirqdThreads !== start.ksoftirqdThreads) {
         throw new Error(`CPU probes do not bound the run (start ${start.time}, end ${end.time}; ksoftirqd threads ${start.ksoftirqdThreads} → ${end.ksoftirqdThreads}): ${excerpt(stderr)}`);
     }
+    const seconds = end.time - start.time;
     const ksoftirqdSeconds = (end.ksoftirqdNs - start.ksoftirqdNs) / 1e9;
-    return {
-        seconds: end.time - start.time,
-        cpuSeconds: (end.groupNs - start.groupNs) / 1e9 + ksoftirqdSeconds,
-        ksoftirqdSeconds,
-        machineCpuSeconds: (end.machineBusyTicks - start.machineBusyTicks) / clkTck,
-    };
+    const cpuSeconds = (end.groupNs - start.groupNs) / 1e9 + ksoftirqdSeconds;
+    const machineCpuSeconds = (end.machineNs - start.machineNs) / 1e9;
+    // The probes read the counters one after another, so the machine's share can come out a
+    // hair under the group's: never a negative load.
+    return { seconds, cpuSeconds, ksoftirqdSeconds, machineCpuSeconds, otherLoadCpus: Math.max(0, machineCpuSeconds - cpuSeconds) / seconds };
 }

@@ -2,19 +2,24 @@
  * Tools on the node, traffic in the pod (issue #11), on network namespaces this test creates
  * (root only): a "node" namespace routes between a "pod" namespace (its own veth, like a CNI
  * interface) and a "peer" on the node's NIC. A sleeping process in the pod namespace stands
- * for the pause container. The client runs through PodNetnsShell over a real SSH connection
- * (the in-process server), i.e. `nsenter --target <pid> --net` from outside the pod; the
- * iperf3 server on the peer must see the pod's address, and the bytes must cross the pod's
- * veth. The same client run from the node namespace (the control) shows the node's address and
- * leaves the pod's veth untouched.
+ * for the pause container. The client runs exactly as the AWS session runs it: the pid comes
+ * from `readContainerPid` (the session's `k3s crictl inspect` command, answered by a stand-in
+ * `k3s` on the node's PATH with the sleeping process's pid), and the tool runs through
+ * PodNetnsShell over a real SSH connection (the in-process server), i.e. `nsenter --target
+ * <pid> --net` from the node's own namespace, where the SSH server runs. The iperf3 server on
+ * the peer must see the pod's address, and the bytes must cross the pod's veth. The same client
+ * run from the node namespace (the control) shows the node's address and leaves the pod's veth
+ * untouched. Bounded (1 s runs, 30 s timeouts); everything is removed afterwards.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { iperf3ClientCommand } from "./commands";
 import { descendantProcesses } from "./descendants";
-import { containerPidCommand, inNetnsOfCommand, pausePodManifest, PodNetnsShell, sandboxImageCommand } from "./pod-netns";
+import { containerPidCommand, inNetnsOfCommand, pausePodManifest, PodNetnsShell, readContainerPid, sandboxImageCommand } from "./pod-netns";
 import { connectSsh, type SshShell } from "./ssh";
 import { publicLine, rsaPem, SshStandin } from "./testing/ssh-standin";
 
@@ -85,13 +90,25 @@ function peerServer(port: number): { ready: Promise<void>; result: Promise<{ rem
 let server: SshStandin;
 let node: SshShell;
 let pause: ChildProcess;
+let stubDir: string;
+/** The Kubernetes containerID of the stand-in pause container. */
+const containerId = `containerd://${randomBytes(32).toString("hex")}`;
 
 describe.skipIf(!isRoot)("pods without installs: the tool on the node, the traffic in the pod (network namespaces; needs root)", () => {
     beforeAll(async () => {
         build();
         pause = spawn("ip", ["netns", "exec", ns.pod, "sleep", "120"], { stdio: "ignore" });
+        // The node's k3s, as far as the session asks it: crictl inspect of this container id
+        // prints the pid containerd reports for it (here the sleeping process in the pod namespace).
+        stubDir = fs.mkdtempSync(path.join(os.tmpdir(), "cnin-node-"));
+        fs.writeFileSync(
+            path.join(stubDir, "k3s"),
+            `#!/bin/sh\nfor a; do last=$a; done\nif [ "$1 $2" = "crictl inspect" ] && [ "$last" = "${containerId.replace("containerd://", "")}" ]; then echo ${pause.pid}; exit 0; fi\necho "no such container: $last" >&2; exit 1\n`,
+            { mode: 0o755 },
+        );
         const key = rsaPem();
-        server = new SshStandin({ username: "root", authorizedKey: publicLine(key) });
+        // The SSH server runs in the node's own namespace (the test's), like sshd on a node.
+        server = new SshStandin({ username: "root", authorizedKey: publicLine(key), pathPrefix: stubDir });
         await server.start();
         node = await connectSsh("node 1", { host: "127.0.0.1", port: server.port, username: "root", privateKey: key });
     });
@@ -100,6 +117,7 @@ describe.skipIf(!isRoot)("pods without installs: the tool on the node, the traff
         await node?.close();
         await server?.stop();
         pause?.kill("SIGKILL");
+        if (stubDir) fs.rmSync(stubDir, { recursive: true, force: true });
         for (const n of Object.values(ns)) {
             try {
                 ip("netns", "del", n);
@@ -112,7 +130,9 @@ describe.skipIf(!isRoot)("pods without installs: the tool on the node, the traff
     });
 
     it("iperf3 run through PodNetnsShell reaches the peer from the pod's address, through the pod's own interface", async () => {
-        const pid = pause.pid!; // `ip netns exec` execs the command: this is the process in the pod namespace
+        // The session's lookup, run over the node's SSH shell (root here: no "sudo -n ").
+        const pid = await readContainerPid(node, containerId, "");
+        expect(pid).toBe(pause.pid); // `ip netns exec` execs the command: this is the process in the pod namespace
         expect(fs.statSync(`/proc/${pid}/ns/net`).ino).toBe(fs.statSync(`/run/netns/${ns.pod}`).ino);
         // The test runs as root; on a node the image user needs "sudo -n ".
         const pod = new PodNetnsShell(`pod (pid ${pid})`, (c, o, t, s) => node.stream(c, o, t, s), pid, "");
@@ -140,8 +160,13 @@ describe.skipIf(!isRoot)("pods without installs: the tool on the node, the traff
         expect(rxBytes(ns.node, podVethOnNode) - before).toBeLessThan(10_000); // stray IPv6/ARP at most
     });
 
+    it("a pid lookup of a container the node does not run fails with crictl's words, never a pid", async () => {
+        const other = `containerd://${"ab".repeat(32)}`;
+        await expect(readContainerPid(node, other, "")).rejects.toThrow(new RegExp(`crictl inspect .* ${"ab".repeat(32)}: exit 1: no such container`));
+    });
+
     it("stopping a background tool in the pod ends it, though it runs as root in another namespace", async () => {
-        const pid = pause.pid!;
+        const pid = await readContainerPid(node, containerId, "");
         const pod = new PodNetnsShell("pod", (c, o, t, s) => node.stream(c, o, t, s), pid, "");
         const proc = pod.start("sleep 47");
         await new Promise((r) => setTimeout(r, 500));

@@ -16,7 +16,7 @@
  */
 import type * as k8s from "@kubernetes/client-node";
 import { shellQuote } from "./commands";
-import { RemoteShell, type CommandResult } from "./shell";
+import { RemoteShell, type CommandResult, type Shell } from "./shell";
 
 /** containerd's config as k3s writes it at agent start (k3s docs, "Configuring containerd"). */
 export const k3sContainerdConfig = "/var/lib/rancher/k3s/agent/etc/containerd/config.toml";
@@ -42,6 +42,22 @@ export function containerPidCommand(containerId: string): string {
 }
 
 /**
+ * The host pid of a container, read on its node through the node's shell as root (`asRoot`:
+ * "sudo -n " for the image user; crictl talks to containerd's root-owned socket). Fails with
+ * the command and what it printed when there is no pid.
+ */
+export async function readContainerPid(node: Shell, containerId: string, asRoot = "sudo -n "): Promise<number> {
+    const command = `${asRoot}${containerPidCommand(containerId)}`;
+    const r = await node.run(command, { timeoutMs: 20_000 });
+    const pid = Number(r.stdout.trim());
+    if (r.code !== 0 || !/^\d+$/.test(r.stdout.trim()) || pid < 2) {
+        const why = (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-2).join(" ") || "no output";
+        throw new Error(`${command}: exit ${r.code ?? r.signal}: ${why}`);
+    }
+    return pid;
+}
+
+/**
  * `command` in the network namespace of process `pid`, as root. Only the network namespace is
  * entered: the node's binaries, filesystem and /proc stay (and /proc/net follows the netns).
  */
@@ -58,6 +74,15 @@ export interface PausePodArgs {
     /** The node's sandbox image (`sandboxImageCommand`). */
     readonly image: string;
     readonly activeDeadlineSeconds: number;
+    /** Ports published on the node (`hostPort`, the same number inside the pod): k3s's CNI chain
+     * ends in the portmap plugin, which DNATs them to the pod (components/modes.ts,
+     * "published-ports"). None: the pod is reached at its pod IP only. */
+    readonly publishedPorts?: readonly PublishedPort[];
+}
+
+export interface PublishedPort {
+    readonly port: number;
+    readonly protocol: "TCP" | "UDP";
 }
 
 /** A pod that is only a network namespace on the pod network: the pause image, never pulled. */
@@ -72,7 +97,16 @@ export function pausePodManifest(args: PausePodArgs): k8s.V1Pod {
             terminationGracePeriodSeconds: 0,
             activeDeadlineSeconds: args.activeDeadlineSeconds,
             tolerations: [{ operator: "Exists" }],
-            containers: [{ name: "netns", image: args.image, imagePullPolicy: "Never" }],
+            containers: [
+                {
+                    name: "netns",
+                    image: args.image,
+                    imagePullPolicy: "Never",
+                    // A port name is optional; ports differing in protocol may share a number (the
+                    // Kubernetes API reference, ContainerPort).
+                    ...(args.publishedPorts?.length ? { ports: args.publishedPorts.map((p) => ({ containerPort: p.port, hostPort: p.port, protocol: p.protocol })) } : {}),
+                },
+            ],
         },
     };
 }
@@ -101,5 +135,25 @@ export class PodNetnsShell extends RemoteShell {
     }
 
     /** The node's connection belongs to the node's shell. */
+    protected async disconnect(): Promise<void> {}
+}
+
+/**
+ * A host-network endpoint: commands run on the node itself, over the node's connection. The
+ * endpoint's processes are its own (close() stops them), but the connection is the session's,
+ * so closing this shell leaves it open.
+ */
+export class NodeEndpointShell extends RemoteShell {
+    constructor(
+        readonly name: string,
+        private readonly node: NodeTransport,
+    ) {
+        super();
+    }
+
+    protected runStreaming(command: string, onStdout: (text: string) => void, timeoutMs: number, signal?: AbortSignal): Promise<CommandResult> {
+        return this.node(command, onStdout, timeoutMs, signal);
+    }
+
     protected async disconnect(): Promise<void> {}
 }

@@ -140,6 +140,23 @@ describe("report rules", () => {
         expect(completedRepetitions(summaryOf(samples))).toBe(3);
     });
 
+    it("the cost section says how busy the rest of the machine was, and warns when it was not quiet", () => {
+        const costFigures: FigureInfo[] = [
+            ...figures,
+            { id: "iperf3.pod.cross.udpcost.cpuUsPerPacket", measurement: "iperf3", label: "CPU-µs per packet", unit: "CPU-µs/packet", better: "lower" },
+            { id: "iperf3.pod.cross.udpcost.otherLoad", measurement: "iperf3", label: "other load", unit: "CPUs", better: "lower" },
+        ];
+        const withLoad = (load: number[]) => {
+            const all = [...samples, ...reps("host-gw", "iperf3.pod.cross.udpcost.cpuUsPerPacket", [2.5, 2.6, 2.7]), ...reps("vxlan", "iperf3.pod.cross.udpcost.cpuUsPerPacket", [2.9, 3, 3.1]), ...reps("host-gw", "iperf3.pod.cross.udpcost.otherLoad", load.slice(0, 3)), ...reps("vxlan", "iperf3.pod.cross.udpcost.otherLoad", load.slice(3))];
+            return reportMarkdown({ ...summaryOf(all), figures: costFigures, ...aggregate(costFigures, all, ["host-gw", "vxlan"], "host-gw", 5) });
+        };
+        const quiet = withLoad([0.01, 0.02, 0.03, 0.04, 0.05, 0.1]);
+        expect(quiet).toContain("median 0.04, highest 0.10, over 6 windows");
+        expect(quiet).not.toContain("Not a quiet machine");
+        const busy = withLoad([0.01, 0.02, 0.03, 0.04, 1.2, 0.3]);
+        expect(busy).toContain("**Not a quiet machine: 2 of 6 cost windows ran beside more than 0.1 CPUs of other work.**");
+    });
+
     it("numbers are formatted per unit; charts get nice axes", () => {
         expect(formatValue(9.6123, "Gbit/s")).toBe("9.61");
         expect(formatValue(641.5, "ms")).toBe("642");

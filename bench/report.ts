@@ -14,9 +14,8 @@ import type { Environment } from "./session";
 import { UsageError } from "../core/errors";
 import { costBitrateDefault, costDatagramBytes, costPacketBitrateDefault, costUdpWarmupSeconds, loadedLatencyMpsDefault, nodePathLabel } from "./measurements";
 import { barChart, groupedBarChart, lineChart, type BarGroup } from "./svg";
-import { withinNoise } from "./stats";
+import { median, withinNoise, type Difference } from "./stats";
 import { aggregate, readSummaryFile, summarySchema, type BenchSummaryFile, type FigureStats, type TargetInfo } from "./summary";
-import type { Difference } from "./stats";
 
 /** Reads and checks summary.json. */
 export function readSummary(folder: string): BenchSummaryFile {
@@ -119,6 +118,31 @@ export function partialRepetitions(s: Pick<BenchSummaryFile, "samples">): number
 /** What the report's "% of host" is, said next to it. */
 export const percentOfHostDefinition =
     '"% of host" is the pod-network median divided by the host-network median of the same target, the two figures printed in its rows (100 × pod ÷ host); it has no interval of its own.';
+
+/**
+ * Other work beside a cost window above which the machine was not quiet, in CPUs: on this lab's
+ * 2-core machine the same datapath's CPU per packet rose 2–5× with 1–2 CPUs of other work
+ * (docs/lab.md "Other load"), so such windows do not measure the datapath alone.
+ */
+export const quietOtherLoadCpus = 0.1;
+
+/** How busy the rest of the machine was during the cost windows, and a warning when it was not quiet. */
+function otherLoadLines(s: BenchSummaryFile): string[] {
+    const values = s.samples.filter((x) => x.id.endsWith(".otherLoad")).map((x) => x.value);
+    if (values.length === 0) return [];
+    const busy = values.filter((v) => v > quietOtherLoadCpus).length;
+    const lines = [
+        `Other load on the machine during the cost windows (CPUs busy with anything but the measured mode's group and ksoftirqd, from every task's CPU time): median ${median(values).toFixed(2)}, highest ${Math.max(...values).toFixed(2)}, over ${values.length} windows ("Every figure", \`otherLoad\`).`,
+    ];
+    if (busy > 0) {
+        lines.push(
+            "",
+            `**Not a quiet machine: ${busy} of ${values.length} cost windows ran beside more than ${quietOtherLoadCpus} CPUs of other work.** Other work on shared cores makes the same datapath's CPU per packet dearer by a factor that changes from window to window, so these costs are inflated and their ranking is not reliable; run the lab on a machine with nothing else running.`,
+        );
+    }
+    lines.push("");
+    return lines;
+}
 
 /** 100 × pod median ÷ host median, the figures the table shows; undefined without both. */
 export function percentOfHost(podMedian: number | undefined, hostMedian: number | undefined): number | undefined {
@@ -428,6 +452,7 @@ export function reportMarkdown(s: BenchSummaryFile, rendered?: { readonly record
             out.push(`- ${what}: ${r}; pairs the run separates: ${pairs.length ? pairs.join(", ") : "none"}`);
         }
         out.push("");
+        out.push(...otherLoadLines(s));
         if (t.has("iperf3.host.cross.udpcost.cpuUsPerPacket") || t.has("iperf3.host.cross.cost.cpuPerGB")) out.push("![CPU per packet](charts/cost.svg)\n");
     }
 

@@ -79,6 +79,8 @@ export interface BenchOptions {
     readonly cases?: readonly string[];
     /** Fixed TCP rate of the CPU-cost cases (iperf3 -b syntax); default "1G". */
     readonly costBitrate?: string;
+    /** Fixed UDP rate of the per-packet cost cases (iperf3 -b syntax); default "200M". */
+    readonly costPacketBitrate?: string;
     /** Messages per second of the fixed-rate latency cases; default 5000. */
     readonly latencyMps?: number;
     /** Pin servers to CPU 0 and clients to CPU 1 in iperf3 and sockperf runs. */
@@ -158,8 +160,9 @@ export function resolveSettings(targets: readonly Target[], options: BenchOption
     }
     const udpBitrate = options.udpBitrate ?? benchDefaults.udpBitrate;
     if (!/^\d+(\.\d+)?[KMG]?$/.test(udpBitrate)) throw new Error(`udpBitrate: "${udpBitrate}" is not allowed; use iperf3 -b syntax such as 500M or 1G`);
-    if (options.costBitrate !== undefined && !/^\d+(\.\d+)?[KMG]?$/.test(options.costBitrate)) {
-        throw new Error(`costBitrate: "${options.costBitrate}" is not allowed; use iperf3 -b syntax such as 500M or 1G`);
+    for (const key of ["costBitrate", "costPacketBitrate"] as const) {
+        const rate = options[key];
+        if (rate !== undefined && !/^\d+(\.\d+)?[KMG]?$/.test(rate)) throw new Error(`${key}: "${rate}" is not allowed; use iperf3 -b syntax such as 500M or 1G`);
     }
     return {
         repetitions: positiveInteger("repetitions", options.repetitions, benchDefaults.repetitions),
@@ -176,6 +179,7 @@ export function resolveSettings(targets: readonly Target[], options: BenchOption
         sockperfPort: positiveInteger("sockperfPort", options.sockperfPort, benchDefaults.sockperfPort),
         cases: options.cases,
         ...(options.costBitrate !== undefined ? { costBitrate: options.costBitrate } : {}),
+        ...(options.costPacketBitrate !== undefined ? { costPacketBitrate: options.costPacketBitrate } : {}),
         ...(options.latencyMps !== undefined ? { latencyMps: positiveInteger("latencyMps", options.latencyMps, options.latencyMps) } : {}),
         ...(options.pinCpus ? { pinCpus: true } : {}),
 

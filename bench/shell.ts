@@ -1,7 +1,8 @@
 /**
  * Where commands run. A Shell is one machine or pod: the load generator, a node, a pod. The
  * runner builds command text (commands.ts) once and hands it to whichever Shell the platform
- * has: local `sh -c`, `ip netns exec`, SSH (ssh.ts) or Kubernetes exec (aws-k3s.ts).
+ * has: local `sh -c`, `ip netns exec`, SSH (ssh.ts) or nsenter over SSH into a pod's network
+ * namespace (pod-netns.ts).
  */
 import { InterruptedError, TimeoutError } from "../core/errors";
 import { escalate, groupTarget, spawnGroup, terminateSteps, type CommandResult, type GroupProcess } from "../core/process";
@@ -145,8 +146,8 @@ export function splitPgid(stdout: string): { pgid?: number; stdout: string } {
 }
 
 /**
- * A remote shell that can only run commands (SSH, Kubernetes exec). Neither closing an SSH
- * channel without a pty nor closing a Kubernetes exec stream ends the remote process, so every
+ * A remote shell that can only run commands (SSH, nsenter over SSH). Closing an SSH channel
+ * without a pty does not end the remote process, so every
  * command runs through `backgroundCommand`, which reports its process group; a timeout, an
  * abort or `stop()` then ends the group with `stopCommand` in a second command.
  */

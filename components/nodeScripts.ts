@@ -121,8 +121,14 @@ fi
 `;
 }
 
+/** The benchmark tools on a k3s node (see nodeToolPackages). */
+function nodeTools(): string {
+    return aptInstallScript(nodeToolPackages, [...nodeToolPackages, ...nodeBaseCommands]);
+}
+
 export function k3sServerScript(args: K3sServerArgs): string {
     return `${prologue(args.nodeIp)}
+${nodeTools()}
 ${installK3s(args.k3sVersion, k3sServerFlags(args), "", "k3s")}
 # The API answers before the node object exists; wait for it so the agent can join.
 for _ in $(seq 1 120); do
@@ -137,6 +143,7 @@ exit 1
 
 export function k3sAgentScript(args: K3sAgentArgs): string {
     return `${prologue(args.nodeIp)}
+${nodeTools()}
 ${installK3s(args.k3sVersion, k3sAgentFlags(args), ` K3S_URL='https://${args.serverIp}:6443'`, "k3s-agent")}`;
 }
 
@@ -174,17 +181,37 @@ fi
 /** Ubuntu packages the load generator needs: HTTP load, bulk throughput, request/response latency. */
 export const loadGeneratorPackages = ["wrk", "iperf3", "sockperf"] as const;
 
+/**
+ * Ubuntu packages the k3s nodes carry for the benchmark runner, which runs them on the node,
+ * inside a measurement pod's network namespace (bench/pod-netns.ts), so pods need no image of
+ * their own and no apt. Both are in Ubuntu 24.04's universe archive: iperf3 3.16-1build2
+ * (https://packages.ubuntu.com/noble/iperf3) and sockperf 3.7-1
+ * (https://packages.ubuntu.com/noble/sockperf); the AMI's sources include universe.
+ */
+export const nodeToolPackages = ["iperf3", "sockperf"] as const;
+
+/**
+ * What else the runner runs in a pod's namespace or on a node (bench/commands.ts: `ip route get`,
+ * `timeout`, `setsid`, `nsenter`, awk, getconf): iproute2, coreutils, util-linux, mawk and libc-bin
+ * ship with every Ubuntu server image, so they are checked, not installed.
+ */
+export const nodeBaseCommands = ["ip", "timeout", "setsid", "nsenter", "awk", "getconf"] as const;
+
 /** How long apt waits for another apt/dpkg run (unattended-upgrades on first boot) to finish. */
 export const aptLockWaitSeconds = 600;
 
-export function loadGeneratorScript(): string {
-    return `#!/usr/bin/env bash
-set -euo pipefail
-cloud-init status --wait >/dev/null || true
-export DEBIAN_FRONTEND=noninteractive
-# On a fresh Ubuntu, unattended-upgrades (apt-daily) can hold the dpkg and package-list locks
-# long after cloud-init reports done: wait for them (apt.conf(5), DPkg::Lock::Timeout) instead of
-# failing, and retry the list update, bounded, since it also takes the lists lock.
+/**
+ * Installs Ubuntu packages on first boot (bash, as root), then checks that each command is there.
+ * On a fresh Ubuntu, unattended-upgrades (apt-daily) can hold the dpkg and package-list locks
+ * long after cloud-init reports done: apt waits for them (apt.conf(5), DPkg::Lock::Timeout)
+ * instead of failing, and the list update is retried, bounded, since it also takes the lists lock.
+ * iperf3's package asks one debconf question, `iperf3/start_daemon` ("Start Iperf3 as a daemon
+ * automatically?", boolean, default false: Debian's iperf3 templates and config script): it is
+ * answered false before the install, and the script fails if an iperf3 service runs anyway (a
+ * daemon on 5201 would take the port the runner's servers need).
+ */
+export function aptInstallScript(packages: readonly string[], commands: readonly string[] = packages): string {
+    return `export DEBIAN_FRONTEND=noninteractive
 apt_wait=(-o DPkg::Lock::Timeout=${aptLockWaitSeconds})
 for attempt in 1 2 3 4 5 6; do
   apt-get "\${apt_wait[@]}" update -qq && break
@@ -194,11 +221,23 @@ for attempt in 1 2 3 4 5 6; do
   fi
   sleep 10
 done
-apt-get "\${apt_wait[@]}" install -y -qq --no-install-recommends ${loadGeneratorPackages.join(" ")} >/dev/null
-for tool in ${loadGeneratorPackages.join(" ")}; do
+echo 'iperf3 iperf3/start_daemon boolean false' | debconf-set-selections
+apt-get "\${apt_wait[@]}" install -y -qq --no-install-recommends ${packages.join(" ")} >/dev/null
+for tool in ${commands.join(" ")}; do
   command -v "$tool" >/dev/null || { echo "$tool missing after install" >&2; exit 1; }
 done
+if systemctl is-active --quiet iperf3.service || systemctl is-enabled --quiet iperf3.service; then
+  echo "an iperf3 daemon is running or enabled after the install; it would hold the benchmark's port" >&2
+  exit 1
+fi
 `;
+}
+
+export function loadGeneratorScript(): string {
+    return `#!/usr/bin/env bash
+set -euo pipefail
+cloud-init status --wait >/dev/null || true
+${aptInstallScript(loadGeneratorPackages)}`;
 }
 
 /** The instance's SSH host key (OpenSSH's ED25519 public key line), recorded at first contact so

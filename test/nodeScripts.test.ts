@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { modeFacts } from "../components/modes";
-import { k3sAgentScript, k3sServerScript, loadGeneratorScript, runAsRoot, waitForNodesScript } from "../components/nodeScripts";
+import { k3sAgentScript, k3sServerScript, loadGeneratorScript, nodeToolPackages, runAsRoot, waitForNodesScript } from "../components/nodeScripts";
 
 let dir: string;
 
@@ -35,6 +35,12 @@ beforeEach(() => {
     stub("cloud-init", "exit 0");
     stub("journalctl", 'echo "journal of $2"');
     stub("k3s", "exit 0");
+    // apt and what it installs: the node scripts install the benchmark tools first (never the
+    // real apt-get: these tests may run as root).
+    stub("apt-get", `printf '%s\\n' "$*" >> "$OUT/apt"`);
+    stub("debconf-set-selections", `cat >> "$OUT/debconf"`);
+    stub("systemctl", `printf '%s\\n' "$*" >> "$OUT/systemctl"; exit 3`); // inactive, not enabled
+    for (const tool of ["wrk", "iperf3", "sockperf"]) stub(tool, "exit 0");
     // The "installer" records its arguments (one per line) and environment.
     stub("curl", `cat <<'INSTALLER'
 printf '%s\\n' "$@" > "$OUT/args"
@@ -119,6 +125,30 @@ describe("node readiness wait", () => {
     });
 });
 
+describe("benchmark tools on the k3s nodes (measurement pods install nothing)", () => {
+    for (const [role, script] of [
+        ["server", () => k3sServerScript({ ...server, facts: modeFacts.vxlan })],
+        ["agent", () => k3sAgentScript({ k3sVersion: "v1.33.4+k3s1", nodeName: "node-2", nodeIp: "127.0.0.1", serverIp: "10.0.1.10", facts: modeFacts.vxlan })],
+    ] as const) {
+        it(`${role}: iperf3 and sockperf installed non-interactively, the dpkg lock awaited, iperf3's daemon question answered no`, () => {
+            const result = run(script(), "tok\n");
+            expect(result.status, result.stderr).toBe(0);
+            const calls = readFileSync(path.join(dir, "apt"), "utf8").trim().split("\n");
+            expect(calls[calls.length - 1]).toBe(`-o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends ${nodeToolPackages.join(" ")}`);
+            // Debian's iperf3 templates: iperf3/start_daemon, boolean, "Start Iperf3 as a daemon automatically?"
+            expect(readFileSync(path.join(dir, "debconf"), "utf8")).toBe("iperf3 iperf3/start_daemon boolean false\n");
+            expect(readFileSync(path.join(dir, "args"), "utf8").split("\n")[0]).toBe(role); // k3s installed after the tools
+        });
+    }
+
+    it("fails, saying why, when an iperf3 daemon runs after the install anyway", () => {
+        stub("systemctl", 'if [[ "$1" == is-active ]]; then exit 0; fi; exit 1');
+        const result = run(k3sServerScript({ ...server, facts: modeFacts.vxlan }), "tok\n");
+        expect(result.status).toBe(1);
+        expect(result.stderr).toContain("an iperf3 daemon is running or enabled after the install");
+    });
+});
+
 describe("load generator tools script", () => {
     it("waits for the dpkg lock that first-boot unattended-upgrades may hold, and retries the list update", () => {
         // apt-get stand-in: `update` fails twice as if another apt held the lists lock.
@@ -129,7 +159,6 @@ if [[ " $* " == *" update "* ]]; then
 fi
 exit 0`);
         stub("sleep", "exit 0");
-        for (const tool of ["wrk", "iperf3", "sockperf"]) stub(tool, "exit 0");
         const result = run(loadGeneratorScript());
         expect(result.status, result.stderr).toBe(0);
         const calls = readFileSync(path.join(dir, "apt"), "utf8").trim().split("\n");

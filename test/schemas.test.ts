@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments, parse } from "yaml";
-import { benchPodManifest } from "../bench/aws-k3s";
+import { benchPodManifest, publishedMeasurementPorts, publishedRole } from "../bench/aws-k3s";
 import { readProject } from "../components/project";
 import { stackNames } from "../render/evaluate";
 import { snapshotRoot } from "../render/snapshotFolder";
@@ -137,17 +137,31 @@ describe("negative controls: the validators reject what the API server rejects",
 });
 
 describe("the benchmark runner's pods", () => {
-    for (const hostNetwork of [false, true]) {
-        it(`a ${hostNetwork ? "hostNetwork" : "pod-network"} measurement pod validates as a Pod`, async () => {
-            const pod = benchPodManifest({ name: "cni-bench-ab12cd-net-n1-0", nodeName: "node-1", hostNetwork, runId: "ab12cd", role: "net" });
+    const base = { name: "cni-bench-ab12cd-net-n1-0", nodeName: "node-1", runId: "ab12cd", role: "net", image: "rancher/mirrored-pause:3.6" };
+    for (const [what, pod] of [
+        ["a pause measurement pod", benchPodManifest(base)],
+        ["a pause pod publishing the measurement ports (bridge stack)", benchPodManifest({ ...base, role: publishedRole, publishedPorts: publishedMeasurementPorts })],
+    ] as const) {
+        it(`${what} validates as a Pod`, async () => {
             expect([pod.apiVersion, pod.kind]).toEqual(["v1", "Pod"]);
             await validateBuiltIn(pod as KubeObject);
         });
     }
 
+    it("the published ports are TCP and UDP of iperf3's and sockperf's first port, each hostPort equal to its containerPort", () => {
+        const ports = benchPodManifest({ ...base, publishedPorts: publishedMeasurementPorts }).spec!.containers[0].ports!;
+        expect(ports.map((p) => `${p.protocol}/${p.containerPort}->${p.hostPort}`).sort()).toEqual(["TCP/11111->11111", "TCP/5201->5201", "UDP/11111->11111", "UDP/5201->5201"]);
+    });
+
     it("negative control: a pod whose container has no name fails", async () => {
-        const pod = structuredClone(benchPodManifest({ name: "p", nodeName: "node-1", hostNetwork: false, runId: "ab12cd", role: "net" })) as any;
+        const pod = structuredClone(benchPodManifest(base)) as any;
         delete pod.spec.containers[0].name;
         await expect(validateBuiltIn(pod)).rejects.toThrow(/spec\/containers\/0 must have required property name\b/);
+    });
+
+    it("negative control: a published port without its containerPort fails", async () => {
+        const pod = structuredClone(benchPodManifest({ ...base, publishedPorts: publishedMeasurementPorts })) as any;
+        delete pod.spec.containers[0].ports[0].containerPort;
+        await expect(validateBuiltIn(pod)).rejects.toThrow(/containerPort/);
     });
 });

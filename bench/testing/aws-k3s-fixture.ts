@@ -1,13 +1,16 @@
 /**
  * TEST ONLY: an AWS/k3s target whose nodes and load generator are the in-process SSH server
  * (ssh-standin.ts) and whose Kubernetes API is the stand-in (kube-api-standin.ts), all on
- * 127.0.0.1. The nodes' `curl` (IMDSv2) and `k3s` are stubs on PATH in a folder the fixture
- * creates and removes, so no request ever leaves the machine.
+ * 127.0.0.1. The nodes' `curl` (IMDSv2), `k3s` (version, `crictl inspect`), `sudo` and `nsenter`
+ * are stubs on PATH in a folder the fixture creates and removes, so no request ever leaves the
+ * machine and nothing needs root: `sudo -n` runs the command (reading k3s's containerd config
+ * from the fixture's copy), and `nsenter --target <pid> --net -- …` records the pid and runs the
+ * command in place. The real namespaces are pod-netns.root.test.ts's business.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { podReadyMarker } from "../aws-k3s";
+import { k3sContainerdConfig } from "../pod-netns";
 import type { Target } from "../targets";
 import { KubeApiStandin, type StandinOptions } from "./kube-api-standin";
 import { publicLine, rsaPem, SshStandin } from "./ssh-standin";
@@ -21,14 +24,23 @@ export const guestbookPods = [
     { name: "redis-leader-5f8b-fghij", node: "node-b", container: "leader", image: "docker.io/redis:6.0.5", imageID: "docker.io/library/redis@sha256:" + "b".repeat(64) },
 ] as const;
 
+/** The sandbox image in the fixture's containerd config (k3s's default pause image). */
+export const stubSandboxImage = "rancher/mirrored-pause:3.6";
+
+/** The pid the stub `k3s crictl inspect` reports for a container: 1000 + its id's first four hex digits. */
+export function stubPidOf(containerId: string): number {
+    return 1000 + parseInt(containerId.replace(/^containerd:\/\//, "").slice(0, 4), 16);
+}
+
 export class AwsK3sFixture {
     readonly clientKey = rsaPem();
     readonly ssh: SshStandin;
     readonly kube: KubeApiStandin;
     private readonly stubDir: string;
 
-    constructor(kube: Omit<StandinOptions, "readyLog"> = {}) {
+    constructor(kube: StandinOptions = {}) {
         this.stubDir = fs.mkdtempSync(path.join(os.tmpdir(), "cni-bench-node-stubs-"));
+        this.containerdConfig(`[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "${stubSandboxImage}"\n`);
         const stub = (name: string, body: string) => fs.writeFileSync(path.join(this.stubDir, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
         stub(
             "curl",
@@ -41,9 +53,42 @@ export class AwsK3sFixture {
                 "esac",
             ].join("\n"),
         );
-        stub("k3s", `echo '${stubInstance.k3s}'`);
+        stub(
+            "k3s",
+            [
+                'if [ "$1" = crictl ] && [ "$2" = inspect ]; then',
+                `  if [ -f ${this.stubDir}/crictl-fails ]; then cat ${this.stubDir}/crictl-fails >&2; exit 1; fi`,
+                '  for id; do :; done # the last argument',
+                '  echo $((1000 + 0x$(printf %s "$id" | cut -c1-4)))',
+                "  exit 0",
+                "fi",
+                `echo '${stubInstance.k3s}'`,
+            ].join("\n"),
+        );
+        // The image user's passwordless sudo (-n: never prompt); k3s's containerd config is the fixture's copy.
+        stub(
+            "sudo",
+            [
+                '[ "$1" = -n ] || { echo "sudo: a password is required" >&2; exit 1; }',
+                "shift",
+                `printf '%s\\n' "$*" >> ${this.stubDir}/sudo-commands`,
+                'if [ "$1" = sh ] && [ "$2" = -c ]; then',
+                `  exec sh -c "$(printf '%s' "$3" | sed 's#${k3sContainerdConfig}#${this.stubDir}/containerd-config.toml#g')"`,
+                "fi",
+                'exec "$@"',
+            ].join("\n"),
+        );
+        stub(
+            "nsenter",
+            [
+                '[ "$1" = --target ] && [ "$3" = --net ] && [ "$4" = -- ] || { echo "nsenter stub: unexpected arguments: $*" >&2; exit 125; }',
+                `echo "$2" >> ${this.stubDir}/nsenter-targets`,
+                "shift 4",
+                'exec "$@"',
+            ].join("\n"),
+        );
         this.ssh = new SshStandin({ username: "ubuntu", authorizedKey: publicLine(this.clientKey), pathPrefix: this.stubDir });
-        this.kube = new KubeApiStandin({ ...kube, readyLog: podReadyMarker });
+        this.kube = new KubeApiStandin(kube);
         for (const p of guestbookPods) {
             this.kube.seedPod({
                 metadata: { name: p.name, namespace: "guestbook", labels: { "app.kubernetes.io/part-of": "guestbook" } },
@@ -51,6 +96,30 @@ export class AwsK3sFixture {
                 status: { containerStatuses: [{ name: p.container, image: p.image, imageID: p.imageID, ready: true, state: { running: {} } }] },
             });
         }
+    }
+
+    /** Replaces the nodes' k3s containerd config (what `sandboxImageCommand` reads). */
+    containerdConfig(toml: string): void {
+        fs.writeFileSync(path.join(this.stubDir, "containerd-config.toml"), toml);
+    }
+
+    /** Makes every `k3s crictl inspect` fail with `stderr` (undefined: answer again). */
+    failPidLookups(stderr: string | undefined): void {
+        const file = path.join(this.stubDir, "crictl-fails");
+        if (stderr === undefined) fs.rmSync(file, { force: true });
+        else fs.writeFileSync(file, `${stderr}\n`);
+    }
+
+    /** What ran through `sudo -n` on the nodes (arguments joined by spaces), in order. */
+    sudoCommands(): string[] {
+        const file = path.join(this.stubDir, "sudo-commands");
+        return fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim().split("\n") : [];
+    }
+
+    /** The pids commands entered with nsenter, in order. */
+    nsenterTargets(): number[] {
+        const file = path.join(this.stubDir, "nsenter-targets");
+        return fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim().split("\n").map(Number) : [];
     }
 
     async start(): Promise<void> {

@@ -1,34 +1,35 @@
 /**
  * TEST ONLY: a stand-in Kubernetes API on 127.0.0.1 that speaks the few REST calls the AWS/k3s
- * session makes (pods, pod log, pod exec over WebSocket, coordination.k8s.io Leases), with
- * the API server's error shape (a `Status` object with reason and message). Exec runs the
- * command as a local `sh -c`, so measurements and process-group stops behave as in a pod.
- * Never imported by production code.
+ * session makes (pods, coordination.k8s.io Leases), with the API server's error shape (a
+ * `Status` object with reason and message). A running pod's container has a containerd
+ * `containerID`, which the session hands to `k3s crictl inspect` on the node (the fixture's
+ * stub answers it). Never imported by production code.
  *
- * Shapes follow the Kubernetes API reference (core/v1 Pod, meta/v1 Status, coordination/v1
- * Lease) and the exec protocol of k8s.io/apimachinery `remotecommand` v4: one WebSocket, the
- * first byte of each binary message is the stream (1 stdout, 2 stderr, 3 the final Status).
+ * Shapes follow the Kubernetes API reference (core/v1 Pod and ContainerStatus, meta/v1 Status,
+ * coordination/v1 Lease).
  */
-import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { WebSocketServer } from "ws";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** What happens to a pod after it is created. */
 export type PodFate =
-    | { readonly kind: "ready"; readonly log?: string }
-    | { readonly kind: "failed"; readonly reason: string; readonly exitCode: number; readonly log: string }
+    | { readonly kind: "ready" }
+    | { readonly kind: "failed"; readonly reason: string; readonly exitCode: number; readonly message?: string }
     | { readonly kind: "pending"; readonly waitingReason: string; readonly message: string };
 
 export interface StandinOptions {
-    /** Decides each created pod's fate; default: ready with the tools marker in its log. */
+    /** Decides each created pod's fate; default: ready. */
     readonly fate?: (pod: Json, nth: number) => PodFate;
     /** Answers a create with this error instead (status code and Status reason/message). */
     readonly rejectCreate?: (pod: Json) => { code: number; reason: string; message: string } | undefined;
-    /** The line the ready pods print (the session's `podReadyMarker`). */
-    readonly readyLog: string;
+}
+
+/** The containerd id the stand-in gives a pod's container (a new pod, a new id). */
+export function standinContainerId(uid: string): string {
+    return `containerd://${createHash("sha256").update(uid).digest("hex")}`;
 }
 
 interface StoredPod {
@@ -43,15 +44,11 @@ export class KubeApiStandin {
     readonly requests: string[] = [];
     readonly created: Json[] = [];
     private readonly server: http.Server;
-    private readonly wss: WebSocketServer;
-    private readonly children = new Set<ReturnType<typeof spawn>>();
     private resourceVersion = 1;
     port = 0;
 
-    constructor(private readonly options: StandinOptions) {
+    constructor(private readonly options: StandinOptions = {}) {
         this.server = http.createServer((req, res) => void this.handle(req, res));
-        this.wss = new WebSocketServer({ noServer: true, handleProtocols: () => "v4.channel.k8s.io" });
-        this.server.on("upgrade", (req, socket, head) => this.wss.handleUpgrade(req, socket, head, (ws) => this.exec(req, ws)));
     }
 
     async start(): Promise<void> {
@@ -60,9 +57,6 @@ export class KubeApiStandin {
     }
 
     async stop(): Promise<void> {
-        for (const c of this.children) if (c.pid) try { process.kill(-c.pid, "SIGKILL"); } catch { /* gone */ }
-        for (const ws of this.wss.clients) ws.terminate();
-        this.wss.close();
         this.server.closeAllConnections();
         await new Promise((r) => this.server.close(r));
     }
@@ -97,13 +91,16 @@ export class KubeApiStandin {
 
     private status(pod: StoredPod): Json {
         const f = pod.fate;
+        const name = pod.object.spec?.containers?.[0]?.name ?? "netns";
+        const image = pod.object.spec?.containers?.[0]?.image;
         if (f.kind === "ready") {
-            return { phase: "Running", podIP: "127.0.0.1", containerStatuses: [{ name: "tools", ready: true, image: pod.object.spec?.containers?.[0]?.image, imageID: "", state: { running: {} } }], ...pod.object.status };
+            const uid = pod.object.metadata.uid ?? pod.object.metadata.name;
+            return { phase: "Running", podIP: "127.0.0.1", containerStatuses: [{ name, ready: true, image, imageID: "", containerID: standinContainerId(uid), state: { running: {} } }], ...pod.object.status };
         }
         if (f.kind === "failed") {
-            return { phase: "Failed", containerStatuses: [{ name: "tools", ready: false, state: { terminated: { exitCode: f.exitCode, reason: f.reason } } }] };
+            return { phase: "Failed", reason: f.reason, message: f.message, containerStatuses: [{ name, ready: false, image, imageID: "", state: { terminated: { exitCode: f.exitCode, reason: f.reason } } }] };
         }
-        return { phase: "Pending", containerStatuses: [{ name: "tools", ready: false, state: { waiting: { reason: f.waitingReason, message: f.message } } }] };
+        return { phase: "Pending", containerStatuses: [{ name, ready: false, image, imageID: "", state: { waiting: { reason: f.waitingReason, message: f.message } } }] };
     }
 
     private view(pod: StoredPod): Json {
@@ -156,21 +153,17 @@ export class KubeApiStandin {
                 if (this.pods.has(`${ns}/${name}`)) return this.fail(res, 409, "AlreadyExists", `pods "${name}" already exists`);
                 const rejected = this.options.rejectCreate?.(pod);
                 if (rejected) return this.fail(res, rejected.code, rejected.reason, rejected.message);
-                const fate = this.options.fate?.(pod, this.created.length) ?? { kind: "ready" };
+                const fate = this.hostPortConflict(pod) ?? this.options.fate?.(pod, this.created.length) ?? { kind: "ready" };
                 this.created.push(pod);
                 const stored = { object: { ...pod, metadata: { ...pod.metadata, namespace: ns, uid: `uid-${this.created.length}` } }, fate };
                 this.pods.set(`${ns}/${name}`, stored);
                 return this.send(res, 201, this.view(stored));
             }
         }
-        if ((m = url.pathname.match(/^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)(\/log)?$/))) {
+        if ((m = url.pathname.match(/^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/))) {
             const key = `${m[1]}/${m[2]}`;
             const pod = this.pods.get(key);
             if (!pod) return this.fail(res, 404, "NotFound", `pods "${m[2]}" not found`);
-            if (m[3]) {
-                if (pod.fate.kind === "pending") return this.fail(res, 400, "BadRequest", `container "tools" in pod "${m[2]}" is waiting to start: ContainerCreating`);
-                return this.send(res, 200, pod.fate.kind === "failed" ? pod.fate.log : (pod.fate.log ?? `${this.options.readyLog}\n`));
-            }
             if (method === "GET") return this.send(res, 200, this.view(pod));
             if (method === "DELETE") {
                 this.pods.delete(key);
@@ -217,6 +210,24 @@ export class KubeApiStandin {
     }
 
     /**
+     * The kubelet's admission: a pod asking for a host port that a running pod on the same node
+     * holds is rejected, phase Failed (kubernetes pkg/kubelet/lifecycle/predicate.go runs the
+     * scheduler's NodePorts filter, nodeports.Fits, for every pod, nodeName or not).
+     */
+    private hostPortConflict(pod: Json): PodFate | undefined {
+        const ports = (p: Json) => (p.spec?.containers ?? []).flatMap((c: Json) => (c.ports ?? []).filter((cp: Json) => cp.hostPort).map((cp: Json) => `${cp.protocol ?? "TCP"}/${cp.hostPort}`));
+        const wanted = new Set(ports(pod));
+        if (wanted.size === 0) return undefined;
+        for (const other of this.pods.values()) {
+            if (other.fate.kind !== "ready" || other.object.spec?.nodeName !== pod.spec?.nodeName) continue;
+            if (ports(other.object).some((p: string) => wanted.has(p))) {
+                return { kind: "failed", reason: "NodePorts", exitCode: 0, message: "Pod was rejected: node(s) didn't have free ports for the requested pod ports" };
+            }
+        }
+        return undefined;
+    }
+
+    /**
      * metav1.MicroTime decodes only RFC3339 with exactly six fractional digits
      * (apimachinery pkg/apis/meta/v1/micro_time.go, RFC3339Micro); anything else is a 400.
      */
@@ -228,36 +239,5 @@ export class KubeApiStandin {
             }
         }
         return undefined;
-    }
-
-    private exec(req: http.IncomingMessage, ws: import("ws").WebSocket): void {
-        const url = new URL(req.url!, "http://standin");
-        const m = url.pathname.match(/^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/);
-        this.requests.push(`EXEC ${url.pathname}`);
-        const pod = m && this.pods.get(`${m[1]}/${m[2]}`);
-        const frame = (channel: number, data: Buffer | string) => ws.send(Buffer.concat([Buffer.from([channel]), Buffer.from(data)]));
-        if (!pod || pod.fate.kind !== "ready") {
-            frame(3, JSON.stringify({ metadata: {}, status: "Failure", reason: "NotFound", message: `pod not running` }));
-            return ws.close();
-        }
-        const [file, ...args] = url.searchParams.getAll("command");
-        const child = spawn(file, args, { detached: true, stdio: ["ignore", "pipe", "pipe"] });
-        this.children.add(child);
-        child.stdout.on("data", (d: Buffer) => frame(1, d));
-        child.stderr.on("data", (d: Buffer) => frame(2, d));
-        // Like the kubelet: closing the stream does not signal the command (no tty).
-        child.on("close", (code) => {
-            this.children.delete(child);
-            if (ws.readyState !== ws.OPEN) return;
-            frame(
-                3,
-                JSON.stringify(
-                    code === 0
-                        ? { metadata: {}, status: "Success" }
-                        : { metadata: {}, status: "Failure", message: `command terminated with non-zero exit code: exit status ${code}`, reason: "NonZeroExitCode", details: { causes: [{ reason: "ExitCode", message: String(code ?? 137) }] } },
-                ),
-            );
-            ws.close();
-        });
     }
 }

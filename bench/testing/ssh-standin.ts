@@ -60,6 +60,8 @@ export class SshStandin {
     private readonly connections = new Set<Connection>();
     /** Logins accepted, by method ("publickey"), for assertions. */
     readonly logins: string[] = [];
+    /** Every exec request's command, in order, for assertions. */
+    readonly commands: string[] = [];
     port = 0;
 
     constructor(options: SshStandinOptions) {
@@ -81,6 +83,7 @@ export class SshStandin {
                 client.on("session", (acceptSession) => {
                     acceptSession().on("exec", (accept, _reject, info) => {
                         const stream = accept();
+                        this.commands.push(info.command);
                         const env = options.pathPrefix ? { ...process.env, PATH: `${options.pathPrefix}:${process.env.PATH}` } : process.env;
                         const child = spawn("sh", ["-c", info.command], { detached: true, stdio: ["ignore", "pipe", "pipe"], env });
                         this.children.add(child);

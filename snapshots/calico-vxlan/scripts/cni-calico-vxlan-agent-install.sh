@@ -14,6 +14,26 @@ fi
 IFS= read -r K3S_TOKEN
 export K3S_TOKEN
 
+export DEBIAN_FRONTEND=noninteractive
+apt_wait=(-o DPkg::Lock::Timeout=600)
+for attempt in 1 2 3 4 5 6; do
+  apt-get "${apt_wait[@]}" update -qq && break
+  if ((attempt == 6)); then
+    echo "apt-get update failed 6 times; is another apt run holding the package lists?" >&2
+    exit 1
+  fi
+  sleep 10
+done
+echo 'iperf3 iperf3/start_daemon boolean false' | debconf-set-selections
+apt-get "${apt_wait[@]}" install -y -qq --no-install-recommends iperf3 sockperf >/dev/null
+for tool in iperf3 sockperf ip timeout setsid nsenter awk getconf; do
+  command -v "$tool" >/dev/null || { echo "$tool missing after install" >&2; exit 1; }
+done
+if systemctl is-active --quiet iperf3.service || systemctl is-enabled --quiet iperf3.service; then
+  echo "an iperf3 daemon is running or enabled after the install; it would hold the benchmark's port" >&2
+  exit 1
+fi
+
 if ! curl -sfL --max-time 60 https://get.k3s.io | INSTALL_K3S_VERSION='v1.33.4+k3s1' K3S_URL='https://10.0.0.11:6443' timeout 600 sh -s - \
   agent \
   --node-name=node-2 \

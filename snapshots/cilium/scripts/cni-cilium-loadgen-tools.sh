@@ -2,9 +2,6 @@
 set -euo pipefail
 cloud-init status --wait >/dev/null || true
 export DEBIAN_FRONTEND=noninteractive
-# On a fresh Ubuntu, unattended-upgrades (apt-daily) can hold the dpkg and package-list locks
-# long after cloud-init reports done: wait for them (apt.conf(5), DPkg::Lock::Timeout) instead of
-# failing, and retry the list update, bounded, since it also takes the lists lock.
 apt_wait=(-o DPkg::Lock::Timeout=600)
 for attempt in 1 2 3 4 5 6; do
   apt-get "${apt_wait[@]}" update -qq && break
@@ -14,7 +11,12 @@ for attempt in 1 2 3 4 5 6; do
   fi
   sleep 10
 done
+echo 'iperf3 iperf3/start_daemon boolean false' | debconf-set-selections
 apt-get "${apt_wait[@]}" install -y -qq --no-install-recommends wrk iperf3 sockperf >/dev/null
 for tool in wrk iperf3 sockperf; do
   command -v "$tool" >/dev/null || { echo "$tool missing after install" >&2; exit 1; }
 done
+if systemctl is-active --quiet iperf3.service || systemctl is-enabled --quiet iperf3.service; then
+  echo "an iperf3 daemon is running or enabled after the install; it would hold the benchmark's port" >&2
+  exit 1
+fi
