@@ -194,10 +194,17 @@ export function requireAwsFields(target: Target, agentSocket?: string): AwsField
     return { mode: target.mode as NetworkMode, sshUser: target.sshUser, nodes, loadGeneratorIp: target.loadGenerator.publicIp, loadGeneratorHostKey: target.loadGenerator.sshHostKey };
 }
 
-/** The guestbook URLs as the load generator (inside the VPC) reaches them. */
+/**
+ * The guestbook URLs as the load generator (inside the VPC) reaches them: the load balancer, and
+ * one node's private address at the port its frontends answer on (`frontends.port`): the NodePort
+ * in the pod-network modes, the host port (`host`) or the published port (`bridge`) in the
+ * baselines, where no Service and no kube-proxy sit in the path. Targets files written before
+ * `frontends` existed give only `nodePort`, the same port.
+ */
 export function awsHttpEndpoints(target: Target): HttpEndpoints {
     const node = target.nodes[0];
-    return { loadBalancer: target.endpoint, nodePort: node?.privateIp ? `http://${node.privateIp}:${target.nodePort}` : undefined };
+    const port = target.frontends?.port ?? target.nodePort;
+    return { loadBalancer: target.endpoint, nodePort: node?.privateIp ? `http://${node.privateIp}:${port}` : undefined };
 }
 
 /** Loaded only for aws-k3s targets, so the lab and loopback runs never pay for it. (Pinned to

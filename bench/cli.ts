@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- <stack>… [options]`  measure stacks (outputs via the Pulumi Automation API)
  * `npm run bench -- --targets file.json`  measure clusters described in a Target[] file
- * `npm run bench -- report <folder>`     re-render report.md and charts from summary.json
+ * `npm run bench -- report <folder> [--baseline <target>]`  re-render report.md and charts from
+ *                                        summary.json, optionally against another target of the run
  * `npm run bench -- sample [<folder>]`   loopback run of every tool (docs/sample-report)
  *
  * Exit codes (core/cli.ts, the same in every CLI): 0 done; 1 failed (or a measurement failed);
@@ -38,7 +39,7 @@ const options = {
 export const usage = `usage:
   npm run bench -- <stack> [<stack>…] [options]
   npm run bench -- --targets <file.json> [options]
-  npm run bench -- report <results folder>
+  npm run bench -- report <results folder> [--baseline <target>]
   npm run bench -- sample [<folder>]   loopback run of every tool; default docs/sample-report
 
 Stacks are read from the backend \`npm run compare\` uses: PULUMI_BACKEND_URL, else
@@ -64,7 +65,10 @@ export function parseBenchCommand(argv: readonly string[], now = new Date()): Pa
     if (v.help) return { command: "help", stacks: [], dryRun: false, options: { outDir: "" } };
     if (pos[0] === "report") {
         if (pos.length !== 2) throw new UsageError("report: pass exactly one results folder");
-        return { command: "report", folder: pos[1], stacks: [], dryRun: false, options: { outDir: pos[1] } };
+        // Only --baseline changes a report of a saved run; the others describe how to measure.
+        const measuring = Object.keys(v).filter((k) => k !== "baseline" && v[k as keyof typeof v] !== undefined);
+        if (measuring.length > 0) throw new UsageError(`report: ${measuring.map((k) => `--${k}`).join(", ")} does not apply to a saved run; allowed: --baseline <target>`);
+        return { command: "report", folder: pos[1], stacks: [], dryRun: false, options: { outDir: pos[1], baseline: v.baseline } };
     }
     if (pos[0] === "sample") {
         if (pos.length > 2) throw new UsageError("sample: pass at most one output folder");
@@ -115,8 +119,8 @@ export async function main(argv: readonly string[], wiring: BenchWiring): Promis
         return exitCodes.ok;
     }
     if (cmd.command === "report") {
-        await renderReport(cmd.folder!);
-        console.log(`bench: wrote ${path.join(cmd.folder!, "report.md")} and charts/`);
+        await renderReport(cmd.folder!, { baseline: cmd.options.baseline });
+        console.log(`bench: wrote ${path.join(cmd.folder!, "report.md")} and charts/${cmd.options.baseline ? ` against the baseline ${cmd.options.baseline}` : ""}`);
         return exitCodes.ok;
     }
     const started = Date.now();

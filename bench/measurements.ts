@@ -28,6 +28,7 @@ import { busyCpuRate, iperf3PacketsSentFrom, parseCpuSamples, parseCpuWindow, pa
 import type { ClusterSession, Endpoint } from "./session";
 import type { BackgroundProcess, CommandResult, Shell } from "./shell";
 import type { Better } from "./stats";
+import type { FrontendAttachment } from "./targets";
 
 /** Every measurement the runner knows, in the order it runs them. */
 export const measurementIds = ["http", "guestbook", "iperf3", "latency", "scaling"] as const;
@@ -219,12 +220,29 @@ function httpFigures(prefix: string, label: string, measurement: MeasurementId, 
     ];
 }
 
-/** 1. The frontend through the load balancer and straight to a NodePort (the LB's share). */
+/**
+ * What the "nodeport" URL reaches, by how the target's frontends are attached (`frontends` in
+ * its outputs): a NodePort Service (kube-proxy) in the pod-network modes; in the baselines the
+ * frontend's own port on the node, with no Service and no kube-proxy in the path (index.ts
+ * exports nodePort = that port). Targets without `frontends` are pod-network ones.
+ */
+export function nodePathLabel(attachment: FrontendAttachment | undefined): string {
+    switch (attachment) {
+        case "host-network":
+            return "HTTP via the frontend port on the node (host network: no Service, no NAT)";
+        case "published-ports":
+            return "HTTP via the published frontend port on the node (DNAT to the container, no Service)";
+        default:
+            return "HTTP via NodePort";
+    }
+}
+
+/** 1. The frontend through the load balancer and straight to a node (the LB's share). */
 export async function measureHttp(ctx: MeasureContext): Promise<Figure[]> {
     const figures: Figure[] = [];
     const paths: [string, string, string | undefined][] = [
         ["lb", "HTTP via load balancer", ctx.session.http.loadBalancer],
-        ["nodeport", "HTTP via NodePort", ctx.session.http.nodePort],
+        ["nodeport", nodePathLabel(ctx.session.target.frontends?.attachment), ctx.session.http.nodePort],
     ];
     for (const [key, label, url] of paths) {
         checkAborted(ctx.signal);
@@ -246,7 +264,10 @@ export async function measureGuestbook(ctx: MeasureContext): Promise<Figure[]> {
         ctx.note("guestbook: the target has no frontend URL; not measured");
         return [];
     }
-    if (!ctx.session.http.loadBalancer) ctx.note("guestbook: measured through the NodePort (the target has no load balancer)");
+    if (!ctx.session.http.loadBalancer) {
+        const via = nodePathLabel(ctx.session.target.frontends?.attachment).replace(/^HTTP via /, "");
+        ctx.note(`guestbook: measured via ${via} (the target has no load balancer)`);
+    }
     const figures: Figure[] = [];
     for (const [key, label, path] of [
         ["read", "guestbook reads", guestbookReadPath()],

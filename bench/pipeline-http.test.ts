@@ -97,9 +97,10 @@ describe("runBenchmark on loopback: HTTP and the guestbook", () => {
     it("writes report.md with field report 1's table and the paper's guestbook table", () => {
         const report = fs.readFileSync(path.join(outDir, "report.md"), "utf8");
         expect(report).toContain("Loopback sample — not a network comparison");
-        expect(report).toContain("| mode | mean latency (ms) | p50 (ms) | p99 (ms) | requests/s | container-network cost over baseline | node CPU-s per 1k requests |");
-        expect(report).toMatch(/\| host-gw \| [\d.]+ \[[-\d.]+–[\d.]+\] \| .* \| 0 \(baseline\) \| [\d.]+ \|/);
-        expect(report).toMatch(/\| vxlan \| [\d.]+ \[[-\d.]+–[\d.]+\]( ≈)? \| .* \| [+-][\d.]+ ms, [\d.]+% (worse|better)/);
+        expect(report).toContain("| mode | path to the frontends | mean latency (ms) [95% CI] | over host-gw (ms) [95% CI] | over host-gw (%) [95% CI] | cost shown? | requests/s |");
+        expect(report).toMatch(/\| host-gw \(baseline\) \| load balancer → NodePort \| [\d.]+ \[[\d.]+–[\d.]+\] \| 0 \(baseline\) \| 0 \(baseline\) \| – \| [\d.]+ \|/);
+        expect(report).toMatch(/\| vxlan \| load balancer → NodePort \| [\d.]+ \[[\d.]+–[\d.]+\] \| [+−]?[\d.]+ \[[+−]?[\d.]+, [+−]?[\d.]+\] \| [+−]?[\d.]+ \[[+−]?[\d.]+, [+−]?[\d.]+\] \| (shown \(interval excludes 0\)|not shown: within noise \(interval contains 0\)) \|/);
+        expect(report).toContain("| mode | path to the frontends | mean latency (ms) | p50 (ms) | p99 (ms) | requests/s | node CPU-s per 1k requests |");
         expect(report).toContain("| mode | reads/s | read p50 (ms) | read p60 (ms) | read max (ms) | read socket errors / non-2xx | reads/s vs baseline |");
         expect(fs.readFileSync(path.join(outDir, "charts", "latency-percentiles.svg"), "utf8")).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"[\s\S]*host-gw[\s\S]*<\/svg>\n$/);
     });

@@ -4,7 +4,11 @@
  * (pipeline-*.test.ts check the report produced from real tool outputs.)
  */
 import { describe, expect, it } from "vitest";
-import { completedRepetitions, formatValue, percentOfHost, percentOfHostDefinition, ranking, reportCharts, reportMarkdown, separatedPairs } from "./report";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { UsageError } from "../core/errors";
+import { completedRepetitions, formatValue, percentOfHost, percentOfHostDefinition, ranking, renderReport, reportCharts, reportMarkdown, separatedPairs, withBaseline } from "./report";
 import { barChart, groupedBarChart, niceMax, niceTicks } from "./svg";
 import { aggregate, summarySchema, type BenchSummaryFile, type FigureInfo, type Sample } from "./summary";
 
@@ -49,10 +53,15 @@ describe("report rules", () => {
         ...reps("vxlan", "iperf3.pod.cross.tcp1.gbps", [8.0, 8.1, 8.2]), // (9.6 − 8.1)/9.6 = 15.6% worse
     ];
 
-    it("field report 1's table: cost over the baseline in ms and percent", () => {
+    it("field report 1's table: cost over the baseline in ms and percent, each with the interval of the difference", () => {
+        // Welch (by hand, scipy.stats.t.ppf for the quantile): d = 644.8 − 641.5 = 3.3 ms;
+        // se² = 0.8²/3 + 0.5²/3, df = 3.3556, t = 3.0151 → [1.666, 4.934] ms; ÷ 641.5 → [0.26, 0.77] %.
         const md = reportMarkdown(summaryOf(samples));
-        expect(md).toContain("| vxlan | 645 [643–647] | – | – | – | +3.30 ms, 0.5% worse | – |");
-        expect(md).toContain("| host-gw | 642 [640–643] | – | – | – | 0 (baseline) | – |");
+        expect(md).toContain("## Container-network cost over host-gw (the shape of field report 1)");
+        expect(md).toContain("| vxlan | load balancer → NodePort | 645 [643–647] | +3.30 [+1.67, +4.93] | +0.5 [+0.3, +0.8] | shown (interval excludes 0) | – |");
+        expect(md).toContain("| host-gw (baseline) | load balancer → NodePort | 642 [640–643] | 0 (baseline) | 0 (baseline) | – | – |");
+        // A pod-network baseline: the lab's and the HTTP tables keep their places, the cost table comes after them.
+        expect(md.indexOf("## Container-network cost")).toBeGreaterThan(md.indexOf("Baseline: **host-gw**"));
     });
 
     it("the gate lists the mode and figure that exceed the limit", () => {
@@ -101,7 +110,7 @@ describe("report rules", () => {
     it("without a baseline the report names no command-line flag", () => {
         const md = reportMarkdown(summaryOf(samples, { baseline: undefined, gate: undefined }));
         expect(md).not.toContain("--baseline");
-        expect(md).toContain("– (no baseline)");
+        expect(md).not.toContain("Container-network cost over");
     });
 
     it('"% of host" is the ratio of the two medians the table prints, and says so', () => {
@@ -181,5 +190,62 @@ describe("report rules", () => {
         expect(svg).toContain('stroke-dasharray="5 4"');
         expect(svg).toContain("interval held at 0");
         expect(svg).toContain("not measured");
+    });
+});
+
+describe("--baseline host: the field report's table first", () => {
+    // The lab's shape: no load balancer, so latency straight to a node's frontend port.
+    const nodeFigures: FigureInfo[] = [
+        { id: "http.nodeport.latency.mean", measurement: "http", label: "HTTP via NodePort: mean latency", unit: "ms", better: "lower" },
+        { id: "iperf3.pod.cross.udpcost.cpuUsPerPacket", measurement: "iperf3", label: "pod↔pod: CPU-µs per packet", unit: "CPU-µs", better: "lower" },
+    ];
+    const targets = [
+        { name: "host", mode: "host", platform: "lab", frontends: { port: 80, attachment: "host-network" as const, replicas: 2, mtu: 9001 } },
+        { name: "bridge", mode: "bridge", platform: "lab", frontends: { port: 8081, attachment: "published-ports" as const, replicas: 2, mtu: 8951 } },
+        { name: "vxlan", mode: "vxlan", platform: "lab", frontends: { port: 30099, attachment: "pod-network" as const, replicas: 10, mtu: 8951 } },
+    ];
+    const samples = [
+        ...reps("host", "http.nodeport.latency.mean", [2.0, 2.1, 2.2]),
+        ...reps("bridge", "http.nodeport.latency.mean", [2.0, 2.6, 2.3]),
+        ...reps("vxlan", "http.nodeport.latency.mean", [2.6, 2.9, 3.2]),
+        ...["host", "bridge", "vxlan"].flatMap((t) => reps(t, "iperf3.pod.cross.udpcost.cpuUsPerPacket", [3, 4, 5])),
+    ];
+    const recorded: BenchSummaryFile = { ...summaryOf(samples), figures: nodeFigures, targets, baseline: undefined, gate: undefined, stats: aggregate(nodeFigures, samples, targets.map((t) => t.name)).stats };
+
+    it("each mode over host in ms and %, with the difference's interval; 'within noise' exactly where it contains 0", () => {
+        const md = reportMarkdown(withBaseline(recorded, "host"), { recordedBaseline: undefined });
+        // First table of the report, before the lab's cost table.
+        expect(md.indexOf("## Container-network cost over host")).toBeGreaterThan(0);
+        expect(md.indexOf("## Container-network cost over host")).toBeLessThan(md.indexOf("## Cost of each datapath"));
+        expect(md).toContain("chosen when rendering with `--baseline host`; the run recorded none");
+        // Welch by hand (scipy quantile): vxlan − host = 0.8, df = 2.439 → [0.136, 1.464] ms; ÷ 2.1 → [6.5, 69.7] %.
+        expect(md).toMatch(/\| vxlan \| NodePort, port 30099; 10 frontend\(s\), MTU 8951 \| 2\.90 \[[\d.]+–[\d.]+\] \| \+0\.80 \[\+0\.14, \+1\.46\] \| \+38\.1 \[\+6\.5, \+69\.7\] \| shown \(interval excludes 0\) \| – \|/);
+        // bridge − host = 0.2 → [−0.46, +0.86] ms: contains 0.
+        expect(md).toContain("| +0.20 [−0.46, +0.86] | +9.5 [−22.1, +41.2] | not shown: within noise (interval contains 0) |");
+        expect(md).toContain("| host (baseline) | the frontend port on the node (host network: no Service, no NAT), port 80; 2 frontend(s), MTU 9001 |");
+        expect(md).toContain("the published frontend port on the node (DNAT to the container, no Service), port 8081");
+        // One figure row serves every target: the node path is named for what it is in each.
+        expect(md).toContain("| HTTP straight to a node (NodePort, or the baseline's own frontend port): mean latency | ms |");
+    });
+
+    it("a baseline that is not a target of the run is refused naming --baseline, the value and the targets", () => {
+        expect(() => withBaseline(recorded, "lab-host", "r/summary.json")).toThrow(UsageError);
+        expect(() => withBaseline(recorded, "lab-host", "r/summary.json")).toThrow('--baseline: "lab-host" is not a target of the run in r/summary.json; allowed: host, bridge, vxlan');
+    });
+
+    it("renderReport --baseline: the same statistics as a run recorded with that baseline; summary.json untouched; nothing written on a bad value", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-rebaseline-"));
+        try {
+            const file = path.join(dir, "summary.json");
+            fs.writeFileSync(file, JSON.stringify(recorded));
+            await expect(renderReport(dir, { baseline: "nope" })).rejects.toThrow(/--baseline: "nope"/);
+            expect(fs.readdirSync(dir)).toEqual(["summary.json"]);
+            await renderReport(dir, { baseline: "host" });
+            expect(fs.readFileSync(file, "utf8")).toBe(JSON.stringify(recorded));
+            const asRecorded = { ...recorded, baseline: "host", ...aggregate(nodeFigures, samples, targets.map((t) => t.name), "host") };
+            expect(fs.readFileSync(path.join(dir, "report.md"), "utf8")).toBe(reportMarkdown(asRecorded, { recordedBaseline: undefined }));
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });

@@ -11,10 +11,11 @@ import * as path from "node:path";
 import { isBaseline, isNetworkMode, modeFacts, type NetworkMode } from "../components/modes";
 import { billMarkdown, readBillFile } from "./bill";
 import type { Environment } from "./session";
-import { costBitrateDefault, costDatagramBytes, costPacketBitrateDefault, costUdpWarmupSeconds, loadedLatencyMpsDefault } from "./measurements";
+import { UsageError } from "../core/errors";
+import { costBitrateDefault, costDatagramBytes, costPacketBitrateDefault, costUdpWarmupSeconds, loadedLatencyMpsDefault, nodePathLabel } from "./measurements";
 import { barChart, groupedBarChart, lineChart, type BarGroup } from "./svg";
-import { median, withinNoise } from "./stats";
-import { readSummaryFile, summarySchema, type BenchSummaryFile, type FigureStats } from "./summary";
+import { median, withinNoise, type Difference } from "./stats";
+import { aggregate, readSummaryFile, summarySchema, type BenchSummaryFile, type FigureStats, type TargetInfo } from "./summary";
 
 /** Reads and checks summary.json. */
 export function readSummary(folder: string): BenchSummaryFile {
@@ -23,6 +24,22 @@ export function readSummary(folder: string): BenchSummaryFile {
     const summary = readSummaryFile(file);
     if (summary.schema !== summarySchema) throw new Error(`report: ${file} has schema "${summary.schema}"; this runner reads "${summarySchema}"`);
     return summary;
+}
+
+/**
+ * The same run compared with `baseline` (a target of the run; undefined: none): statistics, the
+ * differences from the baseline and the gate recomputed from the samples by `aggregate`, the one
+ * function a run uses. So `bench report <folder> --baseline lab-host` shows a run against another
+ * baseline through the same code path, and older files get this runner's difference intervals.
+ * The error names --baseline, the value and the targets allowed.
+ */
+export function withBaseline(s: BenchSummaryFile, baseline: string | undefined, where = "summary.json"): BenchSummaryFile {
+    const names = s.targets.map((t) => t.name);
+    if (baseline !== undefined && !names.includes(baseline)) {
+        throw new UsageError(`--baseline: "${baseline}" is not a target of the run in ${where}; allowed: ${names.join(", ")}`);
+    }
+    const { stats, gate } = aggregate(s.figures, s.samples, names, baseline, s.gate?.maxOverheadPct);
+    return { ...s, baseline, stats, gate: baseline === undefined ? undefined : gate };
 }
 
 /** Number formatting per unit: enough digits to see the differences the CIs allow. */
@@ -180,7 +197,14 @@ function environmentRows(s: BenchSummaryFile): string[][] {
         e.nodes.map((n) => `${n.nicMtu} (${n.nicInterface})`).join(", "),
         e.podMtu !== undefined ? `${e.podMtu} (${e.podInterface})` : "–",
         `${e.configuredMtu.node} / ${e.configuredMtu.pod}`,
+        frontendsCell(s.targets.find((x) => x.name === target)),
     ]);
+}
+
+/** "port 80, host-network, 2 replicas, MTU 9001" from the target's `frontends`. */
+function frontendsCell(info: TargetInfo | undefined): string {
+    const f = info?.frontends;
+    return f ? `port ${f.port}, ${f.attachment}, ${f.replicas} replica(s), MTU ${f.mtu}` : "– (not recorded)";
 }
 
 /**
@@ -230,8 +254,99 @@ function provenanceLines(s: BenchSummaryFile): string[] {
     return out;
 }
 
-/** The markdown report. */
-export function reportMarkdown(s: BenchSummaryFile): string {
+/** A signed figure in its unit's format: "+6.78", "−0.41", "0.00". */
+function signed(v: number, unit: string): string {
+    const f = formatValue(Math.abs(v), unit);
+    return v > 0 ? `+${f}` : v < 0 ? `−${f}` : f;
+}
+
+/** "+6.78 [+2.10, +11.46]" (or in %), from a Welch interval on the difference. */
+export function differenceCell(d: Difference | undefined, unit: string, inPercent = false): string {
+    if (!d) return "– (needs 2 repetitions on both sides)";
+    if (!inPercent) return `${signed(d.estimate, unit)} [${signed(d.low, unit)}, ${signed(d.high, unit)}]`;
+    return d.pct ? `${signed(d.pct.estimate, "%")} [${signed(d.pct.low, "%")}, ${signed(d.pct.high, "%")}]` : "– (baseline median 0)";
+}
+
+/** Whether the run shows the difference: said exactly when its interval excludes 0. */
+export function differenceVerdict(d: Difference | undefined): string {
+    if (!d) return "not shown (one repetition)";
+    return d.low <= 0 && 0 <= d.high ? "not shown: within noise (interval contains 0)" : "shown (interval excludes 0)";
+}
+
+/** How the HTTP requests reach a target's frontends, from its `frontends` (index.ts). */
+export function frontendPath(info: TargetInfo | undefined, viaLoadBalancer: boolean): string {
+    const f = info?.frontends;
+    const node = nodePathLabel(f?.attachment).replace(/^HTTP via /, "");
+    const lb = viaLoadBalancer ? "load balancer → " : "";
+    return f ? `${lb}${node}, port ${f.port}; ${f.replicas} frontend(s), MTU ${f.mtu}` : `${lb}${node}`;
+}
+
+/** The latency the field-report table compares: through the LB, else straight to a node, else guestbook reads. */
+function fieldLatencyId(t: Tables): string | undefined {
+    return ["http.lb.latency.mean", "http.nodeport.latency.mean", "guestbook.read.latency.mean"].find((id) => t.has(id));
+}
+
+/**
+ * Field report 1's table (SEEDS.md §1): each mode's mean latency and its cost over the baseline
+ * in ms and %, each with the 95% interval of the difference itself (stats.ts differenceInterval95).
+ */
+function fieldReportTable(s: BenchSummaryFile, t: Tables, latencyId: string): string[] {
+    const base = s.baseline!;
+    const rpsId = latencyId.replace("latency.mean", "rps");
+    const viaLb = latencyId.startsWith("http.lb");
+    const what = latencyId.startsWith("guestbook")
+        ? "guestbook reads (`GET /guestbook.php?cmd=get&key=guestbook`, wrk), through the load balancer where the target has one, else straight to its first node"
+        : viaLb
+          ? "`GET /` on the guestbook frontend (wrk) through the load balancer"
+          : "`GET /` on the guestbook frontend (wrk) straight to the first node, no load balancer";
+    const info = (n: string) => s.targets.find((x) => x.name === n);
+    const lbFor = (n: string) => viaLb || (latencyId.startsWith("guestbook") && t.has("http.lb.rps") && t.get(n, "http.lb.rps") !== undefined);
+    const out: string[] = [];
+    out.push(`## Container-network cost over ${base} (the shape of field report 1)`);
+    out.push("");
+    out.push(
+        `Mean latency of ${what}, ${s.settings.httpConnections} connections. Like the field report's "milliseconds over the VM": ` +
+            `**cost = the mode's mean latency − ${base}'s**, averaged over the repetitions, with the **95% interval of that difference** ` +
+            `(Welch's t interval for two means with unequal variances, Welch–Satterthwaite degrees of freedom; not two overlapping intervals), ` +
+            `and the same in % of ${base}'s median latency. An interval that contains 0 means this run does **not show** a cost: "within noise". ` +
+            `The latency column is the median of the repetitions with its own 95% interval.`,
+    );
+    out.push("");
+    const rows = s.targets.map(({ name: n }) => {
+        const st = t.get(n, latencyId);
+        const isBase = n === base;
+        return [
+            isBase ? `${n} (baseline)` : n,
+            frontendPath(info(n), lbFor(n)),
+            st ? t.cell(n, latencyId, true).replace(/ ≈$/, "") : "–",
+            isBase ? "0 (baseline)" : st ? differenceCell(st.difference, "ms") : "–",
+            isBase ? "0 (baseline)" : st ? differenceCell(st.difference, "ms", true) : "–",
+            isBase ? "–" : st ? differenceVerdict(st.difference) : "–",
+            t.cell(n, rpsId, false),
+        ];
+    });
+    out.push(table(["mode", "path to the frontends", "mean latency (ms) [95% CI]", `over ${base} (ms) [95% CI]`, `over ${base} (%) [95% CI]`, "cost shown?", "requests/s"], rows));
+    out.push("");
+    return out;
+}
+
+/**
+ * A figure's label for a table that serves every target. The node path of `http.nodeport.*` is
+ * a NodePort in the pod-network modes and the frontend's own port in the baselines: with both in
+ * one run, the label says so instead of the first target's words.
+ */
+function figureLabel(s: BenchSummaryFile, f: BenchSummaryFile["figures"][number]): string {
+    if (!f.id.startsWith("http.nodeport.")) return f.label;
+    const attachments = new Set(s.targets.filter((x) => s.samples.some((m) => m.target === x.name && m.id === f.id)).map((x) => x.frontends?.attachment ?? "pod-network"));
+    const colon = f.label.indexOf(":");
+    if (colon < 0) return f.label;
+    const what = f.label.slice(colon);
+    return attachments.size === 1 ? `${nodePathLabel([...attachments][0])}${what}` : `HTTP straight to a node (NodePort, or the baseline's own frontend port)${what}`;
+}
+
+/** The markdown report. `rendered.recordedBaseline`: the baseline the run itself recorded, when
+ * the report is rendered against another (`bench report --baseline`). */
+export function reportMarkdown(s: BenchSummaryFile, rendered?: { readonly recordedBaseline: string | undefined }): string {
     const t = new Tables(s);
     const names = s.targets.map((x) => x.name);
     const out: string[] = [];
@@ -272,9 +387,19 @@ export function reportMarkdown(s: BenchSummaryFile): string {
     );
     out.push("");
     if (s.baseline) {
-        out.push(`Baseline: **${s.baseline}**. "≈" / "within noise" marks a figure whose 95% interval overlaps the baseline's: that difference is not shown to be real.`);
+        const recordedBaseline = rendered?.recordedBaseline;
+        const chosen = rendered && recordedBaseline !== s.baseline ? ` (chosen when rendering with \`--baseline ${s.baseline}\`; the run recorded ${recordedBaseline ?? "none"})` : "";
+        out.push(
+            `Baseline: **${s.baseline}**${chosen}. "≈" / "within noise" marks a figure whose difference from the baseline has a 95% interval (Welch's t, on the difference itself) that contains 0: that difference is not shown to be real.`,
+        );
         out.push("");
     }
+    // With a baseline that has no container network (or a Docker-style bridge), the first table
+    // is the field report's: every mode over that baseline.
+    const fieldId = s.baseline !== undefined ? fieldLatencyId(t) : undefined;
+    const baseInfo = s.targets.find((x) => x.name === s.baseline);
+    const baselineFirst = baseInfo !== undefined && (baseInfo.frontends ? baseInfo.frontends.attachment !== "pod-network" : isNetworkMode(baseInfo.mode) && isBaseline(baseInfo.mode));
+    if (fieldId && baselineFirst) out.push(...fieldReportTable(s, t, fieldId));
 
     // The lab's headline: what each datapath costs at a fixed offered load (lab/cli.ts, docs/lab.md).
     if (t.has("iperf3.pod.cross.udpcost.cpuUsPerPacket") || t.has("iperf3.pod.cross.cost.cpuPerGB")) {
@@ -287,7 +412,7 @@ export function reportMarkdown(s: BenchSummaryFile): string {
             `Every mode gets the same offered load, so the CPU it spends on it is the cost of its datapath: ` +
                 `${costDatagramBytes}-byte UDP datagrams at ${packetRate}bit/s (one packet each on every path; the first ${costUdpWarmupSeconds} s excluded)` +
                 `${t.has("iperf3.pod.cross.cost.cpuPerGB") ? `, one TCP stream at ${tcpRate}bit/s` : ""}, ` +
-                `guestbook reads through the NodePort (wrk, ${st.httpConnections} keep-alive connections). CPU is counted for the mode's own processes ` +
+                `guestbook reads straight to a node's frontend port (the NodePort, or a baseline's own port; wrk, ${st.httpConnections} keep-alive connections). CPU is counted for the mode's own processes ` +
                 `(its control group: the tools, Apache, Redis, BIRD) plus ksoftirqd, from the end of the warm-up to the end of the run; ` +
                 `the whole machine's CPU is in "Every figure" for comparison. Round trips are sockperf under-load at ${mps} messages/s. ` +
                 `Throughput (saturating, so on shared cores partly a contest for CPU) comes second.`,
@@ -331,24 +456,27 @@ export function reportMarkdown(s: BenchSummaryFile): string {
         if (t.has("iperf3.host.cross.udpcost.cpuUsPerPacket") || t.has("iperf3.host.cross.cost.cpuPerGB")) out.push("![CPU per packet](charts/cost.svg)\n");
     }
 
-    // Table 1: field report 1 — mean latency through the LB and the network's cost over the baseline.
+    if (fieldId && !baselineFirst) out.push(...fieldReportTable(s, t, fieldId));
+
+    // Table 1: HTTP percentiles, requests/s and CPU per mode (the cost over the baseline is above).
     const latencyId = t.has("http.lb.latency.mean") ? "http.lb.latency.mean" : "http.nodeport.latency.mean";
     if (t.has(latencyId)) {
-        const via = latencyId.startsWith("http.lb") ? "through the load balancer" : "straight to a NodePort (no load balancer)";
-        out.push(`## 1. HTTP ${via} (the shape of field report 1)`);
+        const viaLb = latencyId.startsWith("http.lb");
+        const via = viaLb ? "through the load balancer" : "straight to a node's frontend port (no load balancer)";
+        out.push(`## 1. HTTP ${via}`);
         out.push("");
-        out.push(`wrk, ${st.httpConnections} connections, GET / on the guestbook frontend. Cost = difference from the baseline's median.`);
+        out.push(`wrk, ${st.httpConnections} connections, GET / on the guestbook frontend. Medians of the repetitions; "path" says what sits between the client and the frontends.`);
         out.push("");
         out.push(
             table(
-                ["mode", "mean latency (ms)", "p50 (ms)", "p99 (ms)", "requests/s", "container-network cost over baseline", "node CPU-s per 1k requests", ...(t.has("http.nodeport.latency.mean") && latencyId.startsWith("http.lb") ? ["NodePort mean (ms), LB's share excluded"] : [])],
+                ["mode", "path to the frontends", "mean latency (ms)", "p50 (ms)", "p99 (ms)", "requests/s", "node CPU-s per 1k requests", ...(t.has("http.nodeport.latency.mean") && viaLb ? ["mean straight to a node (ms), LB's share excluded"] : [])],
                 names.map((n) => [
                     n,
+                    frontendPath(s.targets.find((x) => x.name === n), viaLb),
                     t.cell(n, latencyId),
                     t.cell(n, latencyId.replace("mean", "p50"), false),
                     t.cell(n, latencyId.replace("mean", "p99"), false),
                     t.cell(n, latencyId.replace("latency.mean", "rps"), false),
-                    s.baseline ? t.cost(n, latencyId, true) : "– (no baseline)",
                     t.cell(n, latencyId.replace("latency.mean", "cpuPer1kRequests"), false),
                     ...(t.has("http.nodeport.latency.mean") && latencyId.startsWith("http.lb") ? [t.cell(n, "http.nodeport.latency.mean")] : []),
                 ]),
@@ -456,9 +584,9 @@ export function reportMarkdown(s: BenchSummaryFile): string {
 
     out.push("## Environment and MTU per mode, per run");
     out.push("");
-    out.push("MTUs are measured (the interface that carries traffic to the other node, read from /sys/class/net), next to what the stack says it configured.");
+    out.push("MTUs are measured (the interface that carries traffic to the other node, read from /sys/class/net), next to what the stack says it configured, and where its guestbook frontends answer (the stack's `frontends` output).");
     out.push("");
-    out.push(table(["target", "rep", "mode", "kernel", "instance type", "AZ", "k3s", "CNI", "node NIC MTU (measured)", "pod MTU (measured)", "configured node / pod"], environmentRows(s)));
+    out.push(table(["target", "rep", "mode", "kernel", "instance type", "AZ", "k3s", "CNI", "node NIC MTU (measured)", "pod MTU (measured)", "configured node / pod", "frontends: port, attachment, replicas, MTU"], environmentRows(s)));
     out.push("");
     out.push(...provenanceLines(s));
 
@@ -505,7 +633,7 @@ export function reportMarkdown(s: BenchSummaryFile): string {
         table(
             ["figure", "unit", ...names],
             s.figures.map((f) => [
-                f.label,
+                figureLabel(s, f),
                 f.unit,
                 ...names.map((n) => {
                     const c = t.cell(n, f.id);
@@ -559,7 +687,7 @@ export function reportCharts(s: BenchSummaryFile): Record<string, string> {
         // Series are the modes here: the baseline is named in the legend.
         const seriesName = (n: string) => (n === s.baseline ? `${n} (baseline)` : n);
         const groups: BarGroup[] = ["p50", "p90", "p99"].map((p) => ({ label: p, bars: names.map((n) => bar(n, `${httpPrefix}.latency.${p}`, seriesName(n))).filter((b) => b !== undefined) }));
-        charts["latency-percentiles.svg"] = groupedBarChart(`HTTP latency percentiles (${httpPrefix === "http.lb" ? "via load balancer" : "via NodePort"})`, "ms", groups, names.map(seriesName));
+        charts["latency-percentiles.svg"] = groupedBarChart(`HTTP latency percentiles (${httpPrefix === "http.lb" ? "via load balancer" : "straight to a node's frontend port"})`, "ms", groups, names.map(seriesName));
     }
     const counts = s.settings.scalingPods.filter((c) => t.has(`scaling.${c}.throughput`));
     if (counts.length) {
@@ -582,13 +710,20 @@ export function reportCharts(s: BenchSummaryFile): Record<string, string> {
     return charts;
 }
 
-/** Writes report.md and charts/ into `folder` from its summary.json. */
-export async function renderReport(folder: string): Promise<void> {
-    const summary = readSummary(folder);
+export interface RenderOptions {
+    /** Compare against this target instead of the baseline the run recorded (`--baseline`). */
+    readonly baseline?: string;
+}
+
+/** Writes report.md and charts/ into `folder` from its summary.json (which it never rewrites). */
+export async function renderReport(folder: string, options: RenderOptions = {}): Promise<void> {
+    const recorded = readSummary(folder);
+    // Checked before anything is written: a wrong --baseline leaves the folder as it was.
+    const summary = withBaseline(recorded, options.baseline ?? recorded.baseline, path.join(folder, "summary.json"));
     const charts = reportCharts(summary);
     fs.mkdirSync(path.join(folder, "charts"), { recursive: true });
     for (const [name, svg] of Object.entries(charts)) fs.writeFileSync(path.join(folder, "charts", name), svg);
     // A comparison adds what its stacks cost on AWS (estimate and measured) once its stacks are torn down.
     const bill = readBillFile(folder);
-    fs.writeFileSync(path.join(folder, "report.md"), reportMarkdown(summary) + (bill ? `\n${billMarkdown(bill)}` : ""));
+    fs.writeFileSync(path.join(folder, "report.md"), reportMarkdown(summary, { recordedBaseline: recorded.baseline }) + (bill ? `\n${billMarkdown(bill)}` : ""));
 }

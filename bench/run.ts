@@ -380,6 +380,7 @@ export async function runBenchmark(targets: Target[], options: BenchOptions): Pr
             mode: t.mode,
             platform: t.platform,
             description: isNetworkMode(t.mode) ? modeFacts[t.mode].description : undefined,
+            frontends: t.frontends,
         })),
         order,
         environments,

@@ -10,16 +10,19 @@ import { UsageError } from "../core/errors";
 import { GroupPulumiCommand } from "../core/pulumi";
 import { loadTargetsFile, readStackOutputs, targetFromStackOutputs } from "./stack-outputs";
 import { readFakePulumiLog, writeFakePulumi } from "../test/compare/fake-pulumi";
-import type { StackOutputs } from "./targets";
+import { stackOutputsSchema, type StackOutputs } from "./targets";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
 
 /** What a stack exports (StackOutputs), as the Automation API's outputs() values would be. */
 const fakeOutputs: StackOutputs = {
     mode: "calico-ipip",
     endpoint: "http://cni-calico-ipip-nlb-0123.elb.eu-west-1.amazonaws.com",
     nodePort: 30080,
+    frontends: { port: 30080, attachment: "pod-network", replicas: 10, mtu: 8981 },
     nodes: [
-        { name: "calico-ipip-server", role: "server", instanceId: "i-01", privateIp: "10.0.1.10", publicIp: "203.0.113.10", instanceType: "c6i.4xlarge", availabilityZone: "eu-west-1a" },
-        { name: "calico-ipip-agent", role: "agent", instanceId: "i-02", privateIp: "10.0.1.11", publicIp: "203.0.113.11", instanceType: "c6i.4xlarge", availabilityZone: "eu-west-1a" },
+        { name: "calico-ipip-server", role: "server", instanceId: "i-01", privateIp: "10.0.1.10", publicIp: "203.0.113.10", instanceType: "c6i.4xlarge", availabilityZone: "eu-west-1a", sshHostKey: "ssh-ed25519 AAAAserver root@cni-calico-ipip-server-host-key" },
+        { name: "calico-ipip-agent", role: "agent", instanceId: "i-02", privateIp: "10.0.1.11", publicIp: "203.0.113.11", instanceType: "c6i.4xlarge", availabilityZone: "eu-west-1a", sshHostKey: "ssh-ed25519 AAAAagent root@cni-calico-ipip-agent-host-key" },
     ],
     podCidr: "10.42.0.0/16",
     mtu: { node: 9001, pod: 8981 },
@@ -27,8 +30,29 @@ const fakeOutputs: StackOutputs = {
     kubeconfig: "apiVersion: v1\nkind: Config\n",
     sshUser: "ubuntu",
     sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n",
-    loadGenerator: { publicIp: "203.0.113.20", privateIp: "10.0.1.20" },
+    loadGenerator: { publicIp: "203.0.113.20", privateIp: "10.0.1.20", sshHostKey: "ssh-ed25519 AAAAloadgen root@cni-calico-ipip-loadgen-host-key" },
 };
+
+/** The committed snapshots (`npm run render`): index.ts's outputs for every stack file, evaluated
+ * under Pulumi mocks; render/snapshot.test.ts fails when they are stale, so they are index.ts's. */
+const snapshotsDir = path.join(__dirname, "..", "snapshots");
+function snapshotOutputs(): [string, Record<string, unknown>][] {
+    return fs
+        .readdirSync(snapshotsDir)
+        .filter((stack) => fs.existsSync(path.join(snapshotsDir, stack, "outputs.yaml")))
+        .map((stack) => [stack, parseYaml(fs.readFileSync(path.join(snapshotsDir, stack, "outputs.yaml"), "utf8")) as Record<string, unknown>]);
+}
+
+/** Keys of `value` that the schema does not declare (zod would drop them silently), as paths. */
+function undeclaredKeys(schema: z.ZodType, value: unknown, at = ""): string[] {
+    if (schema instanceof z.ZodOptional) return value === undefined ? [] : undeclaredKeys(schema.unwrap() as z.ZodType, value, at);
+    if (schema instanceof z.ZodArray && Array.isArray(value)) return value.flatMap((v, i) => undeclaredKeys(schema.element as z.ZodType, v, `${at}[${i}]`));
+    if (schema instanceof z.ZodObject && typeof value === "object" && value !== null) {
+        const shape = schema.shape as Record<string, z.ZodType>;
+        return Object.entries(value).flatMap(([k, v]) => (k in shape ? undeclaredKeys(shape[k], v, at ? `${at}.${k}` : k) : [at ? `${at}.${k}` : k]));
+    }
+    return [];
+}
 
 describe("stack outputs → Target", () => {
     it("maps every output, names the target after the stack, platform aws-k3s", () => {
@@ -38,11 +62,38 @@ describe("stack outputs → Target", () => {
         expect(awsHttpEndpoints(t)).toEqual({ loadBalancer: fakeOutputs.endpoint, nodePort: "http://10.0.1.10:30080" });
     });
 
+    it("keeps in step with index.ts: every stack's rendered outputs parse, and the schema declares every key they hold", () => {
+        const stacks = snapshotOutputs();
+        // The check itself finds a key the schema lacks, at any depth.
+        const [, vxlan] = stacks.find(([stack]) => stack === "vxlan")!;
+        expect(undeclaredKeys(stackOutputsSchema, { ...vxlan, extra: 1, frontends: { ...(vxlan.frontends as object), workers: 4 } })).toEqual(["frontends.workers", "extra"]);
+        expect(stacks.map(([stack]) => stack).sort()).toEqual([...networkModes].sort());
+        for (const [stack, outputs] of stacks) {
+            expect(undeclaredKeys(stackOutputsSchema, outputs), `snapshots/${stack}/outputs.yaml has outputs bench/targets.ts does not declare`).toEqual([]);
+            const t = targetFromStackOutputs(stack, outputs);
+            // What the runner needs to pin SSH host keys and label the HTTP path arrives intact.
+            expect(t.nodes.map((n) => n.sshHostKey)).toEqual((outputs.nodes as { sshHostKey: string }[]).map((n) => n.sshHostKey));
+            expect(t.frontends, stack).toEqual(outputs.frontends);
+            expect(t.frontends!.port, `${stack}: nodePort is the frontend port`).toBe(t.nodePort);
+        }
+    });
+
+    it("baselines: the node URL goes straight to the frontend port (host or published), no NodePort", () => {
+        for (const [stack, outputs] of snapshotOutputs().filter(([stack]) => stack === "host" || stack === "bridge")) {
+            const t = targetFromStackOutputs(stack, outputs);
+            expect(t.frontends!.attachment).toBe(stack === "host" ? "host-network" : "published-ports");
+            expect(awsHttpEndpoints(t).nodePort).toBe(`http://${t.nodes[0].privateIp}:${t.frontends!.port}`);
+        }
+    });
+
     it("names the stack and the key when an output is missing or wrong", () => {
         const { kubeconfig: _k, ...noKubeconfig } = fakeOutputs;
         expect(() => targetFromStackOutputs("s1", noKubeconfig)).toThrow('stack "s1" outputs: kubeconfig: Invalid input: expected string, received undefined');
         expect(() => targetFromStackOutputs("s1", { ...fakeOutputs, mode: "weave" })).toThrow(new RegExp(`mode: Invalid option: expected one of ${networkModes.map((m) => `"${m}"`).join("\\|")}`));
         expect(() => targetFromStackOutputs("s1", { ...fakeOutputs, nodePort: "30080" })).toThrow(/nodePort: Invalid input: expected number, received string/);
+        const { frontends: _f, ...noFrontends } = fakeOutputs;
+        expect(() => targetFromStackOutputs("s1", noFrontends)).toThrow(/frontends: Invalid input: expected object, received undefined/);
+        expect(() => targetFromStackOutputs("s1", { ...fakeOutputs, frontends: { ...fakeOutputs.frontends, attachment: "overlay" } })).toThrow(/frontends\.attachment: Invalid option: expected one of "pod-network"\|"host-network"\|"published-ports"/);
     });
 });
 
@@ -90,6 +141,7 @@ describe("command line", () => {
         expect(cmd.stacks).toEqual(["vxlan", "host-gw"]);
         expect(cmd.options).toMatchObject({ outDir: "/tmp/r", baseline: "host-gw", maxOverheadPct: 10, repetitions: 5, measurements: ["iperf3", "latency"], scalingPods: [2, 4] });
         expect(parseBenchCommand(["report", "results/x"])).toMatchObject({ command: "report", folder: "results/x" });
+        expect(parseBenchCommand(["report", "results/x", "--baseline", "lab-host"])).toMatchObject({ command: "report", folder: "results/x", options: { baseline: "lab-host" } });
     });
 
     it("rejects bad flags with the flag's name and value", () => {
@@ -108,6 +160,7 @@ describe("bench CLI exit codes", () => {
         const errors: string[] = [];
         vi.spyOn(console, "error").mockImplementation((m: string) => void errors.push(m));
         vi.spyOn(console, "log").mockImplementation(() => undefined);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-cli-"));
         try {
             const wiring = { readStackOutputs: async () => ({}) };
             const run = (argv: string[]) => exitCodeOfMain("bench", () => main(argv, wiring));
@@ -115,7 +168,6 @@ describe("bench CLI exit codes", () => {
             expect(errors.at(-1)).toMatch(/--repetitions: "x" must be a whole number/);
             expect(await run(["vxlan"]), "a stack with wrong outputs is bad input").toBe(2);
             expect(errors.at(-1)).toMatch(/stack "vxlan" outputs/);
-            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-cli-"));
             const lab = { name: "lab-a", platform: "lab", mode: "vxlan", nodePort: 1, nodes: [], podCidr: "10.0.0.0/16", mtu: { node: 1500, pod: 1450 }, lab: {} };
             fs.writeFileSync(path.join(dir, "t.json"), JSON.stringify([lab]));
             expect(await run(["--targets", path.join(dir, "t.json"), "--baseline", "nope", "--dry-run"])).toBe(2);
@@ -127,8 +179,15 @@ describe("bench CLI exit codes", () => {
             fs.copyFileSync(path.join(__dirname, "..", "docs", "sample-report", "summary.json"), path.join(dir, "summary.json"));
             expect(await run(["report", dir])).toBe(0);
             expect(fs.readFileSync(path.join(dir, "report.md"), "utf8")).toContain("Loopback sample — not a network comparison");
-            fs.rmSync(dir, { recursive: true, force: true });
+            // --baseline re-renders against another target of the run; it is checked against the run's targets.
+            expect(await run(["report", dir, "--baseline", "loopback-a"])).toBe(0);
+            expect(fs.readFileSync(path.join(dir, "report.md"), "utf8")).toContain("Baseline: **loopback-a** (chosen when rendering with `--baseline loopback-a`; the run recorded loopback-b)");
+            expect(await run(["report", dir, "--baseline", "lab-host"])).toBe(2);
+            expect(errors.at(-1)).toContain(`bench: --baseline: "lab-host" is not a target of the run in ${path.join(dir, "summary.json")}; allowed: loopback-a, loopback-b`);
+            expect(await run(["report", dir, "--repetitions", "3"])).toBe(2);
+            expect(errors.at(-1)).toContain("bench: report: --repetitions does not apply to a saved run; allowed: --baseline <target>");
         } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
             vi.restoreAllMocks();
         }
     });

@@ -1,6 +1,7 @@
 import normal from "@stdlib/random-base-normal";
 import { describe, expect, it } from "vitest";
-import { mean, median, overheadPct, sampleStdev, summarize, tQuantile975, withinNoise } from "./stats";
+import { differenceInterval95, differenceWithinNoise, mean, median, overheadPct, sampleStdev, summarize, tQuantile975, withinNoise } from "./stats";
+import { differenceVerdict } from "./report";
 import { roundRobinOrder, aggregate } from "./summary";
 
 describe("statistics, checked against hand computation", () => {
@@ -150,5 +151,79 @@ describe("fairness and aggregation", () => {
         expect(gate!.passed).toBe(false);
         expect(gate!.violations).toEqual([{ target: "slow", id: "t", overheadPct: expect.closeTo(20, 10) }]);
         expect(aggregate(figures, samples, ["base", "slow"], "base", 25).gate!.passed).toBe(true);
+    });
+});
+
+describe("the difference from the baseline: Welch's t interval on the difference itself", () => {
+    it("matches a hand computation: [12, 14, 16] − [10, 11, 12]", () => {
+        // By hand: d = 14 − 11 = 3; s_a² = 4, s_b² = 1; se² = 4/3 + 1/3 = 5/3, se = 1.2909944;
+        // df = (5/3)² / ((4/3)²/2 + (1/3)²/2) = 50/17 = 2.9411765;
+        // t(0.975, 50/17) = 3.2187586 (scipy.stats.t.ppf(0.975, 50/17), independent of @stdlib);
+        // half = 4.1553995 → [−1.1553995, 7.1553995]; in % of median(b) = 11: 27.2727 [−10.5036, 65.0491].
+        const d = differenceInterval95([12, 14, 16], [10, 11, 12])!;
+        expect(d.estimate).toBeCloseTo(3, 10);
+        expect(d.df).toBeCloseTo(50 / 17, 10);
+        expect(d.low).toBeCloseTo(-1.1553995, 6);
+        expect(d.high).toBeCloseTo(7.1553995, 6);
+        expect(d.pct!.estimate).toBeCloseTo(27.2727273, 6);
+        expect(d.pct!.low).toBeCloseTo(-10.5036318, 6);
+        expect(d.pct!.high).toBeCloseTo(65.0490864, 6);
+        expect(differenceWithinNoise(d)).toBe(true);
+    });
+
+    it("needs two repetitions on each side; identical repetitions give the difference seen, without width", () => {
+        expect(differenceInterval95([5], [4, 4])).toBeUndefined();
+        expect(differenceWithinNoise(undefined)).toBe(true);
+        expect(differenceVerdict(undefined)).toBe("not shown (one repetition)");
+        expect(differenceInterval95([5, 5], [4, 4, 4])).toMatchObject({ estimate: 1, low: 1, high: 1 });
+    });
+
+    // Seeded simulation: mode latencies ~ N(12, 1.5²), baseline ~ N(10, 0.5²): true difference 2 ms,
+    // unequal spreads as a busier path has. 4000 trials: binomial standard error 0.34 points at 95%.
+    const trials = 4000;
+    const simulate = (n: number, seed: number, truth = 2) => {
+        const mode = normal.factory(10 + truth, 1.5, { seed });
+        const base = normal.factory(10, 0.5, { seed: seed + 1 });
+        return Array.from({ length: trials }, () => differenceInterval95(Array.from({ length: n }, () => mode()), Array.from({ length: n }, () => base()))!);
+    };
+
+    it.each([3, 5, 10])("n = %i repetitions a side: the interval holds the true difference about 95%% of the time", (n) => {
+        const intervals = simulate(n, 100 + n);
+        const coverage = intervals.filter((d) => d.low <= 2 && 2 <= d.high).length / trials;
+        expect(coverage, `coverage ${(coverage * 100).toFixed(1)}%`).toBeGreaterThan(0.935);
+        expect(coverage, `coverage ${(coverage * 100).toFixed(1)}%`).toBeLessThan(0.975);
+    });
+
+    it("fewer repetitions, wider interval (mean width n = 3 > 5 > 10)", () => {
+        const width = (n: number) => mean(simulate(n, 300 + n).map((d) => d.high - d.low));
+        const [w3, w5, w10] = [width(3), width(5), width(10)];
+        expect(w3).toBeGreaterThan(w5);
+        expect(w5).toBeGreaterThan(w10);
+    });
+
+    it('says "within noise" exactly when the interval contains 0, and with no true difference only about 5% of runs show one', () => {
+        const intervals = [...simulate(3, 500, 0), ...simulate(3, 600, 1)];
+        for (const d of intervals) {
+            const containsZero = d.low <= 0 && 0 <= d.high;
+            expect(differenceWithinNoise(d)).toBe(containsZero);
+            expect(differenceVerdict(d).startsWith("not shown: within noise")).toBe(containsZero);
+        }
+        const falseAlarms = intervals.slice(0, trials).filter((d) => !differenceWithinNoise(d)).length / trials;
+        expect(falseAlarms, `${(falseAlarms * 100).toFixed(1)}% of no-difference runs "show" one`).toBeLessThan(0.065);
+    });
+
+    it("aggregate marks a figure within noise of the baseline by the difference's interval, not by overlapping intervals", () => {
+        // Each side's own 95% interval overlaps the other's, yet the difference's interval excludes 0.
+        const figures = [{ id: "lat", measurement: "http" as const, label: "latency", unit: "ms", better: "lower" as const }];
+        const sample = (target: string, values: number[]) => values.map((value, i) => ({ target, repetition: i + 1, id: "lat", value, raw: [] }));
+        // d = 3.5, se = √(2/3), df = 4: 3.5 ± 2.776·0.816 = [1.23, 5.77]; each side's half-width ≈ 2.5.
+        const samples = [...sample("host", [10, 11, 12]), ...sample("vxlan", [13.5, 14.5, 15.5])];
+        const { stats } = aggregate(figures, samples, ["host", "vxlan"], "host");
+        const vxlan = stats.find((x) => x.target === "vxlan")!;
+        const host = stats.find((x) => x.target === "host")!;
+        expect(withinNoise(vxlan.stats, host.stats), "their own intervals overlap").toBe(true);
+        expect(vxlan.difference!.estimate).toBeCloseTo(3.5, 10);
+        expect(vxlan.difference!.low).toBeGreaterThan(0);
+        expect(vxlan.withinNoiseOfBaseline).toBe(false);
     });
 });

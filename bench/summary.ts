@@ -5,8 +5,9 @@
 import { z } from "zod";
 import { readJsonFile } from "../core/schema";
 import type { Environment } from "./session";
+import { frontendsSchema, type FrontendsOutput } from "./targets";
 import { measurementIds, type MeasureSettings, type MeasurementId } from "./measurements";
-import { overheadPct, summarize, withinNoise, type Better, type Summary } from "./stats";
+import { differenceInterval95, differenceWithinNoise, overheadPct, summarize, type Better, type Difference, type Summary } from "./stats";
 
 export const summarySchema = "cni-bench/summary/1";
 
@@ -38,7 +39,10 @@ export interface FigureStats {
     readonly overheadPct?: number;
     /** Difference from the baseline in the figure's unit (median − baseline median). */
     readonly differenceFromBaseline?: number;
-    /** The 95% intervals overlap the baseline's: the difference is within the noise. */
+    /** mean − baseline mean with Welch's 95% interval on the difference, and in % of the
+     * baseline's median (stats.ts differenceInterval95); undefined with < 2 repetitions a side. */
+    readonly difference?: Difference;
+    /** The difference's 95% interval contains 0 (or there is none): the run does not show it. */
     readonly withinNoiseOfBaseline?: boolean;
 }
 
@@ -67,6 +71,9 @@ export interface TargetInfo {
     readonly mode: string;
     readonly platform: string;
     readonly description?: string;
+    /** Where and how its frontends answer (the target's `frontends`; absent in older files and
+     * in targets files that do not give it). */
+    readonly frontends?: FrontendsOutput;
 }
 
 export interface BenchSummaryFile {
@@ -117,9 +124,10 @@ export function aggregate(
         const key = `${s.target}\u0000${s.id}`;
         byKey.set(key, [...(byKey.get(key) ?? []), s.value]);
     }
+    const valuesOf = (target: string, id: string): number[] => byKey.get(`${target}\u0000${id}`)?.filter(Number.isFinite) ?? [];
     const summaryOf = (target: string, id: string): Summary | undefined => {
-        const xs = byKey.get(`${target}\u0000${id}`)?.filter(Number.isFinite);
-        return xs && xs.length ? summarize(xs) : undefined;
+        const xs = valuesOf(target, id);
+        return xs.length ? summarize(xs) : undefined;
     };
     const violations: GateViolation[] = [];
     for (const f of figures) {
@@ -132,13 +140,15 @@ export function aggregate(
                 continue;
             }
             const over = overheadPct(st.median, base.median, f.better);
+            const difference = differenceInterval95(valuesOf(target, f.id), valuesOf(baseline!, f.id));
             stats.push({
                 target,
                 id: f.id,
                 stats: st,
                 overheadPct: over,
                 differenceFromBaseline: st.median - base.median,
-                withinNoiseOfBaseline: withinNoise(st, base),
+                difference,
+                withinNoiseOfBaseline: differenceWithinNoise(difference),
             });
             if (maxOverheadPct !== undefined && f.gated && over !== undefined && over > maxOverheadPct) {
                 violations.push({ target, id: f.id, overheadPct: over });
@@ -189,7 +199,15 @@ export const summaryFileSchema = z.object({
         sockperfPort: z.number(),
         cases: z.array(z.string()).optional(),
     }),
-    targets: z.array(z.object({ name: z.string(), mode: z.string(), platform: z.string(), description: z.string().optional() })),
+    targets: z.array(
+        z.object({
+            name: z.string(),
+            mode: z.string(),
+            platform: z.string(),
+            description: z.string().optional(),
+            frontends: frontendsSchema.optional(),
+        }),
+    ),
     order: z.array(z.array(z.string())),
     environments: z.array(z.object({ target: z.string(), repetition: z.number().int(), environment: environmentSchema })),
     figures: z.array(
@@ -203,6 +221,9 @@ export const summaryFileSchema = z.object({
             stats: statsSchema,
             overheadPct: z.number().optional(),
             differenceFromBaseline: z.number().optional(),
+            difference: z
+                .object({ estimate: finite, low: finite, high: finite, df: finite, pct: z.object({ estimate: finite, low: finite, high: finite }).optional() })
+                .optional(),
             withinNoiseOfBaseline: z.boolean().optional(),
         }),
     ),

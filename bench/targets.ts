@@ -6,7 +6,7 @@
  * clusters built any other way (by hand, or the local lab) are measured by the same code.
  */
 import { z } from "zod";
-import { networkModes, type NetworkMode } from "../components/modes";
+import { networkModes, type GuestbookAttachment, type NetworkMode } from "../components/modes";
 import type { CpuCgroup } from "./commands";
 
 export interface NodeOutput {
@@ -45,12 +45,33 @@ export interface VersionsOutput {
     readonly ubuntu: string;
 }
 
+/** How the guestbook's frontends are attached (components/modes.ts GuestbookAttachment kinds):
+ * "pod-network" behind a NodePort Service, "host-network" on the node's own port (no Service,
+ * no NAT), "published-ports" on a port the node DNATs to the container (Docker's `-p`). */
+export const frontendAttachments = ["pod-network", "host-network", "published-ports"] as const;
+export type FrontendAttachment = (typeof frontendAttachments)[number];
+// Stops compiling when components/modes.ts gains or loses an attachment kind that this list lacks.
+const attachmentsMatchModes: [FrontendAttachment, GuestbookAttachment["kind"]] = ["" as GuestbookAttachment["kind"], "" as FrontendAttachment];
+void attachmentsMatchModes;
+
+/** Where and how the guestbook's frontends answer on every node (index.ts `frontends`). */
+export interface FrontendsOutput {
+    /** The port on every node: the NodePort, or the baseline's host or published port (= nodePort). */
+    readonly port: number;
+    readonly attachment: FrontendAttachment;
+    /** Frontend replicas in the whole cluster (the baselines: one per node). */
+    readonly replicas: number;
+    /** The MTU of the interface the frontends send on. */
+    readonly mtu: number;
+}
+
 /** What every stack exports. */
 export interface StackOutputs {
     readonly mode: NetworkMode;
     /** URL of the load balancer in front of the guestbook frontend. */
     readonly endpoint: string;
     readonly nodePort: number;
+    readonly frontends: FrontendsOutput;
     readonly nodes: readonly NodeOutput[];
     readonly podCidr: string;
     readonly mtu: MtuOutput;
@@ -124,15 +145,23 @@ const nodeSchema = z.object({
     publicIp: nonEmpty,
     instanceType: nonEmpty,
     availabilityZone: nonEmpty,
+    sshHostKey: z.string().optional(),
 });
 const versionsSchema = z.object({ k3s: nonEmpty, cni: nonEmpty, cniVersion: nonEmpty, ubuntu: nonEmpty });
-const loadGeneratorSchema = z.object({ publicIp: nonEmpty, privateIp: nonEmpty });
+const loadGeneratorSchema = z.object({ publicIp: nonEmpty, privateIp: nonEmpty, sshHostKey: z.string().optional() });
+export const frontendsSchema = z.object({
+    port,
+    attachment: z.enum(frontendAttachments),
+    replicas: z.number().int().positive(),
+    mtu: z.number().int().positive(),
+});
 
 /** What index.ts exports for a stack (StackOutputs above). */
 export const stackOutputsSchema = z.object({
     mode: z.enum(networkModes),
     endpoint: nonEmpty,
     nodePort: port,
+    frontends: frontendsSchema,
     nodes: z.array(nodeSchema).min(2),
     podCidr: nonEmpty,
     mtu: mtuSchema,
@@ -161,6 +190,7 @@ export const targetSchema = z
         mode: nonEmpty,
         endpoint: z.string().optional(),
         nodePort: port,
+        frontends: frontendsSchema.optional(),
         nodes: z.array(nodeSchema.partial()),
         podCidr: nonEmpty,
         mtu: mtuSchema,

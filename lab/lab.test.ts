@@ -382,6 +382,12 @@ describe("lab target for the runner", () => {
         ]);
         expect(bridge.nodePort).toBe(labModeFacts.bridge.servicePort);
     });
+
+    it("exports frontends as a stack does (index.ts): port, attachment, replicas, MTU, so the runner labels the HTTP path alike", () => {
+        expect(labTarget(labTopology("vxlan", runId)).frontends).toEqual({ port: 30099, attachment: "pod-network", replicas: 2, mtu: 8951 });
+        expect(labTarget(labTopology("host", runId)).frontends).toEqual({ port: 80, attachment: "host-network", replicas: 2, mtu: 9001 });
+        expect(labTarget(labTopology("bridge", runId)).frontends).toEqual({ port: labModeFacts.bridge.servicePort, attachment: "published-ports", replicas: 2, mtu: 8951 });
+    });
 });
 
 describe("lab command line", () => {

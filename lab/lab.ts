@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { release } from "node:os";
 import { dirname } from "node:path";
-import { modeFacts } from "../components/modes";
+import { guestbookMtu, modeFacts } from "../components/modes";
 import type { Target } from "../bench/targets";
 import { birdArgv, birdConfig, birdFiles, meshProtocolName, type BirdFiles } from "./bird";
 import { datapathSteps, expectedBgpRoutes } from "./datapath";
@@ -15,7 +15,7 @@ import { cpuAccountingRoot, cpuGroupOf, createCpuGroup, inCpuGroup, removeCpuGro
 import { defaultFrontendWorkers, findPhpModule, frontendUrls, guestbookProcesses } from "./guestbook";
 import type { CpuCgroup } from "../bench/commands";
 import { cleanupEntry, defaultLedgerDir, Ledger, removeResources, type CleanupReport } from "./ledger";
-import { awsOnlyReason, isClusterMode, labModeFacts, type LabMode } from "./modes";
+import { awsOnlyReason, isClusterMode, labModeFacts, underlayMtu, type LabMode } from "./modes";
 import { labPrefix, labTopology, topologyNamespaces, type LabNode, type LabTopology } from "./topology";
 
 /** Kernel features a mode needs beyond veth, bridge and netfilter. */
@@ -276,6 +276,13 @@ export function labTarget(t: LabTopology, cpuGroup?: CpuCgroup): Target {
         mode: t.mode,
         endpoint: urls[0],
         nodePort: t.servicePort,
+        // As a stack exports it (index.ts `frontends`), so the runner labels the path the same way.
+        frontends: {
+            port: t.servicePort,
+            attachment: modeFacts[t.mode].guestbook.kind,
+            replicas: t.workloads.filter((w) => w.role === "frontend").length,
+            mtu: guestbookMtu(t.mode, underlayMtu),
+        },
         nodes: t.nodes.map((n, i) => ({ name: n.name, role: i === 0 ? "server" : "agent", privateIp: n.ip, instanceType: "lab (network namespace)" })),
         podCidr: t.podCidr,
         mtu: t.mtu,

@@ -184,6 +184,7 @@ export function fakeOutputs(name: string, index: number): StackOutputs {
         mode: name as StackOutputs["mode"],
         endpoint: `http://fake-${name}.invalid`,
         nodePort: 30099,
+        frontends: { port: 30099, attachment: "pod-network", replicas: 10, mtu: 8951 },
         nodes: [
             { name: `${name}-server`, role: "server", instanceId: `i-fake${index}1`, privateIp: `10.0.0.${10 + index}`, publicIp: host(1), instanceType: "c6i.4xlarge", availabilityZone: "eu-west-1a" },
             { name: `${name}-agent`, role: "agent", instanceId: `i-fake${index}2`, privateIp: `10.0.0.${20 + index}`, publicIp: host(2), instanceType: "c6i.4xlarge", availabilityZone: "eu-west-1a" },
