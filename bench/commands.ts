@@ -194,9 +194,15 @@ export interface CpuCgroup {
     readonly version: 1 | 2;
 }
 
-/** Moves the shell that runs `command` (and so all it starts) into `cgroup` first. */
+/**
+ * Moves the shell that runs `command` (and so all it starts) into `cgroup` first. The braces
+ * matter: in `join && { probe; } & tool` the shell grammar makes `join && { probe; }` one
+ * background list (POSIX Shell Command Language 2.9.3, "&" ends an AND-OR list), so the join
+ * raced the tool's fork and the tool mostly stayed outside the group (measured: every iperf3
+ * client of the lab's cost runs was in the root group).
+ */
 export function inCgroup(cgroup: CpuCgroup | undefined, command: string): string {
-    return cgroup ? `echo $$ > ${shellQuote(`${cgroup.dir}/cgroup.procs`)} && ${command}` : command;
+    return cgroup ? `echo $$ > ${shellQuote(`${cgroup.dir}/cgroup.procs`)} && { ${command}; }` : command;
 }
 
 /** Marker of each CPU probe line. */

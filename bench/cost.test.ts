@@ -39,7 +39,7 @@ describe("CPU probes", () => {
     it("the tool runs between the probes; the group is joined first; the exit code is the tool's", () => {
         const c = withCpuProbes(v1, 1, "iperf3 -c x");
         expect(c).toMatch(/^\{ sleep 1; .*cpu-probe start.*; \} & iperf3 -c x; rc=\$\?; .*cpu-probe end.*; wait; exit \$rc$/);
-        expect(inCgroup(v1, "x")).toBe("echo $$ > '/sys/fs/cgroup/cpuacct/cgroup.procs' && x");
+        expect(inCgroup(v1, "x")).toBe("echo $$ > '/sys/fs/cgroup/cpuacct/cgroup.procs' && { x; }");
         expect(inCgroup(undefined, "x")).toBe("x");
         // The start probe reads the group last, the end probe first: the probes' own work stays outside the window.
         const start = cpuProbeCommand(v1, "start");
@@ -64,6 +64,12 @@ describe("CPU probes", () => {
             expect(w.seconds).toBeGreaterThan(0);
             expect(w.machineCpuSeconds).toBeGreaterThanOrEqual(w.cpuSeconds - w.ksoftirqdSeconds - 0.001);
             expect(w.otherLoadCpus).toBeGreaterThanOrEqual(0);
+            // The tool is a child the shell forks right after starting the probe in the background:
+            // it must be in the group from its first instruction (it prints its own cgroup).
+            for (let i = 0; i < 5; i++) {
+                const own = execFileSync("sh", ["-c", inCgroup(group, withCpuProbes(group, 0.2, "cat /proc/self/cgroup"))], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+                expect(own, "the tool's own cgroup").toMatch(new RegExp(`cpuacct[^:]*:/cnitest-${process.pid}$`, "m"));
+            }
         } finally {
             rmdirSync(group.dir);
         }
