@@ -345,7 +345,11 @@ interface ThroughputCase {
  * fit every lab mode's pod MTU, so each datagram is one packet on every path (no GSO, no
  * fragments): the figure is the CPU the datapath spends per packet. */
 export const costDatagramBytes = 1400;
-export const costPacketBitrateDefault = "200M";
+/** 1 Gbit/s (about 89 000 packets/s): on the lab's 2-core machine the spread of the same mode's
+ * CPU per packet across 5 repetitions was 1–4 % at 1 Gbit/s and 5–15 % at 200 Mbit/s, where a
+ * window holds a fifth of the packets and the tools' per-wake-up work weighs more (docs/lab.md
+ * "The offered rate"); loss stays at 0.3–2 %, and the figure is per packet sent. */
+export const costPacketBitrateDefault = "1G";
 /** The UDP cost runs' warm-up (excluded from CPU and packets) and their report interval. */
 export const costUdpWarmupSeconds = 0.5;
 const costUdpIntervalSeconds = 0.1;

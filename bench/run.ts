@@ -79,7 +79,7 @@ export interface BenchOptions {
     readonly cases?: readonly string[];
     /** Fixed TCP rate of the CPU-cost cases (iperf3 -b syntax); default "1G". */
     readonly costBitrate?: string;
-    /** Fixed UDP rate of the per-packet cost cases (iperf3 -b syntax); default "200M". */
+    /** Fixed UDP rate of the per-packet cost cases (iperf3 -b syntax); default `costPacketBitrateDefault`. */
     readonly costPacketBitrate?: string;
     /** Messages per second of the fixed-rate latency cases; default 5000. */
     readonly latencyMps?: number;
