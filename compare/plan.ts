@@ -65,11 +65,12 @@ export interface ComparePlan {
  * the summary prints per stack). Why these values: EC2 instances boot in about a minute, k3s
  * installs in well under one, the Calico operator rolls out in a few, and Pulumi creates the NLB
  * and its target groups in parallel with the nodes; a destroy is dominated by the NLB's and the
- * instances' deletion. `podStart` is the measurement pods' first start, which still installs
- * their tools with apt (bench/aws-k3s.ts) until bench/pod-netns.ts is wired.
+ * instances' deletion. `podStart` is the measurement pods' first start: pause pods on the image
+ * every pod sandbox already uses, never pulled, nothing installed (bench/aws-k3s.ts), so it is
+ * the API's and the kubelet's round trips, for up to the largest scaling point's pods.
  * The "at most" figure printed beside them comes from the timeouts and is exact.
  */
-export const typicalMinutes = { up: 8, podStart: 2, destroy: 4 } as const;
+export const typicalMinutes = { up: 8, podStart: 1, destroy: 4 } as const;
 
 /**
  * Per tool run, on top of warm-up + duration: server start, the runner's connection retries

@@ -40,7 +40,7 @@ export const labBenchDefaults = {
     warmupSeconds: 1,
     measurements: ["guestbook", "iperf3", "latency"],
     cases: ["guestbook.read", "iperf3.pod.cross.udpcost", "iperf3.host.cross.udpcost", "iperf3.pod.cross.tcp1", "latency.pod.cross.load"],
-    // Measured on a shared 2-core machine (docs/lab.md "Pinning"): pinned runs spread less.
+    // docs/lab.md "Pinning": no consistent effect on the spread on a quiet machine; on, as the documented runs were made.
     pinCpus: true,
 } as const;
 
