@@ -150,11 +150,11 @@ describe("report rules", () => {
             const all = [...samples, ...reps("host-gw", "iperf3.pod.cross.udpcost.cpuUsPerPacket", [2.5, 2.6, 2.7]), ...reps("vxlan", "iperf3.pod.cross.udpcost.cpuUsPerPacket", [2.9, 3, 3.1]), ...reps("host-gw", "iperf3.pod.cross.udpcost.otherLoad", load.slice(0, 3)), ...reps("vxlan", "iperf3.pod.cross.udpcost.otherLoad", load.slice(3))];
             return reportMarkdown({ ...summaryOf(all), figures: costFigures, ...aggregate(costFigures, all, ["host-gw", "vxlan"], "host-gw", 5) });
         };
-        const quiet = withLoad([0.01, 0.02, 0.03, 0.04, 0.05, 0.25]);
-        expect(quiet).toContain("median 0.04, highest 0.25, over 6 windows");
+        const quiet = withLoad([0.01, 0.02, 0.03, 0.04, 0.05, 0.5]);
+        expect(quiet).toContain("median 0.04, highest 0.50, over 6 windows");
         expect(quiet).not.toContain("Not a quiet machine");
-        const busy = withLoad([0.01, 0.02, 0.03, 0.04, 1.2, 0.26]);
-        expect(busy).toContain("**Not a quiet machine: 2 of 6 cost windows ran beside more than 0.25 CPUs of other work.**");
+        const busy = withLoad([0.01, 0.02, 0.03, 0.04, 1.2, 0.51]);
+        expect(busy).toContain("**Not a quiet machine: 2 of 6 cost windows ran beside more than 0.5 CPUs of other work.**");
     });
 
     it("numbers are formatted per unit; charts get nice axes", () => {
