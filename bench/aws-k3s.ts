@@ -40,6 +40,7 @@ import type * as k8s from "@kubernetes/client-node";
 import { measurementPorts } from "../components/measurementPorts";
 import { modeFacts, networkModes, type GuestbookAttachment, type NetworkMode } from "../components/modes";
 import { guestbookNamespace } from "../workloads/guestbook";
+import { sleep } from "../core/wait";
 import { imdsCommand, k3sVersionCommand, shellQuote } from "./commands";
 import { measureNode, measurePodMtu, networkBandwidthOf } from "./environment";
 import type { MeasurementId } from "./measurements";
@@ -466,12 +467,13 @@ export class AwsK3sSession implements ClusterSession {
             if (Date.now() > deadline) {
                 throw new Error(`pod ${name} not ready after ${podReadyTimeoutMs / 1000} s (${waiting?.reason ?? phase ?? "no phase"}${waiting?.message ? `: ${waiting.message}` : ""})`);
             }
-            await new Promise((r) => setTimeout(r, podPollMs));
+            await sleep(podPollMs);
         }
     }
 
-    private async deletePod(name: string): Promise<void> {
-        await this.api.core.deleteNamespacedPod({ name, namespace: benchNamespace, gracePeriodSeconds: 0 }).catch((e: { code?: number }) => {
+    /** Deletes a pod (gone already is fine); `gracePeriodSeconds` 0 removes the object at once. */
+    private async deletePod(name: string, gracePeriodSeconds = 0): Promise<void> {
+        await this.api.core.deleteNamespacedPod({ name, namespace: benchNamespace, gracePeriodSeconds }).catch((e: { code?: number }) => {
             if (e.code !== 404) throw apiError(`pod ${name}: could not delete it`, e);
         });
     }
@@ -575,9 +577,7 @@ export class AwsK3sSession implements ClusterSession {
         for (const pod of pods) {
             const name = pod.endpoint.name;
             await pod.shell.close().catch(() => undefined);
-            await this.api.core.deleteNamespacedPod({ name, namespace: benchNamespace, gracePeriodSeconds: 1 }).catch((e: { code?: number }) => {
-                if (e.code !== 404) throw apiError(`pod ${name}: could not delete it`, e);
-            });
+            await this.deletePod(name, 1);
             const deadline = Date.now() + podGoneTimeoutMs;
             for (;;) {
                 const gone = await this.api.core.readNamespacedPod({ name, namespace: benchNamespace }).then(
@@ -589,7 +589,7 @@ export class AwsK3sSession implements ClusterSession {
                 );
                 if (gone) break;
                 if (Date.now() > deadline) throw new Error(`pod ${name}: still there ${podGoneTimeoutMs / 1000} s after its deletion; its published ports would capture the host-network baseline's connections on ${this.nodeLabel(node)}`);
-                await new Promise((r) => setTimeout(r, podPollMs));
+                await sleep(podPollMs);
             }
         }
     }

@@ -26,7 +26,7 @@ import {
 } from "./commands";
 import { busyCpuRate, iperf3PacketsSentFrom, parseCpuSamples, parseCpuWindow, parseIperf3, parseSockperf, parseWrk, type CpuWindow, type HttpResult, type ThroughputResult } from "./parse";
 import type { ClusterSession, Endpoint } from "./session";
-import type { BackgroundProcess, CommandResult, Shell } from "./shell";
+import { lastWords, type BackgroundProcess, type CommandResult, type Shell } from "./shell";
 import type { Better } from "./stats";
 import type { FrontendAttachment } from "./targets";
 
@@ -322,8 +322,7 @@ async function clientAgainstServer(ctx: MeasureContext, name: string, server: En
     const raw = [ctx.record(`${name}-server`, server.shell, serverCommand, serverResult), ctx.record(name, client.shell, clientCommand, result)];
     if (refusedToConnect(result) && serverResult.code !== 0 && serverResult.code !== null) {
         // The client's "connection refused" hides the cause: the server never listened.
-        const why = (serverResult.stderr.trim() || serverResult.stdout.trim()).split("\n").slice(-2).join(" ");
-        throw new Error(`server on ${server.shell.name} (${server.ip}) did not start: ${why}`);
+        throw new Error(`server on ${server.shell.name} (${server.ip}) did not start: ${lastWords(serverResult)}`);
     }
     return { result, raw };
 }
@@ -608,8 +607,7 @@ async function waitListening(ctx: MeasureContext, servers: readonly Endpoint[], 
         for (const [i, r] of ended) {
             if (!pending.has(i)) continue;
             // A server that ended before it listened (port taken, tool missing) will never listen.
-            const why = (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-2).join(" ");
-            throw new Error(`scaling: the iperf3 server on ${servers[i].shell.name} port ${ports[i]} ended before it listened (exit ${r.code ?? r.signal ?? "signal"}): ${why}`);
+            throw new Error(`scaling: the iperf3 server on ${servers[i].shell.name} port ${ports[i]} ended before it listened (exit ${r.code ?? r.signal ?? "signal"}): ${lastWords(r)}`);
         }
         await Promise.all(
             [...pending].map(async (i) => {

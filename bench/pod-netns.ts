@@ -16,7 +16,7 @@
  */
 import type * as k8s from "@kubernetes/client-node";
 import { shellQuote } from "./commands";
-import { RemoteShell, type CommandResult, type Shell } from "./shell";
+import { lastWords, RemoteShell, type CommandResult, type Shell } from "./shell";
 
 /** containerd's config as k3s writes it at agent start (k3s docs, "Configuring containerd"). */
 export const k3sContainerdConfig = "/var/lib/rancher/k3s/agent/etc/containerd/config.toml";
@@ -51,7 +51,7 @@ export async function readContainerPid(node: Shell, containerId: string, asRoot 
     const r = await node.run(command, { timeoutMs: 20_000 });
     const pid = Number(r.stdout.trim());
     if (r.code !== 0 || !/^\d+$/.test(r.stdout.trim()) || pid < 2) {
-        const why = (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-2).join(" ") || "no output";
+        const why = lastWords(r) || "no output";
         throw new Error(`${command}: exit ${r.code ?? r.signal}: ${why}`);
     }
     return pid;
@@ -115,30 +115,6 @@ export function pausePodManifest(args: PausePodArgs): k8s.V1Pod {
 export type NodeTransport = (command: string, onStdout: (text: string) => void, timeoutMs: number, signal?: AbortSignal) => Promise<CommandResult>;
 
 /**
- * A pod's shell made of the node's shell and the pod's pid. RemoteShell wraps every command in
- * its process-group launcher and stops groups with a second command; both pass through here,
- * so both run as root in the pod's namespace and the stop can signal what the tool started.
- */
-export class PodNetnsShell extends RemoteShell {
-    constructor(
-        readonly name: string,
-        private readonly node: NodeTransport,
-        private readonly pid: number,
-        /** Prefix that makes the command root on the node ("sudo -n " for the image user). */
-        private readonly asRoot = "sudo -n ",
-    ) {
-        super();
-    }
-
-    protected runStreaming(command: string, onStdout: (text: string) => void, timeoutMs: number, signal?: AbortSignal): Promise<CommandResult> {
-        return this.node(inNetnsOfCommand(this.pid, command, this.asRoot), onStdout, timeoutMs, signal);
-    }
-
-    /** The node's connection belongs to the node's shell. */
-    protected async disconnect(): Promise<void> {}
-}
-
-/**
  * A host-network endpoint: commands run on the node itself, over the node's connection. The
  * endpoint's processes are its own (close() stops them), but the connection is the session's,
  * so closing this shell leaves it open.
@@ -151,9 +127,36 @@ export class NodeEndpointShell extends RemoteShell {
         super();
     }
 
-    protected runStreaming(command: string, onStdout: (text: string) => void, timeoutMs: number, signal?: AbortSignal): Promise<CommandResult> {
-        return this.node(command, onStdout, timeoutMs, signal);
+    /** The command as the node runs it: as is, in the node's own namespaces. */
+    protected onNode(command: string): string {
+        return command;
     }
 
+    protected runStreaming(command: string, onStdout: (text: string) => void, timeoutMs: number, signal?: AbortSignal): Promise<CommandResult> {
+        return this.node(this.onNode(command), onStdout, timeoutMs, signal);
+    }
+
+    /** The node's connection belongs to the node's shell. */
     protected async disconnect(): Promise<void> {}
+}
+
+/**
+ * A pod's shell made of the node's shell and the pod's pid. RemoteShell wraps every command in
+ * its process-group launcher and stops groups with a second command; both pass through here,
+ * so both run as root in the pod's namespace and the stop can signal what the tool started.
+ */
+export class PodNetnsShell extends NodeEndpointShell {
+    constructor(
+        name: string,
+        node: NodeTransport,
+        private readonly pid: number,
+        /** Prefix that makes the command root on the node ("sudo -n " for the image user). */
+        private readonly asRoot = "sudo -n ",
+    ) {
+        super(name, node);
+    }
+
+    protected onNode(command: string): string {
+        return inNetnsOfCommand(this.pid, command, this.asRoot);
+    }
 }

@@ -33,6 +33,11 @@ export interface Shell {
     close(): Promise<void>;
 }
 
+/** The last `lines` lines a command printed: its stderr, or its stdout when stderr is empty. */
+export function lastWords(result: CommandResult, lines = 2, separator = " "): string {
+    return (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-lines).join(separator);
+}
+
 /** A command that did not exit 0, with the end of its stderr. */
 export class CommandError extends Error {
     constructor(
@@ -40,8 +45,7 @@ export class CommandError extends Error {
         readonly command: string,
         readonly result: CommandResult,
     ) {
-        const err = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-5).join("\n");
-        super(`${shell}: command ${result.code !== null ? `exited with ${result.code}` : `was killed by ${result.signal ?? "a signal"}`}: ${command.slice(0, 200)}\n${err}`);
+        super(`${shell}: command ${result.code !== null ? `exited with ${result.code}` : `was killed by ${result.signal ?? "a signal"}`}: ${command.slice(0, 200)}\n${lastWords(result, 5, "\n")}`);
     }
 }
 
