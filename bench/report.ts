@@ -14,7 +14,7 @@ import type { Environment } from "./session";
 import { UsageError } from "../core/errors";
 import { costBitrateDefault, costDatagramBytes, costPacketBitrateDefault, costUdpWarmupSeconds, loadedLatencyMpsDefault, nodePathLabel } from "./measurements";
 import { barChart, groupedBarChart, lineChart, type BarGroup } from "./svg";
-import { median, withinNoise, type Difference } from "./stats";
+import { differenceWithinNoise, median, withinNoise, type Difference } from "./stats";
 import { aggregate, readSummaryFile, summarySchema, type BenchSummaryFile, type FigureStats, type TargetInfo } from "./summary";
 
 /** Reads and checks summary.json. */
@@ -272,7 +272,7 @@ export function differenceCell(d: Difference | undefined, unit: string, inPercen
 /** Whether the run shows the difference: said exactly when its interval excludes 0. */
 export function differenceVerdict(d: Difference | undefined): string {
     if (!d) return "not shown (one repetition)";
-    return d.low <= 0 && 0 <= d.high ? "not shown: within noise (interval contains 0)" : "shown (interval excludes 0)";
+    return differenceWithinNoise(d) ? "not shown: within noise (interval contains 0)" : "shown (interval excludes 0)";
 }
 
 /** How the HTTP requests reach a target's frontends, from its `frontends` (index.ts). */
