@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
     backgroundCommand,
+    clockCommand,
     cpuSamplerCommand,
     environmentCommand,
     guestbookReadPath,
@@ -12,10 +13,13 @@ import {
     imdsCommand,
     iperf3ClientCommand,
     iperf3ServerCommand,
+    k3sVersionCommand,
     shellQuote,
     sockperfPingPongCommand,
     sockperfServerCommand,
+    startAtCommand,
     stopCommand,
+    tcpSocketsCommand,
     withTempFile,
     wrkCommand,
 } from "./commands";
@@ -88,6 +92,10 @@ describe("command lines (the exact text sent to every shell)", () => {
             sandboxImage: sandboxImageCommand(),
             containerPid: containerPidCommand("containerd://0123456789abcdef"),
             inPodNetns: inNetnsOfCommand(4242, "iperf3 -s -1 -p 5201"),
+            startAt: startAtCommand(1_800_000_000.5, "iperf3 -c 10.0.0.1 -J"),
+            tcpSockets: tcpSocketsCommand(),
+            clock: clockCommand(),
+            k3sVersion: k3sVersionCommand(),
         };
         for (const [name, text] of Object.entries(scripts)) {
             let output = "";

@@ -4,10 +4,8 @@
  * figure), a failing pair fails the count only after every pair ended and every server stopped,
  * and the scaling pods are released after the run, also when it fails.
  */
-import { execFileSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { clockCommand, k3sVersionCommand, startAtCommand, tcpSocketsCommand } from "./commands";
-import { containerPidCommand, inNetnsOfCommand, sandboxImageCommand } from "./pod-netns";
+import { startAtCommand, tcpSocketsCommand } from "./commands";
 import { descendantProcesses } from "./descendants";
 import * as net from "node:net";
 import { LoopbackSession } from "./loopback-session";
@@ -144,27 +142,6 @@ describe("scaling", () => {
 });
 
 describe("scaling helpers", () => {
-    it("the new command texts pass shellcheck (POSIX sh)", () => {
-        const scripts = {
-            startAt: startAtCommand(1_800_000_000.5, "iperf3 -c 10.0.0.1 -J"),
-            tcpSockets: tcpSocketsCommand(),
-            clock: clockCommand(),
-            k3sVersion: k3sVersionCommand(),
-            sandboxImage: sandboxImageCommand(),
-            containerPid: containerPidCommand("containerd://0123456789abcdef"),
-            inNetns: inNetnsOfCommand(4242, "echo 'a b'"),
-        };
-        for (const [name, text] of Object.entries(scripts)) {
-            let output = "";
-            try {
-                execFileSync("shellcheck", ["-s", "sh", "-"], { input: `#!/bin/sh\n${text}\n`, encoding: "utf8" });
-            } catch (err) {
-                output = String((err as { stdout?: string }).stdout ?? err);
-            }
-            expect(output, `${name} fails shellcheck`).toBe("");
-        }
-    });
-
     it("listeningPorts reads LISTEN sockets (state 0A) from /proc/net/tcp, and sees a port this process listens on", async () => {
         const sample = [
             "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
