@@ -10,7 +10,7 @@ import type { ClusterSession, Environment, PodRequest } from "../bench/session";
 import type { Shell } from "../bench/shell";
 import type { Target } from "../bench/targets";
 import { sleep } from "../core/wait";
-import { fakeOutputs, StandInEngine, standInBenchmark } from "../test/compare/stand-in-engine";
+import { fakeOutputs, StandInEngine, standInBenchmark, standInCompareOptions } from "../test/compare/stand-in-engine";
 import { targetFromStackOutputs, type OutputValues } from "../bench/stack-outputs";
 import { useTempDirs } from "../test/temp-dirs";
 import { Ledger } from "./ledger";
@@ -71,20 +71,7 @@ function overlaps(a: Interval, b: Interval): boolean {
 }
 
 function options(overrides: Partial<CompareOptions>): CompareOptions {
-    return {
-        runId: "test-run",
-        stacks: modes.map((stack) => ({ stack, existing: false })),
-        config: { operatorCidr: "203.0.113.7/32" },
-        parallel: 20,
-        keep: false,
-        upTimeoutMs: 30_000,
-        measureTimeoutMs: 30_000,
-        destroyTimeoutMs: 30_000,
-        stopBoundMs: 2_000,
-        interrupt: new AbortController().signal,
-        bench: { outDir: path.join(tempDir(), "out") },
-        ...overrides,
-    };
+    return standInCompareOptions(modes, 20, tempDir(), overrides);
 }
 
 describe("measuring separate stacks at the same time", () => {

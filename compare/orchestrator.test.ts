@@ -2,7 +2,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { useTempDirs } from "../test/temp-dirs";
 import type { Target } from "../bench/targets";
-import { StandInEngine, standInBenchmark, type StandInBehavior, type StandInOp } from "../test/compare/stand-in-engine";
+import { StandInEngine, standInBenchmark, standInCompareOptions, type StandInBehavior, type StandInOp } from "../test/compare/stand-in-engine";
 import { pollUntil } from "../core/wait";
 import { Ledger } from "./ledger";
 import { cleanupLeftovers, runComparison, type BenchmarkRunner, type CompareOptions, type StackRequest, type StackTransition } from "./orchestrator";
@@ -52,20 +52,7 @@ function harness(behavior: Partial<StandInBehavior> = {}, stateDir?: string): Ha
                     onTransition: (t) => transitions.push(t),
                     onNote: (line) => notes.push(line),
                 },
-                {
-                    runId: "test-run",
-                    stacks: newStacks(),
-                    config: { operatorCidr: "203.0.113.7/32" },
-                    parallel: 3,
-                    keep: false,
-                    upTimeoutMs: 30_000,
-                    measureTimeoutMs: 30_000,
-                    destroyTimeoutMs: 30_000,
-                    stopBoundMs: 2_000,
-                    interrupt: new AbortController().signal,
-                    bench: { outDir: path.join(tempDir(), "out") },
-                    ...overrides,
-                },
+                standInCompareOptions(modes, 3, tempDir(), overrides),
             ),
     };
 }

@@ -28,7 +28,7 @@ import * as path from "node:path";
 import type { OutputValues } from "../../bench/stack-outputs";
 import type { StackOutputs } from "../../bench/targets";
 import type { ComparisonStack, OperationOptions, StackEngine } from "../../compare/engine";
-import type { BenchmarkRunner } from "../../compare/orchestrator";
+import type { BenchmarkRunner, CompareOptions } from "../../compare/orchestrator";
 import { OperationCancelledError, OperationKilledError, StackNotFoundError } from "../../core/pulumi";
 import { sleep } from "../../core/wait";
 
@@ -440,6 +440,27 @@ class FakeStack implements ComparisonStack {
 }
 
 /** The benchmark stand-in: waits `benchMs` (stops on abort), records what it was given. */
+/**
+ * Comparison options for runs against the stand-in: short timeouts, the documentation CIDR, new
+ * stacks unless `overrides` says otherwise, results under `outRoot`.
+ */
+export function standInCompareOptions(stacks: readonly string[], parallel: number, outRoot: string, overrides: Partial<CompareOptions> = {}): CompareOptions {
+    return {
+        runId: "test-run",
+        stacks: stacks.map((stack) => ({ stack, existing: false })),
+        config: { operatorCidr: "203.0.113.7/32" },
+        parallel,
+        keep: false,
+        upTimeoutMs: 30_000,
+        measureTimeoutMs: 30_000,
+        destroyTimeoutMs: 30_000,
+        stopBoundMs: 2_000,
+        interrupt: new AbortController().signal,
+        bench: { outDir: path.join(outRoot, "out") },
+        ...overrides,
+    };
+}
+
 export function standInBenchmark(engine: StandInEngine): BenchmarkRunner {
     return async (targets, options) => {
         const names = targets.map((t) => t.name).join(",");
