@@ -7,11 +7,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { LoopbackSession } from "./loopback-session";
-import type { MeasurementId } from "./measurements";
+import { LoopbackSession } from "./sessions/loopback";
+import type { MeasurementId } from "./measure/measurements";
 import { runBenchmark } from "./run";
 import { loopbackTarget } from "./sample";
-import { readSummaryFile } from "./summary";
+import { readSummaryFile } from "./results/summary";
 
 const dirs: string[] = [];
 afterEach(() => {

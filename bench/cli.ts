@@ -11,8 +11,8 @@
 import * as path from "node:path";
 import { choiceOption, exitCodes, integerOption, listOption, numberOption, optionLines, parseCommandLine, runCli, shared, watchInterrupts } from "../core/cli";
 import { UsageError } from "../core/errors";
-import { caseIds, measurementIds } from "./measurements";
-import { renderReport } from "./report";
+import { caseIds, measurementIds } from "./measure/measurements";
+import { renderReport } from "./results/report";
 import { benchDefaults, plannedToolSeconds, resolveSettings, runBenchmark, schedules, type BenchOptions, type ProgressEvent } from "./run";
 import { defaultSampleDir, writeSampleReport } from "./sample";
 import { loadTargetsFile, projectDir, readStackOutputs, targetFromStackOutputs, type OutputValues } from "./stack-outputs";

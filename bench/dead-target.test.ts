@@ -7,12 +7,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { InterruptedError } from "../core/errors";
-import { requireAwsFields } from "./aws-k3s";
-import { descendantProcesses } from "./descendants";
-import { freeLoopbackPort } from "./loopback-guestbook";
+import { requireAwsFields } from "./sessions/aws-k3s";
+import { descendantProcesses } from "../test/descendants";
+import { freeLoopbackPort } from "./sessions/loopback-guestbook";
 import { runBenchmark } from "./run";
 import { loopbackTarget, runLoopbackBenchmark } from "./sample";
-import { readSummaryFile } from "./summary";
+import { readSummaryFile } from "./results/summary";
 import type { Target } from "./targets";
 
 const dirs: string[] = [];

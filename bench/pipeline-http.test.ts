@@ -8,12 +8,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { descendantProcesses } from "./descendants";
-import { parseWrk } from "./parse";
-import { renderReport } from "./report";
+import { descendantProcesses } from "../test/descendants";
+import { parseWrk } from "./measure/parse";
+import { renderReport } from "./results/report";
 import type { BenchSummary, ProgressEvent } from "./run";
 import { loopbackTarget, runLoopbackBenchmark } from "./sample";
-import { summarize } from "./stats";
+import { summarize } from "./results/stats";
 
 let outDir: string;
 let summary: BenchSummary;

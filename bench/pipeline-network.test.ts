@@ -7,8 +7,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { descendantProcesses } from "./descendants";
-import { parseCpuSamples, parseIperf3, parseSockperf } from "./parse";
+import { descendantProcesses } from "../test/descendants";
+import { parseCpuSamples, parseIperf3, parseSockperf } from "./measure/parse";
 import type { BenchSummary } from "./run";
 import { loopbackTarget, runLoopbackBenchmark } from "./sample";
 

@@ -19,12 +19,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { measurementPorts } from "../components/measurementPorts";
 import { modeFacts, isNetworkMode } from "../components/modes";
-import { caseIds, measurementIds, measurementRunners, toolSecondsPerRepetition, validateScalingPods, type Figure, type MeasurementId } from "./measurements";
+import { caseIds, measurementIds, measurementRunners, toolSecondsPerRepetition, validateScalingPods, type Figure, type MeasurementId } from "./measure/measurements";
 import { InterruptedError } from "../core/errors";
-import { renderReport } from "./report";
-import type { ClusterSession, Environment, SessionFactory } from "./session";
-import type { CommandResult, Shell } from "./shell";
-import { aggregate, roundRobinOrder, schedules, summarySchema, type Schedule, type BenchSummaryFile, type FigureInfo, type RunError, type Sample, type SkippedMeasurement } from "./summary";
+import { renderReport } from "./results/report";
+import type { ClusterSession, Environment, SessionFactory } from "./sessions/session";
+import type { CommandResult, Shell } from "./sessions/shell";
+import { aggregate, roundRobinOrder, schedules, summarySchema, type Schedule, type BenchSummaryFile, type FigureInfo, type RunError, type Sample, type SkippedMeasurement } from "./results/summary";
 import type { Target } from "./targets";
 
 /** What `runBenchmark` reports while it runs (the CLI prints these lines). */
@@ -39,7 +39,7 @@ export interface ProgressEvent {
     readonly steps?: number;
 }
 
-export { schedules, type Schedule } from "./summary";
+export { schedules, type Schedule } from "./results/summary";
 
 /** Concurrent only for separate clusters: targets sharing hardware would disturb each other. */
 export function defaultSchedule(targets: readonly Pick<Target, "platform">[]): Schedule {
@@ -198,8 +198,8 @@ export function plannedToolSeconds(targets: readonly Target[], settings: BenchSu
 
 /** The default session factory: by platform. Imports lazily so the lab never loads ssh2/k8s. */
 export const openSessionByPlatform: SessionFactory = async (target, signal) => {
-    if (target.platform === "lab") return (await import("./lab-session")).openLabSession(target, signal);
-    if (target.platform === "aws-k3s") return (await import("./aws-k3s")).openAwsK3sSession(target, signal);
+    if (target.platform === "lab") return (await import("./sessions/lab")).openLabSession(target, signal);
+    if (target.platform === "aws-k3s") return (await import("./sessions/aws-k3s")).openAwsK3sSession(target, signal);
     throw new Error(
         `target "${target.name}": platform "${target.platform}" has no default session; "loopback" targets are measured only with a session given in BenchOptions.openSession (tests, the sample report)`,
     );

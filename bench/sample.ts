@@ -7,8 +7,8 @@
  *   npm run bench -- sample [<folder>]      (default docs/sample-report)
  */
 import * as path from "node:path";
-import { LoopbackSession } from "./loopback-session";
-import { freePortBlock, startLoopbackGuestbook } from "./loopback-guestbook";
+import { LoopbackSession } from "./sessions/loopback";
+import { freePortBlock, startLoopbackGuestbook } from "./sessions/loopback-guestbook";
 import { runBenchmark, type BenchOptions, type BenchSummary } from "./run";
 import { projectDir } from "./stack-outputs";
 import type { Target } from "./targets";

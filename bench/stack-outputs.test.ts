@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { networkModes } from "../components/modes";
 import { describe, expect, it, vi } from "vitest";
-import { awsHttpEndpoints } from "./aws-k3s";
+import { awsHttpEndpoints } from "./sessions/aws-k3s";
 import { main, parseBenchCommand } from "./cli";
 import { exitCodeOfMain } from "../core/cli";
 import { UsageError } from "../core/errors";

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { networkModes, type GuestbookAttachment, type NetworkMode } from "../components/modes";
-import type { CpuCgroup } from "./commands";
+import type { CpuCgroup } from "./measure/commands";
 
 export interface NodeOutput {
     /** Kubernetes node name (also the instance's Name tag). */

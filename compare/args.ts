@@ -4,8 +4,8 @@
  */
 import { isNetworkMode, networkModes, type NetworkMode } from "../components/modes";
 import { parseCidr } from "../components/cidr";
-import { schedules, type Schedule } from "../bench/summary";
-import { validateScalingPods } from "../bench/measurements";
+import { schedules, type Schedule } from "../bench/results/summary";
+import { validateScalingPods } from "../bench/measure/measurements";
 import { choiceOption, integerOption, listOption, numberOption, optionLines, parseCommandLine, shared } from "../core/cli";
 import { UsageError } from "../core/errors";
 
@@ -102,7 +102,7 @@ export function parseOperatorCidr(text: string, source: string): string {
     return parsed.text;
 }
 
-/** `--scaling-pods`, checked with the runner's own rule (bench/measurements.ts validateScalingPods). */
+/** `--scaling-pods`, checked with the runner's own rule (bench/measure/measurements.ts validateScalingPods). */
 function parseScalingPods(text: string | undefined): number[] | undefined {
     const items = listOption("--scaling-pods", text)?.map((s) => integerOption("--scaling-pods", s, { min: 1 })!);
     if (items === undefined) return undefined;

@@ -1,13 +1,13 @@
 /**
- * Cost measured, not guessed: the record compare writes next to the results (bench/bill.ts) has
+ * Cost measured, not guessed: the record compare writes next to the results (bench/results/bill.ts) has
  * the plan's estimate and the instance-hours and dollars from each stack's real up → destroy
  * timestamps, and the report shows both.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { billFileName, readBillFile } from "../bench/bill";
-import { renderReport } from "../bench/report";
+import { billFileName, readBillFile } from "../bench/results/bill";
+import { renderReport } from "../bench/results/report";
 import { useTempDirs } from "../test/temp-dirs";
 import { parseCompareArgs } from "./args";
 import type { CompareReport } from "./orchestrator";

@@ -21,7 +21,7 @@ import { Ledger, RunLock } from "./ledger";
 import { cleanupLeftovers, runComparison, type BenchmarkRunner, type CompareReport } from "./orchestrator";
 import { AwsAccountCapacity, explainCapacityError, type AccountCapacity } from "./capacity";
 import { buildPlan, renderPlan, type PlanAccount } from "./plan";
-import { billFileName } from "../bench/bill";
+import { billFileName } from "../bench/results/bill";
 import { billRecord, ProgressBoard, renderOutcome, renderRunCost } from "./progress";
 
 /** Everything `main` needs from outside: what talks to Pulumi and to clusters, and where files go. */
@@ -39,7 +39,7 @@ export interface CompareWiring {
     readonly notes: readonly string[];
     /** The account's vCPU quota and Spot prices (capacity.ts); absent: planned without them, said so. */
     readonly capacity?: AccountCapacity;
-    /** Re-renders a results folder's report (bench/report.ts renderReport), after bill.json is written. */
+    /** Re-renders a results folder's report (bench/results/report.ts renderReport), after bill.json is written. */
     readonly renderReport: (folder: string) => Promise<void>;
 }
 
@@ -81,7 +81,7 @@ export async function pulumiWiring(env: NodeJS.ProcessEnv, options: PulumiWiring
         stopBoundMs: command.stopBoundMs + 5_000,
         notes: backend.defaulted ? [`PULUMI_BACKEND_URL is not set: using the local backend ${backend.url}`] : [],
         capacity: new AwsAccountCapacity(),
-        renderReport: async (folder) => (await import("../bench/report")).renderReport(folder),
+        renderReport: async (folder) => (await import("../bench/results/report")).renderReport(folder),
     };
 }
 

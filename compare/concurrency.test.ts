@@ -6,8 +6,8 @@
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runBenchmark } from "../bench/run";
-import type { ClusterSession, Environment, PodRequest } from "../bench/session";
-import type { Shell } from "../bench/shell";
+import type { ClusterSession, Environment, PodRequest } from "../bench/sessions/session";
+import type { Shell } from "../bench/sessions/shell";
 import type { Target } from "../bench/targets";
 import { sleep } from "../core/wait";
 import { fakeOutputs, StandInEngine, standInBenchmark, standInCompareOptions } from "../test/compare/stand-in-engine";

@@ -2,13 +2,13 @@
  * What a comparison will create and roughly what it costs, computed before anything exists and
  * shown to the operator for confirmation.
  */
-import { caseIds, measurementIds, optInCases, toolSecondsPerRepetition } from "../bench/measurements";
+import { caseIds, measurementIds, optInCases, toolSecondsPerRepetition } from "../bench/measure/measurements";
 import { networkModes, type NetworkMode } from "../components/modes";
 import { readProject, readStackFile, stackFilePath } from "../components/project";
 import { ConfigError, parseSettings, type SettingKey } from "../components/settings";
 import { UsageError } from "../core/errors";
 import type { CompareArgs } from "./args";
-import { tQuantile975 } from "../bench/stats";
+import { tQuantile975 } from "../bench/results/stats";
 import { planParallelism, vcpusPerInstance, type ParallelismPlan } from "./capacity";
 import { formatUsd, pricesAsOf, stackHourlyPrice, type StackHourlyPrice } from "./prices";
 

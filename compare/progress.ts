@@ -3,7 +3,7 @@
  * a periodic status line, and the instance-hours the run actually used. Pure text functions.
  */
 import type { CompareReport, StackState, StackTransition } from "./orchestrator";
-import type { BillFile } from "../bench/bill";
+import type { BillFile } from "../bench/results/bill";
 import { formatUsd, pricesAsOf } from "./prices";
 import { estimateTimeline, estimateUsd, type ComparePlan, type StackPlan } from "./plan";
 
@@ -102,7 +102,7 @@ function instanceUsdPerHour(plan: StackPlan, spot: boolean): number | undefined 
 }
 
 /**
- * The run's bill record (bench/bill.ts): the plan's estimate beside what the stacks this run
+ * The run's bill record (bench/results/bill.ts): the plan's estimate beside what the stacks this run
  * created actually used, from each one's up start to its destroy complete (to `now` if still up).
  * Pre-existing stacks measured as they are cost this run nothing and are left out.
  */

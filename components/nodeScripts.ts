@@ -183,7 +183,7 @@ export const loadGeneratorPackages = ["wrk", "iperf3", "sockperf"] as const;
 
 /**
  * Ubuntu packages the k3s nodes carry for the benchmark runner, which runs them on the node,
- * inside a measurement pod's network namespace (bench/pod-netns.ts), so pods need no image of
+ * inside a measurement pod's network namespace (bench/sessions/pod-netns.ts), so pods need no image of
  * their own and no apt. Both are in Ubuntu 24.04's universe archive: iperf3 3.16-1build2
  * (https://packages.ubuntu.com/noble/iperf3) and sockperf 3.7-1
  * (https://packages.ubuntu.com/noble/sockperf); the AMI's sources include universe.
@@ -191,7 +191,7 @@ export const loadGeneratorPackages = ["wrk", "iperf3", "sockperf"] as const;
 export const nodeToolPackages = ["iperf3", "sockperf"] as const;
 
 /**
- * What else the runner runs in a pod's namespace or on a node (bench/commands.ts: `ip route get`,
+ * What else the runner runs in a pod's namespace or on a node (bench/measure/commands.ts: `ip route get`,
  * `timeout`, `setsid`, `nsenter`, awk, getconf): iproute2, coreutils, util-linux, mawk and libc-bin
  * ship with every Ubuntu server image, so they are checked, not installed.
  */

@@ -7,7 +7,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
-import type { CpuCgroup } from "../bench/commands";
+import type { CpuCgroup } from "../bench/measure/commands";
 import { labPrefix } from "./topology";
 
 /** Where this machine mounts a CPU-accounting hierarchy, or undefined when none is usable. */

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { guestbookReadPath } from "../bench/commands";
+import { guestbookReadPath } from "../bench/measure/commands";
 import { runCommand, inNamespace } from "./exec";
 import { labHttpConnections } from "./guestbook";
 import { Lab, type BuiltMode } from "./lab";

@@ -7,11 +7,11 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import * as path from "node:path";
 import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
-import { freeLoopbackPort } from "../bench/loopback-guestbook";
+import { freeLoopbackPort } from "../bench/sessions/loopback-guestbook";
 import { modeFacts, networkModes } from "../components/modes";
 import { birdConfig, birdFiles } from "./bird";
-import { LabSession } from "../bench/lab-session";
-import { measurementIds } from "../bench/measurements";
+import { LabSession } from "../bench/sessions/lab";
+import { measurementIds } from "../bench/measure/measurements";
 import { labBenchDefaults, parseLabCommand, RemainingTime, UsageError } from "./cli";
 import { datapathSteps, serviceSteps, tunnelDevice, wireguardKeys, type Step } from "./datapath";
 import { awsOnlyReason } from "./modes";

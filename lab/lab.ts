@@ -13,7 +13,7 @@ import { datapathSteps, expectedBgpRoutes } from "./datapath";
 import { inNamespace, runCommand, runStep, startDaemon, waitFor, type Daemon } from "./exec";
 import { cpuAccountingRoot, cpuGroupOf, createCpuGroup, inCpuGroup, removeCpuGroups, type LabCpuGroup } from "./cpuGroup";
 import { defaultFrontendWorkers, findPhpModule, frontendUrls, guestbookProcesses } from "./guestbook";
-import type { CpuCgroup } from "../bench/commands";
+import type { CpuCgroup } from "../bench/measure/commands";
 import { cleanupEntry, defaultLedgerDir, Ledger, removeResources, type CleanupReport } from "./ledger";
 import { awsOnlyReason, isClusterMode, labModeFacts, underlayMtu, type LabMode } from "./modes";
 import { labPrefix, labTopology, topologyNamespaces, type LabNode, type LabTopology } from "./topology";

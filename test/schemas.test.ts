@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments, parse } from "yaml";
-import { benchPodManifest, publishedMeasurementPorts, publishedRole } from "../bench/aws-k3s";
+import { benchPodManifest, publishedMeasurementPorts, publishedRole } from "../bench/sessions/aws-k3s";
 import { readProject } from "../components/project";
 import { stackNames } from "../render/evaluate";
 import { snapshotRoot } from "../render/snapshotFolder";

@@ -3,10 +3,10 @@
  * `sh -c` on this machine. It measures nothing about networks; it exists so the tests and the
  * sample report drive the real tools through the same command lines as a real run.
  */
-import { measureNode, measurePodMtu } from "./environment";
+import { measureNode, measurePodMtu } from "../measure/environment";
 import type { ClusterSession, Endpoint, Environment, HttpEndpoints, PodRequest } from "./session";
 import { ProcessShell } from "./shell";
-import type { Target } from "./targets";
+import type { Target } from "../targets";
 
 export interface LoopbackOptions {
     readonly http: HttpEndpoints;

@@ -4,8 +4,8 @@
  */
 import { environmentCommand } from "./commands";
 import { parseKeyValues } from "./parse";
-import { runChecked, type Shell } from "./shell";
-import type { NodeEnvironment } from "./session";
+import { runChecked, type Shell } from "../sessions/shell";
+import type { NodeEnvironment } from "../sessions/session";
 
 const environmentTimeoutMs = 20_000;
 

@@ -3,10 +3,10 @@
  * offline. Built from the per-repetition figures by one pure function (`aggregate`).
  */
 import { z } from "zod";
-import { readJsonFile } from "../core/schema";
-import type { Environment } from "./session";
-import { frontendsSchema, type FrontendsOutput } from "./targets";
-import { measurementIds, type MeasureSettings, type MeasurementId } from "./measurements";
+import { readJsonFile } from "../../core/schema";
+import type { Environment } from "../sessions/session";
+import { frontendsSchema, type FrontendsOutput } from "../targets";
+import { measurementIds, type MeasureSettings, type MeasurementId } from "../measure/measurements";
 import { differenceInterval95, differenceWithinNoise, overheadPct, summarize, type Better, type Difference, type Summary } from "./stats";
 
 export const summarySchema = "cni-bench/summary/1";

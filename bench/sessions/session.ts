@@ -4,11 +4,11 @@
  * stacks (aws-k3s.ts: SSH + Kubernetes API), the local lab (lab-session.ts: network
  * namespaces) and loopback (loopback-session.ts: local processes, for tests).
  */
-import type { MeasurementId } from "./measurements";
-import type { MtuOutput, Target, VersionsOutput } from "./targets";
-import type { NetworkBandwidth } from "./environment";
+import type { MeasurementId } from "../measure/measurements";
+import type { MtuOutput, Target, VersionsOutput } from "../targets";
+import type { NetworkBandwidth } from "../measure/environment";
 import type { Shell } from "./shell";
-import type { CpuCgroup } from "./commands";
+import type { CpuCgroup } from "../measure/commands";
 import type { HostKeyRecord } from "./ssh";
 
 /** A place a server or client runs: a pod, or a hostNetwork pod / the node itself (baseline). */

@@ -23,9 +23,9 @@ import {
     withTempFile,
     wrkCommand,
 } from "./commands";
-import { benchPodManifest, benchPodName } from "./aws-k3s";
-import { containerPidCommand, inNetnsOfCommand, sandboxImageCommand } from "./pod-netns";
-import { splitPgid } from "./shell";
+import { benchPodManifest, benchPodName } from "../sessions/aws-k3s";
+import { containerPidCommand, inNetnsOfCommand, sandboxImageCommand } from "../sessions/pod-netns";
+import { splitPgid } from "../sessions/shell";
 
 describe("command lines (the exact text sent to every shell)", () => {
     it("iperf3: one-shot server, JSON client with -O warm-up, -P streams, UDP bitrate; all bounded by timeout", () => {

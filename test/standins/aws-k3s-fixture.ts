@@ -10,10 +10,10 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { k3sContainerdConfig } from "../pod-netns";
-import type { Target } from "../targets";
-import { KubeApiStandin, type StandinOptions } from "./kube-api-standin";
-import { publicLine, rsaPem, SshStandin } from "./ssh-standin";
+import { k3sContainerdConfig } from "../../bench/sessions/pod-netns";
+import type { Target } from "../../bench/targets";
+import { KubeApiStandin, type StandinOptions } from "./kube-api";
+import { publicLine, rsaPem, SshStandin } from "./sshd";
 
 /** What the stub IMDS answers (EC2 instance metadata paths, IMDSv2 token first). */
 export const stubInstance = { instanceType: "c6i.4xlarge", availabilityZone: "us-east-1a", k3s: "k3s version v1.31.4+k3s1 (a1b2c3d4)" } as const;

@@ -19,13 +19,13 @@ import {
     joinUrl,
     wrkCommand,
 } from "./commands";
-import { descendantProcesses } from "./descendants";
-import { LoopbackSession } from "./loopback-session";
-import { freeLoopbackPort, startLoopbackGuestbook, type LoopbackGuestbook } from "./loopback-guestbook";
+import { descendantProcesses } from "../../test/descendants";
+import { LoopbackSession } from "../sessions/loopback";
+import { freeLoopbackPort, startLoopbackGuestbook, type LoopbackGuestbook } from "../sessions/loopback-guestbook";
 import { measureHttp, type MeasureSettings } from "./measurements";
 import { busyCpuRate, busyCpuSeconds, parseCpuSamples, parseIperf3, parseKeyValues, parseWrk } from "./parse";
-import { ProcessShell, runChecked } from "./shell";
-import type { Target } from "./targets";
+import { ProcessShell, runChecked } from "../sessions/shell";
+import type { Target } from "../targets";
 
 const shell = ProcessShell.local("test shell");
 const run = (cmd: string) => runChecked(shell, cmd, { timeoutMs: 30_000 });

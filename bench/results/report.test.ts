@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { UsageError } from "../core/errors";
+import { UsageError } from "../../core/errors";
 import { completedRepetitions, formatValue, percentOfHost, percentOfHostDefinition, ranking, renderReport, reportCharts, reportMarkdown, separatedPairs, withBaseline } from "./report";
 import { barChart, groupedBarChart, niceMax, niceTicks } from "./svg";
 import { aggregate, summarySchema, type BenchSummaryFile, type FigureInfo, type Sample } from "./summary";

@@ -2,11 +2,11 @@
  * The local lab: hosts, pods and the load generator are network namespaces on this machine
  * (built by lab/). Commands run as `ip netns exec <ns> sh -c '<cmd>'`; needs root.
  */
-import { measureNode, measurePodMtu } from "./environment";
+import { measureNode, measurePodMtu } from "../measure/environment";
 import type { ClusterSession, Endpoint, Environment, HttpEndpoints, PodRequest } from "./session";
-import type { MeasurementId } from "./measurements";
+import type { MeasurementId } from "../measure/measurements";
 import { ProcessShell } from "./shell";
-import type { LabLayout, Target } from "./targets";
+import type { LabLayout, Target } from "../targets";
 
 /** Measurements that run between pods (they need pod endpoints on two nodes). */
 const podMeasurements: readonly MeasurementId[] = ["iperf3", "latency", "scaling"];

@@ -15,7 +15,7 @@
  *   process group) runs as root inside the pod's network namespace on the node.
  */
 import type * as k8s from "@kubernetes/client-node";
-import { shellQuote } from "./commands";
+import { shellQuote } from "../measure/commands";
 import { lastWords, RemoteShell, type CommandResult, type Shell } from "./shell";
 
 /** containerd's config as k3s writes it at agent start (k3s docs, "Configuring containerd"). */

@@ -6,13 +6,13 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { startAtCommand, tcpSocketsCommand } from "./commands";
-import { descendantProcesses } from "./descendants";
+import { descendantProcesses } from "../../test/descendants";
 import * as net from "node:net";
-import { LoopbackSession } from "./loopback-session";
+import { LoopbackSession } from "../sessions/loopback";
 import { listeningPorts, measureScaling, type MeasureContext, type MeasureSettings } from "./measurements";
-import type { Endpoint, PodRequest } from "./session";
-import { ProcessShell, type Shell } from "./shell";
-import type { Target } from "./targets";
+import type { Endpoint, PodRequest } from "../sessions/session";
+import { ProcessShell, type Shell } from "../sessions/shell";
+import type { Target } from "../targets";
 
 const target: Target = { name: "loop", platform: "loopback", mode: "vxlan", nodePort: 1, nodes: [], podCidr: "10.0.0.0/16", mtu: { node: 1500, pod: 1450 } };
 

@@ -8,9 +8,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { descendantProcesses } from "./descendants";
-import { runBenchmark, type BenchSummary } from "./run";
-import { routedLab } from "./testing/lab-topology";
+import { descendantProcesses } from "../../test/descendants";
+import { runBenchmark, type BenchSummary } from "../run";
+import { routedLab } from "../../test/standins/lab-topology";
 
 const isRoot = process.getuid?.() === 0;
 const prefix = `cnib-${randomBytes(3).toString("hex")}`;

@@ -4,9 +4,9 @@
  * has: local `sh -c`, `ip netns exec`, SSH (ssh.ts) or nsenter over SSH into a pod's network
  * namespace (pod-netns.ts).
  */
-import { InterruptedError, TimeoutError } from "../core/errors";
-import { escalate, groupTarget, spawnGroup, terminateSteps, type CommandResult, type GroupProcess } from "../core/process";
-import { backgroundCommand, backgroundPgidPattern, stopCommand } from "./commands";
+import { InterruptedError, TimeoutError } from "../../core/errors";
+import { escalate, groupTarget, spawnGroup, terminateSteps, type CommandResult, type GroupProcess } from "../../core/process";
+import { backgroundCommand, backgroundPgidPattern, stopCommand } from "../measure/commands";
 
 export type { CommandResult };
 

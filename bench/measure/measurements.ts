@@ -3,7 +3,7 @@
  * command lines (commands.ts), run them on the session's shells, keep every raw output
  * (through `record`) and return figures. Every run has a discarded warm-up first.
  */
-import { InterruptedError } from "../core/errors";
+import { InterruptedError } from "../../core/errors";
 import {
     clockCommand,
     cpuSamplerCommand,
@@ -25,10 +25,10 @@ import {
     wrkCommand,
 } from "./commands";
 import { busyCpuRate, iperf3PacketsSentFrom, parseCpuSamples, parseCpuWindow, parseIperf3, parseSockperf, parseWrk, type CpuWindow, type HttpResult, type ThroughputResult } from "./parse";
-import type { ClusterSession, Endpoint } from "./session";
-import { lastWords, type BackgroundProcess, type CommandResult, type Shell } from "./shell";
-import type { Better } from "./stats";
-import type { FrontendAttachment } from "./targets";
+import type { ClusterSession, Endpoint } from "../sessions/session";
+import { lastWords, type BackgroundProcess, type CommandResult, type Shell } from "../sessions/shell";
+import type { Better } from "../results/stats";
+import type { FrontendAttachment } from "../targets";
 
 /** Every measurement the runner knows, in the order it runs them. */
 export const measurementIds = ["http", "guestbook", "iperf3", "latency", "scaling"] as const;

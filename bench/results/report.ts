@@ -8,11 +8,11 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { isBaseline, isNetworkMode, modeFacts, type NetworkMode } from "../components/modes";
+import { isBaseline, isNetworkMode, modeFacts, type NetworkMode } from "../../components/modes";
 import { billMarkdown, readBillFile } from "./bill";
-import type { Environment } from "./session";
-import { UsageError } from "../core/errors";
-import { costBitrateDefault, costDatagramBytes, costPacketBitrateDefault, costUdpWarmupSeconds, loadedLatencyMpsDefault, nodePathLabel } from "./measurements";
+import type { Environment } from "../sessions/session";
+import { UsageError } from "../../core/errors";
+import { costBitrateDefault, costDatagramBytes, costPacketBitrateDefault, costUdpWarmupSeconds, loadedLatencyMpsDefault, nodePathLabel } from "../measure/measurements";
 import { barChart, groupedBarChart, lineChart, type BarGroup } from "./svg";
 import { differenceWithinNoise, median, withinNoise, type Difference } from "./stats";
 import { aggregate, readSummaryFile, summarySchema, type BenchSummaryFile, type FigureStats, type TargetInfo } from "./summary";
@@ -227,7 +227,7 @@ function provenanceLines(s: BenchSummaryFile): string[] {
             const b = n.networkBandwidth;
             const row = `${target} ${n.instanceType}`;
             if (n.instanceType && !seen.has(row)) {
-                bandwidth.push([target, n.instanceType, b ? `${b.baselineGbps} / up to ${b.burstGbps}` : "not in the table (bench/environment.ts)"]);
+                bandwidth.push([target, n.instanceType, b ? `${b.baselineGbps} / up to ${b.burstGbps}` : "not in the table (bench/measure/environment.ts)"]);
                 seen.add(row);
             }
             const k = n.sshHostKey;

@@ -5,8 +5,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import * as net from "node:net";
 import * as path from "node:path";
-import { signalGroup } from "../core/process";
-import { pollUntil } from "../core/wait";
+import { signalGroup } from "../../core/process";
+import { pollUntil } from "../../core/wait";
 
 /** A free TCP port on 127.0.0.1 (the kernel picks it). */
 export async function freeLoopbackPort(): Promise<number> {

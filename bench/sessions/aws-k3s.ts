@@ -37,18 +37,18 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import { randomBytes } from "node:crypto";
 import type * as k8s from "@kubernetes/client-node";
-import { measurementPorts } from "../components/measurementPorts";
-import { modeFacts, networkModes, type GuestbookAttachment, type NetworkMode } from "../components/modes";
-import { guestbookNamespace } from "../workloads/guestbook";
-import { sleep } from "../core/wait";
-import { imdsCommand, k3sVersionCommand, shellQuote } from "./commands";
-import { measureNode, measurePodMtu, networkBandwidthOf } from "./environment";
-import type { MeasurementId } from "./measurements";
-import { parseKeyValues } from "./parse";
+import { measurementPorts } from "../../components/measurementPorts";
+import { modeFacts, networkModes, type GuestbookAttachment, type NetworkMode } from "../../components/modes";
+import { guestbookNamespace } from "../../workloads/guestbook";
+import { sleep } from "../../core/wait";
+import { imdsCommand, k3sVersionCommand, shellQuote } from "../measure/commands";
+import { measureNode, measurePodMtu, networkBandwidthOf } from "../measure/environment";
+import type { MeasurementId } from "../measure/measurements";
+import { parseKeyValues } from "../measure/parse";
 import { k3sContainerdConfig, NodeEndpointShell, pausePodManifest, PodNetnsShell, readContainerPid, sandboxImageCommand, type PublishedPort } from "./pod-netns";
 import type { ClusterSession, Endpoint, Environment, HttpEndpoints, ImageRecord, PodRequest } from "./session";
 import { connectSsh, sshAuthFrom, type SshShell } from "./ssh";
-import type { Target } from "./targets";
+import type { Target } from "../targets";
 
 /** Label on every pod and Lease the runner creates. */
 export const managedByLabel = { key: "app.kubernetes.io/managed-by", value: "cni-bench" } as const;

@@ -10,10 +10,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { descendantProcesses } from "./descendants";
+import { descendantProcesses } from "../../test/descendants";
 import { CommandError, runChecked } from "./shell";
 import { connectSsh, fingerprintOf, hostKeyBlob, sshAuthFrom, type SshShell } from "./ssh";
-import { opensshEd25519HostKey, publicLine, rsaPem, SshStandin } from "./testing/ssh-standin";
+import { opensshEd25519HostKey, publicLine, rsaPem, SshStandin } from "../../test/standins/sshd";
 
 const clientKey = rsaPem();
 let server: SshStandin;

@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
-import { readJsonFile } from "../core/schema";
+import { readJsonFile } from "../../core/schema";
 
 export const billFileName = "bill.json";
 

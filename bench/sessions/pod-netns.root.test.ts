@@ -17,11 +17,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { iperf3ClientCommand } from "./commands";
-import { descendantProcesses } from "./descendants";
+import { iperf3ClientCommand } from "../measure/commands";
+import { descendantProcesses } from "../../test/descendants";
 import { containerPidCommand, inNetnsOfCommand, pausePodManifest, PodNetnsShell, readContainerPid, sandboxImageCommand } from "./pod-netns";
 import { connectSsh, type SshShell } from "./ssh";
-import { publicLine, rsaPem, SshStandin } from "./testing/ssh-standin";
+import { publicLine, rsaPem, SshStandin } from "../../test/standins/sshd";
 
 const isRoot = process.getuid?.() === 0;
 const prefix = `cnin-${randomBytes(3).toString("hex")}`;

@@ -8,7 +8,7 @@
  * runner is killed with SIGKILL and no cleanup code runs.
  */
 import * as path from "node:path";
-import { shellQuote } from "../components/nodeScripts";
+import { shellQuote } from "../../components/nodeScripts";
 
 // The same quoting as the node scripts get; re-exported for the runner's own callers.
 export { shellQuote };

@@ -5,7 +5,7 @@
  * its own.
  */
 import { execFileSync } from "node:child_process";
-import type { Target } from "../targets";
+import type { Target } from "../../bench/targets";
 
 function ip(...args: string[]): void {
     execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });

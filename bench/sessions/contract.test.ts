@@ -10,13 +10,13 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openAwsK3sSession } from "./aws-k3s";
-import { descendantProcesses } from "./descendants";
-import { openLabSession } from "./lab-session";
-import { LoopbackSession } from "./loopback-session";
+import { descendantProcesses } from "../../test/descendants";
+import { openLabSession } from "./lab";
+import { LoopbackSession } from "./loopback";
 import type { ClusterSession } from "./session";
-import type { Target } from "./targets";
-import { AwsK3sFixture } from "./testing/aws-k3s-fixture";
-import { routedLab } from "./testing/lab-topology";
+import type { Target } from "../targets";
+import { AwsK3sFixture } from "../../test/standins/aws-k3s-fixture";
+import { routedLab } from "../../test/standins/lab-topology";
 
 interface Implementation {
     readonly name: string;

@@ -11,15 +11,15 @@
 import { execFileSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 import { benchPodManifest, requireAwsFields, managedByLabel, openAwsK3sSession, podLifetimeSeconds, publishedMeasurementPorts, publishedRole, roleLabelKey, runLabelKey, runLease, runLeaseName, type AwsK3sSession } from "./aws-k3s";
-import { k3sVersionCommand } from "./commands";
-import { networkBandwidth } from "./environment";
-import { reportMarkdown } from "./report";
-import { benchDefaults, plannedToolSeconds, resolveSettings } from "./run";
-import { aggregate, summarySchema } from "./summary";
-import { AwsK3sFixture, guestbookPods, stubInstance, stubPidOf, stubSandboxImage } from "./testing/aws-k3s-fixture";
-import { standinContainerId, type PodFate } from "./testing/kube-api-standin";
-import { flowMatrix } from "../components/flows";
-import { comparisonInstanceTypes } from "../components/settings";
+import { k3sVersionCommand } from "../measure/commands";
+import { networkBandwidth } from "../measure/environment";
+import { reportMarkdown } from "../results/report";
+import { benchDefaults, plannedToolSeconds, resolveSettings } from "../run";
+import { aggregate, summarySchema } from "../results/summary";
+import { AwsK3sFixture, guestbookPods, stubInstance, stubPidOf, stubSandboxImage } from "../../test/standins/aws-k3s-fixture";
+import { standinContainerId, type PodFate } from "../../test/standins/kube-api";
+import { flowMatrix } from "../../components/flows";
+import { comparisonInstanceTypes } from "../../components/settings";
 
 const fixtures: AwsK3sFixture[] = [];
 const sessions: AwsK3sSession[] = [];
