@@ -8,17 +8,11 @@
  */
 import { createHash, createPrivateKey, createPublicKey } from "node:crypto";
 import { modeFacts, type Tunnel } from "../components/modes";
-import { inNamespace } from "./exec";
+import { inNamespace, type Step } from "./exec";
 import { awsOnlyReason, isClusterMode } from "./modes";
 import { measurementPorts } from "../components/measurementPorts";
 import { securityGroupSteps } from "./securityGroup";
 import { dockerBridge, underlaySubnet, type LabNode, type LabTopology, type LabWorkload } from "./topology";
-
-export interface Step {
-    readonly argv: readonly string[];
-    /** Accept a failure whose stderr matches (e.g. the kernel already made `tunl0`). */
-    readonly tolerate?: RegExp;
-}
 
 const ip = (netns: string, ...args: string[]): Step => ({ argv: ["ip", "-n", netns, ...args] });
 const inNetns = (netns: string, ...argv: string[]): Step => ({ argv: inNamespace(netns, argv) });

@@ -6,10 +6,16 @@ import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { describeExit, runProcess, type CommandResult } from "../core/process";
 import { pollUntil } from "../core/wait";
-import type { Step } from "./datapath";
 import { processStartTime, type Ledger } from "./ledger";
 
 export type { CommandResult };
+
+/** One command line of a datapath or rule set, as the lab runs it. */
+export interface Step {
+    readonly argv: readonly string[];
+    /** Accept a failure whose stderr matches (e.g. the kernel already made `tunl0`). */
+    readonly tolerate?: RegExp;
+}
 
 /**
  * Runs argv (no shell) in its own process group with a time limit; never throws for a non-zero

@@ -13,8 +13,7 @@
 import { asSecurityGroupRules, nodeIngressRules, type IngressRule } from "../components/nodePair";
 import type { Flow, FlowAddresses, SecurityGroupRule } from "../components/flows";
 import { readProject } from "../components/project";
-import type { Step } from "./datapath";
-import { inNamespace } from "./exec";
+import { inNamespace, type Step } from "./exec";
 import { isClusterMode } from "./modes";
 import type { LabNode, LabTopology, LabWorkload } from "./topology";
 
