@@ -52,7 +52,7 @@ export interface Tunnel {
  *   hairpin traffic from the container itself is masqueraded (containernetworking/plugins
  *   plugins/meta/portmap/README.md, "Rule structure"; vendored by k3s).
  * The two baselines run one frontend per node and reach Redis at node addresses, never through
- * a Service, CoreDNS or the pod network between the nodes (README, "The baselines").
+ * a Service, CoreDNS or the pod network between the nodes (docs/baselines.md).
  */
 export type GuestbookAttachment =
     | { readonly kind: "pod-network" }

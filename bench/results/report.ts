@@ -606,7 +606,7 @@ export function reportMarkdown(s: BenchSummaryFile, rendered?: { readonly record
     );
     const baselines = s.targets.filter((x) => measured(x) && isBaseline(x.mode as NetworkMode)).map((x) => x.name);
     if (baselines.length > 0) out.push(
-        `- **Baselines (${baselines.join(", ")}):** one frontend per node on the node's port (no Service, no kube-proxy), Redis at node addresses (leader on node 1, one follower on node 2) instead of 10 frontends and 5 followers behind Services; compare them with the pod-network modes at a load both topologies serve without queueing (README, "The baselines").`,
+        `- **Baselines (${baselines.join(", ")}):** one frontend per node on the node's port (no Service, no kube-proxy), Redis at node addresses (leader on node 1, one follower on node 2) instead of 10 frontends and 5 followers behind Services; compare them with the pod-network modes at a load both topologies serve without queueing (docs/baselines.md).`,
     );
     for (const x of s.targets) if (x.description) out.push(`- ${x.name}: ${x.description}.`);
     for (const n of s.notes) out.push(`- ${n}`);
