@@ -55,9 +55,9 @@ describe.each(stackNames())("stack %s", (stack) => {
     // has no internet gateway" for an internet-facing NLB created before the gateway is attached).
     // The route table association is what makes the subnet route to the gateway; it waits for the
     // route table, which waits for the gateway. At destroy the same edge makes the gateway detach
-    // only after the NLB (and its public addresses) are gone, instead of retrying on
-    // DependencyViolation (EC2 API reference, DetachInternetGateway: the VPC must have no mapped
-    // public addresses).
+    // only after the NLB and its public addresses are gone, instead of retrying on
+    // DependencyViolation (EC2 API reference, DetachInternetGateway: "The VPC must not contain any
+    // running instances with Elastic IP addresses or public IPv4 addresses").
     it("the internet-facing NLB waits for the subnet's route to the internet gateway", () => {
         const { one, key, waitsFor } = g();
         const nlb = one("aws:lb/loadBalancer:LoadBalancer");
