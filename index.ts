@@ -55,7 +55,7 @@ const calico = facts.calico
         podCidr: settings.podCidr,
         mtu: podMtu(mode),
         nodeSubnetCidr: settings.subnetCidr,
-        provider: cluster.provider,
+        inCluster: cluster.inCluster,
         dependsOn: [cluster.agentInstall],
     })
     : undefined;
@@ -66,7 +66,7 @@ const cilium = facts.cilium
         podCidr: settings.podCidr,
         nodeMtu: ec2NicMtu,
         apiServerHost: pair.server.instance.privateIp,
-        provider: cluster.provider,
+        inCluster: cluster.inCluster,
         dependsOn: [cluster.agentInstall],
     })
     : undefined;
@@ -83,11 +83,13 @@ new Guestbook("guestbook", {
         leader: { name: nodeNames.server, address: pair.server.instance.privateIp },
         follower: { name: nodeNames.agent, address: pair.agent.instance.privateIp },
     },
-}, { providers: [cluster.provider], dependsOn: [nodesReady] });
+    inCluster: cluster.inCluster,
+}, { dependsOn: [nodesReady] });
 
 const loadBalancer = new NodePortLoadBalancer(prefix, {
     vpcId: pair.vpc.id,
     subnetId: pair.subnet.id,
+    internetRoute: pair.internetRoute,
     instanceIds: [pair.server.instance.id, pair.agent.instance.id],
     frontendPort,
     certificateArn: settings.certificateArn,

@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import type { InCluster } from "./k3sCluster";
 import type { ModeFacts } from "./modes";
 
 /** The Tigera operator's Helm repository (also published as OCI at quay.io/calico/charts). */
@@ -18,8 +19,8 @@ export interface CalicoNetworkArgs {
     readonly mtu: number;
     /** The node subnet: Calico autodetects each node's address inside it. */
     readonly nodeSubnetCidr: string;
-    /** Kubernetes provider of the cluster. */
-    readonly provider: k8s.Provider;
+    /** The cluster's provider, and deleted with the server (K3sCluster.inCluster). */
+    readonly inCluster: InCluster;
     /** Calico can only start once both nodes have joined. */
     readonly dependsOn: pulumi.Input<pulumi.Resource>[];
 }
@@ -61,7 +62,7 @@ export class CalicoNetwork extends pulumi.ComponentResource {
 
     constructor(name: string, args: CalicoNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         super("cni-compare:calico:CalicoNetwork", name, {}, opts);
-        const k8sOpts = { parent: this, provider: args.provider };
+        const k8sOpts = { parent: this, ...args.inCluster };
 
         this.operator = new k8s.helm.v3.Release(`${name}-operator`, {
             chart: "tigera-operator",

@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import type { InCluster } from "./k3sCluster";
 import type { ModeFacts } from "./modes";
 
 /** Cilium's Helm repository. */
@@ -19,8 +20,8 @@ export interface CiliumNetworkArgs {
     readonly nodeMtu: number;
     /** The k3s server's private address: the agents reach the API there (no kube-proxy). */
     readonly apiServerHost: pulumi.Input<string>;
-    /** Kubernetes provider of the cluster. */
-    readonly provider: k8s.Provider;
+    /** The cluster's provider, and deleted with the server (K3sCluster.inCluster). */
+    readonly inCluster: InCluster;
     /** Cilium can only start once both nodes have joined. */
     readonly dependsOn: pulumi.Input<pulumi.Resource>[];
 }
@@ -74,7 +75,7 @@ export class CiliumNetwork extends pulumi.ComponentResource {
             repositoryOpts: { repo: ciliumChartRepo },
             namespace: ciliumNamespace,
             values: pulumi.output(args.apiServerHost).apply((apiServerHost) => ciliumValues({ ...args, apiServerHost })),
-        }, { parent: this, provider: args.provider, dependsOn: args.dependsOn });
+        }, { parent: this, ...args.inCluster, dependsOn: args.dependsOn });
         this.registerOutputs({});
     }
 }

@@ -39,6 +39,18 @@ export function recordHostKey(name: string, host: pulumi.Input<string>, instance
     return read.stdout.apply((line) => line.trim());
 }
 
+/**
+ * How every object inside the cluster is declared: through the cluster's provider, and deleted with
+ * the server instance. Terminating the server ends the cluster (API server and datastore live on
+ * its root volume, deleted on termination), so `destroy` skips their one-by-one deletes (Pulumi
+ * docs, resource option deletedWith: "if you are deleting a Kubernetes cluster …") and no Helm
+ * uninstall or Calico finalizer can hold it. Only for objects that own nothing outside the cluster.
+ */
+export interface InCluster {
+    readonly provider: k8s.Provider;
+    readonly deletedWith: pulumi.Resource;
+}
+
 export interface K3sClusterArgs {
     readonly facts: ModeFacts;
     readonly k3sVersion: string;
@@ -57,6 +69,8 @@ export interface K3sClusterArgs {
 export class K3sCluster extends pulumi.ComponentResource {
     public readonly kubeconfig: pulumi.Output<string>;
     public readonly provider: k8s.Provider;
+    /** The options of every object inside the cluster (see InCluster). */
+    public readonly inCluster: InCluster;
     public readonly serverInstall: command.remote.Command;
     public readonly agentInstall: command.remote.Command;
     /** Each node's SSH host key line ("ssh-ed25519 AAAA…"), read at first contact. */
@@ -101,12 +115,16 @@ export class K3sCluster extends pulumi.ComponentResource {
         const agentScript = pulumi.all([agent.privateIp, server.privateIp]).apply(([nodeIp, serverIp]) =>
             k3sAgentScript({ k3sVersion: args.k3sVersion, nodeName: nodeNames.agent, nodeIp, serverIp, facts: args.facts }),
         );
+        // Beside the server's install, not after it: the agent needs only the pre-shared token and
+        // the server's address, and k3s's agent retries until the server answers (k3s
+        // pkg/agent/config/config.go, Get: "Waiting to retrieve agent configuration; server is not
+        // ready"). Serialised, its apt and k3s download added 1-2 minutes to every `up`.
         this.agentInstall = new command.remote.Command(`${name}-agent-install`, {
             connection: sshConnection(agent.publicIp, args.sshPrivateKey),
             create: agentScript.apply(runAsRoot),
             stdin: tokenLine,
             triggers: [agent.id, server.id],
-        }, { parent: this, dependsOn: [this.serverInstall] });
+        }, { parent: this });
 
         // The kubeconfig holds cluster-admin credentials: never logged, secret in state.
         const kubeconfigRead = new command.remote.Command(`${name}-kubeconfig`, {
@@ -121,10 +139,12 @@ export class K3sCluster extends pulumi.ComponentResource {
 
         this.provider = new k8s.Provider(`${name}-k8s`, {
             kubeconfig: this.kubeconfig,
-            // If the nodes are already gone, `destroy` drops the in-cluster objects from state
-            // instead of failing, so it still reaches the instances that cost money.
+            // When in-cluster objects are deleted without the server (a `--target` destroy, an object
+            // dropped from the program) and the nodes are already gone, drop them from state instead
+            // of failing.
             deleteUnreachable: true,
         }, { parent: this });
+        this.inCluster = { provider: this.provider, deletedWith: server };
         this.registerOutputs({ kubeconfig: this.kubeconfig });
     }
 

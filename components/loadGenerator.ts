@@ -65,7 +65,7 @@ export class LoadGenerator extends pulumi.ComponentResource {
                 spot: args.spot,
             }),
             tags: { Name: name, role: "loadgen" },
-        }, parent);
+        }, { parent: this, dependsOn: [pair.internetRoute] });
 
         // Traffic to the internet-facing NLB leaves through the internet gateway, so it arrives
         // from this instance's public address, which the NLB preserves as the client IP.

@@ -46,6 +46,13 @@ export interface Node {
 export class NodePair extends pulumi.ComponentResource {
     public readonly vpc: aws.ec2.Vpc;
     public readonly subnet: aws.ec2.Subnet;
+    /**
+     * The subnet's route to the internet gateway (it waits for the route table, which waits for the
+     * gateway). Whatever needs the internet from this subnet depends on it: instances reached over
+     * SSH at their public address, and the internet-facing NLB. At destroy the same edge lets the
+     * gateway go only after them.
+     */
+    public readonly internetRoute: aws.ec2.RouteTableAssociation;
     public readonly placementGroup: aws.ec2.PlacementGroup;
     public readonly securityGroup: aws.ec2.SecurityGroup;
     public readonly keyPair: aws.ec2.KeyPair;
@@ -92,7 +99,7 @@ export class NodePair extends pulumi.ComponentResource {
             mapPublicIpOnLaunch: true,
             tags: { Name: name },
         }, parent);
-        new aws.ec2.RouteTableAssociation(`${name}-subnet-routes`, { subnetId: this.subnet.id, routeTableId: routes.id }, parent);
+        this.internetRoute = new aws.ec2.RouteTableAssociation(`${name}-subnet-routes`, { subnetId: this.subnet.id, routeTableId: routes.id }, parent);
 
         // `cluster`: both nodes on the same network spine, the fairest and fastest pair AWS offers
         // (and the 10 Gbps per-flow cap instead of 5).
@@ -138,7 +145,7 @@ export class NodePair extends pulumi.ComponentResource {
                 // drops them unless the check is off (FACTS.md).
                 sourceDestCheck: !routesPodIpsNatively(args.mode),
                 tags: { Name: `${name}-${role}`, role },
-            }, { parent: this, dependsOn: [routes] }),
+            }, { parent: this, dependsOn: [this.internetRoute] }),
         });
         this.server = launch("server");
         this.agent = launch("agent");

@@ -4,6 +4,11 @@ import * as pulumi from "@pulumi/pulumi";
 export interface NodePortLoadBalancerArgs {
     readonly vpcId: pulumi.Input<string>;
     readonly subnetId: pulumi.Input<string>;
+    /** The subnet's route to the internet gateway (NodePair.internetRoute). An internet-facing load
+     * balancer in a VPC without an attached gateway is refused: ELB API reference, CreateLoadBalancer,
+     * InvalidSubnet ("VPC … has no internet gateway"); and at destroy the gateway cannot detach
+     * while the NLB's public addresses are mapped. */
+    readonly internetRoute: pulumi.Resource;
     /** Every node: the frontend port answers on each one. */
     readonly instanceIds: pulumi.Input<string>[];
     /** The port the frontends answer on at every node: the NodePort, or a baseline's host or
@@ -39,7 +44,7 @@ export class NodePortLoadBalancer extends pulumi.ComponentResource {
             subnets: [args.subnetId],
             // One AZ, like the nodes: cross-zone hops would add latency to one mode's figures by chance.
             enableCrossZoneLoadBalancing: false,
-        }, parent);
+        }, { parent: this, dependsOn: [args.internetRoute] });
 
         // A short name: AWS caps target group names at 32 characters, Pulumi's suffix included.
         this.targetGroup = new aws.lb.TargetGroup(`${name}-tg`, {

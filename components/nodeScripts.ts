@@ -110,11 +110,11 @@ export function k3sAgentFlags(args: K3sAgentArgs): string[] {
  * reports ready, and an agent that cannot reach its server would otherwise wait forever. */
 export const k3sInstallTimeoutSeconds = 600;
 
-function installK3s(version: string, flags: readonly string[], extraEnv: string, unit: string): string {
-    return `if ! curl -sfL --max-time 60 ${k3sInstallerUrl} | INSTALL_K3S_VERSION='${version}'${extraEnv} timeout ${k3sInstallTimeoutSeconds} sh -s - \\
+function installK3s(version: string, flags: readonly string[], extraEnv: string, unit: string, timeoutSeconds: number): string {
+    return `if ! curl -sfL --max-time 60 ${k3sInstallerUrl} | INSTALL_K3S_VERSION='${version}'${extraEnv} timeout ${timeoutSeconds} sh -s - \\
   ${flags.join(" \\\n  ")}
 then
-  echo "k3s install failed or took over ${k3sInstallTimeoutSeconds} s; last log lines of ${unit}:" >&2
+  echo "k3s install failed or took over ${timeoutSeconds} s; last log lines of ${unit}:" >&2
   journalctl -u ${unit} --no-pager -n 50 >&2 || true
   exit 1
 fi
@@ -129,8 +129,8 @@ function nodeTools(): string {
 export function k3sServerScript(args: K3sServerArgs): string {
     return `${prologue(args.nodeIp)}
 ${nodeTools()}
-${installK3s(args.k3sVersion, k3sServerFlags(args), "", "k3s")}
-# The API answers before the node object exists; wait for it so the agent can join.
+${installK3s(args.k3sVersion, k3sServerFlags(args), "", "k3s", k3sInstallTimeoutSeconds)}
+# The API answers before the node object exists; wait for it before the kubeconfig is handed out.
 for _ in $(seq 1 120); do
   k3s kubectl get node '${args.nodeName}' >/dev/null 2>&1 && exit 0
   sleep 2
@@ -144,7 +144,7 @@ exit 1
 export function k3sAgentScript(args: K3sAgentArgs): string {
     return `${prologue(args.nodeIp)}
 ${nodeTools()}
-${installK3s(args.k3sVersion, k3sAgentFlags(args), ` K3S_URL='https://${args.serverIp}:6443'`, "k3s-agent")}`;
+${installK3s(args.k3sVersion, k3sAgentFlags(args), ` K3S_URL='https://${args.serverIp}:6443'`, "k3s-agent", k3sAgentInstallTimeoutSeconds)}`;
 }
 
 /** Prints the admin kubeconfig (the caller rewrites its server URL and keeps it secret). */
@@ -199,6 +199,11 @@ export const nodeBaseCommands = ["ip", "timeout", "setsid", "nsenter", "awk", "g
 
 /** How long apt waits for another apt/dpkg run (unattended-upgrades on first boot) to finish. */
 export const aptLockWaitSeconds = 600;
+
+/** The agent installs beside the server and its service start blocks until it has joined (the
+ * installer makes the unit Type=notify; k3s install.sh), so it may also wait out the server's own
+ * worst case: the dpkg lock, then the server's installer. */
+export const k3sAgentInstallTimeoutSeconds = aptLockWaitSeconds + k3sInstallTimeoutSeconds;
 
 /**
  * Installs Ubuntu packages on first boot (bash, as root), then checks that each command is there.

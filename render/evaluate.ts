@@ -2,7 +2,7 @@
  * Evaluates the Pulumi program offline, under `pulumi.runtime.setMocks`, for one stack file:
  * config is merged the way the CLI does it (Pulumi.yaml defaults, then the stack file, then
  * overrides), the program is imported, and every resource it declares is recorded with its
- * type, name, parent, dependencies and inputs (secret inputs marked). The tests assert on this
+ * type, name, parent, dependencies, deletedWith and inputs (secret inputs marked). The tests assert on this
  * record and `npm run render` snapshots it.
  *
  * Pulumi's runtime state is process-global, so one process evaluates one stack:
@@ -28,6 +28,8 @@ export interface RecordedResource {
     /** URNs named in dependsOn (explicit) and in the inputs' Output dependencies. */
     readonly dependencies: readonly string[];
     readonly custom: boolean;
+    /** URN of the resource whose deletion makes this one's delete moot (the `deletedWith` option). */
+    readonly deletedWith?: string;
     /** Provider reference (`urn::id`) for custom resources with an explicit provider. */
     readonly provider?: string;
     readonly inputs: Record<string, unknown>;
@@ -186,6 +188,7 @@ export async function evaluateStack(stack: string, overrides: Record<string, str
                     parent: req.getParent() || undefined,
                     dependencies: [...dependencies].sort(),
                     custom: req.getCustom(),
+                    deletedWith: req.getDeletedwith() || undefined,
                     provider: req.getProvider() || undefined,
                     inputs: unwrapSecrets(pulumi.runtime.deserializeProperties(req.getObject())) as Record<string, unknown>,
                     secretInputs: secretPaths(raw, "", []),

@@ -4,7 +4,7 @@
  * no randomness, stable ordering, so the same program always renders the same bytes.
  *
  * Layout of `snapshots/<stack>/`:
- *   resources.yaml   every resource: type, name, parent, provider, dependencies, inputs
+ *   resources.yaml   every resource: type, name, parent, provider, dependencies, deletedWith, inputs
  *   outputs.yaml     the stack outputs
  *   manifests.yaml   the Kubernetes objects (and Helm releases) the program applies
  *   scripts/*.sh     the exact scripts the remote Commands run on the instances
@@ -104,6 +104,7 @@ function renderResources(evaluation: Evaluation): string {
         inputs: sortedKeys(maskPaths(r.inputs, r.secretInputs)),
         ...(r.secretInputs.length > 0 ? { secretInputs: [...r.secretInputs].sort() } : {}),
         ...(r.dependencies.length > 0 ? { dependsOn: r.dependencies.map(shortUrn).sort() } : {}),
+        ...(r.deletedWith ? { deletedWith: shortUrn(r.deletedWith) } : {}),
     }));
     // Keep the resource list in URN order (sortMapEntries sorts keys, never sequences).
     return header(evaluation, "Resources") + stringify({ stack: evaluation.stack, config: sortedKeys(evaluation.config), resources }, yamlOptions);

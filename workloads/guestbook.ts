@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import type { InCluster } from "../components/k3sCluster";
 import type { GuestbookAttachment } from "../components/modes";
 import { guestbookPorts } from "../components/podPorts";
 import type { GuestbookImages } from "../components/settings";
@@ -23,6 +24,8 @@ export interface ServiceDeploymentArgs {
     readonly spreadOverNodes?: boolean;
     /** Expose as a NodePort Service on this port instead of ClusterIP. */
     readonly nodePort?: number;
+    /** The cluster's provider, and deleted with the server (K3sCluster.inCluster). */
+    readonly inCluster: InCluster;
 }
 
 /**
@@ -60,7 +63,7 @@ export class ServiceDeployment extends pulumi.ComponentResource {
                     },
                 },
             },
-        }, { parent: this });
+        }, { parent: this, ...args.inCluster });
 
         this.service = new k8s.core.v1.Service(name, {
             metadata,
@@ -69,7 +72,7 @@ export class ServiceDeployment extends pulumi.ComponentResource {
                 selector: labels,
                 ports: [{ port: args.port, targetPort: args.port, nodePort: args.nodePort }],
             },
-        }, { parent: this });
+        }, { parent: this, ...args.inCluster });
 
         this.registerOutputs({});
     }
@@ -93,6 +96,8 @@ export interface GuestbookArgs {
     readonly nodePort: number;
     /** Baselines: the leader's node (node 1) and the follower's (node 2), reached at their addresses. */
     readonly redisNodes: { readonly leader: RedisNode; readonly follower: RedisNode };
+    /** The cluster's provider, and deleted with the server (K3sCluster.inCluster). */
+    readonly inCluster: InCluster;
 }
 
 /** The upstream containers' own requests (kubernetes/examples guestbook manifests). */
@@ -141,23 +146,32 @@ export class Guestbook extends pulumi.ComponentResource {
 
     constructor(name: string, args: GuestbookArgs, opts?: pulumi.ComponentResourceOptions) {
         super("cni-compare:guestbook:Guestbook", name, {}, opts);
-        this.namespace = new k8s.core.v1.Namespace(name, { metadata: { name: guestbookNamespace } }, { parent: this });
+        this.namespace = new k8s.core.v1.Namespace(name, { metadata: { name: guestbookNamespace } }, { parent: this, ...args.inCluster });
         const namespace = this.namespace.metadata.name;
         if (args.attachment.kind === "pod-network") this.onPodNetwork(namespace, args);
         else this.onNodeAddresses(namespace, args, args.attachment);
         this.registerOutputs({});
     }
 
+    /**
+     * Leader, followers and frontends side by side: @pulumi/kubernetes waits for each Deployment's
+     * rollout, so a chain would add the three waits up. None needs another to start: a Redis
+     * replica keeps retrying its master (redis.conf, REPLICATION: replicas "automatically try to
+     * reconnect to masters"), and the frontend's PHP connects to Redis per request
+     * (guestbook.php). Whatever one still waits for, it waits no longer than the chain did.
+     */
     private onPodNetwork(namespace: pulumi.Output<string>, args: GuestbookArgs): void {
-        const leader = new ServiceDeployment(guestbookServices.leader, {
+        const inCluster = args.inCluster;
+        new ServiceDeployment(guestbookServices.leader, {
             namespace,
             image: args.images.redisLeader,
             replicas: 1,
             port: redisPort,
             resources: smallPod,
             readinessProbe: redisReady,
+            inCluster,
         }, { parent: this });
-        const followers = new ServiceDeployment(guestbookServices.follower, {
+        new ServiceDeployment(guestbookServices.follower, {
             namespace,
             image: args.images.redisFollower,
             replicas: args.redisFollowerReplicas,
@@ -165,7 +179,8 @@ export class Guestbook extends pulumi.ComponentResource {
             resources: smallPod,
             readinessProbe: redisReady,
             env: [{ name: "GET_HOSTS_FROM", value: "dns" }],
-        }, { parent: this, dependsOn: [leader] });
+            inCluster,
+        }, { parent: this });
         new ServiceDeployment(guestbookServices.frontend, {
             namespace,
             image: args.images.frontend,
@@ -176,7 +191,8 @@ export class Guestbook extends pulumi.ComponentResource {
             env: [{ name: "GET_HOSTS_FROM", value: "dns" }],
             spreadOverNodes: true,
             nodePort: args.nodePort,
-        }, { parent: this, dependsOn: [followers] });
+            inCluster,
+        }, { parent: this });
     }
 
     private onNodeAddresses(namespace: pulumi.Output<string>, args: GuestbookArgs, attachment: Extract<GuestbookAttachment, { frontendPort: number }>): void {
@@ -203,7 +219,8 @@ export class Guestbook extends pulumi.ComponentResource {
         // Redis pinned by node name (what k3s --node-name registers; PodSpec.nodeName binds the pod
         // to that node without the scheduler, Kubernetes API reference). Recreate: a surge pod
         // would ask for the same host port on the same node and could not start.
-        const pinned = (role: string, node: RedisNode, image: string, env?: k8s.types.input.core.v1.EnvVar[], dependsOn?: pulumi.Resource[]) => {
+        // Side by side, none waiting for another (see onPodNetwork).
+        const pinned = (role: string, node: RedisNode, image: string, env?: k8s.types.input.core.v1.EnvVar[]) => {
             const p = pod(role, image, redisPort, redisPort, redisReady, env);
             return new k8s.apps.v1.Deployment(role, {
                 metadata: p.metadata,
@@ -213,10 +230,10 @@ export class Guestbook extends pulumi.ComponentResource {
                     selector: { matchLabels: p.labels },
                     template: { metadata: { labels: p.labels }, spec: { ...p.spec, nodeName: node.name } },
                 },
-            }, { parent: this, dependsOn });
+            }, { parent: this, ...args.inCluster });
         };
-        const leaderDeployment = pinned(guestbookServices.leader, leader, args.images.redisLeader);
-        const followerDeployment = pinned(guestbookServices.follower, follower, args.images.redisFollower, redisAddressEnv(leader.address), [leaderDeployment]);
+        pinned(guestbookServices.leader, leader, args.images.redisLeader);
+        pinned(guestbookServices.follower, follower, args.images.redisFollower, redisAddressEnv(leader.address));
         // One frontend per node, like the seed's one container per machine: a host or published
         // port exists once per node. The NLB reaches each on its own node, with no hop between nodes.
         const frontend = pod(guestbookServices.frontend, args.images.frontend, frontendPorts.containerPort, frontendPorts.hostPort, frontendReady, redisAddressEnv(leader.address, follower.address));
@@ -226,6 +243,6 @@ export class Guestbook extends pulumi.ComponentResource {
                 selector: { matchLabels: frontend.labels },
                 template: { metadata: { labels: frontend.labels }, spec: frontend.spec },
             },
-        }, { parent: this, dependsOn: [followerDeployment] });
+        }, { parent: this, ...args.inCluster });
     }
 }

@@ -34,14 +34,14 @@ if systemctl is-active --quiet iperf3.service || systemctl is-enabled --quiet ip
   exit 1
 fi
 
-if ! curl -sfL --max-time 60 https://get.k3s.io | INSTALL_K3S_VERSION='v1.33.4+k3s1' K3S_URL='https://10.0.0.11:6443' timeout 600 sh -s - \
+if ! curl -sfL --max-time 60 https://get.k3s.io | INSTALL_K3S_VERSION='v1.33.4+k3s1' K3S_URL='https://10.0.0.11:6443' timeout 1200 sh -s - \
   agent \
   --node-name=node-2 \
   --node-ip="$node_ip" \
   --flannel-iface="$iface" \
   --kube-proxy-arg=proxy-mode=iptables
 then
-  echo "k3s install failed or took over 600 s; last log lines of k3s-agent:" >&2
+  echo "k3s install failed or took over 1200 s; last log lines of k3s-agent:" >&2
   journalctl -u k3s-agent --no-pager -n 50 >&2 || true
   exit 1
 fi

@@ -50,7 +50,7 @@ then
   exit 1
 fi
 
-# The API answers before the node object exists; wait for it so the agent can join.
+# The API answers before the node object exists; wait for it before the kubeconfig is handed out.
 for _ in $(seq 1 120); do
   k3s kubectl get node 'node-1' >/dev/null 2>&1 && exit 0
   sleep 2
