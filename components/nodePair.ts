@@ -195,6 +195,10 @@ export function nodeIngressRules(args: Pick<NodePairArgs, "mode" | "operatorCidr
             source: args.podCidr,
             why: "pod-to-pod packets carry pod IPs on the wire; a self-referencing rule does not match them",
         });
+        // It also admits pods reaching the peer node's own address in cilium-native: Cilium's BPF
+        // masquerading leaves pod-to-remote-node traffic unmasqueraded under native routing (and
+        // masquerades it to the node IP in tunnel mode, outside the tunnel), cilium
+        // bpf/lib/nat.h snat_v4_needs_masquerade. Its NodePort SNAT keeps the node IP, as kube-proxy's.
         // Unencapsulated, packets that the peer node itself sends to a pod here carry the peer's
         // node IP and the pod's port: NodePort/NLB traffic the mode's Service proxy (kube-proxy,
         // or Cilium's eBPF NodePort) masquerades before forwarding it to a frontend on this node
