@@ -66,7 +66,7 @@ export interface ComparePlan {
  * installs in well under one, the Calico operator rolls out in a few, and Pulumi creates the NLB
  * and its target groups in parallel with the nodes; a destroy is dominated by the NLB's and the
  * instances' deletion. `podStart` is the measurement pods' first start: pause pods on the image
- * every pod sandbox already uses, never pulled, nothing installed (bench/aws-k3s.ts): one starts
+ * every pod sandbox already uses, never pulled, nothing installed (bench/sessions/aws-k3s.ts): one starts
  * in seconds, and 2 min covers the API's and the kubelet's round trips for the largest scaling
  * point's 100 pods until a real run times it.
  * The "at most" figure printed beside them comes from the timeouts and is exact.

@@ -8,8 +8,9 @@
  * Sources for the wire shapes (also in ../shared/FACTS.md):
  * - kube-proxy with externalTrafficPolicy Cluster masquerades NodePort traffic to the node's own
  *   IP before forwarding it to an endpoint on another node (kubernetes pkg/proxy/iptables/proxier.go,
- *   "masquerade traffic for … external destinations"); hostNetwork pods and node processes
- *   (the API server) send from the node IP too.
+ *   "masquerade traffic for … external destinations"), and so does Cilium's eBPF NodePort in its
+ *   default SNAT mode where it replaces kube-proxy (modes.ts serviceProxyNames); hostNetwork pods
+ *   and node processes (the API server) send from the node IP too.
  * - Traffic a node sends towards a pod subnet on the peer leaves through the mode's tunnel
  *   device when there is one (flannel.1, tunl0, vxlan.calico) and unencapsulated otherwise.
  * - Security-group sources: a CIDR matches the packet's source address; a security-group
@@ -21,7 +22,7 @@
  */
 import { containsIp } from "./cidr";
 import { measurementPorts } from "./measurementPorts";
-import { clusterNodeTraffic, frontendPortOnNodes, isBaseline, modeFacts, routesPodIpsNatively, tunnelTraffic, type NetworkMode } from "./modes";
+import { clusterNodeTraffic, frontendPortOnNodes, isBaseline, modeFacts, routesPodIpsNatively, serviceProxyName, tunnelTraffic, type NetworkMode } from "./modes";
 import { clusterDnsPort, guestbookPorts, metricsServerPort } from "./podPorts";
 
 /** Where a flow comes from, as a stack's address plan names it. */
@@ -146,7 +147,7 @@ export function flowMatrix(args: FlowMatrixArgs): Flow[] {
     } else {
         flows.push(
             { name: "guestbook frontend to Redis on the other node", from: "peer-pod", to: "pod", protocol: "tcp", port: guestbookPorts.redis },
-            { name: "NodePort or NLB traffic kube-proxy forwards to a frontend on the other node (masqueraded to the node IP)", from: "peer-node", to: "pod", protocol: "tcp", port: guestbookPorts.frontend },
+            { name: `NodePort or NLB traffic ${serviceProxyName(args.mode)} forwards to a frontend on the other node (masqueraded to the node IP)`, from: "peer-node", to: "pod", protocol: "tcp", port: guestbookPorts.frontend },
         );
     }
     flows.push(

@@ -84,6 +84,23 @@ export interface ModeFacts {
     readonly nodeTraffic: readonly NodeTraffic[];
 }
 
+/**
+ * Who forwards NodePort traffic to a frontend on the other node, by `serviceProxy`, for rule
+ * descriptions and flow names. Both masquerade it to the forwarding node's IP: kube-proxy with
+ * externalTrafficPolicy Cluster (kubernetes pkg/proxy/iptables/proxier.go), Cilium's eBPF NodePort
+ * in its default SNAT mode (Cilium docs, "Kubernetes Without kube-proxy", Direct Server Return:
+ * "By default, Cilium's eBPF NodePort implementation operates in SNAT mode").
+ */
+export const serviceProxyNames: Readonly<Record<ModeFacts["serviceProxy"], string>> = {
+    "kube-proxy": "kube-proxy",
+    cilium: "Cilium eBPF NodePort",
+};
+
+/** The name of the mode's Service proxy (see serviceProxyNames). */
+export function serviceProxyName(mode: NetworkMode): string {
+    return serviceProxyNames[modeFacts[mode].serviceProxy];
+}
+
 /** k3s's own node-to-node traffic, needed in every mode. */
 export const k3sTraffic: readonly NodeTraffic[] = [
     // Security-group rule descriptions allow only a-zA-Z0-9, space and ._-:/()#,@[]+=&;{}!$*

@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { SecurityGroupRule } from "./flows";
 import { measurementPorts } from "./measurementPorts";
-import { frontendPortOnNodes, nodeToNodeTraffic, routesPodIpsNatively, type NetworkMode } from "./modes";
+import { frontendPortOnNodes, nodeToNodeTraffic, routesPodIpsNatively, serviceProxyName, type NetworkMode } from "./modes";
 import { clusterDnsPort, guestbookPorts } from "./podPorts";
 
 /** Ubuntu 24.04 LTS, resolved once per stack so every instance boots the same image. */
@@ -202,13 +202,17 @@ export function nodeIngressRules(args: Pick<NodePairArgs, "mode" | "operatorCidr
             source: args.podCidr,
             why: "pod-to-pod packets carry pod IPs on the wire; a self-referencing rule does not match them",
         });
+        // It also admits pods reaching the peer node's own address in cilium-native: Cilium's BPF
+        // masquerading leaves pod-to-remote-node traffic unmasqueraded under native routing (and
+        // masquerades it to the node IP in tunnel mode, outside the tunnel), cilium
+        // bpf/lib/nat.h snat_v4_needs_masquerade. Its NodePort SNAT keeps the node IP, as kube-proxy's.
         // Unencapsulated, packets that the peer node itself sends to a pod here carry the peer's
-        // node IP and the pod's port: NodePort/NLB traffic kube-proxy masquerades before
-        // forwarding it to a frontend on this node (externalTrafficPolicy Cluster, kubernetes
-        // pkg/proxy/iptables/proxier.go), and hostNetwork pods asking CoreDNS. Encapsulated modes
+        // node IP and the pod's port: NodePort/NLB traffic the mode's Service proxy (kube-proxy,
+        // or Cilium's eBPF NodePort) masquerades before forwarding it to a frontend on this node
+        // (modes.ts serviceProxyNames), and hostNetwork pods asking CoreDNS. Encapsulated modes
         // carry both inside the tunnel port.
         rules.push(
-            { key: "snat-frontend", protocol: "tcp", fromPort: guestbookPorts.frontend, toPort: guestbookPorts.frontend, source: "self", why: "NodePort traffic kube-proxy masquerades to the peer node IP before forwarding it to a frontend pod here" },
+            { key: "snat-frontend", protocol: "tcp", fromPort: guestbookPorts.frontend, toPort: guestbookPorts.frontend, source: "self", why: `NodePort traffic ${serviceProxyName(args.mode)} masquerades to the peer node IP before forwarding it to a frontend pod here` },
             { key: "node-dns-udp", protocol: "udp", fromPort: clusterDnsPort, toPort: clusterDnsPort, source: "self", why: "DNS from hostNetwork pods on the peer node to CoreDNS here" },
             { key: "node-dns-tcp", protocol: "tcp", fromPort: clusterDnsPort, toPort: clusterDnsPort, source: "self", why: "DNS over TCP from hostNetwork pods on the peer node to CoreDNS here" },
         );

@@ -176,6 +176,22 @@ describe("what a reviewer reads", () => {
         }
     });
 
+    it("the committed Cilium values ask for eBPF host routing: BPF masquerading on, host legacy routing not forced", () => {
+        // Cilium 1.18: with IPv4 masquerading done by iptables (the chart's default, bpf.masquerade
+        // false) the agent logs "BPF host routing requires enable-bpf-masquerade. Falling back to
+        // legacy host routing" (daemon/cmd/kube_proxy_replacement.go, finishKubeProxyReplacementInit);
+        // Documentation/operations/performance/tuning.rst "eBPF Host-Routing" lists eBPF
+        // kube-proxy replacement and eBPF masquerading as its requirements.
+        const ciliumStacks = stacks.filter((stack) => stack.startsWith("cilium"));
+        expect(ciliumStacks).toEqual(["cilium", "cilium-native"]);
+        for (const stack of ciliumStacks) {
+            const committed = readTree(snapshotRoot).get(`${stack}/manifests.yaml`)!;
+            const release = parseAllDocuments(committed).map((d) => d.toJS()).find((d) => d.chart === "cilium");
+            expect(release?.values, stack).toMatchObject({ kubeProxyReplacement: true, enableIPv4Masquerade: true, bpf: { masquerade: true } });
+            expect(release.values.bpf.hostLegacyRouting, stack).toBeUndefined();
+        }
+    });
+
     it("the rendering does not depend on the order resources registered in", () => {
         const evaluation = evaluations.get("calico")!;
         const reversed = { ...evaluation, resources: [...evaluation.resources].reverse() };

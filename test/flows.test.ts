@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { blockedFlows, flowMatrix, onTheWire, ruleAdmits, type FlowAddresses, type WirePacket } from "../components/flows";
-import { networkModes, routesPodIpsNatively } from "../components/modes";
+import { networkModes, routesPodIpsNatively, serviceProxyName } from "../components/modes";
 import { asSecurityGroupRules, nodeIngressRules } from "../components/nodePair";
 
 const members = ["10.0.0.11", "10.0.0.12"];
@@ -66,12 +66,26 @@ describe("flows on the wire", () => {
         const flows = flowMatrix({ mode, nodePort: 30099 });
         const lost = blockedFlows(mode, flows, [...asSecurityGroupRules(before), loadGeneratorRule], addresses, members).map((b) => b.flow.name);
         expect(lost).toEqual([
-            expect.stringContaining("kube-proxy forwards to a frontend"),
+            expect.stringContaining(`${serviceProxyName(mode)} forwards to a frontend`),
             expect.stringContaining("hostNetwork pods"),
             expect.stringContaining("hostNetwork pods"),
         ]);
         // The pod CIDR rule is no substitute: these packets carry the node IP.
         expect(blockedFlows(mode, flows, [...asSecurityGroupRules(fixed), loadGeneratorRule], addresses, members)).toEqual([]);
+    });
+
+    it("cilium-native: the masqueraded NodePort hop and its rule name Cilium's eBPF NodePort, which does the SNAT there (k3s runs no kube-proxy), never kube-proxy", () => {
+        // Cilium docs, "Kubernetes Without kube-proxy": the eBPF NodePort operates in SNAT mode by default.
+        const hop = flowMatrix({ mode: "cilium-native", nodePort: 30099 }).find((f) => f.from === "peer-node" && f.to === "pod" && f.port === 80)!;
+        expect(hop.name).toBe("NodePort or NLB traffic Cilium eBPF NodePort forwards to a frontend on the other node (masqueraded to the node IP)");
+        const rules = nodeIngressRules({ mode: "cilium-native", operatorCidr: "203.0.113.7/32", vpcCidr: "10.0.0.0/16", podCidr: "10.42.0.0/16", nodePort: 30099 });
+        expect(rules.find((r) => r.key === "snat-frontend")!.why).toBe("NodePort traffic Cilium eBPF NodePort masquerades to the peer node IP before forwarding it to a frontend pod here");
+        for (const mode of ["cilium", "cilium-native"] as const) {
+            const texts = [...flowMatrix({ mode, nodePort: 30099 }).map((f) => f.name), ...nodeIngressRules({ mode, operatorCidr: "203.0.113.7/32", vpcCidr: "10.0.0.0/16", podCidr: "10.42.0.0/16", nodePort: 30099 }).map((r) => r.why)];
+            expect(texts.filter((t) => t.includes("kube-proxy")), mode).toEqual([]);
+        }
+        // The same packet as kube-proxy's: the forwarding node's IP to the pod's port 80.
+        expect(onTheWire(hop, "cilium-native", addresses)).toMatchObject({ source: "10.0.0.12", protocol: "tcp", port: 80 });
     });
 
     it("the message names the mode, the flow, the packet and its shape", () => {

@@ -260,6 +260,13 @@ describe.each(stacks)("stack %s", (stack) => {
             operator: { replicas: 1 },
             hubble: { enabled: false },
         });
+        // eBPF host routing, not the legacy path: the 1.18 chart masquerades IPv4 with
+        // bpf.masquerade off, and the agent then falls back to legacy host routing ("BPF host
+        // routing requires enable-bpf-masquerade", cilium daemon/cmd/kube_proxy_replacement.go;
+        // Documentation/operations/performance/tuning.rst "eBPF Host-Routing" requirements).
+        expect(values.enableIPv4Masquerade, "BPF masquerading works on IPv4 masquerading").toBe(true);
+        expect(values.bpf, "eBPF masquerading, which BPF host routing requires").toEqual({ masquerade: true });
+        expect(values.bpf.hostLegacyRouting, "host legacy routing stays at its default (off)").toBeUndefined();
         if (want.cilium.routingMode === "native") {
             expect(values).toMatchObject({ autoDirectNodeRoutes: true, ipv4NativeRoutingCIDR: "10.42.0.0/16" });
             expect(values.tunnelProtocol).toBeUndefined();

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { ciliumStatusCommand } from "./cilium-status";
 import {
     backgroundCommand,
     clockCommand,
@@ -96,6 +97,7 @@ describe("command lines (the exact text sent to every shell)", () => {
             tcpSockets: tcpSocketsCommand(),
             clock: clockCommand(),
             k3sVersion: k3sVersionCommand(),
+            ciliumStatus: ciliumStatusCommand(),
         };
         for (const [name, text] of Object.entries(scripts)) {
             let output = "";

@@ -203,6 +203,36 @@ function environmentRows(s: BenchSummaryFile): string[][] {
     ]);
 }
 
+/**
+ * What each Cilium agent reported for its datapath in each run (`cilium-dbg status`), and a warning
+ * for every agent on legacy host routing: its figures measure the host stack's path, not the eBPF
+ * datapath the mode table describes (cilium Documentation/operations/performance/tuning.rst,
+ * "eBPF Host-Routing"). Empty when no run recorded a Cilium agent.
+ */
+function ciliumDatapathLines(s: BenchSummaryFile): string[] {
+    const rows: string[][] = [];
+    const legacy: string[] = [];
+    for (const { target, repetition, environment: e } of s.environments) {
+        for (const n of e.nodes) {
+            if (!n.cilium) continue;
+            rows.push([target, String(repetition), n.name, n.cilium.hostRouting, n.cilium.masquerading, n.cilium.network, n.cilium.routingLine, n.cilium.masqueradingLine]);
+            if (n.cilium.hostRouting === "Legacy") legacy.push(`${target} repetition ${repetition} on ${n.name}`);
+        }
+    }
+    if (!rows.length) return [];
+    const out = [
+        "What each node's Cilium agent reported (`cilium-dbg status`, read in its cilium-agent container at the start of the run): the values ask for eBPF host routing and BPF masquerading, but the agent falls back to legacy host routing when a requirement is missing.",
+        "",
+        table(["target", "rep", "node", "host routing", "masquerading", "network", "Routing line", "Masquerading line"], rows),
+        "",
+    ];
+    if (legacy.length) {
+        out.push(`**Legacy host routing** (${legacy.join("; ")}): those figures measure Cilium with its packets through the host's network stack (iptables, conntrack), not the eBPF datapath its mode describes.`);
+        out.push("");
+    }
+    return out;
+}
+
 /** "port 80, host-network, 2 replicas, MTU 9001" from the target's `frontends`. */
 function frontendsCell(info: TargetInfo | undefined): string {
     const f = info?.frontends;
@@ -590,6 +620,7 @@ export function reportMarkdown(s: BenchSummaryFile, rendered?: { readonly record
     out.push("");
     out.push(table(["target", "rep", "mode", "kernel", "instance type", "AZ", "k3s", "CNI", "node NIC MTU (measured)", "pod MTU (measured)", "configured node / pod", "frontends: port, attachment, replicas, MTU"], environmentRows(s)));
     out.push("");
+    out.push(...ciliumDatapathLines(s));
     out.push(...provenanceLines(s));
 
     out.push("## Notes");
@@ -602,7 +633,7 @@ export function reportMarkdown(s: BenchSummaryFile, rendered?: { readonly record
     const measured = (x: BenchSummaryFile["targets"][number]) => isNetworkMode(x.mode) && s.samples.some((m) => m.target === x.name);
     const kubeProxyFree = s.targets.filter((x) => measured(x) && modeFacts[x.mode as NetworkMode].serviceProxy === "cilium").map((x) => x.name);
     if (kubeProxyFree.length > 0) out.push(
-        `- **Kube-proxy replaced (${kubeProxyFree.join(", ")}):** Cilium's eBPF programs implement Services there, so the HTTP figures through the NodePort and the load balancer (and the SNAT when a request is forwarded to the other node) measure Cilium's Service path as well as its pod network; the other modes' go through kube-proxy's iptables rules.`,
+        `- **Kube-proxy replaced (${kubeProxyFree.join(", ")}):** Cilium's eBPF programs implement Services there, so the HTTP figures through the NodePort and the load balancer (and the SNAT when a request is forwarded to the other node) measure Cilium's Service path as well as its pod network; the other modes' go through kube-proxy's iptables rules. The host routing and masquerading each Cilium agent reported are under "Environment".`,
     );
     const baselines = s.targets.filter((x) => measured(x) && isBaseline(x.mode as NetworkMode)).map((x) => x.name);
     if (baselines.length > 0) out.push(

@@ -175,7 +175,17 @@ const statsSchema = z.object({
 const environmentSchema = z.looseObject({
     platform: z.string(),
     mode: z.string(),
-    nodes: z.array(z.looseObject({ name: z.string(), kernel: z.string(), cpus: z.number(), clkTck: z.number(), nicInterface: z.string(), nicMtu: z.number() })),
+    nodes: z.array(
+        z.looseObject({
+            name: z.string(),
+            kernel: z.string(),
+            cpus: z.number(),
+            clkTck: z.number(),
+            nicInterface: z.string(),
+            nicMtu: z.number(),
+            cilium: z.object({ hostRouting: z.enum(["BPF", "Legacy"]), masquerading: z.string(), network: z.string(), routingLine: z.string(), masqueradingLine: z.string() }).optional(),
+        }),
+    ),
     configuredMtu: z.object({ node: z.number(), pod: z.number() }),
     sharedKernel: z.boolean(),
 });

@@ -9,13 +9,16 @@
  * guestbook ran.
  */
 import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { benchPodManifest, requireAwsFields, managedByLabel, openAwsK3sSession, podLifetimeSeconds, publishedMeasurementPorts, publishedRole, roleLabelKey, runLabelKey, runLease, runLeaseName, type AwsK3sSession } from "./aws-k3s";
+import { ciliumStatusCommand } from "../measure/cilium-status";
 import { k3sVersionCommand } from "../measure/commands";
 import { networkBandwidth } from "../measure/environment";
 import { reportMarkdown } from "../results/report";
 import { benchDefaults, plannedToolSeconds, resolveSettings } from "../run";
-import { aggregate, summarySchema } from "../results/summary";
+import { aggregate, summaryFileSchema, summarySchema, type BenchSummaryFile } from "../results/summary";
 import { AwsK3sFixture, guestbookPods, stubInstance, stubPidOf, stubSandboxImage } from "../../test/standins/aws-k3s-fixture";
 import { standinContainerId, type PodFate } from "../../test/standins/kube-api";
 import { flowMatrix } from "../../components/flows";
@@ -434,5 +437,80 @@ describe("AWS/k3s session: environment", () => {
     it("the pod manifest names its run and role (what cleanup selects by)", () => {
         const pod = benchPodManifest({ name: "p", nodeName: "n", runId: "ab12cd", role: "scale", image: stubSandboxImage });
         expect(pod.metadata?.labels).toEqual({ [managedByLabel.key]: managedByLabel.value, [runLabelKey]: "ab12cd", [roleLabelKey]: "scale" });
+    });
+});
+
+/**
+ * Cilium stacks record what each node's agent reports (issue 19, defect 4). The stand-in agent
+ * prints testdata/cilium-dbg-status-{bpf,legacy}.txt: cilium 1.18's `cilium-dbg status` layout,
+ * the lines of pkg/client/client.go `FormatStatusResponse` ("Routing:" with "Network: …" and
+ * "Host: BPF|Legacy"; "Masquerading:" with "BPF\t[devices]\tcidr" or "IPTables", then
+ * "[IPv4: …, IPv6: …]") through cilium-dbg/cmd/status.go's tabwriter (padding 3, spaces). The
+ * Legacy pair is what the 1.18 chart's defaults gave: iptables masquerading, so the agent fell back
+ * ("BPF host routing requires enable-bpf-masquerade", daemon/cmd/kube_proxy_replacement.go).
+ */
+describe("AWS/k3s session: the Cilium datapath each agent reports", () => {
+    const statusOutput = (which: "bpf" | "legacy") => fs.readFileSync(path.join(__dirname, "..", "testdata", `cilium-dbg-status-${which}.txt`), "utf8");
+    const ciliumTarget = (mode: "cilium" | "cilium-native") => ({ name: mode, mode, versions: { k3s: "v1.31.4+k3s1", cni: "cilium", cniVersion: "1.18.12", ubuntu: "24.04" } });
+
+    it.each([
+        ["cilium", "bpf", { hostRouting: "BPF", masquerading: "BPF", network: "Tunnel [vxlan]", routingLine: "Routing: Network: Tunnel [vxlan] Host: BPF", masqueradingLine: "Masquerading: BPF [ens5] 10.42.0.0/24 [IPv4: Enabled, IPv6: Disabled]" }],
+        ["cilium-native", "legacy", { hostRouting: "Legacy", masquerading: "IPTables", network: "Native", routingLine: "Routing: Network: Native Host: Legacy", masqueradingLine: "Masquerading: IPTables [IPv4: Enabled, IPv6: Disabled]" }],
+    ] as const)("%s: each node's environment carries its agent's host routing and masquerading (%s), read as root in the node's cilium-agent container", async (mode, which, want) => {
+        const f = await fixture();
+        f.ciliumStatus(statusOutput(which));
+        const s = await open(f, ciliumTarget(mode));
+        const env = await s.environment();
+        expect(env.nodes.map((n) => n.cilium)).toEqual([want, want]);
+        expect(f.sudoCommands().filter((c) => c.includes("cilium-dbg"))).toHaveLength(2);
+        expect(f.sudoCommands()).toContain(`sh -c ${ciliumStatusCommand()}`);
+    });
+
+    it("a flannel or Calico stack asks no Cilium agent (none runs there)", async () => {
+        const f = await fixture();
+        const env = await open(f).then((s) => s.environment());
+        expect(env.nodes.map((n) => n.cilium)).toEqual([undefined, undefined]);
+        expect(f.sudoCommands().some((c) => c.includes("crictl ps"))).toBe(false);
+    });
+
+    it("a Cilium stack whose agent is not running fails the environment naming the node and the command, instead of recording nothing", async () => {
+        const f = await fixture();
+        const s = await open(f, ciliumTarget("cilium"));
+        // Both nodes are asked at once; whichever answers first names itself.
+        await expect(s.environment()).rejects.toThrow(/target "cilium": node (1 \(node-a\)|2 \(node-b\)): could not read the Cilium agent's status \(sudo -n sh -c .*cilium-dbg status.*\): exit 1: no running cilium-agent container on this node/);
+    });
+
+    it("the report shows each agent's host routing and masquerading, and warns for legacy host routing", async () => {
+        const f = await fixture();
+        const runs: { target: string; repetition: number; environment: Awaited<ReturnType<AwsK3sSession["environment"]>> }[] = [];
+        for (const [mode, which] of [["cilium", "bpf"], ["cilium-native", "legacy"]] as const) {
+            f.ciliumStatus(statusOutput(which));
+            const s = await open(f, ciliumTarget(mode));
+            runs.push({ target: mode, repetition: 1, environment: await s.environment() });
+        }
+        const targets = runs.map((r) => f.target(ciliumTarget(r.target as "cilium" | "cilium-native")));
+        const { stats, gate } = aggregate([], [], targets.map((t) => t.name));
+        const summary: BenchSummaryFile = {
+            schema: summarySchema,
+            startedAt: "2026-01-01T00:00:00Z",
+            finishedAt: "2026-01-01T00:10:00Z",
+            settings: resolveSettings(targets, { outDir: "unused" }),
+            targets: targets.map((t) => ({ name: t.name, mode: t.mode, platform: t.platform })),
+            order: [targets.map((t) => t.name)],
+            environments: runs,
+            figures: [],
+            samples: [],
+            stats,
+            gate,
+            notes: [],
+            errors: [],
+        };
+        // summary.json as written and read back keeps the record.
+        expect(summaryFileSchema.parse(JSON.parse(JSON.stringify(summary))).environments[1].environment.nodes[0]).toMatchObject({ cilium: { hostRouting: "Legacy", masquerading: "IPTables" } });
+        const md = reportMarkdown(summary);
+        expect(md).toContain("| cilium | 1 | node-a | BPF | BPF | Tunnel [vxlan] | Routing: Network: Tunnel [vxlan] Host: BPF | Masquerading: BPF [ens5] 10.42.0.0/24 [IPv4: Enabled, IPv6: Disabled] |");
+        expect(md).toContain("| cilium-native | 1 | node-b | Legacy | IPTables | Native | Routing: Network: Native Host: Legacy | Masquerading: IPTables [IPv4: Enabled, IPv6: Disabled] |");
+        expect(md).toContain("**Legacy host routing** (cilium-native repetition 1 on node-a; cilium-native repetition 1 on node-b)");
+        expect(md).not.toMatch(/Legacy host routing\*\* \([^)]*cilium repetition/);
     });
 });

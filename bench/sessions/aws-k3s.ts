@@ -42,6 +42,7 @@ import { modeFacts, networkModes, type GuestbookAttachment, type NetworkMode } f
 import { guestbookNamespace } from "../../workloads/guestbook";
 import { sleep } from "../../core/wait";
 import { imdsCommand, k3sVersionCommand, shellQuote } from "../measure/commands";
+import { ciliumStatusCommand, parseCiliumStatus, type CiliumDatapath } from "../measure/cilium-status";
 import { measureNode, measurePodMtu, networkBandwidthOf } from "../measure/environment";
 import type { MeasurementId } from "../measure/measurements";
 import { parseKeyValues } from "../measure/parse";
@@ -633,6 +634,24 @@ export class AwsK3sSession implements ClusterSession {
         );
     }
 
+    private get runsCilium(): boolean {
+        const mode = this.target.mode;
+        return (networkModes as readonly string[]).includes(mode) && modeFacts[mode as NetworkMode].plugin === "cilium";
+    }
+
+    /** What the node's own Cilium agent reports for host routing and masquerading (cilium-status.ts). */
+    private async ciliumDatapath(node: number): Promise<CiliumDatapath> {
+        const command = `sudo -n sh -c ${shellQuote(ciliumStatusCommand())}`;
+        const r = await this.hosts[node].run(command, { timeoutMs: 30_000 });
+        const where = `${this.where}: ${this.nodeLabel(node)}`;
+        if (r.code !== 0) throw new Error(`${where}: could not read the Cilium agent's status (${command}): exit ${r.code}: ${r.stderr.trim().split("\n").slice(-2).join(" ") || "no output"}`);
+        try {
+            return parseCiliumStatus(r.stdout);
+        } catch (e) {
+            throw new Error(`${where}: ${(e as Error).message}`);
+        }
+    }
+
     async environment(): Promise<Environment> {
         const nodes = await Promise.all(
             this.hosts.map(async (h, i) => {
@@ -647,6 +666,7 @@ export class AwsK3sSession implements ClusterSession {
                     k3sVersion: meta.k3s,
                     networkBandwidth: networkBandwidthOf(instanceType),
                     sshHostKey: h.hostKey,
+                    cilium: this.runsCilium ? await this.ciliumDatapath(i) : undefined,
                 };
             }),
         );

@@ -10,6 +10,7 @@ import type { NetworkBandwidth } from "../measure/environment";
 import type { Shell } from "./shell";
 import type { CpuCgroup } from "../measure/commands";
 import type { HostKeyRecord } from "./ssh";
+import type { CiliumDatapath } from "../measure/cilium-status";
 
 /** A place a server or client runs: a pod, or a hostNetwork pod / the node itself (baseline). */
 export interface Endpoint {
@@ -57,6 +58,8 @@ export interface NodeEnvironment {
     readonly networkBandwidth?: NetworkBandwidth;
     /** The SSH host key the runner accepted for this node, and how (ssh.ts). */
     readonly sshHostKey?: HostKeyRecord;
+    /** Cilium stacks: the host routing and masquerading this node's agent reports (cilium-status.ts). */
+    readonly cilium?: CiliumDatapath;
 }
 
 /** One container of the workload as it actually ran: the tag asked for and the digest pulled. */

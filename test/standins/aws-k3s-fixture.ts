@@ -27,6 +27,9 @@ export const guestbookPods = [
 /** The sandbox image in the fixture's containerd config (k3s's default pause image). */
 export const stubSandboxImage = "rancher/mirrored-pause:3.6";
 
+/** The id of the nodes' cilium-agent container in the stub's `k3s crictl ps`. */
+export const stubCiliumAgentId = "c1c1a9e7";
+
 /** The pid the stub `k3s crictl inspect` reports for a container: 1000 + its id's first four hex digits. */
 export function stubPidOf(containerId: string): number {
     return 1000 + parseInt(containerId.replace(/^containerd:\/\//, "").slice(0, 4), 16);
@@ -56,6 +59,20 @@ export class AwsK3sFixture {
         stub(
             "k3s",
             [
+                // The node's cilium-agent container, when the fixture runs one (ciliumStatus):
+                // `crictl ps` lists running containers (none: empty output), `crictl exec` refuses
+                // an id it does not run.
+                'if [ "$1" = crictl ] && [ "$2" = ps ]; then',
+                `  [ "$*" = "crictl ps --name ^cilium-agent$ -q" ] || { echo "k3s stub: unexpected arguments: $*" >&2; exit 2; }`,
+                `  if [ -f ${this.stubDir}/cilium-status ]; then echo ${stubCiliumAgentId}; fi`,
+                "  exit 0",
+                "fi",
+                'if [ "$1" = crictl ] && [ "$2" = exec ]; then',
+                `  if [ "$3" != ${stubCiliumAgentId} ] || [ ! -f ${this.stubDir}/cilium-status ]; then echo "rpc error: code = NotFound desc = container \"$3\" not found" >&2; exit 1; fi`,
+                `  [ "$4 $5" = "cilium-dbg status" ] || { echo "k3s stub: unexpected command: $4 $5" >&2; exit 2; }`,
+                `  cat ${this.stubDir}/cilium-status`,
+                "  exit 0",
+                "fi",
                 'if [ "$1" = crictl ] && [ "$2" = inspect ]; then',
                 `  if [ -f ${this.stubDir}/crictl-fails ]; then cat ${this.stubDir}/crictl-fails >&2; exit 1; fi`,
                 '  for id; do :; done # the last argument',
@@ -101,6 +118,14 @@ export class AwsK3sFixture {
     /** Replaces the nodes' k3s containerd config (what `sandboxImageCommand` reads). */
     containerdConfig(toml: string): void {
         fs.writeFileSync(path.join(this.stubDir, "containerd-config.toml"), toml);
+    }
+
+    /** Runs a cilium-agent container on the nodes whose `cilium-dbg status` prints `stdout`
+     * (undefined: none runs, as on a flannel or Calico stack). */
+    ciliumStatus(stdout: string | undefined): void {
+        const file = path.join(this.stubDir, "cilium-status");
+        if (stdout === undefined) fs.rmSync(file, { force: true });
+        else fs.writeFileSync(file, stdout);
     }
 
     /** Makes every `k3s crictl inspect` fail with `stderr` (undefined: answer again). */
