@@ -42,7 +42,7 @@ import { modeFacts, networkModes, type GuestbookAttachment, type NetworkMode } f
 import { guestbookNamespace } from "../workloads/guestbook";
 import { sleep } from "../core/wait";
 import { imdsCommand, k3sVersionCommand, shellQuote } from "./commands";
-import { measureNode, measurePodMtu, networkBandwidthOf } from "./environment";
+import { measureNode, measurePodMtu, podPathFields, networkBandwidthOf } from "./environment";
 import type { MeasurementId } from "./measurements";
 import { parseKeyValues } from "./parse";
 import { k3sContainerdConfig, NodeEndpointShell, pausePodManifest, PodNetnsShell, readContainerPid, sandboxImageCommand, type PublishedPort } from "./pod-netns";
@@ -657,8 +657,7 @@ export class AwsK3sSession implements ClusterSession {
             platform: "aws-k3s",
             mode: this.target.mode,
             nodes,
-            podMtu: pod.mtu,
-            podInterface: pod.iface,
+            ...podPathFields(pod),
             configuredMtu: this.target.mtu,
             versions: this.target.versions,
             sharedKernel: false,

@@ -269,18 +269,26 @@ export function cpuSamplerCommand(count: number): string {
 }
 
 /**
- * Key=value facts about the machine or pod the shell runs in. MTU is measured on the interface
- * that carries traffic to `peerIp` (pods: eth0; nodes: the NIC), not taken from configuration.
+ * Key=value facts about the machine or pod the shell runs in. MTU is measured on the path to
+ * `peerIp` (pods: eth0; nodes: the NIC), not taken from configuration: `route=` is the kernel's
+ * route to the peer and `link=` the interface it leaves by, both from netlink (`ip -o`), which
+ * answers for the network namespace the shell is in. sysfs would not: `nsenter --net` enters
+ * the network namespace only, /sys stays the node's (iproute2's `ip netns exec` remounts it,
+ * lib/namespace.c netns_switch), so /sys/class/net/eth0 in a pod is the node's eth0.
+ * parseMtus (parse.ts) reads the figures. printf, not echo: dash's echo would expand the
+ * backslashes `ip -o` puts where its lines break.
  */
 export function environmentCommand(peerIp: string): string {
     return [
         `echo "kernel=$(uname -r)"`,
         `echo "cpus=$(getconf _NPROCESSORS_ONLN)"`,
         `echo "clkTck=$(getconf CLK_TCK)"`,
-        `dev=$(ip -o route get ${peerIp} 2>/dev/null | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p')`,
+        `route=$(ip -o route get ${shellQuote(peerIp)} 2>/dev/null)`,
+        `dev=$(printf '%s\\n' "$route" | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p')`,
         `[ -n "$dev" ] || dev=eth0`,
-        `echo "interface=$dev"`,
-        `echo "mtu=$(cat "/sys/class/net/$dev/mtu")"`,
+        `printf 'interface=%s\\n' "$dev"`,
+        `printf 'route=%s\\n' "$route"`,
+        `printf 'link=%s\\n' "$(ip -o link show dev "$dev" 2>/dev/null)"`,
     ].join("; ");
 }
 
