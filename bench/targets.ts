@@ -5,7 +5,9 @@
  * secrets included). A targets JSON file holds `Target[]`: the same shape plus a name, so that
  * clusters built any other way (by hand, or the local lab) are measured by the same code.
  */
+import { isIP } from "node:net";
 import { z } from "zod";
+import { strictObject } from "../core/schema";
 import { networkModes, type GuestbookAttachment, type NetworkMode } from "../components/modes";
 import type { CpuCgroup } from "./measure/commands";
 
@@ -132,24 +134,71 @@ export interface LabLayout {
 }
 
 // ---- Schemas: the same contract, checked at the boundary (a targets file, a stack's outputs).
-// zod (https://zod.dev) reports the path of every wrong field; core/schema.ts formats it.
+// zod (https://zod.dev) reports the path of every wrong field; core/schema.ts formats it. Every
+// object is strict (an unknown key is refused by its path: a misspelt optional field must not
+// vanish), and every value that reaches a shell on a node or in a namespace is checked for what
+// it is (an address, a URL, a namespace name, a cgroup folder) before anything runs; the command
+// builders quote them as well (commands.ts).
 
 const nonEmpty = z.string().min(1);
 const port = z.number().int().min(1).max(65535);
-const mtuSchema = z.object({ node: z.number().int().positive(), pod: z.number().int().positive() });
-const nodeSchema = z.object({
+
+/** An IPv4 or IPv6 address as node:net's isIP reads it (no prefix, port, zone or brackets). */
+const ipAddress = z.string().refine((s) => isIP(s) !== 0, {
+    error: (issue) => `${JSON.stringify(issue.input)} is not an IP address; allowed: an IPv4 address such as 10.0.1.10, or an IPv6 address`,
+});
+
+/** A network with its prefix length, e.g. 10.42.0.0/16. */
+const cidr = z.string().refine(
+    (s) => {
+        const [address, prefix, ...rest] = s.split("/");
+        const bits = isIP(address ?? "") === 4 ? 32 : isIP(address ?? "") === 6 ? 128 : 0;
+        return rest.length === 0 && bits > 0 && /^\d{1,3}$/.test(prefix ?? "") && Number(prefix) <= bits;
+    },
+    { error: (issue) => `${JSON.stringify(issue.input)} is not a network; allowed: an address and a prefix length, such as 10.42.0.0/16` },
+);
+
+/** http(s) URL (what wrk and the load balancer take), printable ASCII without spaces: the URL
+ * grammar has no place for blanks or control characters (RFC 3986, section 2). */
+const httpUrl = z.string().refine(
+    (s) => {
+        if (!/^[\x21-\x7e]+$/.test(s)) return false;
+        try {
+            return ["http:", "https:"].includes(new URL(s).protocol);
+        } catch {
+            return false;
+        }
+    },
+    { error: (issue) => `${JSON.stringify(issue.input)} is not an http(s) URL; allowed: http://host[:port]/path or https://…, no spaces` },
+);
+
+/** A network namespace name as `ip netns` makes them (/run/netns/<name>). iproute2 refuses "/",
+ * "." and ".." (ip/ipnetns.c invalid_name); the lab's names are letters, digits and "-". */
+const netnsName = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/, {
+    error: (issue) => `${JSON.stringify(issue.input)} is not a network namespace name; allowed: letters, digits, "_", "." and "-", not starting with "." or "-"`,
+});
+
+/** The runner writes its shell's pid into `<dir>/cgroup.procs` as root: only a folder of the
+ * cgroup file system, where the lab makes its groups, reached directly or, as the lab passes
+ * it, through the lab process's root (`/proc/<pid>/root/sys/fs/cgroup/…`, lab/cpuGroup.ts). */
+const cgroupDir = z.string().regex(/^(\/proc\/\d+\/root)?\/sys\/fs\/cgroup(\/(?!\.\.?(\/|$))[A-Za-z0-9_.,:@+-]+)*$/, {
+    error: (issue) => `${JSON.stringify(issue.input)} is not a cgroup folder; allowed: an absolute path under /sys/fs/cgroup or /proc/<pid>/root/sys/fs/cgroup (letters, digits, "_.,:@+-"; no "." or ".." parts)`,
+});
+
+const mtuSchema = strictObject({ node: z.number().int().positive(), pod: z.number().int().positive() });
+const nodeSchema = strictObject({
     name: nonEmpty,
     role: z.enum(["server", "agent"]),
     instanceId: nonEmpty,
-    privateIp: nonEmpty,
-    publicIp: nonEmpty,
+    privateIp: ipAddress,
+    publicIp: ipAddress,
     instanceType: nonEmpty,
     availabilityZone: nonEmpty,
     sshHostKey: z.string().optional(),
 });
-const versionsSchema = z.object({ k3s: nonEmpty, cni: nonEmpty, cniVersion: nonEmpty, ubuntu: nonEmpty });
-const loadGeneratorSchema = z.object({ publicIp: nonEmpty, privateIp: nonEmpty, sshHostKey: z.string().optional() });
-export const frontendsSchema = z.object({
+const versionsSchema = strictObject({ k3s: nonEmpty, cni: nonEmpty, cniVersion: nonEmpty, ubuntu: nonEmpty });
+const loadGeneratorSchema = strictObject({ publicIp: ipAddress, privateIp: ipAddress, sshHostKey: z.string().optional() });
+export const frontendsSchema = strictObject({
     port,
     attachment: z.enum(frontendAttachments),
     replicas: z.number().int().positive(),
@@ -157,13 +206,13 @@ export const frontendsSchema = z.object({
 });
 
 /** What index.ts exports for a stack (StackOutputs above). */
-export const stackOutputsSchema = z.object({
+export const stackOutputsSchema = strictObject({
     mode: z.enum(networkModes),
-    endpoint: nonEmpty,
+    endpoint: httpUrl,
     nodePort: port,
     frontends: frontendsSchema,
     nodes: z.array(nodeSchema).min(2),
-    podCidr: nonEmpty,
+    podCidr: cidr,
     mtu: mtuSchema,
     versions: versionsSchema,
     kubeconfig: nonEmpty,
@@ -172,43 +221,41 @@ export const stackOutputsSchema = z.object({
     loadGenerator: loadGeneratorSchema.optional(),
 });
 
-const netnsAddress = z.object({ netns: nonEmpty, ip: nonEmpty });
-const labLayoutSchema = z.object({
+const netnsAddress = strictObject({ netns: netnsName, ip: ipAddress });
+const labLayoutSchema = strictObject({
     hosts: z.array(netnsAddress),
     pods: z.array(netnsAddress.extend({ node: z.number().int().min(0) })),
     loadGenerator: netnsAddress,
-    frontendUrls: z.array(nonEmpty),
-    loadBalancerUrl: z.string().optional(),
-    cpuCgroup: z.object({ dir: nonEmpty, version: z.union([z.literal(1), z.literal(2)]) }).optional(),
+    frontendUrls: z.array(httpUrl),
+    loadBalancerUrl: httpUrl.optional(),
+    cpuCgroup: strictObject({ dir: cgroupDir, version: z.union([z.literal(1), z.literal(2)]) }).optional(),
 });
 
 /** One entry of a targets file: a Target whose platform is "aws-k3s" or "lab" (the lab needs its layout). */
-export const targetSchema = z
-    .object({
-        name: nonEmpty,
-        platform: z.enum(["aws-k3s", "lab"]),
-        mode: nonEmpty,
-        endpoint: z.string().optional(),
-        nodePort: port,
-        frontends: frontendsSchema.optional(),
-        nodes: z.array(nodeSchema.partial()),
-        podCidr: nonEmpty,
-        mtu: mtuSchema,
-        versions: versionsSchema.optional(),
-        kubeconfig: z.string().optional(),
-        kubeconfigPath: z.string().optional(),
-        sshUser: z.string().optional(),
-        sshPrivateKey: z.string().optional(),
-        sshPrivateKeyPath: z.string().optional(),
-        sshPort: port.optional(),
-        loadGenerator: loadGeneratorSchema.optional(),
-        lab: labLayoutSchema.optional(),
-    })
-    .superRefine((t, ctx) => {
-        if (t.platform === "lab" && t.lab === undefined) {
-            ctx.addIssue({ code: "custom", path: ["lab"], message: 'platform "lab" needs the lab layout (hosts, pods, loadGenerator, frontendUrls)' });
-        }
-    });
+export const targetSchema = strictObject({
+    name: nonEmpty,
+    platform: z.enum(["aws-k3s", "lab"]),
+    mode: nonEmpty,
+    endpoint: httpUrl.optional(),
+    nodePort: port,
+    frontends: frontendsSchema.optional(),
+    nodes: z.array(nodeSchema.partial()),
+    podCidr: cidr,
+    mtu: mtuSchema,
+    versions: versionsSchema.optional(),
+    kubeconfig: z.string().optional(),
+    kubeconfigPath: z.string().optional(),
+    sshUser: z.string().optional(),
+    sshPrivateKey: z.string().optional(),
+    sshPrivateKeyPath: z.string().optional(),
+    sshPort: port.optional(),
+    loadGenerator: loadGeneratorSchema.optional(),
+    lab: labLayoutSchema.optional(),
+}).superRefine((t, ctx) => {
+    if (t.platform === "lab" && t.lab === undefined) {
+        ctx.addIssue({ code: "custom", path: ["lab"], message: 'platform "lab" needs the lab layout (hosts, pods, loadGenerator, frontendUrls)' });
+    }
+});
 
 export const targetsFileSchema = z.array(targetSchema);
 

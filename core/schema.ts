@@ -3,7 +3,7 @@
  * field that is wrong, its value's problem and the file, never as a cast that fails later.
  */
 import { readFileSync } from "node:fs";
-import type { z } from "zod";
+import { z } from "zod";
 import { SchemaError } from "./errors";
 
 /** "entries[0].mtu.node" from a zod issue path. */
@@ -13,12 +13,30 @@ function fieldPath(path: readonly PropertyKey[]): string {
     return text || "(the whole document)";
 }
 
+/**
+ * An object schema that refuses keys it does not declare: zod's plain `z.object` drops them
+ * silently, so a misspelt optional field would vanish. The error lists the keys it allows
+ * (read from the schema that refused, so `.extend()` and `.partial()` copies stay right).
+ */
+export function strictObject<S extends z.ZodRawShape>(shape: S) {
+    return z.strictObject(shape, {
+        error: (issue) => (issue.code === "unrecognized_keys" && issue.inst instanceof z.ZodObject ? `unknown field; allowed: ${Object.keys(issue.inst.shape).join(", ")}` : undefined),
+    });
+}
+
+/** One line per wrong field; an unknown key is named by its own path, not its parent's. */
+function issueLines(issue: z.core.$ZodIssue): string[] {
+    if (issue.code === "unrecognized_keys") return issue.keys.map((key) => `  ${fieldPath([...issue.path, key])}: ${issue.message}`);
+    return [`  ${fieldPath(issue.path)}: ${issue.message}`];
+}
+
 /** Validates `data`; the error names `where`, then one line per wrong field. */
 export function parseWithSchema<S extends z.ZodType>(schema: S, data: unknown, where: string): z.output<S> {
     const result = schema.safeParse(data);
     if (result.success) return result.data;
-    const lines = result.error.issues.slice(0, 10).map((issue) => `  ${fieldPath(issue.path)}: ${issue.message}`);
-    const more = result.error.issues.length > 10 ? [`  … and ${result.error.issues.length - 10} more`] : [];
+    const all = result.error.issues.flatMap(issueLines);
+    const lines = all.slice(0, 10);
+    const more = all.length > 10 ? [`  … and ${all.length - 10} more`] : [];
     throw new SchemaError(`${where}: ${lines.length === 1 ? lines[0].trim() : `\n${[...lines, ...more].join("\n")}`}`);
 }
 

@@ -299,7 +299,8 @@ export function labTarget(t: LabTopology, cpuGroup?: CpuCgroup): Target {
             pods: labPods(t),
             loadGenerator: { ...t.loadGenerator },
             frontendUrls: urls,
-            cpuCgroup: cpuGroup,
+            // The runner's view only (a LabCpuGroup also carries the lab's own hostDir).
+            cpuCgroup: cpuGroup && { dir: cpuGroup.dir, version: cpuGroup.version },
         },
     };
 }

@@ -13,6 +13,16 @@ import { shellQuote } from "../../components/nodeScripts";
 // The same quoting as the node scripts get; re-exported for the runner's own callers.
 export { shellQuote };
 
+/**
+ * A number as a shell word. Strings are always quoted (shellQuote); numbers go in bare, so each
+ * is checked to be a finite number at run time too: a value that bypassed the types (a JSON
+ * string where a port was meant) must not reach a root shell as text.
+ */
+export function shellNumber(value: number, name: string): string {
+    if (typeof value !== "number" || !Number.isFinite(value)) throw new Error(`${name}: ${JSON.stringify(value)} is not a finite number (a command line takes it bare)`);
+    return String(value);
+}
+
 /** Seconds a tool may outlive its planned duration before `timeout` kills it. */
 export const toolGraceSeconds = 15;
 
@@ -22,7 +32,7 @@ export const toolGraceSeconds = 15;
  * caller's group (a server at the end of a test) would leave the tool running until it expires.
  */
 export function bounded(seconds: number, command: string): string {
-    return `timeout --foreground -k 5 ${Math.ceil(seconds)} ${command}`;
+    return `timeout --foreground -k 5 ${shellNumber(Math.ceil(seconds), "seconds")} ${command}`;
 }
 
 /**
@@ -32,7 +42,7 @@ export function bounded(seconds: number, command: string): string {
  * never share (or half-read) the file.
  */
 export function withTempFile(name: string, text: string, command: (path: string) => string): string {
-    const file = `"$cni_bench_dir"/${name}`;
+    const file = `"$cni_bench_dir"/${shellQuote(name)}`;
     return (
         `cni_bench_dir=$(mktemp -d "\${TMPDIR:-/tmp}/cni-bench.XXXXXX") && printf '%s' ${shellQuote(text)} > ${file} && ` +
         `{ ${command(file)}; cni_bench_rc=$?; rm -rf "$cni_bench_dir"; (exit $cni_bench_rc); }`
@@ -77,11 +87,13 @@ export interface WrkArgs {
 
 /** One wrk run whose last line is the JSON summary (`wrkJsonMarker`). */
 export function wrkCommand(args: WrkArgs): string {
+    const connections = shellNumber(args.connections, "connections");
+    const threads = Math.min(Number(shellNumber(args.threads, "threads")), args.connections);
     return withTempFile("wrk-report.lua", wrkReportScript(), (script) =>
         bounded(
             args.durationSeconds + toolGraceSeconds,
-            `wrk -t ${Math.min(args.threads, args.connections)} -c ${args.connections} -d ${args.durationSeconds}s` +
-                ` --timeout ${args.requestTimeoutSeconds}s --latency -s ${script} ${shellQuote(args.url)}`,
+            `wrk -t ${threads} -c ${connections} -d ${shellNumber(args.durationSeconds, "durationSeconds")}s` +
+                ` --timeout ${shellNumber(args.requestTimeoutSeconds, "requestTimeoutSeconds")}s --latency -s ${script} ${shellQuote(args.url)}`,
         ),
     );
 }
@@ -110,7 +122,7 @@ export interface Iperf3ServerArgs {
 
 /** A one-shot iperf3 server (`-1`: exits after one test, so nothing lingers). */
 export function iperf3ServerCommand(args: Iperf3ServerArgs): string {
-    return bounded(args.lifetimeSeconds, `iperf3 -s -1 -p ${args.port}`);
+    return bounded(args.lifetimeSeconds, `iperf3 -s -1 -p ${shellNumber(args.port, "port")}`);
 }
 
 export interface Iperf3ClientArgs {
@@ -132,10 +144,12 @@ export interface Iperf3ClientArgs {
 }
 
 export function iperf3ClientCommand(args: Iperf3ClientArgs): string {
-    const rate = args.udpBitrate !== undefined ? ` -u -b ${args.udpBitrate}` : args.tcpBitrate !== undefined ? ` -b ${args.tcpBitrate}` : "";
+    const rate = args.udpBitrate !== undefined ? ` -u -b ${shellQuote(args.udpBitrate)}` : args.tcpBitrate !== undefined ? ` -b ${shellQuote(args.tcpBitrate)}` : "";
+    const length = args.length !== undefined ? ` -l ${shellNumber(args.length, "length")}` : "";
+    const interval = args.intervalSeconds !== undefined ? ` -i ${shellNumber(args.intervalSeconds, "intervalSeconds")}` : "";
     return bounded(
         args.durationSeconds + args.omitSeconds + toolGraceSeconds,
-        `iperf3 -c ${args.host} -p ${args.port} -t ${args.durationSeconds} -O ${args.omitSeconds} -P ${args.streams}${rate}${args.length !== undefined ? ` -l ${args.length}` : ""}${args.intervalSeconds !== undefined ? ` -i ${args.intervalSeconds}` : ""} -J`,
+        `iperf3 -c ${shellQuote(args.host)} -p ${shellNumber(args.port, "port")} -t ${shellNumber(args.durationSeconds, "durationSeconds")} -O ${shellNumber(args.omitSeconds, "omitSeconds")} -P ${shellNumber(args.streams, "streams")}${rate}${length}${interval} -J`,
     );
 }
 
@@ -147,7 +161,7 @@ export interface SockperfServerArgs {
 
 /** sockperf server over TCP (the TCP_RR of k8s-netperf). */
 export function sockperfServerCommand(args: SockperfServerArgs): string {
-    return bounded(args.lifetimeSeconds, `sockperf server --tcp -i ${args.ip} -p ${args.port}`);
+    return bounded(args.lifetimeSeconds, `sockperf server --tcp -i ${shellQuote(args.ip)} -p ${shellNumber(args.port, "port")}`);
 }
 
 export interface SockperfPingPongArgs {
@@ -160,7 +174,7 @@ export interface SockperfPingPongArgs {
 export function sockperfPingPongCommand(args: SockperfPingPongArgs): string {
     return bounded(
         args.durationSeconds + toolGraceSeconds,
-        `sockperf ping-pong --tcp --full-rtt -i ${args.ip} -p ${args.port} -t ${args.durationSeconds}`,
+        `sockperf ping-pong --tcp --full-rtt -i ${shellQuote(args.ip)} -p ${shellNumber(args.port, "port")} -t ${shellNumber(args.durationSeconds, "durationSeconds")}`,
     );
 }
 
@@ -179,7 +193,7 @@ export interface SockperfUnderLoadArgs extends SockperfPingPongArgs {
 export function sockperfUnderLoadCommand(args: SockperfUnderLoadArgs): string {
     return bounded(
         args.durationSeconds + toolGraceSeconds,
-        `sockperf under-load --tcp --full-rtt --reply-every 1 --mps ${args.messagesPerSecond} -i ${args.ip} -p ${args.port} -t ${args.durationSeconds}`,
+        `sockperf under-load --tcp --full-rtt --reply-every 1 --mps ${shellNumber(args.messagesPerSecond, "messagesPerSecond")} -i ${shellQuote(args.ip)} -p ${shellNumber(args.port, "port")} -t ${shellNumber(args.durationSeconds, "durationSeconds")}`,
     );
 }
 
@@ -244,13 +258,13 @@ export function cpuProbeCommand(cgroup: CpuCgroup, label: "start" | "end"): stri
  * warm-up the tool itself discards, iperf3 -O), the second when it has exited.
  */
 export function withCpuProbes(cgroup: CpuCgroup, startAfterSeconds: number, command: string): string {
-    const start = startAfterSeconds > 0 ? `{ sleep ${startAfterSeconds}; ${cpuProbeCommand(cgroup, "start")}; } & ` : `${cpuProbeCommand(cgroup, "start")}; `;
+    const start = Number(shellNumber(startAfterSeconds, "startAfterSeconds")) > 0 ? `{ sleep ${startAfterSeconds}; ${cpuProbeCommand(cgroup, "start")}; } & ` : `${cpuProbeCommand(cgroup, "start")}; `;
     return `${start}${command}; rc=$?; ${cpuProbeCommand(cgroup, "end")}; wait; exit $rc`;
 }
 
 /** Runs `command` on one CPU (taskset(1)), for the pinned-CPU variant of the lab. */
 export function onCpu(cpu: number | undefined, command: string): string {
-    return cpu === undefined ? command : `taskset -c ${cpu} ${command}`;
+    return cpu === undefined ? command : `taskset -c ${shellNumber(cpu, "cpu")} ${command}`;
 }
 
 /** Marker of each CPU sample line. */
@@ -263,24 +277,32 @@ export const cpuSampleMarker = "cpu-sample";
  */
 export function cpuSamplerCommand(count: number): string {
     return (
-        `i=0; while [ $i -lt ${count} ]; do echo "${cpuSampleMarker} $(date +%s.%N) $(head -n 1 /proc/stat)"; ` +
-        `i=$((i+1)); if [ $i -lt ${count} ]; then sleep 1; fi; done`
+        `i=0; while [ $i -lt ${shellNumber(count, "count")} ]; do echo "${cpuSampleMarker} $(date +%s.%N) $(head -n 1 /proc/stat)"; ` +
+        `i=$((i+1)); if [ $i -lt ${shellNumber(count, "count")} ]; then sleep 1; fi; done`
     );
 }
 
 /**
- * Key=value facts about the machine or pod the shell runs in. MTU is measured on the interface
- * that carries traffic to `peerIp` (pods: eth0; nodes: the NIC), not taken from configuration.
+ * Key=value facts about the machine or pod the shell runs in. MTU is measured on the path to
+ * `peerIp` (pods: eth0; nodes: the NIC), not taken from configuration: `route=` is the kernel's
+ * route to the peer and `link=` the interface it leaves by, both from netlink (`ip -o`), which
+ * answers for the network namespace the shell is in. sysfs would not: `nsenter --net` enters
+ * the network namespace only, /sys stays the node's (iproute2's `ip netns exec` remounts it,
+ * lib/namespace.c netns_switch), so /sys/class/net/eth0 in a pod is the node's eth0.
+ * parseMtus (parse.ts) reads the figures. printf, not echo: dash's echo would expand the
+ * backslashes `ip -o` puts where its lines break.
  */
 export function environmentCommand(peerIp: string): string {
     return [
         `echo "kernel=$(uname -r)"`,
         `echo "cpus=$(getconf _NPROCESSORS_ONLN)"`,
         `echo "clkTck=$(getconf CLK_TCK)"`,
-        `dev=$(ip -o route get ${peerIp} 2>/dev/null | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p')`,
+        `route=$(ip -o route get ${shellQuote(peerIp)} 2>/dev/null)`,
+        `dev=$(printf '%s\\n' "$route" | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p')`,
         `[ -n "$dev" ] || dev=eth0`,
-        `echo "interface=$dev"`,
-        `echo "mtu=$(cat "/sys/class/net/$dev/mtu")"`,
+        `printf 'interface=%s\\n' "$dev"`,
+        `printf 'route=%s\\n' "$route"`,
+        `printf 'link=%s\\n' "$(ip -o link show dev "$dev" 2>/dev/null)"`,
     ].join("; ");
 }
 
@@ -317,6 +339,7 @@ export const backgroundPgidPattern = /^bench-pgid (\d+)$/m;
  * No `--` before the group: dash's builtin kill (Debian/Ubuntu /bin/sh) rejects it.
  */
 export function stopCommand(pgid: number): string {
+    shellNumber(pgid, "pgid");
     return (
         `kill -TERM -${pgid} 2>/dev/null || exit 0; ` +
         `n=0; while [ $n -lt 10 ]; do kill -0 -${pgid} 2>/dev/null || exit 0; sleep 0.2; n=$((n+1)); done; ` +
@@ -340,7 +363,7 @@ export function clockCommand(): string {
  */
 export function startAtCommand(epochSeconds: number, command: string): string {
     return (
-        `d=$(awk -v t=${epochSeconds.toFixed(3)} -v n="$(date +%s.%N)" 'BEGIN { d = t - n; if (d > 0) printf "%.3f", d; else printf "0" }'); ` +
+        `d=$(awk -v t=${Number(shellNumber(epochSeconds, "epochSeconds")).toFixed(3)} -v n="$(date +%s.%N)" 'BEGIN { d = t - n; if (d > 0) printf "%.3f", d; else printf "0" }'); ` +
         `sleep "$d"; echo "${startStampMarker} $(date +%s.%N)" >&2; exec ${command}`
     );
 }

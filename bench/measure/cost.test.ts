@@ -80,13 +80,13 @@ describe("CPU probes", () => {
 describe("fixed-rate tools", () => {
     it("iperf3 paces TCP with -b and sends UDP datagrams of -l bytes; sockperf under-load answers every message", () => {
         expect(iperf3ClientCommand({ host: "10.42.1.2", port: 5201, durationSeconds: 2, omitSeconds: 1, streams: 1, tcpBitrate: "1G" })).toBe(
-            "timeout --foreground -k 5 18 iperf3 -c 10.42.1.2 -p 5201 -t 2 -O 1 -P 1 -b 1G -J",
+            "timeout --foreground -k 5 18 iperf3 -c '10.42.1.2' -p 5201 -t 2 -O 1 -P 1 -b '1G' -J",
         );
         expect(iperf3ClientCommand({ host: "10.42.1.2", port: 5201, durationSeconds: 2, omitSeconds: 1, streams: 1, udpBitrate: "200M", length: 1400 })).toBe(
-            "timeout --foreground -k 5 18 iperf3 -c 10.42.1.2 -p 5201 -t 2 -O 1 -P 1 -u -b 200M -l 1400 -J",
+            "timeout --foreground -k 5 18 iperf3 -c '10.42.1.2' -p 5201 -t 2 -O 1 -P 1 -u -b '200M' -l 1400 -J",
         );
         expect(sockperfUnderLoadCommand({ ip: "10.42.1.2", port: 11111, durationSeconds: 2, messagesPerSecond: 5000 })).toBe(
-            "timeout --foreground -k 5 17 sockperf under-load --tcp --full-rtt --reply-every 1 --mps 5000 -i 10.42.1.2 -p 11111 -t 2",
+            "timeout --foreground -k 5 17 sockperf under-load --tcp --full-rtt --reply-every 1 --mps 5000 -i '10.42.1.2' -p 11111 -t 2",
         );
     });
 

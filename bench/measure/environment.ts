@@ -3,29 +3,37 @@
  * a pod's interface (FACTS.md: MTU is the biggest single cause of wrong conclusions).
  */
 import { environmentCommand } from "./commands";
-import { parseKeyValues } from "./parse";
+import { parseKeyValues, parseMtus, type PathMtu } from "./parse";
 import { runChecked, type Shell } from "../sessions/shell";
-import type { NodeEnvironment } from "../sessions/session";
+import type { Environment, NodeEnvironment } from "../sessions/session";
 
 const environmentTimeoutMs = 20_000;
 
 /** Kernel, CPUs and measured NIC MTU of one node, toward `peerIp`. */
 export async function measureNode(name: string, shell: Shell, peerIp: string, signal?: AbortSignal): Promise<NodeEnvironment> {
     const kv = parseKeyValues((await runChecked(shell, environmentCommand(peerIp), { timeoutMs: environmentTimeoutMs, signal })).stdout);
+    const path = parseMtus(kv);
     return {
         name,
         kernel: kv.kernel ?? "unknown",
         cpus: Number(kv.cpus),
         clkTck: Number(kv.clkTck) || 100,
-        nicInterface: kv.interface ?? "unknown",
-        nicMtu: Number(kv.mtu),
+        nicInterface: path.iface,
+        nicMtu: path.mtu,
+        nicLinkMtu: path.linkMtu,
+        ...(path.routeMtu !== undefined ? { nicRouteMtu: path.routeMtu } : {}),
     };
 }
 
-/** The measured MTU of a pod's interface toward `peerIp`. */
-export async function measurePodMtu(shell: Shell, peerIp: string, signal?: AbortSignal): Promise<{ mtu: number; iface: string }> {
-    const kv = parseKeyValues((await runChecked(shell, environmentCommand(peerIp), { timeoutMs: environmentTimeoutMs, signal })).stdout);
-    return { mtu: Number(kv.mtu), iface: kv.interface ?? "unknown" };
+/** The measured MTU of a pod's path toward `peerIp`: its interface's, and its route's where it has one. */
+export async function measurePodMtu(shell: Shell, peerIp: string, signal?: AbortSignal): Promise<PathMtu> {
+    return parseMtus(parseKeyValues((await runChecked(shell, environmentCommand(peerIp), { timeoutMs: environmentTimeoutMs, signal })).stdout));
+}
+
+/** A pod's measured path as an Environment records it (nothing when no pod was measured). */
+export function podPathFields(pod: PathMtu | undefined): Pick<Environment, "podMtu" | "podInterface" | "podLinkMtu" | "podRouteMtu"> {
+    if (!pod) return {};
+    return { podMtu: pod.mtu, podInterface: pod.iface, podLinkMtu: pod.linkMtu, ...(pod.routeMtu !== undefined ? { podRouteMtu: pod.routeMtu } : {}) };
 }
 
 /**

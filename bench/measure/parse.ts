@@ -209,6 +209,38 @@ export function parseKeyValues(stdout: string): Record<string, string> {
     return out;
 }
 
+/** The MTU on the path to a peer, from `environmentCommand`'s `link=` and `route=` lines. */
+export interface PathMtu {
+    /** The interface that carries traffic to the peer. */
+    readonly iface: string;
+    /** What a packet to the peer may measure: it has to fit both the route and the link, so the
+     * smaller of the two (the link's when the route carries no MTU). */
+    readonly mtu: number;
+    /** The interface's own MTU. */
+    readonly linkMtu: number;
+    /** The route's `mtu` metric, or a path MTU the kernel learned for the peer (`cache expires …
+     * mtu N`); undefined when the route carries none. Cilium sets it on every pod route
+     * (plugins/cilium-cni/cmd/cmd.go: the veth gets the device MTU, the routes RouteMTU). */
+    readonly routeMtu?: number;
+}
+
+/**
+ * The MTUs in `ip -o link show dev X` ("3: eth0@if7: <…> mtu 8951 qdisc …") and `ip -o route
+ * get PEER` ("… dev eth0 src … uid 0 \    cache mtu 8951", or "mtu lock 1400"): iproute2
+ * ip/ipaddress.c prints the link's "mtu %u" after its flags, ip/iproute.c prints each route
+ * metric as " <name>[ lock] <value>". Throws when the link's MTU is not there: a run must not
+ * record an MTU of 0.
+ */
+export function parseMtus(kv: Readonly<Record<string, string>>): PathMtu {
+    const iface = kv.interface ?? "unknown";
+    const link = /> mtu (\d+) /.exec(kv.link ?? "");
+    if (!link) throw new Error(`no MTU for interface ${iface}: \`ip -o link show dev ${iface}\` printed ${JSON.stringify(kv.link ?? "")}`);
+    const linkMtu = Number(link[1]);
+    const route = / mtu (?:lock )?(\d+)\b/.exec(kv.route ?? "");
+    const routeMtu = route ? Number(route[1]) : undefined;
+    return { iface, mtu: routeMtu !== undefined ? Math.min(linkMtu, routeMtu) : linkMtu, linkMtu, routeMtu };
+}
+
 /** One `cpuProbeCommand` line. */
 export interface CpuProbe {
     readonly label: string;

@@ -23,7 +23,7 @@ import { descendantProcesses } from "../../test/descendants";
 import { LoopbackSession } from "../sessions/loopback";
 import { freeLoopbackPort, startLoopbackGuestbook, type LoopbackGuestbook } from "../sessions/loopback-guestbook";
 import { measureHttp, type MeasureSettings } from "./measurements";
-import { busyCpuRate, busyCpuSeconds, parseCpuSamples, parseIperf3, parseKeyValues, parseWrk } from "./parse";
+import { busyCpuRate, busyCpuSeconds, parseCpuSamples, parseIperf3, parseKeyValues, parseMtus, parseWrk } from "./parse";
 import { ProcessShell, runChecked } from "../sessions/shell";
 import type { Target } from "../targets";
 
@@ -157,8 +157,24 @@ describe("node facts", () => {
     it("the MTU is measured on the interface toward the peer (lo: 65536 here)", async () => {
         const kv = parseKeyValues((await run(environmentCommand("127.0.0.1"))).stdout);
         expect(kv.interface).toBe("lo");
-        expect(Number(kv.mtu)).toBe(Number(fs.readFileSync("/sys/class/net/lo/mtu", "utf8")));
+        // Here the test's own namespace and its own /sys: the netlink figure and sysfs agree.
+        expect(parseMtus(kv)).toEqual({ iface: "lo", mtu: Number(fs.readFileSync("/sys/class/net/lo/mtu", "utf8")), linkMtu: Number(fs.readFileSync("/sys/class/net/lo/mtu", "utf8")), routeMtu: undefined });
         expect(kv.kernel).toBe(os.release());
+    });
+
+    // Lines iproute2 6.1 printed here (network namespaces: a veth of MTU 9001, routes with and
+    // without an MTU metric, and a path MTU learned through a router). ip/iproute.c prints each
+    // route metric as " <name>[ lock] <value>", a learned path MTU the same way after "expires Ns".
+    it("the recorded MTU is the smaller of the link's and the route's; a missing link MTU is an error, never 0", () => {
+        const link = "3: va@vb: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 9001 qdisc noqueue state UP mode DEFAULT group default qlen 1000\\    link/ether d2:28:16:9e:a7:1c brd ff:ff:ff:ff:ff:ff";
+        const at = (route: string) => parseMtus({ interface: "va", link, route });
+        expect(at("10.9.0.2 dev va src 10.9.0.1 uid 0 \\    cache ")).toEqual({ iface: "va", mtu: 9001, linkMtu: 9001, routeMtu: undefined });
+        expect(at("10.8.0.5 via 10.9.0.2 dev va src 10.9.0.1 uid 0 \\    cache mtu 8951 ")).toEqual({ iface: "va", mtu: 8951, linkMtu: 9001, routeMtu: 8951 });
+        expect(at("10.7.0.5 via 10.9.0.2 dev va src 10.9.0.1 uid 0 \\    cache mtu lock 1400 ").mtu).toBe(1400);
+        expect(at("10.6.0.5 via 10.9.0.2 dev va src 10.9.0.1 uid 0 \\    cache mtu 8000 window 20 advmss 8000 ").routeMtu).toBe(8000);
+        // A path MTU learned from an ICMP "fragmentation needed" (a router with a 1300-byte link on the way).
+        expect(at("10.62.0.1 via 10.61.0.2 dev xa src 10.61.0.1 uid 0 \\    cache expires 597sec mtu 1300 ").mtu).toBe(1300);
+        expect(() => parseMtus({ interface: "eth0", link: "", route: "" })).toThrow('no MTU for interface eth0: `ip -o link show dev eth0` printed ""');
     });
 });
 

@@ -196,8 +196,8 @@ function environmentRows(s: BenchSummaryFile): string[][] {
         [...new Set(e.nodes.map((n) => n.availabilityZone ?? "–"))].join(", "),
         [...new Set(e.nodes.map((n) => n.k3sVersion ?? e.versions?.k3s ?? "–"))].join(", "),
         e.versions?.cni ? `${e.versions.cni} ${e.versions.cniVersion ?? ""}`.trim() : "–",
-        e.nodes.map((n) => `${n.nicMtu} (${n.nicInterface})`).join(", "),
-        e.podMtu !== undefined ? `${e.podMtu} (${e.podInterface})` : "–",
+        e.nodes.map((n) => measuredMtuCell(n.nicMtu, n.nicInterface, n.nicLinkMtu, n.nicRouteMtu)).join(", "),
+        e.podMtu !== undefined ? measuredMtuCell(e.podMtu, e.podInterface, e.podLinkMtu, e.podRouteMtu) : "–",
         `${e.configuredMtu.node} / ${e.configuredMtu.pod}`,
         frontendsCell(s.targets.find((x) => x.name === target)),
     ]);
@@ -231,6 +231,11 @@ function ciliumDatapathLines(s: BenchSummaryFile): string[] {
         out.push("");
     }
     return out;
+}
+
+/** "8951 (eth0)", or "8951 (eth0: link 9001, route 8951)" when the route carries its own MTU. */
+function measuredMtuCell(mtu: number, iface: string | undefined, linkMtu: number | undefined, routeMtu: number | undefined): string {
+    return routeMtu !== undefined && linkMtu !== undefined ? `${mtu} (${iface}: link ${linkMtu}, route ${routeMtu})` : `${mtu} (${iface})`;
 }
 
 /** "port 80, host-network, 2 replicas, MTU 9001" from the target's `frontends`. */
@@ -616,7 +621,7 @@ export function reportMarkdown(s: BenchSummaryFile, rendered?: { readonly record
 
     out.push("## Environment and MTU per mode, per run");
     out.push("");
-    out.push("MTUs are measured (the interface that carries traffic to the other node, read from /sys/class/net), next to what the stack says it configured, and where its guestbook frontends answer (the stack's `frontends` output).");
+    out.push("MTUs are measured on the path to the other node, over netlink (the smaller of the interface's MTU and its route's, when the route carries one), next to what the stack says it configured, and where its guestbook frontends answer (the stack's `frontends` output).");
     out.push("");
     out.push(table(["target", "rep", "mode", "kernel", "instance type", "AZ", "k3s", "CNI", "node NIC MTU (measured)", "pod MTU (measured)", "configured node / pod", "frontends: port, attachment, replicas, MTU"], environmentRows(s)));
     out.push("");

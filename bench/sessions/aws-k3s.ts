@@ -43,7 +43,7 @@ import { guestbookNamespace } from "../../workloads/guestbook";
 import { sleep } from "../../core/wait";
 import { imdsCommand, k3sVersionCommand, shellQuote } from "../measure/commands";
 import { ciliumStatusCommand, parseCiliumStatus, type CiliumDatapath } from "../measure/cilium-status";
-import { measureNode, measurePodMtu, networkBandwidthOf } from "../measure/environment";
+import { measureNode, measurePodMtu, podPathFields, networkBandwidthOf } from "../measure/environment";
 import type { MeasurementId } from "../measure/measurements";
 import { parseKeyValues } from "../measure/parse";
 import { k3sContainerdConfig, NodeEndpointShell, pausePodManifest, PodNetnsShell, readContainerPid, sandboxImageCommand, type PublishedPort } from "./pod-netns";
@@ -677,8 +677,7 @@ export class AwsK3sSession implements ClusterSession {
             platform: "aws-k3s",
             mode: this.target.mode,
             nodes,
-            podMtu: pod.mtu,
-            podInterface: pod.iface,
+            ...podPathFields(pod),
             configuredMtu: this.target.mtu,
             versions: this.target.versions,
             sharedKernel: false,

@@ -50,7 +50,7 @@ describe.skipIf(!isRoot)("lab platform (network namespaces; needs root)", () => 
         const raw = summary.samples.find((s) => s.id === "iperf3.pod.cross.tcp1.gbps")!.raw;
         const client = fs.readFileSync(path.join(outDir, raw.find((r) => /tcp1\.txt$/.test(r))!), "utf8");
         expect(client).toContain(`# shell: pod ${ns.p2}`);
-        expect(client).toContain("iperf3 -c 10.202.1.2 ");
+        expect(client).toContain("iperf3 -c '10.202.1.2' ");
     });
 
     it("records the MTUs as measured inside the namespaces: pod 1450, node NIC 1500", () => {

@@ -2,7 +2,7 @@
  * The local lab: hosts, pods and the load generator are network namespaces on this machine
  * (built by lab/). Commands run as `ip netns exec <ns> sh -c '<cmd>'`; needs root.
  */
-import { measureNode, measurePodMtu } from "../measure/environment";
+import { measureNode, measurePodMtu, podPathFields } from "../measure/environment";
 import type { ClusterSession, Endpoint, Environment, HttpEndpoints, PodRequest } from "./session";
 import type { MeasurementId } from "../measure/measurements";
 import { ProcessShell } from "./shell";
@@ -113,8 +113,7 @@ export class LabSession implements ClusterSession {
             platform: "lab",
             mode: this.target.mode,
             nodes: nodes.map((n) => ({ ...n, instanceType: "lab (network namespace)" })),
-            podMtu: pod?.mtu,
-            podInterface: pod?.iface,
+            ...podPathFields(pod),
             configuredMtu: this.target.mtu,
             versions: this.target.versions,
             sharedKernel: true,

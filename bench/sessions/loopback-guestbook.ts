@@ -78,7 +78,7 @@ export async function startLoopbackGuestbook(): Promise<LoopbackGuestbook> {
     const httpPort = await freeLoopbackPort();
     // Each in its own process group (detached), so that stop() reaches everything they fork.
     const redis = spawn("redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore", detached: true });
-    const php = spawn("php", ["-S", `127.0.0.1:${httpPort}`, path.join(__dirname, "testdata", "guestbook.php")], {
+    const php = spawn("php", ["-S", `127.0.0.1:${httpPort}`, path.join(__dirname, "..", "testdata", "guestbook.php")], {
         stdio: "ignore",
         detached: true,
         // Workers so that wrk's parallel connections are served in parallel (php -S forks them).

@@ -3,7 +3,7 @@
  * `sh -c` on this machine. It measures nothing about networks; it exists so the tests and the
  * sample report drive the real tools through the same command lines as a real run.
  */
-import { measureNode, measurePodMtu } from "../measure/environment";
+import { measureNode, measurePodMtu, podPathFields } from "../measure/environment";
 import type { ClusterSession, Endpoint, Environment, HttpEndpoints, PodRequest } from "./session";
 import { ProcessShell } from "./shell";
 import type { Target } from "../targets";
@@ -60,8 +60,7 @@ export class LoopbackSession implements ClusterSession {
             platform: this.target.platform,
             mode: this.target.mode,
             nodes: nodes.map((n) => ({ ...n, instanceType: "this machine (loopback)" })),
-            podMtu: pod.mtu,
-            podInterface: pod.iface,
+            ...podPathFields(pod),
             configuredMtu: this.target.mtu,
             versions: this.target.versions,
             sharedKernel: true,

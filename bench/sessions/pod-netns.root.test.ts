@@ -18,6 +18,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { iperf3ClientCommand } from "../measure/commands";
+import { measurePodMtu } from "../measure/environment";
 import { descendantProcesses } from "../../test/descendants";
 import { containerPidCommand, inNetnsOfCommand, pausePodManifest, PodNetnsShell, readContainerPid, sandboxImageCommand } from "./pod-netns";
 import { connectSsh, type SshShell } from "./ssh";
@@ -25,8 +26,16 @@ import { publicLine, rsaPem, SshStandin } from "../../test/standins/sshd";
 
 const isRoot = process.getuid?.() === 0;
 const prefix = `cnin-${randomBytes(3).toString("hex")}`;
-const ns = { node: `${prefix}-node`, pod: `${prefix}-pod`, peer: `${prefix}-peer` };
+const ns = { node: `${prefix}-node`, pod: `${prefix}-pod`, peer: `${prefix}-peer`, podLink: `${prefix}-mtul`, podRoute: `${prefix}-mtur` };
 const addr = { podIp: "10.232.1.2", podGw: "10.232.1.1", nodeIp: "10.231.0.1", peerIp: "10.231.0.2" };
+/** Two more pods for the MTU cases: one whose eth0 has a jumbo MTU of its own (flannel VXLAN on a
+ * 9001 NIC: 8951), one whose eth0 carries the device MTU and whose route the smaller one, as
+ * cilium-cni sets up a pod (plugins/cilium-cni/cmd/cmd.go: veth MTU = DeviceMTU, routes with
+ * RouteMTU; pkg/mtu/mtu.go: RouteMTU = DeviceMTU − tunnel overhead). */
+const mtuPods = {
+    link: { netns: ns.podLink, ip: "10.232.2.2", gw: "10.232.2.1", nodeIf: "vmtul", linkMtu: 8951 },
+    route: { netns: ns.podRoute, ip: "10.232.3.2", gw: "10.232.3.1", nodeIf: "vmtur", linkMtu: 9001, routeMtu: 8951 },
+};
 const podVethOnNode = "vpod";
 
 function ip(...args: string[]): void {
@@ -44,13 +53,14 @@ function build(): void {
         ip("netns", "add", n);
         inNs(n, "ip", "link", "set", "lo", "up");
     }
-    const veth = (a: string, aIf: string, aAddr: string, b: string, bIf: string, bAddr: string) => {
+    const veth = (a: string, aIf: string, aAddr: string, b: string, bIf: string, bAddr: string, mtu = 1500) => {
         ip("link", "add", `${prefix}a`, "type", "veth", "peer", "name", `${prefix}b`);
         ip("link", "set", `${prefix}a`, "netns", a);
         ip("link", "set", `${prefix}b`, "netns", b);
         inNs(a, "ip", "link", "set", `${prefix}a`, "name", aIf);
         inNs(b, "ip", "link", "set", `${prefix}b`, "name", bIf);
         for (const [n, dev, a4] of [[a, aIf, aAddr], [b, bIf, bAddr]]) {
+            inNs(n, "ip", "link", "set", dev, "mtu", String(mtu));
             inNs(n, "ip", "addr", "add", a4, "dev", dev);
             inNs(n, "ip", "link", "set", dev, "up");
         }
@@ -60,6 +70,9 @@ function build(): void {
     inNs(ns.pod, "ip", "route", "add", "default", "via", addr.podGw);
     inNs(ns.peer, "ip", "route", "add", "10.232.1.0/24", "via", addr.nodeIp);
     inNs(ns.node, "sysctl", "-qw", "net.ipv4.ip_forward=1");
+    for (const p of Object.values(mtuPods)) veth(ns.node, p.nodeIf, `${p.gw}/24`, p.netns, "eth0", `${p.ip}/24`, p.linkMtu);
+    inNs(ns.podLink, "ip", "route", "add", "default", "via", mtuPods.link.gw);
+    inNs(ns.podRoute, "ip", "route", "add", "default", "via", mtuPods.route.gw, "mtu", String(mtuPods.route.routeMtu));
 }
 
 /** One-shot iperf3 server on the peer; resolves with its JSON (which names the client's address). */
@@ -90,6 +103,8 @@ function peerServer(port: number): { ready: Promise<void>; result: Promise<{ rem
 let server: SshStandin;
 let node: SshShell;
 let pause: ChildProcess;
+/** The processes that hold the MTU pods' namespaces (their "pause containers"). */
+let mtuPauses: ChildProcess[] = [];
 let stubDir: string;
 /** The Kubernetes containerID of the stand-in pause container. */
 const containerId = `containerd://${randomBytes(32).toString("hex")}`;
@@ -98,6 +113,7 @@ describe.skipIf(!isRoot)("pods without installs: the tool on the node, the traff
     beforeAll(async () => {
         build();
         pause = spawn("ip", ["netns", "exec", ns.pod, "sleep", "120"], { stdio: "ignore" });
+        mtuPauses = Object.values(mtuPods).map((p) => spawn("ip", ["netns", "exec", p.netns, "sleep", "120"], { stdio: "ignore" }));
         // The node's k3s, as far as the session asks it: crictl inspect of this container id
         // prints the pid containerd reports for it (here the sleeping process in the pod namespace).
         stubDir = fs.mkdtempSync(path.join(os.tmpdir(), "cnin-node-"));
@@ -117,6 +133,7 @@ describe.skipIf(!isRoot)("pods without installs: the tool on the node, the traff
         await node?.close();
         await server?.stop();
         pause?.kill("SIGKILL");
+        for (const p of mtuPauses) p.kill("SIGKILL");
         if (stubDir) fs.rmSync(stubDir, { recursive: true, force: true });
         for (const n of Object.values(ns)) {
             try {
@@ -158,6 +175,24 @@ describe.skipIf(!isRoot)("pods without installs: the tool on the node, the traff
         const seen = await srv.result;
         expect(seen.remote_host).toBe(addr.nodeIp);
         expect(rxBytes(ns.node, podVethOnNode) - before).toBeLessThan(10_000); // stray IPv6/ARP at most
+    });
+
+    // `nsenter --net` enters the network namespace only: /sys stays the node's sysfs, so a pod
+    // MTU read from /sys/class/net is the node's interface of that name (iproute2 `ip netns
+    // exec` remounts /sys for the namespace, lib/namespace.c netns_switch; nsenter(1) does not).
+    // The session must read it over netlink, where the namespace is the one entered.
+    it("the pod MTU read through PodNetnsShell is the pod's eth0, not the node's interface of that name", async () => {
+        const nodeEth0 = fs.existsSync("/sys/class/net/eth0/mtu") ? Number(fs.readFileSync("/sys/class/net/eth0/mtu", "utf8")) : undefined;
+        expect(nodeEth0, "the case needs a pod MTU the node's own eth0 does not have").not.toBe(mtuPods.link.linkMtu);
+        const pod = new PodNetnsShell("pod (jumbo eth0)", (c, o, t, s) => node.stream(c, o, t, s), mtuPauses[0].pid!, "");
+        expect(await measurePodMtu(pod, addr.peerIp)).toEqual({ iface: "eth0", mtu: 8951, linkMtu: 8951, routeMtu: undefined });
+        await pod.close();
+    });
+
+    it("a route MTU below the link's (cilium: veth 9001, route 8951) is the MTU recorded, with both figures", async () => {
+        const pod = new PodNetnsShell("pod (route mtu)", (c, o, t, s) => node.stream(c, o, t, s), mtuPauses[1].pid!, "");
+        expect(await measurePodMtu(pod, addr.peerIp)).toEqual({ iface: "eth0", mtu: 8951, linkMtu: 9001, routeMtu: 8951 });
+        await pod.close();
     });
 
     it("a pid lookup of a container the node does not run fails with crictl's words, never a pid", async () => {

@@ -48,9 +48,13 @@ export interface NodeEnvironment {
     readonly cpus: number;
     /** USER_HZ, for /proc/stat jiffies. */
     readonly clkTck: number;
-    /** Interface that carries node-to-node traffic, and its measured MTU. */
+    /** Interface that carries node-to-node traffic, and the MTU measured on that path: the
+     * smaller of the interface's and the route's (environment.ts, parse.ts parseMtus). */
     readonly nicInterface: string;
     readonly nicMtu: number;
+    /** The interface's own MTU, and the route's where it carries one (absent in results from before they were recorded). */
+    readonly nicLinkMtu?: number;
+    readonly nicRouteMtu?: number;
     readonly instanceType?: string;
     readonly availabilityZone?: string;
     readonly k3sVersion?: string;
@@ -78,9 +82,13 @@ export interface Environment {
     readonly platform: Target["platform"];
     readonly mode: string;
     readonly nodes: readonly NodeEnvironment[];
-    /** Measured MTU of a pod's interface toward the other node. */
+    /** Measured MTU of a pod's path toward the other node: the smaller of its interface's and its
+     * route's (cilium gives the veth the device MTU and the route the tunnel-reduced one). */
     readonly podMtu?: number;
     readonly podInterface?: string;
+    /** The pod interface's own MTU, and its route's where it carries one. */
+    readonly podLinkMtu?: number;
+    readonly podRouteMtu?: number;
     /** What the stack says it configured (outputs.mtu). */
     readonly configuredMtu: MtuOutput;
     readonly versions?: Partial<VersionsOutput>;
