@@ -133,7 +133,7 @@ export function kernelModuleCheck(facts: ModeFacts): string {
     const module = tunnel.kernelModule;
     return `# ${tunnel.owner} runs on the kernel's ${module}: k3s requires the module on every node.
 if ! modprobe ${module}; then
-  echo "kernel module ${module} could not be loaded: ${tunnel.owner} (k3s --flannel-backend=${facts.flannelBackend}) needs it on every node" >&2
+  echo "kernel module ${module} could not be loaded: ${tunnel.owner} (flannel backend ${facts.flannelBackend}) needs it on every node" >&2
   exit 1
 fi
 `;

@@ -237,7 +237,7 @@ describe("kernel modules the mode's tunnel needs (modes.ts Tunnel.kernelModule)"
             stub("modprobe", `echo "$*" >> "$OUT/modprobe"; echo "modprobe: FATAL: Module $1 not found in directory /lib/modules/6.8.0-1012-aws" >&2; exit 1`);
             const result = run(script("wireguard"), "tok\n");
             expect(result.status).toBe(1);
-            expect(result.stderr).toContain("kernel module wireguard could not be loaded: flannel WireGuard (k3s --flannel-backend=wireguard-native) needs it on every node");
+            expect(result.stderr).toContain("kernel module wireguard could not be loaded: flannel WireGuard (flannel backend wireguard-native) needs it on every node");
             expect(result.stderr).toContain("Module wireguard not found"); // modprobe's own reason is kept
             expect(readFileSync(path.join(dir, "modprobe"), "utf8")).toBe("wireguard\n");
             expect(existsSync(path.join(dir, "args")), "k3s's installer ran").toBe(false);

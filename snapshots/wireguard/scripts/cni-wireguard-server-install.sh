@@ -16,7 +16,7 @@ export K3S_TOKEN
 
 # flannel WireGuard runs on the kernel's wireguard: k3s requires the module on every node.
 if ! modprobe wireguard; then
-  echo "kernel module wireguard could not be loaded: flannel WireGuard (k3s --flannel-backend=wireguard-native) needs it on every node" >&2
+  echo "kernel module wireguard could not be loaded: flannel WireGuard (flannel backend wireguard-native) needs it on every node" >&2
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
