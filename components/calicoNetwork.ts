@@ -6,6 +6,17 @@ import type { ModeFacts } from "./modes";
 /** The Tigera operator's Helm repository (also published as OCI at quay.io/calico/charts). */
 export const tigeraChartRepo = "https://docs.tigera.io/calico/charts";
 export const tigeraNamespace = "tigera-operator";
+/**
+ * Where the operator pulls Calico's images from (Installation `spec.registry`, "must end with a
+ * slash"). Left unset, tigera/operator v1.38 takes calico/node, cni, pod2daemon-flexvol, csi,
+ * node-driver-registrar, typha and kube-controllers from docker.io (pkg/components/images.go
+ * CalicoRegistry, references.go GetReference), and Docker Hub gives anonymous clients 10 pulls an
+ * hour per IPv4 address (docs.docker.com, "Usage and limits"): a Calico node would reach that on
+ * its first boot. Every Calico release is pushed to quay.io/calico as well as docker.io/calico
+ * (projectcalico/calico release/pkg/manager/calico/manager.go, defaultRegistries), and the
+ * operator's own image is quay.io/tigera/operator (the chart's tigeraOperator.registry).
+ */
+export const calicoImageRegistry = "quay.io/";
 /** Calico's default; each node claims /26 blocks of the pool. */
 export const calicoBlockSize = 26;
 
@@ -32,6 +43,7 @@ export function calicoInstallationSpec(args: Pick<CalicoNetworkArgs, "facts" | "
         throw new Error("calicoInstallationSpec called for a flannel mode");
     }
     return {
+        registry: calicoImageRegistry,
         calicoNetwork: {
             bgp: calico.bgp,
             mtu: args.mtu,

@@ -35,6 +35,9 @@ export interface Tunnel {
     readonly overhead: number;
     /** Who puts these frames on the wire, for security-group rule descriptions. */
     readonly owner: string;
+    /** A kernel module the tunnel needs on every node, which upstream requires to be there before
+     * the cluster starts: the node script loads it and fails, naming it, when it cannot. */
+    readonly kernelModule?: string;
 }
 
 /**
@@ -126,8 +129,10 @@ export function tunnelTraffic(tunnel: Tunnel): NodeTraffic {
 
 // flannel's wireguard backend: UDP 51820 and 80 bytes of overhead, the IPv6 worst case, which
 // flannel subtracts whatever the family (flannel-io/flannel pkg/backend/wireguard: wireguard.go
-// defaults, wireguard_network.go overhead; k3s docs, inbound rules: UDP 51820).
-const flannelWireguardTunnel: Tunnel = { kind: "wireguard", port: 51820, overhead: 80, owner: "flannel WireGuard" };
+// defaults, wireguard_network.go overhead; k3s docs, inbound rules: UDP 51820). It uses the
+// kernel's WireGuard: "You must ensure that WireGuard kernel modules are available on every node"
+// (docs.k3s.io, Networking, "Basic Network Options", wireguard-native).
+const flannelWireguardTunnel: Tunnel = { kind: "wireguard", port: 51820, overhead: 80, owner: "flannel WireGuard", kernelModule: "wireguard" };
 // Cilium's VXLAN: UDP 8472 (values.yaml tunnelPort 0 = 8472 for vxlan), 50 bytes (pkg/mtu
 // TunnelOverheadIPv4); the VNI carries the sender's security identity, so no fixed VNI.
 const ciliumVxlanTunnel: Tunnel = { kind: "vxlan", port: 8472, overhead: 50, owner: "Cilium VXLAN" };

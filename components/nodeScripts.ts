@@ -121,6 +121,65 @@ fi
 `;
 }
 
+/**
+ * Loads the kernel module the mode's tunnel needs (modes.ts, Tunnel.kernelModule) before anything
+ * else, so a node without it fails here, naming it, instead of running k3s with a dead tunnel.
+ * modprobe also succeeds for a module built into the kernel (kmod, tools/modprobe.c: a built-in
+ * module is reported, not an error).
+ */
+export function kernelModuleCheck(facts: ModeFacts): string {
+    const tunnel = facts.tunnel;
+    if (!tunnel?.kernelModule) return "";
+    const module = tunnel.kernelModule;
+    return `# ${tunnel.owner} runs on the kernel's ${module}: k3s requires the module on every node.
+if ! modprobe ${module}; then
+  echo "kernel module ${module} could not be loaded: ${tunnel.owner} (flannel backend ${facts.flannelBackend}) needs it on every node" >&2
+  exit 1
+fi
+`;
+}
+
+/** Where k3s imports image archives from when it starts (docs.k3s.io/installation/airgap,
+ * "Manually Deploy Images": the agent's images directory, archive placed before the install). */
+export const k3sImagesDir = "/var/lib/rancher/k3s/agent/images";
+
+/** The release's archive of k3s's own images and its checksum list, for x86_64: every comparison
+ * instance type is x86_64 and the AMI is Ubuntu's amd64 one (nodePair.ts). */
+export const k3sAirgapImages = { archive: "k3s-airgap-images-amd64.tar.zst", checksums: "sha256sum-amd64.txt" } as const;
+
+/** A k3s release's download folder on GitHub ("+" in the version is escaped in the URL). */
+export function k3sReleaseUrl(version: string): string {
+    return `https://github.com/k3s-io/k3s/releases/download/${encodeURIComponent(version)}`;
+}
+
+/**
+ * Puts the release's image archive where k3s imports it at start, after checking it against the
+ * release's sha256 list. k3s's own images (the pause sandbox of every pod, CoreDNS,
+ * local-path-provisioner, metrics-server) are on Docker Hub, which gives anonymous clients 10
+ * pulls an hour per IPv4 address (docs.docker.com, Docker Hub "Usage and limits"); the archive is
+ * exactly the release's scripts/airgap/image-list.txt, published beside it as k3s-images.txt
+ * (k3s-io/k3s scripts/package-airgap), so none of them is pulled. GitHub serves it, not Docker Hub.
+ */
+function k3sImagesArchive(version: string): string {
+    const { archive, checksums } = k3sAirgapImages;
+    return `# k3s's own images from the release's archive: Docker Hub allows 10 anonymous pulls an hour.
+release='${k3sReleaseUrl(version)}'
+images_tmp=$(mktemp -d)
+trap 'rm -rf "$images_tmp"' EXIT
+if ! curl -sfL --max-time 600 -o "$images_tmp/${archive}" "$release/${archive}" ||
+  ! curl -sfL --max-time 60 -o "$images_tmp/${checksums}" "$release/${checksums}"; then
+  echo "could not download ${archive} or ${checksums} from $release" >&2
+  exit 1
+fi
+if ! (cd "$images_tmp" && grep ' ${archive}$' ${checksums} | sha256sum --check --strict --status); then
+  echo "${archive} from $release does not match its sha256 in ${checksums} (or is not listed there)" >&2
+  exit 1
+fi
+mkdir -p ${k3sImagesDir}
+mv "$images_tmp/${archive}" ${k3sImagesDir}/
+`;
+}
+
 /** The benchmark tools on a k3s node (see nodeToolPackages). */
 function nodeTools(): string {
     return aptInstallScript(nodeToolPackages, [...nodeToolPackages, ...nodeBaseCommands]);
@@ -128,7 +187,8 @@ function nodeTools(): string {
 
 export function k3sServerScript(args: K3sServerArgs): string {
     return `${prologue(args.nodeIp)}
-${nodeTools()}
+${kernelModuleCheck(args.facts)}${nodeTools()}
+${k3sImagesArchive(args.k3sVersion)}
 ${installK3s(args.k3sVersion, k3sServerFlags(args), "", "k3s", k3sInstallTimeoutSeconds)}
 # The API answers before the node object exists; wait for it before the kubeconfig is handed out.
 for _ in $(seq 1 120); do
@@ -143,7 +203,8 @@ exit 1
 
 export function k3sAgentScript(args: K3sAgentArgs): string {
     return `${prologue(args.nodeIp)}
-${nodeTools()}
+${kernelModuleCheck(args.facts)}${nodeTools()}
+${k3sImagesArchive(args.k3sVersion)}
 ${installK3s(args.k3sVersion, k3sAgentFlags(args), ` K3S_URL='https://${args.serverIp}:6443'`, "k3s-agent", k3sAgentInstallTimeoutSeconds)}`;
 }
 

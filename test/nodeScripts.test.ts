@@ -1,15 +1,26 @@
 /**
- * The node scripts run for real here, against stand-ins for curl, cloud-init, k3s and journalctl
- * on PATH: the token read from stdin must reach the installer's environment, the flags must
- * arrive as separate words, and failures must exit non-zero with diagnostics.
+ * The node scripts run for real here, against stand-ins for curl, cloud-init, k3s, journalctl and
+ * modprobe on PATH (sha256sum, grep and mktemp are the real ones): the token read from stdin must
+ * reach the installer's environment, the flags must arrive as separate words, and failures must
+ * exit non-zero with diagnostics. k3s's images directory is moved into the test's folder.
  */
-import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { modeFacts } from "../components/modes";
-import { k3sAgentScript, k3sServerScript, loadGeneratorScript, nodeToolPackages, runAsRoot, waitForNodesScript } from "../components/nodeScripts";
+import { modeFacts, networkModes } from "../components/modes";
+import {
+    k3sAgentScript,
+    k3sAirgapImages,
+    k3sImagesDir,
+    k3sReleaseUrl,
+    k3sServerScript,
+    loadGeneratorScript,
+    nodeToolPackages,
+    runAsRoot,
+    waitForNodesScript,
+} from "../components/nodeScripts";
 
 let dir: string;
 
@@ -20,8 +31,40 @@ function stub(name: string, body: string) {
     chmodSync(file, 0o755);
 }
 
+/** The script with k3s's images directory moved into the test's folder (these tests may run as root). */
+function local(script: string): string {
+    return script.replaceAll(k3sImagesDir, path.join(dir, "images"));
+}
+
+/** What the curl stand-in serves as the release's image archive. */
+const archiveBytes = "zstd archive of the k3s images";
+
+/**
+ * curl: `-o FILE URL` downloads (the image archive, and a checksum list that holds its real sha256
+ * unless `checksumOf` says otherwise); a bare URL prints the "installer" `installer`.
+ */
+function curlStub(installer: string, checksumOf = archiveBytes) {
+    stub("curl", `out=""; url=""
+while (($#)); do
+  case "$1" in
+    -o|--max-time) [[ "$1" == -o ]] && out=$2; shift 2 ;;
+    -*) shift ;;
+    *) url=$1; shift ;;
+  esac
+done
+echo "$url" >> "$OUT/urls"
+case "$url" in
+  *.tar.zst) printf '%s' '${archiveBytes}' > "$out" ;;
+  *sha256sum-amd64.txt) printf '%s  ${k3sAirgapImages.archive}\\n' "$(printf '%s' '${checksumOf}' | sha256sum | cut -d' ' -f1)" > "$out" ;;
+  *) cat <<'INSTALLER'
+${installer}
+INSTALLER
+  ;;
+esac`);
+}
+
 function run(script: string, stdin = "") {
-    return spawnSync("bash", ["-c", script], {
+    return spawnSync("bash", ["-c", local(script)], {
         input: stdin,
         encoding: "utf8",
         timeout: 20_000,
@@ -41,11 +84,10 @@ beforeEach(() => {
     stub("debconf-set-selections", `cat >> "$OUT/debconf"`);
     stub("systemctl", `printf '%s\\n' "$*" >> "$OUT/systemctl"; exit 3`); // inactive, not enabled
     for (const tool of ["wrk", "iperf3", "sockperf"]) stub(tool, "exit 0");
+    stub("modprobe", `echo "$*" >> "$OUT/modprobe"`);
     // The "installer" records its arguments (one per line) and environment.
-    stub("curl", `cat <<'INSTALLER'
-printf '%s\\n' "$@" > "$OUT/args"
-env > "$OUT/env"
-INSTALLER`);
+    curlStub(`printf '%s\\n' "$@" > "$OUT/args"
+env > "$OUT/env"`);
 });
 
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -83,7 +125,7 @@ describe("k3s server script", () => {
     });
 
     it("fails with the service journal when the installer fails", () => {
-        stub("curl", "echo 'exit 3'");
+        curlStub("exit 3");
         const result = run(k3sServerScript({ ...server, facts: modeFacts.vxlan }), "tok\n");
         expect(result.status).toBe(1);
         expect(result.stderr).toContain("k3s install failed or took over 600 s; last log lines of k3s:");
@@ -173,5 +215,101 @@ exit 0`);
         const result = run(loadGeneratorScript());
         expect(result.status).toBe(1);
         expect(result.stderr).toContain("apt-get update failed 6 times");
+    });
+});
+
+describe("kernel modules the mode's tunnel needs (modes.ts Tunnel.kernelModule)", () => {
+    // k3s docs, Networking, "Basic Network Options", wireguard-native: "You must ensure that
+    // WireGuard kernel modules are available on every node."
+    const wireguardModes = networkModes.filter((mode) => modeFacts[mode].tunnel?.kernelModule === "wireguard");
+    const agent = (mode: (typeof networkModes)[number]) =>
+        k3sAgentScript({ k3sVersion: "v1.33.4+k3s1", nodeName: "node-2", nodeIp: "127.0.0.1", serverIp: "10.0.1.10", facts: modeFacts[mode] });
+
+    it("the table says which modes need WireGuard: the flannel wireguard-native one", () => {
+        expect(wireguardModes).toEqual(["wireguard"]);
+    });
+
+    for (const [role, script] of [
+        ["server", (mode: (typeof networkModes)[number]) => k3sServerScript({ ...server, facts: modeFacts[mode] })],
+        ["agent", agent],
+    ] as const) {
+        it(`${role}: a node whose kernel cannot load the module fails, naming module and mode, before k3s's installer or apt`, () => {
+            stub("modprobe", `echo "$*" >> "$OUT/modprobe"; echo "modprobe: FATAL: Module $1 not found in directory /lib/modules/6.8.0-1012-aws" >&2; exit 1`);
+            const result = run(script("wireguard"), "tok\n");
+            expect(result.status).toBe(1);
+            expect(result.stderr).toContain("kernel module wireguard could not be loaded: flannel WireGuard (flannel backend wireguard-native) needs it on every node");
+            expect(result.stderr).toContain("Module wireguard not found"); // modprobe's own reason is kept
+            expect(readFileSync(path.join(dir, "modprobe"), "utf8")).toBe("wireguard\n");
+            expect(existsSync(path.join(dir, "args")), "k3s's installer ran").toBe(false);
+            expect(existsSync(path.join(dir, "urls")), "something was downloaded").toBe(false);
+            expect(existsSync(path.join(dir, "apt")), "apt ran").toBe(false);
+        });
+
+        it(`${role}: with the module loaded, k3s is installed`, () => {
+            const result = run(script("wireguard"), "tok\n");
+            expect(result.status, result.stderr).toBe(0);
+            expect(readFileSync(path.join(dir, "modprobe"), "utf8")).toBe("wireguard\n");
+            expect(readFileSync(path.join(dir, "args"), "utf8").split("\n")[0]).toBe(role);
+        });
+    }
+
+    it("every mode loads exactly the modules its tunnel names, and no other", () => {
+        for (const mode of networkModes) {
+            rmSync(path.join(dir, "modprobe"), { force: true });
+            const result = run(agent(mode), "tok\n");
+            expect(result.status, `${mode}: ${result.stderr}`).toBe(0);
+            const loaded = existsSync(path.join(dir, "modprobe")) ? readFileSync(path.join(dir, "modprobe"), "utf8").trim().split("\n") : [];
+            const wanted = modeFacts[mode].tunnel?.kernelModule;
+            expect(loaded, mode).toEqual(wanted ? [wanted] : []);
+        }
+    });
+
+    it("the wireguard node scripts pass shellcheck", () => {
+        for (const script of [k3sServerScript({ ...server, facts: modeFacts.wireguard }), agent("wireguard")]) {
+            try {
+                execFileSync("shellcheck", ["--shell=bash", "-"], { input: script, encoding: "utf8" });
+            } catch (e: any) {
+                throw new Error(`shellcheck:\n${e.stdout}`);
+            }
+        }
+    });
+});
+
+describe("k3s's own images from the release's archive, not Docker Hub", () => {
+    const archiveUrl = `${k3sReleaseUrl("v1.33.4+k3s1")}/${k3sAirgapImages.archive}`;
+    const installed = () => path.join(dir, "images", k3sAirgapImages.archive);
+
+    it("the release folder escapes the version's + (GitHub's download URL for v1.33.4+k3s1)", () => {
+        expect(archiveUrl).toBe("https://github.com/k3s-io/k3s/releases/download/v1.33.4%2Bk3s1/k3s-airgap-images-amd64.tar.zst");
+    });
+
+    for (const [role, script] of [
+        ["server", () => k3sServerScript({ ...server, facts: modeFacts.calico })],
+        ["agent", () => k3sAgentScript({ k3sVersion: "v1.33.4+k3s1", nodeName: "node-2", nodeIp: "127.0.0.1", serverIp: "10.0.1.10", facts: modeFacts.calico })],
+    ] as const) {
+        it(`${role}: the archive of the pinned release is in k3s's images directory, checksum verified, before k3s is installed`, () => {
+            const result = run(script(), "tok\n");
+            expect(result.status, result.stderr).toBe(0);
+            expect(readFileSync(installed(), "utf8")).toBe(archiveBytes);
+            const urls = readFileSync(path.join(dir, "urls"), "utf8").trim().split("\n");
+            expect(urls).toEqual([archiveUrl, `${k3sReleaseUrl("v1.33.4+k3s1")}/${k3sAirgapImages.checksums}`, "https://get.k3s.io"]);
+        });
+    }
+
+    it("an archive that does not match the release's sha256 fails the node before k3s's installer, and is not installed", () => {
+        curlStub(`printf '%s\\n' "$@" > "$OUT/args"`, "some other bytes");
+        const result = run(k3sServerScript({ ...server, facts: modeFacts.calico }), "tok\n");
+        expect(result.status).toBe(1);
+        expect(result.stderr).toContain(`${k3sAirgapImages.archive} from ${k3sReleaseUrl("v1.33.4+k3s1")} does not match its sha256 in ${k3sAirgapImages.checksums}`);
+        expect(existsSync(installed())).toBe(false);
+        expect(existsSync(path.join(dir, "args")), "k3s's installer ran").toBe(false);
+    });
+
+    it("a failed download fails the node, saying what could not be fetched", () => {
+        stub("curl", 'echo "curl: (22) The requested URL returned error: 404" >&2; exit 22');
+        const result = run(k3sServerScript({ ...server, facts: modeFacts.calico }), "tok\n");
+        expect(result.status).toBe(1);
+        expect(result.stderr).toContain(`could not download ${k3sAirgapImages.archive} or ${k3sAirgapImages.checksums} from ${k3sReleaseUrl("v1.33.4+k3s1")}`);
+        expect(existsSync(installed())).toBe(false);
     });
 });

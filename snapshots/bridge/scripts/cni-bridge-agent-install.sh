@@ -34,6 +34,22 @@ if systemctl is-active --quiet iperf3.service || systemctl is-enabled --quiet ip
   exit 1
 fi
 
+# k3s's own images from the release's archive: Docker Hub allows 10 anonymous pulls an hour.
+release='https://github.com/k3s-io/k3s/releases/download/v1.33.4%2Bk3s1'
+images_tmp=$(mktemp -d)
+trap 'rm -rf "$images_tmp"' EXIT
+if ! curl -sfL --max-time 600 -o "$images_tmp/k3s-airgap-images-amd64.tar.zst" "$release/k3s-airgap-images-amd64.tar.zst" ||
+  ! curl -sfL --max-time 60 -o "$images_tmp/sha256sum-amd64.txt" "$release/sha256sum-amd64.txt"; then
+  echo "could not download k3s-airgap-images-amd64.tar.zst or sha256sum-amd64.txt from $release" >&2
+  exit 1
+fi
+if ! (cd "$images_tmp" && grep ' k3s-airgap-images-amd64.tar.zst$' sha256sum-amd64.txt | sha256sum --check --strict --status); then
+  echo "k3s-airgap-images-amd64.tar.zst from $release does not match its sha256 in sha256sum-amd64.txt (or is not listed there)" >&2
+  exit 1
+fi
+mkdir -p /var/lib/rancher/k3s/agent/images
+mv "$images_tmp/k3s-airgap-images-amd64.tar.zst" /var/lib/rancher/k3s/agent/images/
+
 if ! curl -sfL --max-time 60 https://get.k3s.io | INSTALL_K3S_VERSION='v1.33.4+k3s1' K3S_URL='https://10.0.0.11:6443' timeout 1200 sh -s - \
   agent \
   --node-name=node-2 \

@@ -14,6 +14,11 @@ fi
 IFS= read -r K3S_TOKEN
 export K3S_TOKEN
 
+# flannel WireGuard runs on the kernel's wireguard: k3s requires the module on every node.
+if ! modprobe wireguard; then
+  echo "kernel module wireguard could not be loaded: flannel WireGuard (flannel backend wireguard-native) needs it on every node" >&2
+  exit 1
+fi
 export DEBIAN_FRONTEND=noninteractive
 apt_wait=(-o DPkg::Lock::Timeout=600)
 for attempt in 1 2 3 4 5 6; do
@@ -33,6 +38,22 @@ if systemctl is-active --quiet iperf3.service || systemctl is-enabled --quiet ip
   echo "an iperf3 daemon is running or enabled after the install; it would hold the benchmark's port" >&2
   exit 1
 fi
+
+# k3s's own images from the release's archive: Docker Hub allows 10 anonymous pulls an hour.
+release='https://github.com/k3s-io/k3s/releases/download/v1.33.4%2Bk3s1'
+images_tmp=$(mktemp -d)
+trap 'rm -rf "$images_tmp"' EXIT
+if ! curl -sfL --max-time 600 -o "$images_tmp/k3s-airgap-images-amd64.tar.zst" "$release/k3s-airgap-images-amd64.tar.zst" ||
+  ! curl -sfL --max-time 60 -o "$images_tmp/sha256sum-amd64.txt" "$release/sha256sum-amd64.txt"; then
+  echo "could not download k3s-airgap-images-amd64.tar.zst or sha256sum-amd64.txt from $release" >&2
+  exit 1
+fi
+if ! (cd "$images_tmp" && grep ' k3s-airgap-images-amd64.tar.zst$' sha256sum-amd64.txt | sha256sum --check --strict --status); then
+  echo "k3s-airgap-images-amd64.tar.zst from $release does not match its sha256 in sha256sum-amd64.txt (or is not listed there)" >&2
+  exit 1
+fi
+mkdir -p /var/lib/rancher/k3s/agent/images
+mv "$images_tmp/k3s-airgap-images-amd64.tar.zst" /var/lib/rancher/k3s/agent/images/
 
 if ! curl -sfL --max-time 60 https://get.k3s.io | INSTALL_K3S_VERSION='v1.33.4+k3s1' K3S_URL='https://10.0.0.11:6443' timeout 1200 sh -s - \
   agent \
