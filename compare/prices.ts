@@ -9,7 +9,9 @@
  *   Linux (repost.aws knowledge-center/ec2-instance-hour-billing; 60 s minimum, ignored here).
  * - the NLB: "You are charged for each hour or partial hour that a Network Load Balancer is
  *   running" (aws.amazon.com/elasticloadbalancing/pricing; Price List: "per LoadBalancer-hour
- *   (or partial hour)"), so every STARTED hour is billed in full.
+ *   (or partial hour)"), so every STARTED hour is billed in full. Counted from the NLB's creation;
+ *   AWS meters usage per clock hour, so a short NLB that straddles the top of an hour may be
+ *   billed one hour more than this counts (the pages do not say).
  * - public IPv4 addresses: "$0.005 per In-use public IPv4 address per hour" since 2024-02-01
  *   (aws.amazon.com/vpc/pricing, "Public IPv4 Address" tab; AWS News Blog "New – AWS Public IPv4
  *   Address Charge"). The Price List entry has no "(or partial hour)" as the NLB's has, so it is
