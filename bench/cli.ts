@@ -42,8 +42,8 @@ export const usage = `usage:
   npm run bench -- report <results folder> [--baseline <target>]
   npm run bench -- sample [<folder>]   loopback run of every tool; default docs/sample-report
 
-Stacks are read from the backend \`npm run compare\` uses: PULUMI_BACKEND_URL, else
-file://~/.pulumi-cni-compare.
+Stacks are read from PULUMI_BACKEND_URL when it is set; else from the backend of your
+\`pulumi login\`, then from file://~/.pulumi-cni-compare (where \`npm run compare\` keeps its stacks).
 
 options:
 ${optionLines(options)}

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -97,17 +98,125 @@ describe("stack outputs → Target", () => {
     });
 });
 
-describe("bench <stack> with the Pulumi CLI", () => {
-    it("looks in compare's backend and keeps the CLI's \"no stack named … found\" line (a fake pulumi that has no stacks)", async () => {
+describe("bench <stack> with the Pulumi CLI (a fake `pulumi` that picks its backend as the real one does)", () => {
+    const projectRoot = path.resolve(__dirname, "..");
+    /** A sandbox: HOME (compare's default folder lives there) and PULUMI_HOME (the login) in a temp folder. */
+    function sandbox(outputs: Record<string, unknown> = { ...fakeOutputs }) {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-fake-pulumi-"));
-        try {
-            const bin = writeFakePulumi(dir, { upMs: 1, destroyMs: 1, upOnSigint: "stop", upOnSigterm: "stop", exitAfterSignalMs: 1, outputs: {} });
-            const read = readStackOutputs("vxlan", { env: {}, command: new GroupPulumiCommand(path.join(bin, "pulumi")) });
-            await expect(read).rejects.toThrow(UsageError);
-            await expect(read).rejects.toThrow(/stack "vxlan": not found in the backend file:\/\/.*\.pulumi-cni-compare \(PULUMI_BACKEND_URL is not set[^)]*\): pulumi stack select ended with exit 255:\n  error: no stack named 'vxlan' found/);
-            expect(readFakePulumiLog(dir).filter((e) => e.event === "start").map((e) => e.command)).toEqual(["stack select"]);
-        } finally {
+        const bin = writeFakePulumi(path.join(dir, "fake"), { upMs: 1, destroyMs: 1, upOnSigint: "stop", upOnSigterm: "stop", exitAfterSignalMs: 1, outputs });
+        const saved = { HOME: process.env.HOME, PULUMI_HOME: process.env.PULUMI_HOME, PULUMI_BACKEND_URL: process.env.PULUMI_BACKEND_URL, PULUMI_ACCESS_TOKEN: process.env.PULUMI_ACCESS_TOKEN };
+        // readStackOutputs' CLI processes inherit this process's environment, as `npm run bench`'s do.
+        process.env.HOME = path.join(dir, "home");
+        process.env.PULUMI_HOME = path.join(dir, "home", ".pulumi");
+        delete process.env.PULUMI_BACKEND_URL;
+        delete process.env.PULUMI_ACCESS_TOKEN;
+        fs.mkdirSync(process.env.HOME, { recursive: true });
+        /** A command typed by hand in the project folder, as in the README. */
+        const pulumi = (args: string[], env: Record<string, string> = {}) => {
+            const r = spawnSync(path.join(bin, "pulumi"), args, { cwd: projectRoot, env: { ...process.env, ...env }, encoding: "utf8" });
+            expect(r.status, `pulumi ${args.join(" ")}: ${r.stderr}`).toBe(0);
+        };
+        const read = (env: Record<string, string | undefined> = {}) => readStackOutputs("vxlan", { env, command: new GroupPulumiCommand(path.join(bin, "pulumi")) });
+        const restore = () => {
+            for (const [k, v] of Object.entries(saved)) {
+                if (v === undefined) delete process.env[k];
+                else process.env[k] = v;
+            }
             fs.rmSync(dir, { recursive: true, force: true });
+        };
+        return { dir, bin, pulumi, read, restore };
+    }
+
+    it("the README's manual path: `pulumi login` to a local folder, `stack init`, `up`, then `npm run bench -- vxlan` finds the stack", async () => {
+        const s = sandbox();
+        try {
+            // README: `pulumi login --local` (file://~); here a file:// folder of the sandbox, so the
+            // test never writes to this account's real ~/.pulumi.
+            s.pulumi(["login", `file://${path.join(s.dir, "state")}`]);
+            s.pulumi(["stack", "init", "vxlan"]);
+            s.pulumi(["config", "set", "operatorCidr", "203.0.113.7/32", "--stack", "vxlan"]);
+            s.pulumi(["up", "--stack", "vxlan", "--yes"]);
+            // `npm run bench -- vxlan` in the same shell: PULUMI_BACKEND_URL is not set.
+            expect(await s.read()).toEqual(fakeOutputs);
+        } finally {
+            s.restore();
+        }
+    });
+
+    it("a stack `npm run compare -- --keep` left in its own folder is found too (no login needed)", async () => {
+        const s = sandbox();
+        try {
+            const compareBackend = `file://${path.join(process.env.HOME!, ".pulumi-cni-compare")}`;
+            s.pulumi(["stack", "init", "vxlan"], { PULUMI_BACKEND_URL: compareBackend });
+            s.pulumi(["up", "--stack", "vxlan", "--yes"], { PULUMI_BACKEND_URL: compareBackend });
+            expect(await s.read()).toEqual(fakeOutputs);
+        } finally {
+            s.restore();
+        }
+    });
+
+    it("PULUMI_BACKEND_URL, when set, is the only place looked in: a stack of the login is not taken instead", async () => {
+        const s = sandbox();
+        try {
+            s.pulumi(["login", `file://${path.join(s.dir, "state")}`]);
+            s.pulumi(["stack", "init", "vxlan"]);
+            s.pulumi(["up", "--stack", "vxlan", "--yes"]);
+            const elsewhere = `file://${path.join(s.dir, "elsewhere")}`;
+            const read = s.read({ PULUMI_BACKEND_URL: elsewhere });
+            await expect(read).rejects.toThrow(UsageError);
+            await expect(read).rejects.toThrow(new RegExp(`stack "vxlan": not found in the backend ${elsewhere} \\(PULUMI_BACKEND_URL\\): pulumi stack select ended with exit 255:\\n  error: no stack named 'vxlan' found`));
+        } finally {
+            s.restore();
+        }
+    });
+
+    it("in neither place: says where it looked, with each CLI's own line (not logged in, no stack)", async () => {
+        const s = sandbox();
+        try {
+            const read = s.read();
+            await expect(read).rejects.toThrow(UsageError);
+            const message = await read.catch((e: Error) => e.message);
+            expect(message).toMatch(/stack "vxlan": not found in any place bench looks:/);
+            expect(message).toMatch(/the backend of your `pulumi login` \(PULUMI_BACKEND_URL is not set\): pulumi stack select ended with exit 255:\n  error: PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions/);
+            expect(message).toMatch(/the backend file:\/\/.*\.pulumi-cni-compare \(where `npm run compare` keeps its stacks\): pulumi stack select ended with exit 255:\n  error: no stack named 'vxlan' found/);
+            expect(message).toMatch(/set PULUMI_BACKEND_URL to it/);
+            expect(readFakePulumiLog(path.join(s.dir, "fake")).filter((e) => e.event === "start").map((e) => e.command)).toEqual(["stack select", "stack select"]);
+        } finally {
+            s.restore();
+        }
+    });
+
+    it("in both places with different outputs: refused, the operator chooses with PULUMI_BACKEND_URL; the same state seen twice is one stack", async () => {
+        const s = sandbox();
+        try {
+            const compareBackend = `file://${path.join(process.env.HOME!, ".pulumi-cni-compare")}`;
+            s.pulumi(["stack", "init", "vxlan"], { PULUMI_BACKEND_URL: compareBackend });
+            s.pulumi(["up", "--stack", "vxlan", "--yes"], { PULUMI_BACKEND_URL: compareBackend });
+            // A login that IS compare's folder: one stack, read twice, the same.
+            s.pulumi(["login", compareBackend]);
+            expect(await s.read()).toEqual(fakeOutputs);
+            // A login elsewhere holding another stack of the same name, never brought up: no outputs,
+            // unlike compare's. Which one to measure is not bench's guess.
+            s.pulumi(["login", `file://${path.join(s.dir, "state")}`]);
+            s.pulumi(["stack", "init", "vxlan"]);
+            const read = s.read();
+            await expect(read).rejects.toThrow(UsageError);
+            await expect(read).rejects.toThrow(/stack "vxlan" exists in the backend of your `pulumi login` .* and in the backend file:\/\/.*\.pulumi-cni-compare .*with different outputs: set PULUMI_BACKEND_URL/);
+        } finally {
+            s.restore();
+        }
+    });
+
+    it("the fake refuses what the CLI refuses: PULUMI_BACKEND_URL wins over the login, an empty one does not count", () => {
+        const s = sandbox();
+        try {
+            s.pulumi(["login", `file://${path.join(s.dir, "state")}`]);
+            s.pulumi(["stack", "init", "a"], { PULUMI_BACKEND_URL: `file://${path.join(s.dir, "env")}` });
+            s.pulumi(["stack", "init", "b"], { PULUMI_BACKEND_URL: "" });
+            expect(fs.readdirSync(path.join(s.dir, "env", ".pulumi", "stacks", "cni-compare"))).toEqual(["a.json"]);
+            expect(fs.readdirSync(path.join(s.dir, "state", ".pulumi", "stacks", "cni-compare"))).toEqual(["b.json"]);
+        } finally {
+            s.restore();
         }
     });
 });

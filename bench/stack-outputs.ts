@@ -5,7 +5,7 @@
  */
 import * as path from "node:path";
 import { parseWithSchema, readJsonFile } from "../core/schema";
-import { chooseBackend, GroupPulumiCommand, StackNotFoundError, workspaceOptions } from "../core/pulumi";
+import { benchStackPlaces, GroupPulumiCommand, NotLoggedInError, StackNotFoundError, workspaceOptions, type StackPlace } from "../core/pulumi";
 import { UsageError } from "../core/errors";
 import { stackOutputsSchema, targetsFileSchema, type Target } from "./targets";
 
@@ -24,23 +24,56 @@ export interface StackSource {
 }
 
 /**
- * Reads a stack's outputs with the Automation API from the backend `compare` uses too
- * (core/pulumi.ts chooseBackend). A missing stack is a UsageError that keeps the CLI's own
- * "no stack named … found" line and names the backend it looked in.
+ * Reads a stack's outputs with the Automation API from where the operator made it
+ * (core/pulumi.ts benchStackPlaces: PULUMI_BACKEND_URL alone when set; else the `pulumi login`
+ * backend, then compare's own folder). A stack in neither is a UsageError that keeps each place's
+ * CLI line ("no stack named … found"); one in both, with different outputs, is refused: which of
+ * the two to measure is the operator's choice, made with PULUMI_BACKEND_URL.
  */
 export async function readStackOutputs(stackName: string, source: StackSource = {}): Promise<OutputValues> {
     const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
     const workDir = source.workDir ?? projectDir;
-    const backend = chooseBackend(source.env ?? process.env);
-    try {
-        const stack = await LocalWorkspace.selectStack({ stackName, workDir }, workspaceOptions(workDir, backend.url, source.command));
-        const outputs = await stack.outputs();
-        return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value]));
-    } catch (err) {
-        const where = `in the backend ${backend.url}${backend.defaulted ? " (PULUMI_BACKEND_URL is not set: the default `npm run compare` uses)" : " (PULUMI_BACKEND_URL)"}`;
-        if (err instanceof StackNotFoundError) throw new UsageError(`stack "${stackName}": not found ${where}: ${err.message}`);
-        throw new Error(`stack "${stackName}": cannot read its outputs with the Pulumi Automation API ${where}: ${(err as Error).message}\nIt needs the Pulumi CLI on PATH; without it pass --targets <file.json>.`);
+    const places = benchStackPlaces(source.env ?? process.env);
+    const cannotRead = (place: StackPlace, err: unknown) =>
+        new Error(`stack "${stackName}": cannot read its outputs with the Pulumi Automation API in ${place.label}: ${(err as Error).message}\nIt needs the Pulumi CLI on PATH; without it pass --targets <file.json>.`);
+    // Which places hold the stack: `stack select` reads no secrets, so a second backend's
+    // passphrase is never needed just to look.
+    const holding: StackPlace[] = [];
+    const absent: { readonly place: StackPlace; readonly said: string }[] = [];
+    for (const place of places) {
+        try {
+            await LocalWorkspace.selectStack({ stackName, workDir }, workspaceOptions(workDir, place.url, source.command));
+            holding.push(place);
+        } catch (err) {
+            // Not logged in anywhere is "not there" only while another place is left to look in.
+            if (err instanceof StackNotFoundError || (err instanceof NotLoggedInError && places.length > 1)) absent.push({ place, said: err.message });
+            else throw cannotRead(place, err);
+        }
     }
+    if (holding.length === 0) {
+        if (absent.length === 1) throw new UsageError(`stack "${stackName}": not found in ${absent[0].place.label}: ${absent[0].said}`);
+        const where = absent.map((a) => `${a.place.label}: ${a.said}`).join("\n  ");
+        throw new UsageError(`stack "${stackName}": not found in any place bench looks:\n  ${where}\nIf the stack is in another backend, set PULUMI_BACKEND_URL to it (\`pulumi whoami --verbose\` shows the backend you made it in).`);
+    }
+    const read = async (place: StackPlace): Promise<OutputValues> => {
+        try {
+            const stack = await LocalWorkspace.selectStack({ stackName, workDir }, workspaceOptions(workDir, place.url, source.command));
+            const outputs = await stack.outputs();
+            return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value]));
+        } catch (err) {
+            throw cannotRead(place, err);
+        }
+    };
+    // One after the other: each `stack select` records the selection in the CLI's workspace file.
+    const outputs: OutputValues[] = [];
+    for (const place of holding) outputs.push(await read(place));
+    // The same state seen twice (a login that IS compare's folder) is one stack, not two.
+    if (outputs.length > 1 && outputs.some((o) => JSON.stringify(o) !== JSON.stringify(outputs[0]))) {
+        throw new UsageError(
+            `stack "${stackName}" exists in ${holding.map((p) => p.label).join(" and in ")}, with different outputs: set PULUMI_BACKEND_URL to the backend of the one to measure`,
+        );
+    }
+    return outputs[0];
 }
 
 /** A stack's outputs (StackOutputs in targets.ts) as a Target named after the stack. */

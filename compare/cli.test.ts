@@ -117,14 +117,16 @@ describe("npm run compare (child process, stand-in engine)", () => {
         expect(ledger.entries()).toEqual([]);
     });
 
-    it("runs a whole comparison, prints the plan and the instance-hours, and exits 0", async () => {
+    it("runs a whole comparison, prints the plan and what the created stacks cost, and exits 0", async () => {
         const dir = stateDir({ upMs: 100, destroyMs: 50, benchMs: 50 });
         const run = start(dir, compareArgs);
         const { code } = await run.exit;
         expect(code, run.output()).toBe(0);
         expect(run.output()).toMatch(/Plan: compare 3 network mode\(s\)/);
         expect(run.output()).toMatch(/Instances: 9 new/);
-        expect(run.output()).toMatch(/Instance-hours used \(measured: up complete → destroy complete\)/);
+        expect(run.output()).toMatch(/What the stacks this run created cost \(on-demand; up start → destroy complete/);
+        // Every created stack's line carries its parts, the NLB's started hour included.
+        expect(run.output()).toMatch(/vxlan +3 × c6i\.4xlarge: \d+\.\d\d instance-hours, \$\d+\.\d\d \(instances \$\d+\.\d\d, NLB \$0\.03 for 1 started hour\(s\)/);
         expect(readStandInState(dir).stacks).toEqual([]);
     });
 
@@ -172,7 +174,8 @@ describe("npm run compare (child process, stand-in engine)", () => {
         expect((await run.exit).code, run.output()).toBe(0);
         expect(run.output()).toMatch(/DRY RUN: nothing is created/);
         expect(run.output()).toMatch(/1 wave\(s\) → ~20 min wall/);
-        expect(run.output()).toMatch(/on demand: 5 stacks × .* = ~\$3\.88/);
+        // 5 × $0.8048 per stack for 20 min (compare/plan.test.ts works it out part by part).
+        expect(run.output()).toMatch(/on demand: 5 × \$0\.8048 = ~\$4\.02/);
         expect(readStandInState(dir).events).toEqual([]);
         expect(fs.existsSync(path.join(dir, ".compare-ledger")), "--dry-run must not take the lock or write a ledger").toBe(false);
     });

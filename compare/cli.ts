@@ -250,9 +250,9 @@ async function compareCommand(args: CompareArgs, wiring: CompareWiring, ledger: 
         console.log("");
         console.log(renderOutcome(report));
         const finishedAt = Date.now();
-        console.log(renderRunCost(report, plan.stacks, finishedAt));
         // The report carries the estimated and the measured bill, next to the figures.
         const bill = billRecord(report, plan, startedAt, finishedAt);
+        console.log(renderRunCost(bill));
         for (const b of report.benchmarks) {
             if (!b.summary) continue;
             fs.writeFileSync(path.join(b.summary.outDir, billFileName), JSON.stringify(bill, null, 2) + "\n");

@@ -3,6 +3,7 @@
  * after the other), and a plan the vCPU quota limits waits in waves instead of failing — both
  * through the real orchestrator, the engine stand-in and (for the overlap) the real runner.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runBenchmark } from "../bench/run";
@@ -90,6 +91,13 @@ describe("measuring separate stacks at the same time", () => {
         );
         return { report, intervals, engine, ledger };
     };
+    /** What the run recorded in summary.json, and the report's sentence about it. */
+    const recorded = (report: Awaited<ReturnType<typeof measureWith>>["report"]) => {
+        const outDir = report.benchmarks[0].summary!.outDir;
+        const summary = JSON.parse(fs.readFileSync(path.join(outDir, "summary.json"), "utf8")) as { settings: { schedule?: string } };
+        const md = fs.readFileSync(path.join(outDir, "report.md"), "utf8");
+        return { schedule: summary.settings.schedule, md };
+    };
 
     it("by default (aws-k3s targets): measurements of different stacks overlap; within a stack they never do", async () => {
         const { report, intervals, engine, ledger } = await measureWith(undefined);
@@ -109,13 +117,22 @@ describe("measuring separate stacks at the same time", () => {
         expect(report.stacks.map((s) => s.finalState)).toEqual(modes.map(() => "destroyed"));
         expect(engine.events.filter((e) => e.op === "destroy-during-update")).toEqual([]);
         expect(ledger.entries()).toEqual([]);
+        // summary.json records it, and the report says what happened (defect 8: it always said round-robin).
+        const { schedule, md } = recorded(report);
+        expect(schedule).toBe("concurrent");
+        expect(md).toMatch(/Targets were measured concurrently: separate clusters, all at the same time/);
+        expect(md).not.toMatch(/round-robin/);
     });
 
     it("--schedule round-robin: no two stacks are ever measured at the same time", async () => {
-        const { intervals } = await measureWith("round-robin");
+        const { intervals, report } = await measureWith("round-robin");
         expect(intervals).toHaveLength(6);
         const crossStack = intervals.filter((a) => intervals.some((b) => a.target !== b.target && overlaps(a, b)));
         expect(crossStack, "round-robin measured two stacks at once").toEqual([]);
+        const { schedule, md } = recorded(report);
+        expect(schedule).toBe("round-robin");
+        expect(md).toMatch(/Targets were measured round-robin, one at a time, the order rotated each repetition: 1: vxlan → host-gw → calico; 2: host-gw → calico → vxlan\./);
+        expect(md).not.toMatch(/measured concurrently/);
     });
 
     it("an abort while stacks are measured concurrently ends every stack's work before the sessions close", async () => {

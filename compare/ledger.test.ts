@@ -4,9 +4,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { useTempDirs } from "../test/temp-dirs";
 import { Ledger, RunLock } from "./ledger";
-import { formatElapsed, renderRunCost } from "./progress";
-import type { CompareReport } from "./orchestrator";
-import type { StackPlan } from "./plan";
+import { formatElapsed } from "./progress";
 
 const tempDir = useTempDirs("compare-ledger-");
 
@@ -61,27 +59,5 @@ describe("RunLock", () => {
 describe("progress text", () => {
     it("formats elapsed time", () => {
         expect([formatElapsed(0), formatElapsed(42_000), formatElapsed(245_000), formatElapsed(3_720_000)]).toEqual(["0s", "42s", "4m05s", "1h02m"]);
-    });
-
-    it("counts instance-hours from up-complete to destroy-complete, and prices them", () => {
-        const hour = 3_600_000;
-        const plans: StackPlan[] = [
-            { stack: "vxlan", mode: "vxlan", region: "eu-west-1", instanceType: "c6i.4xlarge", instances: 3, existing: false, price: { known: true, usdPerHour: 3 * 0.768 + 0.0252, instanceUsdPerHour: 3 * 0.768, nlbUsdPerHour: 0.0252 } },
-            { stack: "calico", mode: "calico", region: "eu-west-1", instanceType: "c6i.4xlarge", instances: 2, existing: false, price: { known: true, usdPerHour: 2 * 0.768 + 0.0252, instanceUsdPerHour: 2 * 0.768, nlbUsdPerHour: 0.0252 } },
-        ];
-        const report: CompareReport = {
-            benchmarks: [],
-            interrupted: false,
-            ok: true,
-            stacks: [
-                { stack: "vxlan", created: true, finalState: "destroyed", errors: [], upStartedAt: 0, upCompletedAt: 0.5 * hour, destroyCompletedAt: 2.5 * hour, leftover: false },
-                // Still up (kept): counted to "now".
-                { stack: "calico", created: true, finalState: "kept", errors: [], upStartedAt: 0, upCompletedAt: 1 * hour, leftover: true },
-            ],
-        };
-        const text = renderRunCost(report, plans, 4 * hour);
-        expect(text).toMatch(/vxlan +3 × c6i.4xlarge: 6.00 instance-hours, \$4.66 \(≤ 7.50 counting the whole up\)/); // 6 × 0.768 + 2 × 0.0252
-        expect(text).toMatch(/calico +2 × c6i.4xlarge: 6.00 instance-hours, \$4.68 \(≤ 8.00 counting the whole up\) — STILL UP/); // 6 × 0.768 + 3 × 0.0252
-        expect(text).toMatch(/total: 12.00 instance-hours \(≤ 15.50\), \$9.34 on demand/);
     });
 });

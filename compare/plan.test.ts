@@ -7,7 +7,8 @@ import { comparisonInstanceTypes } from "../components/settings";
 import { UsageError } from "../core/errors";
 import { parseCompareArgs, type CompareArgs } from "./args";
 import { buildPlan, estimateTimeline, estimateUsd, renderPlan } from "./plan";
-import { onDemandPrices, stackHourlyPrice } from "./prices";
+import { parse as parseYaml } from "yaml";
+import { onDemandPrices, stackCost, stackHourlyPrice, type StackRates } from "./prices";
 
 const projectDir = path.resolve(__dirname, "..");
 const dirs: string[] = [];
@@ -32,7 +33,7 @@ function projectWith(stack: string, stackYaml: string): string {
 describe("price table", () => {
     const regions = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1"];
     for (const region of regions) {
-        it(`${region}: prices every 16 vCPU / 32 GiB type and the NLB`, () => {
+        it(`${region}: prices every 16 vCPU / 32 GiB type, the NLB and gp3 storage`, () => {
             const prices = onDemandPrices[region];
             expect(prices, `no prices for ${region}`).toBeDefined();
             for (const type of comparisonInstanceTypes) {
@@ -41,12 +42,45 @@ describe("price table", () => {
             }
             expect(prices.nlb).toBeGreaterThan(0.01);
             expect(prices.nlb).toBeLessThan(0.05);
+            // gp3 is $0.08–$0.10 per GB-month in these regions (EBS pricing page).
+            expect(prices.ebsGp3GbMonth).toBeGreaterThanOrEqual(0.08);
+            expect(prices.ebsGp3GbMonth).toBeLessThan(0.1);
         });
     }
 
-    it("a stack's hour is its instances plus one NLB", () => {
+    it("a stack holds its instances, one NLB, a public address per instance and per NLB AZ, and a 40 GiB root volume per instance", () => {
         const price = stackHourlyPrice("eu-west-1", "c6i.4xlarge", 3);
-        expect(price).toEqual({ known: true, usdPerHour: 3 * 0.768 + 0.0252, instanceUsdPerHour: 3 * 0.768, nlbUsdPerHour: 0.0252 });
+        expect(price).toEqual({
+            known: true,
+            instanceType: "c6i.4xlarge",
+            instances: 3,
+            instanceUsdPerHour: 0.768,
+            nlbUsdPerHour: 0.0252,
+            publicIpv4: 4,
+            ebsGiB: 120,
+            ebsUsdPerGbMonth: 0.088,
+            // 3 × 0.768 + 0.0252 + 4 × 0.005 + 120 × 0.088 / 720
+            usdPerHour: expect.closeTo(2.304 + 0.0252 + 0.02 + 0.0146667, 6),
+        });
+    });
+
+    it("what AWS bills: instances and addresses and volumes by the second, the NLB for every started hour", () => {
+        const rates = stackHourlyPrice("eu-west-1", "c6i.4xlarge", 3) as StackRates;
+        // 20 min: 3 × $0.768 × 1/3 h, 1 NLB-hour, 4 addresses × $0.005 × 1/3 h, 120 GiB × $0.088 / 720 × 1/3 h.
+        const twenty = stackCost(rates, 20 / 60);
+        expect(twenty).toMatchObject({ nlbHours: 1, nlb: 0.0252 });
+        expect(twenty.instances).toBeCloseTo(0.768, 10);
+        expect(twenty.publicIpv4).toBeCloseTo(0.0066667, 6);
+        expect(twenty.ebs).toBeCloseTo(0.0048889, 6);
+        expect(twenty.total).toBeCloseTo(0.8047556, 6);
+        // 61 min: the NLB's second hour has started and is billed in full.
+        expect(stackCost(rates, 61 / 60)).toMatchObject({ nlbHours: 2, nlb: 0.0504 });
+        // Exactly one hour is one NLB-hour, not two.
+        expect(stackCost(rates, 1).nlbHours).toBe(1);
+        // Spot: only the instances change price.
+        const spot = stackCost(rates, 20 / 60, 0.3);
+        expect(spot.instances).toBeCloseTo(0.3, 10);
+        expect(spot.total - spot.instances).toBeCloseTo(twenty.total - twenty.instances, 10);
     });
 
     it("an unknown region is unknown, with the reason, not a made-up number", () => {
@@ -54,6 +88,32 @@ describe("price table", () => {
         expect(price.known).toBe(false);
         expect(!price.known && price.reason).toMatch(/no prices for region sa-east-1 .*known: us-east-1/);
     });
+
+    // The model counts what the program declares: read from the committed render of each compared
+    // mode (snapshots/<mode>/resources.yaml, `npm run render`), not from the cost model's own code.
+    for (const mode of ["vxlan", "host-gw", "calico", "calico-ipip", "calico-vxlan"]) {
+        it(`${mode}: the addresses and volumes priced are those the stack declares`, () => {
+            type Resource = { type: string; inputs: Record<string, unknown> };
+            const snapshot = parseYaml(fs.readFileSync(path.join(projectDir, "snapshots", mode, "resources.yaml"), "utf8")) as { resources: Resource[] };
+            const of = (type: string) => snapshot.resources.filter((r) => r.type === type);
+            const subnets = of("aws:ec2/subnet:Subnet");
+            const instances = of("aws:ec2/instance:Instance");
+            // A public address per instance: asked for explicitly, or given by the subnet (EC2 API: MapPublicIpOnLaunch).
+            const withAddress = instances.filter((i) => i.inputs.associatePublicIpAddress === true || (i.inputs.associatePublicIpAddress === undefined && subnets.every((s) => s.inputs.mapPublicIpOnLaunch === true)));
+            const nlbs = of("aws:lb/loadBalancer:LoadBalancer");
+            expect(nlbs, "one NLB per stack").toHaveLength(1);
+            // An internet-facing NLB holds one public address per AZ, i.e. per subnet it is given.
+            const nlbAddresses = nlbs.filter((n) => n.inputs.internal === false && n.inputs.loadBalancerType === "network").reduce((sum, n) => sum + (n.inputs.subnets as unknown[]).length, 0);
+            const volumes = instances.map((i) => i.inputs.rootBlockDevice as { volumeType: string; volumeSize: number });
+            expect(volumes.every((v) => v.volumeType === "gp3"), "every root volume is gp3").toBe(true);
+            const rates = stackHourlyPrice("eu-west-1", "c6i.4xlarge", instances.length) as StackRates;
+            expect(rates.publicIpv4).toBe(withAddress.length + nlbAddresses);
+            expect(rates.ebsGiB).toBe(volumes.reduce((sum, v) => sum + v.volumeSize, 0));
+            // And the plan counts the same instances from the stack file.
+            const plan = buildPlan(args(["--modes", mode, "--operator-cidr", "203.0.113.7/32"]), projectDir, "b", "/out", new Set());
+            expect(plan.stacks[0].instances).toBe(instances.length);
+        });
+    }
 });
 
 describe("parseCompareArgs", () => {
@@ -105,7 +165,8 @@ describe("buildPlan and renderPlan", () => {
         const text = renderPlan(plan);
         const created = networkModes.length - 1;
         expect(text).toMatch(new RegExp(`Instances: ${created * 3} new \\(per stack: 2 k3s nodes \\+ 1 load generator\\), ${created} network load balancer\\(s\\)`));
-        expect(text).toMatch(/calico +eu-west-1 +3 × c6i.4xlarge \+ 1 NLB +\$2\.33 +EXISTING: measured as it is \(no up, no config change\), left up/);
+        // 3 × $0.768 + $0.0252 + 4 × $0.005 + 120 GiB × $0.088 / 720 h = $2.364 per hour running.
+        expect(text).toMatch(/calico +eu-west-1 +3 × c6i.4xlarge \+ 1 NLB +\$2\.36 +EXISTING: measured as it is \(no up, no config change\), left up/);
         expect(text).toMatch(/Existing stacks \(calico\) were not created by this command and are never destroyed by it/);
         expect(text).toMatch(new RegExp(`Teardown: the ${created} new stack\\(s\\) are destroyed at the end`));
     });
@@ -121,7 +182,8 @@ describe("buildPlan and renderPlan", () => {
     it("counts 2 instances when the stack turns the load generator off, and uses the stack's instance type", () => {
         const dir = projectWith("vxlan", "config:\n  aws:region: us-east-1\n  cni-compare:mode: vxlan\n  cni-compare:loadGenerator: false\n  cni-compare:instanceType: c7a.4xlarge\n");
         const plan = buildPlan(args(["--modes", "vxlan", "--operator-cidr", "203.0.113.7/32"]), dir, "b", "/out", new Set());
-        expect(plan.stacks[0]).toMatchObject({ instances: 2, instanceType: "c7a.4xlarge", price: { known: true, usdPerHour: 2 * 0.82112 + 0.0225 } });
+        // us-east-1: 2 × $0.82112 + NLB $0.0225 + 3 addresses × $0.005 + 80 GiB × $0.08 / 720 h.
+        expect(plan.stacks[0]).toMatchObject({ instances: 2, instanceType: "c7a.4xlarge", price: { known: true, publicIpv4: 3, ebsGiB: 80, usdPerHour: expect.closeTo(1.64224 + 0.0225 + 0.015 + 0.0088889, 6) } });
     });
 
     it("rejects a stack file whose mode is not the stack's, and an invalid value, before anything runs", () => {
@@ -162,7 +224,7 @@ describe("buildPlan and renderPlan", () => {
 
 describe("the default five-mode plan (issue #11: ≤ 20 min wall, ≤ $5 on demand)", () => {
     const five = ["--modes", "vxlan,host-gw,calico,calico-ipip,calico-vxlan", "--operator-cidr", "203.0.113.7/32"];
-    it("fits 20 minutes and $5 with the stack files as committed, and prints the arithmetic", () => {
+    it("fits 20 minutes and $5 with the stack files as committed, and prints the arithmetic part by part", () => {
         const plan = buildPlan(args(five), projectDir, "b", "/out", new Set());
         const t = estimateTimeline(plan);
         expect(t.waves).toBe(1);
@@ -170,10 +232,19 @@ describe("the default five-mode plan (issue #11: ≤ 20 min wall, ≤ $5 on dema
         expect(t.runsPerRepetition).toBe(15);
         expect(t.measure).toBe(6);
         expect(t.typical).toBeLessThanOrEqual(20);
+        // Per stack for 20 min (eu-west-1): $0.768 instances + $0.0252 NLB (1 started hour)
+        // + $0.00667 public IPv4 + $0.00489 EBS = $0.80476; × 5 = $4.02.
         const usd = estimateUsd(plan.stacks, t.perWave)!;
+        expect(usd).toBeCloseTo(5 * 0.8047556, 6);
         expect(usd).toBeLessThanOrEqual(5);
         const text = renderPlan(plan);
-        expect(text).toMatch(/on demand: 5 stacks × \(3 × c6i\.4xlarge at \$0\.768 \+ NLB \$0\.0252\) = 5 × \$2\.33\/h × 20 min = ~\$3\.88/);
+        expect(text).toMatch(/instances +3 × c6i\.4xlarge × \$0\.768\/h × 0\.333 h = \$0\.7680/);
+        expect(text).toMatch(/NLB +\$0\.0252\/h × 1 h \(every started hour is billed in full\) = \$0\.0252/);
+        expect(text).toMatch(/public IPv4 +4 addresses \(3 instances \+ 1 NLB AZ\) × \$0\.005\/h × 0\.333 h = \$0\.0067/);
+        expect(text).toMatch(/EBS gp3 +120 GiB \(3 × 40 GiB\) × \$0\.088\/GB-month ÷ 720 h × 0\.333 h = \$0\.0049/);
+        expect(text).toMatch(/stack total = \$0\.8048/);
+        expect(text).toMatch(/on demand: 5 × \$0\.8048 = ~\$4\.02/);
+        expect(text).not.toMatch(/excludes EBS/);
         expect(text).toMatch(/per wave: ups 8 min .* = 20 min/);
         expect(text).toMatch(/Timeline \(step times are ESTIMATES/);
     });
@@ -183,18 +254,24 @@ describe("the default five-mode plan (issue #11: ≤ 20 min wall, ≤ $5 on dema
         expect(estimateTimeline(plan).measure).toBe(5 * 6);
     });
 
-    it("--spot with a live price: the run costs the Spot price for the instances, the NLB at its price", () => {
+    it("--spot with a live price: the instances at the Spot price, the NLB, addresses and volumes at theirs", () => {
         const spotPrices = new Map([["eu-west-1/c6i.4xlarge", 0.3]]);
         const plan = buildPlan(args([...five, "--spot"]), projectDir, "b", "/out", new Set(), { spotPrices, spotPriceBasis: "live (test)" });
         const t = estimateTimeline(plan);
+        expect(t.perWave).toBe(20);
         const spot = estimateUsd(plan.stacks, t.perWave, "spot")!;
-        expect(spot).toBeCloseTo(5 * (3 * 0.3 + 0.0252) * (t.perWave / 60), 6);
-        expect(spot).toBeLessThanOrEqual(2);
-        expect(renderPlan(plan)).toMatch(/Spot: .* = ~\$1\.54 \(live \(test\)\); \$2\.34 less than on demand/);
+        // 5 × (3 × $0.3 × 1/3 h + $0.0252 + $0.0066667 + $0.0048889) = 5 × $0.3367556 = $1.68
+        expect(spot).toBeCloseTo(5 * 0.3367556, 6);
+        // On demand $4.0238 − $1.6838 = $2.34 less.
+        expect(renderPlan(plan)).toMatch(/Spot: instances at the current Spot price \(live \(test\)\), NLB \+ public IPv4 \+ EBS as on demand \(\$0\.18\) = ~\$1\.68; \$2\.34 less than on demand/);
     });
 
-    it("--spot without a price says the break-even Spot price instead of inventing one", () => {
+    it("--spot without a price says the break-even Spot price from the fixed costs instead of inventing one", () => {
         const plan = buildPlan(args([...five, "--spot"]), projectDir, "b", "/out", new Set(), { spotPriceBasis: "--dry-run calls nothing" });
-        expect(renderPlan(plan)).toMatch(/Spot: price not known \(--dry-run calls nothing\); .* stays under \$2\.00 when the Spot price is at most 50 % of on-demand/);
+        // Fixed: 5 × ($0.0252 + $0.0066667 + $0.0048889) = $0.1838; instances 5 × $0.768 = $3.84;
+        // ($2 − $0.1838) / $3.84 = 0.473 → 47 %.
+        expect(renderPlan(plan)).toMatch(
+            /Spot: price not known \(--dry-run calls nothing\); the instances are \$3\.84 of the on-demand figure and NLB \+ public IPv4 \+ EBS \$0\.18 whatever the market, so with --spot the run stays under \$2\.00 when the Spot price is at most 47 % of on-demand/,
+        );
     });
 });

@@ -10,7 +10,7 @@ import { UsageError } from "../core/errors";
 import type { CompareArgs } from "./args";
 import { tQuantile975 } from "../bench/results/stats";
 import { planParallelism, vcpusPerInstance, type ParallelismPlan } from "./capacity";
-import { formatUsd, pricesAsOf, stackHourlyPrice, type StackHourlyPrice } from "./prices";
+import { formatUsd, pricesAsOf, stackCost, stackCostLines, stackHourlyPrice, type StackCost, type StackHourlyPrice, type StackRates } from "./prices";
 
 /** What was read from the AWS account before planning (capacity.ts); absent in --dry-run. */
 export interface PlanAccount {
@@ -257,19 +257,21 @@ export function estimateTimeline(plan: Pick<ComparePlan, "stacks" | "parallelism
     };
 }
 
-/** USD for the stacks this run creates, each existing for `minutes`; undefined when a price is unknown. */
-export function estimateUsd(stacks: readonly StackPlan[], minutes: number, market: "on-demand" | "spot" = "on-demand"): number | undefined {
-    let total = 0;
+/** Each new stack's cost for `minutes` (prices.ts stackCost); undefined when a price is unknown. */
+export function estimateStackCosts(stacks: readonly StackPlan[], minutes: number, market: "on-demand" | "spot" = "on-demand"): { readonly stack: StackPlan; readonly rates: StackRates; readonly cost: StackCost }[] | undefined {
+    const costs: { stack: StackPlan; rates: StackRates; cost: StackCost }[] = [];
     for (const s of stacks.filter((x) => !x.existing)) {
         if (!s.price.known) return undefined;
-        if (market === "spot") {
-            if (s.spotUsdPerInstanceHour === undefined) return undefined;
-            total += (s.spotUsdPerInstanceHour * s.instances + s.price.nlbUsdPerHour) * (minutes / 60);
-        } else {
-            total += s.price.usdPerHour * (minutes / 60);
-        }
+        const perInstance = market === "spot" ? s.spotUsdPerInstanceHour : s.price.instanceUsdPerHour;
+        if (perInstance === undefined) return undefined;
+        costs.push({ stack: s, rates: s.price, cost: stackCost(s.price, minutes / 60, perInstance) });
     }
-    return total;
+    return costs;
+}
+
+/** USD for the stacks this run creates, each existing for `minutes`; undefined when a price is unknown. */
+export function estimateUsd(stacks: readonly StackPlan[], minutes: number, market: "on-demand" | "spot" = "on-demand"): number | undefined {
+    return estimateStackCosts(stacks, minutes, market)?.reduce((sum, c) => sum + c.cost.total, 0);
 }
 
 export function formatMinutes(minutes: number): string {
@@ -332,29 +334,35 @@ export function renderPlan(plan: ComparePlan): string {
     } else if (created.length === 0) {
         lines.push("Estimated cost: $0 for this run (no stack is created; existing stacks are billed to whoever runs them)");
     } else {
-        const perStack = created[0];
-        const uniform = created.every((s) => s.price.known && perStack.price.known && s.price.usdPerHour === perStack.price.usdPerHour && s.instances === perStack.instances);
-        const onDemand = estimateUsd(plan.stacks, t.perWave)!;
-        lines.push(`Estimated cost (each new stack exists for its wave, ~${formatMinutes(t.perWave)}; instances + NLB-hours; excludes EBS, data transfer, NLCUs; prices: ${pricesAsOf}):`);
-        if (uniform && perStack.price.known) {
-            const p = perStack.price;
-            lines.push(
-                `  on demand: ${created.length} stacks × (${perStack.instances} × ${perStack.instanceType} at $${+(p.instanceUsdPerHour / perStack.instances).toFixed(4)} + NLB $${+p.nlbUsdPerHour.toFixed(4)}) = ${created.length} × ${formatUsd(p.usdPerHour)}/h × ${formatMinutes(t.perWave)} = ~${formatUsd(onDemand)}`,
-            );
-        } else {
-            lines.push(`  on demand: Σ stacks' $/h × ${formatMinutes(t.perWave)} = ~${formatUsd(onDemand)}`);
+        const costs = estimateStackCosts(plan.stacks, t.perWave)!;
+        const onDemand = costs.reduce((sum, c) => sum + c.cost.total, 0);
+        lines.push(`Estimated cost (each new stack exists for its wave, ~${formatMinutes(t.perWave)}; what AWS bills by the clock: instances, NLB-hours, public IPv4 addresses, EBS; excludes data transfer, NLCUs, taxes; compare/prices.ts; prices: ${pricesAsOf}):`);
+        // Stacks with the same rates share one worked example; each group says how many it has.
+        const groups = new Map<string, typeof costs>();
+        for (const c of costs) {
+            const key = `${c.stack.region}/${c.rates.instanceType}/${c.rates.instances}`;
+            groups.set(key, [...(groups.get(key) ?? []), c]);
         }
+        for (const group of groups.values()) {
+            const { rates, cost, stack } = group[0];
+            lines.push(`  per stack (${group.length === costs.length ? "every new stack" : group.map((c) => c.stack.stack).join(", ")}; ${stack.region}), on demand:`);
+            for (const line of stackCostLines(rates, cost)) lines.push(`    ${line}`);
+            lines.push(`    stack total = $${cost.total.toFixed(4)}`);
+        }
+        const sum = [...groups.values()].map((g) => `${g.length} × $${g[0].cost.total.toFixed(4)}`).join(" + ");
+        lines.push(`  on demand: ${sum} = ~${formatUsd(onDemand)}`);
         const spot = estimateUsd(plan.stacks, t.perWave, "spot");
-        const instanceShare = created.reduce((sum, s) => sum + (s.price.known ? s.price.instanceUsdPerHour : 0), 0);
-        const nlbShare = created.reduce((sum, s) => sum + (s.price.known ? s.price.nlbUsdPerHour : 0), 0);
+        // Only the instances are discounted on Spot: the NLB, the addresses and the volumes are not.
+        const instanceShare = costs.reduce((total, c) => total + c.cost.instances, 0);
+        const fixedShare = onDemand - instanceShare;
         if (spot !== undefined) {
-            lines.push(`  Spot: Σ stacks' (instances × current Spot price + NLB) × ${formatMinutes(t.perWave)} = ~${formatUsd(spot)} (${plan.spotPriceBasis}); ${formatUsd(onDemand - spot)} less than on demand`);
+            lines.push(`  Spot: instances at the current Spot price (${plan.spotPriceBasis}), NLB + public IPv4 + EBS as on demand (${formatUsd(fixedShare)}) = ~${formatUsd(spot)}; ${formatUsd(onDemand - spot)} less than on demand`);
         } else {
             // Without a live price, say what a Spot price must be for the run to stay under $2.
-            const hours = t.perWave / 60;
-            const breakEven = (2 / hours - nlbShare) / instanceShare;
-            lines.push(
-                `  Spot: price not known (${plan.spotPriceBasis}); the instances are ${formatUsd(instanceShare * hours)} of the on-demand figure, so with --spot the run stays under $2.00 when the Spot price is at most ${Math.floor(breakEven * 100)} % of on-demand`,
+            const breakEven = (2 - fixedShare) / instanceShare;
+            if (breakEven <= 0) lines.push(`  Spot: price not known (${plan.spotPriceBasis}); NLB + public IPv4 + EBS alone are ${formatUsd(fixedShare)}, so no Spot price keeps this run under $2.00`);
+            else lines.push(
+                `  Spot: price not known (${plan.spotPriceBasis}); the instances are ${formatUsd(instanceShare)} of the on-demand figure and NLB + public IPv4 + EBS ${formatUsd(fixedShare)} whatever the market, so with --spot the run stays under $2.00 when the Spot price is at most ${Math.floor(breakEven * 100)} % of on-demand (($2.00 − ${formatUsd(fixedShare)}) ÷ ${formatUsd(instanceShare)})`,
             );
         }
         lines.push(`  --modes all (${networkModes.length} modes, at this plan's per-stack price and steps, if the quota fits them at once): ~${formatMinutes(t.perWave)} wall, ~${formatUsd((onDemand / created.length) * networkModes.length)} on demand`);

@@ -1,54 +1,112 @@
 /**
- * On-demand prices: the ONE place the comparison's cost figures come from.
+ * What AWS bills for one stack: the ONE place the comparison's cost formula and prices live. The
+ * plan's estimate (plan.ts), the closing console lines and the bill written next to the results
+ * (progress.ts billRecord → bench/bill.ts) all call `stackCost`.
  *
- * Source: AWS "Amazon EC2 On-Demand Pricing" (Linux/Unix, shared tenancy) and "Elastic Load
- * Balancing pricing" (Network Load Balancer, per NLB-hour) pages, USD per hour, as published in
- * 2025 and transcribed 2026-11-23. This workplace has no internet access, so they could not be
- * re-fetched that day: check them against the pricing pages before relying on a figure.
- * Not included: EBS root volumes, data transfer, NLB capacity units (NLCU), taxes.
+ * What a stack holds that AWS bills by the clock, and how each is billed (AWS pricing pages as
+ * published 2025; checked against the AWS Price List descriptions 2026-12-04):
+ * - instances: per instance-hour, "each partial instance-hour consumed is billed per-second" for
+ *   Linux (repost.aws knowledge-center/ec2-instance-hour-billing; 60 s minimum, ignored here).
+ * - the NLB: "You are charged for each hour or partial hour that a Network Load Balancer is
+ *   running" (aws.amazon.com/elasticloadbalancing/pricing; Price List: "per LoadBalancer-hour
+ *   (or partial hour)"), so every STARTED hour is billed in full. Counted from the NLB's creation;
+ *   AWS meters usage per clock hour, so a short NLB that straddles the top of an hour may be
+ *   billed one hour more than this counts (the pages do not say).
+ * - public IPv4 addresses: "$0.005 per In-use public IPv4 address per hour" since 2024-02-01
+ *   (aws.amazon.com/vpc/pricing, "Public IPv4 Address" tab; AWS News Blog "New – AWS Public IPv4
+ *   Address Charge"). The Price List entry has no "(or partial hour)" as the NLB's has, so it is
+ *   prorated here; AWS's pages do not state the granularity in so many words. Every instance gets
+ *   one (components/nodePair.ts hardenedInstanceArgs: associatePublicIpAddress, and the subnet's
+ *   mapPublicIpOnLaunch), and an internet-facing NLB holds one per Availability Zone it is enabled
+ *   in (components/nodePortLoadBalancer.ts: internal false, one subnet, so one AZ).
+ * - EBS: each root volume (components/nodePair.ts rootVolumeGiB, gp3) per GB-month, "billed in
+ *   per-second increments, with a 60-second minimum" (aws.amazon.com/ebs/pricing, gp3 example,
+ *   which divides by a 30-day month: 86,400 s × 30). gp3's baseline 3,000 IOPS and 125 MB/s are
+ *   free and the volumes provision no more.
+ * Not included: data transfer, NLB capacity units (NLCU), taxes, the AWS Free Tier.
+ * The figures were transcribed, not fetched by this program (no internet here): check them
+ * against the pricing pages before relying on one.
  */
+import { rootVolumeGiB } from "../components/nodePair";
 import type { comparisonInstanceTypes } from "../components/settings";
 
 export type ComparisonInstanceType = (typeof comparisonInstanceTypes)[number];
 
 export interface RegionPrices {
-    /** USD per instance-hour. */
+    /** USD per instance-hour, on demand. */
     readonly instance: Readonly<Record<ComparisonInstanceType, number>>;
-    /** USD per NLB-hour (the fixed part; NLCUs come on top). */
+    /** USD per NLB-hour (each started hour billed in full; NLCUs come on top). */
     readonly nlb: number;
+    /** USD per GB-month of gp3 storage. */
+    readonly ebsGp3GbMonth: number;
 }
 
-export const pricesAsOf = "2025 price pages, transcribed 2026-11-23 (not re-fetched)";
+export const pricesAsOf = "instances and NLB: 2025 price pages, transcribed 2026-11-23; EBS gp3 and public IPv4: AWS Price List, transcribed 2026-12-04 (not re-fetched)";
+
+/** USD per public IPv4 address-hour, every region (aws.amazon.com/vpc/pricing, since 2024-02-01). */
+export const publicIpv4UsdPerHour = 0.005;
+
+/** The month a GB-month price is divided by: the EBS pricing page's example uses 30 days. */
+export const ebsHoursPerMonth = 30 * 24;
+
+/** Availability Zones the NLB is enabled in: one subnet (components/nodePortLoadBalancer.ts). */
+export const nlbAvailabilityZones = 1;
 
 export const onDemandPrices: Readonly<Record<string, RegionPrices>> = {
+    // EBS gp3: "$0.08 per GB-month of General Purpose (gp3) provisioned storage - US East (N. Virginia)".
     "us-east-1": {
         instance: { "c5.4xlarge": 0.68, "c5a.4xlarge": 0.616, "c5d.4xlarge": 0.768, "c6i.4xlarge": 0.68, "c6a.4xlarge": 0.612, "c7i.4xlarge": 0.714, "c7a.4xlarge": 0.82112 },
         nlb: 0.0225,
+        ebsGp3GbMonth: 0.08,
     },
+    // EBS gp3: AWS prices US West (Oregon) like US East (N. Virginia).
     "us-west-2": {
         instance: { "c5.4xlarge": 0.68, "c5a.4xlarge": 0.616, "c5d.4xlarge": 0.768, "c6i.4xlarge": 0.68, "c6a.4xlarge": 0.612, "c7i.4xlarge": 0.714, "c7a.4xlarge": 0.82112 },
         nlb: 0.0225,
+        ebsGp3GbMonth: 0.08,
     },
+    // EBS gp3: "$0.088 per GB-month of General Purpose (gp3) provisioned storage - EU (Ireland)".
     "eu-west-1": {
         instance: { "c5.4xlarge": 0.768, "c5a.4xlarge": 0.696, "c5d.4xlarge": 0.872, "c6i.4xlarge": 0.768, "c6a.4xlarge": 0.6912, "c7i.4xlarge": 0.8064, "c7a.4xlarge": 0.92736 },
         nlb: 0.0252,
+        ebsGp3GbMonth: 0.088,
     },
+    // EBS gp3: "$0.0952 per GB-month of General Purpose (gp3) provisioned storage" (eu-central-1).
     "eu-central-1": {
         instance: { "c5.4xlarge": 0.776, "c5a.4xlarge": 0.696, "c5d.4xlarge": 0.888, "c6i.4xlarge": 0.776, "c6a.4xlarge": 0.6984, "c7i.4xlarge": 0.8148, "c7a.4xlarge": 0.93168 },
         nlb: 0.027,
+        ebsGp3GbMonth: 0.0952,
     },
+    // EBS gp3: "$0.096 per GB-month of General Purpose (gp3) provisioned storage - Asia Pacific (Tokyo)".
     "ap-northeast-1": {
         instance: { "c5.4xlarge": 0.856, "c5a.4xlarge": 0.768, "c5d.4xlarge": 0.976, "c6i.4xlarge": 0.856, "c6a.4xlarge": 0.7704, "c7i.4xlarge": 0.8988, "c7a.4xlarge": 1.03376 },
         nlb: 0.0243,
+        ebsGp3GbMonth: 0.096,
     },
 };
 
-/** Hourly price of one stack, or why it is unknown. */
-export type StackHourlyPrice =
-    | { readonly known: true; readonly usdPerHour: number; readonly instanceUsdPerHour: number; readonly nlbUsdPerHour: number }
-    | { readonly known: false; readonly reason: string };
+/** What one stack holds that AWS bills by the clock, with its on-demand rates. */
+export interface StackRates {
+    readonly known: true;
+    readonly instanceType: string;
+    readonly instances: number;
+    /** USD per instance-hour, on demand. */
+    readonly instanceUsdPerHour: number;
+    /** USD per NLB-hour; one NLB per stack. */
+    readonly nlbUsdPerHour: number;
+    /** Public IPv4 addresses: one per instance, one per NLB Availability Zone. */
+    readonly publicIpv4: number;
+    /** GiB of gp3 root volumes, all instances together. */
+    readonly ebsGiB: number;
+    readonly ebsUsdPerGbMonth: number;
+    /** USD per hour while everything runs (the NLB at its hourly rate): for tables, not for bills. */
+    readonly usdPerHour: number;
+}
 
-/** What one stack costs per hour: `instances` instances of `instanceType` plus one NLB. */
+/** A stack's rates, or why they are unknown. */
+export type StackHourlyPrice = StackRates | { readonly known: false; readonly reason: string };
+
+/** The rates of one stack of `instances` instances of `instanceType` in `region`, plus its NLB. */
 export function stackHourlyPrice(region: string, instanceType: string, instances: number): StackHourlyPrice {
     const prices = onDemandPrices[region];
     if (prices === undefined) {
@@ -58,8 +116,59 @@ export function stackHourlyPrice(region: string, instanceType: string, instances
     if (perInstance === undefined) {
         return { known: false, reason: `no price for ${instanceType} in ${region} in compare/prices.ts` };
     }
-    const instanceUsdPerHour = perInstance * instances;
-    return { known: true, usdPerHour: instanceUsdPerHour + prices.nlb, instanceUsdPerHour, nlbUsdPerHour: prices.nlb };
+    const publicIpv4 = instances + nlbAvailabilityZones;
+    const ebsGiB = instances * rootVolumeGiB;
+    return {
+        known: true,
+        instanceType,
+        instances,
+        instanceUsdPerHour: perInstance,
+        nlbUsdPerHour: prices.nlb,
+        publicIpv4,
+        ebsGiB,
+        ebsUsdPerGbMonth: prices.ebsGp3GbMonth,
+        usdPerHour: instances * perInstance + prices.nlb + publicIpv4 * publicIpv4UsdPerHour + (ebsGiB * prices.ebsGp3GbMonth) / ebsHoursPerMonth,
+    };
+}
+
+/** What one stack costs for `hours`, part by part. */
+export interface StackCost {
+    readonly hours: number;
+    readonly instances: number;
+    /** Hours the NLB is billed for: every started hour. */
+    readonly nlbHours: number;
+    readonly nlb: number;
+    readonly publicIpv4: number;
+    readonly ebs: number;
+    readonly total: number;
+}
+
+/**
+ * USD for one stack that exists for `hours`, its instances at `instanceUsdPerHour` (default: on
+ * demand; a Spot run passes the Spot price: only the instances are discounted).
+ */
+export function stackCost(rates: StackRates, hours: number, instanceUsdPerHour: number = rates.instanceUsdPerHour): StackCost {
+    const instances = rates.instances * instanceUsdPerHour * hours;
+    const nlbHours = Math.ceil(hours);
+    const nlb = nlbHours * rates.nlbUsdPerHour;
+    const publicIpv4 = rates.publicIpv4 * publicIpv4UsdPerHour * hours;
+    const ebs = ((rates.ebsGiB * rates.ebsUsdPerGbMonth) / ebsHoursPerMonth) * hours;
+    return { hours, instances, nlbHours, nlb, publicIpv4, ebs, total: instances + nlb + publicIpv4 + ebs };
+}
+
+/**
+ * The arithmetic of `stackCost`, one line per part, for the plan and the docs: what a reader can
+ * redo with a pocket calculator.
+ */
+export function stackCostLines(rates: StackRates, cost: StackCost, instanceLabel = `$${rates.instanceUsdPerHour}/h`): string[] {
+    const h = `${+cost.hours.toFixed(3)} h`;
+    const usd = (v: number) => `$${v.toFixed(4)}`;
+    return [
+        `instances    ${rates.instances} × ${rates.instanceType} × ${instanceLabel} × ${h} = ${usd(cost.instances)}`,
+        `NLB          $${rates.nlbUsdPerHour}/h × ${cost.nlbHours} h (every started hour is billed in full) = ${usd(cost.nlb)}`,
+        `public IPv4  ${rates.publicIpv4} addresses (${rates.instances} instances + ${nlbAvailabilityZones} NLB AZ) × $${publicIpv4UsdPerHour}/h × ${h} = ${usd(cost.publicIpv4)}`,
+        `EBS gp3      ${rates.ebsGiB} GiB (${rates.instances} × ${rootVolumeGiB} GiB) × $${rates.ebsUsdPerGbMonth}/GB-month ÷ ${ebsHoursPerMonth} h × ${h} = ${usd(cost.ebs)}`,
+    ];
 }
 
 export function formatUsd(value: number): string {

@@ -4,8 +4,8 @@
  */
 import type { CompareReport, StackState, StackTransition } from "./orchestrator";
 import type { BillFile } from "../bench/results/bill";
-import { formatUsd, pricesAsOf } from "./prices";
-import { estimateTimeline, estimateUsd, type ComparePlan, type StackPlan } from "./plan";
+import { formatUsd, pricesAsOf, stackCost } from "./prices";
+import { estimateTimeline, estimateUsd, type ComparePlan } from "./plan";
 
 /** "42s", "4m05s", "1h02m". */
 export function formatElapsed(ms: number): string {
@@ -39,41 +39,19 @@ export class ProgressBoard {
 }
 
 /**
- * Instance-hours actually used, from each stack's up-complete to its destroy-complete (stacks still
- * up are counted to `now`). Instances also run during part of `up` and `destroy`, so the bill is
- * somewhat higher: the second figure counts from the start of `up` instead.
+ * The closing lines: what the stacks this run created cost, from the bill record (billRecord) so
+ * the console and bill.json never disagree. Hours count from each stack's up start to its destroy
+ * complete (an upper bound: resources are created during up and gone before destroy ends).
  */
-export function renderRunCost(report: CompareReport, plans: readonly StackPlan[], now: number): string {
-    const lines = ["Instance-hours used (measured: up complete → destroy complete):"];
-    let totalHours = 0;
-    let totalUpperHours = 0;
-    let totalUsd = 0;
-    let usdKnown = true;
-    for (const r of report.stacks) {
-        const plan = plans.find((p) => p.stack === r.stack);
-        if (!plan || r.upStartedAt === undefined) {
-            lines.push(`  ${r.stack.padEnd(13)} never came up: 0 instance-hours counted`);
-            continue;
-        }
-        const end = r.destroyCompletedAt ?? now;
-        const stillUp = r.destroyCompletedAt === undefined;
-        const hours = r.upCompletedAt !== undefined ? ((end - r.upCompletedAt) / 3_600_000) * plan.instances : 0;
-        const upperHours = ((end - r.upStartedAt) / 3_600_000) * plan.instances;
-        totalHours += hours;
-        totalUpperHours += upperHours;
-        let usd = "";
-        if (plan.price.known) {
-            const nlbHours = r.upCompletedAt !== undefined ? (end - r.upCompletedAt) / 3_600_000 : 0;
-            const cost = (hours / plan.instances) * plan.price.instanceUsdPerHour + nlbHours * plan.price.nlbUsdPerHour;
-            totalUsd += cost;
-            usd = `, ${formatUsd(cost)}`;
-        } else {
-            usdKnown = false;
-        }
-        const state = stillUp ? (r.created ? " — STILL UP" : " — existing stack, still up") : "";
-        lines.push(`  ${r.stack.padEnd(13)} ${plan.instances} × ${plan.instanceType}: ${hours.toFixed(2)} instance-hours${usd} (≤ ${upperHours.toFixed(2)} counting the whole up)${state}`);
+export function renderRunCost(bill: BillFile): string {
+    const usd = (v: number | undefined) => (v === undefined ? "unknown" : formatUsd(v));
+    const lines = [`What the stacks this run created cost (${bill.market}; up start → destroy complete, compare/prices.ts stackCost):`];
+    for (const s of bill.stacks) {
+        const window = s.upStartedAt === undefined ? "never started: nothing billed" : `${s.instanceHours.toFixed(2)} instance-hours`;
+        const parts = s.parts ? ` (instances ${usd(s.parts.instances)}, NLB ${usd(s.parts.nlb)} for ${s.parts.nlbHours} started hour(s), public IPv4 ${usd(s.parts.publicIpv4)}, EBS ${usd(s.parts.ebs)})` : "";
+        lines.push(`  ${s.stack.padEnd(13)} ${s.instances} × ${s.instanceType}: ${window}, ${usd(s.usd)}${parts}${s.stillUp ? " — STILL UP" : ""}`);
     }
-    lines.push(`  total: ${totalHours.toFixed(2)} instance-hours (≤ ${totalUpperHours.toFixed(2)}), ${usdKnown ? `${formatUsd(totalUsd)} on demand` : "cost unknown (no price for some region/type)"}`);
+    lines.push(`  total: ${bill.measured.instanceHours.toFixed(2)} instance-hours, ${bill.measured.usd === undefined ? "cost unknown (no price for some region/type, or no Spot price read)" : `${usd(bill.measured.usd)} ${bill.market}`}`);
     return lines.join("\n");
 }
 
@@ -95,12 +73,6 @@ export function renderOutcome(report: CompareReport): string {
     return [head, ...lines].join("\n");
 }
 
-/** Hourly price of one instance of a stack in the run's market; undefined when unknown. */
-function instanceUsdPerHour(plan: StackPlan, spot: boolean): number | undefined {
-    if (!plan.price.known) return undefined;
-    return spot ? plan.spotUsdPerInstanceHour : plan.price.instanceUsdPerHour / plan.instances;
-}
-
 /**
  * The run's bill record (bench/results/bill.ts): the plan's estimate beside what the stacks this run
  * created actually used, from each one's up start to its destroy complete (to `now` if still up).
@@ -116,11 +88,13 @@ export function billRecord(report: CompareReport, plan: ComparePlan, startedAt: 
         const p = plan.stacks.find((s) => s.stack === r.stack);
         if (!p || !r.created) continue;
         const stillUp = r.upStartedAt !== undefined && r.destroyCompletedAt === undefined;
-        const hours = r.upStartedAt === undefined ? 0 : (((r.destroyCompletedAt ?? now) - r.upStartedAt) / 3_600_000) * p.instances;
-        const perInstance = instanceUsdPerHour(p, plan.spot);
-        const stackUsd = perInstance === undefined || !p.price.known ? undefined : hours * perInstance + (hours / p.instances) * p.price.nlbUsdPerHour;
+        // A stack whose up never started created nothing: nothing billed.
+        const stackHours = r.upStartedAt === undefined ? 0 : ((r.destroyCompletedAt ?? now) - r.upStartedAt) / 3_600_000;
+        const hours = stackHours * p.instances;
+        const perInstance = !p.price.known ? undefined : plan.spot ? p.spotUsdPerInstanceHour : p.price.instanceUsdPerHour;
+        const cost = perInstance === undefined || !p.price.known ? undefined : stackCost(p.price, stackHours, perInstance);
         instanceHours += hours;
-        usd = usd === undefined || stackUsd === undefined ? undefined : usd + stackUsd;
+        usd = usd === undefined || cost === undefined ? undefined : usd + cost.total;
         stacks.push({
             stack: r.stack,
             instances: p.instances,
@@ -128,7 +102,8 @@ export function billRecord(report: CompareReport, plan: ComparePlan, startedAt: 
             upStartedAt: r.upStartedAt === undefined ? undefined : new Date(r.upStartedAt).toISOString(),
             destroyCompletedAt: r.destroyCompletedAt === undefined ? undefined : new Date(r.destroyCompletedAt).toISOString(),
             instanceHours: hours,
-            usd: stackUsd,
+            usd: cost?.total,
+            ...(cost ? { parts: { instances: cost.instances, nlb: cost.nlb, nlbHours: cost.nlbHours, publicIpv4: cost.publicIpv4, ebs: cost.ebs } } : {}),
             stillUp,
         });
     }

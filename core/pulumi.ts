@@ -29,12 +29,37 @@ export function defaultBackendUrl(home: string = os.homedir()): string {
 }
 
 /**
- * The backend every command of this project uses: PULUMI_BACKEND_URL when set, else the local
- * folder above. `bench <stack>` reads stacks from the same backend `compare` created them in.
+ * The backend `compare` creates its stacks in: PULUMI_BACKEND_URL when set, else the local folder
+ * above (never the operator's own `pulumi login`, so a comparison cannot touch stacks made by
+ * hand). `bench <stack>` looks there too, after the operator's login (benchStackPlaces).
  */
 export function chooseBackend(env: Readonly<Record<string, string | undefined>>): { readonly url: string; readonly defaulted: boolean } {
     const url = env.PULUMI_BACKEND_URL?.trim();
     return url ? { url, defaulted: false } : { url: defaultBackendUrl(), defaulted: true };
+}
+
+/** One backend `bench <stack>` looks in; no `url` means the CLI's own choice (its current login). */
+export interface StackPlace {
+    readonly url?: string;
+    /** How the place is named in messages. */
+    readonly label: string;
+}
+
+/**
+ * Where `bench <stack>` looks for a stack. PULUMI_BACKEND_URL, when set, is the only place: the
+ * CLI itself takes it over any `pulumi login` (pulumi/pulumi#5789: it is used "instead of
+ * deferring to the project or the ~/.pulumi/credentials.json file to decide on the 'current'
+ * backend"). Unset, a stack made by hand after `pulumi login --local` (README) lives in the
+ * login's backend, and one `npm run compare -- --keep` left lives in compare's folder: both are
+ * looked in, the login first.
+ */
+export function benchStackPlaces(env: Readonly<Record<string, string | undefined>>): readonly StackPlace[] {
+    const chosen = chooseBackend(env);
+    if (!chosen.defaulted) return [{ url: chosen.url, label: `the backend ${chosen.url} (PULUMI_BACKEND_URL)` }];
+    return [
+        { label: "the backend of your `pulumi login` (PULUMI_BACKEND_URL is not set)" },
+        { url: chosen.url, label: `the backend ${chosen.url} (where \`npm run compare\` keeps its stacks)` },
+    ];
 }
 
 /** The passphrase protects stack secrets (kubeconfig, SSH key) in a file backend. */
@@ -64,6 +89,13 @@ export class PulumiCommandError extends CniCompareError {
  * Automation API's own pattern (automation/errors.js: `notFoundRegex = /no stack named.*found/`).
  */
 export class StackNotFoundError extends PulumiCommandError {}
+
+/**
+ * No backend to talk to: no PULUMI_BACKEND_URL, no `pulumi login`, so the CLI falls back to Pulumi
+ * Cloud and, without a token in a non-interactive session, refuses (pulumi/pulumi
+ * pkg/backend/httpstate/login.go: "%s must be set for login during non-interactive CLI sessions").
+ */
+export class NotLoggedInError extends PulumiCommandError {}
 
 /** The CLI stopped after our one SIGINT (its graceful cancel): the state was written by the CLI itself. */
 export class OperationCancelledError extends InterruptedError {}
@@ -179,7 +211,11 @@ export class GroupPulumiCommand {
             }
             if (result.code === 0) return result;
             if (sent.length === 1) throw new OperationCancelledError(`pulumi ${argv[0]} stopped after SIGINT (${describeExit(result)})`);
-            const error = /no stack named.*found/.test(result.stderr) ? new StackNotFoundError(argv, result) : new PulumiCommandError(argv, result);
+            const error = /no stack named.*found/.test(result.stderr)
+                ? new StackNotFoundError(argv, result)
+                : /PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions/.test(result.stderr)
+                  ? new NotLoggedInError(argv, result)
+                  : new PulumiCommandError(argv, result);
             throw error;
         } finally {
             signal?.removeEventListener("abort", onAbort);
@@ -187,11 +223,14 @@ export class GroupPulumiCommand {
     }
 }
 
-/** The workspace options for this project's folder and backend, with our process-group command. */
-export function workspaceOptions(projectDir: string, backendUrl: string, command: GroupPulumiCommand = new GroupPulumiCommand()): LocalWorkspaceOptions {
+/**
+ * The workspace options for this project's folder and backend (undefined: the CLI's current
+ * login, PULUMI_BACKEND_URL not passed), with our process-group command.
+ */
+export function workspaceOptions(projectDir: string, backendUrl: string | undefined, command: GroupPulumiCommand = new GroupPulumiCommand()): LocalWorkspaceOptions {
     return {
         workDir: projectDir,
-        envVars: { PULUMI_BACKEND_URL: backendUrl },
+        envVars: backendUrl === undefined ? {} : { PULUMI_BACKEND_URL: backendUrl },
         // The API's type is a class with a private constructor; our object honours the part of it
         // the API calls (see the file comment).
         pulumiCommand: command as unknown as PulumiCommand,

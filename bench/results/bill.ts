@@ -26,6 +26,8 @@ export const billFileSchema = z.object({
             /** Instance-hours from up start to destroy complete (instances exist during part of up). */
             instanceHours: z.number(),
             usd: z.number().optional(),
+            /** USD per part (compare/prices.ts stackCost); absent in bills written before it, or when a price is unknown. */
+            parts: z.object({ instances: z.number(), nlb: z.number(), nlbHours: z.number().int(), publicIpv4: z.number(), ebs: z.number() }).optional(),
             stillUp: z.boolean(),
         }),
     ),
@@ -42,17 +44,22 @@ export function readBillFile(folder: string): BillFile | undefined {
 /** The report's bill section: the estimate and the measured figure, per stack and in total. */
 export function billMarkdown(cost: BillFile): string {
     const usd = (v: number | undefined) => (v === undefined ? "unknown" : `$${v.toFixed(2)}`);
+    // The parts are cents or less: three decimals, so they add up visibly to the total.
+    const part = (v: number) => `$${v.toFixed(3)}`;
     const lines = [
         "## AWS bill: estimated and measured",
         "",
         `Estimated before the run: ~${cost.estimate.minutes.toFixed(1)} min, ~${usd(cost.estimate.usd)} ${cost.market} (${cost.estimate.basis}).`,
         `Measured: ${cost.measured.minutes.toFixed(1)} min from the first up to the last destroy, ${cost.measured.instanceHours.toFixed(2)} instance-hours, ${usd(cost.measured.usd)} ${cost.market} (prices: ${cost.prices}).`,
         "",
-        "| stack | instances | up started | destroy complete | instance-hours | USD |",
-        "|---|---|---|---|---|---|",
-        ...cost.stacks.map(
-            (s) => `| ${s.stack} | ${s.instances} × ${s.instanceType} | ${s.upStartedAt ?? "–"} | ${s.destroyCompletedAt ?? (s.stillUp ? "STILL UP" : "–")} | ${s.instanceHours.toFixed(2)} | ${usd(s.usd)} |`,
-        ),
+        "What AWS bills by the clock (compare/prices.ts): instances per second, the NLB per started hour, public IPv4 addresses and EBS volumes prorated; data transfer, NLB capacity units and taxes are not counted.",
+        "",
+        "| stack | instances | up started | destroy complete | instance-hours | instances USD | NLB USD (hours) | public IPv4 USD | EBS USD | USD |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        ...cost.stacks.map((s) => {
+            const parts = s.parts ? `${part(s.parts.instances)} | ${part(s.parts.nlb)} (${s.parts.nlbHours}) | ${part(s.parts.publicIpv4)} | ${part(s.parts.ebs)}` : "– | – | – | –";
+            return `| ${s.stack} | ${s.instances} × ${s.instanceType} | ${s.upStartedAt ?? "–"} | ${s.destroyCompletedAt ?? (s.stillUp ? "STILL UP" : "–")} | ${s.instanceHours.toFixed(2)} | ${parts} | ${usd(s.usd)} |`;
+        }),
         "",
     ];
     return lines.join("\n");

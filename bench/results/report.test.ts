@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { UsageError } from "../../core/errors";
-import { completedRepetitions, formatValue, percentOfHost, percentOfHostDefinition, ranking, renderReport, reportCharts, reportMarkdown, separatedPairs, withBaseline } from "./report";
+import { completedRepetitions, formatValue, scheduleSentence, percentOfHost, percentOfHostDefinition, ranking, renderReport, reportCharts, reportMarkdown, separatedPairs, withBaseline } from "./report";
 import { barChart, groupedBarChart, niceMax, niceTicks } from "./svg";
 import { aggregate, summarySchema, type BenchSummaryFile, type FigureInfo, type Sample } from "./summary";
 
@@ -247,5 +247,28 @@ describe("--baseline host: the field report's table first", () => {
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
+    });
+});
+
+describe("how the targets took turns", () => {
+    const order = [["a", "b"], ["b", "a"], ["a", "b"]];
+    const settings = summaryOf([]).settings;
+    it("a concurrent run says so, and lists no rotation it did not do", () => {
+        const text = scheduleSentence({ settings: { ...settings, schedule: "concurrent" }, order: [["a", "b"], ["a", "b"], ["a", "b"]] });
+        expect(text).toMatch(/^Targets were measured concurrently: separate clusters, all at the same time/);
+        expect(text).not.toMatch(/round-robin|rotated/);
+    });
+    it("a round-robin run lists each repetition's order", () => {
+        expect(scheduleSentence({ settings: { ...settings, schedule: "round-robin" }, order })).toBe(
+            "Targets were measured round-robin, one at a time, the order rotated each repetition: 1: a → b; 2: b → a; 3: a → b.",
+        );
+    });
+    it("a summary.json written before the schedule was recorded was round-robin (the only schedule then)", () => {
+        expect(scheduleSentence({ settings, order })).toMatch(/^Targets were measured round-robin/);
+    });
+    it("the rendered report carries the sentence of the run's schedule", () => {
+        const md = reportMarkdown(summaryOf([], { settings: { ...settings, schedule: "concurrent" }, order: [["host-gw", "vxlan"], ["host-gw", "vxlan"], ["host-gw", "vxlan"]] }));
+        expect(md).toMatch(/Targets were measured concurrently/);
+        expect(md).not.toMatch(/measured round-robin/);
     });
 });

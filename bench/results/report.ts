@@ -418,9 +418,8 @@ export function reportMarkdown(s: BenchSummaryFile, rendered?: { readonly record
         `Each figure is ${repetitionText}, followed by its **95% confidence interval** in brackets ` +
             `(positive figures: Student t on the logarithms, exp(mean(ln x) ± t(0.975, n−1)·sd(ln x)/√n), which never reaches 0; ` +
             `counts with zeros: mean ± t·s/√n held at 0). Every tool run lasts ${st.durationSeconds} s after a discarded ${st.warmupSeconds} s warm-up ` +
-            `(iperf3 \`-O\`; wrk and sockperf ping-pong: a separate run thrown away; sockperf under-load: its own first 400 ms; the UDP cost runs: their first 0.5 s). Targets were measured round-robin, the order rotated each repetition: ` +
-            s.order.map((o, i) => `${i + 1}: ${o.join(" → ")}`).join("; ") +
-            ".",
+            `(iperf3 \`-O\`; wrk and sockperf ping-pong: a separate run thrown away; sockperf under-load: its own first 400 ms; the UDP cost runs: their first 0.5 s). ` +
+            scheduleSentence(s),
     );
     out.push("");
     if (s.baseline) {
@@ -764,4 +763,15 @@ export async function renderReport(folder: string, options: RenderOptions = {}):
     // A comparison adds what its stacks cost on AWS (estimate and measured) once its stacks are torn down.
     const bill = readBillFile(folder);
     fs.writeFileSync(path.join(folder, "report.md"), reportMarkdown(summary, { recordedBaseline: recorded.baseline }) + (bill ? `\n${billMarkdown(bill)}` : ""));
+}
+
+/**
+ * How the targets took turns, as the run recorded it (summary.json settings.schedule, written by
+ * bench/run.ts). Files without it predate concurrent measuring: those runs were round-robin.
+ */
+export function scheduleSentence(s: Pick<BenchSummaryFile, "settings" | "order">): string {
+    if (s.settings.schedule === "concurrent") {
+        return "Targets were measured concurrently: separate clusters, all at the same time, each running its repetitions one after another.";
+    }
+    return `Targets were measured round-robin, one at a time, the order rotated each repetition: ${s.order.map((o, i) => `${i + 1}: ${o.join(" → ")}`).join("; ")}.`;
 }

@@ -14,6 +14,18 @@
  *   destroy --yes --skip-preview …       Stack.destroy
  *   stack rm --yes --preserve-config <n> removeStack
  *   cancel --yes --stack <name>          Stack.cancel (interface/index.js API.cancel)
+ *   login --local | login <file://…>     the README's manual set-up, with
+ *   config set <key> <value> --stack <n>  … and the stack's config (not kept: nothing reads it)
+ *
+ * Where the stacks live, as the real CLI decides it: PULUMI_BACKEND_URL when set (non-empty),
+ * else the `current` backend of `pulumi login` in `$PULUMI_HOME/credentials.json` (default
+ * `~/.pulumi`; pulumi/pulumi#5789: the variable is used "instead of deferring to the project or
+ * the ~/.pulumi/credentials.json file"; #3300: PULUMI_HOME), else Pulumi Cloud, which without
+ * PULUMI_ACCESS_TOKEN refuses in a non-interactive session with the CLI's own line
+ * (pkg/backend/httpstate/login.go). Only file:// backends are modelled, laid out as the DIY
+ * backend lays them out: `<dir>/.pulumi/stacks/<project>/<stack>.json`, the project named by the
+ * Pulumi.yaml in the working directory; `~` is the account's home directory (the CLI resolves it
+ * with Go's user.Current(), not $HOME: pkg/backend/diy/backend.go massageBlobPath).
  *
  * Every process appends to `<dir>/log.jsonl`: its start (argv), each signal it receives, its exit.
  * `up` and `destroy` take their time and take even longer to exit after a signal, like the real
@@ -49,6 +61,7 @@ function script(): string {
     return `#!${process.execPath}
 "use strict";
 const fs = require("fs");
+const os = require("os");
 const path = require("path");
 const dir = path.resolve(__dirname, "..");
 const behavior = JSON.parse(fs.readFileSync(path.join(dir, "behavior.json"), "utf8"));
@@ -59,9 +72,25 @@ const command = words.slice(0, words[0] === "stack" || words[0] === "config" ? 2
 const stackArg = flag("--stack") || (command === "stack init" || command === "stack rm" ? words[2] : undefined);
 const stack = stackArg ? stackArg.split("/").pop() : undefined;
 const log = (entry) => fs.appendFileSync(path.join(dir, "log.jsonl"), JSON.stringify({ at: Date.now(), pid: process.pid, command, stack, ...entry }) + "\\n");
-const stackFile = (name) => path.join(dir, "stacks", name + ".json");
 const exit = (code, stderr) => { if (stderr) process.stderr.write(stderr + "\\n"); log({ event: "exit", code }); process.exit(code); };
-fs.mkdirSync(path.join(dir, "stacks"), { recursive: true });
+const pulumiHome = process.env.PULUMI_HOME || path.join(os.userInfo().homedir, ".pulumi");
+const credentialsFile = path.join(pulumiHome, "credentials.json");
+const fileBackendDir = (url) => { const p = url.slice("file://".length); return p === "~" ? os.userInfo().homedir : p.startsWith("~/") ? path.join(os.userInfo().homedir, p.slice(2)) : path.resolve(p); };
+function backendUrl() {
+    const fromEnv = (process.env.PULUMI_BACKEND_URL || "").trim();
+    if (fromEnv) return fromEnv;
+    try { const current = JSON.parse(fs.readFileSync(credentialsFile, "utf8")).current; if (current) return current; } catch {}
+    if (!process.env.PULUMI_ACCESS_TOKEN) exit(255, "error: PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions");
+    exit(255, "fake pulumi: Pulumi Cloud is not modelled");
+}
+function stacksDir() {
+    const url = backendUrl();
+    if (!url.startsWith("file://")) exit(255, "fake pulumi: only file:// backends are modelled, not " + url);
+    let project;
+    try { project = /^name:\\s*(\\S+)/m.exec(fs.readFileSync(path.join(process.cwd(), "Pulumi.yaml"), "utf8"))[1]; } catch { exit(255, "error: no Pulumi.yaml project file found (searching upwards from " + process.cwd() + ")"); }
+    return path.join(fileBackendDir(url), ".pulumi", "stacks", project);
+}
+const stackFile = (name) => path.join(stacksDir(), name + ".json");
 log({ event: "start", argv: args });
 const exists = (name) => fs.existsSync(stackFile(name));
 const notFound = () => exit(255, "error: no stack named '" + stack + "' found");
@@ -74,10 +103,20 @@ function longRunning(ms, onSigint, onSigterm, done) {
 }
 switch (command) {
     case "version": process.stdout.write("v3.248.0\\n"); exit(0); break;
-    case "stack ls": process.stdout.write(JSON.stringify(fs.readdirSync(path.join(dir, "stacks")).map((f) => ({ name: f.replace(/\\.json$/, "") }))) + "\\n"); exit(0); break;
-    case "stack init": if (exists(stack)) exit(255, "error: stack '" + stack + "' already exists"); fs.writeFileSync(stackFile(stack), JSON.stringify({ deployed: false })); exit(0); break;
+    case "stack ls": { const d = stacksDir(); process.stdout.write(JSON.stringify((fs.existsSync(d) ? fs.readdirSync(d) : []).map((f) => ({ name: f.replace(/\\.json$/, "") }))) + "\\n"); exit(0); break; }
+    case "stack init": if (exists(stack)) exit(255, "error: stack '" + stack + "' already exists"); fs.mkdirSync(stacksDir(), { recursive: true }); fs.writeFileSync(stackFile(stack), JSON.stringify({ deployed: false })); exit(0); break;
+    case "login": {
+        const url = args.includes("--local") ? "file://~" : words[1];
+        if (!url || !url.startsWith("file://")) exit(255, "fake pulumi: only login --local and login file://… are modelled");
+        fs.mkdirSync(pulumiHome, { recursive: true });
+        fs.writeFileSync(credentialsFile, JSON.stringify({ current: url, accessTokens: { [url]: "" } }));
+        process.stdout.write("Logged in to " + url + "\\n");
+        exit(0);
+        break;
+    }
     case "stack select": exists(stack) ? exit(0) : notFound(); break;
     case "config set-all": exists(stack) ? exit(0) : notFound(); break;
+    case "config set": exists(stack) ? exit(0) : notFound(); break;
     case "stack history": process.stdout.write("[]\\n"); exit(0); break;
     case "stack output": {
         if (!exists(stack)) notFound();
