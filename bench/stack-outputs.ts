@@ -5,7 +5,7 @@
  */
 import * as path from "node:path";
 import { parseWithSchema, readJsonFile } from "../core/schema";
-import { chooseBackend, GroupPulumiCommand, StackNotFoundError, workspaceOptions } from "../core/pulumi";
+import { chooseBackend, GroupPulumiCommand, PulumiCliMissingError, requirePulumiCli, StackNotFoundError, workspaceOptions } from "../core/pulumi";
 import { UsageError } from "../core/errors";
 import { stackOutputsSchema, targetsFileSchema, type Target } from "./targets";
 
@@ -33,13 +33,18 @@ export async function readStackOutputs(stackName: string, source: StackSource = 
     const workDir = source.workDir ?? projectDir;
     const backend = chooseBackend(source.env ?? process.env);
     try {
+        requirePulumiCli(source.command?.command, source.env ?? process.env);
+    } catch (err) {
+        throw new PulumiCliMissingError(`stack "${stackName}": cannot read its outputs: ${(err as Error).message}; or pass --targets <file.json> instead of stack names`, { cause: err });
+    }
+    try {
         const stack = await LocalWorkspace.selectStack({ stackName, workDir }, workspaceOptions(workDir, backend.url, source.command));
         const outputs = await stack.outputs();
         return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value]));
     } catch (err) {
         const where = `in the backend ${backend.url}${backend.defaulted ? " (PULUMI_BACKEND_URL is not set: the default `npm run compare` uses)" : " (PULUMI_BACKEND_URL)"}`;
         if (err instanceof StackNotFoundError) throw new UsageError(`stack "${stackName}": not found ${where}: ${err.message}`);
-        throw new Error(`stack "${stackName}": cannot read its outputs with the Pulumi Automation API ${where}: ${(err as Error).message}\nIt needs the Pulumi CLI on PATH; without it pass --targets <file.json>.`);
+        throw new Error(`stack "${stackName}": cannot read its outputs with the Pulumi Automation API ${where}: ${(err as Error).message}`);
     }
 }
 

@@ -14,7 +14,7 @@ import * as readline from "node:readline/promises";
 import { ConfigError } from "../components/settings";
 import { exitCodes, runCli, watchInterrupts } from "../core/cli";
 import { UsageError } from "../core/errors";
-import { chooseBackend, checkPassphrase, defaultStopSchedule, GroupPulumiCommand, type StopSchedule } from "../core/pulumi";
+import { chooseBackend, checkPassphrase, defaultStopSchedule, GroupPulumiCommand, requirePulumiCli, type StopSchedule } from "../core/pulumi";
 import { parseCompareArgs, usage, type CompareArgs } from "./args";
 import type { StackEngine } from "./engine";
 import { Ledger, RunLock } from "./ledger";
@@ -66,6 +66,8 @@ export async function pulumiWiring(env: NodeJS.ProcessEnv, options: PulumiWiring
     const backend = chooseBackend(env);
     const problem = checkPassphrase(env, backend.url);
     if (problem) throw new UsageError(problem);
+    // Before anything is created (the backend folder, the ledger, the lock).
+    requirePulumiCli(options.command, env);
     const ledgerDir = options.ledgerDir ?? path.join(projectDir, ".compare-ledger");
     const command = new GroupPulumiCommand(options.command, options.schedule ?? defaultStopSchedule);
     // Imported lazily: the runner pulls in SSH and Kubernetes clients that --help never needs.
