@@ -8,9 +8,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { cleanupLeftovers } from "./cleanup";
 import { cpuAccountingRoot } from "./cpuGroup";
 import { Lab } from "./lab";
-import { cleanupEntry, isSameProcess, readLedgers, scanLedgers, type LedgerEntry } from "./ledger";
+import { isSameProcess, readLedgers, scanLedgers, type LedgerEntry } from "./ledger";
 import { servedDocroot } from "./guestbook";
 import { labPrefix } from "./topology";
 
@@ -62,12 +63,16 @@ interface LabChild {
 }
 
 /** Starts the lab CLI in this process's own node (one process: SIGKILL leaves no relay behind). */
+/** Every lab child started, so that a failed test ends them before removing what they made. */
+const children: ChildProcess[] = [];
+
 function startLab(ledgerDir: string, args: string[]): LabChild {
     const child = spawn(process.execPath, ["--import", "tsx", "test/lab/lab-entry.ts", ...args], {
         cwd: projectDir,
         env: { ...process.env, LAB_TEST_LEDGER_DIR: ledgerDir },
         stdio: ["ignore", "pipe", "pipe"],
     });
+    children.push(child);
     const ledgers = new Map<string, LedgerEntry>();
     const watch = setInterval(() => {
         for (const e of scanLedgers(ledgerDir).entries) ledgers.set(e.runId, e);
@@ -101,9 +106,17 @@ describe.skipIf(!isRoot)("lab cleanup (root: runs the lab CLI)", () => {
         return d;
     };
     afterAll(async () => {
-        // Whatever a failed assertion left: remove it through the same ledger code.
+        // A test that failed before killing its labs: end them first, so none goes on creating
+        // things after its ledger is gone.
+        for (const child of children) {
+            if (child.exitCode !== null || child.signalCode !== null) continue;
+            const exited = new Promise((r) => child.once("exit", r));
+            child.kill("SIGKILL");
+            await exited;
+        }
+        // Whatever a failed assertion left: remove it through the same code as `--cleanup`.
         for (const d of dirs) {
-            for (const e of scanLedgers(d).entries) await cleanupEntry(d, e);
+            await cleanupLeftovers(d, { log: () => undefined, error: () => undefined });
             rmSync(d, { recursive: true, force: true });
         }
     });
@@ -220,7 +233,7 @@ describe.skipIf(!isRoot)("lab cleanup (root: runs the lab CLI)", () => {
         const schedule = `seed ${seed}, SIGKILL ${runs.map((r) => `${r.killAfterMs} ms`).join(", ")} after each run's ledger`;
         await Promise.all(
             runs.map(async (r) => {
-                await waitForOutput(r.lab, /lab: run [0-9a-f]+;/, 30_000);
+                await waitForOutput(r.lab, /lab: run [0-9a-f]+;/, 60_000);
                 await new Promise((resolve) => setTimeout(resolve, r.killAfterMs));
                 r.lab.child.kill("SIGKILL");
                 await r.lab.exit;
