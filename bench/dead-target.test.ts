@@ -53,7 +53,8 @@ describe("a dead target", () => {
     it("SSH to a closed port on 127.0.0.1 fails within seconds, naming the host, never the key", async () => {
         const port = await freeLoopbackPort(); // free = nothing listens there
         const started = Date.now();
-        const err: Error = await runBenchmark([awsTarget(port)], { outDir: tmpOut(), repetitions: 1 }).then(
+        const outDir = path.join(tmpOut(), "results");
+        const err: Error = await runBenchmark([awsTarget(port)], { outDir, repetitions: 1 }).then(
             () => {
                 throw new Error("expected the run to fail");
             },
@@ -62,6 +63,7 @@ describe("a dead target", () => {
         expect(Date.now() - started).toBeLessThan(5000);
         expect(err.message).toMatch(new RegExp(`SSH to ubuntu@127\\.0\\.0\\.1:${port} failed: .*ECONNREFUSED`));
         expect(err.message).not.toContain("PRIVATE KEY");
+        expect(fs.existsSync(outDir), "no results folder before the first measurement").toBe(false);
     });
 
     it("a lab target whose network namespace does not exist fails with the namespace's name", async (ctx) => {
@@ -81,10 +83,12 @@ describe("a dead target", () => {
             },
         };
         const started = Date.now();
-        await expect(runBenchmark([target], { outDir: tmpOut(), repetitions: 1 })).rejects.toThrow(
+        const outDir = path.join(tmpOut(), "results");
+        await expect(runBenchmark([target], { outDir, repetitions: 1 })).rejects.toThrow(
             new RegExp(`target "lab-dead": network namespace "${missing}" is not usable: Cannot open network namespace`),
         );
         expect(Date.now() - started).toBeLessThan(5000);
+        expect(fs.existsSync(outDir), "no results folder before the first measurement").toBe(false);
     });
 
     it("missing outputs are named before anything connects", () => {
@@ -102,6 +106,9 @@ describe("a dead target", () => {
         await expect(runBenchmark(t, { outDir: tmpOut(), measurements: ["iperf"] })).rejects.toThrow(/measurements: "iperf" is not a measurement; allowed: http, guestbook, iperf3, latency, scaling/);
         await expect(runBenchmark(t, { outDir: tmpOut(), scalingPods: [3] })).rejects.toThrow(/scalingPods: 3 is not allowed; each count must be an even integer/);
         await expect(runBenchmark(t, { outDir: tmpOut(), cases: ["iperf3.pod"] })).rejects.toThrow(/cases: "iperf3.pod" is not a case/);
+        const file = path.join(tmpOut(), "a-file");
+        fs.writeFileSync(file, "");
+        await expect(runBenchmark(t, { outDir: path.join(file, "results") })).rejects.toThrow(`outDir: "${path.join(file, "results")}" cannot be created or written: ${file} is not a folder`);
     });
 });
 

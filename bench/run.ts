@@ -205,6 +205,26 @@ export const openSessionByPlatform: SessionFactory = async (target, signal) => {
     );
 };
 
+/**
+ * Refuses a results folder that could not be made or written: it or its nearest existing parent
+ * must be a folder this process may write in (access(2) W_OK). Creates nothing.
+ */
+export function assertCanCreateFolder(key: string, dir: string): void {
+    let existing = dir;
+    while (!fs.existsSync(existing)) existing = path.dirname(existing);
+    const problem = !fs.statSync(existing).isDirectory() ? `${existing} is not a folder` : !canWrite(existing) ? `${existing} is not writable` : undefined;
+    if (problem) throw new Error(`${key}: ${JSON.stringify(dir)} cannot be created or written: ${problem}`);
+}
+
+function canWrite(dir: string): boolean {
+    try {
+        fs.accessSync(dir, fs.constants.W_OK);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
 function safeFileName(s: string): string {
     return s.replace(/[^A-Za-z0-9._-]+/g, "_");
 }
@@ -229,7 +249,9 @@ export async function runBenchmark(targets: Target[], options: BenchOptions): Pr
     const progress = options.onProgress ?? (() => undefined);
     const openSession = options.openSession ?? openSessionByPlatform;
     const outDir = path.resolve(options.outDir);
-    fs.mkdirSync(path.join(outDir, "raw"), { recursive: true });
+    // Checked now, created with the first raw file (or the summary): a run that cannot start
+    // (a dead target, a missing namespace) leaves no empty results folder behind.
+    assertCanCreateFolder("outDir", outDir);
     const startedAt = new Date().toISOString();
     const steps = settings.repetitions * targets.length * settings.measurements.length;
     progress({
@@ -394,6 +416,7 @@ export async function runBenchmark(targets: Target[], options: BenchOptions): Pr
         skipped: skipped.length > 0 ? skipped : undefined,
         aborted: aborted || undefined,
     };
+    fs.mkdirSync(outDir, { recursive: true });
     fs.writeFileSync(path.join(outDir, "summary.json"), JSON.stringify(file, null, 2) + "\n");
     await renderReport(outDir);
     progress({ kind: "done", message: `results in ${outDir} (report.md, summary.json, charts/, raw/)` });

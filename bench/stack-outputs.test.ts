@@ -8,7 +8,7 @@ import { awsHttpEndpoints } from "./sessions/aws-k3s";
 import { main, parseBenchCommand } from "./cli";
 import { exitCodeOfMain } from "../core/cli";
 import { UsageError } from "../core/errors";
-import { GroupPulumiCommand } from "../core/pulumi";
+import { GroupPulumiCommand, PulumiCliMissingError } from "../core/pulumi";
 import { loadTargetsFile, readStackOutputs, targetFromStackOutputs } from "./stack-outputs";
 import { readFakePulumiLog, writeFakePulumi } from "../test/compare/fake-pulumi";
 import { stackOutputsSchema, type StackOutputs } from "./targets";
@@ -218,6 +218,14 @@ describe("bench <stack> with the Pulumi CLI (a fake `pulumi` that picks its back
         } finally {
             s.restore();
         }
+    });
+});
+
+describe("bench <stack> without the Pulumi CLI", () => {
+    it("says how to install it, or to pass --targets, before starting anything", async () => {
+        const read = readStackOutputs("vxlan", { env: { PATH: path.dirname(process.execPath) } });
+        await expect(read).rejects.toThrow(PulumiCliMissingError);
+        await expect(read).rejects.toThrow(/"pulumi" is not on PATH; install the Pulumi CLI \(https:\/\/www\.pulumi\.com\/docs\/iac\/download-install\/\).*--targets <file\.json>/);
     });
 });
 

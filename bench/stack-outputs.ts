@@ -5,7 +5,7 @@
  */
 import * as path from "node:path";
 import { parseWithSchema, readJsonFile } from "../core/schema";
-import { benchStackPlaces, GroupPulumiCommand, NotLoggedInError, StackNotFoundError, workspaceOptions, type StackPlace } from "../core/pulumi";
+import { benchStackPlaces, GroupPulumiCommand, NotLoggedInError, PulumiCliMissingError, requirePulumiCli, StackNotFoundError, workspaceOptions, type StackPlace } from "../core/pulumi";
 import { UsageError } from "../core/errors";
 import { stackOutputsSchema, targetsFileSchema, type Target } from "./targets";
 
@@ -33,6 +33,11 @@ export interface StackSource {
 export async function readStackOutputs(stackName: string, source: StackSource = {}): Promise<OutputValues> {
     const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
     const workDir = source.workDir ?? projectDir;
+    try {
+        requirePulumiCli(source.command?.command, source.env ?? process.env);
+    } catch (err) {
+        throw new PulumiCliMissingError(`stack "${stackName}": cannot read its outputs: ${(err as Error).message}; or pass --targets <file.json> instead of stack names`, { cause: err });
+    }
     const places = benchStackPlaces(source.env ?? process.env);
     const cannotRead = (place: StackPlace, err: unknown) =>
         new Error(`stack "${stackName}": cannot read its outputs with the Pulumi Automation API in ${place.label}: ${(err as Error).message}\nIt needs the Pulumi CLI on PATH; without it pass --targets <file.json>.`);

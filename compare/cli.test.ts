@@ -117,7 +117,42 @@ describe("npm run compare (child process, stand-in engine)", () => {
         expect(ledger.entries()).toEqual([]);
     });
 
-    it("runs a whole comparison, prints the plan and what the created stacks cost, and exits 0", async () => {
+    /** A leftover from an earlier run: the stack in the stand-in's backend and in the ledger. */
+    function seedLeftover(dir: string, stack: string): void {
+        seedExistingStack(dir, stack, 40);
+        new Ledger(path.join(dir, ".compare-ledger")).record({ stack, phase: "created", runId: "20261204T000000Z", pid: 999_999, recordedAt: new Date().toISOString() });
+    }
+
+    it("--cleanup: a Ctrl-C during a destroy that then completes says so and exits 0 (nothing was interrupted, nothing is left)", async () => {
+        const dir = stateDir({ destroyMs: 3_000 });
+        seedLeftover(dir, "vxlan");
+        const cleanup = start(dir, ["--cleanup", "--yes"]);
+        await until(() => readStandInState(dir).events.some((e) => e.op === "destroy-start"), "the destroy to start", cleanup.output);
+        cleanup.child.kill("SIGINT");
+        const { code } = await cleanup.exit;
+        expect(cleanup.output()).toMatch(/SIGINT: teardown is running and is not interrupted/);
+        expect(cleanup.output()).toMatch(/Cleanup: 1 destroyed, 0 never existed, 0 failed\.\nSIGINT was received during the cleanup; destroys are never interrupted, and this cleanup ran to its end\./);
+        expect(code, cleanup.output()).toBe(0);
+        expect(new Ledger(path.join(dir, ".compare-ledger")).entries()).toEqual([]);
+    });
+
+    it("--cleanup: Ctrl-C three times (teardown abandoned) exits 130 and the stack stays in the ledger", async () => {
+        const dir = stateDir({ destroyMs: 20_000 });
+        seedLeftover(dir, "vxlan");
+        const cleanup = start(dir, ["--cleanup", "--yes"]);
+        await until(() => readStandInState(dir).events.some((e) => e.op === "destroy-start"), "the destroy to start", cleanup.output);
+        // Apart by more than core/cli.ts's 1 s repeat window, within the 10 s confirmation window.
+        for (let i = 0; i < 3; i++) {
+            cleanup.child.kill("SIGINT");
+            await new Promise((r) => setTimeout(r, 1_300));
+        }
+        const { code } = await cleanup.exit;
+        expect(cleanup.output()).toMatch(/Cleanup: 0 destroyed, 0 never existed, 1 failed\.\nTeardown abandoned \(SIGINT\)/);
+        expect(code, cleanup.output()).toBe(130);
+        expect(new Ledger(path.join(dir, ".compare-ledger")).entries().map((e) => e.stack)).toEqual(["vxlan"]);
+    });
+
+        it("runs a whole comparison, prints the plan and what the created stacks cost, and exits 0", async () => {
         const dir = stateDir({ upMs: 100, destroyMs: 50, benchMs: 50 });
         const run = start(dir, compareArgs);
         const { code } = await run.exit;

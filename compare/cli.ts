@@ -14,11 +14,11 @@ import * as readline from "node:readline/promises";
 import { ConfigError } from "../components/settings";
 import { exitCodes, runCli, watchInterrupts } from "../core/cli";
 import { UsageError } from "../core/errors";
-import { chooseBackend, checkPassphrase, defaultStopSchedule, GroupPulumiCommand, type StopSchedule } from "../core/pulumi";
+import { chooseBackend, checkPassphrase, defaultStopSchedule, GroupPulumiCommand, requirePulumiCli, type StopSchedule } from "../core/pulumi";
 import { parseCompareArgs, usage, type CompareArgs } from "./args";
 import type { StackEngine } from "./engine";
 import { Ledger, RunLock } from "./ledger";
-import { cleanupLeftovers, runComparison, type BenchmarkRunner, type CompareReport } from "./orchestrator";
+import { cleanupLeftovers, cleanupOutcome, runComparison, type BenchmarkRunner, type CompareReport } from "./orchestrator";
 import { AwsAccountCapacity, explainCapacityError, type AccountCapacity } from "./capacity";
 import { buildPlan, renderPlan, type PlanAccount } from "./plan";
 import { billFileName } from "../bench/results/bill";
@@ -66,6 +66,8 @@ export async function pulumiWiring(env: NodeJS.ProcessEnv, options: PulumiWiring
     const backend = chooseBackend(env);
     const problem = checkPassphrase(env, backend.url);
     if (problem) throw new UsageError(problem);
+    // Before anything is created (the backend folder, the ledger, the lock).
+    requirePulumiCli(options.command, env);
     const ledgerDir = options.ledgerDir ?? path.join(projectDir, ".compare-ledger");
     const command = new GroupPulumiCommand(options.command, options.schedule ?? defaultStopSchedule);
     // Imported lazily: the runner pulls in SSH and Kubernetes clients that --help never needs.
@@ -135,8 +137,9 @@ async function cleanupCommand(args: CompareArgs, wiring: CompareWiring, ledger: 
         interrupts.dispose();
     }
     console.log(`Cleanup: ${report.destroyed.length} destroyed, ${report.absent.length} never existed, ${report.failed.length} failed.`);
-    if (interrupts.signal.aborted) return exitCodes.interrupted;
-    return report.failed.length === 0 ? exitCodes.ok : exitCodes.failure;
+    const outcome = cleanupOutcome(report, { received: interrupts.received(), abandoned: interrupts.abandon.aborted });
+    if (outcome.note) console.log(outcome.note);
+    return outcome.code;
 }
 
 /**
@@ -171,7 +174,7 @@ function watchTeardownInterrupts() {
                 `To ABANDON teardown (stacks stay in the ledger for \`npm run compare -- --cleanup\`), press Ctrl-C again within ${abandonConfirmMs / 1000} s.`,
         );
     });
-    return Object.assign(state, { signal: watch.signal, abandon: abandon.signal, dispose: () => watch.dispose() });
+    return Object.assign(state, { signal: watch.signal, abandon: abandon.signal, dispose: () => watch.dispose(), received: () => watch.received });
 }
 
 /** The exit code of a finished comparison (docs/compare.md). */

@@ -168,3 +168,35 @@ describe("compare with a fake pulumi CLI on PATH: signals and teardown order", (
         expect(run.output()).toMatch(/LEFTOVER: stack vxlan was not destroyed: its update had to be killed/);
     });
 });
+
+describe("compare without a Pulumi CLI", () => {
+    it("a run and --cleanup stop with the install hint (exit 1) and create nothing: no backend folder, no ledger", async () => {
+        for (const args of [["--modes", "vxlan", "--operator-cidr", "203.0.113.7/32", "--yes"], ["--cleanup", "--yes"]]) {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "compare-no-pulumi-"));
+            dirs.push(dir);
+            // A PATH with node's folder only (no pulumi there), and a HOME of our own: the default
+            // backend (PULUMI_BACKEND_URL unset) is ~/.pulumi-cni-compare (core/pulumi.ts).
+            const env: NodeJS.ProcessEnv = {
+                ...process.env,
+                PATH: path.dirname(process.execPath),
+                HOME: path.join(dir, "home"),
+                PULUMI_CONFIG_PASSPHRASE: "test-only",
+                COMPARE_TEST_WIRING: JSON.stringify({ engine: "pulumi", stateDir: path.join(dir, "run"), schedule }),
+            };
+            delete env.PULUMI_BACKEND_URL;
+            delete env.OPERATOR_CIDR;
+            expect(fs.existsSync(path.join(path.dirname(process.execPath), "pulumi")), "this test needs a PATH without pulumi").toBe(false);
+            fs.mkdirSync(env.HOME!);
+            const child = spawn(process.execPath, ["--import", "tsx", "test/compare/compare-entry.ts", ...args], { cwd: projectDir, env, stdio: ["ignore", "pipe", "pipe"] });
+            let text = "";
+            child.stdout!.on("data", (d: Buffer) => (text += d.toString()));
+            child.stderr!.on("data", (d: Buffer) => (text += d.toString()));
+            const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+            expect(code, `${args.join(" ")}: ${text}`).toBe(1);
+            expect(text).toContain('"pulumi" is not on PATH');
+            expect(text).toContain("https://www.pulumi.com/docs/iac/download-install/");
+            expect(fs.readdirSync(env.HOME!), `${args.join(" ")}: created in HOME`).toEqual([]);
+            expect(fs.existsSync(path.join(dir, "run")), `${args.join(" ")}: created the ledger folder`).toBe(false);
+        }
+    });
+});

@@ -14,6 +14,7 @@ import * as path from "node:path";
 import { defaultSchedule, type BenchOptions, type BenchSummary, type ProgressEvent } from "../bench/run";
 import { targetFromStackOutputs } from "../bench/stack-outputs";
 import type { Target } from "../bench/targets";
+import { exitCodes } from "../core/cli";
 import { InterruptedError, StillRunningError } from "../core/errors";
 import { OperationKilledError } from "../core/pulumi";
 import { isAlive } from "../core/process";
@@ -367,6 +368,20 @@ export interface CleanupReport {
     /** In the ledger but absent from the backend (died before or during `create`). */
     readonly absent: readonly string[];
     readonly failed: readonly { readonly stack: string; readonly error: string }[];
+}
+
+/**
+ * How `--cleanup` ended, from what happened (docs/compare.md "Exit codes"). Its destroys are never
+ * interrupted by Ctrl-C or SIGTERM, so a signal alone does not make it "interrupted" (130 in
+ * core/cli.ts: ended by the signal): the code is 0 when every stack is gone and 1 when one is
+ * left, as without the signal, and the note says the signal came and changed nothing. Only
+ * abandoning teardown (Ctrl-C twice more) stops the destroys: that is 130.
+ */
+export function cleanupOutcome(report: CleanupReport, signals: { readonly received?: string; readonly abandoned: boolean }): { readonly code: number; readonly note?: string } {
+    if (signals.abandoned) return { code: exitCodes.interrupted, note: `Teardown abandoned (${signals.received ?? "signal"}): the stacks not destroyed stay in the ledger.` };
+    const code = report.failed.length === 0 ? exitCodes.ok : exitCodes.failure;
+    if (signals.received === undefined) return { code };
+    return { code, note: `${signals.received} was received during the cleanup; destroys are never interrupted, and this cleanup ran to its end.` };
 }
 
 /**

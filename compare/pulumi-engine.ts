@@ -12,8 +12,7 @@ import { LocalWorkspace, type LocalWorkspaceOptions, type Stack } from "@pulumi/
 import type { OutputValues } from "../bench/stack-outputs";
 import { readProject } from "../components/project";
 import { writeFileDurably } from "../core/ledger";
-import { CniCompareError } from "../core/errors";
-import { GroupPulumiCommand, PulumiCommandError, workspaceOptions, type CliProcessEvent } from "../core/pulumi";
+import { GroupPulumiCommand, PulumiCliMissingError, PulumiCommandError, pulumiInstallHint, workspaceOptions, type CliProcessEvent } from "../core/pulumi";
 import type { ComparisonStack, OperationOptions, StackEngine } from "./engine";
 
 export class PulumiEngine implements StackEngine {
@@ -152,11 +151,10 @@ async function withCli<T>(run: () => Promise<T>): Promise<T> {
         return await run();
     } catch (error) {
         if (error instanceof PulumiCommandError && error.result.code === 127) {
-            throw new PulumiCliMissingError(`the Pulumi CLI is needed on PATH for the Automation API (https://www.pulumi.com/docs/iac/download-install/): ${error.message}`);
+            throw new PulumiCliMissingError(`the Pulumi CLI could not be started (${error.message}): ${pulumiInstallHint}`);
         }
         throw error;
     }
 }
 
-/** No `pulumi` executable could be started. */
-export class PulumiCliMissingError extends CniCompareError {}
+export { PulumiCliMissingError };

@@ -17,6 +17,7 @@
  * new process group, so the terminal's Ctrl-C reaches only our process, which sends exactly ONE
  * SIGINT and escalates (SIGTERM, then SIGKILL) on its own schedule with the CLI's pid.
  */
+import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { LocalWorkspaceOptions, PulumiCommand } from "@pulumi/pulumi/automation";
@@ -67,6 +68,36 @@ export function checkPassphrase(env: Readonly<Record<string, string | undefined>
     if (!backendUrl.startsWith("file://")) return undefined;
     if (env.PULUMI_CONFIG_PASSPHRASE !== undefined || env.PULUMI_CONFIG_PASSPHRASE_FILE !== undefined) return undefined;
     return `PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) is not set: the ${backendUrl} backend encrypts the stacks' secrets (kubeconfig, SSH key) with it. Set it, e.g. export PULUMI_CONFIG_PASSPHRASE='<a passphrase you keep>'`;
+}
+
+/** What to do without a Pulumi CLI: said by every command that needs one (bench <stack>, compare). */
+export const pulumiInstallHint = "install the Pulumi CLI (https://www.pulumi.com/docs/iac/download-install/) so that `pulumi` is on PATH";
+
+/** No `pulumi` executable can be started. */
+export class PulumiCliMissingError extends CniCompareError {}
+
+/**
+ * The file `command` starts, found as spawn finds it: a name with a slash as given, else the first
+ * executable regular file of that name in PATH's folders, an empty entry meaning the current
+ * folder (POSIX execvp; libuv's uv_spawn searches the child's PATH the same way). Undefined: none.
+ */
+export function findPulumiCli(command = "pulumi", env: Readonly<Record<string, string | undefined>> = process.env): string | undefined {
+    const candidates = command.includes("/") ? [command] : (env.PATH ?? "").split(path.delimiter).map((dir) => path.join(dir || ".", command));
+    return candidates.find((file) => {
+        try {
+            fs.accessSync(file, fs.constants.X_OK);
+            return fs.statSync(file).isFile();
+        } catch {
+            return false;
+        }
+    });
+}
+
+/** Fails with the install hint when there is no CLI: called before a command creates anything. */
+export function requirePulumiCli(command = "pulumi", env: Readonly<Record<string, string | undefined>> = process.env): string {
+    const found = findPulumiCli(command, env);
+    if (found === undefined) throw new PulumiCliMissingError(`no Pulumi CLI: "${command}" is not ${command.includes("/") ? "an executable file" : "on PATH"}; ${pulumiInstallHint}`);
+    return found;
 }
 
 /** A Pulumi CLI command that did not exit 0; the message keeps the CLI's own error lines. */

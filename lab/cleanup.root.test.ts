@@ -3,14 +3,16 @@
  * `--cleanup` removes what a killed run (SIGKILL: no handler runs) left behind — and nothing else.
  * Runs the real CLI as a child process (root only; CI runs as root).
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { cleanupLeftovers } from "./cleanup";
 import { cpuAccountingRoot } from "./cpuGroup";
 import { Lab } from "./lab";
-import { cleanupEntry, isSameProcess, readLedgers, type LedgerEntry } from "./ledger";
+import { isSameProcess, readLedgers, scanLedgers, type LedgerEntry } from "./ledger";
+import { servedDocroot } from "./guestbook";
 import { labPrefix } from "./topology";
 
 const isRoot = process.getuid?.() === 0;
@@ -23,6 +25,35 @@ const cpuGroupsOf = (runId: string) => {
     return root ? readdirSync(root.dir).filter((n) => n.startsWith(`${labPrefix}-${runId}-`)) : [];
 };
 
+/** Processes whose command line names the run (bird's sockets, Redis's and Apache's files live in its folders). */
+const processesNaming = (runId: string) =>
+    readdirSync("/proc")
+        .filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)
+        .filter((p) => {
+            try {
+                return readFileSync(`/proc/${p}/cmdline`, "utf8").includes(`${labPrefix}-${runId}`);
+            } catch {
+                return false; // ended while we looked
+            }
+        });
+/** Mounts of the run: `ip netns add` bind-mounts each namespace at /run/netns/<name> (ip-netns(8)). */
+const mountsOf = (runId: string) =>
+    readFileSync("/proc/self/mountinfo", "utf8")
+        .split("\n")
+        .filter((l) => l.includes(`${labPrefix}-${runId}`));
+
+/** A small seeded generator (mulberry32), so a failing kill schedule can be replayed with its seed. */
+function seededRandom(seed: number): () => number {
+    let a = seed >>> 0;
+    return () => {
+        a = (a + 0x6d2b79f5) >>> 0;
+        let t = a;
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+}
+
 interface LabChild {
     readonly child: ChildProcess;
     output: string;
@@ -32,15 +63,19 @@ interface LabChild {
 }
 
 /** Starts the lab CLI in this process's own node (one process: SIGKILL leaves no relay behind). */
+/** Every lab child started, so that a failed test ends them before removing what they made. */
+const children: ChildProcess[] = [];
+
 function startLab(ledgerDir: string, args: string[]): LabChild {
     const child = spawn(process.execPath, ["--import", "tsx", "test/lab/lab-entry.ts", ...args], {
         cwd: projectDir,
         env: { ...process.env, LAB_TEST_LEDGER_DIR: ledgerDir },
         stdio: ["ignore", "pipe", "pipe"],
     });
+    children.push(child);
     const ledgers = new Map<string, LedgerEntry>();
     const watch = setInterval(() => {
-        for (const e of readLedgers(ledgerDir)) ledgers.set(e.runId, e);
+        for (const e of scanLedgers(ledgerDir).entries) ledgers.set(e.runId, e);
     }, 50);
     const exit = new Promise<number | null>((r) => child.once("exit", (code) => r(code))).finally(() => clearInterval(watch));
     const lab: LabChild = { child, output: "", exit, ledgers };
@@ -71,9 +106,17 @@ describe.skipIf(!isRoot)("lab cleanup (root: runs the lab CLI)", () => {
         return d;
     };
     afterAll(async () => {
-        // Whatever a failed assertion left: remove it through the same ledger code.
+        // A test that failed before killing its labs: end them first, so none goes on creating
+        // things after its ledger is gone.
+        for (const child of children) {
+            if (child.exitCode !== null || child.signalCode !== null) continue;
+            const exited = new Promise((r) => child.once("exit", r));
+            child.kill("SIGKILL");
+            await exited;
+        }
+        // Whatever a failed assertion left: remove it through the same code as `--cleanup`.
         for (const d of dirs) {
-            for (const e of readLedgers(d)) await cleanupEntry(d, e);
+            await cleanupLeftovers(d, { log: () => undefined, error: () => undefined });
             rmSync(d, { recursive: true, force: true });
         }
     });
@@ -174,6 +217,58 @@ describe.skipIf(!isRoot)("lab cleanup (root: runs the lab CLI)", () => {
             await live.close();
         }
         expectNothingLeft(dir, live.ledger.snapshot);
+    });
+    it("SIGKILL at seeded random points of short runs, a corrupt ledger beside them: --cleanup removes every valid run, reports the corrupt file, exits 1", async () => {
+        // LAB_FAULT_SEED=<n> replays a schedule; the seed is in every failure message.
+        const seed = Number(process.env.LAB_FAULT_SEED ?? 20);
+        const random = seededRandom(seed);
+        const dir = newDir();
+        // A ledger cut off mid-write (the issue's reproduction: a truncated file beside valid ones).
+        const corrupt = join(dir, `${labPrefix}-bad000.json`);
+        writeFileSync(corrupt, '{"runId":"bad000","owner":{"pid":1,');
+        // Three short runs at once (one mode, one tiny measurement; ~12 s from the ledger to the
+        // end alone), each SIGKILLed at its own point after its ledger exists: building, measuring
+        // or removing. (Before its ledger a run has created nothing.)
+        const runs = [0, 1, 2].map((i) => ({ lab: startLab(dir, ["--modes", "host", "--measurements", "latency", "--duration", "1", "--warmup", "0", "--repetitions", "1", "--out", join(dir, `results-${i}`)]), killAfterMs: Math.round(random() * 8_000) }));
+        const schedule = `seed ${seed}, SIGKILL ${runs.map((r) => `${r.killAfterMs} ms`).join(", ")} after each run's ledger`;
+        await Promise.all(
+            runs.map(async (r) => {
+                await waitForOutput(r.lab, /lab: run [0-9a-f]+;/, 60_000);
+                await new Promise((resolve) => setTimeout(resolve, r.killAfterMs));
+                r.lab.child.kill("SIGKILL");
+                await r.lab.exit;
+            }),
+        );
+        const runIds = new Set(runs.map((r) => /lab: run ([0-9a-f]+);/.exec(r.lab.output)![1]));
+        const leftBehind = scanLedgers(dir).entries.map((e) => e.runId);
+        expect(leftBehind.every((id) => runIds.has(id)), `${leftBehind} ⊆ ${[...runIds]}`).toBe(true);
+
+        const cleanup = spawnSync(process.execPath, ["--import", "tsx", "test/lab/lab-entry.ts", "--cleanup"], {
+            cwd: projectDir,
+            env: { ...process.env, LAB_TEST_LEDGER_DIR: dir },
+            encoding: "utf8",
+            timeout: 60_000,
+        });
+        const said = `${schedule}\n${cleanup.stdout}${cleanup.stderr}`;
+        expect(cleanup.status, said).toBe(1);
+        expect(cleanup.stderr, said).toContain(`cannot read ${corrupt}`);
+        for (const id of runIds) {
+            const listed = [...runs.flatMap((r) => [...r.lab.ledgers.values()]).filter((e) => e.runId === id).flatMap((e) => e.processes)];
+            expect(namespacesOf(id), `${said}\nrun ${id}: namespaces`).toEqual([]);
+            expect(cpuGroupsOf(id), `${said}\nrun ${id}: CPU groups`).toEqual([]);
+            expect(listed.filter(isSameProcess), `${said}\nrun ${id}: processes its ledger listed`).toEqual([]);
+            expect(processesNaming(id), `${said}\nrun ${id}: processes naming the run`).toEqual([]);
+            expect(mountsOf(id), `${said}\nrun ${id}: mounts`).toEqual([]);
+            expect(existsSync(servedDocroot(id)), `${said}\nrun ${id}: ${servedDocroot(id)}`).toBe(false);
+        }
+        // Left in the ledger folder: only the unreadable ledger and the results folders the runs made.
+        expect(readdirSync(dir).filter((f) => !f.startsWith("results-")).sort(), said).toEqual([`${labPrefix}-bad000.json`]);
+
+        // With the corrupt file gone (a person judged it), the next cleanup has nothing to do.
+        rmSync(corrupt);
+        const again = spawnSync(process.execPath, ["--import", "tsx", "test/lab/lab-entry.ts", "--cleanup"], { cwd: projectDir, env: { ...process.env, LAB_TEST_LEDGER_DIR: dir }, encoding: "utf8", timeout: 60_000 });
+        expect(again.status, `${again.stdout}${again.stderr}`).toBe(0);
+        expect(again.stdout).toContain("nothing to clean up");
     });
 });
 

@@ -14,11 +14,11 @@ import * as path from "node:path";
 import { runBenchmark, type BenchOptions } from "../bench/run";
 import { exitCodes, exitCodeOfMain, integerOption, listOption, optionLines, parseCommandLine, shared, watchInterrupts } from "../core/cli";
 import { InterruptedError, UsageError } from "../core/errors";
-import { removeCpuGroups } from "./cpuGroup";
 import { defaultFrontendWorkers, labHttpConnections } from "./guestbook";
 import { Lab, unsupportedReason, type BuiltMode } from "./lab";
 import { isTsxChild, runAsWorker, watchForwarder, workerEnv } from "./worker";
-import { cleanupEntry, defaultLedgerDir, orphanedLedgers, readLedgers } from "./ledger";
+import { cleanupLeftovers } from "./cleanup";
+import { defaultLedgerDir } from "./ledger";
 import { labModes, parseLabModes, type LabMode } from "./modes";
 import { birdProtocols, birdRoutes, captureOnUnderlay, crossNodePair, fullSizePayload, ping, underlayCaptureFilter } from "./verify";
 
@@ -127,27 +127,6 @@ export interface LabWiring {
 }
 
 export const productionWiring: LabWiring = { ledgerDir: defaultLedgerDir };
-
-async function cleanupLeftovers(dir: string): Promise<number> {
-    const all = readLedgers(dir);
-    const orphans = orphanedLedgers(dir);
-    if (orphans.length === 0) {
-        console.log(`lab: nothing to clean up (${all.length} ledger(s) in ${dir}, all owned by running labs)`);
-        return exitCodes.ok;
-    }
-    let failed = 0;
-    for (const entry of orphans) {
-        const report = await cleanupEntry(dir, entry);
-        report.problems.push(...(await removeCpuGroups(entry.runId)));
-        console.log(
-            `lab: run ${entry.runId} (started ${entry.startedAt}): stopped ${report.processesStopped} process(es), ` +
-                `deleted ${report.namespacesDeleted.length} namespace(s)`,
-        );
-        for (const p of report.problems) console.error(`  problem: ${p}`);
-        if (report.problems.length > 0) failed++;
-    }
-    return failed === 0 ? exitCodes.ok : exitCodes.failure;
-}
 
 /** Prints the evidence that each mode's datapath is what it claims; false when some is missing. */
 async function verifyMode(lab: Lab, built: BuiltMode): Promise<boolean> {

@@ -57,7 +57,6 @@ export class Ledger {
     static create(runId: string, dir: string = defaultLedgerDir): Ledger {
         mkdirSync(dir, { recursive: true, mode: 0o700 });
         const runDir = `${dir}/${labPrefix}-${runId}`;
-        mkdirSync(runDir, { recursive: true, mode: 0o755 });
         const entry: LedgerEntry = {
             runId,
             owner: { pid: process.pid, startTime: processStartTime(process.pid) ?? "" },
@@ -67,7 +66,9 @@ export class Ledger {
             processes: [],
         };
         const ledger = new Ledger(dir, entry);
+        // The ledger first: a kill between the two leaves nothing that no ledger names.
         ledger.save();
+        mkdirSync(runDir, { recursive: true, mode: 0o755 });
         return ledger;
     }
 
@@ -121,14 +122,49 @@ function assertOwnName(runId: string, name: string): void {
     }
 }
 
+/** A ledger file that cannot be read (truncated, not JSON, not a ledger): reported, never deleted. */
+export interface CorruptLedger {
+    readonly file: string;
+    /** What the read said (names the file, the problem, and what to do). */
+    readonly error: Error;
+}
+
+/** Every ledger in `dir`, with the ones that cannot be read kept apart (one bad file hides no run). */
+export function scanLedgers(dir: string = defaultLedgerDir): { readonly entries: LedgerEntry[]; readonly corrupt: CorruptLedger[] } {
+    const entries: LedgerEntry[] = [];
+    const corrupt: CorruptLedger[] = [];
+    if (!existsSync(dir)) return { entries, corrupt };
+    for (const f of readdirSync(dir).filter((f) => f.startsWith(`${labPrefix}-`) && f.endsWith(".json"))) {
+        const file = ledgerFile(dir, f.slice(labPrefix.length + 1, -".json".length));
+        try {
+            const entry = file.read();
+            if (entry) entries.push(entry);
+        } catch (error) {
+            corrupt.push({ file: file.file, error: error as Error });
+        }
+    }
+    return { entries, corrupt };
+}
+
+/** Every ledger in `dir`; throws on one that cannot be read. */
 export function readLedgers(dir: string = defaultLedgerDir): LedgerEntry[] {
+    const { entries, corrupt } = scanLedgers(dir);
+    if (corrupt.length > 0) throw corrupt[0].error;
+    return entries;
+}
+
+/**
+ * Half-written ledger copies (`<ledger>.<pid>.tmp`, core/ledger.ts writeFileDurably) whose writer
+ * is gone: a SIGKILL between the write and the rename leaves one. Removed; returns their paths.
+ */
+export function removeStaleLedgerCopies(dir: string = defaultLedgerDir): string[] {
     if (!existsSync(dir)) return [];
-    return readdirSync(dir)
-        .filter((f) => f.startsWith(`${labPrefix}-`) && f.endsWith(".json"))
-        .flatMap((f) => {
-            const entry = ledgerFile(dir, f.slice(labPrefix.length + 1, -".json".length)).read();
-            return entry ? [entry] : [];
-        });
+    const stale = readdirSync(dir).filter((f) => {
+        const m = new RegExp(`^${labPrefix}-[A-Za-z0-9]+\\.json\\.(\\d+)\\.tmp$`).exec(f);
+        return m !== null && processStartTime(Number(m[1])) === undefined;
+    });
+    for (const f of stale) rmSync(`${dir}/${f}`, { force: true });
+    return stale.map((f) => `${dir}/${f}`);
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`; only while the pid still is the same process. */
@@ -197,5 +233,9 @@ export async function cleanupEntry(dir: string, entry: LedgerEntry, graceMs = 15
 
 /** Ledgers whose owner is gone (a crashed or killed run). */
 export function orphanedLedgers(dir: string = defaultLedgerDir): LedgerEntry[] {
-    return readLedgers(dir).filter((e) => !isSameProcess(e.owner));
+    return readLedgers(dir).filter(isOrphan);
+}
+
+export function isOrphan(entry: LedgerEntry): boolean {
+    return !isSameProcess(entry.owner);
 }

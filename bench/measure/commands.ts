@@ -35,20 +35,6 @@ export function bounded(seconds: number, command: string): string {
     return `timeout --foreground -k 5 ${shellNumber(Math.ceil(seconds), "seconds")} ${command}`;
 }
 
-/**
- * Writes `text` to a file `name` in a fresh private folder (mktemp -d under $TMPDIR, else /tmp:
- * POSIX mktemp; coreutils `mktemp -d` creates it mode 0700), runs `command(path)`, then removes
- * the folder and ends with the command's status. Nothing is left on the machine, and two runners
- * never share (or half-read) the file.
- */
-export function withTempFile(name: string, text: string, command: (path: string) => string): string {
-    const file = `"$cni_bench_dir"/${shellQuote(name)}`;
-    return (
-        `cni_bench_dir=$(mktemp -d "\${TMPDIR:-/tmp}/cni-bench.XXXXXX") && printf '%s' ${shellQuote(text)} > ${file} && ` +
-        `{ ${command(file)}; cni_bench_rc=$?; rm -rf "$cni_bench_dir"; (exit $cni_bench_rc); }`
-    );
-}
-
 /** Marker before the JSON line wrk's `done()` hook prints (wrk prints its own text too). */
 export const wrkJsonMarker = "BENCH-JSON ";
 
@@ -85,16 +71,28 @@ export interface WrkArgs {
     readonly requestTimeoutSeconds: number;
 }
 
-/** One wrk run whose last line is the JSON summary (`wrkJsonMarker`). */
+/**
+ * One wrk run whose last line is the JSON summary (`wrkJsonMarker`).
+ *
+ * The report script reaches wrk through a pipe on its stdin (`-s /dev/stdin`), not a file: a
+ * temp file is left behind whenever the shell is killed before its `rm` (Ctrl-C or SIGTERM to
+ * the process group, the runner's SIGKILL), and nothing can trap SIGKILL. wrk loads the script
+ * once for its main Lua state and again for each thread (wg/wrk src/wrk.c, main():
+ * `script_create(cfg.script, …)` before the thread loop, `t->L = script_create(…)` inside it);
+ * through the pipe only that first load sees the text, the threads' loads read an empty chunk
+ * and keep wrk's defaults. That is why the script may define only `done()`, which wrk calls on
+ * the main state (`script_done(L, …)`): the test in bench/wrk-interrupt.test.ts runs two threads.
+ */
 export function wrkCommand(args: WrkArgs): string {
     const connections = shellNumber(args.connections, "connections");
     const threads = Math.min(Number(shellNumber(args.threads, "threads")), args.connections);
-    return withTempFile("wrk-report.lua", wrkReportScript(), (script) =>
+    return (
+        `printf '%s' ${shellQuote(wrkReportScript())} | ` +
         bounded(
             args.durationSeconds + toolGraceSeconds,
             `wrk -t ${threads} -c ${connections} -d ${shellNumber(args.durationSeconds, "durationSeconds")}s` +
-                ` --timeout ${shellNumber(args.requestTimeoutSeconds, "requestTimeoutSeconds")}s --latency -s ${script} ${shellQuote(args.url)}`,
-        ),
+                ` --timeout ${shellNumber(args.requestTimeoutSeconds, "requestTimeoutSeconds")}s --latency -s /dev/stdin ${shellQuote(args.url)}`,
+        )
     );
 }
 

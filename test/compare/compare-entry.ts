@@ -46,11 +46,12 @@ async function testWiring(env: NodeJS.ProcessEnv): Promise<CompareWiring> {
             capacity: spec.quota === undefined ? undefined : standInCapacity(spec.quota),
         };
     }
-    // The benchmark stand-in logs to its own state folder; the stacks are the fake CLI's.
-    const benchLog = new StandInEngine(path.join(stateDir, "bench"), { benchMs: 100 });
+    // The benchmark stand-in logs to its own state folder (made on first use: the wiring itself
+    // must create nothing, e.g. when there is no CLI); the stacks are the fake CLI's.
+    let benchLog: StandInEngine | undefined;
     return pulumiWiring(env, {
         schedule: spec.schedule,
-        runBenchmark: standInBenchmark(benchLog),
+        runBenchmark: (targets, options) => standInBenchmark((benchLog ??= new StandInEngine(path.join(stateDir, "bench"), { benchMs: 100 })))(targets, options),
         ledgerDir: path.join(stateDir, ".compare-ledger"),
         resultsDir: path.join(stateDir, "results"),
     });
