@@ -1,8 +1,9 @@
 /**
  * TEST ONLY: an in-process ssh2 server on 127.0.0.1 that runs each exec request as a local
- * `sh -c` (no sshd on these machines), behind a TCP relay the test can cut to drop every
- * connection. Like OpenSSH's sshd it answers a command killed by a signal with "exit-signal"
- * (RFC 4254 §6.10) and does not signal a command when its channel closes (no pty).
+ * `sh -c`, behind a TCP relay the test can cut to drop every connection (stock sshd is tested
+ * too: testing/sshd.ts). Like OpenSSH's sshd it answers a command killed by a signal with
+ * "exit-signal" (RFC 4254 §6.10), does not signal a command when its channel closes (no pty),
+ * and refuses a connection's 11th concurrent session (MaxSessions, below).
  * Never imported by production code.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
@@ -48,6 +49,15 @@ export interface SshStandinOptions {
     readonly pathPrefix?: string;
 }
 
+/**
+ * sshd's MaxSessions default: open sessions per connection (openssh-portable servconf.h
+ * DEFAULT_SESSIONS_MAX 10, V_9_2_P1 and master). `session_new()` (session.c) returns NULL past
+ * it, and `server_input_channel_open()` (serverloop.c) answers CHANNEL_OPEN_FAILURE with reason
+ * SSH2_OPEN_CONNECT_FAILED and the text "open failed", which ssh2 reports as
+ * "(SSH) Channel open failure: open failed".
+ */
+export const opensshMaxSessions = 10;
+
 export class SshStandin {
     readonly hostKey: string;
     private readonly server: Server;
@@ -62,6 +72,8 @@ export class SshStandin {
     readonly logins: string[] = [];
     /** Every exec request's command, in order, for assertions. */
     readonly commands: string[] = [];
+    /** Session channels refused for being past MaxSessions on their connection. */
+    refusedSessions = 0;
     port = 0;
 
     constructor(options: SshStandinOptions) {
@@ -71,6 +83,11 @@ export class SshStandin {
         this.server = new Server({ hostKeys: [this.hostKey] }, (client) => {
             this.connections.add(client);
             client.on("close", () => this.connections.delete(client));
+            // ssh2's reject() sends an empty description; sshd says "open failed" (serverloop.c).
+            const protocol = (client as unknown as { _protocol: { channelOpenFail(remote: number, reason: number, text: string): void } })._protocol;
+            const openFail = protocol.channelOpenFail.bind(protocol);
+            protocol.channelOpenFail = (remote, reason, text) => openFail(remote, reason, text || "open failed");
+            let sessions = 0;
             client.on("authentication", (ctx) => {
                 if (ctx.method !== "publickey" || ctx.username !== options.username || !ctx.key.data.equals(allowed.getPublicSSH())) return ctx.reject(["publickey"]);
                 // Without a signature the client only asks whether the key would do (RFC 4252 §7).
@@ -80,8 +97,24 @@ export class SshStandin {
                 ctx.accept();
             });
             client.on("ready", () => {
-                client.on("session", (acceptSession) => {
-                    acceptSession().on("exec", (accept, _reject, info) => {
+                client.on("session", (acceptSession, rejectSession) => {
+                    if (sessions >= opensshMaxSessions) {
+                        this.refusedSessions++;
+                        return rejectSession(); // ssh2 gives a reserved channel's refusal reason CONNECT_FAILED, as sshd does
+                    }
+                    // sshd frees a session when its channel is gone AND its command has exited
+                    // (session.c session_close_by_channel returns early while s->pid is set).
+                    sessions++;
+                    let channelOpen = true;
+                    let commandRunning = false;
+                    const freeWhenDone = () => !channelOpen && !commandRunning && sessions--;
+                    const session = acceptSession();
+                    session.once("close", () => {
+                        channelOpen = false;
+                        freeWhenDone();
+                    });
+                    session.on("exec", (accept, _reject, info) => {
+                        commandRunning = true;
                         const stream = accept();
                         this.commands.push(info.command);
                         const env = options.pathPrefix ? { ...process.env, PATH: `${options.pathPrefix}:${process.env.PATH}` } : process.env;
@@ -91,6 +124,8 @@ export class SshStandin {
                         child.stderr!.pipe(stream.stderr, { end: false });
                         child.on("close", (code, signal) => {
                             this.children.delete(child);
+                            commandRunning = false;
+                            freeWhenDone();
                             if (signal) stream.exit(signal.replace(/^SIG/, ""), false, "");
                             else stream.exit(code ?? 255);
                             stream.end();
