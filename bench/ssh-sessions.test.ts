@@ -8,11 +8,11 @@
  * per node all get a channel, and none waits behind long-lived servers.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Client } from "ssh2";
+import { Client, type ClientChannel } from "ssh2";
 import { pollUntil } from "../core/wait";
 import { descendantProcesses } from "./descendants";
-import { channelsPerConnection, connectSsh, type SshShell } from "./ssh";
-import { opensshMaxSessions, publicLine, rsaPem, SshStandin } from "./testing/ssh-standin";
+import { channelsPerConnection, connectSsh, opensshMaxSessions, type SshShell } from "./ssh";
+import { publicLine, rsaPem, SshStandin } from "./testing/ssh-standin";
 import { Sshd, sshdUnavailable } from "./testing/sshd";
 
 const clientKey = rsaPem();
@@ -45,13 +45,24 @@ const stock = (() => {
     };
 })();
 
-/** Opens `count` exec channels at once on one plain ssh2 connection (no SshShell): what each got. */
-async function rawConcurrentExecs(port: number, username: string, count: number): Promise<{ ok: number; refused: { message: string; reason: unknown }[] }> {
+/** One plain ssh2 connection (no SshShell). */
+async function rawConnection(port: number, username: string): Promise<Client> {
     const client = new Client();
     await new Promise<void>((resolve, reject) => {
         client.once("ready", () => resolve()).once("error", reject);
         client.connect({ host: "127.0.0.1", port, username, privateKey: clientKey, hostVerifier: () => true });
     });
+    return client;
+}
+
+/** Opens a channel running `command`; resolves with the stream, or the refusal. */
+function openExec(client: Client, command: string): Promise<ClientChannel | Error> {
+    return new Promise((resolve) => client.exec(command, (err, stream) => resolve(err ?? stream)));
+}
+
+/** Opens `count` exec channels at once on one plain connection: what each got. */
+async function rawConcurrentExecs(port: number, username: string, count: number): Promise<{ ok: number; refused: { message: string; reason: unknown }[] }> {
+    const client = await rawConnection(port, username);
     try {
         const results = await Promise.all(
             Array.from(
@@ -103,6 +114,39 @@ for (const server of [stock, standin] as Server[]) {
                 { message: "(SSH) Channel open failure: open failed", reason: 2 },
             ]);
         });
+
+        it("closing the channel of a running command: sshd answers only once the command has exited, and the session counts until then", async () => {
+            const client = await rawConnection(port, server.username);
+            try {
+                const opened = await Promise.all(Array.from({ length: opensshMaxSessions }, () => openExec(client, "sleep 3")));
+                expect(opened.filter((o) => o instanceof Error)).toEqual([]);
+                const asked = Date.now();
+                const closed = (opened as ClientChannel[]).map((c) => new Promise<number>((r) => c.resume().once("close", () => r(Date.now() - asked)).close()));
+                const refused = await openExec(client, "true");
+                expect(refused).toBeInstanceOf(Error);
+                expect((refused as Error).message).toBe("(SSH) Channel open failure: open failed");
+                // The closes arrive when the sleeps end (3 s after they started), not at once.
+                for (const ms of await Promise.all(closed)) expect(ms).toBeGreaterThan(1_000);
+                const again = await openExec(client, "true");
+                expect(again).not.toBeInstanceOf(Error);
+                await new Promise((r) => (again as ClientChannel).resume().once("close", r));
+            } finally {
+                client.end();
+            }
+        }, 20_000);
+
+        it("a timed-out or aborted command fails at its limit and is ended, not waited for", async () => {
+            const sleeping = () => descendantProcesses().filter((p) => p.args === "sleep 20");
+            let started = Date.now();
+            await expect(shell.run("sleep 20", { timeoutMs: 1_000 })).rejects.toThrow("node 1: no answer within 1 s from: sleep 20");
+            expect(Date.now() - started).toBeLessThan(5_000);
+            const abort = new AbortController();
+            setTimeout(() => abort.abort(), 1_000);
+            started = Date.now();
+            await expect(shell.run("sleep 20", { timeoutMs: 60_000, signal: abort.signal })).rejects.toThrow("node 1: aborted while running: sleep 20");
+            expect(Date.now() - started).toBeLessThan(5_000);
+            await pollUntil("the timed-out commands ended", () => sleeping().length === 0 || `${sleeping().length} still running`, { timeoutMs: 5_000 });
+        }, 30_000);
 
         it("25 concurrent commands on one SshShell all succeed, over as many connections as needed", async () => {
             const results = await Promise.all(Array.from({ length: 25 }, (_, i) => shell.run(`sleep 1; echo ${i}`, { timeoutMs: 20_000 })));

@@ -13,7 +13,7 @@
  *   most `channelsPerConnection` commands, and another connection opens when all are busy.
  */
 import { createHash } from "node:crypto";
-import { Client, utils, type ConnectConfig } from "ssh2";
+import { Client, utils, type ClientChannel, type ConnectConfig } from "ssh2";
 import { Semaphore } from "../core/semaphore";
 import { abortError, RemoteShell, timeoutError, type CommandResult } from "./shell";
 
@@ -40,15 +40,21 @@ export interface HostKeyRecord {
 export const sshReadyTimeoutMs = 10_000;
 
 /**
- * Commands open at once on one connection. sshd allows MaxSessions open sessions per connection,
- * 10 by default (openssh-portable servconf.h DEFAULT_SESSIONS_MAX; session.c session_new), and
- * answers one more with "Channel open failure". Two below it, because sshd frees a session only
- * once its channel is gone and its command has exited (session.c session_close_by_channel), a
- * moment after ssh2 reports the close, and a timed-out command runs on until its stop.
+ * sshd's MaxSessions default: open sessions per connection (openssh-portable servconf.h
+ * DEFAULT_SESSIONS_MAX, V_9_2_P1 to master). Past it `session_new()` (session.c) fails and
+ * `server_input_channel_open()` (serverloop.c) answers CHANNEL_OPEN_FAILURE, reason
+ * SSH_OPEN_CONNECT_FAILED, text "open failed": ssh2 reports "(SSH) Channel open failure: open failed".
+ */
+export const opensshMaxSessions = 10;
+
+/**
+ * Commands open at once on one connection: two below MaxSessions, because sshd frees a session
+ * only once its channel is gone and its command has exited (session.c session_close_by_channel),
+ * a moment after ssh2 reports the close, and a timed-out command runs on until its stop.
  * Long-lived commands (servers, CPU samplers) hold their slot, so more commands than this open
  * another connection rather than wait: none waits behind a server that a later command stops.
  */
-export const channelsPerConnection = 8;
+export const channelsPerConnection = opensshMaxSessions - 2;
 
 /** The private key when there is one, else the agent; fails naming both when neither is there. */
 export function sshAuthFrom(privateKey: string | undefined, agentSocket: string | undefined): SshAuth {
@@ -223,34 +229,37 @@ export class SshShell extends RemoteShell {
     }
 
     protected async runStreaming(command: string, onStdout: (text: string) => void, timeoutMs: number, signal?: AbortSignal): Promise<CommandResult> {
-        const link = await this.slot();
-        try {
-            return await this.exec(link, command, onStdout, timeoutMs, signal);
-        } finally {
-            link.slots.release();
-        }
+        return this.exec(await this.slot(), command, onStdout, timeoutMs, signal);
     }
 
+    /** Runs `command` on `link`, whose slot it holds until the channel closes. */
     private exec(link: Link, command: string, onStdout: (text: string) => void, timeoutMs: number, signal?: AbortSignal): Promise<CommandResult> {
-        const lost = () => link.lost;
-        return new Promise((resolve, reject) => {
-            link.client.exec(command, (err, stream) => {
+        let released = false;
+        const release = () => {
+            if (!released) link.slots.release();
+            released = true;
+        };
+        return new Promise<CommandResult>((resolve, reject) => {
+            const opened = (err: Error | undefined, stream: ClientChannel) => {
                 if (err) {
+                    release();
                     // Past MaxSessions on this connection: a server configured below the default.
-                    const refused = /Channel open failure/.test(err.message) ? ` (sshd allows MaxSessions sessions per connection, 10 by default; this shell opens at most ${channelsPerConnection})` : "";
-                    return reject(new Error(`${this.name}: SSH exec failed: ${err.message}${refused}${lost() ? ` (connection lost: ${lost()})` : ""}`));
+                    const refused = /Channel open failure/.test(err.message) ? ` (sshd allows MaxSessions sessions per connection, ${opensshMaxSessions} by default; this shell opens at most ${channelsPerConnection})` : "";
+                    return reject(new Error(`${this.name}: SSH exec failed: ${err.message}${refused}${link.lost ? ` (connection lost: ${link.lost})` : ""}`));
                 }
                 let stdout = "";
                 let stderr = "";
                 let failure: Error | undefined;
-                const timer = setTimeout(() => {
-                    failure = timeoutError(this.name, command, timeoutMs);
+                // sshd answers our close only once the command has exited (its output closes): fail
+                // now, so the caller can stop the command, and keep the slot until that close.
+                const fail = (e: Error) => {
+                    if (failure) return;
+                    failure = e;
                     stream.close();
-                }, timeoutMs);
-                const onAbort = () => {
-                    failure = abortError(this.name, command);
-                    stream.close();
+                    reject(e);
                 };
+                const timer = setTimeout(() => fail(timeoutError(this.name, command, timeoutMs)), timeoutMs);
+                const onAbort = () => fail(abortError(this.name, command));
                 signal?.addEventListener("abort", onAbort, { once: true });
                 stream.on("data", (d: Buffer) => {
                     stdout += d;
@@ -261,14 +270,20 @@ export class SshShell extends RemoteShell {
                 // by a signal, exit-signal (null, "SIGKILL"); neither when the connection died
                 // (ssh2 lib/utils.js onCHANNEL_CLOSE, lib/client.js 'exit-signal').
                 stream.on("close", (code: number | null | undefined, signalName?: string) => {
+                    release();
                     clearTimeout(timer);
                     signal?.removeEventListener("abort", onAbort);
-                    if (failure) return reject(failure);
+                    if (failure) return;
                     if (typeof code === "number") return resolve({ stdout, stderr, code });
                     if (signalName) return resolve({ stdout, stderr, code: null, signal: signalName });
-                    reject(new Error(`${this.name}: the SSH connection was lost while running: ${command.slice(0, 200)} (${lost() ?? "no exit status"})`));
+                    reject(new Error(`${this.name}: the SSH connection was lost while running: ${command.slice(0, 200)} (${link.lost ?? "no exit status"})`));
                 });
-            });
+            };
+            try {
+                link.client.exec(command, opened);
+            } catch (e) {
+                opened(e as Error, undefined as never); // ssh2 throws "Not connected" when the connection just went
+            }
         });
     }
 

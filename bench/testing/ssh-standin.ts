@@ -3,7 +3,7 @@
  * `sh -c`, behind a TCP relay the test can cut to drop every connection (stock sshd is tested
  * too: testing/sshd.ts). Like OpenSSH's sshd it answers a command killed by a signal with
  * "exit-signal" (RFC 4254 §6.10), does not signal a command when its channel closes (no pty),
- * and refuses a connection's 11th concurrent session (MaxSessions, below).
+ * and refuses a connection's 11th concurrent session with sshd's answer (ssh.ts, opensshMaxSessions).
  * Never imported by production code.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
@@ -13,6 +13,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Server, utils, type Connection } from "ssh2";
+import { opensshMaxSessions } from "../ssh";
 
 export function rsaPem(): string {
     return generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs1", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } }).privateKey;
@@ -49,14 +50,12 @@ export interface SshStandinOptions {
     readonly pathPrefix?: string;
 }
 
-/**
- * sshd's MaxSessions default: open sessions per connection (openssh-portable servconf.h
- * DEFAULT_SESSIONS_MAX 10, V_9_2_P1 and master). `session_new()` (session.c) returns NULL past
- * it, and `server_input_channel_open()` (serverloop.c) answers CHANNEL_OPEN_FAILURE with reason
- * SSH2_OPEN_CONNECT_FAILED and the text "open failed", which ssh2 reports as
- * "(SSH) Channel open failure: open failed".
- */
-export const opensshMaxSessions = 10;
+/** The parts of ssh2's server-side protocol object the stand-in reaches past ssh2's API for. */
+interface StandinProtocol {
+    channelOpenFail(remote: number, reason: number, text: string): void;
+    exitStatus(remote: number, status: number): void;
+    exitSignal(remote: number, name: string, coreDumped: boolean, message: string): void;
+}
 
 export class SshStandin {
     readonly hostKey: string;
@@ -84,7 +83,7 @@ export class SshStandin {
             this.connections.add(client);
             client.on("close", () => this.connections.delete(client));
             // ssh2's reject() sends an empty description; sshd says "open failed" (serverloop.c).
-            const protocol = (client as unknown as { _protocol: { channelOpenFail(remote: number, reason: number, text: string): void } })._protocol;
+            const protocol = (client as unknown as { _protocol: StandinProtocol })._protocol;
             const openFail = protocol.channelOpenFail.bind(protocol);
             protocol.channelOpenFail = (remote, reason, text) => openFail(remote, reason, text || "open failed");
             let sessions = 0;
@@ -98,6 +97,7 @@ export class SshStandin {
             });
             client.on("ready", () => {
                 client.on("session", (acceptSession, rejectSession) => {
+                    // sshd's session_new() past MaxSessions (see opensshMaxSessions).
                     if (sessions >= opensshMaxSessions) {
                         this.refusedSessions++;
                         return rejectSession(); // ssh2 gives a reserved channel's refusal reason CONNECT_FAILED, as sshd does
@@ -116,6 +116,14 @@ export class SshStandin {
                     session.on("exec", (accept, _reject, info) => {
                         commandRunning = true;
                         const stream = accept();
+                        // sshd answers the client's close only once the command has exited (its output
+                        // closes), after the exit status; ssh2 would answer at once, so hold it back.
+                        const closeNow = stream.close.bind(stream);
+                        let closeAsked = false;
+                        stream.close = () => {
+                            if (commandRunning) closeAsked = true;
+                            else closeNow();
+                        };
                         this.commands.push(info.command);
                         const env = options.pathPrefix ? { ...process.env, PATH: `${options.pathPrefix}:${process.env.PATH}` } : process.env;
                         const child = spawn("sh", ["-c", info.command], { detached: true, stdio: ["ignore", "pipe", "pipe"], env });
@@ -126,6 +134,13 @@ export class SshStandin {
                             this.children.delete(child);
                             commandRunning = false;
                             freeWhenDone();
+                            if (closeAsked) {
+                                // ssh2 has ended the stream already, so its exit() would send nothing.
+                                const remote = (stream as unknown as { outgoing: { id: number } }).outgoing.id;
+                                if (signal) protocol.exitSignal(remote, signal.replace(/^SIG/, ""), false, "");
+                                else protocol.exitStatus(remote, code ?? 255);
+                                return closeNow();
+                            }
                             if (signal) stream.exit(signal.replace(/^SIG/, ""), false, "");
                             else stream.exit(code ?? 255);
                             stream.end();
