@@ -129,4 +129,16 @@ describe("waiting", () => {
         expect(most).toBe(2);
         expect(order).toEqual([0, 1, 2, 3, 4]);
     });
+
+    it("tryAcquire takes a free slot and refuses, without waiting, when all are held; a release frees one again", async () => {
+        const slots = new Semaphore(2);
+        expect([slots.tryAcquire(), slots.tryAcquire(), slots.tryAcquire()]).toEqual([true, true, false]);
+        slots.release();
+        expect(slots.tryAcquire()).toBe(true);
+        // A queued waiter is handed the released slot: tryAcquire does not overtake it.
+        const waiter = slots.acquire();
+        slots.release();
+        await waiter;
+        expect(slots.tryAcquire()).toBe(false);
+    });
 });

@@ -16,6 +16,14 @@ export class Semaphore {
         await new Promise<void>((resolve) => this.queue.push(resolve));
     }
 
+    /** Takes a slot if one is free now; never waits (a full holder lets the caller look elsewhere). */
+    tryAcquire(): boolean {
+        // A waiter exists only while every slot is held, so this never jumps the queue.
+        if (this.active >= this.limit) return false;
+        this.active++;
+        return true;
+    }
+
     release(): void {
         const next = this.queue.shift();
         if (next) next();

@@ -10,10 +10,11 @@
 #   wireguard-tools     `wg` for the lab's WireGuard mode (and its key test; the kernel module is separate)
 #   iputils-ping curl   the lab's cross-node ping / path-MTU checks and guestbook smoke test
 #   jq                  .github/scripts/destroy-stale-stacks.sh reads `pulumi stack ls --json`
+#   openssh-server      stock sshd for the SSH transport's tests (bench/testing/sshd.ts runs its own, on loopback)
 set -euo pipefail
 
 packages=(shellcheck iperf3 wrk sockperf redis-server php-cli php-redis wireguard-tools apache2 libapache2-mod-php
-          bird2 iproute2 iptables tcpdump procps iputils-ping curl jq)
+          bird2 iproute2 iptables tcpdump procps iputils-ping curl jq openssh-server)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -35,4 +36,12 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 for svc in redis-server bird iperf3 apache2; do
   systemctl disable --now "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
 done
+# The packaged sshd would listen on every address. Only when we installed it here: a machine
+# that already ran sshd (one reached over SSH) keeps its own.
+if [[ " ${missing[*]} " == *" openssh-server "* ]]; then
+  for unit in ssh.socket ssh; do # Ubuntu ≥ 22.10 starts sshd from ssh.socket
+    systemctl disable --now "$unit" >/dev/null 2>&1 || true
+  done
+  service ssh stop >/dev/null 2>&1 || true
+fi
 echo "install-deps: done"

@@ -2,9 +2,11 @@
  * The scaling point on loopback with real iperf3: a server slower than the old connect-retry
  * budget does not fail the count, the clients start together (their measured spread is a
  * figure), a failing pair fails the count only after every pair ended and every server stopped,
- * and the scaling pods are released after the run, also when it fails.
+ * and the scaling pods are released after the run, also when it fails. Over SSH, 100 pods run
+ * against a stand-in sshd that refuses a connection's 11th session, as OpenSSH does.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { openAwsK3sSession } from "../sessions/aws-k3s";
 import { startAtCommand, tcpSocketsCommand } from "./commands";
 import { descendantProcesses } from "../../test/descendants";
 import * as net from "node:net";
@@ -12,7 +14,9 @@ import { LoopbackSession } from "../sessions/loopback";
 import { listeningPorts, measureScaling, type MeasureContext, type MeasureSettings } from "./measurements";
 import type { Endpoint, PodRequest } from "../sessions/session";
 import { ProcessShell, type Shell } from "../sessions/shell";
+import { channelsPerConnection } from "../sessions/ssh";
 import type { Target } from "../targets";
+import { AwsK3sFixture } from "../../test/standins/aws-k3s-fixture";
 
 const target: Target = { name: "loop", platform: "loopback", mode: "vxlan", nodePort: 1, nodes: [], podCidr: "10.0.0.0/16", mtu: { node: 1500, pod: 1450 } };
 
@@ -139,6 +143,42 @@ describe("scaling", () => {
         expect(raws.has("scaling-4pods-pair1")).toBe(true); // the healthy pair ran to its end and was recorded
         expect(session.released).toEqual(["scale"]);
     });
+});
+
+describe("scaling over SSH", () => {
+    it("100 pods on a stack whose sshd refuses a connection's 11th session: the run completes, every pair measured, no session refused", async () => {
+        // The AWS session against the stand-ins: both nodes are the SSH stand-in, which refuses
+        // sessions past OpenSSH's MaxSessions (10) per connection; the tools are the real iperf3.
+        const fixture = new AwsK3sFixture();
+        await fixture.start();
+        try {
+            const session = await openAwsK3sSession(fixture.target());
+            try {
+                const pairs = 50;
+                const base = (await freeConsecutivePorts(pairs)) - 1;
+                const notes: string[] = [];
+                const ctx: MeasureContext = {
+                    session,
+                    settings: { durationSeconds: 2, warmupSeconds: 0, scalingPods: [2 * pairs], httpConnections: 1, httpThreads: 1, requestTimeoutSeconds: 5, udpBitrate: "1G", iperf3Port: base, sockperfPort: 1 },
+                    clkTck: 100,
+                    note: (t) => notes.push(t),
+                    record: (name) => name,
+                };
+                const figures = await measureScaling(ctx);
+                const total = figures.find((f) => f.id === `scaling.${2 * pairs}.throughput`)!;
+                expect(total.value).toBeGreaterThan(0);
+                expect(total.raw.filter((r) => /pair\d+$/.test(r))).toHaveLength(pairs);
+                expect(fixture.ssh.refusedSessions).toBe(0);
+                // Each node ran over 50 commands at once (50 iperf3 servers and their listening
+                // checks; 50 clients waiting for their start time) and a CPU sampler.
+                for (const host of session.hosts) expect(host.connectionCount).toBeGreaterThanOrEqual(Math.ceil((pairs + 1) / channelsPerConnection));
+            } finally {
+                await session.close();
+            }
+        } finally {
+            await fixture.stop();
+        }
+    }, 180_000);
 });
 
 describe("scaling helpers", () => {

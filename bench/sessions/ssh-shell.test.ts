@@ -1,6 +1,6 @@
 /**
- * SshShell over a real SSH connection: the in-process ssh2 server of testing/ssh-standin.ts on
- * 127.0.0.1 (no sshd on these machines). Proves run, exit codes, signals, timeouts, background
+ * SshShell over a real SSH connection: the in-process ssh2 server of test/standins/sshd.ts on
+ * 127.0.0.1 (it can cut and corrupt the connection; stock sshd is in ssh-sessions.test.ts). Proves run, exit codes, signals, timeouts, background
  * start/stop through the process-group wrapper, authentication by key and by a real OpenSSH
  * ssh-agent, host-key pinning and trust on first use, and one reconnect after a dropped
  * connection.

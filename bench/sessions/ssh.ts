@@ -9,9 +9,12 @@
  *   results so a reader can check it. A reconnect must meet the same key.
  * - A dropped connection (keepalive timeout, reset) is redialled once by the next command; the
  *   command that was running when it dropped fails with the connection's own error.
+ * - sshd refuses a connection's 11th open session (MaxSessions), so each connection carries at
+ *   most `channelsPerConnection` commands, and another connection opens when all are busy.
  */
 import { createHash } from "node:crypto";
-import { Client, utils, type ConnectConfig } from "ssh2";
+import { Client, utils, type ClientChannel, type ConnectConfig } from "ssh2";
+import { Semaphore } from "../../core/semaphore";
 import { abortError, RemoteShell, timeoutError, type CommandResult } from "./shell";
 
 /** How the runner logs in: a private key (PEM/OpenSSH text, never logged) or an agent socket. */
@@ -35,6 +38,23 @@ export interface HostKeyRecord {
 
 /** How long to wait for the SSH handshake: a dead host should fail fast. */
 export const sshReadyTimeoutMs = 10_000;
+
+/**
+ * sshd's MaxSessions default: open sessions per connection (openssh-portable servconf.h
+ * DEFAULT_SESSIONS_MAX, V_9_2_P1 to master). Past it `session_new()` (session.c) fails and
+ * `server_input_channel_open()` (serverloop.c) answers CHANNEL_OPEN_FAILURE, reason
+ * SSH_OPEN_CONNECT_FAILED, text "open failed": ssh2 reports "(SSH) Channel open failure: open failed".
+ */
+export const opensshMaxSessions = 10;
+
+/**
+ * Commands open at once on one connection: two below MaxSessions, because sshd frees a session
+ * only once its channel is gone and its command has exited (session.c session_close_by_channel),
+ * a moment after ssh2 reports the close, and a timed-out command runs on until its stop.
+ * Long-lived commands (servers, CPU samplers) hold their slot, so more commands than this open
+ * another connection rather than wait: none waits behind a server that a later command stops.
+ */
+export const channelsPerConnection = opensshMaxSessions - 2;
 
 /** The private key when there is one, else the agent; fails naming both when neither is there. */
 export function sshAuthFrom(privateKey: string | undefined, agentSocket: string | undefined): SshAuth {
@@ -122,13 +142,21 @@ export async function connectSsh(name: string, target: SshTarget, signal?: Abort
     return new SshShell(name, first, () => dial(name, target, expected, pinned !== undefined));
 }
 
+/** One SSH connection of a shell, and the command slots it has left. */
+interface Link {
+    readonly client: Client;
+    readonly slots: Semaphore;
+    /** Why it closed, for the message of a command that was running on it. */
+    lost?: string;
+}
+
 export class SshShell extends RemoteShell {
-    private client?: Client;
-    /** Why the connection was lost, for the next command's message. */
+    private readonly links: Link[] = [];
+    /** Why the last connection was lost, for the reconnect's message. */
     private lost?: string;
-    private redial?: Promise<Client>;
+    private dialling?: Promise<Link | undefined>;
     private closing = false;
-    /** Times the connection was re-established after a drop. */
+    /** Times the connection was re-established after every one had dropped. */
     reconnects = 0;
     readonly hostKey: HostKeyRecord;
 
@@ -142,52 +170,96 @@ export class SshShell extends RemoteShell {
         this.attach(first.client);
     }
 
+    /** Open connections (one more each time all carry `channelsPerConnection` commands). */
+    get connectionCount(): number {
+        return this.links.length;
+    }
+
     /** Watches a connection for the rest of its life: an error after `ready` is kept, never dropped. */
-    private attach(client: Client): void {
-        this.client = client;
+    private attach(client: Client): Link {
+        const link: Link = { client, slots: new Semaphore(channelsPerConnection) };
+        this.links.push(link);
         let lastError: string | undefined;
         client.on("error", (err: Error) => (lastError = err.message));
         client.on("close", () => {
-            if (this.client === client) this.client = undefined;
-            if (!this.closing) this.lost = lastError ?? "the server closed the connection";
+            const i = this.links.indexOf(link);
+            if (i >= 0) this.links.splice(i, 1);
+            if (!this.closing) this.lost = link.lost = lastError ?? "the server closed the connection";
         });
+        return link;
     }
 
-    /** The live connection, redialled once when it dropped. */
-    private async connection(): Promise<Client> {
-        if (this.client) return this.client;
-        if (this.closing) throw new Error(`${this.name}: SSH session closed`);
-        this.redial ??= this.dialAgain()
-            .then((d) => {
-                this.attach(d.client);
-                this.reconnects++;
-                this.lost = undefined;
-                return d.client;
-            })
-            .finally(() => (this.redial = undefined));
-        try {
-            return await this.redial;
-        } catch (e) {
-            throw new Error(`${this.name}: the SSH connection dropped (${this.lost ?? "closed"}) and reconnecting failed: ${(e as Error).message}`);
+    /**
+     * A command slot on a live connection. When every connection is busy, one more is dialled
+     * (one dial at a time: sshd drops connections beyond MaxStartups, 10 unauthenticated by
+     * default, sshd_config(5)); when none is left, that dial is the reconnect.
+     */
+    private async slot(): Promise<Link> {
+        let stillborn = 0;
+        for (;;) {
+            if (this.closing) throw new Error(`${this.name}: SSH session closed`);
+            const free = this.links.find((l) => l.slots.tryAcquire());
+            if (free) return free;
+            this.dialling ??= this.dialAnother().finally(() => (this.dialling = undefined));
+            const added = await this.dialling;
+            // A connection that closes as soon as it opens would make this loop dial forever.
+            if (added && !this.links.includes(added) && ++stillborn === 3) {
+                throw new Error(`${this.name}: SSH connections close as soon as they open (${added.lost ?? "no reason given"})`);
+            }
         }
     }
 
+    /** Dials one more connection; undefined when the shell closed meanwhile. */
+    private async dialAnother(): Promise<Link | undefined> {
+        const reconnecting = this.links.length === 0;
+        let dialled: Dialled;
+        try {
+            dialled = await this.dialAgain();
+        } catch (e) {
+            const why = (e as Error).message;
+            if (reconnecting) throw new Error(`${this.name}: the SSH connection dropped (${this.lost ?? "closed"}) and reconnecting failed: ${why}`);
+            throw new Error(`${this.name}: ${this.links.length} SSH connection(s) each run ${channelsPerConnection} commands, and opening another failed: ${why}`);
+        }
+        if (this.closing) return void dialled.client.end();
+        if (reconnecting) {
+            this.reconnects++;
+            this.lost = undefined;
+        }
+        return this.attach(dialled.client);
+    }
+
     protected async runStreaming(command: string, onStdout: (text: string) => void, timeoutMs: number, signal?: AbortSignal): Promise<CommandResult> {
-        const client = await this.connection();
-        return new Promise((resolve, reject) => {
-            client.exec(command, (err, stream) => {
-                if (err) return reject(new Error(`${this.name}: SSH exec failed: ${err.message}${this.lost ? ` (connection lost: ${this.lost})` : ""}`));
+        return this.exec(await this.slot(), command, onStdout, timeoutMs, signal);
+    }
+
+    /** Runs `command` on `link`, whose slot it holds until the channel closes. */
+    private exec(link: Link, command: string, onStdout: (text: string) => void, timeoutMs: number, signal?: AbortSignal): Promise<CommandResult> {
+        let released = false;
+        const release = () => {
+            if (!released) link.slots.release();
+            released = true;
+        };
+        return new Promise<CommandResult>((resolve, reject) => {
+            const opened = (err: Error | undefined, stream: ClientChannel) => {
+                if (err) {
+                    release();
+                    // Past MaxSessions on this connection: a server configured below the default.
+                    const refused = /Channel open failure/.test(err.message) ? ` (sshd allows MaxSessions sessions per connection, ${opensshMaxSessions} by default; this shell opens at most ${channelsPerConnection})` : "";
+                    return reject(new Error(`${this.name}: SSH exec failed: ${err.message}${refused}${link.lost ? ` (connection lost: ${link.lost})` : ""}`));
+                }
                 let stdout = "";
                 let stderr = "";
                 let failure: Error | undefined;
-                const timer = setTimeout(() => {
-                    failure = timeoutError(this.name, command, timeoutMs);
+                // sshd answers our close only once the command has exited (its output closes): fail
+                // now, so the caller can stop the command, and keep the slot until that close.
+                const fail = (e: Error) => {
+                    if (failure) return;
+                    failure = e;
                     stream.close();
-                }, timeoutMs);
-                const onAbort = () => {
-                    failure = abortError(this.name, command);
-                    stream.close();
+                    reject(e);
                 };
+                const timer = setTimeout(() => fail(timeoutError(this.name, command, timeoutMs)), timeoutMs);
+                const onAbort = () => fail(abortError(this.name, command));
                 signal?.addEventListener("abort", onAbort, { once: true });
                 stream.on("data", (d: Buffer) => {
                     stdout += d;
@@ -198,14 +270,20 @@ export class SshShell extends RemoteShell {
                 // by a signal, exit-signal (null, "SIGKILL"); neither when the connection died
                 // (ssh2 lib/utils.js onCHANNEL_CLOSE, lib/client.js 'exit-signal').
                 stream.on("close", (code: number | null | undefined, signalName?: string) => {
+                    release();
                     clearTimeout(timer);
                     signal?.removeEventListener("abort", onAbort);
-                    if (failure) return reject(failure);
+                    if (failure) return;
                     if (typeof code === "number") return resolve({ stdout, stderr, code });
                     if (signalName) return resolve({ stdout, stderr, code: null, signal: signalName });
-                    reject(new Error(`${this.name}: the SSH connection was lost while running: ${command.slice(0, 200)} (${this.lost ?? "no exit status"})`));
+                    reject(new Error(`${this.name}: the SSH connection was lost while running: ${command.slice(0, 200)} (${link.lost ?? "no exit status"})`));
                 });
-            });
+            };
+            try {
+                link.client.exec(command, opened);
+            } catch (e) {
+                opened(e as Error, undefined as never); // ssh2 throws "Not connected" when the connection just went
+            }
         });
     }
 
@@ -216,6 +294,6 @@ export class SshShell extends RemoteShell {
 
     protected async disconnect(): Promise<void> {
         this.closing = true;
-        this.client?.end();
+        for (const link of this.links) link.client.end();
     }
 }

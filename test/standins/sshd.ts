@@ -1,8 +1,9 @@
 /**
  * TEST ONLY: an in-process ssh2 server on 127.0.0.1 that runs each exec request as a local
- * `sh -c` (no sshd on these machines), behind a TCP relay the test can cut to drop every
- * connection. Like OpenSSH's sshd it answers a command killed by a signal with "exit-signal"
- * (RFC 4254 §6.10) and does not signal a command when its channel closes (no pty).
+ * `sh -c`, behind a TCP relay the test can cut to drop every connection (stock sshd is tested
+ * too: test/real-sshd.ts). Like OpenSSH's sshd it answers a command killed by a signal with
+ * "exit-signal" (RFC 4254 §6.10), does not signal a command when its channel closes (no pty),
+ * and refuses a connection's 11th concurrent session with sshd's answer (ssh.ts, opensshMaxSessions).
  * Never imported by production code.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
@@ -12,6 +13,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Server, utils, type Connection } from "ssh2";
+import { opensshMaxSessions } from "../../bench/sessions/ssh";
 
 export function rsaPem(): string {
     return generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs1", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } }).privateKey;
@@ -48,6 +50,13 @@ export interface SshStandinOptions {
     readonly pathPrefix?: string;
 }
 
+/** The parts of ssh2's server-side protocol object the stand-in reaches past ssh2's API for. */
+interface StandinProtocol {
+    channelOpenFail(remote: number, reason: number, text: string): void;
+    exitStatus(remote: number, status: number): void;
+    exitSignal(remote: number, name: string, coreDumped: boolean, message: string): void;
+}
+
 export class SshStandin {
     readonly hostKey: string;
     private readonly server: Server;
@@ -62,6 +71,8 @@ export class SshStandin {
     readonly logins: string[] = [];
     /** Every exec request's command, in order, for assertions. */
     readonly commands: string[] = [];
+    /** Session channels refused for being past MaxSessions on their connection. */
+    refusedSessions = 0;
     port = 0;
 
     constructor(options: SshStandinOptions) {
@@ -71,6 +82,11 @@ export class SshStandin {
         this.server = new Server({ hostKeys: [this.hostKey] }, (client) => {
             this.connections.add(client);
             client.on("close", () => this.connections.delete(client));
+            // ssh2's reject() sends an empty description; sshd says "open failed" (serverloop.c).
+            const protocol = (client as unknown as { _protocol: StandinProtocol })._protocol;
+            const openFail = protocol.channelOpenFail.bind(protocol);
+            protocol.channelOpenFail = (remote, reason, text) => openFail(remote, reason, text || "open failed");
+            let sessions = 0;
             client.on("authentication", (ctx) => {
                 if (ctx.method !== "publickey" || ctx.username !== options.username || !ctx.key.data.equals(allowed.getPublicSSH())) return ctx.reject(["publickey"]);
                 // Without a signature the client only asks whether the key would do (RFC 4252 §7).
@@ -80,9 +96,34 @@ export class SshStandin {
                 ctx.accept();
             });
             client.on("ready", () => {
-                client.on("session", (acceptSession) => {
-                    acceptSession().on("exec", (accept, _reject, info) => {
+                client.on("session", (acceptSession, rejectSession) => {
+                    // sshd's session_new() past MaxSessions (see opensshMaxSessions).
+                    if (sessions >= opensshMaxSessions) {
+                        this.refusedSessions++;
+                        return rejectSession(); // ssh2 gives a reserved channel's refusal reason CONNECT_FAILED, as sshd does
+                    }
+                    // sshd frees a session when its channel is gone AND its command has exited
+                    // (session.c session_close_by_channel returns early while s->pid is set).
+                    sessions++;
+                    let channelOpen = true;
+                    let commandRunning = false;
+                    const freeWhenDone = () => !channelOpen && !commandRunning && sessions--;
+                    const session = acceptSession();
+                    session.once("close", () => {
+                        channelOpen = false;
+                        freeWhenDone();
+                    });
+                    session.on("exec", (accept, _reject, info) => {
+                        commandRunning = true;
                         const stream = accept();
+                        // sshd answers the client's close only once the command has exited (its output
+                        // closes), after the exit status; ssh2 would answer at once, so hold it back.
+                        const closeNow = stream.close.bind(stream);
+                        let closeAsked = false;
+                        stream.close = () => {
+                            if (commandRunning) closeAsked = true;
+                            else closeNow();
+                        };
                         this.commands.push(info.command);
                         const env = options.pathPrefix ? { ...process.env, PATH: `${options.pathPrefix}:${process.env.PATH}` } : process.env;
                         const child = spawn("sh", ["-c", info.command], { detached: true, stdio: ["ignore", "pipe", "pipe"], env });
@@ -91,6 +132,15 @@ export class SshStandin {
                         child.stderr!.pipe(stream.stderr, { end: false });
                         child.on("close", (code, signal) => {
                             this.children.delete(child);
+                            commandRunning = false;
+                            freeWhenDone();
+                            if (closeAsked) {
+                                // ssh2 has ended the stream already, so its exit() would send nothing.
+                                const remote = (stream as unknown as { outgoing: { id: number } }).outgoing.id;
+                                if (signal) protocol.exitSignal(remote, signal.replace(/^SIG/, ""), false, "");
+                                else protocol.exitStatus(remote, code ?? 255);
+                                return closeNow();
+                            }
                             if (signal) stream.exit(signal.replace(/^SIG/, ""), false, "");
                             else stream.exit(code ?? 255);
                             stream.end();
