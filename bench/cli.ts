@@ -72,7 +72,7 @@ export function parseBenchCommand(argv: readonly string[], now = new Date()): Pa
         if (pos.length !== 2) throw new UsageError("report: pass exactly one results folder");
         // Only --baseline changes a report of a saved run; the others describe how to measure.
         refuseOthers(parsed, "report", ["baseline"]);
-        return { command: "report", folder: resultsFolder(pos[1]), stacks: [], dryRun: false, options: { outDir: pos[1], baseline: v.baseline } };
+        return { command: "report", folder: pos[1], stacks: [], dryRun: false, options: { outDir: pos[1], baseline: v.baseline } };
     }
     if (pos[0] === "sample") {
         if (pos.length > 2) throw new UsageError("sample: pass at most one output folder");
@@ -135,7 +135,7 @@ export async function main(argv: readonly string[], wiring: BenchWiring): Promis
         return exitCodes.ok;
     }
     if (cmd.command === "report") {
-        await renderReport(cmd.folder!, { baseline: cmd.options.baseline });
+        await renderReport(resultsFolder(cmd.folder!), { baseline: cmd.options.baseline });
         console.log(`bench: wrote ${path.join(cmd.folder!, "report.md")} and charts/${cmd.options.baseline ? ` against the baseline ${cmd.options.baseline}` : ""}`);
         return exitCodes.ok;
     }
