@@ -81,6 +81,9 @@ const options = {
     help: shared("help"),
 } as const;
 
+/** What `--cleanup` takes besides itself: every other option would be silently ignored. */
+export const compareCleanupTakes = ["yes", "destroy-timeout"] as const;
+
 /** The option vocabulary of `npm run compare` (the hostile-input table is generated from it). */
 export const compareOptions = options;
 
@@ -136,7 +139,7 @@ export function parseCompareArgs(argv: readonly string[], env: Readonly<Record<s
         return { command: "help", modes: [], ...base };
     }
     if (values.cleanup) {
-        refuseOthers(parsed, "--cleanup", ["yes", "destroy-timeout"]);
+        refuseOthers(parsed, "--cleanup", compareCleanupTakes);
         return { command: "cleanup", modes: [], ...base };
     }
     if (values.modes === undefined) {

@@ -62,6 +62,9 @@ const options = {
     help: shared("help"),
 } as const;
 
+/** What `--cleanup` takes besides itself: nothing (it removes what the ledgers list). */
+export const labCleanupTakes = [] as const;
+
 /** The option vocabulary of `npm run lab` (the hostile-input table is generated from it). */
 export const labOptions = options;
 
@@ -91,9 +94,8 @@ export function parseLabCommand(argv: readonly string[], now = new Date()): LabC
     const parsed = parseCommandLine(argv, options);
     const { values, sources } = parsed;
     if (values.help) return { action: "help", modes: [], outDir: "", frontendWorkers: defaultFrontendWorkers, bench: {} };
-    if (values.cleanup && values.verify) throw new UsageError("--cleanup and --verify: choose one");
     // Cleanup removes what the ledgers list; every other option would be silently ignored.
-    if (values.cleanup) refuseOthers(parsed, "--cleanup", []);
+    if (values.cleanup) refuseOthers(parsed, "--cleanup", labCleanupTakes);
     // "all" builds what this machine can and says what it skipped; a mode named on its own that
     // the lab never builds is a mistake to hear about now, not after the others were built.
     const awsOnly = values.modes !== undefined && parsed.texts.modes?.trim() !== "all" ? values.modes.filter((m) => awsOnlyReason(m)) : [];
