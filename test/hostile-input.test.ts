@@ -198,26 +198,32 @@ describe(`the hostile-input table (${rows.length} rows, generated from the optio
  * (access(2)), which is why a chmod cannot stand in for this.
  */
 describe.skipIf(process.getuid?.() !== 0)("--out on a read-only file system (root: a private mount namespace)", () => {
-    const projectDir = path.resolve(__dirname, "..");
-    const entries: Record<CliName, { entry: string; args: string[] }> = {
-        bench: { entry: "bench/cli.ts", args: ["vxlan", "--dry-run"] },
-        compare: { entry: "compare/cli.ts", args: ["--modes", "vxlan", "--operator-cidr", "203.0.113.7/32", "--yes"] },
-        lab: { entry: "test/lab/lab-entry.ts", args: [] },
-        render: { entry: "render/cli.ts", args: [] },
+    const argv: Record<CliName, string[]> = {
+        bench: ["vxlan", "--dry-run"],
+        compare: ["--modes", "vxlan", "--operator-cidr", "203.0.113.7/32", "--yes"],
+        lab: [],
+        render: [],
     };
-    it.each(Object.keys(entries) as CliName[])("%s --out <read-only>: exit 2, says read-only", (cli) => {
+    it("bench, compare, lab and render --out <read-only>: exit 2, say read-only, create nothing", () => {
         const dir = tempDir();
         const ro = path.join(dir, "ro");
         fs.mkdirSync(ro);
-        const { entry, args } = entries[cli];
+        const out = path.join(ro, "results");
+        const cases = (Object.keys(argv) as CliName[]).map((cli) => [cli, [...argv[cli], "--out", out]]);
+        // One child for the four (test/cli-probe.ts): a tsx start costs seconds on a loaded machine.
         const script = `mount -t tmpfs -o ro tmpfs "$1" && shift && exec "$@"`;
         const r = spawnSync(
             "unshare",
-            ["-m", "--propagation", "private", "sh", "-c", script, "sh", ro, process.execPath, "--import", "tsx", entry, ...args, "--out", path.join(ro, "results")],
-            { cwd: projectDir, encoding: "utf8", timeout: 60_000, env: { ...process.env, OPERATOR_CIDR: "", LAB_TEST_LEDGER_DIR: path.join(dir, "ledgers") } },
+            ["-m", "--propagation", "private", "sh", "-c", script, "sh", ro, process.execPath, "--import", "tsx", "test/cli-probe.ts", JSON.stringify(cases), path.join(dir, "ledgers")],
+            { cwd: path.resolve(__dirname, ".."), encoding: "utf8", timeout: 60_000 },
         );
-        expect(r.status, r.stdout + r.stderr).toBe(exitCodes.usage);
-        expect(r.stderr).toMatch(new RegExp(`^${cli}: --out: ".*results": .*ro is on a read-only file system`, "m"));
+        expect(r.status, r.stderr).toBe(0);
+        const results = JSON.parse(r.stdout) as { cli: CliName; code: number; stderr: string }[];
+        expect(results.map((x) => x.cli)).toEqual(Object.keys(argv));
+        for (const { cli, code, stderr } of results) {
+            expect(code, `${cli}: ${stderr}`).toBe(exitCodes.usage);
+            expect(stderr).toMatch(new RegExp(`^${cli}: --out: ".*results": .*ro is on a read-only file system`, "m"));
+        }
         expect(fs.readdirSync(ro), "the mount was private to the child").toEqual([]);
         expect(fs.existsSync(path.join(dir, "ledgers"))).toBe(false);
     });
