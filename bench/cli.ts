@@ -105,6 +105,27 @@ export function parseBenchCommand(argv: readonly string[], now = new Date()): Pa
     };
 }
 
+/** The runner's setting names (bench/run.ts resolveSettings) as the flags a user typed. */
+const flagOfSetting: Readonly<Record<string, string>> = {
+    baseline: "--baseline",
+    maxOverheadPct: "--max-overhead-pct",
+    measurements: "--measurements",
+    cases: "--cases",
+    scalingPods: "--scaling-pods",
+    schedule: "--schedule",
+    udpBitrate: "--udp-bitrate",
+    repetitions: "--repetitions",
+    durationSeconds: "--duration",
+    warmupSeconds: "--warmup",
+    httpConnections: "--connections",
+};
+
+/** A resolveSettings message ("baseline: …") naming the flag instead ("--baseline: …"). */
+function asTyped(message: string): string {
+    const key = /^(\w+):/.exec(message)?.[1];
+    return key !== undefined && flagOfSetting[key] ? flagOfSetting[key] + message.slice(key.length) : message;
+}
+
 /** `report`'s folder: an existing folder holding a run's summary.json; anything else is bad input. */
 function resultsFolder(folder: string): string {
     const stat = fs.statSync(folder, { throwIfNoEntry: false });
@@ -150,7 +171,7 @@ export async function main(argv: readonly string[], wiring: BenchWiring): Promis
         try {
             settings = resolveSettings(targets, cmd.options);
         } catch (err) {
-            throw new UsageError((err as Error).message);
+            throw new UsageError(asTyped((err as Error).message));
         }
         if (cmd.dryRun) {
             console.log(`bench: ${targets.map((t) => `${t.name} (${t.platform}, ${t.mode})`).join(", ")}`);

@@ -174,7 +174,7 @@ describe("bench CLI exit codes", () => {
             expect(errors.at(-1)).toMatch(/\[0\]\.lab\.hosts: Invalid input: expected array/);
             fs.writeFileSync(path.join(dir, "t.json"), JSON.stringify([{ ...lab, lab: { hosts: [], pods: [], loadGenerator: { netns: "lg", ip: "10.0.0.3" }, frontendUrls: [] } }]));
             expect(await run(["--targets", path.join(dir, "t.json"), "--baseline", "nope", "--dry-run"])).toBe(2);
-            expect(errors.at(-1)).toMatch(/^bench: baseline: "nope" is not one of the targets \(lab-a\)/);
+            expect(errors.at(-1)).toMatch(/^bench: --baseline: "nope" is not one of the targets \(lab-a\)/);
             // A saved run (the sample report's summary.json) re-renders offline.
             fs.copyFileSync(path.join(__dirname, "..", "docs", "sample-report", "summary.json"), path.join(dir, "summary.json"));
             expect(await run(["report", dir])).toBe(0);
