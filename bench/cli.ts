@@ -8,33 +8,37 @@
  * Exit codes (core/cli.ts, the same in every CLI): 0 done; 1 failed (or a measurement failed);
  * 2 bad usage; 3 the --max-overhead-pct gate failed; 130 interrupted.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
-import { choiceOption, exitCodes, integerOption, listOption, numberOption, optionLines, parseCommandLine, runCli, shared, watchInterrupts } from "../core/cli";
+import { exitCodes, optionLines, outputFolder, parseCommandLine, refuseOthers, runCli, shared, sharedWith, watchInterrupts } from "../core/cli";
 import { UsageError } from "../core/errors";
 import { caseIds, measurementIds } from "./measure/measurements";
 import { renderReport } from "./results/report";
-import { benchDefaults, plannedToolSeconds, resolveSettings, runBenchmark, schedules, type BenchOptions, type ProgressEvent } from "./run";
+import { benchDefaults, iperf3Bitrate, plannedToolSeconds, resolveSettings, runBenchmark, schedules, type BenchOptions, type ProgressEvent } from "./run";
 import { defaultSampleDir, writeSampleReport } from "./sample";
 import { loadTargetsFile, projectDir, readStackOutputs, targetFromStackOutputs, type OutputValues } from "./stack-outputs";
 import type { Target } from "./targets";
 
 const options = {
-    targets: { type: "string", arg: "FILE", help: "measure the clusters a Target[] JSON file describes" },
+    targets: { type: "string", arg: "FILE", help: "measure the clusters a Target[] JSON file describes", value: { kind: "in-file" } },
     out: shared("out", "results folder (default results/bench-<time>)"),
     repetitions: shared("repetitions", `repetitions per target (default ${benchDefaults.repetitions})`),
-    schedule: shared("schedule", "concurrent (default when every target is a separate aws-k3s cluster) or round-robin (default otherwise: lab and loopback share hardware)"),
+    schedule: sharedWith("schedule", "concurrent (default when every target is a separate aws-k3s cluster) or round-robin (default otherwise: lab and loopback share hardware)", { kind: "choice", allowed: schedules }),
     baseline: shared("baseline"),
     "max-overhead-pct": shared("max-overhead-pct"),
-    measurements: shared("measurements", `comma-separated subset of: ${measurementIds.join(", ")}`),
-    cases: { type: "string", arg: "LIST", help: `only these cases, e.g. iperf3.pod.cross.tcp1 (all: ${caseIds.join(", ")})` },
+    measurements: sharedWith("measurements", `comma-separated subset of: ${measurementIds.join(", ")}`, { kind: "list", allowed: measurementIds }),
+    cases: { type: "string", arg: "LIST", help: `only these cases, e.g. iperf3.pod.cross.tcp1 (all: ${caseIds.join(", ")})`, value: { kind: "list", allowed: caseIds } },
     duration: shared("duration", `measured seconds per tool run (default ${benchDefaults.durationSeconds})`),
     warmup: shared("warmup", `discarded warm-up seconds before each run (default ${benchDefaults.warmupSeconds})`),
-    "scaling-pods": { type: "string", arg: "LIST", help: `pod counts for the scaling curve (default ${benchDefaults.scalingPods.join(",")})` },
-    connections: { type: "string", arg: "N", help: `wrk connections (default ${benchDefaults.httpConnections})` },
-    "udp-bitrate": { type: "string", arg: "RATE", help: `iperf3 UDP target bitrate (default ${benchDefaults.udpBitrate})` },
+    "scaling-pods": { type: "string", arg: "LIST", help: `pod counts for the scaling curve (default ${benchDefaults.scalingPods.join(",")})`, value: { kind: "list", integer: { min: 2, max: 1000 } } },
+    connections: { type: "string", arg: "N", help: `wrk connections (default ${benchDefaults.httpConnections})`, value: { kind: "integer", min: 1, max: 10_000 } },
+    "udp-bitrate": { type: "string", arg: "RATE", help: `iperf3 UDP target bitrate (default ${benchDefaults.udpBitrate})`, value: { kind: "text", pattern: iperf3Bitrate, example: "iperf3 -b syntax such as 500M or 1G" } },
     "dry-run": shared("dry-run", "validate targets and options, print the plan, measure nothing"),
     help: shared("help"),
 } as const;
+
+/** The option vocabulary of this CLI (the hostile-input table is generated from it). */
+export const benchOptions = options;
 
 export const usage = `usage:
   npm run bench -- <stack> [<stack>…] [options]
@@ -61,18 +65,20 @@ export interface ParsedCommand {
 
 /** Parses the command line; errors (UsageError) name the option and the value. */
 export function parseBenchCommand(argv: readonly string[], now = new Date()): ParsedCommand {
-    const { values: v, positionals: pos } = parseCommandLine(argv, options, { positionals: true });
+    const parsed = parseCommandLine(argv, options, { positionals: true });
+    const { values: v, positionals: pos } = parsed;
     if (v.help) return { command: "help", stacks: [], dryRun: false, options: { outDir: "" } };
     if (pos[0] === "report") {
         if (pos.length !== 2) throw new UsageError("report: pass exactly one results folder");
         // Only --baseline changes a report of a saved run; the others describe how to measure.
-        const measuring = Object.keys(v).filter((k) => k !== "baseline" && v[k as keyof typeof v] !== undefined);
-        if (measuring.length > 0) throw new UsageError(`report: ${measuring.map((k) => `--${k}`).join(", ")} does not apply to a saved run; allowed: --baseline <target>`);
+        refuseOthers(parsed, "report", ["baseline"]);
         return { command: "report", folder: pos[1], stacks: [], dryRun: false, options: { outDir: pos[1], baseline: v.baseline } };
     }
     if (pos[0] === "sample") {
         if (pos.length > 2) throw new UsageError("sample: pass at most one output folder");
-        return { command: "sample", folder: pos[1] ?? defaultSampleDir, stacks: [], dryRun: false, options: { outDir: pos[1] ?? defaultSampleDir } };
+        refuseOthers(parsed, "sample", []);
+        const folder = pos[1] === undefined ? defaultSampleDir : outputFolder("sample", pos[1]);
+        return { command: "sample", folder, stacks: [], dryRun: false, options: { outDir: folder } };
     }
     const stacks = pos[0] === "run" ? pos.slice(1) : pos;
     if (stacks.length === 0 && !v.targets) throw new UsageError("no targets: pass stack names or --targets <file.json>");
@@ -84,19 +90,50 @@ export function parseBenchCommand(argv: readonly string[], now = new Date()): Pa
         dryRun: v["dry-run"] ?? false,
         options: {
             outDir: v.out ?? path.join(projectDir, "results", `bench-${stamp}`),
-            repetitions: integerOption("--repetitions", v.repetitions, { min: 1 }),
-            schedule: choiceOption("--schedule", v.schedule, schedules),
+            repetitions: v.repetitions,
+            schedule: v.schedule,
             baseline: v.baseline,
-            maxOverheadPct: numberOption("--max-overhead-pct", v["max-overhead-pct"], { min: 0 }),
-            measurements: listOption("--measurements", v.measurements),
-            cases: listOption("--cases", v.cases),
-            durationSeconds: integerOption("--duration", v.duration, { min: 1 }),
-            warmupSeconds: integerOption("--warmup", v.warmup, { min: 0 }),
-            scalingPods: listOption("--scaling-pods", v["scaling-pods"])?.map((s) => integerOption("--scaling-pods", s, { min: 1 })!),
-            httpConnections: integerOption("--connections", v.connections, { min: 1 }),
+            maxOverheadPct: v["max-overhead-pct"],
+            measurements: v.measurements,
+            cases: v.cases,
+            durationSeconds: v.duration,
+            warmupSeconds: v.warmup,
+            scalingPods: v["scaling-pods"],
+            httpConnections: v.connections,
             udpBitrate: v["udp-bitrate"],
         },
     };
+}
+
+/** The runner's setting names (bench/run.ts resolveSettings) as the flags a user typed. */
+const flagOfSetting: Readonly<Record<string, string>> = {
+    baseline: "--baseline",
+    maxOverheadPct: "--max-overhead-pct",
+    measurements: "--measurements",
+    cases: "--cases",
+    scalingPods: "--scaling-pods",
+    schedule: "--schedule",
+    udpBitrate: "--udp-bitrate",
+    repetitions: "--repetitions",
+    durationSeconds: "--duration",
+    warmupSeconds: "--warmup",
+    httpConnections: "--connections",
+};
+
+/** A resolveSettings message ("baseline: …") naming the flag instead ("--baseline: …"). */
+function asTyped(message: string): string {
+    const key = /^(\w+):/.exec(message)?.[1];
+    return key !== undefined && flagOfSetting[key] ? flagOfSetting[key] + message.slice(key.length) : message;
+}
+
+/** `report`'s folder: an existing folder holding a run's summary.json; anything else is bad input. */
+function resultsFolder(folder: string): string {
+    const stat = fs.statSync(folder, { throwIfNoEntry: false });
+    if (stat === undefined) throw new UsageError(`report: ${JSON.stringify(folder)} does not exist; pass a results folder`);
+    if (!stat.isDirectory()) throw new UsageError(`report: ${JSON.stringify(folder)} is a file; pass a results folder`);
+    // The file bench/report.ts readSummary reads (and checks field by field: a bad one is a SchemaError, exit 2 too).
+    if (!fs.existsSync(path.join(folder, "summary.json"))) throw new UsageError(`report: ${JSON.stringify(folder)} holds no summary.json; pass the folder a run wrote`);
+    return folder;
 }
 
 /** What `main` needs from outside: how a stack's outputs are read (tests pass a fake). */
@@ -119,7 +156,7 @@ export async function main(argv: readonly string[], wiring: BenchWiring): Promis
         return exitCodes.ok;
     }
     if (cmd.command === "report") {
-        await renderReport(cmd.folder!, { baseline: cmd.options.baseline });
+        await renderReport(resultsFolder(cmd.folder!), { baseline: cmd.options.baseline });
         console.log(`bench: wrote ${path.join(cmd.folder!, "report.md")} and charts/${cmd.options.baseline ? ` against the baseline ${cmd.options.baseline}` : ""}`);
         return exitCodes.ok;
     }
@@ -134,7 +171,7 @@ export async function main(argv: readonly string[], wiring: BenchWiring): Promis
         try {
             settings = resolveSettings(targets, cmd.options);
         } catch (err) {
-            throw new UsageError((err as Error).message);
+            throw new UsageError(asTyped((err as Error).message));
         }
         if (cmd.dryRun) {
             console.log(`bench: ${targets.map((t) => `${t.name} (${t.platform}, ${t.mode})`).join(", ")}`);

@@ -115,6 +115,9 @@ export const benchDefaults = {
     sockperfPort: measurementPorts.sockperf.first,
 } as const;
 
+/** iperf3 `-b` syntax: a rate with an optional K, M or G suffix (iperf3(1), "-b, --bitrate"). */
+export const iperf3Bitrate = /^\d+(\.\d+)?[KMG]?$/;
+
 function positiveInteger(name: string, value: number | undefined, fallback: number, min = 1): number {
     const v = value ?? fallback;
     if (!Number.isInteger(v) || v < min) throw new Error(`${name}: ${value} is not allowed; use an integer ≥ ${min}`);
@@ -159,10 +162,10 @@ export function resolveSettings(targets: readonly Target[], options: BenchOption
         );
     }
     const udpBitrate = options.udpBitrate ?? benchDefaults.udpBitrate;
-    if (!/^\d+(\.\d+)?[KMG]?$/.test(udpBitrate)) throw new Error(`udpBitrate: "${udpBitrate}" is not allowed; use iperf3 -b syntax such as 500M or 1G`);
+    if (!iperf3Bitrate.test(udpBitrate)) throw new Error(`udpBitrate: "${udpBitrate}" is not allowed; use iperf3 -b syntax such as 500M or 1G`);
     for (const key of ["costBitrate", "costPacketBitrate"] as const) {
         const rate = options[key];
-        if (rate !== undefined && !/^\d+(\.\d+)?[KMG]?$/.test(rate)) throw new Error(`${key}: "${rate}" is not allowed; use iperf3 -b syntax such as 500M or 1G`);
+        if (rate !== undefined && !iperf3Bitrate.test(rate)) throw new Error(`${key}: "${rate}" is not allowed; use iperf3 -b syntax such as 500M or 1G`);
     }
     return {
         repetitions: positiveInteger("repetitions", options.repetitions, benchDefaults.repetitions),

@@ -6,7 +6,7 @@ import { isNetworkMode, networkModes, type NetworkMode } from "../components/mod
 import { parseCidr } from "../components/cidr";
 import { schedules, type Schedule } from "../bench/results/summary";
 import { validateScalingPods } from "../bench/measure/measurements";
-import { choiceOption, integerOption, listOption, numberOption, optionLines, parseCommandLine, shared } from "../core/cli";
+import { optionLines, parseCommandLine, refuseOthers, shared, sharedWith } from "../core/cli";
 import { UsageError } from "../core/errors";
 
 /** Defaults, in minutes unless named otherwise. */
@@ -26,6 +26,8 @@ export interface CompareArgs {
     readonly modes: readonly NetworkMode[];
     /** Written to every stack as `cni-compare:operatorCidr` (the only source admitted). */
     readonly operatorCidr?: string;
+    /** Where it came from, for messages: "--operator-cidr" or "env OPERATOR_CIDR". */
+    readonly operatorCidrSource?: string;
     /** Maximum simultaneous `up`s. */
     readonly parallel: number;
     /** Leave the stacks up after measuring. */
@@ -53,28 +55,37 @@ export interface CompareArgs {
     readonly dryRun: boolean;
 }
 
+/** Minutes an operation may take: from one minute to a day. */
+const minutes = { kind: "number", min: 1, max: 24 * 60 } as const;
+
 const options = {
     modes: shared("modes", `${networkModes.join(", ")} (or "all")`),
-    "operator-cidr": { type: "string", arg: "CIDR", help: "your address range, e.g. 203.0.113.7/32 (or env OPERATOR_CIDR)" },
-    parallel: { type: "string", arg: "N", help: `at most N simultaneous stack updates (default: all, within the account's EC2 vCPU quota; max ${compareDefaults.parallel})` },
-    schedule: shared("schedule", "concurrent (default: stacks are separate clusters, all measured at once) or round-robin (one stack at a time, order rotating)"),
+    "operator-cidr": { type: "string", arg: "CIDR", help: "your address range, e.g. 203.0.113.7/32", value: { kind: "text" }, env: "OPERATOR_CIDR" },
+    parallel: { type: "string", arg: "N", help: `at most N simultaneous stack updates (default: all, within the account's EC2 vCPU quota; max ${compareDefaults.parallel})`, value: { kind: "integer", min: 1, max: compareDefaults.parallel } },
+    schedule: sharedWith("schedule", "concurrent (default: stacks are separate clusters, all measured at once) or round-robin (one stack at a time, order rotating)", { kind: "choice", allowed: schedules }),
     spot: { type: "boolean", help: "every instance of every new stack on one-time Spot (a stack's instances are all Spot or all on-demand)" },
     "update-existing": { type: "boolean", help: "also run `up` (and set --operator-cidr) on stacks that existed before this run; default: measure them as they are" },
     "dry-run": shared("dry-run", "validate everything, print the plan with its cost arithmetic, create and call nothing"),
     keep: { type: "boolean", help: "leave the stacks up after measuring (they stay in the ledger for --cleanup)" },
     yes: shared("yes"),
-    "up-timeout": { type: "string", arg: "MIN", help: `per stack (default ${compareDefaults.upTimeoutMinutes})` },
-    "measure-timeout": { type: "string", arg: "MIN", help: `per stack measured (default ${compareDefaults.measureTimeoutMinutes})` },
-    "destroy-timeout": { type: "string", arg: "MIN", help: `per stack (default ${compareDefaults.destroyTimeoutMinutes})` },
+    "up-timeout": { type: "string", arg: "MIN", help: `per stack (default ${compareDefaults.upTimeoutMinutes})`, value: minutes },
+    "measure-timeout": { type: "string", arg: "MIN", help: `per stack measured (default ${compareDefaults.measureTimeoutMinutes})`, value: minutes },
+    "destroy-timeout": { type: "string", arg: "MIN", help: `per stack (default ${compareDefaults.destroyTimeoutMinutes})`, value: minutes },
     out: shared("out", "benchmark results (default results/compare-<run id>)"),
     repetitions: shared("repetitions", "benchmark repetitions (default: the comparison plan's, see --dry-run)"),
     duration: shared("duration", "measured seconds per tool run (default: the comparison plan's)"),
-    "scaling-pods": { type: "string", arg: "LIST", help: "pod counts of the scaling curve (default: the comparison plan's)" },
+    "scaling-pods": { type: "string", arg: "LIST", help: "pod counts of the scaling curve (default: the comparison plan's)", value: { kind: "list", integer: { min: 2, max: 1000 } } },
     baseline: shared("baseline", "express every figure against this mode"),
     "max-overhead-pct": shared("max-overhead-pct"),
     cleanup: shared("cleanup", "destroy the stacks a crashed or killed run left behind (from the ledger), then exit"),
     help: shared("help"),
 } as const;
+
+/** What `--cleanup` takes besides itself: every other option would be silently ignored. */
+export const compareCleanupTakes = ["yes", "destroy-timeout"] as const;
+
+/** The option vocabulary of `npm run compare` (the hostile-input table is generated from it). */
+export const compareOptions = options;
 
 export const usage = `Usage: npm run compare -- --modes <mode,mode,…|all> [options]
        npm run compare -- --cleanup [--yes]
@@ -86,11 +97,7 @@ ${optionLines(options)}
 
 Exit codes: 0 done, 1 failed, 2 bad usage, 3 the --max-overhead-pct gate failed, 130 interrupted.
 Environment: PULUMI_CONFIG_PASSPHRASE (required for a file backend), PULUMI_BACKEND_URL (default
-file://~/.pulumi-cni-compare, shared with \`npm run bench -- <stack>\`), OPERATOR_CIDR.`;
-
-function number(flag: string, text: string | undefined, min: number, max: number, integer: boolean): number | undefined {
-    return integer ? integerOption(flag, text, { min, max }) : numberOption(flag, text, { min, max });
-}
+file://~/.pulumi-cni-compare, shared with \`npm run bench -- <stack>\`), OPERATOR_CIDR (--operator-cidr).`;
 
 /** `--operator-cidr` (or OPERATOR_CIDR) as a CIDR; its allowed width is checked with the rest of
  * the stack config by components/settings.ts (see plan.ts), the one place that rule lives. */
@@ -103,43 +110,27 @@ export function parseOperatorCidr(text: string, source: string): string {
 }
 
 /** `--scaling-pods`, checked with the runner's own rule (bench/measure/measurements.ts validateScalingPods). */
-function parseScalingPods(text: string | undefined): number[] | undefined {
-    const items = listOption("--scaling-pods", text)?.map((s) => integerOption("--scaling-pods", s, { min: 1 })!);
+function checkScalingPods(flag: string, items: readonly number[] | undefined): readonly number[] | undefined {
     if (items === undefined) return undefined;
     try {
         validateScalingPods(items);
     } catch (error) {
-        throw new UsageError(`--scaling-pods: ${JSON.stringify(text)}: ${(error as Error).message}`);
+        throw new UsageError(`${flag}: ${JSON.stringify(items.join(","))}: ${(error as Error).message}`);
     }
     return items;
 }
 
-export function parseModes(text: string): NetworkMode[] {
-    if (text.trim() === "all") return [...networkModes];
-    const modes: NetworkMode[] = [];
-    for (const raw of text.split(",")) {
-        const mode = raw.trim();
-        if (!isNetworkMode(mode)) {
-            throw new UsageError(`--modes: ${JSON.stringify(mode)} is not a network mode; allowed: ${networkModes.join(", ")} (or "all")`);
-        }
-        if (modes.includes(mode)) {
-            throw new UsageError(`--modes: ${mode} is listed twice`);
-        }
-        modes.push(mode);
-    }
-    return modes;
-}
-
 export function parseCompareArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): CompareArgs {
-    const { values } = parseCommandLine(argv, options);
+    const parsed = parseCommandLine(argv, options, { env });
+    const { values, sources } = parsed;
     const base = {
-        parallel: number("--parallel", values.parallel, 1, 20, true) ?? compareDefaults.parallel,
+        parallel: values.parallel ?? compareDefaults.parallel,
         keep: values.keep ?? false,
         yes: values.yes ?? false,
-        upTimeoutMinutes: number("--up-timeout", values["up-timeout"], 1, 24 * 60, false) ?? compareDefaults.upTimeoutMinutes,
-        measureTimeoutMinutes: number("--measure-timeout", values["measure-timeout"], 1, 24 * 60, false) ?? compareDefaults.measureTimeoutMinutes,
-        destroyTimeoutMinutes: number("--destroy-timeout", values["destroy-timeout"], 1, 24 * 60, false) ?? compareDefaults.destroyTimeoutMinutes,
-        schedule: choiceOption("--schedule", values.schedule, schedules) ?? compareDefaults.schedule,
+        upTimeoutMinutes: values["up-timeout"] ?? compareDefaults.upTimeoutMinutes,
+        measureTimeoutMinutes: values["measure-timeout"] ?? compareDefaults.measureTimeoutMinutes,
+        destroyTimeoutMinutes: values["destroy-timeout"] ?? compareDefaults.destroyTimeoutMinutes,
+        schedule: values.schedule ?? compareDefaults.schedule,
         updateExisting: values["update-existing"] ?? false,
         spot: values.spot ?? false,
         dryRun: values["dry-run"] ?? false,
@@ -148,22 +139,19 @@ export function parseCompareArgs(argv: readonly string[], env: Readonly<Record<s
         return { command: "help", modes: [], ...base };
     }
     if (values.cleanup) {
-        const stray = ["modes", "operator-cidr", "keep", "out", "baseline", "spot", "update-existing", "schedule", "dry-run", "duration", "scaling-pods", "repetitions"].filter((flag) => (values as Record<string, unknown>)[flag] !== undefined);
-        if (stray.length > 0) {
-            throw new UsageError(`--cleanup takes only --yes and --destroy-timeout; remove --${stray.join(", --")}`);
-        }
+        refuseOthers(parsed, "--cleanup", compareCleanupTakes);
         return { command: "cleanup", modes: [], ...base };
     }
     if (values.modes === undefined) {
         throw new UsageError(`--modes is required (e.g. --modes vxlan,host-gw or --modes all)\n\n${usage}`);
     }
-    const modes = parseModes(values.modes);
+    const modes = values.modes;
 
-    const cidrText = values["operator-cidr"] ?? env.OPERATOR_CIDR;
-    if (cidrText === undefined || cidrText.trim() === "") {
+    if (values["operator-cidr"] === undefined) {
         throw new UsageError("--operator-cidr (or env OPERATOR_CIDR) is required: the address range allowed to reach the nodes, e.g. 203.0.113.7/32 (this command cannot detect it: no network access is assumed)");
     }
-    const operatorCidr = parseOperatorCidr(cidrText.trim(), values["operator-cidr"] !== undefined ? "--operator-cidr" : "OPERATOR_CIDR");
+    const operatorCidrSource = sources["operator-cidr"]!;
+    const operatorCidr = parseOperatorCidr(values["operator-cidr"].trim(), operatorCidrSource);
 
     let baseline: NetworkMode | undefined;
     if (values.baseline !== undefined) {
@@ -172,7 +160,7 @@ export function parseCompareArgs(argv: readonly string[], env: Readonly<Record<s
         }
         baseline = values.baseline;
     }
-    const maxOverheadPct = number("--max-overhead-pct", values["max-overhead-pct"], 0, 1000, false);
+    const maxOverheadPct = values["max-overhead-pct"];
     if (maxOverheadPct !== undefined && baseline === undefined) {
         throw new UsageError("--max-overhead-pct needs --baseline (the mode the overhead is measured against)");
     }
@@ -180,11 +168,12 @@ export function parseCompareArgs(argv: readonly string[], env: Readonly<Record<s
         command: "compare",
         modes,
         operatorCidr,
+        operatorCidrSource,
         ...base,
         outDir: values.out,
-        repetitions: number("--repetitions", values.repetitions, 1, 100, true),
-        durationSeconds: number("--duration", values.duration, 1, 600, true),
-        scalingPods: parseScalingPods(values["scaling-pods"]),
+        repetitions: values.repetitions,
+        durationSeconds: values.duration,
+        scalingPods: checkScalingPods(sources["scaling-pods"] ?? "--scaling-pods", values["scaling-pods"]),
         baseline,
         maxOverheadPct,
     };

@@ -134,8 +134,8 @@ describe("parseCompareArgs", () => {
     });
 
     const rejected: [string, string[], RegExp][] = [
-        ["an unknown mode", ["--modes", "vxlan,weave", "--operator-cidr", "203.0.113.7/32"], /--modes: "weave" is not a network mode; allowed: vxlan, host-gw/],
-        ["a repeated mode", ["--modes", "vxlan,vxlan", "--operator-cidr", "203.0.113.7/32"], /--modes: vxlan is listed twice/],
+        ["an unknown mode", ["--modes", "vxlan,weave", "--operator-cidr", "203.0.113.7/32"], /--modes: "weave" is not allowed; use all, or a comma-separated list of vxlan, host-gw/],
+        ["a repeated mode", ["--modes", "vxlan,vxlan", "--operator-cidr", "203.0.113.7/32"], /--modes: "vxlan" is listed twice/],
         ["no --modes", ["--operator-cidr", "203.0.113.7/32"], /--modes is required/],
         ["no operator CIDR", ["--modes", "vxlan"], /--operator-cidr \(or env OPERATOR_CIDR\) is required/],
         ["a bare address", ["--modes", "vxlan", "--operator-cidr", "203.0.113.7"], /--operator-cidr: "203.0.113.7" is an address, not a range \(did you mean 203.0.113.7\/32\?\)/],

@@ -161,8 +161,9 @@ export function buildPlan(args: CompareArgs, projectDir: string, backend: string
             });
         } catch (error) {
             if (!(error instanceof ConfigError)) throw error;
-            // Name the flag for the one value that comes from the command line.
-            problems.push(...error.problems.map((p) => (p.startsWith("operatorCidr:") ? `--operator-cidr (${projectName}:operatorCidr): ${p.slice("operatorCidr:".length).trim()}` : `stacks/Pulumi.${stack}.yaml: ${p}`)));
+            // Name where the one value from outside the stack files came from (the flag or the environment).
+            const cidrSource = args.operatorCidrSource ?? "--operator-cidr";
+            problems.push(...error.problems.map((p) => (p.startsWith("operatorCidr:") ? `${cidrSource} (${projectName}:operatorCidr): ${p.slice("operatorCidr:".length).trim()}` : `stacks/Pulumi.${stack}.yaml: ${p}`)));
         }
     }
     if (problems.length > 0) {

@@ -37,7 +37,7 @@ describe("the CLI contract", () => {
 
     it("parses strictly: an unknown option or a missing value is a UsageError naming it", () => {
         const options = { out: shared("out"), help: shared("help") } as const;
-        expect(parseCommandLine(["--out", "r"], options).values).toEqual({ out: "r" });
+        expect(parseCommandLine(["--out", "r"], options).values).toEqual({ out: path.resolve("r") });
         expect(() => parseCommandLine(["--outt", "r"], options)).toThrow(UsageError);
         expect(() => parseCommandLine(["--outt", "r"], options)).toThrow(/--outt/);
         expect(() => parseCommandLine(["--out"], options)).toThrow(/--out/);
@@ -45,13 +45,38 @@ describe("the CLI contract", () => {
     });
 
     it("values: the option, the value and what is allowed", () => {
-        expect(integerOption("--repetitions", "3", { min: 1 })).toBe(3);
-        expect(integerOption("--repetitions", undefined, { min: 1 })).toBeUndefined();
-        expect(() => integerOption("--repetitions", "2.5", { min: 1 })).toThrow('--repetitions: "2.5" must be a whole number ≥ 1');
+        expect(integerOption("--repetitions", "3", { min: 1, max: 100 })).toBe(3);
+        expect(integerOption("--repetitions", undefined, { min: 1, max: 100 })).toBeUndefined();
+        expect(() => integerOption("--repetitions", "2.5", { min: 1, max: 100 })).toThrow('--repetitions: "2.5" must be a whole number from 1 to 100');
         expect(() => integerOption("--parallel", "21", { min: 1, max: 20 })).toThrow('--parallel: "21" must be a whole number from 1 to 20');
-        expect(() => numberOption("--max-overhead-pct", "-1", { min: 0 })).toThrow('--max-overhead-pct: "-1" must be a number ≥ 0');
+        expect(() => numberOption("--max-overhead-pct", "-1", { min: 0, max: 1000 })).toThrow('--max-overhead-pct: "-1" must be a number from 0 to 1000');
         expect(listOption("--measurements", " http, latency ")).toEqual(["http", "latency"]);
         expect(() => listOption("--measurements", " , ")).toThrow("--measurements: \" , \" is empty");
+    });
+
+    it("numbers are decimal: hex, exponents, Infinity and 2.0 are refused, not read as numbers", () => {
+        for (const text of ["0x10", "1e3", "1e308", "Infinity", "2.0", "+3", " ", "0b11", "1_000"]) {
+            expect(() => integerOption("--duration", text, { min: 1, max: 600 }), text).toThrow(`--duration: ${JSON.stringify(text)} must be a whole number from 1 to 600`);
+        }
+        for (const text of ["0x10", "1e3", "Infinity", "NaN", "."]) {
+            expect(() => numberOption("--up-timeout", text, { min: 1, max: 1440 }), text).toThrow(`--up-timeout: ${JSON.stringify(text)} must be a number from 1 to 1440`);
+        }
+        expect(numberOption("--up-timeout", "2.5", { min: 1, max: 1440 })).toBe(2.5);
+    });
+
+    it("an option given twice is refused, named as typed, whatever form the second one takes", () => {
+        const options = { out: shared("out"), yes: shared("yes"), help: shared("help") } as const;
+        expect(() => parseCommandLine(["--out", "a", "--out=b"], options)).toThrow("--out: given twice; give it once");
+        expect(() => parseCommandLine(["--yes", "--yes"], options)).toThrow("--yes: given twice");
+        expect(() => parseCommandLine(["--help", "-h"], options)).toThrow("-h: given twice (also as --help); give it once");
+    });
+
+    it("a value from the environment is checked by the same rule and named by its variable", () => {
+        const options = { parallel: { type: "string", arg: "N", help: "", value: { kind: "integer", min: 1, max: 20 }, env: "PARALLEL" } } as const;
+        expect(parseCommandLine([], options, { env: { PARALLEL: "4" } })).toMatchObject({ values: { parallel: 4 }, sources: { parallel: "env PARALLEL" } });
+        expect(() => parseCommandLine([], options, { env: { PARALLEL: "0x4" } })).toThrow('env PARALLEL: "0x4" must be a whole number from 1 to 20');
+        // The flag wins over the variable, and is named.
+        expect(parseCommandLine(["--parallel", "2"], options, { env: { PARALLEL: "bad" } }).sources.parallel).toBe("--parallel");
     });
 
     it("one Ctrl-C seen twice within the window counts once; a later one counts again", async () => {

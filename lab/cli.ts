@@ -12,14 +12,15 @@
  */
 import * as path from "node:path";
 import { runBenchmark, type BenchOptions } from "../bench/run";
-import { exitCodes, exitCodeOfMain, integerOption, listOption, optionLines, parseCommandLine, shared, watchInterrupts } from "../core/cli";
+import { exitCodes, exitCodeOfMain, optionLines, parseCommandLine, refuseOthers, shared, sharedWith, watchInterrupts } from "../core/cli";
+import { measurementIds } from "../bench/measure/measurements";
 import { InterruptedError, UsageError } from "../core/errors";
 import { defaultFrontendWorkers, labHttpConnections } from "./guestbook";
 import { Lab, unsupportedReason, type BuiltMode } from "./lab";
 import { isTsxChild, runAsWorker, watchForwarder, workerEnv } from "./worker";
 import { cleanupLeftovers } from "./cleanup";
 import { defaultLedgerDir } from "./ledger";
-import { labModes, parseLabModes, type LabMode } from "./modes";
+import { awsOnlyReason, labModes, type LabMode } from "./modes";
 import { birdProtocols, birdRoutes, captureOnUnderlay, crossNodePair, fullSizePayload, ping, underlayCaptureFilter } from "./verify";
 
 /**
@@ -48,18 +49,24 @@ export const labBenchDefaults = {
 const abortGraceMs = 5_000;
 
 const options = {
-    modes: shared("modes", `comma-separated modes, or "all" (default: all = ${labModes.join(",")})`),
+    modes: shared("modes", `comma-separated modes, or "all" (default: all = ${labModes.join(",")}; ${labModes.filter((m) => awsOnlyReason(m)).join(", ")} only on AWS)`),
     out: shared("out", "results folder (default results/lab-<time>)"),
     repetitions: shared("repetitions", `repetitions of the round-robin (default ${labBenchDefaults.repetitions})`),
     duration: shared("duration", `measured seconds per tool run (default ${labBenchDefaults.durationSeconds})`),
     warmup: shared("warmup", `discarded warm-up seconds per run (default ${labBenchDefaults.warmupSeconds})`),
-    measurements: shared("measurements", `runner measurements (default ${labBenchDefaults.measurements.join(",")} with the lab's cases; naming them runs all their ordinary cases)`),
-    workers: { type: "string", arg: "N", help: `Apache (mod_php) processes per frontend (default ${defaultFrontendWorkers})` },
-    pin: { type: "string", arg: "on|off", help: `pin servers to CPU 0 and clients to CPU 1 (taskset) in iperf3 and sockperf runs (default ${labBenchDefaults.pinCpus ? "on" : "off"})` },
+    measurements: sharedWith("measurements", `runner measurements (default ${labBenchDefaults.measurements.join(",")} with the lab's cases; naming them runs all their ordinary cases)`, { kind: "list", allowed: measurementIds }),
+    workers: { type: "string", arg: "N", help: `Apache (mod_php) processes per frontend (default ${defaultFrontendWorkers})`, value: { kind: "integer", min: 1, max: 256 } },
+    pin: { type: "string", arg: "on|off", help: `pin servers to CPU 0 and clients to CPU 1 (taskset) in iperf3 and sockperf runs (default ${labBenchDefaults.pinCpus ? "on" : "off"})`, value: { kind: "choice", allowed: ["on", "off"] } },
     verify: { type: "boolean", help: "build each mode, show the evidence (capture, BGP, MTU), measure nothing" },
     cleanup: shared("cleanup", "remove what crashed or killed lab runs left behind, then exit"),
     help: shared("help"),
 } as const;
+
+/** What `--cleanup` takes besides itself: nothing (it removes what the ledgers list). */
+export const labCleanupTakes = [] as const;
+
+/** The option vocabulary of `npm run lab` (the hostile-input table is generated from it). */
+export const labOptions = options;
 
 export const usage = `usage: sudo npm run lab [-- options]
 
@@ -82,38 +89,33 @@ export interface LabCommand {
     readonly bench: Omit<BenchOptions, "outDir">;
 }
 
-function onOff(flag: string, value: string | undefined, fallback: boolean): boolean {
-    if (value === undefined) return fallback;
-    if (value !== "on" && value !== "off") throw new UsageError(`${flag}: ${JSON.stringify(value)} is not allowed; use on or off`);
-    return value === "on";
-}
-
 /** Parses the command line; every error names the flag, the value and what is allowed. */
 export function parseLabCommand(argv: readonly string[], now = new Date()): LabCommand {
-    const { values } = parseCommandLine(argv, options);
-    if (values.cleanup && values.verify) throw new UsageError("--cleanup and --verify: choose one");
-    let modes: LabMode[];
-    try {
-        modes = values.modes === undefined ? [...labModes] : parseLabModes(values.modes);
-    } catch (err) {
-        throw new UsageError((err as Error).message);
-    }
+    const parsed = parseCommandLine(argv, options);
+    const { values, sources } = parsed;
+    if (values.help) return { action: "help", modes: [], outDir: "", frontendWorkers: defaultFrontendWorkers, bench: {} };
+    // Cleanup removes what the ledgers list; every other option would be silently ignored.
+    if (values.cleanup) refuseOthers(parsed, "--cleanup", labCleanupTakes);
+    // "all" builds what this machine can and says what it skipped; a mode named on its own that
+    // the lab never builds is a mistake to hear about now, not after the others were built.
+    const awsOnly = values.modes !== undefined && parsed.texts.modes?.trim() !== "all" ? values.modes.filter((m) => awsOnlyReason(m)) : [];
+    if (awsOnly.length > 0) throw new UsageError(`${sources.modes}: ${awsOnly.join(", ")}: ${awsOnlyReason(awsOnly[0])}; the lab builds ${labModes.filter((m) => !awsOnlyReason(m)).join(", ")}`);
+    const modes: LabMode[] = values.modes ?? [...labModes];
     const stamp = now.toISOString().replace(/[:.]/g, "-").slice(0, 19);
-    const measurements = listOption("--measurements", values.measurements) ?? [...labBenchDefaults.measurements];
     return {
-        action: values.help ? "help" : values.cleanup ? "cleanup" : values.verify ? "verify" : "run",
+        action: values.cleanup ? "cleanup" : values.verify ? "verify" : "run",
         modes,
-        outDir: path.resolve(values.out ?? `results/lab-${stamp}`),
-        frontendWorkers: integerOption("--workers", values.workers, { min: 1 }) ?? defaultFrontendWorkers,
+        outDir: values.out ?? path.resolve(`results/lab-${stamp}`),
+        frontendWorkers: values.workers ?? defaultFrontendWorkers,
         bench: {
-            repetitions: integerOption("--repetitions", values.repetitions, { min: 1 }) ?? labBenchDefaults.repetitions,
-            durationSeconds: integerOption("--duration", values.duration, { min: 1 }) ?? labBenchDefaults.durationSeconds,
-            warmupSeconds: integerOption("--warmup", values.warmup, { min: 0 }) ?? labBenchDefaults.warmupSeconds,
-            measurements,
+            repetitions: values.repetitions ?? labBenchDefaults.repetitions,
+            durationSeconds: values.duration ?? labBenchDefaults.durationSeconds,
+            warmupSeconds: values.warmup ?? labBenchDefaults.warmupSeconds,
+            measurements: values.measurements ?? [...labBenchDefaults.measurements],
             // The lab's own cases apply to its own measurements; with other measurements, all their cases.
             cases: values.measurements === undefined ? [...labBenchDefaults.cases] : undefined,
             httpConnections: labHttpConnections,
-            pinCpus: onOff("--pin", values.pin, labBenchDefaults.pinCpus),
+            pinCpus: values.pin === undefined ? labBenchDefaults.pinCpus : values.pin === "on",
             // The seed's zero point is the plain VM: the host-network baseline, when it is measured.
             baseline: modes.includes("host") ? "lab-host" : undefined,
         },

@@ -19,7 +19,7 @@ import { awsOnlyReason } from "./modes";
 import { apacheModuleDir, defaultFrontendWorkers, findPhpModule, frontendDocroot, guestbookProcesses, labHttpConnections, servedDocroot } from "./guestbook";
 import { bgpEstablished, labTarget, unsupportedReason } from "./lab";
 import { Ledger, orphanedLedgers, processStartTime, readLedgers } from "./ledger";
-import { labModeFacts, labModes, labPodMtu, parseLabModes } from "./modes";
+import { labModeFacts, labModes, labPodMtu } from "./modes";
 import { labTopology, topologyNamespaces } from "./topology";
 
 const runId = "abc123";
@@ -401,22 +401,25 @@ describe("lab command line", () => {
     });
 
     it("--modes takes a list or all, and names the bad value and the allowed ones", () => {
-        expect(parseLabModes("vxlan, calico")).toEqual(["vxlan", "calico"]);
-        expect(parseLabModes("all")).toEqual([...labModes]);
-        expect(() => parseLabModes("vxlan,flannel")).toThrow('--modes: "flannel" not a lab mode; allowed: all, vxlan, host-gw, wireguard, calico, calico-ipip, calico-vxlan, cilium, cilium-native, host, bridge');
+        expect(parseLabCommand(["--modes", "vxlan, calico"]).modes).toEqual(["vxlan", "calico"]);
+        expect(parseLabCommand(["--modes", "all"]).modes).toEqual([...labModes]);
+        expect(() => parseLabCommand(["--modes", "vxlan,flannel"])).toThrow('--modes: "flannel" is not allowed; use all, or a comma-separated list of vxlan, host-gw, wireguard, calico, calico-ipip, calico-vxlan, cilium, cilium-native, host, bridge');
+        expect(() => parseLabCommand(["--modes", "host,host"])).toThrow('--modes: "host" is listed twice');
+        // Named on its own, a mode the lab never builds is refused now; "all" skips it with the reason.
+        expect(() => parseLabCommand(["--modes", "vxlan,cilium"])).toThrow(/^--modes: cilium: AWS only: Cilium's datapath/);
         expect(() => parseLabCommand(["--modes", "weave"])).toThrow(UsageError);
         expect(parseLabCommand(["--modes", "calico"]).bench.baseline).toBeUndefined();
     });
 
     it("rejects bad numbers naming the flag, and unknown flags", () => {
-        expect(() => parseLabCommand(["--pin", "yes"])).toThrow('--pin: "yes" is not allowed; use on or off');
+        expect(() => parseLabCommand(["--pin", "yes"])).toThrow('--pin: "yes" is not allowed; use one of on, off');
         expect(parseLabCommand(["--pin", "off"]).bench.pinCpus).toBe(false);
         expect(parseLabCommand([]).bench).toMatchObject({ pinCpus: true, cases: [...labBenchDefaults.cases] });
         expect(parseLabCommand(["--measurements", "iperf3"]).bench.cases, "naming measurements runs all their ordinary cases").toBeUndefined();
-        expect(() => parseLabCommand(["--duration", "0"])).toThrow('--duration: "0" must be a whole number ≥ 1');
+        expect(() => parseLabCommand(["--duration", "0"])).toThrow('--duration: "0" must be a whole number from 1 to 600');
         expect(() => parseLabCommand(["--repetitions", "two"])).toThrow('--repetitions: "two" must be a whole number');
         expect(() => parseLabCommand(["--workers", "1.5"])).toThrow("--workers");
-        expect(() => parseLabCommand(["--cleanup", "--verify"])).toThrow("--cleanup and --verify: choose one");
+        expect(() => parseLabCommand(["--cleanup", "--verify"])).toThrow("--cleanup takes no other option; remove --verify");
         expect(() => parseLabCommand(["--bogus"])).toThrow(UsageError);
         expect(parseLabCommand(["--cleanup"]).action).toBe("cleanup");
     });

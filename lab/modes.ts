@@ -65,10 +65,6 @@ export function awsOnlyReason(mode: LabMode): string | undefined {
         : undefined;
 }
 
-export function isLabMode(value: string): value is LabMode {
-    return (labModes as readonly string[]).includes(value);
-}
-
 export function isClusterMode(mode: LabMode): mode is ClusterMode {
     return !isBaseline(mode);
 }
@@ -80,21 +76,4 @@ export function isClusterMode(mode: LabMode): mode is ClusterMode {
  */
 export function labPodMtu(mode: LabMode): number {
     return isClusterMode(mode) ? podMtu(mode, underlayMtu) : guestbookMtu(mode, underlayMtu);
-}
-
-/** Parses a `--modes` list ("vxlan,calico" or "all"); throws naming the flag, value and allowed set. */
-export function parseLabModes(text: string): LabMode[] {
-    const items = text
-        .split(",")
-        .map((s) => s.trim())
-        .filter((s) => s !== "");
-    if (items.length === 1 && items[0] === "all") return [...labModes];
-    if (items.length === 0) {
-        throw new Error(`--modes: ${JSON.stringify(text)} is empty; allowed: all, or a comma list of ${labModes.join(", ")}`);
-    }
-    const unknown = items.filter((s) => !isLabMode(s));
-    if (unknown.length > 0) {
-        throw new Error(`--modes: ${unknown.map((s) => JSON.stringify(s)).join(", ")} not a lab mode; allowed: all, ${labModes.join(", ")}`);
-    }
-    return [...new Set(items as LabMode[])];
 }

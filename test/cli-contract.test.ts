@@ -1,12 +1,15 @@
 /**
  * One command-line contract for every CLI of the project (core/cli.ts): run each real entry as a
- * child process. `--help` exits 0 and prints the usage; bad usage exits 2 before anything
- * happens and names the option; the options that mean the same thing are spelled the same.
+ * child process (two per CLI: --help, and an unknown option). `--help` exits 0 and prints the
+ * usage; bad usage exits 2 before anything happens and names the option; the options that mean
+ * the same thing are spelled the same. Bad values run in-process (test/cli-harness.ts; every
+ * option × every class: hostile-input.test.ts).
  */
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { exitCodes, sharedOptions } from "../core/cli";
+import { runCli } from "./cli-harness";
 
 const projectDir = path.resolve(__dirname, "..");
 
@@ -23,9 +26,16 @@ function run(entry: string, args: readonly string[]) {
     return spawnSync(process.execPath, ["--import", "tsx", entry, ...args], { cwd: projectDir, env, encoding: "utf8", timeout: 60_000 });
 }
 
+/** One --help child per CLI, shared by the tests that read it. */
+const helps = new Map<string, ReturnType<typeof run>>();
+function help(entry: string) {
+    if (!helps.has(entry)) helps.set(entry, run(entry, ["--help"]));
+    return helps.get(entry)!;
+}
+
 describe.each(Object.entries(clis))("%s", (name, entry) => {
     it("--help prints the usage with the exit codes and exits 0", () => {
-        const r = run(entry, ["--help"]);
+        const r = help(entry);
         expect(r.status, r.stderr).toBe(exitCodes.ok);
         expect(r.stdout).toMatch(/^usage:/im);
         expect(r.stdout).toMatch(/Exit codes: 0 done, 1 [^\n]*2 bad usage/);
@@ -38,7 +48,7 @@ describe.each(Object.entries(clis))("%s", (name, entry) => {
     });
 
     it("shared things are spelled as core/cli.ts spells them, with the same placeholder", () => {
-        const usage = run(entry, ["--help"]).stdout;
+        const usage = help(entry).stdout;
         // The drift this replaced: bench's --max-overhead was compare's --max-overhead-pct.
         expect(usage).not.toMatch(/--max-overhead(?!-pct)|--output\b|--out-dir|--outdir|--reps\b|--mode\b/);
         const shown = [...usage.matchAll(/^\s+(?:-\w, )?--([a-z-]+)(?: ([A-Z]+|<[^>]+>))?/gm)];
@@ -59,9 +69,10 @@ describe("bad values exit 2 in every CLI, naming the option and the value", () =
         ["bench", ["vxlan", "--schedule", "sometimes"], /--schedule: "sometimes" is not allowed; use one of concurrent, round-robin/],
         ["compare", ["--modes", "vxlan", "--operator-cidr", "203.0.113.7/32", "--schedule", "sometimes"], /--schedule: "sometimes" is not allowed; use one of concurrent, round-robin/],
         ["render", ["--out", ""], /--out: "" must be a folder path/],
-    ] as const)("%s %j", (name, args, message) => {
-        const r = run(clis[name], args);
-        expect(r.status, r.stdout + r.stderr).toBe(exitCodes.usage);
-        expect(r.stderr).toMatch(message);
+    ] as const)("%s %j", async (name, args, message) => {
+        const r = await runCli(name, args, { ledgerDir: "/nonexistent/cli-contract-ledgers" });
+        expect(r.code, r.message).toBe(exitCodes.usage);
+        expect(r.message).toMatch(message);
+        expect(r.reached).toEqual([]);
     });
 });
