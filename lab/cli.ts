@@ -16,10 +16,10 @@ import { exitCodes, exitCodeOfMain, integerOption, listOption, optionLines, pars
 import { InterruptedError, UsageError } from "../core/errors";
 import { removeCpuGroups } from "./cpuGroup";
 import { defaultFrontendWorkers, labHttpConnections } from "./guestbook";
-import { Lab, unsupportedReason, type BuiltMode } from "./lab";
+import { Lab, labTargetName, unsupportedReason, type BuiltMode } from "./lab";
 import { isTsxChild, runAsWorker, watchForwarder, workerEnv } from "./worker";
 import { cleanupEntry, defaultLedgerDir, orphanedLedgers, readLedgers } from "./ledger";
-import { labModes, parseLabModes, type LabMode } from "./modes";
+import { labModeFacts, labModes, parseLabModes, type LabMode } from "./modes";
 import { birdProtocols, birdRoutes, captureOnUnderlay, crossNodePair, fullSizePayload, ping, underlayCaptureFilter } from "./verify";
 
 /**
@@ -98,6 +98,7 @@ export function parseLabCommand(argv: readonly string[], now = new Date()): LabC
     } catch (err) {
         throw new UsageError((err as Error).message);
     }
+    const plainVm = modes.find((mode) => labModeFacts[mode].attachment === "host-network");
     const stamp = now.toISOString().replace(/[:.]/g, "-").slice(0, 19);
     const measurements = listOption("--measurements", values.measurements) ?? [...labBenchDefaults.measurements];
     return {
@@ -115,7 +116,7 @@ export function parseLabCommand(argv: readonly string[], now = new Date()): LabC
             httpConnections: labHttpConnections,
             pinCpus: onOff("--pin", values.pin, labBenchDefaults.pinCpus),
             // The seed's zero point is the plain VM: the host-network baseline, when it is measured.
-            baseline: modes.includes("host") ? "lab-host" : undefined,
+            baseline: plainVm ? labTargetName(plainVm) : undefined,
         },
     };
 }
