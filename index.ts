@@ -27,6 +27,11 @@ const generatedKey = settings.sshPublicKey === undefined
     : undefined;
 const privateKey = generatedKey ? pulumi.secret(generatedKey.privateKeyOpenssh) : undefined;
 
+// The load generator is built on the pair's subnet, and the pair's security group admits its
+// public address (components/nodePair.ts nodeIngressRules): the address reaches the pair as a
+// deferred output, resolved below once the load generator exists (@pulumi/pulumi deferredOutput,
+// pulumi/pulumi#17793).
+const [loadGeneratorPublicIp, resolveLoadGeneratorPublicIp] = pulumi.deferredOutput<string>();
 const pair = new NodePair(prefix, {
     mode,
     instanceType: settings.instanceType,
@@ -37,6 +42,7 @@ const pair = new NodePair(prefix, {
     nodePort: settings.nodePort,
     sshPublicKey: generatedKey ? generatedKey.publicKeyOpenssh : settings.sshPublicKey!,
     spot: settings.spot,
+    loadGeneratorPublicIp: settings.loadGenerator ? loadGeneratorPublicIp : undefined,
 });
 
 const cluster = new K3sCluster(prefix, {
@@ -100,11 +106,11 @@ const loadGen = settings.loadGenerator
         nodePair: pair,
         instanceType: settings.instanceType,
         operatorCidr: settings.operatorCidr,
-        frontendPort,
         spot: settings.spot,
         sshPrivateKey: privateKey,
     })
     : undefined;
+if (loadGen) resolveLoadGeneratorPublicIp(loadGen.instance.publicIp);
 
 // Outputs: the shape of StackOutputs in bench/targets.ts, which the benchmark runner reads.
 export { mode };

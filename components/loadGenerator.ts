@@ -10,9 +10,6 @@ export interface LoadGeneratorArgs {
     readonly nodePair: NodePair;
     readonly instanceType: string;
     readonly operatorCidr: string;
-    /** The port the frontends answer on at every node (the NodePort, or a baseline's host or
-     * published port): the load generator's public address is admitted there. */
-    readonly frontendPort: number;
     /** On Spot like the nodes, so the whole stack is priced and interrupted alike. */
     readonly spot: boolean;
     /** Secret: to install the tools over SSH; undefined means ssh-agent. */
@@ -67,17 +64,8 @@ export class LoadGenerator extends pulumi.ComponentResource {
             tags: { Name: name, role: "loadgen" },
         }, { parent: this, dependsOn: [pair.internetRoute] });
 
-        // Traffic to the internet-facing NLB leaves through the internet gateway, so it arrives
-        // from this instance's public address, which the NLB preserves as the client IP.
-        new aws.vpc.SecurityGroupIngressRule(`${name}-nodeport-via-nlb`, {
-            securityGroupId: pair.securityGroup.id,
-            description: "guestbook frontend port from the public address of the load generator (through the NLB)",
-            ipProtocol: "tcp",
-            fromPort: args.frontendPort,
-            toPort: args.frontendPort,
-            cidrIpv4: pulumi.interpolate`${this.instance.publicIp}/32`,
-        }, parent);
-
+        // The nodes admit this instance's public address in their own rules (components/nodePair.ts
+        // nodeIngressRules), given its address by index.ts.
         this.hostKey = recordHostKey(`${name}-host-key`, this.instance.publicIp, this.instance.id, args.sshPrivateKey, this);
         this.toolsInstall = new command.remote.Command(`${name}-tools`, {
             connection: sshConnection(this.instance.publicIp, args.sshPrivateKey),

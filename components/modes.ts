@@ -35,6 +35,8 @@ export interface Tunnel {
     readonly overhead: number;
     /** Who puts these frames on the wire, for security-group rule descriptions. */
     readonly owner: string;
+    /** The tunnel device the plugin creates on each node (the lab builds it under this name). */
+    readonly device: string;
     /** A kernel module the tunnel needs on every node, which upstream requires to be there before
      * the cluster starts: the node script loads it and fails, naming it, when it cannot. */
     readonly kernelModule?: string;
@@ -116,9 +118,13 @@ export const k3sTraffic: readonly NodeTraffic[] = [
 // no flannel backend options; the Installation CRD has no VXLAN port or VNI field): flannel's
 // vxlan backend uses VNI 1 and the Linux kernel's port 8472; Calico's Felix VXLANPort 4789 and
 // VXLANVNI 4096 (FACTS.md). Everything else (security group, lab, reports) reads them from here.
-const flannelVxlanTunnel: Tunnel = { kind: "vxlan", vni: 1, port: 8472, overhead: 50, owner: "flannel VXLAN" };
-const calicoVxlanTunnel: Tunnel = { kind: "vxlan", vni: 4096, port: 4789, overhead: 50, owner: "Calico VXLAN" };
-const ipipTunnel: Tunnel = { kind: "ipip", overhead: 20, owner: "Calico IP-in-IP" }; // one extra IPv4 header
+// Devices: flannel names its VTEP "flannel.<VNI>" (flannel-io/flannel pkg/backend/vxlan, vxlan.go
+// RegisterNetwork); Felix "vxlan.calico" (projectcalico/calico felix dataplanedefs
+// VXLANIfaceNameV4); Calico IP-in-IP uses the ipip module's fallback device tunl0.
+const flannelVni = 1;
+const flannelVxlanTunnel: Tunnel = { kind: "vxlan", vni: flannelVni, port: 8472, overhead: 50, owner: "flannel VXLAN", device: `flannel.${flannelVni}` };
+const calicoVxlanTunnel: Tunnel = { kind: "vxlan", vni: 4096, port: 4789, overhead: 50, owner: "Calico VXLAN", device: "vxlan.calico" };
+const ipipTunnel: Tunnel = { kind: "ipip", overhead: 20, owner: "Calico IP-in-IP", device: "tunl0" }; // one extra IPv4 header
 
 /** What a tunnel puts on the wire between the nodes: outer packets from the peer's node IP. */
 export function tunnelTraffic(tunnel: Tunnel): NodeTraffic {
@@ -129,13 +135,15 @@ export function tunnelTraffic(tunnel: Tunnel): NodeTraffic {
 
 // flannel's wireguard backend: UDP 51820 and 80 bytes of overhead, the IPv6 worst case, which
 // flannel subtracts whatever the family (flannel-io/flannel pkg/backend/wireguard: wireguard.go
-// defaults, wireguard_network.go overhead; k3s docs, inbound rules: UDP 51820). It uses the
-// kernel's WireGuard: "You must ensure that WireGuard kernel modules are available on every node"
-// (docs.k3s.io, Networking, "Basic Network Options", wireguard-native).
-const flannelWireguardTunnel: Tunnel = { kind: "wireguard", port: 51820, overhead: 80, owner: "flannel WireGuard", kernelModule: "wireguard" };
+// defaults and the device name flannel-wg, wireguard_network.go overhead; k3s docs, inbound
+// rules: UDP 51820). It uses the kernel's WireGuard: "You must ensure that WireGuard kernel
+// modules are available on every node" (docs.k3s.io, Networking, "Basic Network Options",
+// wireguard-native).
+const flannelWireguardTunnel: Tunnel = { kind: "wireguard", port: 51820, overhead: 80, owner: "flannel WireGuard", device: "flannel-wg", kernelModule: "wireguard" };
 // Cilium's VXLAN: UDP 8472 (values.yaml tunnelPort 0 = 8472 for vxlan), 50 bytes (pkg/mtu
-// TunnelOverheadIPv4); the VNI carries the sender's security identity, so no fixed VNI.
-const ciliumVxlanTunnel: Tunnel = { kind: "vxlan", port: 8472, overhead: 50, owner: "Cilium VXLAN" };
+// TunnelOverheadIPv4); the VNI carries the sender's security identity, so no fixed VNI; the
+// device is cilium_vxlan (pkg/defaults/node.go VxlanDevice).
+const ciliumVxlanTunnel: Tunnel = { kind: "vxlan", port: 8472, overhead: 50, owner: "Cilium VXLAN", device: "cilium_vxlan" };
 
 // Cilium's health checks between nodes: TCP 4240 and ICMP echo (Cilium docs, System Requirements,
 // "Firewall Rules", 1.18). Hubble is disabled (it would run on the measured nodes), so no 4244.

@@ -30,6 +30,10 @@ export interface NodePairArgs {
     readonly sshPublicKey: pulumi.Input<string>;
     /** Launch both nodes as one-time Spot Instances. */
     readonly spot: boolean;
+    /** The load generator's public address; undefined when the stack has none. It exists only
+     * once the load generator does, which is built on this pair's subnet: pass a deferred output
+     * (index.ts). */
+    readonly loadGeneratorPublicIp?: pulumi.Input<string>;
 }
 
 /** One node of the pair, as the rest of the program needs it. */
@@ -62,7 +66,10 @@ export class NodePair extends pulumi.ComponentResource {
     public readonly agent: Node;
 
     constructor(name: string, args: NodePairArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("cni-compare:aws:NodePair", name, args, opts);
+        // The load generator's address is not among the recorded inputs: it waits for the load
+        // generator, which waits for children of this component, which wait for its registration.
+        const { loadGeneratorPublicIp: _, ...inputs } = args;
+        super("cni-compare:aws:NodePair", name, inputs, opts);
         const parent = { parent: this };
         const invoke = { parent: this };
 
@@ -111,7 +118,18 @@ export class NodePair extends pulumi.ComponentResource {
             description: `k3s nodes, ${args.mode} pod network`,
             tags: { Name: `${name}-nodes` },
         }, parent);
-        for (const rule of nodeIngressRules(args)) {
+        const loadGeneratorPublicCidr = args.loadGeneratorPublicIp === undefined ? undefined : pulumi.interpolate`${args.loadGeneratorPublicIp}/32`;
+        // The load generator's rule was a child of the LoadGenerator component (`${name}-loadgen`)
+        // until the rules became one list here: the alias makes `pulumi up` on an existing stack
+        // adopt it instead of creating a duplicate, which EC2 refuses (Pulumi docs, resource option
+        // aliases; EC2 API, AuthorizeSecurityGroupIngress: InvalidPermission.Duplicate).
+        const formerLoadGeneratorRule = pulumi.createUrn(
+            `${name}-loadgen-nodeport-via-nlb`,
+            "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+            pulumi.createUrn(`${name}-loadgen`, "cni-compare:aws:LoadGenerator"),
+        );
+        for (const rule of nodeIngressRules({ ...args, loadGeneratorPublicCidr })) {
+            const aliases = rule.key === loadGeneratorRuleKey ? [formerLoadGeneratorRule] : undefined;
             new aws.vpc.SecurityGroupIngressRule(`${name}-nodes-${rule.key}`, {
                 securityGroupId: this.securityGroup.id,
                 description: rule.why,
@@ -120,7 +138,7 @@ export class NodePair extends pulumi.ComponentResource {
                 toPort: rule.toPort,
                 cidrIpv4: rule.source === "self" ? undefined : rule.source,
                 referencedSecurityGroupId: rule.source === "self" ? this.securityGroup.id : undefined,
-            }, parent);
+            }, { parent: this, aliases });
         }
         new aws.vpc.SecurityGroupEgressRule(`${name}-nodes-egress`, {
             securityGroupId: this.securityGroup.id,
@@ -154,26 +172,36 @@ export class NodePair extends pulumi.ComponentResource {
     }
 }
 
-export interface IngressRule {
+/** `Address` is how a CIDR known only at deployment is given: pulumi.Output<string> in the program,
+ * a plain string in the tests and the lab. */
+export interface IngressRule<Address = string> {
     /** Stable suffix of the rule's resource name. */
     readonly key: string;
     readonly protocol: string;
     readonly fromPort?: number;
     readonly toPort?: number;
     /** A CIDR, or "self" for the nodes' own security group. */
-    readonly source: string;
+    readonly source: string | Address;
     readonly why: string;
 }
+
+export interface NodeIngressArgs<Address = string> extends Pick<NodePairArgs, "mode" | "operatorCidr" | "vpcCidr" | "podCidr" | "nodePort"> {
+    /** The load generator's public address as a /32; undefined when there is no load generator. */
+    readonly loadGeneratorPublicCidr?: Address;
+}
+
+/** The key of the rule that admits the load generator's requests through the NLB. */
+export const loadGeneratorRuleKey = "nodeport-loadgen";
 
 /**
  * Every ingress rule the node security group gets for a mode: the whole contract in one list.
  * components/flows.ts states independently what must get through; the tests check these rules
  * against that matrix, rule by rule, and the lab enforces them on real packets.
  */
-export function nodeIngressRules(args: Pick<NodePairArgs, "mode" | "operatorCidr" | "vpcCidr" | "podCidr" | "nodePort">): IngressRule[] {
+export function nodeIngressRules<Address = string>(args: NodeIngressArgs<Address>): IngressRule<Address>[] {
     // The NodePort, or a baseline's host or published port: where the NLB reaches the frontends.
     const frontend = frontendPortOnNodes(args.mode, args.nodePort);
-    const rules: IngressRule[] = [
+    const rules: IngressRule<Address>[] = [
         { key: "ssh-operator", protocol: "tcp", fromPort: 22, toPort: 22, source: args.operatorCidr, why: "SSH from the operator only" },
         { key: "api-operator", protocol: "tcp", fromPort: 6443, toPort: 6443, source: args.operatorCidr, why: "Kubernetes API from the operator only" },
         { key: "nodeport-operator", protocol: "tcp", fromPort: frontend, toPort: frontend, source: args.operatorCidr, why: "guestbook frontend port from the operator (the NLB preserves client IPs)" },
@@ -183,6 +211,14 @@ export function nodeIngressRules(args: Pick<NodePairArgs, "mode" | "operatorCidr
         // transmission unit (MTU) for your EC2 instance": allow ICMP type 3 code 4 inbound).
         { key: "pmtu-internet", protocol: "icmp", fromPort: 3, toPort: 4, source: "0.0.0.0/0", why: "ICMP fragmentation-needed for path MTU discovery, from any router" },
     ];
+    if (args.loadGeneratorPublicCidr !== undefined) {
+        // Requests to the internet-facing NLB leave through the internet gateway, so they arrive
+        // from the load generator's public address, which the NLB preserves as the client IP.
+        rules.push({
+            key: loadGeneratorRuleKey, protocol: "tcp", fromPort: frontend, toPort: frontend, source: args.loadGeneratorPublicCidr,
+            why: "guestbook frontend port from the public address of the load generator (through the NLB)",
+        });
+    }
     // k3s, the mode's control plane and tunnel, and (baselines) Redis on the node addresses.
     for (const traffic of nodeToNodeTraffic(args.mode)) {
         const ports = traffic.protocol === "4" ? {} : { fromPort: traffic.fromPort, toPort: traffic.toPort };

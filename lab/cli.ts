@@ -16,11 +16,11 @@ import { exitCodes, exitCodeOfMain, optionLines, parseCommandLine, refuseOthers,
 import { measurementIds } from "../bench/measure/measurements";
 import { InterruptedError, UsageError } from "../core/errors";
 import { defaultFrontendWorkers, labHttpConnections } from "./guestbook";
-import { Lab, unsupportedReason, type BuiltMode } from "./lab";
+import { Lab, labTargetName, unsupportedReason, type BuiltMode } from "./lab";
 import { isTsxChild, runAsWorker, watchForwarder, workerEnv } from "./worker";
 import { cleanupLeftovers } from "./cleanup";
 import { defaultLedgerDir } from "./ledger";
-import { awsOnlyReason, labModes, type LabMode } from "./modes";
+import { awsOnlyReason, labModeFacts, labModes, type LabMode } from "./modes";
 import { birdProtocols, birdRoutes, captureOnUnderlay, crossNodePair, fullSizePayload, ping, underlayCaptureFilter } from "./verify";
 
 /**
@@ -101,6 +101,7 @@ export function parseLabCommand(argv: readonly string[], now = new Date()): LabC
     const awsOnly = values.modes !== undefined && parsed.texts.modes?.trim() !== "all" ? values.modes.filter((m) => awsOnlyReason(m)) : [];
     if (awsOnly.length > 0) throw new UsageError(`${sources.modes}: ${awsOnly.join(", ")}: ${awsOnlyReason(awsOnly[0])}; the lab builds ${labModes.filter((m) => !awsOnlyReason(m)).join(", ")}`);
     const modes: LabMode[] = values.modes ?? [...labModes];
+    const plainVm = modes.find((mode) => labModeFacts[mode].attachment === "host-network");
     const stamp = now.toISOString().replace(/[:.]/g, "-").slice(0, 19);
     return {
         action: values.cleanup ? "cleanup" : values.verify ? "verify" : "run",
@@ -117,7 +118,7 @@ export function parseLabCommand(argv: readonly string[], now = new Date()): LabC
             httpConnections: labHttpConnections,
             pinCpus: values.pin === undefined ? labBenchDefaults.pinCpus : values.pin === "on",
             // The seed's zero point is the plain VM: the host-network baseline, when it is measured.
-            baseline: modes.includes("host") ? "lab-host" : undefined,
+            baseline: plainVm ? labTargetName(plainVm) : undefined,
         },
     };
 }

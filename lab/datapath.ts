@@ -26,20 +26,11 @@ export const calicoHostMac = "ee:ee:ee:ee:ee:ee";
 /** Calico's default AS number for the node-to-node mesh. */
 export const calicoAsNumber = 64512;
 
-/** The tunnel device each encapsulating mode creates, named as the plugin names it. */
+/** The tunnel device the mode's plugin creates (components/modes.ts), where the lab builds one:
+ * not in the baselines (no pod network for k3s's own pods) nor for Cilium (see awsOnlyReason). */
 export function tunnelDevice(topology: LabTopology): string | undefined {
-    switch (topology.mode) {
-        case "vxlan":
-            return "flannel.1"; // flannel: "flannel.<VNI>"
-        case "calico-vxlan":
-            return "vxlan.calico";
-        case "calico-ipip":
-            return "tunl0"; // the ipip module's fallback device, which Calico configures
-        case "wireguard":
-            return "flannel-wg"; // flannel's wireguard backend (pkg/backend/wireguard)
-        default:
-            return undefined;
-    }
+    if (!isClusterMode(topology.mode) || awsOnlyReason(topology.mode)) return undefined;
+    return modeFacts[topology.mode].tunnel?.device;
 }
 
 /** A fixed VTEP MAC per node, so each node can be given its peer's (flannel stores it in the Node annotation). */
@@ -155,7 +146,8 @@ export function podSteps(t: LabTopology): Step[] {
  * backend (and Calico's VXLAN mode) program them: the route sends the peer's pod subnet to the
  * peer's VTEP address, a permanent ARP entry maps it to the peer VTEP MAC, and the FDB entry
  * maps that MAC to the peer node's underlay address. No learning, no multicast. */
-function vxlanSteps(t: LabTopology, device: string, tunnel: Tunnel): Step[] {
+function vxlanSteps(t: LabTopology, tunnel: Tunnel): Step[] {
+    const device = tunnel.device;
     return t.nodes.flatMap((node) => [
         ip(node.netns, "link", "add", device, "address", vtepMac(node), "mtu", String(t.mtu.node - tunnel.overhead),
             "type", "vxlan", "id", String(tunnel.vni), "local", node.ip, "dev", "eth0", "dstport", String(tunnel.port), "nolearning"),
@@ -174,11 +166,12 @@ function vxlanSteps(t: LabTopology, device: string, tunnel: Tunnel): Step[] {
 /** Calico's IP-in-IP device: the kernel's `tunl0` (remote any), an address from the node's block;
  * routes through it arrive from BIRD (see bird.ts). */
 function ipipSteps(t: LabTopology, tunnel: Tunnel): Step[] {
+    const device = tunnel.device;
     return t.nodes.flatMap((node) => [
         // Loading the ipip module gives every namespace a `tunl0`; create it where it does not exist yet.
-        { ...ip(node.netns, "link", "add", "tunl0", "type", "ipip"), tolerate: /File exists/ },
-        ip(node.netns, "link", "set", "tunl0", "mtu", String(t.mtu.node - tunnel.overhead), "up"),
-        ip(node.netns, "addr", "add", `${tunnelAddress(node)}/32`, "dev", "tunl0"),
+        { ...ip(node.netns, "link", "add", device, "type", "ipip"), tolerate: /File exists/ },
+        ip(node.netns, "link", "set", device, "mtu", String(t.mtu.node - tunnel.overhead), "up"),
+        ip(node.netns, "addr", "add", `${tunnelAddress(node)}/32`, "dev", device),
     ]);
 }
 
@@ -202,7 +195,8 @@ export function wireguardKeys(t: LabTopology, node: LabNode): { privateKey: stri
  * (flannel-io/flannel pkg/backend/wireguard device.go: Configure, addRoute, addPeer; port and
  * overhead from components/modes.ts).
  */
-function wireguardSteps(t: LabTopology, device: string, tunnel: Tunnel): Step[] {
+function wireguardSteps(t: LabTopology, tunnel: Tunnel): Step[] {
+    const device = tunnel.device;
     return t.nodes.flatMap((node) => {
         const peers = t.nodes.filter((peer) => peer.index !== node.index);
         const peerArgs = peers.flatMap((peer) => ["peer", wireguardKeys(t, peer).publicKey, "endpoint", `${peer.ip}:${tunnel.port}`, "allowed-ips", peer.podSubnet]);
@@ -222,9 +216,10 @@ function wireguardSteps(t: LabTopology, device: string, tunnel: Tunnel): Step[] 
 export function crossNodeSteps(t: LabTopology): Step[] {
     if (!isClusterMode(t.mode)) return [];
     const tunnel = modeFacts[t.mode].tunnel;
-    if (tunnel?.kind === "vxlan") return vxlanSteps(t, tunnelDevice(t)!, tunnel);
+    // The tunnel's kind is the kernel's link type (`ip link add … type vxlan|ipip|wireguard`).
+    if (tunnel?.kind === "vxlan") return vxlanSteps(t, tunnel);
     if (tunnel?.kind === "ipip") return ipipSteps(t, tunnel);
-    if (tunnel?.kind === "wireguard") return wireguardSteps(t, tunnelDevice(t)!, tunnel);
+    if (tunnel?.kind === "wireguard") return wireguardSteps(t, tunnel);
     if (modeFacts[t.mode].bgp) return []; // calico without encapsulation: BIRD installs the routes
     // flannel host-gw: the peer's pod subnet via the peer's node address (needs L2 adjacency).
     return t.nodes.flatMap((node) =>

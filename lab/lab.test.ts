@@ -3,7 +3,7 @@
  * needed; the root-only tests (datapath.root.test.ts, cleanup.root.test.ts) build them for real.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
@@ -21,6 +21,9 @@ import { bgpEstablished, labTarget, unsupportedReason } from "./lab";
 import { Ledger, orphanedLedgers, processStartTime, readLedgers } from "./ledger";
 import { labModeFacts, labModes, labPodMtu } from "./modes";
 import { labTopology, topologyNamespaces } from "./topology";
+import { labSecurityGroupRules } from "./securityGroup";
+import { parse as parseYaml } from "yaml";
+import { projectDir } from "../components/project";
 
 const runId = "abc123";
 const line = (s: Step) => s.argv.join(" ");
@@ -183,6 +186,26 @@ describe("lab datapath plans", () => {
             expect(unsupportedReason(mode, { vxlan: true, ipip: true, wireguard: true })).toMatch(/^AWS only: Cilium's datapath is eBPF programs/);
             expect(() => datapathSteps(labTopology(mode, runId))).toThrow(/AWS only/);
         }
+    });
+});
+
+describe("lab security group", () => {
+    /** Each ingress rule on a stack's node security group as its snapshot declares it
+     * (snapshots/<mode>/resources.yaml; render/snapshot.test.ts keeps it equal to the program). */
+    const declaredOnAws = (mode: string): string[] => {
+        const { resources } = parseYaml(readFileSync(path.join(projectDir, "snapshots", mode, "resources.yaml"), "utf8")) as { resources: { type: string; inputs: any; dependsOn?: string[] }[] };
+        const group = `aws:ec2/securityGroup:SecurityGroup::cni-${mode}-nodes`;
+        return resources
+            .filter((r) => r.type === "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule" && r.dependsOn?.includes(group))
+            .map((r) => `${r.inputs.ipProtocol} ${r.inputs.fromPort ?? "-"}-${r.inputs.toPort ?? "-"} from ${r.inputs.referencedSecurityGroupId ? "self" : "a CIDR"}: ${r.inputs.description}`)
+            .sort();
+    };
+
+    it.each(networkModes)("%s: the lab enforces every rule the stack declares on its nodes' security group, the load generator's included (issue #21)", (mode) => {
+        const enforced = labSecurityGroupRules(labTopology(mode, runId))
+            .map((r) => `${r.protocol} ${r.fromPort ?? "-"}-${r.toPort ?? "-"} from ${r.source === "self" ? "self" : "a CIDR"}: ${r.why}`)
+            .sort();
+        expect(enforced).toEqual(declaredOnAws(mode));
     });
 });
 

@@ -266,12 +266,17 @@ function labPods(t: LabTopology): { netns: string; ip: string; node: number }[] 
     return [...seen.values()];
 }
 
+/** The benchmark target name of a lab mode. */
+export function labTargetName(mode: LabMode): string {
+    return `lab-${mode}`;
+}
+
 /** The runner's view of a built mode (bench/targets.ts `Target`, platform "lab"). */
 export function labTarget(t: LabTopology, cpuGroup?: CpuCgroup): Target {
     const facts = labModeFacts[t.mode];
     const urls = frontendUrls(t);
     return {
-        name: `lab-${t.mode}`,
+        name: labTargetName(t.mode),
         platform: "lab",
         mode: t.mode,
         endpoint: urls[0],

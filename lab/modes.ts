@@ -3,14 +3,16 @@
  * field report's two baselines (SEEDS.md §1) all come from components/modes.ts, whose ports,
  * VNIs, overheads and frontend ports are read from there, never restated.
  */
-import { frontendPortOnNodes, guestbookMtu, isBaseline, modeFacts, networkModes, podMtu, ec2NicMtu, type NetworkMode } from "../components/modes";
+import { baselineFrontendPorts, frontendPortOnNodes, guestbookMtu, isBaseline, modeFacts, networkModes, podMtu, ec2NicMtu, type NetworkMode } from "../components/modes";
+import { readProject } from "../components/project";
 
 /** Every mode the lab can build (or say why not): the stacks' modes, in their order. */
 export const labModes = networkModes;
 export type LabMode = NetworkMode;
 
-/** A mode whose guestbook runs on a pod network (k3s and a CNI plugin), not a baseline attachment. */
-export type ClusterMode = Exclude<NetworkMode, "host" | "bridge">;
+/** A mode whose guestbook runs on a pod network (k3s and a CNI plugin), not a baseline attachment
+ * (the mode table keys the baselines' frontend ports by baseline). */
+export type ClusterMode = Exclude<NetworkMode, keyof typeof baselineFrontendPorts>;
 
 /** How pods reach their node, as the real plugin wires it. */
 export type PodAttachment =
@@ -36,8 +38,18 @@ export interface LabModeFacts {
     readonly servicePort: number;
 }
 
-/** The NodePort every cluster-mode lab uses: the stacks' default (Pulumi.yaml `nodePort`). */
-export const labNodePort = 30099;
+/** The NodePort every cluster-mode lab uses: the stacks' default, read from where it is defined
+ * (Pulumi.yaml, config `nodePort`). */
+export const labNodePort = projectNodePort();
+
+function projectNodePort(): number {
+    const text = readProject().defaults.nodePort;
+    const port = Number(text);
+    if (text === undefined || !Number.isInteger(port)) {
+        throw new Error(`Pulumi.yaml: config nodePort default ${JSON.stringify(text)} is not a whole number; the lab takes its NodePort from it`);
+    }
+    return port;
+}
 
 /** The node "NIC" MTU of the lab's underlay: EC2's jumbo frames, so MTU effects match AWS. */
 export const underlayMtu = ec2NicMtu;

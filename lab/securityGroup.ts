@@ -10,7 +10,7 @@
  * (EC2 user guide, "Security group connection tracking": responses to allowed traffic are
  * allowed regardless of inbound rules). mangle PREROUTING is the first hook with conntrack state.
  */
-import { asSecurityGroupRules, nodeIngressRules, type IngressRule } from "../components/nodePair";
+import { asSecurityGroupRules, nodeIngressRules, type IngressRule, type NodeIngressArgs } from "../components/nodePair";
 import type { Flow, FlowAddresses, SecurityGroupRule } from "../components/flows";
 import { readProject } from "../components/project";
 import { inNamespace, type Step } from "./exec";
@@ -21,13 +21,27 @@ import type { LabNode, LabTopology, LabWorkload } from "./topology";
 export const securityGroupChain = "LAB-SG";
 
 /**
+ * The load generator's public address in the lab, where none exists (no internet gateway, no
+ * NLB): a documentation address (RFC 5737, TEST-NET-2) that no lab namespace holds. Its rule is
+ * enforced like every other, and no lab packet carries it, as on AWS only packets through the
+ * NLB do; the operator's rule keeps its own probe.
+ */
+export const labLoadGeneratorPublicIp = "198.51.100.13";
+
+/**
  * A stack's addresses, mapped onto the lab: the operator is the lab's load generator (both drive
  * the benchmark), the VPC is the stacks' default range (the underlay /24 is its first subnet, as
  * the stacks' node subnet is), the pod range and NodePort are the lab's, which equal the stacks'
  * defaults.
  */
-export function labStackAddresses(t: LabTopology): { operatorCidr: string; vpcCidr: string; podCidr: string; nodePort: number } {
-    return { operatorCidr: `${t.loadGenerator.ip}/32`, vpcCidr: readProject().defaults.vpcCidr, podCidr: t.podCidr, nodePort: t.servicePort };
+export function labStackAddresses(t: LabTopology): Omit<NodeIngressArgs, "mode"> {
+    return {
+        operatorCidr: `${t.loadGenerator.ip}/32`,
+        vpcCidr: readProject().defaults.vpcCidr,
+        podCidr: t.podCidr,
+        nodePort: t.servicePort,
+        loadGeneratorPublicCidr: `${labLoadGeneratorPublicIp}/32`,
+    };
 }
 
 /** The node security group of the lab's mode, exactly as the program declares it for a stack. */
@@ -108,7 +122,7 @@ export function labFlowAddresses(t: LabTopology, receiver: LabNode): FlowAddress
         operator: t.loadGenerator.ip,
         internet: "192.0.2.1",
         loadBalancer: t.loadGenerator.ip,
-        loadGeneratorPublic: t.loadGenerator.ip,
+        loadGeneratorPublic: labLoadGeneratorPublicIp,
         loadGeneratorPrivate: t.loadGenerator.ip,
     };
 }

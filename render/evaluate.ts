@@ -30,6 +30,9 @@ export interface RecordedResource {
     readonly custom: boolean;
     /** URN of the resource whose deletion makes this one's delete moot (the `deletedWith` option). */
     readonly deletedWith?: string;
+    /** Former URNs the engine treats as this resource (the `aliases` option), so a rename or a new
+     * parent updates the resource instead of replacing it. */
+    readonly aliases?: readonly string[];
     /** Provider reference (`urn::id`) for custom resources with an explicit provider. */
     readonly provider?: string;
     readonly inputs: Record<string, unknown>;
@@ -165,6 +168,24 @@ function providerState(type: string, name: string, inputs: Record<string, any>, 
     }
 }
 
+/**
+ * A registration's aliases: URNs as given, or an alias spec's fields. Specs naming only a type are
+ * left out: the provider SDKs add those to every resource of a renamed type (aws:lb's
+ * elasticloadbalancingv2 types, Kubernetes' older API versions), and they say nothing of this program.
+ */
+function aliasesOf(req: any): string[] | undefined {
+    const aliases: string[] = [];
+    for (const alias of req.getAliasesList()) {
+        if (alias.getUrn()) {
+            aliases.push(alias.getUrn());
+            continue;
+        }
+        const spec = alias.getSpec()?.toObject() ?? {};
+        if (spec.name || spec.noparent || (spec.parenturn && spec.parenturn !== req.getParent())) aliases.push(`spec ${JSON.stringify(spec)}`);
+    }
+    return aliases.length > 0 ? aliases : undefined;
+}
+
 /** Evaluates the program in this process. Call once per process. */
 export async function evaluateStack(stack: string, overrides: Record<string, string | null> = {}): Promise<Evaluation> {
     const project = readProject();
@@ -189,6 +210,7 @@ export async function evaluateStack(stack: string, overrides: Record<string, str
                     dependencies: [...dependencies].sort(),
                     custom: req.getCustom(),
                     deletedWith: req.getDeletedwith() || undefined,
+                    aliases: aliasesOf(req),
                     provider: req.getProvider() || undefined,
                     inputs: unwrapSecrets(pulumi.runtime.deserializeProperties(req.getObject())) as Record<string, unknown>,
                     secretInputs: secretPaths(raw, "", []),

@@ -4,7 +4,8 @@
  * no randomness, stable ordering, so the same program always renders the same bytes.
  *
  * Layout of `snapshots/<stack>/`:
- *   resources.yaml   every resource: type, name, parent, provider, dependencies, deletedWith, inputs
+ *   resources.yaml   every resource: type, name, parent, provider, dependencies, deletedWith,
+ *                    aliases (former URNs, in full), inputs
  *   outputs.yaml     the stack outputs
  *   manifests.yaml   the Kubernetes objects (and Helm releases) the program applies
  *   scripts/*.sh     the exact scripts the remote Commands run on the instances
@@ -105,6 +106,8 @@ function renderResources(evaluation: Evaluation): string {
         ...(r.secretInputs.length > 0 ? { secretInputs: [...r.secretInputs].sort() } : {}),
         ...(r.dependencies.length > 0 ? { dependsOn: r.dependencies.map(shortUrn).sort() } : {}),
         ...(r.deletedWith ? { deletedWith: shortUrn(r.deletedWith) } : {}),
+        // In full: the parent types in an alias are what it keeps.
+        ...(r.aliases ? { aliases: r.aliases } : {}),
     }));
     // Keep the resource list in URN order (sortMapEntries sorts keys, never sequences).
     return header(evaluation, "Resources") + stringify({ stack: evaluation.stack, config: sortedKeys(evaluation.config), resources }, yamlOptions);

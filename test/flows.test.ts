@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { blockedFlows, flowMatrix, onTheWire, ruleAdmits, type FlowAddresses, type WirePacket } from "../components/flows";
 import { networkModes, routesPodIpsNatively, serviceProxyName } from "../components/modes";
-import { asSecurityGroupRules, nodeIngressRules } from "../components/nodePair";
+import { asSecurityGroupRules, loadGeneratorRuleKey, nodeIngressRules } from "../components/nodePair";
 
 const members = ["10.0.0.11", "10.0.0.12"];
 const addresses: FlowAddresses = {
@@ -18,8 +18,8 @@ const addresses: FlowAddresses = {
     loadGeneratorPublic: "198.51.100.13",
     loadGeneratorPrivate: "10.0.0.13",
 };
-/** components/loadGenerator.ts adds this rule for the load generator's public address. */
-const loadGeneratorRule = { name: "loadgen-nodeport-via-nlb", protocol: "tcp", fromPort: 30099, toPort: 30099, source: "198.51.100.13/32" };
+/** A stack's addresses, with a load generator at `addresses.loadGeneratorPublic`. */
+const stackAddresses = { operatorCidr: "203.0.113.7/32", vpcCidr: "10.0.0.0/16", podCidr: "10.42.0.0/16", nodePort: 30099, loadGeneratorPublicCidr: "198.51.100.13/32" };
 const packet = (source: string, protocol: WirePacket["protocol"], port?: number, icmpCode?: number): WirePacket => ({ source, protocol, port, icmpCode, shape: "test" });
 
 describe("how AWS matches a rule", () => {
@@ -61,17 +61,17 @@ describe("flows on the wire", () => {
     });
 
     it.each(networkModes.filter(routesPodIpsNatively))("%s: the rules before the fix (pod CIDR only) lose the masqueraded NodePort hop and hostNetwork DNS", (mode) => {
-        const fixed = nodeIngressRules({ mode, operatorCidr: "203.0.113.7/32", vpcCidr: "10.0.0.0/16", podCidr: "10.42.0.0/16", nodePort: 30099 });
+        const fixed = nodeIngressRules({ mode, ...stackAddresses });
         const before = fixed.filter((r) => !["snat-frontend", "node-dns-udp", "node-dns-tcp"].includes(r.key));
         const flows = flowMatrix({ mode, nodePort: 30099 });
-        const lost = blockedFlows(mode, flows, [...asSecurityGroupRules(before), loadGeneratorRule], addresses, members).map((b) => b.flow.name);
+        const lost = blockedFlows(mode, flows, asSecurityGroupRules(before), addresses, members).map((b) => b.flow.name);
         expect(lost).toEqual([
             expect.stringContaining(`${serviceProxyName(mode)} forwards to a frontend`),
             expect.stringContaining("hostNetwork pods"),
             expect.stringContaining("hostNetwork pods"),
         ]);
         // The pod CIDR rule is no substitute: these packets carry the node IP.
-        expect(blockedFlows(mode, flows, [...asSecurityGroupRules(fixed), loadGeneratorRule], addresses, members)).toEqual([]);
+        expect(blockedFlows(mode, flows, asSecurityGroupRules(fixed), addresses, members)).toEqual([]);
     });
 
     it("cilium-native: the masqueraded NodePort hop and its rule name Cilium's eBPF NodePort, which does the SNAT there (k3s runs no kube-proxy), never kube-proxy", () => {
@@ -95,16 +95,14 @@ describe("flows on the wire", () => {
 });
 
 describe("the baselines' flows (issue #14)", () => {
-    const rules = (mode: "host" | "bridge") => asSecurityGroupRules(nodeIngressRules({ mode, operatorCidr: "203.0.113.7/32", vpcCidr: "10.0.0.0/16", podCidr: "10.42.0.0/16", nodePort: 30099 }));
-    const loadGeneratorAt = (port: number) => ({ ...loadGeneratorRule, fromPort: port, toPort: port });
+    const rules = (mode: "host" | "bridge") => asSecurityGroupRules(nodeIngressRules({ mode, ...stackAddresses }));
 
     it.each(["host", "bridge"] as const)("%s: Redis between the nodes arrives as TCP 6379 from the peer's node IP, outside the tunnel; without its rule both Redis flows are lost", (mode) => {
         const flows = flowMatrix({ mode, nodePort: 30099 });
         const redis = flows.filter((f) => f.port === 6379);
         expect(redis.map((f) => [f.from, f.to])).toEqual([["peer-node", "node"], ["peer-node", "node"]]);
         for (const flow of redis) expect(onTheWire(flow, mode, addresses)).toMatchObject({ source: "10.0.0.12", protocol: "tcp", port: 6379 });
-        const port = mode === "host" ? 80 : 8081;
-        const all = [...rules(mode), loadGeneratorAt(port)];
+        const all = rules(mode);
         expect(blockedFlows(mode, flows, all, addresses, members)).toEqual([]);
         const withoutRedis = all.filter((r) => r.name !== "node-tcp-6379");
         expect(blockedFlows(mode, flows, withoutRedis, addresses, members).map((b) => b.flow.name)).toEqual(redis.map((f) => f.name));
@@ -121,7 +119,7 @@ describe("the baselines' flows (issue #14)", () => {
     it("bridge: the benchmark's published-port runs arrive from the peer's node IP on the measurement ports, admitted by the same rules as the host-network runs", () => {
         const flows = flowMatrix({ mode: "bridge", nodePort: 30099 }).filter((f) => f.name.includes("published on the other node"));
         expect(flows.map((f) => `${f.protocol}/${f.port}`).sort()).toEqual(["tcp/11111", "tcp/5201", "tcp/5210", "udp/11111", "udp/5201", "udp/5210"]);
-        const all = [...rules("bridge"), loadGeneratorAt(8081)];
+        const all = rules("bridge");
         expect(blockedFlows("bridge", flows, all, addresses, members)).toEqual([]);
         expect(blockedFlows("bridge", flows, all.filter((r) => !r.name.startsWith("bench-")), addresses, members)).toHaveLength(flows.length);
         expect(flowMatrix({ mode: "host", nodePort: 30099 }).some((f) => f.name.includes("published on the other node"))).toBe(false);
@@ -132,5 +130,27 @@ describe("the baselines' flows (issue #14)", () => {
         expect(hop("host")).toBe(false);
         expect(hop("bridge")).toBe(false);
         for (const mode of networkModes.filter((m) => m !== "host" && m !== "bridge")) expect(hop(mode), mode).toBe(true);
+    });
+});
+
+describe("the load generator's rule is one of the nodes' rules (issue #21)", () => {
+    it.each(networkModes)("%s: its requests through the NLB arrive from its public address, admitted by that rule of nodeIngressRules and by no other", (mode) => {
+        const rules = asSecurityGroupRules(nodeIngressRules({ mode, ...stackAddresses }));
+        const viaNlb = flowMatrix({ mode, nodePort: 30099 }).filter((f) => f.from === "load-generator-public");
+        expect(viaNlb).toHaveLength(1);
+        expect(blockedFlows(mode, viaNlb, rules, addresses, members)).toEqual([]);
+        const without = rules.filter((r) => r.name !== loadGeneratorRuleKey);
+        expect(without).toHaveLength(rules.length - 1);
+        expect(blockedFlows(mode, viaNlb, without, addresses, members).map((b) => b.flow.name)).toEqual(viaNlb.map((f) => f.name));
+    });
+
+    it("without a load generator there is no such rule, and that public address is not admitted on the frontend port", () => {
+        const { loadGeneratorPublicCidr: _, ...withoutLoadGenerator } = stackAddresses;
+        for (const mode of networkModes) {
+            const rules = nodeIngressRules({ mode, ...withoutLoadGenerator });
+            expect(rules.map((r) => r.key), mode).not.toContain(loadGeneratorRuleKey);
+            const viaNlb = flowMatrix({ mode, nodePort: 30099 }).filter((f) => f.from === "load-generator-public");
+            expect(blockedFlows(mode, viaNlb, asSecurityGroupRules(rules), addresses, members), mode).toHaveLength(1);
+        }
     });
 });

@@ -25,6 +25,14 @@ describe("tunnel facts are the plugins' defaults", () => {
         expect(modeFacts["calico-ipip"].tunnel).toMatchObject({ kind: "ipip", overhead: 20 });
         expect(podMtu("calico-ipip")).toBe(8981);
     });
+
+    it("each tunnel device is named as its plugin names it (flannel backend/vxlan \"flannel.<VNI>\", backend/wireguard \"flannel-wg\"; Felix VXLANIfaceNameV4; the ipip module's tunl0; Cilium pkg/defaults VxlanDevice)", () => {
+        const devices = Object.fromEntries(networkModes.map((m) => [m, modeFacts[m].tunnel?.device ?? null]));
+        expect(devices).toEqual({
+            vxlan: "flannel.1", "host-gw": null, wireguard: "flannel-wg", calico: null, "calico-ipip": "tunl0", "calico-vxlan": "vxlan.calico",
+            cilium: "cilium_vxlan", "cilium-native": null, host: "flannel.1", bridge: "flannel.1",
+        });
+    });
 });
 
 describe("each port is written once", () => {

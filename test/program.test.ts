@@ -155,6 +155,23 @@ describe.each(stacks)("stack %s", (stack) => {
         expect(nodePortSources).toEqual([testOperatorCidr, "10.0.0.0/16", "198.51.100.13/32"].sort());
     });
 
+    // Issue #21: the rule admitting the load generator's public address is one of the node pair's
+    // rules. It was the LoadGenerator component's child before; the alias carries its former URN
+    // (as the engine builds it: parent type $ type :: name), so `pulumi up` on an existing stack
+    // adopts the rule instead of replacing it (Pulumi docs, resource option aliases).
+    it("declares the load generator's rule with the node pair's rules, under an alias to the URN it had as the load generator's child", () => {
+        const rule = named(ev(), INGRESS, `cni-${stack}-nodes-nodeport-loadgen`);
+        expect(rule.parent).toBe(named(ev(), "cni-compare:aws:NodePair", `cni-${stack}`).urn);
+        expect(rule.inputs).toMatchObject({ cidrIpv4: "198.51.100.13/32", ipProtocol: "tcp", fromPort: want.frontendPort, toPort: want.frontendPort });
+        expect(rule.aliases).toEqual([
+            `urn:pulumi:${stack}::cni-compare::cni-compare:aws:LoadGenerator$aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule::cni-${stack}-loadgen-nodeport-via-nlb`,
+        ]);
+        // The load generator no longer edits the nodes' group: none of its children is a rule on it.
+        const loadGenerator = named(ev(), "cni-compare:aws:LoadGenerator", `cni-${stack}-loadgen`);
+        const nodesGroup = endingWith(ev(), "aws:ec2/securityGroup:SecurityGroup", "-nodes");
+        expect(ofType(ev(), INGRESS).filter((r) => r.parent === loadGenerator.urn && r.dependencies.includes(nodesGroup.urn)).map((r) => r.name)).toEqual([]);
+    });
+
     // The flow matrix (components/flows.ts) states what must get through; the rules here are the
     // ones the program declares, wherever it declares them, evaluated the way AWS does.
     const addresses = (): FlowAddresses => ({
@@ -471,9 +488,10 @@ describe("config variants", () => {
         expect(ofType(ev, "tls:index/privateKey:PrivateKey")).toHaveLength(0);
         expect(ofType(ev, "aws:ec2/keyPair:KeyPair")[0].inputs.publicKey).toBe(key);
         expect(ev.outputs.sshPrivateKey).toBeUndefined();
-        // loadGenerator=false: only the two nodes, no output.
+        // loadGenerator=false: only the two nodes, no output, and no rule for its address.
         expect(ofType(ev, INSTANCE)).toHaveLength(2);
         expect(ev.outputs.loadGenerator).toBeUndefined();
+        expect(ofType(ev, INGRESS).map((r) => r.name).filter((n) => n.includes("loadgen"))).toEqual([]);
     });
 
     it("spot=true puts every instance on one-time Spot, all alike; on-demand by default", async () => {
