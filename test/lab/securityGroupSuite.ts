@@ -14,21 +14,23 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { blockedFlows, flowMatrix } from "../components/flows";
-import { asSecurityGroupRules } from "../components/nodePair";
-import { inNamespace, runCommand, runStep } from "./exec";
-import { httpGetInLoadGenerator, Lab, unsupportedReason, type BuiltMode, type KernelSupport } from "./lab";
-import { isClusterMode, type LabMode } from "./modes";
+import { blockedFlows, flowMatrix } from "../../components/flows";
+import { asSecurityGroupRules } from "../../components/nodePair";
+import { inNamespace, runCommand, runStep } from "../../lab/exec";
+import { httpGetInLoadGenerator, Lab, unsupportedReason, type BuiltMode, type KernelSupport } from "../../lab/lab";
+import { isClusterMode, type LabMode } from "../../lab/modes";
 import {
     droppedPackets, labFlowAddresses, labSecurityGroupRules, labStackAddresses, listChainArgv, probeArgv, securityGroupMembers,
     securityGroupRuleSteps, unprobeableFlow,
-} from "./securityGroup";
+} from "../../lab/securityGroup";
 
 const isRoot = process.getuid?.() === 0;
 
 /** The rules the fix added for unencapsulated modes (components/nodePair.ts). */
 const fixRules = ["snat-frontend", "node-dns-udp", "node-dns-tcp"];
 
+/** The suite for `modes`; each test file runs some of the modes, so the files run side by side. */
+export function securityGroupSuite(modes: readonly LabMode[]): void {
 describe.skipIf(!isRoot)("the stacks' security group, enforced in the lab (root)", () => {
     let ledgerDir: string;
     let lab: Lab;
@@ -45,7 +47,7 @@ describe.skipIf(!isRoot)("the stacks' security group, enforced in the lab (root)
         if (ledgerDir) rmSync(ledgerDir, { recursive: true, force: true });
     });
 
-    describe.each((["host-gw", "calico", "vxlan", "calico-vxlan", "host", "bridge"] as LabMode[]).map((m) => [m]))("%s", (mode) => {
+    describe.each(modes.map((m) => [m]))("%s", (mode) => {
         let built: BuiltMode | undefined;
         let skipReason: string | undefined;
         const receiver = () => built!.topology.nodes[0];
@@ -155,3 +157,4 @@ describe.skipIf(!isRoot)("the stacks' security group, enforced in the lab (root)
         });
     });
 });
+}
