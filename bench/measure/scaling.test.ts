@@ -159,7 +159,10 @@ describe("scaling over SSH", () => {
                 const notes: string[] = [];
                 const ctx: MeasureContext = {
                     session,
-                    settings: { durationSeconds: 2, warmupSeconds: 0, scalingPods: [2 * pairs], httpConnections: 1, httpThreads: 1, requestTimeoutSeconds: 5, udpBitrate: "1G", iperf3Port: base, sockperfPort: 1 },
+                    // 15 s: the runner allows a start skew of 2 % of the measured time, and 50
+                    // saturating clients on a loaded 2-core test machine start up to ~230 ms apart
+                    // (measured with the suite running four files at a time).
+                    settings: { durationSeconds: 15, warmupSeconds: 0, scalingPods: [2 * pairs], httpConnections: 1, httpThreads: 1, requestTimeoutSeconds: 5, udpBitrate: "1G", iperf3Port: base, sockperfPort: 1 },
                     clkTck: 100,
                     note: (t) => notes.push(t),
                     record: (name) => name,
