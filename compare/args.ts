@@ -11,7 +11,7 @@ import { UsageError } from "../core/errors";
 
 /** Defaults, in minutes unless named otherwise. */
 export const compareDefaults = {
-    /** All ups at once (each stack is its own VPC); the account's vCPU quota may lower it (quota.ts). */
+    /** All ups at once (each stack is its own VPC); the account's vCPU quota may lower it (capacity.ts). */
     parallel: 20,
     /** Separate stacks share no hardware, so measuring them at the same time is fair (bench/run.ts). */
     schedule: "concurrent" as Schedule,

@@ -47,7 +47,7 @@ export function calicoInstallationSpec(args: Pick<CalicoNetworkArgs, "facts" | "
         calicoNetwork: {
             bgp: calico.bgp,
             mtu: args.mtu,
-            // k3s's kubelet forwards through the pod's interface; Calico must allow it (FACTS.md).
+            // k3s's kubelet forwards through the pod's interface; Calico must allow it (docs/facts.md).
             containerIPForwarding: "Enabled",
             nodeAddressAutodetectionV4: { cidrs: [args.nodeSubnetCidr] },
             ipPools: [

@@ -7,7 +7,7 @@ import type { ModeFacts } from "./modes";
 export const ciliumChartRepo = "https://helm.cilium.io/";
 export const ciliumNamespace = "kube-system";
 
-/** The port the k3s server's Kubernetes API listens on for the agents (FACTS.md). */
+/** The port the k3s server's Kubernetes API listens on for the agents (docs/facts.md). */
 export const kubernetesApiPort = 6443;
 
 export interface CiliumNetworkArgs {

@@ -5,7 +5,7 @@
  * them. Beside components/modes.ts on purpose: a mode's control-plane traffic and tunnel are
  * declared there, and every flow below is derived from them, so a new mode cannot skip this.
  *
- * Sources for the wire shapes (also in ../shared/FACTS.md):
+ * Sources for the wire shapes (also in docs/facts.md):
  * - kube-proxy with externalTrafficPolicy Cluster masquerades NodePort traffic to the node's own
  *   IP before forwarding it to an endpoint on another node (kubernetes pkg/proxy/iptables/proxier.go,
  *   "masquerade traffic for … external destinations"), and so does Cilium's eBPF NodePort in its

@@ -2,11 +2,11 @@
  * Everything that differs between network modes, in one table. Components, the benchmark
  * runner and the local lab read it; nobody else branches on a mode name.
  *
- * Sources: ../shared/FACTS.md (k3s flags, flannel and Calico ports, MTUs, AWS quirks).
+ * Sources: docs/facts.md (k3s flags, flannel and Calico ports, MTUs, AWS quirks).
  */
 import { guestbookPorts } from "./podPorts";
 
-/** Kubernetes pod networks first, then the first field report's two baselines (SEEDS.md §1). */
+/** Kubernetes pod networks first, then the first field report's two baselines (docs/field-reports.md §1). */
 export const networkModes = ["vxlan", "host-gw", "wireguard", "calico", "calico-ipip", "calico-vxlan", "cilium", "cilium-native", "host", "bridge"] as const;
 export type NetworkMode = (typeof networkModes)[number];
 
@@ -117,7 +117,7 @@ export const k3sTraffic: readonly NodeTraffic[] = [
 // The ports and VNIs are the plugins' defaults, which the program does not override (k3s passes
 // no flannel backend options; the Installation CRD has no VXLAN port or VNI field): flannel's
 // vxlan backend uses VNI 1 and the Linux kernel's port 8472; Calico's Felix VXLANPort 4789 and
-// VXLANVNI 4096 (FACTS.md). Everything else (security group, lab, reports) reads them from here.
+// VXLANVNI 4096 (docs/facts.md). Everything else (security group, lab, reports) reads them from here.
 // Devices: flannel names its VTEP "flannel.<VNI>" (flannel-io/flannel pkg/backend/vxlan, vxlan.go
 // RegisterNetwork); Felix "vxlan.calico" (projectcalico/calico felix dataplanedefs
 // VXLANIfaceNameV4); Calico IP-in-IP uses the ipip module's fallback device tunl0.
@@ -160,7 +160,7 @@ const podNetwork: GuestbookAttachment = { kind: "pod-network" };
  * and a hostNetwork container's port is the node's (the Kubernetes API, ContainerPort.hostPort:
  * "If HostNetwork is specified, this must match ContainerPort"). The seed's host row listened on
  * 8080, its own application's port; this image serves 80. bridge: the seed's published port 8081
- * (SEEDS.md §1), DNAT'ed to the container's 80.
+ * (docs/field-reports.md §1), DNAT'ed to the container's 80.
  */
 export const baselineFrontendPorts = { host: guestbookPorts.frontend, bridge: 8081 } as const;
 

@@ -78,7 +78,7 @@ function commonFlags(args: K3sNodeArgs): string[] {
     ];
 }
 
-/** k3s server flags for a mode (FACTS.md: --flannel-backend is server-only). */
+/** k3s server flags for a mode (docs/facts.md: --flannel-backend is server-only). */
 export function k3sServerFlags(args: K3sServerArgs): string[] {
     const flags = [
         "server",

@@ -42,7 +42,7 @@ describe("lab topology", () => {
         for (const ns of topologyNamespaces(t)) expect(ns.startsWith(`cnilab-${runId}-${mode}-`), ns).toBe(true);
     });
 
-    it("pod MTUs are modes.ts's podMtu on a 9001-byte NIC (FACTS.md: 8951 VXLAN, 8981 IPIP, 9001 unencapsulated)", () => {
+    it("pod MTUs are modes.ts's podMtu on a 9001-byte NIC (docs/facts.md: 8951 VXLAN, 8981 IPIP, 9001 unencapsulated)", () => {
         expect(Object.fromEntries(labModes.map((m) => [m, labPodMtu(m)]))).toEqual({
             vxlan: 8951,
             "host-gw": 9001,

@@ -1,6 +1,6 @@
 /**
  * The lab's own small mode table. Every stack mode is a lab mode: the pod networks and the first
- * field report's two baselines (SEEDS.md §1) all come from components/modes.ts, whose ports,
+ * field report's two baselines (docs/field-reports.md §1) all come from components/modes.ts, whose ports,
  * VNIs, overheads and frontend ports are read from there, never restated.
  */
 import { baselineFrontendPorts, frontendPortOnNodes, guestbookMtu, isBaseline, modeFacts, networkModes, podMtu, ec2NicMtu, type NetworkMode } from "../components/modes";

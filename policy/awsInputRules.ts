@@ -3,7 +3,7 @@
  * check: `pulumi preview` passes and `pulumi up` fails at the first offending resource (the
  * apostrophe in a security-group rule description was one; hashicorp/terraform-provider-aws#18874
  * shows the same failure). One row per constraint, each citing the AWS document that states it.
- * `npm test` applies the table to every resource of every stack file (test/awsInputs.test.ts);
+ * `npm test` applies the table to every resource of every stack file (test/program.test.ts, "sets every AWS input within the limits AWS enforces");
  * the CrossGuard pack applies the same rows during `pulumi preview` (policy/rules.ts).
  */
 

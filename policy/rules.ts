@@ -4,7 +4,7 @@
  * registers them as a CrossGuard policy pack (`pulumi preview --policy-pack policy`); the tests
  * run them offline against the rendered stacks and against deliberately broken copies.
  *
- * Why each rule exists: ../shared/FACTS.md ("Hardening", "Fair pair") and components/modes.ts.
+ * Why each rule exists: docs/facts.md ("Hardening", "Fair pair") and components/modes.ts.
  */
 import { isNetworkMode, networkModes, routesPodIpsNatively, type NetworkMode } from "../components/modes";
 import { comparisonInstanceTypes } from "../components/settings";
@@ -34,7 +34,7 @@ export const SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 export const SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup";
 export const EBS_VOLUME = "aws:ebs/volume:Volume";
 
-/** Ports that are never opened to the internet: SSH and the k3s API (FACTS.md, "Hardening"). */
+/** Ports that are never opened to the internet: SSH and the k3s API (docs/facts.md, "Hardening"). */
 export const adminPorts: readonly { readonly port: number; readonly what: string }[] = [
     { port: 22, what: "SSH" },
     { port: 6443, what: "the Kubernetes API" },

@@ -37,7 +37,7 @@ interface Required {
 /** The pod-network modes: the frontend Service's NodePort, the pod MTU. */
 const onPods = (podMtu: number) => ({ podMtu, guestbook: "pod-network" as const, frontendPort: 30099, frontendMtu: podMtu });
 
-/** Issues #2, #13 and #14 and FACTS.md, written out by hand. */
+/** Issues #2, #13 and #14 and docs/facts.md, written out by hand. */
 const required: Record<string, Required> = {
     vxlan: { sourceDestCheck: true, flannelBackend: "vxlan", kubeProxy: true, modePorts: [["udp", 8472]], podCidrAdmitted: false, ...onPods(8951) },
     // Unencapsulated modes also admit, from the peer node's IP, the pod ports the peer itself
@@ -66,7 +66,7 @@ const required: Record<string, Required> = {
         sourceDestCheck: false, flannelBackend: "none", kubeProxy: false, modePorts: [["tcp", 4240], ["icmp", 8], ["tcp", 80], ["udp", 53], ["tcp", 53]], podCidrAdmitted: true,
         cilium: { routingMode: "native" }, ...onPods(9001),
     },
-    // The field report's baselines (SEEDS.md §1). k3s keeps flannel VXLAN for its own pods, so
+    // The field report's baselines (docs/field-reports.md §1). k3s keeps flannel VXLAN for its own pods, so
     // the tunnel port stays open and source/dest check stays on; the guestbook's Redis is reached
     // at the peer's node IP on 6379 (the PHP's fixed port). host: hostNetwork, frontends on the
     // image's Apache port 80, sending with the NIC's MTU. bridge: the seed's published port

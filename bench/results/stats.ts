@@ -1,6 +1,6 @@
 /**
  * Statistics for repeated measurements. Every figure gets the median of its repetitions (what
- * the report prints, as in the 40GbE results of FACTS.md) and a 95% confidence interval.
+ * the report prints, as in the 40GbE results of docs/facts.md) and a 95% confidence interval.
  *
  * Interval method. Every figure the runner measures is a non-negative quantity (throughput,
  * latency, CPU time, counts), and its run-to-run noise is multiplicative (a busier CPU slows a
