@@ -462,7 +462,8 @@ function baselineLines(s: BenchSummaryFile, rendered: { readonly recordedBaselin
 
 /**
  * Field report 1's table where it belongs: first when the baseline has no container network
- * (or a Docker-style bridge), else after the cost section. Nothing without a baseline.
+ * (or a Docker-style bridge), else after the cost section. Nothing without a baseline or a
+ * latency to compare.
  */
 function fieldReportSection(s: BenchSummaryFile, t: Tables, place: "first" | "after the costs"): string[] {
     const latencyId = s.baseline !== undefined ? fieldLatencyId(t) : undefined;
