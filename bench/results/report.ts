@@ -381,15 +381,35 @@ function figureLabel(s: BenchSummaryFile, f: BenchSummaryFile["figures"][number]
     return attachments.size === 1 ? `${nodePathLabel([...attachments][0])}${what}` : `HTTP straight to a node (NodePort, or the baseline's own frontend port)${what}`;
 }
 
-/** The markdown report. `rendered.recordedBaseline`: the baseline the run itself recorded, when
- * the report is rendered against another (`bench report --baseline`). */
+/** The markdown report, section by section. `rendered.recordedBaseline`: the baseline the run
+ * itself recorded, when the report is rendered against another (`bench report --baseline`). */
 export function reportMarkdown(s: BenchSummaryFile, rendered?: { readonly recordedBaseline: string | undefined }): string {
     const t = new Tables(s);
-    const names = s.targets.map((x) => x.name);
-    const out: string[] = [];
+    return [
+        ...titleLines(s),
+        ...methodLines(s),
+        ...baselineLines(s, rendered),
+        ...fieldReportSection(s, t, "first"),
+        ...costSection(s, t),
+        ...fieldReportSection(s, t, "after the costs"),
+        ...httpSection(s, t),
+        ...throughputSection(s, t),
+        ...guestbookSection(s, t),
+        ...latencySection(s, t),
+        ...scalingSection(s, t),
+        ...environmentSection(s),
+        ...notesSection(s),
+        ...gateSection(s),
+        ...errorsSection(s),
+        ...everyFigureSection(s, t),
+        ...rawOutputsSection(),
+    ].join("\n");
+}
+
+/** The title, what kind of platform the figures come from, and whether the run was interrupted. */
+function titleLines(s: BenchSummaryFile): string[] {
+    const out = ["# Container network comparison", ""];
     const platforms = new Set(s.environments.map((e) => e.environment.platform));
-    out.push("# Container network comparison");
-    out.push("");
     if (platforms.has("loopback")) {
         out.push("> **Loopback sample — not a network comparison.** Every \"node\" and \"pod\" is a process on one machine talking over 127.0.0.1; the figures show what the report looks like, not how any pod network performs.");
         out.push("");
@@ -403,232 +423,283 @@ export function reportMarkdown(s: BenchSummaryFile, rendered?: { readonly record
         out.push("");
     }
     if (s.aborted) out.push("> **Interrupted run:** the figures cover only what finished before the abort.\n");
+    return out;
+}
+
+/** When the run ran, on what, and how each figure was reduced from its repetitions. */
+function methodLines(s: BenchSummaryFile): string[] {
     const st = s.settings;
     // The platform as measured (a loopback session reports "loopback" whatever the target says).
     const platformOf = (name: string, declared: string) => s.environments.find((e) => e.target === name)?.environment.platform ?? declared;
-    out.push(`Run ${s.startedAt} → ${s.finishedAt}. Targets: ${s.targets.map((x) => `**${x.name}** (${x.mode}, ${platformOf(x.name, x.platform)})`).join(", ")}.`);
-    out.push("");
     const finished = completedRepetitions(s);
     const partial = partialRepetitions(s);
     const repetitionText =
         finished < st.repetitions || partial > 0
             ? `the **median of the ${finished} repetition(s) that ran**${partial > 0 ? ` (${partial} of them cut short, so some figures have fewer samples)` : ""}; ${st.repetitions} were planned and the run was interrupted`
             : `the **median of ${st.repetitions} repetition(s)**`;
-    out.push(
+    return [
+        `Run ${s.startedAt} → ${s.finishedAt}. Targets: ${s.targets.map((x) => `**${x.name}** (${x.mode}, ${platformOf(x.name, x.platform)})`).join(", ")}.`,
+        "",
         `Each figure is ${repetitionText}, followed by its **95% confidence interval** in brackets ` +
             `(positive figures: Student t on the logarithms, exp(mean(ln x) ± t(0.975, n−1)·sd(ln x)/√n), which never reaches 0; ` +
             `counts with zeros: mean ± t·s/√n held at 0). Every tool run lasts ${st.durationSeconds} s after a discarded ${st.warmupSeconds} s warm-up ` +
             `(iperf3 \`-O\`; wrk and sockperf ping-pong: a separate run thrown away; sockperf under-load: its own first 400 ms; the UDP cost runs: their first 0.5 s). ` +
             scheduleSentence(s),
-    );
-    out.push("");
-    if (s.baseline) {
-        const recordedBaseline = rendered?.recordedBaseline;
-        const chosen = rendered && recordedBaseline !== s.baseline ? ` (chosen when rendering with \`--baseline ${s.baseline}\`; the run recorded ${recordedBaseline ?? "none"})` : "";
-        out.push(
-            `Baseline: **${s.baseline}**${chosen}. "≈" / "within noise" marks a figure whose difference from the baseline has a 95% interval (Welch's t, on the difference itself) that contains 0: that difference is not shown to be real.`,
-        );
-        out.push("");
-    }
-    // With a baseline that has no container network (or a Docker-style bridge), the first table
-    // is the field report's: every mode over that baseline.
-    const fieldId = s.baseline !== undefined ? fieldLatencyId(t) : undefined;
+        "",
+    ];
+}
+
+/** The baseline, and whether it was chosen when rendering; nothing without one. */
+function baselineLines(s: BenchSummaryFile, rendered: { readonly recordedBaseline: string | undefined } | undefined): string[] {
+    if (!s.baseline) return [];
+    const recordedBaseline = rendered?.recordedBaseline;
+    const chosen = rendered && recordedBaseline !== s.baseline ? ` (chosen when rendering with \`--baseline ${s.baseline}\`; the run recorded ${recordedBaseline ?? "none"})` : "";
+    return [
+        `Baseline: **${s.baseline}**${chosen}. "≈" / "within noise" marks a figure whose difference from the baseline has a 95% interval (Welch's t, on the difference itself) that contains 0: that difference is not shown to be real.`,
+        "",
+    ];
+}
+
+/**
+ * Field report 1's table where it belongs: first when the baseline has no container network
+ * (or a Docker-style bridge), else after the cost section. Nothing without a baseline or a
+ * latency to compare.
+ */
+function fieldReportSection(s: BenchSummaryFile, t: Tables, place: "first" | "after the costs"): string[] {
+    const latencyId = s.baseline !== undefined ? fieldLatencyId(t) : undefined;
     const baseInfo = s.targets.find((x) => x.name === s.baseline);
     const baselineFirst = baseInfo !== undefined && (baseInfo.frontends ? baseInfo.frontends.attachment !== "pod-network" : isNetworkMode(baseInfo.mode) && isBaseline(baseInfo.mode));
-    if (fieldId && baselineFirst) out.push(...fieldReportTable(s, t, fieldId));
+    if (!latencyId || baselineFirst !== (place === "first")) return [];
+    return fieldReportTable(s, t, latencyId);
+}
 
-    // The lab's headline: what each datapath costs at a fixed offered load (lab/cli.ts, docs/lab.md).
-    if (t.has("iperf3.pod.cross.udpcost.cpuUsPerPacket") || t.has("iperf3.pod.cross.cost.cpuPerGB")) {
-        const packetRate = st.costPacketBitrate ?? costPacketBitrateDefault;
-        const tcpRate = st.costBitrate ?? costBitrateDefault;
-        const mps = st.latencyMps ?? loadedLatencyMpsDefault;
-        out.push("## Cost of each datapath at a fixed load");
-        out.push("");
-        out.push(
-            `Every mode gets the same offered load, so the CPU it spends on it is the cost of its datapath: ` +
-                `${costDatagramBytes}-byte UDP datagrams at ${packetRate}bit/s (one packet each on every path; the first ${costUdpWarmupSeconds} s excluded)` +
-                `${t.has("iperf3.pod.cross.cost.cpuPerGB") ? `, one TCP stream at ${tcpRate}bit/s` : ""}, ` +
-                `guestbook reads straight to a node's frontend port (the NodePort, or a baseline's own port; wrk, ${st.httpConnections} keep-alive connections). CPU is counted for the mode's own processes ` +
-                `(its control group: the tools, Apache, Redis, BIRD) plus ksoftirqd, from the end of the warm-up to the end of the run ` +
-                `(the tools join the group before they start). Round trips are sockperf under-load at ${mps} messages/s. ` +
-                `Throughput (saturating, so on shared cores partly a contest for CPU) comes second.`,
-        );
-        out.push("");
-        const columns: [string, (n: string) => string][] = (
-            [
-                ["CPU-µs per packet, pod↔pod", "iperf3.pod.cross.udpcost.cpuUsPerPacket"],
-                ["CPU-µs per packet, host↔host", "iperf3.host.cross.udpcost.cpuUsPerPacket"],
-                [`CPU-s per GB, pod↔pod (${costDatagramBytes}-byte packets)`, "iperf3.pod.cross.udpcost.cpuPerGB"],
-                ["CPU-s per GB, pod↔pod (TCP)", "iperf3.pod.cross.cost.cpuPerGB"],
-                ["CPU-s per GB, host↔host (TCP)", "iperf3.host.cross.cost.cpuPerGB"],
-                ["CPU-ms per guestbook read", "guestbook.read.cpuMsPerRequest"],
-                ["guestbook socket errors", "guestbook.read.errors"],
-                ["round trip p50 at a fixed rate (µs)", "latency.pod.cross.load.p50"],
-                ["round trip p99 at a fixed rate (µs)", "latency.pod.cross.load.p99"],
-                ["throughput pod↔pod, saturating (Gbit/s)", "iperf3.pod.cross.tcp1.gbps"],
-            ] as const
-        )
-            .filter(([, id]) => t.has(id))
-            .map(([head, id]) => [head, (n: string) => t.cell(n, id)] as [string, (n: string) => string]);
-        if (t.has("iperf3.pod.cross.tcp1.gbps") && t.has("iperf3.host.cross.tcp1.gbps")) columns.push(["% of host", (n) => percentOfHostCell(t, n, "tcp1")]);
-        out.push(table(["mode", ...columns.map(([h]) => h)], names.map((n) => [n === s.baseline ? `${n} (baseline)` : n, ...columns.map(([, cell]) => cell(n))])));
-        out.push("");
-        out.push(`Modes ordered by median, best (cheapest) first; "<" between neighbours whose 95% intervals do not overlap, "≈" where the run cannot tell them apart; then every pair whose intervals do not overlap:`);
-        out.push("");
-        for (const [id, what] of [
-            ["iperf3.pod.cross.udpcost.cpuUsPerPacket", "CPU per packet, pod↔pod"],
-            ["iperf3.host.cross.udpcost.cpuUsPerPacket", "CPU per packet, host↔host (the same path in every mode)"],
-            ["iperf3.pod.cross.cost.cpuPerGB", "CPU per GB, pod↔pod (TCP)"],
-            ["guestbook.read.cpuMsPerRequest", "CPU per guestbook read"],
-            ["latency.pod.cross.load.p50", "round trip p50 at a fixed rate"],
-        ] as const) {
-            const r = ranking(s, id);
-            if (!r) continue;
-            const pairs = separatedPairs(s, id);
-            out.push(`- ${what}: ${r}; pairs the run separates: ${pairs.length ? pairs.join(", ") : "none"}`);
-        }
-        out.push("");
-        out.push(...otherLoadLines(s));
-        if (t.has("iperf3.host.cross.udpcost.cpuUsPerPacket") || t.has("iperf3.host.cross.cost.cpuPerGB")) out.push("![CPU per packet](charts/cost.svg)\n");
+/** The lab's headline: what each datapath costs at a fixed offered load (lab/cli.ts, docs/lab.md). */
+function costSection(s: BenchSummaryFile, t: Tables): string[] {
+    if (!t.has("iperf3.pod.cross.udpcost.cpuUsPerPacket") && !t.has("iperf3.pod.cross.cost.cpuPerGB")) return [];
+    const out = ["## Cost of each datapath at a fixed load", "", costMethod(s, t), "", costTable(s, t), "", ...costRankings(s), "", ...otherLoadLines(s)];
+    if (t.has("iperf3.host.cross.udpcost.cpuUsPerPacket") || t.has("iperf3.host.cross.cost.cpuPerGB")) out.push("![CPU per packet](charts/cost.svg)\n");
+    return out;
+}
+
+/** The offered loads and what CPU is counted. */
+function costMethod(s: BenchSummaryFile, t: Tables): string {
+    const st = s.settings;
+    const packetRate = st.costPacketBitrate ?? costPacketBitrateDefault;
+    const tcpRate = st.costBitrate ?? costBitrateDefault;
+    const mps = st.latencyMps ?? loadedLatencyMpsDefault;
+    return (
+        `Every mode gets the same offered load, so the CPU it spends on it is the cost of its datapath: ` +
+        `${costDatagramBytes}-byte UDP datagrams at ${packetRate}bit/s (one packet each on every path; the first ${costUdpWarmupSeconds} s excluded)` +
+        `${t.has("iperf3.pod.cross.cost.cpuPerGB") ? `, one TCP stream at ${tcpRate}bit/s` : ""}, ` +
+        `guestbook reads straight to a node's frontend port (the NodePort, or a baseline's own port; wrk, ${st.httpConnections} keep-alive connections). CPU is counted for the mode's own processes ` +
+        `(its control group: the tools, Apache, Redis, BIRD) plus ksoftirqd, from the end of the warm-up to the end of the run ` +
+        `(the tools join the group before they start). Round trips are sockperf under-load at ${mps} messages/s. ` +
+        `Throughput (saturating, so on shared cores partly a contest for CPU) comes second.`
+    );
+}
+
+/** One row per mode, one column per cost figure the run measured. */
+function costTable(s: BenchSummaryFile, t: Tables): string {
+    const columns: [string, (n: string) => string][] = (
+        [
+            ["CPU-µs per packet, pod↔pod", "iperf3.pod.cross.udpcost.cpuUsPerPacket"],
+            ["CPU-µs per packet, host↔host", "iperf3.host.cross.udpcost.cpuUsPerPacket"],
+            [`CPU-s per GB, pod↔pod (${costDatagramBytes}-byte packets)`, "iperf3.pod.cross.udpcost.cpuPerGB"],
+            ["CPU-s per GB, pod↔pod (TCP)", "iperf3.pod.cross.cost.cpuPerGB"],
+            ["CPU-s per GB, host↔host (TCP)", "iperf3.host.cross.cost.cpuPerGB"],
+            ["CPU-ms per guestbook read", "guestbook.read.cpuMsPerRequest"],
+            ["guestbook socket errors", "guestbook.read.errors"],
+            ["round trip p50 at a fixed rate (µs)", "latency.pod.cross.load.p50"],
+            ["round trip p99 at a fixed rate (µs)", "latency.pod.cross.load.p99"],
+            ["throughput pod↔pod, saturating (Gbit/s)", "iperf3.pod.cross.tcp1.gbps"],
+        ] as const
+    )
+        .filter(([, id]) => t.has(id))
+        .map(([head, id]) => [head, (n: string) => t.cell(n, id)] as [string, (n: string) => string]);
+    if (t.has("iperf3.pod.cross.tcp1.gbps") && t.has("iperf3.host.cross.tcp1.gbps")) columns.push(["% of host", (n) => percentOfHostCell(t, n, "tcp1")]);
+    const names = s.targets.map((x) => x.name);
+    return table(["mode", ...columns.map(([h]) => h)], names.map((n) => [n === s.baseline ? `${n} (baseline)` : n, ...columns.map(([, cell]) => cell(n))]));
+}
+
+/** Each cost figure's ranking and the pairs the run separates. */
+function costRankings(s: BenchSummaryFile): string[] {
+    const out = [`Modes ordered by median, best (cheapest) first; "<" between neighbours whose 95% intervals do not overlap, "≈" where the run cannot tell them apart; then every pair whose intervals do not overlap:`, ""];
+    for (const [id, what] of [
+        ["iperf3.pod.cross.udpcost.cpuUsPerPacket", "CPU per packet, pod↔pod"],
+        ["iperf3.host.cross.udpcost.cpuUsPerPacket", "CPU per packet, host↔host (the same path in every mode)"],
+        ["iperf3.pod.cross.cost.cpuPerGB", "CPU per GB, pod↔pod (TCP)"],
+        ["guestbook.read.cpuMsPerRequest", "CPU per guestbook read"],
+        ["latency.pod.cross.load.p50", "round trip p50 at a fixed rate"],
+    ] as const) {
+        const r = ranking(s, id);
+        if (!r) continue;
+        const pairs = separatedPairs(s, id);
+        out.push(`- ${what}: ${r}; pairs the run separates: ${pairs.length ? pairs.join(", ") : "none"}`);
     }
+    return out;
+}
 
-    if (fieldId && !baselineFirst) out.push(...fieldReportTable(s, t, fieldId));
-
-    // Table 1: HTTP percentiles, requests/s and CPU per mode (the cost over the baseline is above).
+/** Table 1: HTTP percentiles, requests/s and CPU per mode (the cost over the baseline is above). */
+function httpSection(s: BenchSummaryFile, t: Tables): string[] {
     const latencyId = t.has("http.lb.latency.mean") ? "http.lb.latency.mean" : "http.nodeport.latency.mean";
-    if (t.has(latencyId)) {
-        const viaLb = latencyId.startsWith("http.lb");
-        const via = viaLb ? "through the load balancer" : "straight to a node's frontend port (no load balancer)";
-        out.push(`## 1. HTTP ${via}`);
-        out.push("");
-        out.push(`wrk, ${st.httpConnections} connections, GET / on the guestbook frontend. Medians of the repetitions; "path" says what sits between the client and the frontends.`);
-        out.push("");
-        out.push(
-            table(
-                ["mode", "path to the frontends", "mean latency (ms)", "p50 (ms)", "p99 (ms)", "requests/s", "node CPU-s per 1k requests", ...(t.has("http.nodeport.latency.mean") && viaLb ? ["mean straight to a node (ms), LB's share excluded"] : [])],
-                names.map((n) => [
-                    n,
-                    frontendPath(s.targets.find((x) => x.name === n), viaLb),
-                    t.cell(n, latencyId),
-                    t.cell(n, latencyId.replace("mean", "p50"), false),
-                    t.cell(n, latencyId.replace("mean", "p99"), false),
-                    t.cell(n, latencyId.replace("latency.mean", "rps"), false),
-                    t.cell(n, latencyId.replace("latency.mean", "cpuPer1kRequests"), false),
-                    ...(t.has("http.nodeport.latency.mean") && latencyId.startsWith("http.lb") ? [t.cell(n, "http.nodeport.latency.mean")] : []),
+    if (!t.has(latencyId)) return [];
+    const viaLb = latencyId.startsWith("http.lb");
+    const via = viaLb ? "through the load balancer" : "straight to a node's frontend port (no load balancer)";
+    const names = s.targets.map((x) => x.name);
+    return [
+        `## 1. HTTP ${via}`,
+        "",
+        `wrk, ${s.settings.httpConnections} connections, GET / on the guestbook frontend. Medians of the repetitions; "path" says what sits between the client and the frontends.`,
+        "",
+        table(
+            ["mode", "path to the frontends", "mean latency (ms)", "p50 (ms)", "p99 (ms)", "requests/s", "node CPU-s per 1k requests", ...(t.has("http.nodeport.latency.mean") && viaLb ? ["mean straight to a node (ms), LB's share excluded"] : [])],
+            names.map((n) => [
+                n,
+                frontendPath(s.targets.find((x) => x.name === n), viaLb),
+                t.cell(n, latencyId),
+                t.cell(n, latencyId.replace("mean", "p50"), false),
+                t.cell(n, latencyId.replace("mean", "p99"), false),
+                t.cell(n, latencyId.replace("latency.mean", "rps"), false),
+                t.cell(n, latencyId.replace("latency.mean", "cpuPer1kRequests"), false),
+                ...(t.has("http.nodeport.latency.mean") && latencyId.startsWith("http.lb") ? [t.cell(n, "http.nodeport.latency.mean")] : []),
+            ]),
+        ),
+        "",
+        "![HTTP latency percentiles](charts/latency-percentiles.svg)",
+        "",
+    ];
+}
+
+/** Table 2: the paper — iperf3 across nodes vs the host network. */
+function throughputSection(s: BenchSummaryFile, t: Tables): string[] {
+    if (!t.has("iperf3.pod.cross.tcp1.gbps")) return [];
+    const st = s.settings;
+    return [
+        "## 2. Throughput, iperf3 (the shape of the paper's table)",
+        "",
+        `\`iperf3 -J -O ${st.warmupSeconds} -t ${st.durationSeconds}\`, server on node 1, client on node 2 ("same node": both on node 1). "host" rows are hostNetwork pods on the same two nodes. ${t.has("iperf3.pod.cross.udp.gbps") ? `UDP offered at ${st.udpBitrate}bit/s. ` : ""}${percentOfHostDefinition}`,
+        "",
+        table(["network", "TCP 1 stream (Gbit/s)", "% of host", "TCP 8 streams (Gbit/s)", "same node, 1 stream", "retransmits", "UDP loss % / jitter ms", "CPU-s per Gbit", "vs baseline"], throughputRows(s, t)),
+        "",
+        "![Throughput per mode](charts/throughput.svg)",
+        "",
+    ];
+}
+
+/** Per target a pod-network row, and a host-network row when the run measured the host path. */
+function throughputRows(s: BenchSummaryFile, t: Tables): string[][] {
+    const rows: string[][] = [];
+    for (const n of s.targets.map((x) => x.name)) {
+        rows.push([
+            `${n} (pod network)`,
+            t.cell(n, "iperf3.pod.cross.tcp1.gbps"),
+            percentOfHostCell(t, n, "tcp1"),
+            t.cell(n, "iperf3.pod.cross.tcp8.gbps"),
+            t.cell(n, "iperf3.pod.same.tcp1.gbps", false),
+            t.cell(n, "iperf3.pod.cross.tcp1.retransmits", false),
+            `${t.cell(n, "iperf3.pod.cross.udp.loss", false)} / ${t.cell(n, "iperf3.pod.cross.udp.jitter", false)}`,
+            t.cell(n, "iperf3.pod.cross.tcp1.cpuPerGbit", false),
+            s.baseline ? t.cost(n, "iperf3.pod.cross.tcp1.gbps", false) : "–",
+        ]);
+        if (t.has("iperf3.host.cross.tcp1.gbps")) rows.push([
+            `${n} (host network)`,
+            t.cell(n, "iperf3.host.cross.tcp1.gbps"),
+            t.has("iperf3.host.cross.tcp1.gbps") ? "100" : "–",
+            t.cell(n, "iperf3.host.cross.tcp8.gbps"),
+            "–",
+            t.cell(n, "iperf3.host.cross.tcp1.retransmits", false),
+            `${t.cell(n, "iperf3.host.cross.udp.loss", false)} / ${t.cell(n, "iperf3.host.cross.udp.jitter", false)}`,
+            t.cell(n, "iperf3.host.cross.tcp1.cpuPerGbit", false),
+            "–",
+        ]);
+    }
+    return rows;
+}
+
+/** Table 3: the paper's web test, reads and writes apart. */
+function guestbookSection(s: BenchSummaryFile, t: Tables): string[] {
+    if (!t.has("guestbook.read.rps") && !t.has("guestbook.write.rps")) return [];
+    // The columns of the kinds this run measured (the lab measures reads only).
+    const kinds = (["read", "write"] as const).filter((k) => t.has(`guestbook.${k}.rps`));
+    const head = kinds.flatMap((k) => [`${k}s/s`, `${k} p50 (ms)`, `${k} p60 (ms)`, `${k} max (ms)`, `${k} socket errors / non-2xx`]);
+    return [
+        "## 3. Guestbook stress test (the paper's web test)",
+        "",
+        "`GET /guestbook.php?cmd=get&key=guestbook` (reads, served by the Redis followers) and `cmd=set` (writes, the leader), separately.",
+        "",
+        table(
+            ["mode", ...head, "reads/s vs baseline"],
+            s.targets.map(({ name: n }) => [
+                n,
+                ...kinds.flatMap((k) => [
+                    t.cell(n, `guestbook.${k}.rps`),
+                    t.cell(n, `guestbook.${k}.latency.p50`, false),
+                    t.cell(n, `guestbook.${k}.latency.p60`, false),
+                    t.cell(n, `guestbook.${k}.latency.max`, false),
+                    `${t.cell(n, `guestbook.${k}.errors`, false)} / ${t.cell(n, `guestbook.${k}.non2xx`, false)}`,
                 ]),
-            ),
-        );
-        out.push("");
-        out.push("![HTTP latency percentiles](charts/latency-percentiles.svg)");
-        out.push("");
-    }
+                s.baseline && t.has("guestbook.read.rps") ? t.cost(n, "guestbook.read.rps", false) : "–",
+            ]),
+        ),
+        "",
+    ];
+}
 
-    // Table 2: the paper — iperf3 across nodes vs the host network.
-    if (t.has("iperf3.pod.cross.tcp1.gbps")) {
-        out.push("## 2. Throughput, iperf3 (the shape of the paper's table)");
-        out.push("");
-        out.push(`\`iperf3 -J -O ${st.warmupSeconds} -t ${st.durationSeconds}\`, server on node 1, client on node 2 ("same node": both on node 1). "host" rows are hostNetwork pods on the same two nodes. ${t.has("iperf3.pod.cross.udp.gbps") ? `UDP offered at ${st.udpBitrate}bit/s. ` : ""}${percentOfHostDefinition}`);
-        out.push("");
-        const rows: string[][] = [];
-        for (const n of names) {
-            rows.push([
-                `${n} (pod network)`,
-                t.cell(n, "iperf3.pod.cross.tcp1.gbps"),
-                percentOfHostCell(t, n, "tcp1"),
-                t.cell(n, "iperf3.pod.cross.tcp8.gbps"),
-                t.cell(n, "iperf3.pod.same.tcp1.gbps", false),
-                t.cell(n, "iperf3.pod.cross.tcp1.retransmits", false),
-                `${t.cell(n, "iperf3.pod.cross.udp.loss", false)} / ${t.cell(n, "iperf3.pod.cross.udp.jitter", false)}`,
-                t.cell(n, "iperf3.pod.cross.tcp1.cpuPerGbit", false),
-                s.baseline ? t.cost(n, "iperf3.pod.cross.tcp1.gbps", false) : "–",
-            ]);
-            if (t.has("iperf3.host.cross.tcp1.gbps")) rows.push([
-                `${n} (host network)`,
-                t.cell(n, "iperf3.host.cross.tcp1.gbps"),
-                t.has("iperf3.host.cross.tcp1.gbps") ? "100" : "–",
-                t.cell(n, "iperf3.host.cross.tcp8.gbps"),
-                "–",
-                t.cell(n, "iperf3.host.cross.tcp1.retransmits", false),
-                `${t.cell(n, "iperf3.host.cross.udp.loss", false)} / ${t.cell(n, "iperf3.host.cross.udp.jitter", false)}`,
-                t.cell(n, "iperf3.host.cross.tcp1.cpuPerGbit", false),
-                "–",
-            ]);
-        }
-        out.push(table(["network", "TCP 1 stream (Gbit/s)", "% of host", "TCP 8 streams (Gbit/s)", "same node, 1 stream", "retransmits", "UDP loss % / jitter ms", "CPU-s per Gbit", "vs baseline"], rows));
-        out.push("");
-        out.push("![Throughput per mode](charts/throughput.svg)");
-        out.push("");
-    }
+/** Table 4: sockperf round trips, pod and host, across and within a node. */
+function latencySection(s: BenchSummaryFile, t: Tables): string[] {
+    if (!t.has("latency.pod.cross.p50")) return [];
+    return [
+        "## 4. Request/response latency (sockperf TCP ping-pong, round trip)",
+        "",
+        table(
+            ["mode", "pod↔pod p50 (µs)", "pod↔pod p99 (µs)", "same node p50", "same node p99", "host↔host p50", "host↔host p99", "pod p50 vs baseline"],
+            s.targets.map(({ name: n }) => [
+                n,
+                t.cell(n, "latency.pod.cross.p50"),
+                t.cell(n, "latency.pod.cross.p99"),
+                t.cell(n, "latency.pod.same.p50", false),
+                t.cell(n, "latency.pod.same.p99", false),
+                t.cell(n, "latency.host.cross.p50", false),
+                t.cell(n, "latency.host.cross.p99", false),
+                s.baseline ? t.cost(n, "latency.pod.cross.p50", true) : "–",
+            ]),
+        ),
+        "",
+    ];
+}
 
-    if (t.has("guestbook.read.rps") || t.has("guestbook.write.rps")) {
-        out.push("## 3. Guestbook stress test (the paper's web test)");
-        out.push("");
-        out.push("`GET /guestbook.php?cmd=get&key=guestbook` (reads, served by the Redis followers) and `cmd=set` (writes, the leader), separately.");
-        out.push("");
-        // The columns of the kinds this run measured (the lab measures reads only).
-        const kinds = (["read", "write"] as const).filter((k) => t.has(`guestbook.${k}.rps`));
-        const head = kinds.flatMap((k) => [`${k}s/s`, `${k} p50 (ms)`, `${k} p60 (ms)`, `${k} max (ms)`, `${k} socket errors / non-2xx`]);
-        out.push(
-            table(
-                ["mode", ...head, "reads/s vs baseline"],
-                names.map((n) => [
-                    n,
-                    ...kinds.flatMap((k) => [
-                        t.cell(n, `guestbook.${k}.rps`),
-                        t.cell(n, `guestbook.${k}.latency.p50`, false),
-                        t.cell(n, `guestbook.${k}.latency.p60`, false),
-                        t.cell(n, `guestbook.${k}.latency.max`, false),
-                        `${t.cell(n, `guestbook.${k}.errors`, false)} / ${t.cell(n, `guestbook.${k}.non2xx`, false)}`,
-                    ]),
-                    s.baseline && t.has("guestbook.read.rps") ? t.cost(n, "guestbook.read.rps", false) : "–",
-                ]),
-            ),
-        );
-        out.push("");
-    }
+/** Table 5: the paper's scaling figure, one row per pod count measured. */
+function scalingSection(s: BenchSummaryFile, t: Tables): string[] {
+    const counts = s.settings.scalingPods.filter((c) => t.has(`scaling.${c}.throughput`));
+    if (!counts.length) return [];
+    const names = s.targets.map((x) => x.name);
+    return [
+        "## 5. Scaling (the paper's figure): aggregate TCP throughput, pods in cross-node pairs",
+        "",
+        table(["pods", ...names.map((n) => `${n} (Gbit/s)`)], counts.map((c) => [String(c), ...names.map((n) => t.cell(n, `scaling.${c}.throughput`))])),
+        "",
+        "![Scaling curve](charts/scaling.svg)",
+        "",
+    ];
+}
 
-    if (t.has("latency.pod.cross.p50")) {
-        out.push("## 4. Request/response latency (sockperf TCP ping-pong, round trip)");
-        out.push("");
-        out.push(
-            table(
-                ["mode", "pod↔pod p50 (µs)", "pod↔pod p99 (µs)", "same node p50", "same node p99", "host↔host p50", "host↔host p99", "pod p50 vs baseline"],
-                names.map((n) => [
-                    n,
-                    t.cell(n, "latency.pod.cross.p50"),
-                    t.cell(n, "latency.pod.cross.p99"),
-                    t.cell(n, "latency.pod.same.p50", false),
-                    t.cell(n, "latency.pod.same.p99", false),
-                    t.cell(n, "latency.host.cross.p50", false),
-                    t.cell(n, "latency.host.cross.p99", false),
-                    s.baseline ? t.cost(n, "latency.pod.cross.p50", true) : "–",
-                ]),
-            ),
-        );
-        out.push("");
-    }
+/** What each run ran on: kernels, versions, MTUs, frontends, Cilium's datapath, AWS provenance. */
+function environmentSection(s: BenchSummaryFile): string[] {
+    return [
+        "## Environment and MTU per mode, per run",
+        "",
+        "MTUs are measured on the path to the other node, over netlink (the smaller of the interface's MTU and its route's, when the route carries one), next to what the stack says it configured, and where its guestbook frontends answer (the stack's `frontends` output).",
+        "",
+        table(["target", "rep", "mode", "kernel", "instance type", "AZ", "k3s", "CNI", "node NIC MTU (measured)", "pod MTU (measured)", "configured node / pod", "frontends: port, attachment, replicas, MTU"], environmentRows(s)),
+        "",
+        ...ciliumDatapathLines(s),
+        ...provenanceLines(s),
+    ];
+}
 
-    const scalingCounts = st.scalingPods.filter((c) => t.has(`scaling.${c}.throughput`));
-    if (scalingCounts.length) {
-        out.push("## 5. Scaling (the paper's figure): aggregate TCP throughput, pods in cross-node pairs");
-        out.push("");
-        out.push(table(["pods", ...names.map((n) => `${n} (Gbit/s)`)], scalingCounts.map((c) => [String(c), ...names.map((n) => t.cell(n, `scaling.${c}.throughput`))])));
-        out.push("");
-        out.push("![Scaling curve](charts/scaling.svg)");
-        out.push("");
-    }
-
-    out.push("## Environment and MTU per mode, per run");
-    out.push("");
-    out.push("MTUs are measured on the path to the other node, over netlink (the smaller of the interface's MTU and its route's, when the route carries one), next to what the stack says it configured, and where its guestbook frontends answer (the stack's `frontends` output).");
-    out.push("");
-    out.push(table(["target", "rep", "mode", "kernel", "instance type", "AZ", "k3s", "CNI", "node NIC MTU (measured)", "pod MTU (measured)", "configured node / pod", "frontends: port, attachment, replicas, MTU"], environmentRows(s)));
-    out.push("");
-    out.push(...ciliumDatapathLines(s));
-    out.push(...provenanceLines(s));
-
-    out.push("## Notes");
-    out.push("");
+/** Notes that apply to the modes measured, then the targets' descriptions and the run's notes. */
+function notesSection(s: BenchSummaryFile): string[] {
+    const out = ["## Notes", ""];
     // Only where it applies: a run that measured an IP-in-IP mode.
     const ipipMeasured = s.targets.some((x) => isNetworkMode(x.mode) && modeFacts[x.mode].tunnel?.kind === "ipip" && s.samples.some((m) => m.target === x.name));
     if (ipipMeasured) out.push(
@@ -646,27 +717,34 @@ export function reportMarkdown(s: BenchSummaryFile, rendered?: { readonly record
     for (const x of s.targets) if (x.description) out.push(`- ${x.name}: ${x.description}.`);
     for (const n of s.notes) out.push(`- ${n}`);
     out.push("");
+    return out;
+}
 
-    if (s.gate) {
-        out.push("## Gate");
-        out.push("");
-        out.push(
-            s.gate.passed
-                ? `Passed: no mode is more than ${s.gate.maxOverheadPct}% worse than ${s.baseline} on the gated figures (${s.figures.filter((f) => f.gated).map((f) => f.id).join(", ")}).`
-                : `**Failed** (limit ${s.gate.maxOverheadPct}% over ${s.baseline}):\n\n` + s.gate.violations.map((v) => `- ${v.target}: ${v.id} is ${v.overheadPct.toFixed(1)}% worse`).join("\n"),
-        );
-        out.push("");
-    }
-    if (s.errors.length) {
-        out.push("## Errors");
-        out.push("");
-        for (const e of s.errors) out.push(`- ${e.target}, repetition ${e.repetition}, ${e.measurement}: ${e.message.split("\n")[0]}`);
-        out.push("");
-    }
+/** The gate's verdict, when the run had one. */
+function gateSection(s: BenchSummaryFile): string[] {
+    if (!s.gate) return [];
+    return [
+        "## Gate",
+        "",
+        s.gate.passed
+            ? `Passed: no mode is more than ${s.gate.maxOverheadPct}% worse than ${s.baseline} on the gated figures (${s.figures.filter((f) => f.gated).map((f) => f.id).join(", ")}).`
+            : `**Failed** (limit ${s.gate.maxOverheadPct}% over ${s.baseline}):\n\n` + s.gate.violations.map((v) => `- ${v.target}: ${v.id} is ${v.overheadPct.toFixed(1)}% worse`).join("\n"),
+        "",
+    ];
+}
 
-    out.push("## Every figure");
-    out.push("");
-    out.push(
+/** Each failed measurement, first line of its message. */
+function errorsSection(s: BenchSummaryFile): string[] {
+    if (!s.errors.length) return [];
+    return ["## Errors", "", ...s.errors.map((e) => `- ${e.target}, repetition ${e.repetition}, ${e.measurement}: ${e.message.split("\n")[0]}`), ""];
+}
+
+/** Every figure of the run for every target, with its overhead over the baseline. */
+function everyFigureSection(s: BenchSummaryFile, t: Tables): string[] {
+    const names = s.targets.map((x) => x.name);
+    return [
+        "## Every figure",
+        "",
         table(
             ["figure", "unit", ...names],
             s.figures.map((f) => [
@@ -679,72 +757,98 @@ export function reportMarkdown(s: BenchSummaryFile, rendered?: { readonly record
                 }),
             ]),
         ),
-    );
-    out.push("");
-    out.push("Overheads in parentheses: percent worse than the baseline (negative: better).");
-    out.push("");
-    out.push("## Raw outputs");
-    out.push("");
-    out.push("Every tool output is kept under `raw/<target>/rep<N>/<measurement>/`; each file starts with the shell it ran on and the exact command line. `summary.json` holds every sample with the raw files it came from.");
-    out.push("");
-    return out.join("\n");
+        "",
+        "Overheads in parentheses: percent worse than the baseline (negative: better).",
+        "",
+    ];
 }
 
-/** The three charts: throughput per mode, latency percentiles, scaling curve. */
+/** Where the tool outputs behind every figure are kept. */
+function rawOutputsSection(): string[] {
+    return [
+        "## Raw outputs",
+        "",
+        "Every tool output is kept under `raw/<target>/rep<N>/<measurement>/`; each file starts with the shell it ran on and the exact command line. `summary.json` holds every sample with the raw files it came from.",
+        "",
+    ];
+}
+
+/** The charts the run has figures for: cost per packet, throughput, HTTP latency percentiles, scaling curve. */
 export function reportCharts(s: BenchSummaryFile): Record<string, string> {
     const t = new Tables(s);
-    const names = s.targets.map((x) => x.name);
     const charts: Record<string, string> = {};
-    const bar = (target: string, id: string, label: string) => {
-        const st = t.get(target, id);
-        return st ? { label, value: st.stats.median, low: st.stats.ci95?.low, high: st.stats.ci95?.high, clippedAtZero: st.stats.ciMethod === "t-clipped-at-0" && st.stats.ci95?.low === 0 } : undefined;
+    const add = (name: string, svg: string | undefined) => {
+        if (svg !== undefined) charts[name] = svg;
     };
-    const costSeries: [string, string][] = [
+    add("cost.svg", costChart(s, t));
+    add("throughput.svg", throughputChart(s, t));
+    add("latency-percentiles.svg", latencyChart(s, t));
+    add("scaling.svg", scalingChart(s, t));
+    // Without iperf3, the throughput chart is HTTP requests/s.
+    if (!charts["throughput.svg"]) add("throughput.svg", httpRpsChart(s, t));
+    return charts;
+}
+
+/** A bar for a figure's median with its 95% interval; undefined when the target lacks it. */
+function barOf(t: Tables, target: string, id: string, label: string) {
+    const st = t.get(target, id);
+    return st ? { label, value: st.stats.median, low: st.stats.ci95?.low, high: st.stats.ci95?.high, clippedAtZero: st.stats.ciMethod === "t-clipped-at-0" && st.stats.ci95?.low === 0 } : undefined;
+}
+
+function costChart(s: BenchSummaryFile, t: Tables): string | undefined {
+    const series: [string, string][] = [
         ["iperf3.pod.cross.udpcost.cpuUsPerPacket", "pod↔pod"],
         ["iperf3.host.cross.udpcost.cpuUsPerPacket", "host↔host"],
     ];
-    if (t.has(costSeries[0][0])) {
-        const groups: BarGroup[] = names.map((n) => ({ label: n, baseline: n === s.baseline, bars: costSeries.map(([id, label]) => bar(n, id, label)).filter((b) => b !== undefined) }));
-        charts["cost.svg"] = groupedBarChart(`CPU per ${costDatagramBytes}-byte packet at a fixed rate (median, 95% CI)`, "CPU-µs per packet", groups, costSeries.map(([, l]) => l));
-    }
-    const tputSeries: [string, string][] = [
+    if (!t.has(series[0][0])) return undefined;
+    const groups: BarGroup[] = s.targets.map(({ name: n }) => ({ label: n, baseline: n === s.baseline, bars: series.map(([id, label]) => barOf(t, n, id, label)).filter((b) => b !== undefined) }));
+    return groupedBarChart(`CPU per ${costDatagramBytes}-byte packet at a fixed rate (median, 95% CI)`, "CPU-µs per packet", groups, series.map(([, l]) => l));
+}
+
+function throughputChart(s: BenchSummaryFile, t: Tables): string | undefined {
+    const series: [string, string][] = [
         ["iperf3.pod.cross.tcp1.gbps", "pod↔pod, 1 stream"],
         ["iperf3.pod.cross.tcp8.gbps", "pod↔pod, 8 streams"],
         ["iperf3.host.cross.tcp1.gbps", "host↔host, 1 stream"],
     ];
-    if (t.has("iperf3.pod.cross.tcp1.gbps")) {
-        // Only the series this run measured: no legend entry, no empty slot for a figure it did not take.
-        const measured = tputSeries.filter(([id]) => t.has(id));
-        const groups: BarGroup[] = names.map((n) => ({ label: n, baseline: n === s.baseline, bars: measured.map(([id, label]) => bar(n, id, label)).filter((b) => b !== undefined) }));
-        const what = measured.length === 1 ? `: ${measured[0][1]}` : "";
-        charts["throughput.svg"] = groupedBarChart(`iperf3 throughput across nodes${what} (median, 95% CI)`, "Gbit/s", groups, measured.map(([, l]) => l));
-    }
+    if (!t.has("iperf3.pod.cross.tcp1.gbps")) return undefined;
+    // Only the series this run measured: no legend entry, no empty slot for a figure it did not take.
+    const measured = series.filter(([id]) => t.has(id));
+    const groups: BarGroup[] = s.targets.map(({ name: n }) => ({ label: n, baseline: n === s.baseline, bars: measured.map(([id, label]) => barOf(t, n, id, label)).filter((b) => b !== undefined) }));
+    const what = measured.length === 1 ? `: ${measured[0][1]}` : "";
+    return groupedBarChart(`iperf3 throughput across nodes${what} (median, 95% CI)`, "Gbit/s", groups, measured.map(([, l]) => l));
+}
+
+function latencyChart(s: BenchSummaryFile, t: Tables): string | undefined {
     const httpPrefix = t.has("http.lb.latency.p50") ? "http.lb" : t.has("http.nodeport.latency.p50") ? "http.nodeport" : undefined;
-    if (httpPrefix) {
-        // Series are the modes here: the baseline is named in the legend.
-        const seriesName = (n: string) => (n === s.baseline ? `${n} (baseline)` : n);
-        const groups: BarGroup[] = ["p50", "p90", "p99"].map((p) => ({ label: p, bars: names.map((n) => bar(n, `${httpPrefix}.latency.${p}`, seriesName(n))).filter((b) => b !== undefined) }));
-        charts["latency-percentiles.svg"] = groupedBarChart(`HTTP latency percentiles (${httpPrefix === "http.lb" ? "via load balancer" : "straight to a node's frontend port"})`, "ms", groups, names.map(seriesName));
-    }
+    if (!httpPrefix) return undefined;
+    const names = s.targets.map((x) => x.name);
+    // Series are the modes here: the baseline is named in the legend.
+    const seriesName = (n: string) => (n === s.baseline ? `${n} (baseline)` : n);
+    const groups: BarGroup[] = ["p50", "p90", "p99"].map((p) => ({ label: p, bars: names.map((n) => barOf(t, n, `${httpPrefix}.latency.${p}`, seriesName(n))).filter((b) => b !== undefined) }));
+    return groupedBarChart(`HTTP latency percentiles (${httpPrefix === "http.lb" ? "via load balancer" : "straight to a node's frontend port"})`, "ms", groups, names.map(seriesName));
+}
+
+function scalingChart(s: BenchSummaryFile, t: Tables): string | undefined {
     const counts = s.settings.scalingPods.filter((c) => t.has(`scaling.${c}.throughput`));
-    if (counts.length) {
-        charts["scaling.svg"] = lineChart(
-            "Aggregate throughput vs pods (cross-node pairs)",
-            "pods",
-            "Gbit/s",
-            names.map((n) => ({
-                name: n,
-                points: counts.flatMap((c) => {
-                    const st = t.get(n, `scaling.${c}.throughput`);
-                    return st ? [{ x: c, y: st.stats.median, low: st.stats.ci95?.low, high: st.stats.ci95?.high }] : [];
-                }),
-            })),
-        );
-    }
-    if (!charts["throughput.svg"] && t.has("http.lb.rps")) {
-        charts["throughput.svg"] = barChart("HTTP requests/s via load balancer (median, 95% CI)", "req/s", names.map((n) => bar(n, "http.lb.rps", n)).filter((b) => b !== undefined));
-    }
-    return charts;
+    if (!counts.length) return undefined;
+    return lineChart(
+        "Aggregate throughput vs pods (cross-node pairs)",
+        "pods",
+        "Gbit/s",
+        s.targets.map(({ name: n }) => ({
+            name: n,
+            points: counts.flatMap((c) => {
+                const st = t.get(n, `scaling.${c}.throughput`);
+                return st ? [{ x: c, y: st.stats.median, low: st.stats.ci95?.low, high: st.stats.ci95?.high }] : [];
+            }),
+        })),
+    );
+}
+
+function httpRpsChart(s: BenchSummaryFile, t: Tables): string | undefined {
+    if (!t.has("http.lb.rps")) return undefined;
+    return barChart("HTTP requests/s via load balancer (median, 95% CI)", "req/s", s.targets.map(({ name: n }) => barOf(t, n, "http.lb.rps", n)).filter((b) => b !== undefined));
 }
 
 export interface RenderOptions {
