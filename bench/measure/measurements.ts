@@ -1,6 +1,7 @@
 /**
  * The runner's table of measurements, one module per kind behind one type (`Measurement`,
- * context.ts), as k8s-netperf has one driver per tool; and what the CLIs compute from the cases.
+ * context.ts), as cloud-bulldozer/k8s-netperf has one driver per tool (pkg/drivers/); and what
+ * the CLIs compute from the cases.
  * The kinds' public names are re-exported here for the runner, the CLIs and the report.
  */
 import { optInCases, type Measurement, type MeasureSettings } from "./context";
