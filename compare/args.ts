@@ -109,7 +109,7 @@ export function parseOperatorCidr(text: string, source: string): string {
     return parsed.text;
 }
 
-/** `--scaling-pods`, checked with the runner's own rule (bench/measure/measurements.ts validateScalingPods). */
+/** `--scaling-pods`, checked with the runner's own rule (bench/measure/scaling.ts validateScalingPods). */
 function checkScalingPods(flag: string, items: readonly number[] | undefined): readonly number[] | undefined {
     if (items === undefined) return undefined;
     try {

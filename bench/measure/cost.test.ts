@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, rmdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { cpuProbeCommand, inCgroup, iperf3ClientCommand, onCpu, sockperfUnderLoadCommand, withCpuProbes } from "./commands";
-import { costUdpRunSeconds, costUdpWarmupSeconds } from "./measurements";
+import { costUdpRunSeconds, costUdpWarmupSeconds } from "./cost";
 import { iperf3PacketsSentFrom, parseCpuWindow, parseIperf3 } from "./parse";
 
 const v1 = { dir: "/sys/fs/cgroup/cpuacct", version: 1 as const };

@@ -1,11 +1,71 @@
 /**
- * Measures what every result is recorded with: kernel, CPUs, the MTU actually on the NIC and on
- * a pod's interface (FACTS.md: MTU is the biggest single cause of wrong conclusions).
+ * What every result is recorded with (`Environment`), and how it is measured: kernel, CPUs, the
+ * MTU actually on the NIC and on a pod's interface (FACTS.md: MTU is the biggest single cause of
+ * wrong conclusions).
  */
 import { environmentCommand } from "./commands";
 import { parseKeyValues, parseMtus, type PathMtu } from "./parse";
 import { runChecked, type Shell } from "../sessions/shell";
-import type { Environment, NodeEnvironment } from "../sessions/session";
+import type { HostKeyRecord } from "../sessions/ssh";
+import type { MtuOutput, Target, VersionsOutput } from "../targets";
+import type { CiliumDatapath } from "./cilium-status";
+
+export interface NodeEnvironment {
+    readonly name: string;
+    readonly kernel: string;
+    readonly cpus: number;
+    /** USER_HZ, for /proc/stat jiffies. */
+    readonly clkTck: number;
+    /** Interface that carries node-to-node traffic, and the MTU measured on that path: the
+     * smaller of the interface's and the route's (`measureNode`, parse.ts parseMtus). */
+    readonly nicInterface: string;
+    readonly nicMtu: number;
+    /** The interface's own MTU, and the route's where it carries one (absent in results from before they were recorded). */
+    readonly nicLinkMtu?: number;
+    readonly nicRouteMtu?: number;
+    readonly instanceType?: string;
+    readonly availabilityZone?: string;
+    readonly k3sVersion?: string;
+    /** What AWS documents for the instance type's network (`networkBandwidth` below). */
+    readonly networkBandwidth?: NetworkBandwidth;
+    /** The SSH host key the runner accepted for this node, and how (ssh.ts). */
+    readonly sshHostKey?: HostKeyRecord;
+    /** Cilium stacks: the host routing and masquerading this node's agent reports (cilium-status.ts). */
+    readonly cilium?: CiliumDatapath;
+}
+
+/** One container of the workload as it actually ran: the tag asked for and the digest pulled. */
+export interface ImageRecord {
+    readonly pod: string;
+    readonly node?: string;
+    readonly container: string;
+    /** The image reference in the pod spec (a mutable tag). */
+    readonly image: string;
+    /** The digest the runtime pulled (status.containerStatuses[].imageID). */
+    readonly imageID: string;
+}
+
+/** Recorded with every repetition of every target. */
+export interface Environment {
+    readonly platform: Target["platform"];
+    readonly mode: string;
+    readonly nodes: readonly NodeEnvironment[];
+    /** Measured MTU of a pod's path toward the other node: the smaller of its interface's and its
+     * route's (cilium gives the veth the device MTU and the route the tunnel-reduced one). */
+    readonly podMtu?: number;
+    readonly podInterface?: string;
+    /** The pod interface's own MTU, and its route's where it carries one. */
+    readonly podLinkMtu?: number;
+    readonly podRouteMtu?: number;
+    /** What the stack says it configured (outputs.mtu). */
+    readonly configuredMtu: MtuOutput;
+    readonly versions?: Partial<VersionsOutput>;
+    /** True when all "nodes" share one kernel (lab, loopback): CPU is sampled once, not per node. */
+    readonly sharedKernel: boolean;
+    /** The guestbook's containers with the digests they ran (AWS/k3s; the lab runs no images). */
+    readonly images?: readonly ImageRecord[];
+    readonly loadGeneratorHostKey?: HostKeyRecord;
+}
 
 const environmentTimeoutMs = 20_000;
 

@@ -22,7 +22,8 @@ import {
 import { descendantProcesses } from "../../test/descendants";
 import { LoopbackSession } from "../sessions/loopback";
 import { freeLoopbackPort, startLoopbackGuestbook, type LoopbackGuestbook } from "../sessions/loopback-guestbook";
-import { measureHttp, type MeasureSettings } from "./measurements";
+import { measureHttp } from "./http";
+import type { MeasureSettings } from "./context";
 import { busyCpuRate, busyCpuSeconds, parseCpuSamples, parseIperf3, parseKeyValues, parseMtus, parseWrk } from "./parse";
 import { ProcessShell, runChecked } from "../sessions/shell";
 import type { Target } from "../targets";

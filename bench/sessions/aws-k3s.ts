@@ -92,7 +92,7 @@ export const runLease = { durationSeconds: 300, renewSeconds: 60 } as const;
  * What a measurement pod of a "published-ports" stack (`bridge`) publishes on its node, TCP and
  * UDP: the ports the runner's pod-network servers listen on (iperf3's first port and sockperf's;
  * bench/run.ts takes its defaults from measurementPorts). Not the rest of the iperf3 range: the
- * runner's host-network servers take the next iperf3 port (measurements.ts `iperf3PortFor`) so
+ * runner's host-network servers take the next iperf3 port (measure/iperf3.ts `iperf3PortFor`) so
  * that a port published on the same node does not capture their connections. The stack's
  * security group admits these ports between the nodes (components/flows.ts).
  */

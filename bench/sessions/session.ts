@@ -4,13 +4,14 @@
  * stacks (aws-k3s.ts: SSH + Kubernetes API), the local lab (lab-session.ts: network
  * namespaces) and loopback (loopback-session.ts: local processes, for tests).
  */
-import type { MeasurementId } from "../measure/measurements";
-import type { MtuOutput, Target, VersionsOutput } from "../targets";
-import type { NetworkBandwidth } from "../measure/environment";
+import type { MeasurementId } from "../measure/ids";
+import type { Target } from "../targets";
+import type { Environment } from "../measure/environment";
 import type { Shell } from "./shell";
 import type { CpuCgroup } from "../measure/commands";
-import type { HostKeyRecord } from "./ssh";
-import type { CiliumDatapath } from "../measure/cilium-status";
+
+/** What a session records with every result, defined where it is measured. */
+export type { Environment, ImageRecord, NodeEnvironment } from "../measure/environment";
 
 /** A place a server or client runs: a pod, or a hostNetwork pod / the node itself (baseline). */
 export interface Endpoint {
@@ -40,63 +41,6 @@ export interface HttpEndpoints {
     readonly loadBalancer?: string;
     /** Straight to one node's NodePort (the LB's share is the difference). */
     readonly nodePort?: string;
-}
-
-export interface NodeEnvironment {
-    readonly name: string;
-    readonly kernel: string;
-    readonly cpus: number;
-    /** USER_HZ, for /proc/stat jiffies. */
-    readonly clkTck: number;
-    /** Interface that carries node-to-node traffic, and the MTU measured on that path: the
-     * smaller of the interface's and the route's (environment.ts, parse.ts parseMtus). */
-    readonly nicInterface: string;
-    readonly nicMtu: number;
-    /** The interface's own MTU, and the route's where it carries one (absent in results from before they were recorded). */
-    readonly nicLinkMtu?: number;
-    readonly nicRouteMtu?: number;
-    readonly instanceType?: string;
-    readonly availabilityZone?: string;
-    readonly k3sVersion?: string;
-    /** What AWS documents for the instance type's network (environment.ts `networkBandwidth`). */
-    readonly networkBandwidth?: NetworkBandwidth;
-    /** The SSH host key the runner accepted for this node, and how (ssh.ts). */
-    readonly sshHostKey?: HostKeyRecord;
-    /** Cilium stacks: the host routing and masquerading this node's agent reports (cilium-status.ts). */
-    readonly cilium?: CiliumDatapath;
-}
-
-/** One container of the workload as it actually ran: the tag asked for and the digest pulled. */
-export interface ImageRecord {
-    readonly pod: string;
-    readonly node?: string;
-    readonly container: string;
-    /** The image reference in the pod spec (a mutable tag). */
-    readonly image: string;
-    /** The digest the runtime pulled (status.containerStatuses[].imageID). */
-    readonly imageID: string;
-}
-
-/** Recorded with every repetition of every target. */
-export interface Environment {
-    readonly platform: Target["platform"];
-    readonly mode: string;
-    readonly nodes: readonly NodeEnvironment[];
-    /** Measured MTU of a pod's path toward the other node: the smaller of its interface's and its
-     * route's (cilium gives the veth the device MTU and the route the tunnel-reduced one). */
-    readonly podMtu?: number;
-    readonly podInterface?: string;
-    /** The pod interface's own MTU, and its route's where it carries one. */
-    readonly podLinkMtu?: number;
-    readonly podRouteMtu?: number;
-    /** What the stack says it configured (outputs.mtu). */
-    readonly configuredMtu: MtuOutput;
-    readonly versions?: Partial<VersionsOutput>;
-    /** True when all "nodes" share one kernel (lab, loopback): CPU is sampled once, not per node. */
-    readonly sharedKernel: boolean;
-    /** The guestbook's containers with the digests they ran (AWS/k3s; the lab runs no images). */
-    readonly images?: readonly ImageRecord[];
-    readonly loadGeneratorHostKey?: HostKeyRecord;
 }
 
 export interface ClusterSession {
