@@ -1,10 +1,14 @@
 import { defineConfig } from "vitest/config";
 
+const include = ["core/**/*.test.ts", "test/**/*.test.ts", "bench/**/*.test.ts", "lab/**/*.test.ts", "compare/**/*.test.ts", "policy/**/*.test.ts", "render/**/*.test.ts"];
+/** Tests that assert on the whole machine (no new network namespace anywhere): they run after
+ * the others, so the root tests' own namespaces cannot appear in their before/after lists. */
+const wholeMachine = ["test/hostile-input.test.ts", "test/hostile-input.rows.test.ts"];
+
 export default defineConfig({
     test: {
         // Fails the run when a test leaves anything in the temporary folder (test/tmp-guard.ts).
         globalSetup: ["test/tmp-guard.ts"],
-        include: ["core/**/*.test.ts", "test/**/*.test.ts", "bench/**/*.test.ts", "lab/**/*.test.ts", "compare/**/*.test.ts", "policy/**/*.test.ts", "render/**/*.test.ts"],
         // Pulumi mocks are process-global: each test file runs in its own fork.
         pool: "forks",
         // Four files at a time on two cores: most test time is spent waiting (on child processes,
@@ -13,5 +17,9 @@ export default defineConfig({
         maxWorkers: 4,
         testTimeout: 60_000,
         hookTimeout: 120_000,
+        projects: [
+            { extends: true, test: { name: "main", include, exclude: wholeMachine, sequence: { groupOrder: 0 } } },
+            { extends: true, test: { name: "whole-machine", include: wholeMachine, sequence: { groupOrder: 1 } } },
+        ],
     },
 });
