@@ -17,9 +17,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { measurementPorts } from "../components/measurementPorts";
 import { modeFacts, isNetworkMode } from "../components/modes";
 import { caseIds, measurementIds, measurementRunners, toolSecondsPerRepetition, validateScalingPods, type Figure, type MeasurementId } from "./measure/measurements";
+import { runnerProfile } from "./profiles";
 import { InterruptedError } from "../core/errors";
 import { renderReport } from "./results/report";
 import type { ClusterSession, Environment, SessionFactory } from "./sessions/session";
@@ -100,21 +100,6 @@ export interface BenchSummary extends BenchSummaryFile {
     readonly gatePassed: boolean;
 }
 
-/** The defaults, in one place (docs/benchmark.md computes run time from these). */
-export const benchDefaults = {
-    repetitions: 3,
-    durationSeconds: 10,
-    warmupSeconds: 2,
-    scalingPods: [2, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100],
-    httpConnections: 64,
-    httpThreads: 4,
-    requestTimeoutSeconds: 10,
-    udpBitrate: "1G",
-    // The ports the stacks' security group opens between the nodes for the host baseline.
-    iperf3Port: measurementPorts.iperf3.first,
-    sockperfPort: measurementPorts.sockperf.first,
-} as const;
-
 /** iperf3 `-b` syntax: a rate with an optional K, M or G suffix (iperf3(1), "-b, --bitrate"). */
 export const iperf3Bitrate = /^\d+(\.\d+)?[KMG]?$/;
 
@@ -151,7 +136,7 @@ export function resolveSettings(targets: readonly Target[], options: BenchOption
     for (const c of options.cases ?? []) {
         if (!caseIds.includes(c)) throw new Error(`cases: "${c}" is not a case; allowed: ${caseIds.join(", ")}`);
     }
-    const scalingPods = options.scalingPods ?? benchDefaults.scalingPods;
+    const scalingPods = options.scalingPods ?? runnerProfile.scalingPods;
     validateScalingPods(scalingPods);
     const schedule = options.schedule ?? defaultSchedule(targets);
     if (!(schedules as readonly string[]).includes(schedule)) throw new Error(`schedule: "${schedule}" is not allowed; use one of ${schedules.join(", ")}`);
@@ -161,25 +146,25 @@ export function resolveSettings(targets: readonly Target[], options: BenchOption
             `schedule: "concurrent" measures targets at the same time, which is fair only for separate clusters; ${shared.map((t) => `${t.name} (${t.platform})`).join(", ")} share hardware with the others: use round-robin`,
         );
     }
-    const udpBitrate = options.udpBitrate ?? benchDefaults.udpBitrate;
+    const udpBitrate = options.udpBitrate ?? runnerProfile.udpBitrate;
     if (!iperf3Bitrate.test(udpBitrate)) throw new Error(`udpBitrate: "${udpBitrate}" is not allowed; use iperf3 -b syntax such as 500M or 1G`);
     for (const key of ["costBitrate", "costPacketBitrate"] as const) {
         const rate = options[key];
         if (rate !== undefined && !iperf3Bitrate.test(rate)) throw new Error(`${key}: "${rate}" is not allowed; use iperf3 -b syntax such as 500M or 1G`);
     }
     return {
-        repetitions: positiveInteger("repetitions", options.repetitions, benchDefaults.repetitions),
+        repetitions: positiveInteger("repetitions", options.repetitions, runnerProfile.repetitions),
         schedule,
         measurements: measurementIds.filter((m) => measurements.includes(m)),
-        durationSeconds: positiveInteger("durationSeconds", options.durationSeconds, benchDefaults.durationSeconds),
-        warmupSeconds: positiveInteger("warmupSeconds", options.warmupSeconds, benchDefaults.warmupSeconds, 0),
+        durationSeconds: positiveInteger("durationSeconds", options.durationSeconds, runnerProfile.durationSeconds),
+        warmupSeconds: positiveInteger("warmupSeconds", options.warmupSeconds, runnerProfile.warmupSeconds, 0),
         scalingPods,
-        httpConnections: positiveInteger("httpConnections", options.httpConnections, benchDefaults.httpConnections),
-        httpThreads: positiveInteger("httpThreads", options.httpThreads, benchDefaults.httpThreads),
-        requestTimeoutSeconds: benchDefaults.requestTimeoutSeconds,
+        httpConnections: positiveInteger("httpConnections", options.httpConnections, runnerProfile.httpConnections),
+        httpThreads: positiveInteger("httpThreads", options.httpThreads, runnerProfile.httpThreads),
+        requestTimeoutSeconds: runnerProfile.requestTimeoutSeconds,
         udpBitrate,
-        iperf3Port: positiveInteger("iperf3Port", options.iperf3Port, benchDefaults.iperf3Port),
-        sockperfPort: positiveInteger("sockperfPort", options.sockperfPort, benchDefaults.sockperfPort),
+        iperf3Port: positiveInteger("iperf3Port", options.iperf3Port, runnerProfile.iperf3Port),
+        sockperfPort: positiveInteger("sockperfPort", options.sockperfPort, runnerProfile.sockperfPort),
         cases: options.cases,
         ...(options.costBitrate !== undefined ? { costBitrate: options.costBitrate } : {}),
         ...(options.costPacketBitrate !== undefined ? { costPacketBitrate: options.costPacketBitrate } : {}),
