@@ -18,7 +18,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { modeFacts, isNetworkMode } from "../components/modes";
-import { caseIds, measurementIds, measurementRunners, toolSecondsPerRepetition, validateScalingPods, type Figure, type MeasurementId } from "./measure/measurements";
+import { caseIds, measurementIds, measurementRunners, toolSecondsPerRepetition, validateScalingPods, type Figure, type MeasureSettings, type MeasurementId } from "./measure/measurements";
 import { runnerProfile } from "./profiles";
 import { InterruptedError } from "../core/errors";
 import { renderReport } from "./results/report";
@@ -46,12 +46,16 @@ export function defaultSchedule(targets: readonly Pick<Target, "platform">[]): S
     return targets.length > 0 && targets.every((t) => t.platform === "aws-k3s") ? "concurrent" : "round-robin";
 }
 
-export interface BenchOptions {
+/**
+ * What a caller passes: every per-measurement setting (`MeasureSettings`) may be given, the rest
+ * come from `runnerProfile` (bench/profiles.ts); `requestTimeoutSeconds` is fixed by the runner.
+ */
+export interface BenchOptions extends Partial<Omit<MeasureSettings, "requestTimeoutSeconds">> {
     /** Default: `defaultSchedule(targets)`. "concurrent" is refused for targets that share hardware. */
     readonly schedule?: Schedule;
     /** Folder for raw outputs, summary.json, report.md and charts; created if missing. */
     readonly outDir: string;
-    /** Repetitions of the whole round-robin; default 3. */
+    /** Repetitions of the whole round-robin. */
     readonly repetitions?: number;
     /** Target name every figure is also expressed against (overhead %). */
     readonly baseline?: string;
@@ -59,32 +63,6 @@ export interface BenchOptions {
     readonly maxOverheadPct?: number;
     /** Subset of measurement ids to run (default: all of `measurementIds`). */
     readonly measurements?: readonly string[];
-    /** Measured seconds per tool run; default 10. */
-    readonly durationSeconds?: number;
-    /** Discarded warm-up seconds before each measured run; default 2. */
-    readonly warmupSeconds?: number;
-    /** Pod counts for the scaling curve; default 2, 10, 20 … 100. */
-    readonly scalingPods?: readonly number[];
-    /** wrk connections for the HTTP and guestbook runs; default 64. */
-    readonly httpConnections?: number;
-    /** wrk threads; default 4. */
-    readonly httpThreads?: number;
-    /** iperf3 UDP target bitrate (-b); default "1G". */
-    readonly udpBitrate?: string;
-    /** First iperf3 server port (scaling pairs use the next ones); default 5201. */
-    readonly iperf3Port?: number;
-    /** sockperf server port; default 11111. */
-    readonly sockperfPort?: number;
-    /** Only these cases within the chosen measurements (ids of `caseIds`, e.g. "iperf3.pod.cross.tcp1"); default all but the opt-in ones. */
-    readonly cases?: readonly string[];
-    /** Fixed TCP rate of the CPU-cost cases (iperf3 -b syntax); default "1G". */
-    readonly costBitrate?: string;
-    /** Fixed UDP rate of the per-packet cost cases (iperf3 -b syntax); default `costPacketBitrateDefault`. */
-    readonly costPacketBitrate?: string;
-    /** Messages per second of the fixed-rate latency cases; default 5000. */
-    readonly latencyMps?: number;
-    /** Pin servers to CPU 0 and clients to CPU 1 in iperf3 and sockperf runs. */
-    readonly pinCpus?: boolean;
     /** Notes the caller adds to summary.json and the report, first (e.g. the lab's caveat). */
     readonly notes?: readonly string[];
     readonly onProgress?: (event: ProgressEvent) => void;
