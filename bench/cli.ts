@@ -14,7 +14,8 @@ import { exitCodes, optionLines, outputFolder, parseCommandLine, refuseOthers, r
 import { UsageError } from "../core/errors";
 import { caseIds, measurementIds } from "./measure/measurements";
 import { renderReport } from "./results/report";
-import { benchDefaults, iperf3Bitrate, plannedToolSeconds, resolveSettings, runBenchmark, schedules, type BenchOptions, type ProgressEvent } from "./run";
+import { runnerProfile } from "./profiles";
+import { iperf3Bitrate, plannedToolSeconds, resolveSettings, runBenchmark, schedules, type BenchOptions, type ProgressEvent } from "./run";
 import { defaultSampleDir, writeSampleReport } from "./sample";
 import { loadTargetsFile, projectDir, readStackOutputs, targetFromStackOutputs, type OutputValues } from "./stack-outputs";
 import type { Target } from "./targets";
@@ -22,17 +23,17 @@ import type { Target } from "./targets";
 const options = {
     targets: { type: "string", arg: "FILE", help: "measure the clusters a Target[] JSON file describes", value: { kind: "in-file" } },
     out: shared("out", "results folder (default results/bench-<time>)"),
-    repetitions: shared("repetitions", `repetitions per target (default ${benchDefaults.repetitions})`),
+    repetitions: shared("repetitions", `repetitions per target (default ${runnerProfile.repetitions})`),
     schedule: sharedWith("schedule", "concurrent (default when every target is a separate aws-k3s cluster) or round-robin (default otherwise: lab and loopback share hardware)", { kind: "choice", allowed: schedules }),
     baseline: shared("baseline"),
     "max-overhead-pct": shared("max-overhead-pct"),
     measurements: sharedWith("measurements", `comma-separated subset of: ${measurementIds.join(", ")}`, { kind: "list", allowed: measurementIds }),
     cases: { type: "string", arg: "LIST", help: `only these cases, e.g. iperf3.pod.cross.tcp1 (all: ${caseIds.join(", ")})`, value: { kind: "list", allowed: caseIds } },
-    duration: shared("duration", `measured seconds per tool run (default ${benchDefaults.durationSeconds})`),
-    warmup: shared("warmup", `discarded warm-up seconds before each run (default ${benchDefaults.warmupSeconds})`),
-    "scaling-pods": { type: "string", arg: "LIST", help: `pod counts for the scaling curve (default ${benchDefaults.scalingPods.join(",")})`, value: { kind: "list", integer: { min: 2, max: 1000 } } },
-    connections: { type: "string", arg: "N", help: `wrk connections (default ${benchDefaults.httpConnections})`, value: { kind: "integer", min: 1, max: 10_000 } },
-    "udp-bitrate": { type: "string", arg: "RATE", help: `iperf3 UDP target bitrate (default ${benchDefaults.udpBitrate})`, value: { kind: "text", pattern: iperf3Bitrate, example: "iperf3 -b syntax such as 500M or 1G" } },
+    duration: shared("duration", `measured seconds per tool run (default ${runnerProfile.durationSeconds})`),
+    warmup: shared("warmup", `discarded warm-up seconds before each run (default ${runnerProfile.warmupSeconds})`),
+    "scaling-pods": { type: "string", arg: "LIST", help: `pod counts for the scaling curve (default ${runnerProfile.scalingPods.join(",")})`, value: { kind: "list", integer: { min: 2, max: 1000 } } },
+    connections: { type: "string", arg: "N", help: `wrk connections (default ${runnerProfile.httpConnections})`, value: { kind: "integer", min: 1, max: 10_000 } },
+    "udp-bitrate": { type: "string", arg: "RATE", help: `iperf3 UDP target bitrate (default ${runnerProfile.udpBitrate})`, value: { kind: "text", pattern: iperf3Bitrate, example: "iperf3 -b syntax such as 500M or 1G" } },
     "dry-run": shared("dry-run", "validate targets and options, print the plan, measure nothing"),
     help: shared("help"),
 } as const;

@@ -17,9 +17,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { measurementPorts } from "../components/measurementPorts";
 import { modeFacts, isNetworkMode } from "../components/modes";
-import { caseIds, measurementIds, measurementRunners, toolSecondsPerRepetition, validateScalingPods, type Figure, type MeasurementId } from "./measure/measurements";
+import { caseIds, measurementIds, measurementRunners, toolSecondsPerRepetition, validateScalingPods, type Figure, type MeasureContext, type MeasureSettings, type MeasurementId } from "./measure/measurements";
+import { runnerProfile } from "./profiles";
 import { InterruptedError } from "../core/errors";
 import { renderReport } from "./results/report";
 import type { ClusterSession, Environment, SessionFactory } from "./sessions/session";
@@ -46,12 +46,16 @@ export function defaultSchedule(targets: readonly Pick<Target, "platform">[]): S
     return targets.length > 0 && targets.every((t) => t.platform === "aws-k3s") ? "concurrent" : "round-robin";
 }
 
-export interface BenchOptions {
+/**
+ * What a caller passes: every per-measurement setting (`MeasureSettings`) may be given, the rest
+ * come from `runnerProfile` (bench/profiles.ts); `requestTimeoutSeconds` is fixed by the runner.
+ */
+export interface BenchOptions extends Partial<Omit<MeasureSettings, "requestTimeoutSeconds">> {
     /** Default: `defaultSchedule(targets)`. "concurrent" is refused for targets that share hardware. */
     readonly schedule?: Schedule;
     /** Folder for raw outputs, summary.json, report.md and charts; created if missing. */
     readonly outDir: string;
-    /** Repetitions of the whole round-robin; default 3. */
+    /** Repetitions of the whole round-robin. */
     readonly repetitions?: number;
     /** Target name every figure is also expressed against (overhead %). */
     readonly baseline?: string;
@@ -59,32 +63,6 @@ export interface BenchOptions {
     readonly maxOverheadPct?: number;
     /** Subset of measurement ids to run (default: all of `measurementIds`). */
     readonly measurements?: readonly string[];
-    /** Measured seconds per tool run; default 10. */
-    readonly durationSeconds?: number;
-    /** Discarded warm-up seconds before each measured run; default 2. */
-    readonly warmupSeconds?: number;
-    /** Pod counts for the scaling curve; default 2, 10, 20 … 100. */
-    readonly scalingPods?: readonly number[];
-    /** wrk connections for the HTTP and guestbook runs; default 64. */
-    readonly httpConnections?: number;
-    /** wrk threads; default 4. */
-    readonly httpThreads?: number;
-    /** iperf3 UDP target bitrate (-b); default "1G". */
-    readonly udpBitrate?: string;
-    /** First iperf3 server port (scaling pairs use the next ones); default 5201. */
-    readonly iperf3Port?: number;
-    /** sockperf server port; default 11111. */
-    readonly sockperfPort?: number;
-    /** Only these cases within the chosen measurements (ids of `caseIds`, e.g. "iperf3.pod.cross.tcp1"); default all but the opt-in ones. */
-    readonly cases?: readonly string[];
-    /** Fixed TCP rate of the CPU-cost cases (iperf3 -b syntax); default "1G". */
-    readonly costBitrate?: string;
-    /** Fixed UDP rate of the per-packet cost cases (iperf3 -b syntax); default `costPacketBitrateDefault`. */
-    readonly costPacketBitrate?: string;
-    /** Messages per second of the fixed-rate latency cases; default 5000. */
-    readonly latencyMps?: number;
-    /** Pin servers to CPU 0 and clients to CPU 1 in iperf3 and sockperf runs. */
-    readonly pinCpus?: boolean;
     /** Notes the caller adds to summary.json and the report, first (e.g. the lab's caveat). */
     readonly notes?: readonly string[];
     readonly onProgress?: (event: ProgressEvent) => void;
@@ -99,21 +77,6 @@ export interface BenchSummary extends BenchSummaryFile {
     /** False only when the `maxOverheadPct` gate failed (measurement failures are in `errors`). */
     readonly gatePassed: boolean;
 }
-
-/** The defaults, in one place (docs/benchmark.md computes run time from these). */
-export const benchDefaults = {
-    repetitions: 3,
-    durationSeconds: 10,
-    warmupSeconds: 2,
-    scalingPods: [2, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100],
-    httpConnections: 64,
-    httpThreads: 4,
-    requestTimeoutSeconds: 10,
-    udpBitrate: "1G",
-    // The ports the stacks' security group opens between the nodes for the host baseline.
-    iperf3Port: measurementPorts.iperf3.first,
-    sockperfPort: measurementPorts.sockperf.first,
-} as const;
 
 /** iperf3 `-b` syntax: a rate with an optional K, M or G suffix (iperf3(1), "-b, --bitrate"). */
 export const iperf3Bitrate = /^\d+(\.\d+)?[KMG]?$/;
@@ -151,7 +114,7 @@ export function resolveSettings(targets: readonly Target[], options: BenchOption
     for (const c of options.cases ?? []) {
         if (!caseIds.includes(c)) throw new Error(`cases: "${c}" is not a case; allowed: ${caseIds.join(", ")}`);
     }
-    const scalingPods = options.scalingPods ?? benchDefaults.scalingPods;
+    const scalingPods = options.scalingPods ?? runnerProfile.scalingPods;
     validateScalingPods(scalingPods);
     const schedule = options.schedule ?? defaultSchedule(targets);
     if (!(schedules as readonly string[]).includes(schedule)) throw new Error(`schedule: "${schedule}" is not allowed; use one of ${schedules.join(", ")}`);
@@ -161,25 +124,25 @@ export function resolveSettings(targets: readonly Target[], options: BenchOption
             `schedule: "concurrent" measures targets at the same time, which is fair only for separate clusters; ${shared.map((t) => `${t.name} (${t.platform})`).join(", ")} share hardware with the others: use round-robin`,
         );
     }
-    const udpBitrate = options.udpBitrate ?? benchDefaults.udpBitrate;
+    const udpBitrate = options.udpBitrate ?? runnerProfile.udpBitrate;
     if (!iperf3Bitrate.test(udpBitrate)) throw new Error(`udpBitrate: "${udpBitrate}" is not allowed; use iperf3 -b syntax such as 500M or 1G`);
     for (const key of ["costBitrate", "costPacketBitrate"] as const) {
         const rate = options[key];
         if (rate !== undefined && !iperf3Bitrate.test(rate)) throw new Error(`${key}: "${rate}" is not allowed; use iperf3 -b syntax such as 500M or 1G`);
     }
     return {
-        repetitions: positiveInteger("repetitions", options.repetitions, benchDefaults.repetitions),
+        repetitions: positiveInteger("repetitions", options.repetitions, runnerProfile.repetitions),
         schedule,
         measurements: measurementIds.filter((m) => measurements.includes(m)),
-        durationSeconds: positiveInteger("durationSeconds", options.durationSeconds, benchDefaults.durationSeconds),
-        warmupSeconds: positiveInteger("warmupSeconds", options.warmupSeconds, benchDefaults.warmupSeconds, 0),
+        durationSeconds: positiveInteger("durationSeconds", options.durationSeconds, runnerProfile.durationSeconds),
+        warmupSeconds: positiveInteger("warmupSeconds", options.warmupSeconds, runnerProfile.warmupSeconds, 0),
         scalingPods,
-        httpConnections: positiveInteger("httpConnections", options.httpConnections, benchDefaults.httpConnections),
-        httpThreads: positiveInteger("httpThreads", options.httpThreads, benchDefaults.httpThreads),
-        requestTimeoutSeconds: benchDefaults.requestTimeoutSeconds,
+        httpConnections: positiveInteger("httpConnections", options.httpConnections, runnerProfile.httpConnections),
+        httpThreads: positiveInteger("httpThreads", options.httpThreads, runnerProfile.httpThreads),
+        requestTimeoutSeconds: runnerProfile.requestTimeoutSeconds,
         udpBitrate,
-        iperf3Port: positiveInteger("iperf3Port", options.iperf3Port, benchDefaults.iperf3Port),
-        sockperfPort: positiveInteger("sockperfPort", options.sockperfPort, benchDefaults.sockperfPort),
+        iperf3Port: positiveInteger("iperf3Port", options.iperf3Port, runnerProfile.iperf3Port),
+        sockperfPort: positiveInteger("sockperfPort", options.sockperfPort, runnerProfile.sockperfPort),
         cases: options.cases,
         ...(options.costBitrate !== undefined ? { costBitrate: options.costBitrate } : {}),
         ...(options.costPacketBitrate !== undefined ? { costPacketBitrate: options.costPacketBitrate } : {}),
@@ -247,159 +210,238 @@ export function rawFileText(target: string, shell: string, command: string, resu
     ].join("\n");
 }
 
+/** Opens every target, measures them on the chosen schedule, closes everything, writes the results. */
 export async function runBenchmark(targets: Target[], options: BenchOptions): Promise<BenchSummary> {
     const settings = resolveSettings(targets, options);
-    const progress = options.onProgress ?? (() => undefined);
-    const openSession = options.openSession ?? openSessionByPlatform;
     const outDir = path.resolve(options.outDir);
     // Checked now, created with the first raw file (or the summary): a run that cannot start
     // (a dead target, a missing namespace) leaves no empty results folder behind.
     assertCanCreateFolder("outDir", outDir);
-    const startedAt = new Date().toISOString();
-    const steps = settings.repetitions * targets.length * settings.measurements.length;
-    progress({
+    const run = newRunState(targets, options, settings, outDir);
+    announcePlan(run);
+    try {
+        // Connect to everything first: a dead target fails the run before any measurement.
+        await openSessions(run, options.openSession ?? openSessionByPlatform);
+        if (settings.schedule === "concurrent") await measureConcurrently(run);
+        else await measureRoundRobin(run);
+    } finally {
+        await closeSessions(run);
+    }
+    if (options.signal?.aborted) run.aborted = true;
+    return writeSummary(run);
+}
+
+type Settings = BenchSummaryFile["settings"];
+
+/** What one run knows and has gathered; the steps below read it and add to it. */
+interface RunState {
+    readonly targets: readonly Target[];
+    readonly options: BenchOptions;
+    readonly settings: Settings;
+    readonly outDir: string;
+    readonly startedAt: string;
+    readonly progress: (event: ProgressEvent) => void;
+    readonly signal?: AbortSignal;
+    /** Measurement steps planned (targets × repetitions × measurements), for the counter. */
+    readonly steps: number;
+    readonly sessions: Map<string, ClusterSession>;
+    readonly figures: Map<string, FigureInfo>;
+    readonly samples: Sample[];
+    readonly environments: BenchSummaryFile["environments"][number][];
+    readonly notes: Set<string>;
+    readonly errors: RunError[];
+    readonly skipped: SkippedMeasurement[];
+    /** The order targets took their turns in, per repetition. */
+    readonly order: string[][];
+    /** Set once the signal was seen aborted; stops every further repetition and measurement. */
+    aborted: boolean;
+    /** Measurement steps done (or skipped with their repetition), for the counter. */
+    step: number;
+}
+
+function newRunState(targets: readonly Target[], options: BenchOptions, settings: Settings, outDir: string): RunState {
+    return {
+        targets,
+        options,
+        settings,
+        outDir,
+        startedAt: new Date().toISOString(),
+        progress: options.onProgress ?? (() => undefined),
+        signal: options.signal,
+        steps: settings.repetitions * targets.length * settings.measurements.length,
+        sessions: new Map(),
+        figures: new Map(),
+        samples: [],
+        environments: [],
+        notes: new Set(options.notes ?? []),
+        errors: [],
+        skipped: [],
+        order: [],
+        aborted: false,
+        step: 0,
+    };
+}
+
+function announcePlan(run: RunState): void {
+    const { targets, settings } = run;
+    run.progress({
         kind: "plan",
-        steps,
+        steps: run.steps,
         message:
             `${targets.length} target(s) × ${settings.repetitions} repetition(s) × ${settings.measurements.length} measurement(s) ` +
             `(${settings.measurements.join(", ")}), ${settings.schedule}; tools run ≈ ${Math.round(plannedToolSeconds(targets, settings) / 60)} min`,
     });
+}
 
-    const sessions = new Map<string, ClusterSession>();
-    const figures = new Map<string, FigureInfo>();
-    const samples: Sample[] = [];
-    const environments: BenchSummaryFile["environments"][number][] = [];
-    const notes = new Set<string>(options.notes ?? []);
-    const errors: RunError[] = [];
-    const skipped: SkippedMeasurement[] = [];
-    const order: string[][] = [];
-    let aborted = false;
-    let step = 0;
-
-    const closeAll = async () => {
-        const open = [...sessions.entries()];
-        sessions.clear();
-        await Promise.all(
-            open.map(async ([name, s]) => {
-                progress({ kind: "cleanup", target: name, message: `${name}: removing pods and processes` });
-                await s.close().catch((err) => progress({ kind: "error", target: name, message: `${name}: cleanup failed: ${(err as Error).message}` }));
-            }),
-        );
-    };
-
-    try {
-        // Connect to everything first: a dead target fails the run before any measurement.
-        for (const t of targets) {
-            progress({ kind: "connect", target: t.name, message: `${t.name}: connecting (${t.platform})` });
-            sessions.set(t.name, await openSession(t, options.signal));
-        }
-        /** One repetition of one target: its measurements one after the other. */
-        const measureRepetition = async (t: Target, rep: number): Promise<void> => {
-            if (options.signal?.aborted) {
-                aborted = true;
-                return;
-            }
-            const session = sessions.get(t.name)!;
-            let environment: Environment;
-            try {
-                environment = await session.environment();
-            } catch (err) {
-                if (options.signal?.aborted) {
-                    aborted = true;
-                    return;
-                }
-                const message = `environment probe failed, repetition skipped: ${(err as Error).message}`;
-                errors.push({ target: t.name, repetition: rep + 1, measurement: "environment", message });
-                progress({ kind: "error", target: t.name, repetition: rep + 1, message: `${t.name}: ${message}` });
-                step += settings.measurements.length;
-                return;
-            }
-            environments.push({ target: t.name, repetition: rep + 1, environment });
-            const clkTck = environment.nodes[0]?.clkTck || 100;
-            const repDir = path.join("raw", safeFileName(t.name), `rep${rep + 1}`);
-            for (const m of settings.measurements) {
-                if (options.signal?.aborted) {
-                    aborted = true;
-                    break;
-                }
-                step++;
-                const cannot = session.cannotMeasure?.(m as MeasurementId);
-                if (cannot !== undefined) {
-                    if (!skipped.some((x) => x.target === t.name && x.measurement === m)) {
-                        skipped.push({ target: t.name, measurement: m, reason: cannot });
-                        notes.add(`${t.name}: ${m} not measured: ${cannot}`);
-                        progress({ kind: "measure", target: t.name, measurement: m, message: `${t.name}: ${m} skipped: ${cannot}` });
-                    }
-                    continue;
-                }
-                progress({ kind: "measure", target: t.name, measurement: m, repetition: rep + 1, step, steps, message: `[${step}/${steps}] repetition ${rep + 1}: ${t.name}: ${m}` });
-                const record = (name: string, shell: Shell, command: string, result: CommandResult): string => {
-                    const rel = path.join(repDir, m, `${safeFileName(name)}.txt`);
-                    fs.mkdirSync(path.join(outDir, path.dirname(rel)), { recursive: true });
-                    fs.writeFileSync(path.join(outDir, rel), rawFileText(t.name, shell.name, command, result));
-                    return rel;
-                };
-                try {
-                    const measured: Figure[] = await measurementRunners[m as MeasurementId]({
-                        session,
-                        settings,
-                        signal: options.signal,
-                        record,
-                        note: (text) => notes.add(`${t.name}: ${text}`),
-                        clkTck,
-                    });
-                    for (const f of measured) {
-                        const { value, raw, ...info } = f;
-                        if (!figures.has(f.id)) figures.set(f.id, info);
-                        samples.push({ target: t.name, repetition: rep + 1, id: f.id, value, raw });
-                    }
-                } catch (err) {
-                    if (options.signal?.aborted) {
-                        aborted = true;
-                        break;
-                    }
-                    const message = (err as Error).message;
-                    errors.push({ target: t.name, repetition: rep + 1, measurement: m, message });
-                    progress({ kind: "error", target: t.name, measurement: m, repetition: rep + 1, message: `${t.name}: ${m} failed: ${message}` });
-                }
-            }
-        };
-        if (settings.schedule === "concurrent") {
-            // Separate clusters: each target runs its repetitions in turn, all targets at once.
-            for (let rep = 0; rep < settings.repetitions; rep++) order.push(targets.map((t) => t.name));
-            // allSettled: sessions are closed only once every target's work has ended.
-            const ended = await Promise.allSettled(
-                targets.map(async (t) => {
-                    for (let rep = 0; rep < settings.repetitions && !aborted && !options.signal?.aborted; rep++) await measureRepetition(t, rep);
-                }),
-            );
-            const broken = ended.find((r): r is PromiseRejectedResult => r.status === "rejected");
-            if (broken) throw broken.reason;
-        } else {
-            for (let rep = 0; rep < settings.repetitions && !aborted; rep++) {
-                const round = roundRobinOrder(targets, rep);
-                order.push(round.map((t) => t.name));
-                for (const t of round) {
-                    if (options.signal?.aborted) {
-                        aborted = true;
-                        break;
-                    }
-                    await measureRepetition(t, rep);
-                }
-            }
-        }
-    } finally {
-        await closeAll();
+async function openSessions(run: RunState, openSession: SessionFactory): Promise<void> {
+    for (const t of run.targets) {
+        run.progress({ kind: "connect", target: t.name, message: `${t.name}: connecting (${t.platform})` });
+        run.sessions.set(t.name, await openSession(t, run.signal));
     }
-    if (options.signal?.aborted) aborted = true;
+}
 
-    const figureList = [...figures.values()];
-    const { stats, gate } = aggregate(figureList, samples, targets.map((t) => t.name), options.baseline, options.maxOverheadPct);
+async function closeSessions(run: RunState): Promise<void> {
+    const open = [...run.sessions.entries()];
+    run.sessions.clear();
+    await Promise.all(
+        open.map(async ([name, s]) => {
+            run.progress({ kind: "cleanup", target: name, message: `${name}: removing pods and processes` });
+            await s.close().catch((err) => run.progress({ kind: "error", target: name, message: `${name}: cleanup failed: ${(err as Error).message}` }));
+        }),
+    );
+}
+
+/** Separate clusters: each target runs its repetitions in turn, all targets at once. */
+async function measureConcurrently(run: RunState): Promise<void> {
+    const { targets, settings } = run;
+    for (let rep = 0; rep < settings.repetitions; rep++) run.order.push(targets.map((t) => t.name));
+    // allSettled: sessions are closed only once every target's work has ended.
+    const ended = await Promise.allSettled(
+        targets.map(async (t) => {
+            for (let rep = 0; rep < settings.repetitions && !run.aborted && !run.signal?.aborted; rep++) await measureRepetition(run, t, rep);
+        }),
+    );
+    const broken = ended.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (broken) throw broken.reason;
+}
+
+/** Shared hardware: one target at a time, the order rotating by one every repetition. */
+async function measureRoundRobin(run: RunState): Promise<void> {
+    for (let rep = 0; rep < run.settings.repetitions && !run.aborted; rep++) {
+        const round = roundRobinOrder(run.targets, rep);
+        run.order.push(round.map((t) => t.name));
+        for (const t of round) {
+            if (run.signal?.aborted) {
+                run.aborted = true;
+                break;
+            }
+            await measureRepetition(run, t, rep);
+        }
+    }
+}
+
+/** One repetition of one target: its environment, then its measurements one after the other. */
+async function measureRepetition(run: RunState, t: Target, rep: number): Promise<void> {
+    if (run.signal?.aborted) {
+        run.aborted = true;
+        return;
+    }
+    const session = run.sessions.get(t.name)!;
+    let environment: Environment;
+    try {
+        environment = await session.environment();
+    } catch (err) {
+        endRepetition(run, t, rep, err as Error);
+        return;
+    }
+    run.environments.push({ target: t.name, repetition: rep + 1, environment });
+    const clkTck = environment.nodes[0]?.clkTck || 100;
+    for (const m of run.settings.measurements) {
+        if (run.signal?.aborted) {
+            run.aborted = true;
+            break;
+        }
+        run.step++;
+        if (skipIfCannot(run, t, session, m)) continue;
+        if (!(await measureOne(run, t, rep, session, m, clkTck))) break;
+    }
+}
+
+/** The environment probe failed: the repetition ends (recorded as an error, unless the run was aborted). */
+function endRepetition(run: RunState, t: Target, rep: number, err: Error): void {
+    if (run.signal?.aborted) {
+        run.aborted = true;
+        return;
+    }
+    const message = `environment probe failed, repetition skipped: ${err.message}`;
+    run.errors.push({ target: t.name, repetition: rep + 1, measurement: "environment", message });
+    run.progress({ kind: "error", target: t.name, repetition: rep + 1, message: `${t.name}: ${message}` });
+    run.step += run.settings.measurements.length;
+}
+
+/** True when the session cannot measure `m`; the reason is recorded once per target. */
+function skipIfCannot(run: RunState, t: Target, session: ClusterSession, m: MeasurementId): boolean {
+    const cannot = session.cannotMeasure?.(m);
+    if (cannot === undefined) return false;
+    if (!run.skipped.some((x) => x.target === t.name && x.measurement === m)) {
+        run.skipped.push({ target: t.name, measurement: m, reason: cannot });
+        run.notes.add(`${t.name}: ${m} not measured: ${cannot}`);
+        run.progress({ kind: "measure", target: t.name, measurement: m, message: `${t.name}: ${m} skipped: ${cannot}` });
+    }
+    return true;
+}
+
+/** One measurement of one repetition; false when the run was aborted during it. A failure is recorded. */
+async function measureOne(run: RunState, t: Target, rep: number, session: ClusterSession, m: MeasurementId, clkTck: number): Promise<boolean> {
+    const { step, steps } = run;
+    run.progress({ kind: "measure", target: t.name, measurement: m, repetition: rep + 1, step, steps, message: `[${step}/${steps}] repetition ${rep + 1}: ${t.name}: ${m}` });
+    try {
+        const measured: Figure[] = await measurementRunners[m]({
+            session,
+            settings: run.settings,
+            signal: run.signal,
+            record: rawRecorder(run, t, rep, m),
+            note: (text) => run.notes.add(`${t.name}: ${text}`),
+            clkTck,
+        });
+        for (const f of measured) {
+            const { value, raw, ...info } = f;
+            if (!run.figures.has(f.id)) run.figures.set(f.id, info);
+            run.samples.push({ target: t.name, repetition: rep + 1, id: f.id, value, raw });
+        }
+    } catch (err) {
+        if (run.signal?.aborted) {
+            run.aborted = true;
+            return false;
+        }
+        const message = (err as Error).message;
+        run.errors.push({ target: t.name, repetition: rep + 1, measurement: m, message });
+        run.progress({ kind: "error", target: t.name, measurement: m, repetition: rep + 1, message: `${t.name}: ${m} failed: ${message}` });
+    }
+    return true;
+}
+
+/** Writes raw outputs under raw/<target>/rep<n>/<measurement>/, making the folders (and the results folder) on first use. */
+function rawRecorder(run: RunState, t: Target, rep: number, m: MeasurementId): MeasureContext["record"] {
+    const dir = path.join("raw", safeFileName(t.name), `rep${rep + 1}`, m);
+    return (name: string, shell: Shell, command: string, result: CommandResult): string => {
+        const rel = path.join(dir, `${safeFileName(name)}.txt`);
+        fs.mkdirSync(path.join(run.outDir, path.dirname(rel)), { recursive: true });
+        fs.writeFileSync(path.join(run.outDir, rel), rawFileText(t.name, shell.name, command, result));
+        return rel;
+    };
+}
+
+/** summary.json, then report.md and the charts from it; throws InterruptedError after an abort. */
+async function writeSummary(run: RunState): Promise<BenchSummary> {
+    const { targets, options, outDir } = run;
+    const figureList = [...run.figures.values()];
+    const { stats, gate } = aggregate(figureList, run.samples, targets.map((t) => t.name), options.baseline, options.maxOverheadPct);
     const file: BenchSummaryFile = {
         schema: summarySchema,
-        startedAt,
+        startedAt: run.startedAt,
         finishedAt: new Date().toISOString(),
-        settings,
+        settings: run.settings,
         targets: targets.map((t) => ({
             name: t.name,
             mode: t.mode,
@@ -407,22 +449,22 @@ export async function runBenchmark(targets: Target[], options: BenchOptions): Pr
             description: isNetworkMode(t.mode) ? modeFacts[t.mode].description : undefined,
             frontends: t.frontends,
         })),
-        order,
-        environments,
+        order: run.order,
+        environments: run.environments,
         figures: figureList,
-        samples,
+        samples: run.samples,
         stats,
         baseline: options.baseline,
         gate,
-        notes: [...notes],
-        errors,
-        skipped: skipped.length > 0 ? skipped : undefined,
-        aborted: aborted || undefined,
+        notes: [...run.notes],
+        errors: run.errors,
+        skipped: run.skipped.length > 0 ? run.skipped : undefined,
+        aborted: run.aborted || undefined,
     };
     fs.mkdirSync(outDir, { recursive: true });
     fs.writeFileSync(path.join(outDir, "summary.json"), JSON.stringify(file, null, 2) + "\n");
     await renderReport(outDir);
-    progress({ kind: "done", message: `results in ${outDir} (report.md, summary.json, charts/, raw/)` });
-    if (aborted) throw new InterruptedError(`benchmark aborted; partial results in ${outDir}`);
+    run.progress({ kind: "done", message: `results in ${outDir} (report.md, summary.json, charts/, raw/)` });
+    if (run.aborted) throw new InterruptedError(`benchmark aborted; partial results in ${outDir}`);
     return { ...file, outDir, gatePassed: gate?.passed ?? true };
 }

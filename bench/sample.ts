@@ -7,6 +7,7 @@
  *   npm run bench -- sample [<folder>]      (default docs/sample-report)
  */
 import * as path from "node:path";
+import { sampleProfile } from "./profiles";
 import { LoopbackSession } from "./sessions/loopback";
 import { freePortBlock, startLoopbackGuestbook } from "./sessions/loopback-guestbook";
 import { runBenchmark, type BenchOptions, type BenchSummary } from "./run";
@@ -44,22 +45,11 @@ export async function runLoopbackBenchmark(targets: Target[], options: Omit<Benc
     }
 }
 
-/** The settings of docs/sample-report: every measurement, short runs. */
-export const sampleOptions = {
-    repetitions: 3,
-    durationSeconds: 2,
-    warmupSeconds: 1,
-    scalingPods: [2, 4, 6],
-    httpConnections: 4,
-    httpThreads: 2,
-    udpBitrate: "1G",
-} as const;
-
 export const defaultSampleDir = path.join(projectDir, "docs", "sample-report");
 
 export async function writeSampleReport(outDir: string = defaultSampleDir, onProgress?: BenchOptions["onProgress"], signal?: AbortSignal): Promise<BenchSummary> {
     return runLoopbackBenchmark([loopbackTarget("loopback-a", "loopback"), loopbackTarget("loopback-b", "loopback")], {
-        ...sampleOptions,
+        ...sampleProfile,
         outDir,
         baseline: "loopback-b",
         onProgress,

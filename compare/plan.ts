@@ -2,7 +2,8 @@
  * What a comparison will create and roughly what it costs, computed before anything exists and
  * shown to the operator for confirmation.
  */
-import { caseIds, measurementIds, optInCases, toolSecondsPerRepetition } from "../bench/measure/measurements";
+import { measurementIds, toolSecondsPerRepetition } from "../bench/measure/measurements";
+import { casesLeftOut, comparisonProfile } from "../bench/profiles";
 import { networkModes, type NetworkMode } from "../components/modes";
 import { readProject, readStackFile, stackFilePath } from "../components/project";
 import { ConfigError, parseSettings, type SettingKey } from "../components/settings";
@@ -80,35 +81,6 @@ export const typicalMinutes = { up: 8, podStart: 2, destroy: 4 } as const;
  */
 export const runOverheadSeconds = 2;
 
-/**
- * Cases the comparison leaves out by default, each with why: they buy no certainty about the
- * difference between modes. `--cases` on `npm run bench` runs them.
- */
-export const casesLeftOut: Readonly<Record<string, string>> = {
-    "iperf3.host.cross.tcp8": "host network: the CNI is not on the path, so every mode measures the same thing; host TCP 1 stream stays as the control",
-    "iperf3.host.cross.udp": "host network, as above",
-    "iperf3.pod.same.tcp8": "one node: no tunnel or route between nodes is on the path; pod same-node TCP 1 stream stays",
-};
-
-/**
- * The comparison's measurement plan: where the minutes go (docs/compare.md "The default plan").
- * - repetitions 3: the fewest that give a 95 % interval at all with a sane width (t(0.975, n−1)/√n
- *   is 9.0 for n = 2, 2.48 for 3, 1.59 for 4); `--dry-run` prints what a 4th costs.
- * - duration 5 s, warm-up 1 s: iperf3 reports per second, so 5 intervals per run; TCP reaches
- *   line rate within milliseconds on a < 1 ms path, so 1 s of discarded warm-up is ample. The
- *   interval of the mean comes from repetitions, not from longer runs: a repetition buys more
- *   certainty than 5 more seconds of the same run.
- * - scaling 2, 20, 100 pods: the ends and one middle point of the curve instead of eleven.
- */
-export const comparisonBenchDefaults = {
-    repetitions: 3,
-    durationSeconds: 5,
-    warmupSeconds: 1,
-    scalingPods: [2, 20, 100],
-    // The runner's own default set (its opt-in lab cost cases stay opt-in), minus the cases above.
-    cases: caseIds.filter((c) => !optInCases.includes(c) && !(c in casesLeftOut)),
-} as const;
-
 export interface MeasurementPlan {
     readonly repetitions: number;
     readonly durationSeconds: number;
@@ -181,11 +153,11 @@ export function buildPlan(args: CompareArgs, projectDir: string, backend: string
         throw new UsageError(`--baseline ${args.baseline}: the quota splits the run into ${parallelism.waves} waves, each its own benchmark, so not every mode can be compared against the baseline; compare at most ${parallelism.waveSize} modes at once or raise the quota (${parallelism.statement})`);
     }
     const bench: MeasurementPlan = {
-        repetitions: args.repetitions ?? comparisonBenchDefaults.repetitions,
-        durationSeconds: args.durationSeconds ?? comparisonBenchDefaults.durationSeconds,
-        warmupSeconds: comparisonBenchDefaults.warmupSeconds,
-        scalingPods: args.scalingPods ?? comparisonBenchDefaults.scalingPods,
-        cases: comparisonBenchDefaults.cases,
+        repetitions: args.repetitions ?? comparisonProfile.repetitions,
+        durationSeconds: args.durationSeconds ?? comparisonProfile.durationSeconds,
+        warmupSeconds: comparisonProfile.warmupSeconds,
+        scalingPods: args.scalingPods ?? comparisonProfile.scalingPods,
+        cases: comparisonProfile.cases,
     };
     return {
         stacks,

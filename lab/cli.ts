@@ -11,6 +11,7 @@
  * the bottom uses /run/cni-lab, tests use test/lab/lab-entry.ts with their own folder.
  */
 import * as path from "node:path";
+import { labProfile } from "../bench/profiles";
 import { runBenchmark, type BenchOptions } from "../bench/run";
 import { exitCodes, exitCodeOfMain, optionLines, parseCommandLine, refuseOthers, shared, sharedWith, watchInterrupts } from "../core/cli";
 import { measurementIds } from "../bench/measure/measurements";
@@ -23,40 +24,18 @@ import { defaultLedgerDir } from "./ledger";
 import { awsOnlyReason, labModeFacts, labModes, type LabMode } from "./modes";
 import { birdProtocols, birdRoutes, captureOnUnderlay, crossNodePair, fullSizePayload, ping, underlayCaptureFilter } from "./verify";
 
-/**
- * The lab's benchmark defaults. On one machine every "node" and "pod" shares the same cores, so
- * a saturating run measures who wins the CPU, not what a datapath costs. The lab's headline
- * figures are therefore costs and fixed-rate latencies (docs/lab.md "The method"):
- *   - CPU-seconds per GB moved by one TCP stream at a fixed rate (iperf3 -b), pod↔pod and
- *     host↔host, counted in the mode's CPU group plus ksoftirqd, warm-up excluded;
- *   - CPU-ms per guestbook read (Apache + mod_php + Redis + wrk, keep-alive);
- *   - TCP round trips at a fixed offered rate (sockperf under-load);
- *   - saturating throughput second, pod and host, for "% of host".
- * Repetitions and durations come from measured run-to-run spread (docs/lab.md "Budget").
- * `scaling` is left out: every "pod" shares the same CPUs.
- */
-export const labBenchDefaults = {
-    repetitions: 3,
-    durationSeconds: 1,
-    warmupSeconds: 1,
-    measurements: ["guestbook", "iperf3", "latency"],
-    cases: ["guestbook.read", "iperf3.pod.cross.udpcost", "iperf3.host.cross.udpcost", "iperf3.pod.cross.tcp1", "latency.pod.cross.load"],
-    // docs/lab.md "Pinning": no consistent effect on the spread on a quiet machine; on, as the documented runs were made.
-    pinCpus: true,
-} as const;
-
 /** How long the runner may take to stop after Ctrl-C before the lab removes everything anyway. */
 const abortGraceMs = 5_000;
 
 const options = {
     modes: shared("modes", `comma-separated modes, or "all" (default: all = ${labModes.join(",")}; ${labModes.filter((m) => awsOnlyReason(m)).join(", ")} only on AWS)`),
     out: shared("out", "results folder (default results/lab-<time>)"),
-    repetitions: shared("repetitions", `repetitions of the round-robin (default ${labBenchDefaults.repetitions})`),
-    duration: shared("duration", `measured seconds per tool run (default ${labBenchDefaults.durationSeconds})`),
-    warmup: shared("warmup", `discarded warm-up seconds per run (default ${labBenchDefaults.warmupSeconds})`),
-    measurements: sharedWith("measurements", `runner measurements (default ${labBenchDefaults.measurements.join(",")} with the lab's cases; naming them runs all their ordinary cases)`, { kind: "list", allowed: measurementIds }),
+    repetitions: shared("repetitions", `repetitions of the round-robin (default ${labProfile.repetitions})`),
+    duration: shared("duration", `measured seconds per tool run (default ${labProfile.durationSeconds})`),
+    warmup: shared("warmup", `discarded warm-up seconds per run (default ${labProfile.warmupSeconds})`),
+    measurements: sharedWith("measurements", `runner measurements (default ${labProfile.measurements.join(",")} with the lab's cases; naming them runs all their ordinary cases)`, { kind: "list", allowed: measurementIds }),
     workers: { type: "string", arg: "N", help: `Apache (mod_php) processes per frontend (default ${defaultFrontendWorkers})`, value: { kind: "integer", min: 1, max: 256 } },
-    pin: { type: "string", arg: "on|off", help: `pin servers to CPU 0 and clients to CPU 1 (taskset) in iperf3 and sockperf runs (default ${labBenchDefaults.pinCpus ? "on" : "off"})`, value: { kind: "choice", allowed: ["on", "off"] } },
+    pin: { type: "string", arg: "on|off", help: `pin servers to CPU 0 and clients to CPU 1 (taskset) in iperf3 and sockperf runs (default ${labProfile.pinCpus ? "on" : "off"})`, value: { kind: "choice", allowed: ["on", "off"] } },
     verify: { type: "boolean", help: "build each mode, show the evidence (capture, BGP, MTU), measure nothing" },
     cleanup: shared("cleanup", "remove what crashed or killed lab runs left behind, then exit"),
     help: shared("help"),
@@ -109,14 +88,14 @@ export function parseLabCommand(argv: readonly string[], now = new Date()): LabC
         outDir: values.out ?? path.resolve(`results/lab-${stamp}`),
         frontendWorkers: values.workers ?? defaultFrontendWorkers,
         bench: {
-            repetitions: values.repetitions ?? labBenchDefaults.repetitions,
-            durationSeconds: values.duration ?? labBenchDefaults.durationSeconds,
-            warmupSeconds: values.warmup ?? labBenchDefaults.warmupSeconds,
-            measurements: values.measurements ?? [...labBenchDefaults.measurements],
+            repetitions: values.repetitions ?? labProfile.repetitions,
+            durationSeconds: values.duration ?? labProfile.durationSeconds,
+            warmupSeconds: values.warmup ?? labProfile.warmupSeconds,
+            measurements: values.measurements ?? [...labProfile.measurements],
             // The lab's own cases apply to its own measurements; with other measurements, all their cases.
-            cases: values.measurements === undefined ? [...labBenchDefaults.cases] : undefined,
+            cases: values.measurements === undefined ? [...labProfile.cases] : undefined,
             httpConnections: labHttpConnections,
-            pinCpus: values.pin === undefined ? labBenchDefaults.pinCpus : values.pin === "on",
+            pinCpus: values.pin === undefined ? labProfile.pinCpus : values.pin === "on",
             // The seed's zero point is the plain VM: the host-network baseline, when it is measured.
             baseline: plainVm ? labTargetName(plainVm) : undefined,
         },

@@ -12,7 +12,8 @@ import { modeFacts, networkModes } from "../components/modes";
 import { birdConfig, birdFiles } from "./bird";
 import { LabSession } from "../bench/sessions/lab";
 import { measurementIds } from "../bench/measure/measurements";
-import { labBenchDefaults, parseLabCommand, RemainingTime, UsageError } from "./cli";
+import { labProfile } from "../bench/profiles";
+import { parseLabCommand, RemainingTime, UsageError } from "./cli";
 import { datapathSteps, serviceSteps, tunnelDevice, wireguardKeys } from "./datapath";
 import type { Step } from "./exec";
 import { awsOnlyReason } from "./modes";
@@ -420,7 +421,7 @@ describe("lab command line", () => {
         expect(c.action).toBe("run");
         expect(c.modes).toEqual([...labModes]);
         expect(c.outDir).toMatch(/results\/lab-2026-01-02T03-04-05$/);
-        expect(c.bench).toMatchObject({ ...labBenchDefaults, baseline: "lab-host" });
+        expect(c.bench).toMatchObject({ ...labProfile, baseline: "lab-host" });
     });
 
     it("--modes takes a list or all, and names the bad value and the allowed ones", () => {
@@ -437,7 +438,7 @@ describe("lab command line", () => {
     it("rejects bad numbers naming the flag, and unknown flags", () => {
         expect(() => parseLabCommand(["--pin", "yes"])).toThrow('--pin: "yes" is not allowed; use one of on, off');
         expect(parseLabCommand(["--pin", "off"]).bench.pinCpus).toBe(false);
-        expect(parseLabCommand([]).bench).toMatchObject({ pinCpus: true, cases: [...labBenchDefaults.cases] });
+        expect(parseLabCommand([]).bench).toMatchObject({ pinCpus: true, cases: [...labProfile.cases] });
         expect(parseLabCommand(["--measurements", "iperf3"]).bench.cases, "naming measurements runs all their ordinary cases").toBeUndefined();
         expect(() => parseLabCommand(["--duration", "0"])).toThrow('--duration: "0" must be a whole number from 1 to 600');
         expect(() => parseLabCommand(["--repetitions", "two"])).toThrow('--repetitions: "two" must be a whole number');

@@ -17,7 +17,8 @@ import { ciliumStatusCommand } from "../measure/cilium-status";
 import { k3sVersionCommand } from "../measure/commands";
 import { networkBandwidth } from "../measure/environment";
 import { reportMarkdown } from "../results/report";
-import { benchDefaults, plannedToolSeconds, resolveSettings } from "../run";
+import { runnerProfile } from "../profiles";
+import { plannedToolSeconds, resolveSettings } from "../run";
 import { aggregate, summaryFileSchema, summarySchema, type BenchSummaryFile } from "../results/summary";
 import { AwsK3sFixture, guestbookPods, stubInstance, stubPidOf, stubSandboxImage } from "../../test/standins/aws-k3s-fixture";
 import { standinContainerId, type PodFate } from "../../test/standins/kube-api";
@@ -182,7 +183,7 @@ describe("AWS/k3s session: measurement pods without installs (issue #11)", () =>
         const longRun = plannedToolSeconds(targets, resolveSettings(targets, { outDir: "unused", repetitions: 20 }));
         expect(f.kube.created[0].spec.activeDeadlineSeconds).toBe(podLifetimeSeconds);
         expect(podLifetimeSeconds).toBeGreaterThan(2 * longRun);
-        expect(benchDefaults.repetitions).toBeLessThan(20);
+        expect(runnerProfile.repetitions).toBeLessThan(20);
     });
 
     it("host-network endpoints are the node itself, with no pod; closing one leaves the node's connection to the session", async () => {
