@@ -62,12 +62,12 @@ export const sharedOptions = {
     repetitions: { type: "string", arg: "N", help: "repetitions of the round-robin", value: { kind: "integer", min: 1, max: maxRepetitions } },
     baseline: { type: "string", arg: "NAME", help: "express every figure also against this target", value: { kind: "text" } },
     "max-overhead-pct": { type: "string", arg: "P", help: "with --baseline: exit 3 when a gated figure is more than P % worse than the baseline", value: { kind: "number", min: 0, max: 1000 } },
-    // The CLIs that take it narrow it to bench/measurements.ts `measurementIds` (sharedWith).
+    // The CLIs that take it narrow it to bench/measure/measurements.ts `measurementIds` (sharedWith).
     measurements: { type: "string", arg: "LIST", help: "comma-separated measurements", value: { kind: "list" } },
     duration: { type: "string", arg: "S", help: "measured seconds per tool run", value: { kind: "integer", min: 1, max: maxRunSeconds } },
     warmup: { type: "string", arg: "S", help: "discarded warm-up seconds before each run", value: { kind: "integer", min: 0, max: maxRunSeconds } },
     modes: { type: "string", arg: "LIST", help: 'comma-separated network modes, or "all"', value: { kind: "list", allowed: networkModes, all: true } },
-    // The CLIs that take it narrow it to bench/summary.ts `schedules` (sharedWith).
+    // The CLIs that take it narrow it to bench/results/summary.ts `schedules` (sharedWith).
     schedule: { type: "string", arg: "HOW", help: "concurrent (targets measured at the same time; separate clusters only) or round-robin (one target at a time, order rotating)", value: { kind: "text" } },
     cleanup: { type: "boolean", help: "remove what a crashed or killed run left behind (from the ledger), then exit" },
     yes: { type: "boolean", help: "do not ask for confirmation (required without a terminal)" },
