@@ -2,9 +2,9 @@
  * The stacks' node security group, enforced on real packets in the lab: the rules come from the
  * function the program declares them with (components/nodePair.ts `nodeIngressRules`), with the
  * stack's addresses mapped onto the lab's, as a default-drop filter on each node namespace's
- * underlay interface. In mangle PREROUTING: a security group filters before anything on the
- * instance sees the packet (before DNAT and routing) and is stateful, and that is the first hook
- * with conntrack state. Sources: docs/facts.md, "Rules the provider does not check".
+ * underlay interface. The filter sits in mangle PREROUTING: a security group acts before anything
+ * on the instance sees the packet (before DNAT and routing) yet is stateful, and that is the first
+ * hook with conntrack state. Sources: docs/facts.md, "Rules the provider does not check".
  */
 import { asSecurityGroupRules, nodeIngressRules, type IngressRule, type NodeIngressArgs } from "../components/nodePair";
 import type { Flow, FlowAddresses, SecurityGroupRule } from "../components/flows";
