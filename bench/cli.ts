@@ -132,7 +132,7 @@ function resultsFolder(folder: string): string {
     const stat = fs.statSync(folder, { throwIfNoEntry: false });
     if (stat === undefined) throw new UsageError(`report: ${JSON.stringify(folder)} does not exist; pass a results folder`);
     if (!stat.isDirectory()) throw new UsageError(`report: ${JSON.stringify(folder)} is a file; pass a results folder`);
-    // The file bench/report.ts readSummary reads (and checks field by field: a bad one is a SchemaError, exit 2 too).
+    // The file bench/results/report.ts readSummary reads (and checks field by field: a bad one is a SchemaError, exit 2 too).
     if (!fs.existsSync(path.join(folder, "summary.json"))) throw new UsageError(`report: ${JSON.stringify(folder)} holds no summary.json; pass the folder a run wrote`);
     return folder;
 }

@@ -1,28 +1,9 @@
 /**
- * What the AWS account allows before anything is created: the EC2 vCPU quota for the market the
- * stacks use, what already runs against it, and (for --spot) the current Spot price. The
- * comparison plans its parallelism from it and says plainly when the quota makes stacks wait.
- *
- * Read through the small `AccountCapacity` interface; `AwsAccountCapacity` is the AWS SDK v3
- * implementation, the tests' stand-in lives with the tests (compare/capacity.test.ts).
- *
- * Sources:
- * - Service Quotas API reference, GetServiceQuota (ServiceCode + QuotaCode → Quota.Value):
- *   https://docs.aws.amazon.com/servicequotas/2019-06-24/apireference/API_GetServiceQuota.html
- * - EC2 quota codes, service "ec2": L-1216C47A "Running On-Demand Standard (A, C, D, H, I, M, R, T,
- *   Z) instances" and L-34B43A08 "All Standard (A, C, D, H, I, M, R, T, Z) Spot Instance
- *   Requests", both counted in vCPUs (EC2 User Guide, "On-Demand Instance quotas" and "Spot
- *   Instance quotas").
- * - EC2 API reference, DescribeInstances: Reservations[].Instances[] with InstanceType,
- *   State.Name, InstanceLifecycle ("spot" for Spot Instances, absent for on-demand) and
- *   CpuOptions (CoreCount × ThreadsPerCore = vCPUs):
- *   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstances.html
- * - EC2 API reference, DescribeSpotPriceHistory (with StartTime = now it returns the current
- *   price per Availability Zone):
- *   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSpotPriceHistory.html
- * - EC2 API reference, "Error codes for the Amazon EC2 API" (errors-overview.html):
- *   InsufficientInstanceCapacity, UnfulfillableCapacity (no Spot capacity for the request),
- *   MaxSpotInstanceCountExceeded, VcpuLimitExceeded.
+ * What the AWS account allows before anything is created: the EC2 vCPU quota of the stacks'
+ * market, what already runs against it, and (for --spot) the current Spot price. The comparison
+ * plans its waves from it. `AccountCapacity` is the interface; `AwsAccountCapacity` implements it
+ * with the AWS SDK v3. APIs, quota codes and error codes: docs/facts.md, "AWS quotas and capacity
+ * errors".
  */
 import { comparisonInstanceTypes } from "../components/settings";
 

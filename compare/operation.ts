@@ -1,15 +1,11 @@
 /**
  * Runs one long stack operation (up, destroy, the benchmark) under a time limit and the
- * operator's interruption, and makes sure it has really ended before the caller goes on.
- *
- * The rule it enforces: never destroy while an update may still be running. Pulumi's file
- * backend has no server to stop an update: `stack.cancel()` only deletes the lock files
- * (pulumi/pulumi pkg/backend/diy/backend.go, CancelCurrentUpdate), so a destroy started after it
- * runs alongside the still-live update, both writing the same checkpoint. So this module never
- * cancels: on a timeout or interrupt it aborts the operation (the engine sends its CLI one SIGINT
- * and escalates, core/pulumi.ts) and waits for the operation to settle, which the engine does
- * only once the CLI process has exited. If it has not settled within `stopBoundMs`, the process
- * may still be running and the caller must leave the stack alone (StillRunningError).
+ * operator's interruption, and makes sure it has really ended before the caller goes on: never
+ * destroy while an update may still run. On a timeout or interrupt it aborts (one SIGINT, then
+ * core/pulumi.ts escalates) and waits for the CLI to exit; it never calls `stack.cancel()`, which
+ * on a file backend only deletes the lock. Not ended within `stopBoundMs`: StillRunningError, and
+ * the caller leaves the stack alone. Sources: docs/facts.md, "Pulumi CLI, Automation API and the
+ * file backend".
  */
 import { InterruptedError, StillRunningError, TimeoutError } from "../core/errors";
 import { OperationKilledError } from "../core/pulumi";

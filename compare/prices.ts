@@ -1,31 +1,9 @@
 /**
- * What AWS bills for one stack: the ONE place the comparison's cost formula and prices live. The
- * plan's estimate (plan.ts), the closing console lines and the bill written next to the results
- * (progress.ts billRecord → bench/bill.ts) all call `stackCost`.
- *
- * What a stack holds that AWS bills by the clock, and how each is billed (AWS pricing pages as
- * published 2025; checked against the AWS Price List descriptions 2026-12-04):
- * - instances: per instance-hour, "each partial instance-hour consumed is billed per-second" for
- *   Linux (repost.aws knowledge-center/ec2-instance-hour-billing; 60 s minimum, ignored here).
- * - the NLB: "You are charged for each hour or partial hour that a Network Load Balancer is
- *   running" (aws.amazon.com/elasticloadbalancing/pricing; Price List: "per LoadBalancer-hour
- *   (or partial hour)"), so every STARTED hour is billed in full. Counted from the NLB's creation;
- *   AWS meters usage per clock hour, so a short NLB that straddles the top of an hour may be
- *   billed one hour more than this counts (the pages do not say).
- * - public IPv4 addresses: "$0.005 per In-use public IPv4 address per hour" since 2024-02-01
- *   (aws.amazon.com/vpc/pricing, "Public IPv4 Address" tab; AWS News Blog "New – AWS Public IPv4
- *   Address Charge"). The Price List entry has no "(or partial hour)" as the NLB's has, so it is
- *   prorated here; AWS's pages do not state the granularity in so many words. Every instance gets
- *   one (components/nodePair.ts hardenedInstanceArgs: associatePublicIpAddress, and the subnet's
- *   mapPublicIpOnLaunch), and an internet-facing NLB holds one per Availability Zone it is enabled
- *   in (components/nodePortLoadBalancer.ts: internal false, one subnet, so one AZ).
- * - EBS: each root volume (components/nodePair.ts rootVolumeGiB, gp3) per GB-month, "billed in
- *   per-second increments, with a 60-second minimum" (aws.amazon.com/ebs/pricing, gp3 example,
- *   which divides by a 30-day month: 86,400 s × 30). gp3's baseline 3,000 IOPS and 125 MB/s are
- *   free and the volumes provision no more.
- * Not included: data transfer, NLB capacity units (NLCU), taxes, the AWS Free Tier.
- * The figures were transcribed, not fetched by this program (no internet here): check them
- * against the pricing pages before relying on one.
+ * What AWS bills for one stack: the one place the comparison's cost formula and prices live, for
+ * the plan's estimate (plan.ts), the closing console lines and the bill beside the results
+ * (progress.ts billRecord). Instances, public IPv4 and EBS are prorated; the NLB is billed per
+ * started hour. The prices were transcribed, not fetched: check them before relying on one.
+ * Billing rules and sources: docs/facts.md, "AWS billing".
  */
 import { rootVolumeGiB } from "../components/nodePair";
 import type { comparisonInstanceTypes } from "../components/settings";

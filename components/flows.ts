@@ -1,24 +1,9 @@
 /**
- * The flow matrix: every flow a running comparison cluster needs to reach one of its nodes,
- * written as the packet looks on the wire when it arrives at that node's network interface,
- * after encapsulation and NAT, and checked against security-group rules the way AWS evaluates
- * them. Beside components/modes.ts on purpose: a mode's control-plane traffic and tunnel are
- * declared there, and every flow below is derived from them, so a new mode cannot skip this.
- *
- * Sources for the wire shapes (also in docs/facts.md):
- * - kube-proxy with externalTrafficPolicy Cluster masquerades NodePort traffic to the node's own
- *   IP before forwarding it to an endpoint on another node (kubernetes pkg/proxy/iptables/proxier.go,
- *   "masquerade traffic for … external destinations"), and so does Cilium's eBPF NodePort in its
- *   default SNAT mode where it replaces kube-proxy (modes.ts serviceProxyNames); hostNetwork pods
- *   and node processes (the API server) send from the node IP too.
- * - Traffic a node sends towards a pod subnet on the peer leaves through the mode's tunnel
- *   device when there is one (flannel.1, tunl0, vxlan.calico) and unencapsulated otherwise.
- * - Security-group sources: a CIDR matches the packet's source address; a security-group
- *   reference (self included) matches only a member ENI's primary private IP, never pod IPs
- *   (EC2 user guide, "Security group rules": "source … security group … private IP addresses
- *   of the network interfaces associated with the specified security group").
- * - ICMP rules: fromPort is the ICMP type, toPort the code, -1 meaning any (EC2 API,
- *   IpPermission.FromPort/ToPort).
+ * The flow matrix: every flow a running comparison cluster needs to reach one of its nodes, as the
+ * packet looks when it arrives at the node's interface (after encapsulation and NAT), checked
+ * against security-group rules the way AWS evaluates them. Every flow is derived from the mode's
+ * traffic and tunnel in modes.ts, so a new mode cannot skip this.
+ * Wire shapes and rule semantics, with sources: docs/facts.md, "Rules the provider does not check".
  */
 import { containsIp } from "./cidr";
 import { measurementPorts } from "./measurementPorts";

@@ -67,7 +67,7 @@ export const sharedOptions = {
     duration: { type: "string", arg: "S", help: "measured seconds per tool run", value: { kind: "integer", min: 1, max: maxRunSeconds } },
     warmup: { type: "string", arg: "S", help: "discarded warm-up seconds before each run", value: { kind: "integer", min: 0, max: maxRunSeconds } },
     modes: { type: "string", arg: "LIST", help: 'comma-separated network modes, or "all"', value: { kind: "list", allowed: networkModes, all: true } },
-    // The CLIs that take it narrow it to bench/summary.ts `schedules` (sharedWith).
+    // The CLIs that take it narrow it to bench/results/summary.ts `schedules` (sharedWith).
     schedule: { type: "string", arg: "HOW", help: "concurrent (targets measured at the same time; separate clusters only) or round-robin (one target at a time, order rotating)", value: { kind: "text" } },
     cleanup: { type: "boolean", help: "remove what a crashed or killed run left behind (from the ledger), then exit" },
     yes: { type: "boolean", help: "do not ask for confirmation (required without a terminal)" },

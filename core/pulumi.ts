@@ -1,21 +1,9 @@
 /**
- * How this project runs the Pulumi CLI, for `bench <stack>` and `compare` alike: ONE backend
- * choice, and the CLI started by us in its OWN process group.
- *
- * Why our own command: the Automation API's `PulumiCommand` (node_modules/@pulumi/pulumi/
- * automation/cmd.js, `exec`) starts the CLI with execa in the caller's process group and, on
- * abort, sends it SIGINT (`proc.kill("SIGINT", { forceKillAfterTimeout: false })`). A terminal's
- * Ctrl-C then reaches the CLI directly AND through our abort: two SIGINTs, and the CLI treats the
- * second as "^C received; terminating" (pulumi/pulumi cancellationScopeSource.NewScope: the first
- * SIGINT/SIGTERM cancels gracefully, any later one terminates, "Note that terminating immediately
- * may lead to orphaned resources"). `LocalWorkspace` accepts a ready command instead of
- * `PulumiCommand.get()` (localWorkspace.js: `opts.pulumiCommand ? Promise.resolve(opts.pulumiCommand)
- * : PulumiCommand.get(...)`) and calls only its `run(args, cwd, additionalEnv, onOutput, onError,
- * signal)` (stack.js `runPulumiCmd`, interface/index.js `API.__run`), plus `version` (null is
- * allowed: localWorkspace.js only copies it `if (p.version)`; it is read for `onEvent` logs, which
- * we do not use). `GroupPulumiCommand` provides exactly that, spawning the CLI as the leader of a
- * new process group, so the terminal's Ctrl-C reaches only our process, which sends exactly ONE
- * SIGINT and escalates (SIGTERM, then SIGKILL) on its own schedule with the CLI's pid.
+ * How this project runs the Pulumi CLI, for `bench <stack>` and `compare` alike: one backend
+ * choice, and the CLI started in its own process group (GroupPulumiCommand), so a terminal's
+ * Ctrl-C reaches only us and the CLI gets exactly one SIGINT (a second one makes it terminate at
+ * once, which may orphan resources). The Automation API contract it honours, with sources:
+ * docs/facts.md, "Pulumi CLI, Automation API and the file backend".
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -178,8 +166,9 @@ export interface CliProcessEvent {
 }
 
 /**
- * A stand-in for the Automation API's PulumiCommand (see the file comment for the contract it
- * honours). Its promise settles only once the CLI process has exited.
+ * A stand-in for the Automation API's PulumiCommand (the contract it honours: docs/facts.md,
+ * "Pulumi CLI, Automation API and the file backend"). Its promise settles only once the CLI
+ * process has exited.
  */
 export class GroupPulumiCommand {
     /** Unknown (null): we do not use the features gated on it (event logs). */
@@ -263,7 +252,8 @@ export function workspaceOptions(projectDir: string, backendUrl: string | undefi
         workDir: projectDir,
         envVars: backendUrl === undefined ? {} : { PULUMI_BACKEND_URL: backendUrl },
         // The API's type is a class with a private constructor; our object honours the part of it
-        // the API calls (see the file comment).
+        // the API uses: run and version (docs/facts.md, "Pulumi CLI, Automation API and the file
+        // backend").
         pulumiCommand: command as unknown as PulumiCommand,
     };
 }

@@ -1,15 +1,9 @@
 /**
- * BIRD 2 configuration for the lab's BGP modes (`calico`, `calico-ipip`): Calico's BGP daemon is
- * BIRD, and this is its node-to-node mesh reduced to two nodes, written in upstream BIRD 2 syntax.
- *
- * Modelled on calico/node's confd template (bird.cfg.template, Calico v3.x): the node's block is
- * originated as a blackhole static route, exported to the peer (more specifics inside the own
- * block are not), and routes learned from the peer are programmed into the kernel. Calico's BIRD
- * fork sets `krt_tunnel = "tunl0"` for IPIP pools; upstream BIRD 2 reaches the same kernel route
- * (`<block> via <peer> dev tunl0 onlink`) with the `onlink`, `ifname` and `gw` attributes.
- *
- * Differences, on purpose: a direct single-hop session (Calico sets `multihop` and recursive
- * gateways; the nodes share one subnet, so the result is the same), and no graceful restart.
+ * BIRD 2 configuration for the lab's BGP modes (`calico`, `calico-ipip`): Calico's node-to-node
+ * mesh reduced to two nodes, modelled on calico/node's BIRD template but in upstream BIRD 2 syntax,
+ * with a direct single-hop session and no graceful restart. What Calico's template does, with
+ * sources: docs/facts.md, "Calico's BGP daemon, BIRD"; the differences: docs/lab.md, "How it
+ * differs from the AWS stacks".
  */
 import { calicoAsNumber, tunnelDevice } from "./datapath";
 import type { LabNode, LabTopology } from "./topology";

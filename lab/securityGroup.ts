@@ -1,14 +1,10 @@
 /**
  * The stacks' node security group, enforced on real packets in the lab: the rules come from the
- * same function the program declares them with (components/nodePair.ts `nodeIngressRules`),
- * with the stack's addresses mapped onto the lab's, and become a default-drop filter on each node
- * namespace's underlay interface.
- *
- * Why mangle PREROUTING: a security group filters at the instance's network interface, before
- * anything on the instance sees the packet — so before kube-proxy's DNAT (nat PREROUTING) and
- * before routing to a pod, but after connection tracking, because security groups are stateful
- * (EC2 user guide, "Security group connection tracking": responses to allowed traffic are
- * allowed regardless of inbound rules). mangle PREROUTING is the first hook with conntrack state.
+ * function the program declares them with (components/nodePair.ts `nodeIngressRules`), with the
+ * stack's addresses mapped onto the lab's, as a default-drop filter on each node namespace's
+ * underlay interface. The filter sits in mangle PREROUTING: a security group acts before anything
+ * on the instance sees the packet (before DNAT and routing) yet is stateful, and that is the first
+ * hook with conntrack state. Sources: docs/facts.md, "Rules the provider does not check".
  */
 import { asSecurityGroupRules, nodeIngressRules, type IngressRule, type NodeIngressArgs } from "../components/nodePair";
 import type { Flow, FlowAddresses, SecurityGroupRule } from "../components/flows";

@@ -1,15 +1,8 @@
 /**
  * One stack's evaluation as a reviewable snapshot: plain text files whose diff in a pull request
- * is the infrastructure change. Pure: an Evaluation in, file paths and their text out; no clock,
- * no randomness, stable ordering, so the same program always renders the same bytes.
- *
- * Layout of `snapshots/<stack>/`:
- *   resources.yaml   every resource: type, name, parent, provider, dependencies, deletedWith,
- *                    aliases (former URNs, in full), inputs
- *   outputs.yaml     the stack outputs
- *   manifests.yaml   the Kubernetes objects (and Helm releases) the program applies
- *   scripts/*.sh     the exact scripts the remote Commands run on the instances
- * Secret inputs and secret outputs are written as "[secret]".
+ * is the infrastructure change. Pure (an Evaluation in, file paths and text out; no clock, no
+ * randomness, stable order), so the same program always renders the same bytes; secrets read
+ * "[secret]". The layout of `snapshots/<stack>/`: docs/review.md, "1. The snapshot diff".
  */
 import { stringify } from "yaml";
 import type { Evaluation, RecordedResource } from "./evaluate";

@@ -1,18 +1,8 @@
 /**
- * What each Cilium agent says its datapath is, read per run: `cilium-dbg status` in the node's
- * cilium-agent container. The chart values ask for eBPF host routing (components/ciliumNetwork.ts),
- * but the agent decides at start and falls back to legacy host routing when a requirement is
- * missing (cilium daemon/cmd/kube_proxy_replacement.go), so a run records what it got.
- *
- * The lines, as cilium 1.18 prints them (pkg/client/client.go `FormatStatusResponse`, through a
- * tabwriter with padding 3 and ' ': cilium-dbg/cmd/status.go):
- *   Routing:                 Network: Tunnel [vxlan]   Host: BPF
- *   Masquerading:            BPF   [ens5]   10.42.0.0/24 [IPv4: Enabled, IPv6: Disabled]
- *   Masquerading:            IPTables [IPv4: Enabled, IPv6: Disabled]
- * "Host" is the API's Routing.intra-host-routing-mode, enum BPF | Legacy; "Network" its
- * inter-host-routing-mode, Native | Tunnel, with the tunnel protocol in brackets (api/v1/models
- * routing.go). Masquerading is "BPF" (or "BPF (ip-masq-agent)") with the devices and the SNAT
- * exclusion CIDR, "IPTables", or "Disabled" (models masquerading.go, mode enum BPF | iptables).
+ * What each Cilium agent says its datapath is, read per run from `cilium-dbg status` in the node's
+ * cilium-agent container: the values ask for eBPF host routing (components/ciliumNetwork.ts), but
+ * an agent that misses a requirement falls back to legacy host routing on its own, so a run
+ * records what it got. The output format and its sources: docs/facts.md, "Cilium agent status".
  */
 
 /** One agent's datapath, as it reported it. */

@@ -81,7 +81,7 @@ export interface WrkArgs {
  * `script_create(cfg.script, …)` before the thread loop, `t->L = script_create(…)` inside it);
  * through the pipe only that first load sees the text, the threads' loads read an empty chunk
  * and keep wrk's defaults. That is why the script may define only `done()`, which wrk calls on
- * the main state (`script_done(L, …)`): the test in bench/wrk-interrupt.test.ts runs two threads.
+ * the main state (`script_done(L, …)`): the test in bench/measure/wrk-interrupt.test.ts runs two threads.
  */
 export function wrkCommand(args: WrkArgs): string {
     const connections = shellNumber(args.connections, "connections");
@@ -96,7 +96,7 @@ export function wrkCommand(args: WrkArgs): string {
     );
 }
 
-/** The guestbook API paths (upstream guestbook.php; FACTS.md "Guestbook"). */
+/** The guestbook API paths (upstream guestbook.php; docs/facts.md, "Guestbook (PHP + Redis)"). */
 export const guestbookKey = "guestbook";
 export function guestbookReadPath(): string {
     return `/guestbook.php?cmd=get&key=${guestbookKey}`;
@@ -313,7 +313,7 @@ export function k3sVersionCommand(): string {
     return `v=$(k3s --version 2>/dev/null | head -n 1); if [ -n "$v" ]; then echo "$v"; else echo 'k3s version unknown'; fi`;
 }
 
-/** Instance type and AZ from IMDSv2 (the stacks require tokens: FACTS.md "Hardening"). Only
+/** Instance type and AZ from IMDSv2 (the stacks require tokens: docs/facts.md, "AWS", Hardening). Only
  * ever sent to EC2 nodes: 169.254.169.254 is the instance's own metadata service. */
 export function imdsCommand(): string {
     const base = "http://169.254.169.254/latest";

@@ -1,7 +1,7 @@
 /**
  * What every result is recorded with (`Environment`), and how it is measured: kernel, CPUs, the
- * MTU actually on the NIC and on a pod's interface (FACTS.md: MTU is the biggest single cause of
- * wrong conclusions).
+ * MTU actually on the NIC and on a pod's interface (MTU is the biggest single cause of wrong
+ * conclusions: docs/facts.md, "Measurement references").
  */
 import { environmentCommand } from "./commands";
 import { parseKeyValues, parseMtus, type PathMtu } from "./parse";
@@ -119,7 +119,7 @@ const instanceTypesGuide = "EC2 Instance Types guide, compute optimized, network
  * aws/karpenter-provider-aws reads it (hack/code/bandwidth_gen.go scrapes that page into
  * pkg/providers/instancetype/zz_generated.bandwidth.go: c5/c5a/c5d.4xlarge 5000,
  * c6i/c6a/c7i/c7a.4xlarge 6250 Mbit/s). Burst: the "Network performance" column, "Up to 10
- * Gigabit" (c5 family) and "Up to 12.5 Gigabit" (c6i, c6a, c7i, c7a; FACTS.md "AWS").
+ * Gigabit" (c5 family) and "Up to 12.5 Gigabit" (c6i, c6a, c7i, c7a; docs/facts.md, "AWS").
  */
 export const networkBandwidth: Readonly<Record<string, NetworkBandwidth>> = {
     "c5.4xlarge": { baselineGbps: 5, burstGbps: 10, source: instanceTypesGuide },

@@ -1,21 +1,9 @@
 /**
- * Statistics for repeated measurements. Every figure gets the median of its repetitions (what
- * the report prints, as in the 40GbE results of docs/facts.md) and a 95% confidence interval.
- *
- * Interval method. Every figure the runner measures is a non-negative quantity (throughput,
- * latency, CPU time, counts), and its run-to-run noise is multiplicative (a busier CPU slows a
- * run by a factor, not by a fixed amount), so:
- *   - all samples > 0: the Student-t interval computed on the logarithms and transformed back,
- *     exp(mean(ln x) ± t(0.975, n−1)·sd(ln x)/√n). It is the interval of the geometric mean,
- *     which for log-normal noise is also the median the report prints, and it can never reach
- *     zero or below. Its coverage is checked on seeded simulated samples in stats.test.ts.
- *   - some samples are 0 (counts such as retransmits or socket errors): logarithms do not
- *     exist, so the t-interval of the mean is used and its lower end is held at 0, the smallest
- *     value the quantity can take (`clippedAtZero` says so; charts mark it).
- *   - a negative sample (not a quantity the runner measures): the plain t-interval.
- * Why not a distribution-free interval of the median: with 3 repetitions the widest such
- * interval (min..max) covers the median only 75% of the time (1 − 2·0.5³).
- * The t quantile comes from @stdlib (the incomplete beta inverse), not a table.
+ * Statistics for repeated measurements: each figure's median (what the report prints), a 95%
+ * interval (Student's t on the logarithms when every sample is positive, since run-to-run noise is
+ * multiplicative; else on the values, held at 0 for counts), and Welch's interval for a figure's
+ * difference from the baseline. Quantiles from @stdlib, not a table. Methods, why, and how they are
+ * checked: docs/benchmark.md, "Fairness and statistics".
  */
 import tQuantile from "@stdlib/stats-base-dists-t-quantile";
 
@@ -92,25 +80,11 @@ export function summarize(xs: readonly number[]): Summary {
 }
 
 /**
- * A figure's difference from the baseline, with a 95% interval on the difference itself.
- *
- * Method: Welch's t interval for the difference of two means with unequal variances,
- *   d = mean(a) − mean(b),  se = √(s_a²/n_a + s_b²/n_b),
- *   df = se⁴ / ((s_a²/n_a)²/(n_a−1) + (s_b²/n_b)²/(n_b−1))   (Welch–Satterthwaite),
- *   d ± t(0.975, df)·se
- * (NIST/SEMATECH e-Handbook of Statistical Methods, §7.3.1 "Do two processes have the same
- * mean?", https://www.itl.nist.gov/div898/handbook/prc/section3/prc31.htm). Why this one: the
- * report asks "how many ms does this mode add over the baseline", a difference of two small
- * samples (3–5 repetitions each) whose spreads differ (a busier path is noisier). Two figures'
- * own intervals overlapping is not a test of their difference (two 95% intervals can overlap
- * while the difference is clearly non-zero); a bootstrap needs more repetitions than a run has
- * to resample from (with 3, only 10 distinct resamples per side). Coverage, width against the
- * number of repetitions and the "contains 0" rule are checked on seeded simulated samples in
- * stats.test.ts. The t quantile takes the non-integer df directly (@stdlib).
- *
- * `pct` is the same difference in percent of the baseline's median (the figure the report
- * prints for it): 100·d/median(b), its interval 100·[low, high]/median(b), i.e. the baseline's
- * median is taken as the scale, not as a second uncertain quantity.
+ * A figure's difference from the baseline with a 95% interval of its own: Welch's t interval for
+ * two means with unequal variances, Welch–Satterthwaite df, d ± t(0.975, df)·se (NIST/SEMATECH
+ * e-Handbook of Statistical Methods §7.3.1, https://www.itl.nist.gov/div898/handbook/prc/section3/prc31.htm).
+ * `pct` is the same in percent of the baseline's median, taken as the scale. Why this method and
+ * how it is checked: docs/benchmark.md, "Fairness and statistics".
  */
 export interface Difference {
     /** mean(value) − mean(baseline), in the figure's unit. */

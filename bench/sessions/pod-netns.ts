@@ -1,18 +1,9 @@
 /**
- * Measurement pods without installs (issue #11): the pod is only a network namespace, held by
- * the pause image the node's container runtime already has, and the tools run on the node,
- * inside that pod's network namespace (`nsenter --net` with the pid of the pod's container).
- * Packets then leave through the pod's own interface and cross exactly the datapath a process
- * in the pod would use; only the binaries come from the node.
- *
- * The pieces, each a pure function or a thin Shell:
- * - `sandboxImageCommand`: the pause image k3s configured for containerd (it is on every node
- *   that runs a pod, since every pod sandbox uses it), so the pod needs no registry and no apt;
- * - `pausePodManifest`: a pod whose one container is that image with `imagePullPolicy: Never`
- *   (a missing image is an error, ErrImageNeverPull, never a download);
- * - `containerPidCommand`: the container's pid from containerd through `k3s crictl inspect`;
- * - `PodNetnsShell`: a RemoteShell whose every command (the tool, and the stop that ends its
- *   process group) runs as root inside the pod's network namespace on the node.
+ * Measurement pods without installs (issue #11): a pod is only a network namespace, held by the
+ * pause image the node's containerd already has, and the tools run on the node inside that
+ * namespace (`nsenter --net` with the pod container's pid). Packets cross the pod's own interface,
+ * exactly the pod datapath; only the binaries come from the node. How the runner uses it:
+ * docs/benchmark.md, "What the runner needs on the machines".
  */
 import type * as k8s from "@kubernetes/client-node";
 import { shellQuote } from "../measure/commands";
@@ -85,7 +76,8 @@ export interface PublishedPort {
     readonly protocol: "TCP" | "UDP";
 }
 
-/** A pod that is only a network namespace on the pod network: the pause image, never pulled. */
+/** A pod that is only a network namespace on the pod network: the pause image, never pulled (a
+ * node without it fails with ErrImageNeverPull). */
 export function pausePodManifest(args: PausePodArgs): k8s.V1Pod {
     return {
         apiVersion: "v1",

@@ -1,8 +1,8 @@
 /**
  * One cluster as the runner sees it, whatever it runs on: shells on the load generator and the
  * nodes, pods on demand, and the facts to record with every result. Implemented for AWS k3s
- * stacks (aws-k3s.ts: SSH + Kubernetes API), the local lab (lab-session.ts: network
- * namespaces) and loopback (loopback-session.ts: local processes, for tests).
+ * stacks (aws-k3s.ts: SSH + Kubernetes API), the local lab (lab.ts: network namespaces)
+ * and loopback (loopback.ts: local processes, for tests).
  */
 import type { MeasurementId } from "../measure/ids";
 import type { Target } from "../targets";

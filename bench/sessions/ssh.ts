@@ -1,16 +1,9 @@
 /**
- * The SSH transport: a RemoteShell over ssh2, to the load generator and the nodes of an AWS
- * stack (aws-k3s.ts).
- *
- * - Authentication: the stack's private key when it exported one (it does only when it
- *   generated the pair), else the user's ssh-agent (SSH_AUTH_SOCK), as `ssh` itself would.
- * - Host keys: pinned when the stack exports the instance's host key (`nodes[i].sshHostKey`,
- *   `loadGenerator.sshHostKey`); otherwise trust on first use, and the fingerprint goes into the
- *   results so a reader can check it. A reconnect must meet the same key.
- * - A dropped connection (keepalive timeout, reset) is redialled once by the next command; the
- *   command that was running when it dropped fails with the connection's own error.
- * - sshd refuses a connection's 11th open session (MaxSessions), so each connection carries at
- *   most `channelsPerConnection` commands, and another connection opens when all are busy.
+ * The SSH transport: a RemoteShell over ssh2 to the load generator and the nodes of an AWS stack
+ * (aws-k3s.ts). Logs in with the stack's key or the user's ssh-agent; pins host keys the stack
+ * exports, else trusts on first use and records the fingerprint; redials a dropped connection
+ * once; and opens another connection rather than exceed sshd's MaxSessions. The why of each:
+ * docs/benchmark.md, "What the runner needs on the machines".
  */
 import { createHash } from "node:crypto";
 import { Client, utils, type ClientChannel, type ConnectConfig } from "ssh2";
