@@ -23,7 +23,7 @@ export interface Figure {
     readonly value: number;
     /** Raw output file(s) it was read from, relative to the results folder. */
     readonly raw: readonly string[];
-    /** Part of the `--max-overhead` gate. */
+    /** Part of the `--max-overhead-pct` gate. */
     readonly gated?: boolean;
 }
 

@@ -2,7 +2,7 @@
  * report.md and charts/*.svg from summary.json. `renderReport(folder)` needs nothing but the
  * folder, so a saved run re-renders offline (`npm run bench -- report <folder>`).
  *
- * The first two tables have the shape of the field reports (../shared/SEEDS.md): report 1's
+ * The first two tables have the shape of the field reports (docs/field-reports.md): report 1's
  * "mode | mean latency | container-network cost over the baseline", and the paper's iperf3,
  * guestbook stress-test and scaling figures.
  */
@@ -324,7 +324,7 @@ function fieldLatencyId(t: Tables): string | undefined {
 }
 
 /**
- * Field report 1's table (SEEDS.md §1): each mode's mean latency and its cost over the baseline
+ * Field report 1's table (docs/field-reports.md §1): each mode's mean latency and its cost over the baseline
  * in ms and %, each with the 95% interval of the difference itself (stats.ts differenceInterval95).
  */
 function fieldReportTable(s: BenchSummaryFile, t: Tables, latencyId: string): string[] {
