@@ -19,7 +19,7 @@ interface ThroughputCase {
     readonly streams: number;
     readonly udp: boolean;
     /** A CPU-cost run at a fixed rate, CPU counted in the target's group (opt-in): TCP at
-     * `costBitrate`, or UDP datagrams of `costDatagramBytes` at `costPacketRate`. */
+     * `costBitrate`, or UDP datagrams of `costDatagramBytes` at `costPacketBitrate`. */
     readonly cost?: boolean;
 }
 
