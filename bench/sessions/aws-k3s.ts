@@ -33,7 +33,7 @@ import { StackNodes } from "./stack-nodes";
 import type { Target } from "../targets";
 
 // The session's public names, from the parts that define them.
-export { benchPodManifest, benchPodName, podLifetimeSeconds, type PodManifestArgs } from "./bench-pods";
+export { benchPodManifest, benchPodName, podLifetimeSeconds, type PodManifestArgs } from "./pod-launcher";
 export { benchNamespace, describeApiError, managedByLabel, roleLabelKey, runLabelKey } from "./kubernetes";
 export { publishedMeasurementPorts, publishedRole } from "./published-ports";
 export { finishedRuns, runLease, runLeaseName } from "./run-lease";

@@ -7,7 +7,8 @@
 import type * as k8s from "@kubernetes/client-node";
 import { measurementPorts } from "../../components/measurementPorts";
 import { sleep } from "../../core/wait";
-import { podPollMs, type BenchPods } from "./bench-pods";
+import type { BenchPods } from "./bench-pods";
+import { deleteBenchPod, podPollMs } from "./pod-launcher";
 import { apiError, benchNamespace } from "./kubernetes";
 import type { PublishedPort } from "./pod-netns";
 import type { Endpoint } from "./session";
@@ -61,7 +62,7 @@ export class PublishedPorts {
         for (const pod of this.pods.take(`${publishedRole}/${node}`)) {
             const name = pod.endpoint.name;
             await pod.shell.close().catch(() => undefined);
-            await this.pods.delete(name, 1);
+            await deleteBenchPod(this.core, name, 1);
             await this.waitGone(name, node);
         }
     }
