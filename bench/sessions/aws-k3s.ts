@@ -2,9 +2,10 @@
  * An AWS k3s stack as a ClusterSession: SSH (ssh2, ssh.ts) to the load generator and the nodes,
  * and measurement pods created through the Kubernetes API (@kubernetes/client-node 1.4.0) with
  * the stack's kubeconfig, pinned to nodes with `nodeName`. The session composes its parts: the
- * nodes and their host-network endpoints (stack-nodes.ts), the measurement pods (bench-pods.ts),
- * the bridge baseline's port-publishing pods (published-ports.ts), the run's Lease
- * (run-lease.ts) and the environment probe (aws-environment.ts).
+ * nodes and their host-network endpoints (stack-nodes.ts), the measurement pods (bench-pods.ts,
+ * each started by pod-launcher.ts), the bridge baseline's port-publishing pods
+ * (published-ports.ts), the run's Lease (run-lease.ts) and the environment probe
+ * (aws-environment.ts).
  *
  * How a stack attaches its guestbook (components/modes.ts `GuestbookAttachment`) decides what a
  * pod request gets, as the lab does (lab/lab.ts `labPods`), so the runner asks the same way:
