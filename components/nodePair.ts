@@ -70,54 +70,74 @@ export class NodePair extends pulumi.ComponentResource {
         // generator, which waits for children of this component, which wait for its registration.
         const { loadGeneratorPublicIp: _, ...inputs } = args;
         super("cni-compare:aws:NodePair", name, inputs, opts);
-        const parent = { parent: this };
         const invoke = { parent: this };
 
         this.amiId = aws.ssm.getParameterOutput({ name: ubuntuAmiParameter }, invoke).value;
-        // The first AZ (sorted, so the choice is stable) that offers the instance type.
-        this.availabilityZone = aws.ec2
+        this.availabilityZone = this.firstZoneOffering(args.instanceType);
+        const network = this.network(name, args);
+        this.vpc = network.vpc;
+        this.subnet = network.subnet;
+        this.internetRoute = network.internetRoute;
+
+        // `cluster`: both nodes on the same network spine, the fairest and fastest pair AWS offers
+        // (and the 10 Gbps per-flow cap instead of 5).
+        this.placementGroup = new aws.ec2.PlacementGroup(`${name}-placement`, { strategy: "cluster" }, { parent: this });
+        this.keyPair = new aws.ec2.KeyPair(`${name}-key`, { publicKey: args.sshPublicKey }, { parent: this });
+        this.securityGroup = this.nodeSecurityGroup(name, args);
+        this.server = this.launch(name, "server", args);
+        this.agent = this.launch(name, "agent", args);
+
+        this.registerOutputs({ vpcId: this.vpc.id, subnetId: this.subnet.id, availabilityZone: this.availabilityZone });
+    }
+
+    /** The first AZ (sorted, so the choice is stable) that offers the instance type. */
+    private firstZoneOffering(instanceType: string): pulumi.Output<string> {
+        return aws.ec2
             .getInstanceTypeOfferingsOutput(
-                { locationType: "availability-zone", filters: [{ name: "instance-type", values: [args.instanceType] }] },
-                invoke,
+                { locationType: "availability-zone", filters: [{ name: "instance-type", values: [instanceType] }] },
+                { parent: this },
             )
             .locations.apply((zones) => {
                 if (zones.length === 0) {
-                    throw new Error(`instanceType ${args.instanceType} is not offered in any availability zone of this region`);
+                    throw new Error(`instanceType ${instanceType} is not offered in any availability zone of this region`);
                 }
                 return [...zones].sort()[0];
             });
+    }
 
-        this.vpc = new aws.ec2.Vpc(`${name}-vpc`, {
+    /** The VPC, its internet gateway and route table, and the one subnet the nodes share. */
+    private network(name: string, args: NodePairArgs): Pick<NodePair, "vpc" | "subnet" | "internetRoute"> {
+        const parent = { parent: this };
+        const vpc = new aws.ec2.Vpc(`${name}-vpc`, {
             cidrBlock: args.vpcCidr,
             enableDnsHostnames: true,
             enableDnsSupport: true,
             tags: { Name: name },
         }, parent);
-        const gateway = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: this.vpc.id, tags: { Name: name } }, parent);
+        const gateway = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags: { Name: name } }, parent);
         const routes = new aws.ec2.RouteTable(`${name}-routes`, {
-            vpcId: this.vpc.id,
+            vpcId: vpc.id,
             routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: gateway.id }],
             tags: { Name: name },
         }, parent);
-        this.subnet = new aws.ec2.Subnet(`${name}-subnet`, {
-            vpcId: this.vpc.id,
+        const subnet = new aws.ec2.Subnet(`${name}-subnet`, {
+            vpcId: vpc.id,
             cidrBlock: args.subnetCidr,
             availabilityZone: this.availabilityZone,
             mapPublicIpOnLaunch: true,
             tags: { Name: name },
         }, parent);
-        this.internetRoute = new aws.ec2.RouteTableAssociation(`${name}-subnet-routes`, { subnetId: this.subnet.id, routeTableId: routes.id }, parent);
+        const internetRoute = new aws.ec2.RouteTableAssociation(`${name}-subnet-routes`, { subnetId: subnet.id, routeTableId: routes.id }, parent);
+        return { vpc, subnet, internetRoute };
+    }
 
-        // `cluster`: both nodes on the same network spine, the fairest and fastest pair AWS offers
-        // (and the 10 Gbps per-flow cap instead of 5).
-        this.placementGroup = new aws.ec2.PlacementGroup(`${name}-placement`, { strategy: "cluster" }, parent);
-        this.keyPair = new aws.ec2.KeyPair(`${name}-key`, { publicKey: args.sshPublicKey }, parent);
-
-        this.securityGroup = new aws.ec2.SecurityGroup(`${name}-nodes`, {
+    /** The nodes' security group: every rule of `nodeIngressRules`, and egress to anywhere. */
+    private nodeSecurityGroup(name: string, args: NodePairArgs): aws.ec2.SecurityGroup {
+        const securityGroup = new aws.ec2.SecurityGroup(`${name}-nodes`, {
             vpcId: this.vpc.id,
             description: `k3s nodes, ${args.mode} pod network`,
             tags: { Name: `${name}-nodes` },
-        }, parent);
+        }, { parent: this });
         const loadGeneratorPublicCidr = args.loadGeneratorPublicIp === undefined ? undefined : pulumi.interpolate`${args.loadGeneratorPublicIp}/32`;
         // The load generator's rule was a child of the LoadGenerator component (`${name}-loadgen`)
         // until the rules became one list here: the alias makes `pulumi up` on an existing stack
@@ -131,23 +151,27 @@ export class NodePair extends pulumi.ComponentResource {
         for (const rule of nodeIngressRules({ ...args, loadGeneratorPublicCidr })) {
             const aliases = rule.key === loadGeneratorRuleKey ? [formerLoadGeneratorRule] : undefined;
             new aws.vpc.SecurityGroupIngressRule(`${name}-nodes-${rule.key}`, {
-                securityGroupId: this.securityGroup.id,
+                securityGroupId: securityGroup.id,
                 description: rule.why,
                 ipProtocol: rule.protocol,
                 fromPort: rule.fromPort,
                 toPort: rule.toPort,
                 cidrIpv4: rule.source === "self" ? undefined : rule.source,
-                referencedSecurityGroupId: rule.source === "self" ? this.securityGroup.id : undefined,
+                referencedSecurityGroupId: rule.source === "self" ? securityGroup.id : undefined,
             }, { parent: this, aliases });
         }
         new aws.vpc.SecurityGroupEgressRule(`${name}-nodes-egress`, {
-            securityGroupId: this.securityGroup.id,
+            securityGroupId: securityGroup.id,
             description: "installers, images and apt",
             ipProtocol: "-1",
             cidrIpv4: "0.0.0.0/0",
-        }, parent);
+        }, { parent: this });
+        return securityGroup;
+    }
 
-        const launch = (role: Node["role"]): Node => ({
+    /** One node: the shared hardened launch settings, in the pair's subnet, placement group and security group. */
+    private launch(name: string, role: Node["role"], args: NodePairArgs): Node {
+        return {
             role,
             instance: new aws.ec2.Instance(`${name}-${role}`, {
                 ...hardenedInstanceArgs({
@@ -164,11 +188,7 @@ export class NodePair extends pulumi.ComponentResource {
                 sourceDestCheck: !routesPodIpsNatively(args.mode),
                 tags: { Name: `${name}-${role}`, role },
             }, { parent: this, dependsOn: [this.internetRoute] }),
-        });
-        this.server = launch("server");
-        this.agent = launch("agent");
-
-        this.registerOutputs({ vpcId: this.vpc.id, subnetId: this.subnet.id, availabilityZone: this.availabilityZone });
+        };
     }
 }
 

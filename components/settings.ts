@@ -86,118 +86,161 @@ export class ConfigError extends pulumi.RunError {
     }
 }
 
-/** Validates raw config values (as the engine delivers them: strings, or undefined). */
-export function parseSettings(raw: (key: SettingKey) => string | undefined): Settings {
-    const problems: string[] = [];
-    const bad = (key: SettingKey, value: string | undefined, allowed: string) =>
-        problems.push(`${key}: ${value === undefined ? "(not set)" : JSON.stringify(value)} ${allowed}`);
+/** Reads raw config values and collects every problem, each naming the key, the value and what is allowed. */
+class ConfigReader {
+    readonly problems: string[] = [];
 
-    const text = (key: SettingKey): string => {
-        const value = raw(key)?.trim();
+    constructor(private readonly raw: (key: SettingKey) => string | undefined) {}
+
+    bad(key: SettingKey, value: string | undefined, allowed: string): void {
+        this.problems.push(`${key}: ${value === undefined ? "(not set)" : JSON.stringify(value)} ${allowed}`);
+    }
+
+    text(key: SettingKey): string {
+        const value = this.raw(key)?.trim();
         if (!value) {
-            bad(key, raw(key), `is required (pulumi config set ${key} …)`);
+            this.bad(key, this.raw(key), `is required (pulumi config set ${key} …)`);
             return "";
         }
         return value;
-    };
-    const optional = (key: SettingKey): string | undefined => {
-        const value = raw(key)?.trim();
+    }
+
+    optional(key: SettingKey): string | undefined {
+        const value = this.raw(key)?.trim();
         return value ? value : undefined;
-    };
-    const integer = (key: SettingKey, min: number, max: number): number => {
-        const value = text(key);
+    }
+
+    /** A required value that must match `pattern`. */
+    matching(key: SettingKey, pattern: RegExp, allowed: string): string {
+        const value = this.text(key);
+        if (value !== "" && !pattern.test(value)) this.bad(key, value, allowed);
+        return value;
+    }
+
+    integer(key: SettingKey, min: number, max: number): number {
+        const value = this.text(key);
         const n = Number(value);
         if (value !== "" && !(Number.isInteger(n) && n >= min && n <= max)) {
-            bad(key, value, `must be a whole number from ${min} to ${max}`);
+            this.bad(key, value, `must be a whole number from ${min} to ${max}`);
         }
         return n;
-    };
-    const cidr = (key: SettingKey, minPrefix: number, maxPrefix: number, what: string): Cidr | undefined => {
-        const value = text(key);
+    }
+
+    flag(key: SettingKey): boolean {
+        const value = this.text(key);
+        if (value !== "" && value !== "true" && value !== "false") this.bad(key, value, "must be true or false");
+        return value === "true";
+    }
+
+    cidr(key: SettingKey, minPrefix: number, maxPrefix: number, what: string): Cidr | undefined {
+        const value = this.text(key);
         if (value === "") return undefined;
         const parsed = parseCidr(value);
         if ("problem" in parsed) {
-            bad(key, value, parsed.problem);
+            this.bad(key, value, parsed.problem);
             return undefined;
         }
         if (parsed.prefix < minPrefix || parsed.prefix > maxPrefix) {
-            bad(key, value, `must have a prefix from /${minPrefix} to /${maxPrefix} (${what})`);
+            this.bad(key, value, `must have a prefix from /${minPrefix} to /${maxPrefix} (${what})`);
             return undefined;
         }
         return parsed;
-    };
+    }
+}
 
-    const mode = text("mode");
+function checkMode(c: ConfigReader): string {
+    const mode = c.text("mode");
     if (mode !== "" && !isNetworkMode(mode)) {
-        bad("mode", mode, `is not a network mode; allowed: ${networkModes.join(", ")}`);
+        c.bad("mode", mode, `is not a network mode; allowed: ${networkModes.join(", ")}`);
     }
+    return mode;
+}
 
-    // /8 at the widest: SSH and the Kubernetes API are never opened to the internet at large.
-    const operator = cidr("operatorCidr", 8, 32, "your own address or network, never 0.0.0.0/0");
-
-    const instanceType = text("instanceType");
+function checkInstanceType(c: ConfigReader): string {
+    const instanceType = c.text("instanceType");
     if (instanceType !== "" && !(comparisonInstanceTypes as readonly string[]).includes(instanceType)) {
-        bad("instanceType", instanceType, `is not a 16 vCPU / 32 GiB type; allowed: ${comparisonInstanceTypes.join(", ")}`);
+        c.bad("instanceType", instanceType, `is not a 16 vCPU / 32 GiB type; allowed: ${comparisonInstanceTypes.join(", ")}`);
     }
+    return instanceType;
+}
 
-    const sshPublicKey = optional("sshPublicKey");
+function checkSshPublicKey(c: ConfigReader): string | undefined {
+    const sshPublicKey = c.optional("sshPublicKey");
     if (sshPublicKey !== undefined && !/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( .*)?$/.test(sshPublicKey)) {
-        bad("sshPublicKey", sshPublicKey.slice(0, 24) + "…", "is not an OpenSSH public key (ssh-ed25519 AAAA… comment)");
+        c.bad("sshPublicKey", sshPublicKey.slice(0, 24) + "…", "is not an OpenSSH public key (ssh-ed25519 AAAA… comment)");
     }
+    return sshPublicKey;
+}
 
-    const k3sVersion = text("k3sVersion");
-    if (k3sVersion !== "" && !/^v1\.\d+\.\d+\+k3s\d+$/.test(k3sVersion)) {
-        bad("k3sVersion", k3sVersion, "must be a k3s release tag like v1.33.4+k3s1");
-    }
-    const calicoVersion = text("calicoVersion");
-    if (calicoVersion !== "" && !/^v3\.\d+\.\d+$/.test(calicoVersion)) {
-        bad("calicoVersion", calicoVersion, "must be a Calico release tag like v3.30.3");
-    }
+function checkVersions(c: ConfigReader): Pick<Settings, "k3sVersion" | "calicoVersion" | "ciliumVersion"> {
+    return {
+        k3sVersion: c.matching("k3sVersion", /^v1\.\d+\.\d+\+k3s\d+$/, "must be a k3s release tag like v1.33.4+k3s1"),
+        calicoVersion: c.matching("calicoVersion", /^v3\.\d+\.\d+$/, "must be a Calico release tag like v3.30.3"),
+        ciliumVersion: c.matching("ciliumVersion", /^1\.\d+\.\d+$/, "must be a Cilium chart version like 1.18.12"),
+    };
+}
 
-    const ciliumVersion = text("ciliumVersion");
-    if (ciliumVersion !== "" && !/^1\.\d+\.\d+$/.test(ciliumVersion)) {
-        bad("ciliumVersion", ciliumVersion, "must be a Cilium chart version like 1.18.12");
-    }
+function checkWorkloadSizes(c: ConfigReader): Pick<Settings, "frontendReplicas" | "redisFollowerReplicas" | "nodePort"> {
+    return {
+        frontendReplicas: c.integer("frontendReplicas", 1, 200),
+        redisFollowerReplicas: c.integer("redisFollowerReplicas", 1, 50),
+        nodePort: c.integer("nodePort", nodePortRange.min, nodePortRange.max),
+    };
+}
 
-    const frontendReplicas = integer("frontendReplicas", 1, 200);
-    const redisFollowerReplicas = integer("redisFollowerReplicas", 1, 50);
-    const nodePort = integer("nodePort", nodePortRange.min, nodePortRange.max);
-
-    const certificateArn = optional("certificateArn");
+function checkCertificateArn(c: ConfigReader): string | undefined {
+    const certificateArn = c.optional("certificateArn");
     if (certificateArn !== undefined && !/^arn:aws[\w-]*:acm:[\w-]+:\d{12}:certificate\/[\w-]+$/.test(certificateArn)) {
-        bad("certificateArn", certificateArn, "must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>) or empty");
+        c.bad("certificateArn", certificateArn, "must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>) or empty");
     }
+    return certificateArn;
+}
 
-    const vpc = cidr("vpcCidr", 16, 24, "AWS allows /16 to /28 and the nodes' subnet is a /24 inside it");
+/** The VPC and pod ranges, each within its prefix bounds, and no two of them (nor the Service range) overlapping. */
+function checkAddressRanges(c: ConfigReader): { vpc?: Cidr; pods?: Cidr } {
+    const vpc = c.cidr("vpcCidr", 16, 24, "AWS allows /16 to /28 and the nodes' subnet is a /24 inside it");
     // k3s gives each node a /24 of the pod range: two nodes need at least a /23.
-    const pods = cidr("podCidr", 8, 23, "each node takes a /24 of it");
+    const pods = c.cidr("podCidr", 8, 23, "each node takes a /24 of it");
     const services = parseCidr(serviceCidr) as Cidr;
     if (vpc && pods && overlaps(vpc, pods)) {
-        bad("podCidr", pods.text, `overlaps vpcCidr ${vpc.text}; pod and node addresses must be distinct`);
+        c.bad("podCidr", pods.text, `overlaps vpcCidr ${vpc.text}; pod and node addresses must be distinct`);
     }
     if (pods && overlaps(pods, services)) {
-        bad("podCidr", pods.text, `overlaps k3s's service range ${serviceCidr}`);
+        c.bad("podCidr", pods.text, `overlaps k3s's service range ${serviceCidr}`);
     }
     if (vpc && overlaps(vpc, services)) {
-        bad("vpcCidr", vpc.text, `overlaps k3s's service range ${serviceCidr}`);
+        c.bad("vpcCidr", vpc.text, `overlaps k3s's service range ${serviceCidr}`);
     }
+    return { vpc, pods };
+}
 
-    const flag = (key: SettingKey): boolean => {
-        const value = text(key);
-        if (value !== "" && value !== "true" && value !== "false") bad(key, value, "must be true or false");
-        return value === "true";
+function checkImages(c: ConfigReader): GuestbookImages {
+    return {
+        frontend: c.text("frontendImage"),
+        redisLeader: c.text("redisLeaderImage"),
+        redisFollower: c.text("redisFollowerImage"),
     };
-    const loadGenerator = flag("loadGenerator");
-    const spot = flag("spot");
+}
 
-    const images = {
-        frontend: text("frontendImage"),
-        redisLeader: text("redisLeaderImage"),
-        redisFollower: text("redisFollowerImage"),
-    };
+/** Validates raw config values (as the engine delivers them: strings, or undefined). */
+export function parseSettings(raw: (key: SettingKey) => string | undefined): Settings {
+    // The problems are listed in the order of these checks.
+    const c = new ConfigReader(raw);
+    const mode = checkMode(c);
+    // /8 at the widest: SSH and the Kubernetes API are never opened to the internet at large.
+    const operator = c.cidr("operatorCidr", 8, 32, "your own address or network, never 0.0.0.0/0");
+    const instanceType = checkInstanceType(c);
+    const sshPublicKey = checkSshPublicKey(c);
+    const versions = checkVersions(c);
+    const sizes = checkWorkloadSizes(c);
+    const certificateArn = checkCertificateArn(c);
+    const { vpc, pods } = checkAddressRanges(c);
+    const loadGenerator = c.flag("loadGenerator");
+    const spot = c.flag("spot");
+    const images = checkImages(c);
 
-    if (problems.length > 0) {
-        throw new ConfigError(problems);
+    if (c.problems.length > 0) {
+        throw new ConfigError(c.problems);
     }
     const validMode = mode as NetworkMode;
     return {
@@ -206,12 +249,8 @@ export function parseSettings(raw: (key: SettingKey) => string | undefined): Set
         operatorCidr: operator!.text,
         instanceType,
         sshPublicKey,
-        k3sVersion,
-        calicoVersion,
-        ciliumVersion,
-        frontendReplicas,
-        redisFollowerReplicas,
-        nodePort,
+        ...versions,
+        ...sizes,
         certificateArn,
         vpcCidr: vpc!.text,
         subnetCidr: firstSubnet(vpc!, 24),
