@@ -10,19 +10,21 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as readline from "node:readline/promises";
 import { ConfigError } from "../components/settings";
-import { exitCodes, runCli, watchInterrupts } from "../core/cli";
+import { exitCodes, runCli } from "../core/cli";
 import { UsageError } from "../core/errors";
 import { chooseBackend, checkPassphrase, defaultStopSchedule, GroupPulumiCommand, requirePulumiCli, type StopSchedule } from "../core/pulumi";
 import { parseCompareArgs, usage, type CompareArgs } from "./args";
 import type { StackEngine } from "./engine";
 import { Ledger, RunLock } from "./ledger";
-import { cleanupLeftovers, cleanupOutcome, runComparison, type BenchmarkRunner, type CompareReport } from "./orchestrator";
+import { cleanupLeftovers, cleanupOutcome, runComparison, type BenchmarkRunner, type CompareDeps, type CompareOptions, type CompareReport } from "./orchestrator";
 import { AwsAccountCapacity, explainCapacityError, type AccountCapacity } from "./capacity";
-import { buildPlan, renderPlan, type PlanAccount } from "./plan";
-import { billFileName } from "../bench/results/bill";
+import { buildPlan, renderPlan, type ComparePlan } from "./plan";
 import { billRecord, ProgressBoard, renderOutcome, renderRunCost } from "./progress";
+import { readAccount } from "./account";
+import { writeBill } from "./bill";
+import { confirm } from "./confirmation";
+import { watchTeardownInterrupts, type TeardownInterrupts } from "./teardown-interrupts";
 
 /** Everything `main` needs from outside: what talks to Pulumi and to clusters, and where files go. */
 export interface CompareWiring {
@@ -45,9 +47,6 @@ export interface CompareWiring {
 
 /** The project root: Pulumi.yaml and stacks/ sit one folder above this file. */
 const projectDir = path.resolve(__dirname, "..");
-
-/** How long after the second Ctrl-C a third one confirms abandoning teardown. */
-const abandonConfirmMs = 10_000;
 
 export interface PulumiWiringOptions {
     readonly schedule?: StopSchedule;
@@ -87,27 +86,6 @@ export async function pulumiWiring(env: NodeJS.ProcessEnv, options: PulumiWiring
     };
 }
 
-/** Asks on the terminal; refuses without one (CI, pipes) unless --yes was given. */
-async function confirm(question: string, yes: boolean): Promise<boolean> {
-    if (yes) return true;
-    if (!process.stdin.isTTY) {
-        throw new UsageError("no terminal to ask for confirmation: re-run with --yes to accept the plan above");
-    }
-    const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
-    // Ctrl-C at the prompt is a "no" (readline would otherwise just pause the input).
-    const cancel = new AbortController();
-    rl.on("SIGINT", () => cancel.abort());
-    try {
-        const answer = await rl.question(`${question} Type "yes" to go on: `, { signal: cancel.signal });
-        return answer.trim().toLowerCase() === "yes";
-    } catch (error) {
-        if (cancel.signal.aborted) return false;
-        throw error;
-    } finally {
-        rl.close();
-    }
-}
-
 function runIdNow(): string {
     return new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
 }
@@ -142,41 +120,6 @@ async function cleanupCommand(args: CompareArgs, wiring: CompareWiring, ledger: 
     return outcome.code;
 }
 
-/**
- * Ctrl-C and SIGTERM while stacks exist. The first stops what runs (each Pulumi CLI gets exactly
- * one SIGINT, from us: it runs in its own process group, so the terminal's signal does not reach
- * it) and tears down. A destroy is never interrupted by Ctrl-C: a second Ctrl-C only explains
- * that; a third within `abandonConfirmMs` of it confirms abandoning teardown (`abandon`).
- */
-function watchTeardownInterrupts() {
-    const abandon = new AbortController();
-    let askedAt: number | undefined;
-    const state = { tearingDown: false };
-    const watch = watchInterrupts((signal, count) => {
-        if (count === 1) {
-            console.log(
-                state.tearingDown
-                    ? `\n${signal}: teardown is running and is not interrupted (Ctrl-C again, then once more within ${abandonConfirmMs / 1000} s, abandons it).`
-                    : `\n${signal}: stopping what is running, then destroying every stack this run created. Please wait.`,
-            );
-            return;
-        }
-        if (abandon.signal.aborted) return;
-        const now = Date.now();
-        if (askedAt !== undefined && now - askedAt <= abandonConfirmMs) {
-            console.log(`\n${signal}: abandoning teardown. Running destroys are asked to stop; every stack not destroyed stays in the ledger for \`npm run compare -- --cleanup\`.`);
-            abandon.abort();
-            return;
-        }
-        askedAt = now;
-        console.log(
-            `\n${signal} again: ${state.tearingDown ? "teardown is running and is not interrupted" : "still stopping, then tearing down"}. ` +
-                `To ABANDON teardown (stacks stay in the ledger for \`npm run compare -- --cleanup\`), press Ctrl-C again within ${abandonConfirmMs / 1000} s.`,
-        );
-    });
-    return Object.assign(state, { signal: watch.signal, abandon: abandon.signal, dispose: () => watch.dispose(), received: () => watch.received });
-}
-
 /** The exit code of a finished comparison (docs/compare.md). */
 export function exitCodeOf(report: CompareReport): number {
     if (report.interrupted) return exitCodes.interrupted;
@@ -186,20 +129,10 @@ export function exitCodeOf(report: CompareReport): number {
 }
 
 async function compareCommand(args: CompareArgs, wiring: CompareWiring, ledger: Ledger): Promise<number> {
-    const leftovers = ledger.entries();
-    if (leftovers.length > 0) {
-        throw new UsageError(
-            `the ledger lists stacks from an earlier run that were not destroyed (${leftovers.map((e) => e.stack).join(", ")}): run \`npm run compare -- --cleanup\` first`,
-        );
-    }
+    refuseLeftovers(ledger);
     const runId = runIdNow();
     const outDir = path.resolve(args.outDir ?? path.join(wiring.resultsDir, `compare-${runId}`));
-    const exists = new Set<string>();
-    for (const mode of args.modes) if (await wiring.engine.exists(mode)) exists.add(mode);
-    // Regions come from the stack files: a plan without the account's figures names them first.
-    const regions = [...new Set(buildPlan(args, wiring.projectDir, wiring.engine.description, outDir, exists).stacks.map((s) => `${s.region}/${s.instanceType}`))];
-    const account = await readAccount(wiring.capacity, regions, args.spot);
-    const plan = buildPlan(args, wiring.projectDir, wiring.engine.description, outDir, exists, account);
+    const plan = await planComparison(args, wiring, outDir);
     console.log(renderPlan(plan));
     console.log("");
     if (!(await confirm(`Create ${plan.stacks.filter((s) => !s.existing).length} stack(s)?`, args.yes))) {
@@ -217,50 +150,13 @@ async function compareCommand(args: CompareArgs, wiring: CompareWiring, ledger: 
     console.log(`Run ${runId}: engine logs in ${logDir}`);
 
     try {
-        const report = await runComparison(
-            {
-                engine: wiring.engine,
-                ledger,
-                runBenchmark: wiring.runBenchmark,
-                onTransition: (t) => {
-                    if (t.state === "destroying") interrupts.tearingDown = true;
-                    console.log(board.transition(t));
-                },
-                onBenchmarkProgress: (e) => console.log(`  bench${e.target ? ` ${e.target}` : ""}: ${e.message}`),
-                onEngineOutput: (stack, line) => fs.appendFileSync(path.join(logDir, `${stack}.log`), line.endsWith("\n") ? line : `${line}\n`),
-                onNote: (line) => console.log(`  note: ${line}`),
-            },
-            {
-                runId,
-                stacks: plan.stacks.map((s) => ({ stack: s.stack, existing: s.existing })),
-                config: { operatorCidr: plan.operatorCidr },
-                // Only on stacks this run creates: every instance of a stack on Spot, or none.
-                newStackConfig: { spot: String(args.spot) },
-                existingStacks: args.updateExisting ? "update" : "measure",
-                waveSize: plan.parallelism.waveSize,
-                explainUpError: (text) => explainCapacityError(text, args.spot),
-                parallel: args.parallel,
-                keep: args.keep,
-                upTimeoutMs: args.upTimeoutMinutes * 60_000,
-                measureTimeoutMs: args.measureTimeoutMinutes * 60_000,
-                destroyTimeoutMs: args.destroyTimeoutMinutes * 60_000,
-                stopBoundMs: wiring.stopBoundMs,
-                interrupt: interrupts.signal,
-                abandonTeardown: interrupts.abandon,
-                bench: { outDir, ...plan.bench, schedule: plan.schedule, baseline: args.baseline, maxOverheadPct: args.maxOverheadPct },
-            },
-        );
+        const report = await runComparison(comparisonDeps(wiring, ledger, board, interrupts, logDir), comparisonOptions(args, wiring, plan, runId, outDir, interrupts));
         console.log("");
         console.log(renderOutcome(report));
-        const finishedAt = Date.now();
         // The report carries the estimated and the measured bill, next to the figures.
-        const bill = billRecord(report, plan, startedAt, finishedAt);
+        const bill = billRecord(report, plan, startedAt, Date.now());
         console.log(renderRunCost(bill));
-        for (const b of report.benchmarks) {
-            if (!b.summary) continue;
-            fs.writeFileSync(path.join(b.summary.outDir, billFileName), JSON.stringify(bill, null, 2) + "\n");
-            await wiring.renderReport(b.summary.outDir).catch((error) => console.log(`  note: report not re-rendered with the bill: ${(error as Error).message}`));
-        }
+        await writeBill(bill, report.benchmarks, wiring.renderReport);
         return exitCodeOf(report);
     } finally {
         clearInterval(status);
@@ -268,39 +164,62 @@ async function compareCommand(args: CompareArgs, wiring: CompareWiring, ledger: 
     }
 }
 
-/**
- * The vCPU quota (for the market the new stacks use) and, with --spot, the current Spot prices.
- * A failure to read is said plainly and the plan goes on without it: reading is advice, the
- * quota itself is enforced by EC2 (VcpuLimitExceeded, explained by capacity.ts).
- */
-async function readAccount(capacity: AccountCapacity | undefined, regionTypes: readonly string[], spot: boolean): Promise<PlanAccount> {
-    if (capacity === undefined) return { quotaNote: "no reader wired", spotPriceBasis: "no reader wired" };
-    const market = spot ? "spot" : "on-demand";
-    let quota: PlanAccount["quota"];
-    let quotaNote: string | undefined;
-    try {
-        // Quotas are per region: the tightest region decides.
-        for (const region of new Set(regionTypes.map((rt) => rt.split("/")[0]))) {
-            const q = await capacity.vcpuQuota(region, market);
-            if (quota === undefined || q.limit - q.inUse < quota.limit - quota.inUse) quota = { ...q, market };
-        }
-    } catch (error) {
-        quota = undefined;
-        quotaNote = `could not read it from ${capacity.description}: ${(error as Error).message}`;
+/** A new run starts only when no earlier run left stacks behind. */
+function refuseLeftovers(ledger: Ledger): void {
+    const leftovers = ledger.entries();
+    if (leftovers.length > 0) {
+        throw new UsageError(
+            `the ledger lists stacks from an earlier run that were not destroyed (${leftovers.map((e) => e.stack).join(", ")}): run \`npm run compare -- --cleanup\` first`,
+        );
     }
-    if (!spot) return { quota, quotaNote, spotPriceBasis: "not read (no --spot)" };
-    const spotPrices = new Map<string, number>();
-    let spotPriceBasis = `live: DescribeSpotPriceHistory at ${new Date().toISOString()}, Linux/UNIX, dearest zone`;
-    try {
-        for (const rt of regionTypes) {
-            const [region, type] = rt.split("/");
-            const price = await capacity.spotPrice(region, type);
-            if (price !== undefined) spotPrices.set(rt, price);
-        }
-    } catch (error) {
-        spotPriceBasis = `could not read Spot prices: ${(error as Error).message}`;
-    }
-    return { quota, quotaNote, spotPrices, spotPriceBasis };
+}
+
+/** The plan with what exists already and what the account allows. */
+async function planComparison(args: CompareArgs, wiring: CompareWiring, outDir: string): Promise<ComparePlan> {
+    const exists = new Set<string>();
+    for (const mode of args.modes) if (await wiring.engine.exists(mode)) exists.add(mode);
+    // Regions come from the stack files: a plan without the account's figures names them first.
+    const regions = [...new Set(buildPlan(args, wiring.projectDir, wiring.engine.description, outDir, exists).stacks.map((s) => `${s.region}/${s.instanceType}`))];
+    const account = await readAccount(wiring.capacity, regions, args.spot);
+    return buildPlan(args, wiring.projectDir, wiring.engine.description, outDir, exists, account);
+}
+
+/** The orchestrator's collaborators, printing progress to the console and engine output to logDir. */
+function comparisonDeps(wiring: CompareWiring, ledger: Ledger, board: ProgressBoard, interrupts: TeardownInterrupts, logDir: string): CompareDeps {
+    return {
+        engine: wiring.engine,
+        ledger,
+        runBenchmark: wiring.runBenchmark,
+        onTransition: (t) => {
+            if (t.state === "destroying") interrupts.tearingDown = true;
+            console.log(board.transition(t));
+        },
+        onBenchmarkProgress: (e) => console.log(`  bench${e.target ? ` ${e.target}` : ""}: ${e.message}`),
+        onEngineOutput: (stack, line) => fs.appendFileSync(path.join(logDir, `${stack}.log`), line.endsWith("\n") ? line : `${line}\n`),
+        onNote: (line) => console.log(`  note: ${line}`),
+    };
+}
+
+function comparisonOptions(args: CompareArgs, wiring: CompareWiring, plan: ComparePlan, runId: string, outDir: string, interrupts: TeardownInterrupts): CompareOptions {
+    return {
+        runId,
+        stacks: plan.stacks.map((s) => ({ stack: s.stack, existing: s.existing })),
+        config: { operatorCidr: plan.operatorCidr },
+        // Only on stacks this run creates: every instance of a stack on Spot, or none.
+        newStackConfig: { spot: String(args.spot) },
+        existingStacks: args.updateExisting ? "update" : "measure",
+        waveSize: plan.parallelism.waveSize,
+        explainUpError: (text) => explainCapacityError(text, args.spot),
+        parallel: args.parallel,
+        keep: args.keep,
+        upTimeoutMs: args.upTimeoutMinutes * 60_000,
+        measureTimeoutMs: args.measureTimeoutMinutes * 60_000,
+        destroyTimeoutMs: args.destroyTimeoutMinutes * 60_000,
+        stopBoundMs: wiring.stopBoundMs,
+        interrupt: interrupts.signal,
+        abandonTeardown: interrupts.abandon,
+        bench: { outDir, ...plan.bench, schedule: plan.schedule, baseline: args.baseline, maxOverheadPct: args.maxOverheadPct },
+    };
 }
 
 /**

@@ -147,143 +147,153 @@ function message(error: unknown): string {
 }
 
 export async function runComparison(deps: CompareDeps, options: CompareOptions): Promise<CompareReport> {
-    const now = deps.now ?? Date.now;
-    const tracked: Tracked[] = options.stacks.map((request) => ({ request, state: "waiting", created: false, errors: [], leftover: false }));
-    const move = (t: Tracked, state: StackState, detail?: string) => {
-        t.state = state;
-        deps.onTransition?.({ stack: t.request.stack, state, at: now(), detail });
-    };
-    const fail = (t: Tracked, error: unknown) => {
-        t.errors.push(message(error));
-        move(t, "failed", message(error));
-    };
-    const outputFor = (stack: string) => (line: string) => deps.onEngineOutput?.(stack, line);
-    /** For a stack this run created: its CLI's pid goes into the ledger (--cleanup waits for it). */
-    const processFor = (t: Tracked) => (pid: number) => {
-        if (t.created) deps.ledger.recordCliPid(t.request.stack, pid);
-    };
-    for (const t of tracked) move(t, "waiting");
+    return new ComparisonRun(deps, options).run();
+}
 
-    const teardown = (t: Tracked): Promise<void> => {
-        t.teardown ??= destroyOne(t);
-        return t.teardown;
-    };
+/**
+ * One comparison's state: every stack's progress (`tracked`), the bring-up slots and the
+ * benchmark records, with one method per step of the life cycle.
+ */
+class ComparisonRun {
+    private readonly now: () => number;
+    private readonly tracked: Tracked[];
+    private readonly slots: Semaphore;
+    private readonly benchmarks: BenchmarkRecord[] = [];
 
-    const leaveInLedger = (t: Tracked, why: string) => {
-        t.leftover = true;
-        deps.ledger.annotate(t.request.stack, why);
-        move(t, "failed", `LEFTOVER: stack ${t.request.stack} ${why}; it stays in the ledger: run \`npm run compare -- --cleanup\``);
-    };
+    constructor(
+        private readonly deps: CompareDeps,
+        private readonly options: CompareOptions,
+    ) {
+        this.now = deps.now ?? Date.now;
+        this.tracked = options.stacks.map((request) => ({ request, state: "waiting", created: false, errors: [], leftover: false }));
+        for (const t of this.tracked) this.move(t, "waiting");
+        this.slots = new Semaphore(options.parallel);
+    }
 
-    const destroyOne = async (t: Tracked): Promise<void> => {
-        if (!t.created || !t.handle) {
-            // Never created (or never reached), or not ours: nothing to destroy.
-            if (t.request.existing && t.state !== "failed") move(t, "kept", "existed before this run: left up");
-            return;
+    async run(): Promise<CompareReport> {
+        const { waves, waveSize } = this.planWaves();
+        for (const [index, wave] of waves.entries()) {
+            if (waves.length > 1) {
+                this.deps.onNote?.(`wave ${index + 1} of ${waves.length} (${wave.map((t) => t.request.stack).join(", ")}): the vCPU quota allows ${waveSize} stack(s) at once`);
+            }
+            await this.runWave(wave, waves.length > 1 ? path.join(this.options.bench.outDir, `wave-${index + 1}`) : this.options.bench.outDir);
         }
-        if (t.untouchable) {
-            leaveInLedger(t, t.untouchable);
-            return;
-        }
-        if (options.keep) {
-            move(t, "kept", "--keep: left up; it stays in the ledger for `npm run compare -- --cleanup`");
-            t.leftover = true;
-            return;
-        }
-        if (options.abandonTeardown?.aborted) {
-            leaveInLedger(t, "was not destroyed: teardown was abandoned by the operator");
-            return;
-        }
-        move(t, "destroying");
-        const handle = t.handle;
+        return this.report();
+    }
+
+    /**
+     * Waves of at most `waveSize` stacks. Only stacks that start instances need quota;
+     * pre-existing stacks measured as they are join the first wave.
+     */
+    private planWaves(): { readonly waves: Tracked[][]; readonly waveSize: number } {
+        const waveSize = Math.max(1, this.options.waveSize ?? this.tracked.length);
+        const needQuota = this.tracked.filter((t) => !this.measuredAsIs(t));
+        const waves: Tracked[][] = [];
+        for (let i = 0; i < needQuota.length; i += waveSize) waves.push(needQuota.slice(i, i + waveSize));
+        if (waves.length === 0) waves.push([]);
+        waves[0] = [...this.tracked.filter((t) => this.measuredAsIs(t)), ...waves[0]];
+        return { waves, waveSize };
+    }
+
+    private async runWave(wave: readonly Tracked[], outDir: string): Promise<void> {
+        await Promise.all(wave.map((t) => this.bringUp(t)));
+        await this.measure(wave, outDir);
+        // The next wave needs the quota this one holds: its stacks are gone before it starts.
+        for (const t of wave) void this.teardown(t);
+        await Promise.all(wave.map((t) => t.teardown));
+    }
+
+    /** Someone else's stack, measured exactly as it is (no config change, no update). */
+    private measuredAsIs(t: Tracked): boolean {
+        return t.request.existing && (this.options.existingStacks ?? "measure") === "measure";
+    }
+
+    private async bringUp(t: Tracked): Promise<void> {
+        await this.slots.acquire();
         try {
-            // Not the operator's interrupt: a Ctrl-C during teardown must not stop a destroy. Only
-            // the explicit confirmation to abandon teardown does.
-            await destroyAndRemove(handle, t.request.stack, deps.ledger, {
-                timeoutMs: options.destroyTimeoutMs,
-                stopBoundMs: options.stopBoundMs,
-                abandon: options.abandonTeardown,
-                onOutput: outputFor(t.request.stack),
-                onProcess: processFor(t),
-            });
-            t.destroyCompletedAt = now();
-            move(t, "destroyed");
-        } catch (error) {
-            t.errors.push(message(error));
-            leaveInLedger(t, `may still hold resources (${message(error)})`);
-        }
-    };
-
-    const slots = new Semaphore(options.parallel);
-
-    const bringUp = async (t: Tracked): Promise<void> => {
-        await slots.acquire();
-        try {
-            if (options.interrupt.aborted) {
-                fail(t, new InterruptedError(`stack ${t.request.stack} was not started: interrupted`));
+            if (this.options.interrupt.aborted) {
+                this.fail(t, new InterruptedError(`stack ${t.request.stack} was not started: interrupted`));
                 return;
             }
-            move(t, "creating");
-            const name = t.request.stack;
-            if (t.request.existing) {
-                t.handle = await deps.engine.select(name);
-            } else {
-                // The ledger entry is on disk before the stack exists: a crash from here on leaves a trace.
-                deps.ledger.record({ stack: name, phase: "creating", runId: options.runId, pid: process.pid, recordedAt: new Date(now()).toISOString() });
-                try {
-                    t.handle = await deps.engine.create(name);
-                } catch (error) {
-                    // Not created by us (it may have appeared meanwhile): never ours to destroy.
-                    deps.ledger.forget(name);
-                    throw error;
-                }
-                t.created = true;
-                deps.ledger.record({ stack: name, phase: "created", runId: options.runId, pid: process.pid, recordedAt: new Date(now()).toISOString() });
-            }
-            const handle = t.handle;
-            if (t.request.existing && (options.existingStacks ?? "measure") === "measure") {
-                // Someone else's stack: measured exactly as it is (no config change, no update).
-                deps.onNote?.(`${name}: existed before this run: measured as it is (no config change, no up; --update-existing would update it)`);
-                t.target = targetFromStackOutputs(name, await handle.outputs());
-                move(t, "ready");
+            this.move(t, "creating");
+            const handle = await this.selectOrCreate(t);
+            if (this.measuredAsIs(t)) {
+                this.deps.onNote?.(`${t.request.stack}: existed before this run: measured as it is (no config change, no up; --update-existing would update it)`);
+                t.target = targetFromStackOutputs(t.request.stack, await handle.outputs());
+                this.move(t, "ready");
                 return;
             }
-            await handle.setConfig(t.created ? { ...options.config, ...options.newStackConfig } : options.config);
-            // Interrupted while the stack was being created: do not start an update only to stop it.
-            if (options.interrupt.aborted) throw new InterruptedError(`up of stack ${name} was not started: interrupted`);
-            t.upStartedAt = now();
-            await runOperation(
-                {
-                    what: `up of stack ${name}`,
-                    timeoutMs: options.upTimeoutMs,
-                    flag: "--up-timeout",
-                    interrupt: options.interrupt,
-                    stopBoundMs: options.stopBoundMs,
-                },
-                (signal) => handle.up({ signal, onOutput: outputFor(name), onProcess: processFor(t) }),
-            );
-            t.upCompletedAt = now();
+            await this.update(t, handle);
             // The runner's own mapping (and check) of stack outputs to a target.
-            t.target = targetFromStackOutputs(name, await handle.outputs());
-            move(t, "ready");
+            t.target = targetFromStackOutputs(t.request.stack, await handle.outputs());
+            this.move(t, "ready");
         } catch (error) {
-            fail(t, options.explainUpError && !(error instanceof InterruptedError) ? new Error(options.explainUpError(message(error))) : error);
-            if (error instanceof StillRunningError) {
-                t.untouchable = "was not destroyed: its update was asked to stop and may still be running (destroying now would run alongside it)";
-            } else if (error instanceof OperationKilledError) {
-                t.untouchable = "was not destroyed: its update had to be killed, so the stack may hold pending operations and a stale lock";
-            }
+            this.upFailed(t, error);
             // Destroy a failed stack right away: the others may take an hour to measure.
-            void teardown(t);
+            void this.teardown(t);
         } finally {
-            slots.release();
+            this.slots.release();
         }
-    };
+    }
 
-    const measure = async (wave: readonly Tracked[], outDir: string): Promise<void> => {
+    /** Selects a pre-existing stack, or creates one with its ledger entry on disk first. */
+    private async selectOrCreate(t: Tracked): Promise<ComparisonStack> {
+        const name = t.request.stack;
+        if (t.request.existing) {
+            t.handle = await this.deps.engine.select(name);
+            return t.handle;
+        }
+        // The ledger entry is on disk before the stack exists: a crash from here on leaves a trace.
+        this.deps.ledger.record({ stack: name, phase: "creating", runId: this.options.runId, pid: process.pid, recordedAt: new Date(this.now()).toISOString() });
+        try {
+            t.handle = await this.deps.engine.create(name);
+        } catch (error) {
+            // Not created by us (it may have appeared meanwhile): never ours to destroy.
+            this.deps.ledger.forget(name);
+            throw error;
+        }
+        t.created = true;
+        this.deps.ledger.record({ stack: name, phase: "created", runId: this.options.runId, pid: process.pid, recordedAt: new Date(this.now()).toISOString() });
+        return t.handle;
+    }
+
+    /** Sets the config and runs `up` under --up-timeout and the operator's interrupt. */
+    private async update(t: Tracked, handle: ComparisonStack): Promise<void> {
+        const name = t.request.stack;
+        await handle.setConfig(t.created ? { ...this.options.config, ...this.options.newStackConfig } : this.options.config);
+        // Interrupted while the stack was being created: do not start an update only to stop it.
+        if (this.options.interrupt.aborted) throw new InterruptedError(`up of stack ${name} was not started: interrupted`);
+        t.upStartedAt = this.now();
+        await runOperation(
+            {
+                what: `up of stack ${name}`,
+                timeoutMs: this.options.upTimeoutMs,
+                flag: "--up-timeout",
+                interrupt: this.options.interrupt,
+                stopBoundMs: this.options.stopBoundMs,
+            },
+            (signal) => handle.up({ signal, onOutput: this.outputFor(name), onProcess: this.processFor(t) }),
+        );
+        t.upCompletedAt = this.now();
+    }
+
+    /** Records why bringing a stack up failed, and whether its update may still be running. */
+    private upFailed(t: Tracked, error: unknown): void {
+        const explain = this.options.explainUpError;
+        this.fail(t, explain && !(error instanceof InterruptedError) ? new Error(explain(message(error))) : error);
+        if (error instanceof StillRunningError) {
+            t.untouchable = "was not destroyed: its update was asked to stop and may still be running (destroying now would run alongside it)";
+        } else if (error instanceof OperationKilledError) {
+            t.untouchable = "was not destroyed: its update had to be killed, so the stack may hold pending operations and a stale lock";
+        }
+    }
+
+    /** One benchmark run over the wave's ready stacks; its outcome or error joins `benchmarks`. */
+    private async measure(wave: readonly Tracked[], outDir: string): Promise<void> {
+        const { options, deps } = this;
         const ready = wave.filter((t) => t.state === "ready" && t.target);
         if (ready.length === 0 || options.interrupt.aborted) return;
-        for (const t of ready) move(t, "measuring");
+        for (const t of ready) this.move(t, "measuring");
         const targets = ready.map((t) => t.target!);
         // Concurrent: every stack measures at once, so the limit is one stack's; round-robin: in turn.
         const concurrent = (options.bench.schedule ?? defaultSchedule(targets)) === "concurrent";
@@ -298,50 +308,104 @@ export async function runComparison(deps: CompareDeps, options: CompareOptions):
                 },
                 (signal) => deps.runBenchmark(targets, { ...options.bench, outDir, signal, onProgress: deps.onBenchmarkProgress }),
             );
-            benchmarks.push({ summary, targets: targets.map((x) => x.name) });
+            this.benchmarks.push({ summary, targets: targets.map((x) => x.name) });
         } catch (error) {
-            benchmarks.push({ error: message(error), targets: targets.map((x) => x.name) });
+            this.benchmarks.push({ error: message(error), targets: targets.map((x) => x.name) });
             deps.onNote?.(`benchmark failed: ${message(error)}`);
         }
-    };
-
-    const benchmarks: BenchmarkRecord[] = [];
-    const waveSize = Math.max(1, options.waveSize ?? tracked.length);
-    // Only stacks that start instances need quota; pre-existing stacks measured as they are join the first wave.
-    const asIs = (t: Tracked) => t.request.existing && (options.existingStacks ?? "measure") === "measure";
-    const needQuota = tracked.filter((t) => !asIs(t));
-    const waves: Tracked[][] = [];
-    for (let i = 0; i < needQuota.length; i += waveSize) waves.push(needQuota.slice(i, i + waveSize));
-    if (waves.length === 0) waves.push([]);
-    waves[0] = [...tracked.filter(asIs), ...waves[0]];
-    for (const [index, wave] of waves.entries()) {
-        if (waves.length > 1) {
-            deps.onNote?.(`wave ${index + 1} of ${waves.length} (${wave.map((t) => t.request.stack).join(", ")}): the vCPU quota allows ${waveSize} stack(s) at once`);
-        }
-        await Promise.all(wave.map(bringUp));
-        await measure(wave, waves.length > 1 ? path.join(options.bench.outDir, `wave-${index + 1}`) : options.bench.outDir);
-        // The next wave needs the quota this one holds: its stacks are gone before it starts.
-        for (const t of wave) void teardown(t);
-        await Promise.all(wave.map((t) => t.teardown));
     }
 
-    const reports: StackReport[] = tracked.map((t) => ({
-        stack: t.request.stack,
-        created: t.created,
-        finalState: t.state,
-        errors: t.errors,
-        upStartedAt: t.upStartedAt,
-        upCompletedAt: t.upCompletedAt,
-        destroyCompletedAt: t.destroyCompletedAt,
-        leftover: t.leftover,
-    }));
-    const interrupted = options.interrupt.aborted;
-    const ok =
-        !interrupted &&
-        reports.every((r) => r.errors.length === 0 && r.finalState !== "failed") &&
-        benchmarks.length > 0 &&
-        benchmarks.every((b) => b.error === undefined && b.summary?.gatePassed !== false);
-    return { stacks: reports, benchmarks, interrupted, ok };
+    /** Starts a stack's teardown once; every later call waits for the same one. */
+    private teardown(t: Tracked): Promise<void> {
+        t.teardown ??= this.destroyOne(t);
+        return t.teardown;
+    }
+
+    private async destroyOne(t: Tracked): Promise<void> {
+        if (!t.created || !t.handle) {
+            // Never created (or never reached), or not ours: nothing to destroy.
+            if (t.request.existing && t.state !== "failed") this.move(t, "kept", "existed before this run: left up");
+            return;
+        }
+        if (t.untouchable) {
+            this.leaveInLedger(t, t.untouchable);
+            return;
+        }
+        if (this.options.keep) {
+            this.move(t, "kept", "--keep: left up; it stays in the ledger for `npm run compare -- --cleanup`");
+            t.leftover = true;
+            return;
+        }
+        if (this.options.abandonTeardown?.aborted) {
+            this.leaveInLedger(t, "was not destroyed: teardown was abandoned by the operator");
+            return;
+        }
+        this.move(t, "destroying");
+        try {
+            // Not the operator's interrupt: a Ctrl-C during teardown must not stop a destroy. Only
+            // the explicit confirmation to abandon teardown does.
+            await destroyAndRemove(t.handle, t.request.stack, this.deps.ledger, {
+                timeoutMs: this.options.destroyTimeoutMs,
+                stopBoundMs: this.options.stopBoundMs,
+                abandon: this.options.abandonTeardown,
+                onOutput: this.outputFor(t.request.stack),
+                onProcess: this.processFor(t),
+            });
+            t.destroyCompletedAt = this.now();
+            this.move(t, "destroyed");
+        } catch (error) {
+            t.errors.push(message(error));
+            this.leaveInLedger(t, `may still hold resources (${message(error)})`);
+        }
+    }
+
+    private leaveInLedger(t: Tracked, why: string): void {
+        t.leftover = true;
+        this.deps.ledger.annotate(t.request.stack, why);
+        this.move(t, "failed", `LEFTOVER: stack ${t.request.stack} ${why}; it stays in the ledger: run \`npm run compare -- --cleanup\``);
+    }
+
+    private move(t: Tracked, state: StackState, detail?: string): void {
+        t.state = state;
+        this.deps.onTransition?.({ stack: t.request.stack, state, at: this.now(), detail });
+    }
+
+    private fail(t: Tracked, error: unknown): void {
+        t.errors.push(message(error));
+        this.move(t, "failed", message(error));
+    }
+
+    private outputFor(stack: string): (line: string) => void {
+        return (line) => this.deps.onEngineOutput?.(stack, line);
+    }
+
+    /** For a stack this run created: its CLI's pid goes into the ledger (--cleanup waits for it). */
+    private processFor(t: Tracked): (pid: number) => void {
+        return (pid) => {
+            if (t.created) this.deps.ledger.recordCliPid(t.request.stack, pid);
+        };
+    }
+
+    private report(): CompareReport {
+        const stacks: StackReport[] = this.tracked.map((t) => ({
+            stack: t.request.stack,
+            created: t.created,
+            finalState: t.state,
+            errors: t.errors,
+            upStartedAt: t.upStartedAt,
+            upCompletedAt: t.upCompletedAt,
+            destroyCompletedAt: t.destroyCompletedAt,
+            leftover: t.leftover,
+        }));
+        const benchmarks = this.benchmarks;
+        const interrupted = this.options.interrupt.aborted;
+        const ok =
+            !interrupted &&
+            stacks.every((r) => r.errors.length === 0 && r.finalState !== "failed") &&
+            benchmarks.length > 0 &&
+            benchmarks.every((b) => b.error === undefined && b.summary?.gatePassed !== false);
+        return { stacks, benchmarks, interrupted, ok };
+    }
 }
 
 /**

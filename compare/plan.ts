@@ -95,63 +95,8 @@ export interface MeasurementPlan {
  * `up`s. `exists` says which stacks are already there.
  */
 export function buildPlan(args: CompareArgs, projectDir: string, backend: string, outDir: string, exists: ReadonlySet<string>, account: PlanAccount = {}): ComparePlan {
-    const project = readProject(projectDir);
-    // The config namespace: the project's name, read from Pulumi.yaml (components/project.ts).
-    const projectName = project.name;
-    const problems: string[] = [];
-    const stacks: StackPlan[] = [];
-    for (const mode of args.modes) {
-        const stack = mode;
-        const file = readStackFile(project, stack);
-        if (file === undefined) {
-            problems.push(`stack file ${stackFilePath(project, stack)} is missing: every compared mode needs stacks/Pulumi.<mode>.yaml`);
-            continue;
-        }
-        if (file[`${projectName}:mode`] !== mode) {
-            problems.push(`stacks/Pulumi.${stack}.yaml: ${projectName}:mode is ${JSON.stringify(file[`${projectName}:mode`] ?? "(not set)")}, expected ${mode}`);
-            continue;
-        }
-        const region = file["aws:region"];
-        if (region === undefined) {
-            problems.push(`stacks/Pulumi.${stack}.yaml: aws:region is not set`);
-            continue;
-        }
-        const raw = (key: SettingKey): string | undefined =>
-            key === "operatorCidr" ? args.operatorCidr : file[`${projectName}:${key}`] ?? project.defaults[key];
-        try {
-            const settings = parseSettings(raw);
-            const instances = 2 + (settings.loadGenerator ? 1 : 0);
-            stacks.push({
-                stack,
-                mode,
-                region,
-                instanceType: settings.instanceType,
-                instances,
-                price: stackHourlyPrice(region, settings.instanceType, instances),
-                existing: exists.has(stack),
-                spotUsdPerInstanceHour: account.spotPrices?.get(`${region}/${settings.instanceType}`),
-            });
-        } catch (error) {
-            if (!(error instanceof ConfigError)) throw error;
-            // Name where the one value from outside the stack files came from (the flag or the environment).
-            const cidrSource = args.operatorCidrSource ?? "--operator-cidr";
-            problems.push(...error.problems.map((p) => (p.startsWith("operatorCidr:") ? `${cidrSource} (${projectName}:operatorCidr): ${p.slice("operatorCidr:".length).trim()}` : `stacks/Pulumi.${stack}.yaml: ${p}`)));
-        }
-    }
-    if (problems.length > 0) {
-        throw new ConfigError([...new Set(problems)]);
-    }
-    // Only stacks that start instances need quota: new ones, and existing ones only with --update-existing.
-    const needQuota = stacks.filter((s) => !s.existing || args.updateExisting);
-    const vcpusPerStack = Math.max(0, ...stacks.map((s) => s.instances * (vcpusPerInstance as Record<string, number>)[s.instanceType]));
-    const parallelism = planParallelism(needQuota.length, vcpusPerStack, args.parallel, account.quota, account.quotaNote ?? "not read");
-    if (parallelism.impossible) throw new UsageError(parallelism.impossible);
-    if (parallelism.waves > 1 && args.keep) {
-        throw new UsageError(`--keep: kept stacks hold their vCPUs, so the ${parallelism.waves} waves the quota needs cannot run; ${parallelism.statement}`);
-    }
-    if (parallelism.waves > 1 && args.baseline !== undefined) {
-        throw new UsageError(`--baseline ${args.baseline}: the quota splits the run into ${parallelism.waves} waves, each its own benchmark, so not every mode can be compared against the baseline; compare at most ${parallelism.waveSize} modes at once or raise the quota (${parallelism.statement})`);
-    }
+    const stacks = planStacks(args, projectDir, exists, account);
+    const parallelism = planWaves(args, stacks, account);
     const bench: MeasurementPlan = {
         repetitions: args.repetitions ?? comparisonProfile.repetitions,
         durationSeconds: args.durationSeconds ?? comparisonProfile.durationSeconds,
@@ -176,6 +121,80 @@ export function buildPlan(args: CompareArgs, projectDir: string, backend: string
         outDir,
         backend,
     };
+}
+
+/** One plan per compared mode; every problem of every stack file, reported together. */
+function planStacks(args: CompareArgs, projectDir: string, exists: ReadonlySet<string>, account: PlanAccount): StackPlan[] {
+    const project = readProject(projectDir);
+    const problems: string[] = [];
+    const stacks: StackPlan[] = [];
+    for (const mode of args.modes) {
+        const stack = planStack(args, project, mode, exists, account, problems);
+        if (stack) stacks.push(stack);
+    }
+    if (problems.length > 0) {
+        throw new ConfigError([...new Set(problems)]);
+    }
+    return stacks;
+}
+
+/** The plan of one mode's stack, or undefined with its problems added to `problems`. */
+function planStack(args: CompareArgs, project: ReturnType<typeof readProject>, mode: NetworkMode, exists: ReadonlySet<string>, account: PlanAccount, problems: string[]): StackPlan | undefined {
+    // The config namespace: the project's name, read from Pulumi.yaml (components/project.ts).
+    const projectName = project.name;
+    const stack = mode;
+    const file = readStackFile(project, stack);
+    if (file === undefined) {
+        problems.push(`stack file ${stackFilePath(project, stack)} is missing: every compared mode needs stacks/Pulumi.<mode>.yaml`);
+        return undefined;
+    }
+    if (file[`${projectName}:mode`] !== mode) {
+        problems.push(`stacks/Pulumi.${stack}.yaml: ${projectName}:mode is ${JSON.stringify(file[`${projectName}:mode`] ?? "(not set)")}, expected ${mode}`);
+        return undefined;
+    }
+    const region = file["aws:region"];
+    if (region === undefined) {
+        problems.push(`stacks/Pulumi.${stack}.yaml: aws:region is not set`);
+        return undefined;
+    }
+    const raw = (key: SettingKey): string | undefined =>
+        key === "operatorCidr" ? args.operatorCidr : file[`${projectName}:${key}`] ?? project.defaults[key];
+    try {
+        const settings = parseSettings(raw);
+        const instances = 2 + (settings.loadGenerator ? 1 : 0);
+        return {
+            stack,
+            mode,
+            region,
+            instanceType: settings.instanceType,
+            instances,
+            price: stackHourlyPrice(region, settings.instanceType, instances),
+            existing: exists.has(stack),
+            spotUsdPerInstanceHour: account.spotPrices?.get(`${region}/${settings.instanceType}`),
+        };
+    } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        // Name where the one value from outside the stack files came from (the flag or the environment).
+        const cidrSource = args.operatorCidrSource ?? "--operator-cidr";
+        problems.push(...error.problems.map((p) => (p.startsWith("operatorCidr:") ? `${cidrSource} (${projectName}:operatorCidr): ${p.slice("operatorCidr:".length).trim()}` : `stacks/Pulumi.${stack}.yaml: ${p}`)));
+        return undefined;
+    }
+}
+
+/** Waves from the vCPU quota; refused when no wave fits, or when waves contradict --keep or --baseline. */
+function planWaves(args: CompareArgs, stacks: readonly StackPlan[], account: PlanAccount): ParallelismPlan {
+    // Only stacks that start instances need quota: new ones, and existing ones only with --update-existing.
+    const needQuota = stacks.filter((s) => !s.existing || args.updateExisting);
+    const vcpusPerStack = Math.max(0, ...stacks.map((s) => s.instances * (vcpusPerInstance as Record<string, number>)[s.instanceType]));
+    const parallelism = planParallelism(needQuota.length, vcpusPerStack, args.parallel, account.quota, account.quotaNote ?? "not read");
+    if (parallelism.impossible) throw new UsageError(parallelism.impossible);
+    if (parallelism.waves > 1 && args.keep) {
+        throw new UsageError(`--keep: kept stacks hold their vCPUs, so the ${parallelism.waves} waves the quota needs cannot run; ${parallelism.statement}`);
+    }
+    if (parallelism.waves > 1 && args.baseline !== undefined) {
+        throw new UsageError(`--baseline ${args.baseline}: the quota splits the run into ${parallelism.waves} waves, each its own benchmark, so not every mode can be compared against the baseline; compare at most ${parallelism.waveSize} modes at once or raise the quota (${parallelism.statement})`);
+    }
+    return parallelism;
 }
 
 /** The step times of one wave and of the whole run, in minutes. */
@@ -255,9 +274,14 @@ export function formatMinutes(minutes: number): string {
 
 /** The plan as the operator reads it before confirming: every figure with its arithmetic. */
 export function renderPlan(plan: ComparePlan): string {
+    const t = estimateTimeline(plan);
+    return [...stackLines(plan), "", ...measurementLines(plan, t), "", ...timelineLines(t), "", ...costLines(plan, t), ...closingLines(plan)].join("\n");
+}
+
+/** The stacks, what happens to each, and the limits they run under. */
+function stackLines(plan: ComparePlan): string[] {
     const lines: string[] = [];
     const created = plan.stacks.filter((s) => !s.existing);
-    const existing = plan.stacks.filter((s) => s.existing);
     const market = plan.spot ? "Spot" : "on demand";
     lines.push(`Plan: compare ${plan.stacks.length} network mode(s), one Pulumi stack each (backend: ${plan.backend})`);
     lines.push("");
@@ -280,13 +304,16 @@ export function renderPlan(plan: ComparePlan): string {
     lines.push(`Operator CIDR: ${plan.operatorCidr} (the only source admitted to SSH, the Kubernetes API and the load balancer)`);
     lines.push(`Capacity: ${plan.parallelism.statement}`);
     lines.push(`Timeouts per stack: up ${plan.upTimeoutMinutes} min, measurement ${plan.measureTimeoutMinutes} min, destroy ${plan.destroyTimeoutMinutes} min; stacks measured ${plan.schedule === "concurrent" ? "concurrently (--schedule concurrent)" : "round-robin (--schedule round-robin)"}`);
+    return lines;
+}
 
-    const t = estimateTimeline(plan);
+/** What each default of the measurement plan costs in wall minutes per wave. */
+function measurementLines(plan: ComparePlan, t: TimelineEstimate): string[] {
+    const lines: string[] = [];
     const b = plan.bench;
     const run = b.durationSeconds + b.warmupSeconds;
     const turns = plan.schedule === "concurrent" ? 1 : Math.min(plan.stacks.length, plan.parallelism.waveSize || 1);
     const perRepMin = (t.secondsPerRepetition * turns) / 60;
-    lines.push("");
     lines.push("Measurement plan (what each default costs in wall minutes per wave; override with --repetitions, --duration, --scaling-pods):");
     lines.push(`  runs per repetition: ${t.runsPerRepetition} (${b.cases.length} cases + ${b.scalingPods.length} scaling points), each ${b.durationSeconds} s + ${b.warmupSeconds} s warm-up + ~${runOverheadSeconds} s start-up (estimate) = ${run + runOverheadSeconds} s → ${t.secondsPerRepetition} s per repetition`);
     lines.push(`  repetitions ${b.repetitions}: ${b.repetitions} × ${formatMinutes(perRepMin)} = ${formatMinutes(t.measure)}; one more would add ${formatMinutes(perRepMin)} and narrow every 95 % interval to ×${(tFactor(b.repetitions + 1) / tFactor(b.repetitions)).toFixed(2)}`);
@@ -294,53 +321,65 @@ export function renderPlan(plan: ComparePlan): string {
     lines.push(`  scaling points ${b.scalingPods.join(", ")}: ${formatMinutes((b.repetitions * b.scalingPods.length * (run + runOverheadSeconds) * turns) / 60)} (each further point +${formatMinutes((b.repetitions * (run + runOverheadSeconds) * turns) / 60)})`);
     const leftOut = Object.keys(casesLeftOut).filter((c) => !b.cases.includes(c));
     if (leftOut.length > 0) lines.push(`  cases left out (no information about the difference between modes; docs/compare.md): ${leftOut.join(", ")}`);
+    return lines;
+}
 
-    lines.push("");
-    lines.push(`Timeline (step times are ESTIMATES — no run on AWS has been timed yet; compare/plan.ts typicalMinutes):`);
-    lines.push(`  per wave: ups ${formatMinutes(t.up)} (all of the wave at once) + pods start ${formatMinutes(t.podStart)} + measuring ${formatMinutes(t.measure)} + destroys ${formatMinutes(t.destroy)} (all at once) = ${formatMinutes(t.perWave)}`);
-    lines.push(`  ${t.waves} wave(s) → ~${formatMinutes(t.typical)} wall; at most ${formatMinutes(t.worst)} if every step hits its timeout`);
+function timelineLines(t: TimelineEstimate): string[] {
+    return [
+        `Timeline (step times are ESTIMATES — no run on AWS has been timed yet; compare/plan.ts typicalMinutes):`,
+        `  per wave: ups ${formatMinutes(t.up)} (all of the wave at once) + pods start ${formatMinutes(t.podStart)} + measuring ${formatMinutes(t.measure)} + destroys ${formatMinutes(t.destroy)} (all at once) = ${formatMinutes(t.perWave)}`,
+        `  ${t.waves} wave(s) → ~${formatMinutes(t.typical)} wall; at most ${formatMinutes(t.worst)} if every step hits its timeout`,
+    ];
+}
 
-    lines.push("");
+/** The estimated cost of the stacks this run creates, part by part, on demand and on Spot. */
+function costLines(plan: ComparePlan, t: TimelineEstimate): string[] {
+    const created = plan.stacks.filter((s) => !s.existing);
     const unknown = created.find((s) => !s.price.known);
-    if (unknown && !unknown.price.known) {
-        lines.push(`Estimated cost: unknown (${unknown.price.reason})`);
-    } else if (created.length === 0) {
-        lines.push("Estimated cost: $0 for this run (no stack is created; existing stacks are billed to whoever runs them)");
-    } else {
-        const costs = estimateStackCosts(plan.stacks, t.perWave)!;
-        const onDemand = costs.reduce((sum, c) => sum + c.cost.total, 0);
-        lines.push(`Estimated cost (each new stack exists for its wave, ~${formatMinutes(t.perWave)}; what AWS bills by the clock: instances, NLB-hours, public IPv4 addresses, EBS; excludes data transfer, NLCUs, taxes; compare/prices.ts; prices: ${pricesAsOf}):`);
-        // Stacks with the same rates share one worked example; each group says how many it has.
-        const groups = new Map<string, typeof costs>();
-        for (const c of costs) {
-            const key = `${c.stack.region}/${c.rates.instanceType}/${c.rates.instances}`;
-            groups.set(key, [...(groups.get(key) ?? []), c]);
-        }
-        for (const group of groups.values()) {
-            const { rates, cost, stack } = group[0];
-            lines.push(`  per stack (${group.length === costs.length ? "every new stack" : group.map((c) => c.stack.stack).join(", ")}; ${stack.region}), on demand:`);
-            for (const line of stackCostLines(rates, cost)) lines.push(`    ${line}`);
-            lines.push(`    stack total = $${cost.total.toFixed(4)}`);
-        }
-        const sum = [...groups.values()].map((g) => `${g.length} × $${g[0].cost.total.toFixed(4)}`).join(" + ");
-        lines.push(`  on demand: ${sum} = ~${formatUsd(onDemand)}`);
-        const spot = estimateUsd(plan.stacks, t.perWave, "spot");
-        // Only the instances are discounted on Spot: the NLB, the addresses and the volumes are not.
-        const instanceShare = costs.reduce((total, c) => total + c.cost.instances, 0);
-        const fixedShare = onDemand - instanceShare;
-        if (spot !== undefined) {
-            lines.push(`  Spot: instances at the current Spot price (${plan.spotPriceBasis}), NLB + public IPv4 + EBS as on demand (${formatUsd(fixedShare)}) = ~${formatUsd(spot)}; ${formatUsd(onDemand - spot)} less than on demand`);
-        } else {
-            // Without a live price, say what a Spot price must be for the run to stay under $2.
-            const breakEven = (2 - fixedShare) / instanceShare;
-            if (breakEven <= 0) lines.push(`  Spot: price not known (${plan.spotPriceBasis}); NLB + public IPv4 + EBS alone are ${formatUsd(fixedShare)}, so no Spot price keeps this run under $2.00`);
-            else lines.push(
-                `  Spot: price not known (${plan.spotPriceBasis}); the instances are ${formatUsd(instanceShare)} of the on-demand figure and NLB + public IPv4 + EBS ${formatUsd(fixedShare)} whatever the market, so with --spot the run stays under $2.00 when the Spot price is at most ${Math.floor(breakEven * 100)} % of on-demand (($2.00 − ${formatUsd(fixedShare)}) ÷ ${formatUsd(instanceShare)})`,
-            );
-        }
-        lines.push(`  --modes all (${networkModes.length} modes, at this plan's per-stack price and steps, if the quota fits them at once): ~${formatMinutes(t.perWave)} wall, ~${formatUsd((onDemand / created.length) * networkModes.length)} on demand`);
+    if (unknown && !unknown.price.known) return [`Estimated cost: unknown (${unknown.price.reason})`];
+    if (created.length === 0) return ["Estimated cost: $0 for this run (no stack is created; existing stacks are billed to whoever runs them)"];
+    const lines: string[] = [];
+    const costs = estimateStackCosts(plan.stacks, t.perWave)!;
+    const onDemand = costs.reduce((sum, c) => sum + c.cost.total, 0);
+    lines.push(`Estimated cost (each new stack exists for its wave, ~${formatMinutes(t.perWave)}; what AWS bills by the clock: instances, NLB-hours, public IPv4 addresses, EBS; excludes data transfer, NLCUs, taxes; compare/prices.ts; prices: ${pricesAsOf}):`);
+    // Stacks with the same rates share one worked example; each group says how many it has.
+    const groups = new Map<string, typeof costs>();
+    for (const c of costs) {
+        const key = `${c.stack.region}/${c.rates.instanceType}/${c.rates.instances}`;
+        groups.set(key, [...(groups.get(key) ?? []), c]);
     }
-    lines.push(`Results: ${plan.outDir}`);
+    for (const group of groups.values()) {
+        const { rates, cost, stack } = group[0];
+        lines.push(`  per stack (${group.length === costs.length ? "every new stack" : group.map((c) => c.stack.stack).join(", ")}; ${stack.region}), on demand:`);
+        for (const line of stackCostLines(rates, cost)) lines.push(`    ${line}`);
+        lines.push(`    stack total = $${cost.total.toFixed(4)}`);
+    }
+    const sum = [...groups.values()].map((g) => `${g.length} × $${g[0].cost.total.toFixed(4)}`).join(" + ");
+    lines.push(`  on demand: ${sum} = ~${formatUsd(onDemand)}`);
+    // Only the instances are discounted on Spot: the NLB, the addresses and the volumes are not.
+    const instanceShare = costs.reduce((total, c) => total + c.cost.instances, 0);
+    lines.push(spotLine(plan, t, onDemand, instanceShare));
+    lines.push(`  --modes all (${networkModes.length} modes, at this plan's per-stack price and steps, if the quota fits them at once): ~${formatMinutes(t.perWave)} wall, ~${formatUsd((onDemand / created.length) * networkModes.length)} on demand`);
+    return lines;
+}
+
+/** The Spot figure at the live price, or without one, the Spot price that keeps the run under $2. */
+function spotLine(plan: ComparePlan, t: TimelineEstimate, onDemand: number, instanceShare: number): string {
+    const spot = estimateUsd(plan.stacks, t.perWave, "spot");
+    const fixedShare = onDemand - instanceShare;
+    if (spot !== undefined) {
+        return `  Spot: instances at the current Spot price (${plan.spotPriceBasis}), NLB + public IPv4 + EBS as on demand (${formatUsd(fixedShare)}) = ~${formatUsd(spot)}; ${formatUsd(onDemand - spot)} less than on demand`;
+    }
+    const breakEven = (2 - fixedShare) / instanceShare;
+    if (breakEven <= 0) return `  Spot: price not known (${plan.spotPriceBasis}); NLB + public IPv4 + EBS alone are ${formatUsd(fixedShare)}, so no Spot price keeps this run under $2.00`;
+    return `  Spot: price not known (${plan.spotPriceBasis}); the instances are ${formatUsd(instanceShare)} of the on-demand figure and NLB + public IPv4 + EBS ${formatUsd(fixedShare)} whatever the market, so with --spot the run stays under $2.00 when the Spot price is at most ${Math.floor(breakEven * 100)} % of on-demand (($2.00 − ${formatUsd(fixedShare)}) ÷ ${formatUsd(instanceShare)})`;
+}
+
+/** Where results go and what happens to the stacks afterwards. */
+function closingLines(plan: ComparePlan): string[] {
+    const created = plan.stacks.filter((s) => !s.existing);
+    const existing = plan.stacks.filter((s) => s.existing);
+    const lines = [`Results: ${plan.outDir}`];
     if (created.length > 0) {
         lines.push(
             plan.keep
@@ -351,7 +390,7 @@ export function renderPlan(plan: ComparePlan): string {
     if (existing.length > 0) {
         lines.push(`Existing stacks (${existing.map((s) => s.stack).join(", ")}) were not created by this command and are never destroyed by it.`);
     }
-    return lines.join("\n");
+    return lines;
 }
 
 /** t(0.975, n−1)/√n: the 95 % interval's half-width in standard deviations (n ≥ 2). */

@@ -13,7 +13,7 @@
 import * as path from "node:path";
 import { labProfile } from "../bench/profiles";
 import { runBenchmark, type BenchOptions } from "../bench/run";
-import { exitCodes, exitCodeOfMain, optionLines, parseCommandLine, refuseOthers, shared, sharedWith, watchInterrupts } from "../core/cli";
+import { exitCodes, exitCodeOfMain, optionLines, parseCommandLine, refuseOthers, shared, sharedWith, watchInterrupts, type InterruptWatch } from "../core/cli";
 import { measurementIds } from "../bench/measure/measurements";
 import { InterruptedError, UsageError } from "../core/errors";
 import { defaultFrontendWorkers, labHttpConnections } from "./guestbook";
@@ -22,7 +22,8 @@ import { isTsxChild, runAsWorker, watchForwarder, workerEnv } from "./worker";
 import { cleanupLeftovers } from "./cleanup";
 import { defaultLedgerDir } from "./ledger";
 import { awsOnlyReason, labModeFacts, labModes, type LabMode } from "./modes";
-import { birdProtocols, birdRoutes, captureOnUnderlay, crossNodePair, fullSizePayload, ping, underlayCaptureFilter } from "./verify";
+import { printModeEvidence } from "./evidence";
+import { RemainingTime } from "./remainingTime";
 
 /** How long the runner may take to stop after Ctrl-C before the lab removes everything anyway. */
 const abortGraceMs = 5_000;
@@ -110,59 +111,10 @@ export interface LabWiring {
 
 export const productionWiring: LabWiring = { ledgerDir: defaultLedgerDir };
 
-/** Prints the evidence that each mode's datapath is what it claims; false when some is missing. */
-async function verifyMode(lab: Lab, built: BuiltMode): Promise<boolean> {
-    const t = built.topology;
-    const subnets = t.attachment === "cni-bridge" || t.attachment === "calico-veth";
-    console.log(`\n== ${t.mode}: ${t.nodes.map((n) => `${n.name} ${n.ip}${subnets ? ` pods ${n.podSubnet}` : ""}`).join("; ")}; pod MTU ${t.mtu.pod}`);
-    for (const [i, files] of built.bird.entries()) {
-        console.log(`-- birdc -s ${files.socket} show protocols (${t.nodes[i].name})\n${(await birdProtocols(files.socket)).trim()}`);
-        console.log(`-- ip route show proto bird (${t.nodes[i].name})\n${await birdRoutes(t.nodes[i].netns)}`);
-    }
-    if (t.attachment === "host-network" || t.attachment === "docker-bridge") {
-        console.log(
-            t.attachment === "host-network"
-                ? "-- no pods: Redis and PHP run on the nodes themselves; the guestbook answered through every node"
-                : "-- containers reach each other only through published ports (no pod addresses across hosts); the guestbook answered through every node",
-        );
-        return true;
-    }
-    const { from, to } = crossNodePair(t);
-    const filter = underlayCaptureFilter(t, from, to);
-    const capture = await captureOnUnderlay(t, lab.ledger.runDir, filter, () => ping(from.netns, to.ip));
-    console.log(`-- tcpdump on the underlay, filter "${filter}", while ${from.ip} pings ${to.ip}:\n${capture.text || "(nothing captured)"}`);
-    const full = await ping(from.netns, to.ip, { count: 1, size: fullSizePayload(t.mtu.pod), dontFragment: true });
-    console.log(`-- ${t.mtu.pod}-byte packet with DF set, pod to pod across nodes: ${full.ok ? "delivered" : "FAILED"}`);
-    return capture.packets > 0 && full.ok;
-}
-
 /** Said in every lab report (docs/lab.md explains it). */
 export const labCaveat =
     "Local lab: this run reproduces each plugin's kernel datapath (devices, routes, BGP-learned routes, NAT rules), " +
     "not its control plane (no flanneld, Felix, kube-proxy or Kubernetes), with every node and pod sharing this one machine's CPU and kernel.";
-
-/**
- * The remaining time of the benchmark, from the steps measured so far: the mean time of a
- * finished step times the steps still to run. Printed on every step's progress line.
- */
-export class RemainingTime {
-    private firstStepAt?: number;
-    constructor(private readonly now: () => number = Date.now) {}
-
-    /** The suffix for a progress line ("" before the first step has finished). */
-    update(e: { readonly kind: string; readonly step?: number; readonly steps?: number }): string {
-        if (e.kind !== "measure" || e.step === undefined || e.steps === undefined) return "";
-        const t = this.now();
-        if (this.firstStepAt === undefined || e.step === 1) {
-            this.firstStepAt = t;
-            return "";
-        }
-        const done = e.step - 1;
-        const perStep = (t - this.firstStepAt) / done;
-        const left = Math.round((perStep * (e.steps - done)) / 1000);
-        return ` (≈ ${left >= 60 ? `${Math.floor(left / 60)} min ${left % 60} s` : `${left} s`} left at ${(perStep / 1000).toFixed(1)} s per step)`;
-    }
-}
 
 export async function main(argv: readonly string[], wiring: LabWiring): Promise<number> {
     const command = parseLabCommand(argv);
@@ -181,61 +133,11 @@ export async function main(argv: readonly string[], wiring: LabWiring): Promise<
         if (count === 1) console.error(`lab: ${sig}: stopping and removing everything run ${lab.runId} created…`);
         else console.error(`lab: ${sig} again; still removing run ${lab.runId} (leftovers, if any: npm run lab -- --cleanup)`);
     });
-    const interrupted = () => new InterruptedError(`interrupted by ${interrupts.received}`);
     let code: number = exitCodes.ok;
     try {
         console.log(`lab: run ${lab.runId}; ledger ${lab.ledger.dir}/cnilab-${lab.runId}.json`);
-        const kernel = await lab.probeKernel();
-        const built: BuiltMode[] = [];
-        const skipped: string[] = [];
-        for (const mode of command.modes) {
-            if (interrupts.signal.aborted) break;
-            const reason = unsupportedReason(mode, kernel);
-            if (reason) {
-                skipped.push(`${mode}: ${reason}`);
-                console.warn(`lab: skipping ${mode}: ${reason}`);
-                continue;
-            }
-            built.push(await lab.build(mode, { frontendWorkers: command.frontendWorkers, onProgress: (m) => console.log(`lab: ${m}`) }));
-        }
-        if (interrupts.signal.aborted) throw interrupted();
-        if (built.length === 0) throw new Error(`no mode could be built here:\n  ${skipped.join("\n  ")}`);
-        if (command.action === "verify") {
-            for (const b of built) if (!(await verifyMode(lab, b))) code = exitCodes.failure;
-        } else {
-            const eta = new RemainingTime();
-            const bench = runBenchmark(
-                built.map((b) => b.target),
-                {
-                    ...command.bench,
-                    baseline: built.some((b) => b.target.name === command.bench.baseline) ? command.bench.baseline : undefined,
-                    outDir: command.outDir,
-                    // Said in summary.json and the report by the runner itself (no rewriting afterwards).
-                    notes: [labCaveat, ...skipped.map((s) => `not measured on this machine: ${s}`)],
-                    signal: interrupts.signal,
-                    onProgress: (e) => (e.kind === "error" ? console.error : console.log)(`bench: ${e.message}${eta.update(e)}`),
-                },
-            );
-            // After an interrupt the runner gets a few seconds to stop its tools and write partial
-            // results; a tool it still waits for then ends when the lab removes its namespaces.
-            const stalled = new Promise<"stalled">((resolve) =>
-                interrupts.signal.addEventListener("abort", () => setTimeout(() => resolve("stalled"), abortGraceMs).unref(), { once: true }),
-            );
-            const summary = await Promise.race([bench, stalled]);
-            if (summary === "stalled") {
-                console.error(`lab: the runner is still stopping after ${abortGraceMs / 1000} s; removing the lab under it`);
-                await lab.close();
-                await Promise.race([bench.catch(() => undefined), new Promise((r) => setTimeout(r, abortGraceMs).unref())]);
-                throw interrupted();
-            }
-            console.log(`lab: report ${path.join(summary.outDir, "report.md")}`);
-            if (skipped.length > 0) console.log(`lab: not measured on this machine:\n  ${skipped.join("\n  ")}`);
-            for (const s of summary.skipped ?? []) console.log(`lab: ${s.target} ${s.measurement} not measured: ${s.reason}`);
-            if (summary.errors.length > 0) {
-                console.error(`lab: ${summary.errors.length} measurement(s) failed; see the report's errors`);
-                code = exitCodes.failure;
-            }
-        }
+        const { built, skipped } = await buildModes(lab, command, interrupts);
+        code = command.action === "verify" ? await printEvidence(lab, built) : await measureModes(lab, command, built, skipped, interrupts);
     } catch (err) {
         if (interrupts.signal.aborted || err instanceof InterruptedError) {
             code = exitCodes.interrupted;
@@ -244,13 +146,86 @@ export async function main(argv: readonly string[], wiring: LabWiring): Promise<
             code = exitCodes.failure;
         }
     } finally {
-        const report = await lab.close();
-        console.log(`lab: removed run ${lab.runId}: ${report.namespacesDeleted.length} namespace(s), ${report.processesStopped} process(es)`);
-        for (const p of report.problems) console.error(`lab: cleanup problem: ${p} (retry: npm run lab -- --cleanup)`);
-        if (report.problems.length > 0 && code === exitCodes.ok) code = exitCodes.failure;
+        code = await removeRun(lab, code);
         interrupts.dispose();
     }
     return code;
+}
+
+function interruptedBy(interrupts: InterruptWatch): InterruptedError {
+    return new InterruptedError(`interrupted by ${interrupts.received}`);
+}
+
+/** Builds every mode this kernel supports, in order; the others are skipped with the reason. */
+async function buildModes(lab: Lab, command: LabCommand, interrupts: InterruptWatch): Promise<{ readonly built: BuiltMode[]; readonly skipped: string[] }> {
+    const kernel = await lab.probeKernel();
+    const built: BuiltMode[] = [];
+    const skipped: string[] = [];
+    for (const mode of command.modes) {
+        if (interrupts.signal.aborted) break;
+        const reason = unsupportedReason(mode, kernel);
+        if (reason) {
+            skipped.push(`${mode}: ${reason}`);
+            console.warn(`lab: skipping ${mode}: ${reason}`);
+            continue;
+        }
+        built.push(await lab.build(mode, { frontendWorkers: command.frontendWorkers, onProgress: (m) => console.log(`lab: ${m}`) }));
+    }
+    if (interrupts.signal.aborted) throw interruptedBy(interrupts);
+    if (built.length === 0) throw new Error(`no mode could be built here:\n  ${skipped.join("\n  ")}`);
+    return { built, skipped };
+}
+
+/** `--verify`: every mode's evidence; failure when some mode's is missing. */
+async function printEvidence(lab: Lab, built: readonly BuiltMode[]): Promise<number> {
+    let code: number = exitCodes.ok;
+    for (const b of built) if (!(await printModeEvidence(lab, b))) code = exitCodes.failure;
+    return code;
+}
+
+/** Measures every built mode with the benchmark runner; failure when a measurement failed. */
+async function measureModes(lab: Lab, command: LabCommand, built: readonly BuiltMode[], skipped: readonly string[], interrupts: InterruptWatch): Promise<number> {
+    const eta = new RemainingTime();
+    const bench = runBenchmark(
+        built.map((b) => b.target),
+        {
+            ...command.bench,
+            baseline: built.some((b) => b.target.name === command.bench.baseline) ? command.bench.baseline : undefined,
+            outDir: command.outDir,
+            // Said in summary.json and the report by the runner itself (no rewriting afterwards).
+            notes: [labCaveat, ...skipped.map((s) => `not measured on this machine: ${s}`)],
+            signal: interrupts.signal,
+            onProgress: (e) => (e.kind === "error" ? console.error : console.log)(`bench: ${e.message}${eta.update(e)}`),
+        },
+    );
+    // After an interrupt the runner gets a few seconds to stop its tools and write partial
+    // results; a tool it still waits for then ends when the lab removes its namespaces.
+    const stalled = new Promise<"stalled">((resolve) =>
+        interrupts.signal.addEventListener("abort", () => setTimeout(() => resolve("stalled"), abortGraceMs).unref(), { once: true }),
+    );
+    const summary = await Promise.race([bench, stalled]);
+    if (summary === "stalled") {
+        console.error(`lab: the runner is still stopping after ${abortGraceMs / 1000} s; removing the lab under it`);
+        await lab.close();
+        await Promise.race([bench.catch(() => undefined), new Promise((r) => setTimeout(r, abortGraceMs).unref())]);
+        throw interruptedBy(interrupts);
+    }
+    console.log(`lab: report ${path.join(summary.outDir, "report.md")}`);
+    if (skipped.length > 0) console.log(`lab: not measured on this machine:\n  ${skipped.join("\n  ")}`);
+    for (const s of summary.skipped ?? []) console.log(`lab: ${s.target} ${s.measurement} not measured: ${s.reason}`);
+    if (summary.errors.length > 0) {
+        console.error(`lab: ${summary.errors.length} measurement(s) failed; see the report's errors`);
+        return exitCodes.failure;
+    }
+    return exitCodes.ok;
+}
+
+/** Removes everything the run created; a problem doing so turns success into failure. */
+async function removeRun(lab: Lab, code: number): Promise<number> {
+    const report = await lab.close();
+    console.log(`lab: removed run ${lab.runId}: ${report.namespacesDeleted.length} namespace(s), ${report.processesStopped} process(es)`);
+    for (const p of report.problems) console.error(`lab: cleanup problem: ${p} (retry: npm run lab -- --cleanup)`);
+    return report.problems.length > 0 && code === exitCodes.ok ? exitCodes.failure : code;
 }
 
 /**

@@ -5,7 +5,6 @@
  */
 import * as path from "node:path";
 import { exitCodes, optionLines, parseCommandLine, runCli, shared } from "../core/cli";
-import { UsageError } from "../core/errors";
 import { projectDir, stackNames, type Evaluation } from "./evaluate";
 import { evaluateStacks, readTree, renderTree, snapshotRoot, treeDiff, writeTree } from "./snapshotFolder";
 
@@ -27,9 +26,6 @@ manifests and node scripts, secrets masked.
 ${optionLines(options)}
 
 Exit codes: 0 done, 1 the snapshot is stale (--check) or rendering failed, 2 bad usage.`;
-
-/** The one bad-usage class (core/errors.ts), under the name the render tests know. */
-export { UsageError as RenderUsageError };
 
 export interface RenderArgs {
     readonly command: "write" | "check" | "help";

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { runAsRoot } from "../components/nodeScripts";
 import { mockKubeconfig, stackNames, type Evaluation } from "./evaluate";
-import { main, parseRenderArgs, RenderUsageError, staleMessage } from "./cli";
+import { UsageError } from "../core/errors";
+import { main, parseRenderArgs, staleMessage } from "./cli";
 import { generatedNotice, maskPaths, nodeScript, remoteCommandType, renderSnapshot, scriptFileName, secretMask, shortUrn, sortedKeys } from "./snapshot";
 import { evaluateMany, evaluateStacks, readTree, renderTree, snapshotRoot, treeDiff, writeTree, type SnapshotTree } from "./snapshotFolder";
 
@@ -259,7 +260,7 @@ describe("building blocks", () => {
     });
 
     it("bad render flags name the flag", () => {
-        expect(() => parseRenderArgs(["--chek"])).toThrow(RenderUsageError);
+        expect(() => parseRenderArgs(["--chek"])).toThrow(UsageError);
         expect(() => parseRenderArgs(["--chek"])).toThrow(/--chek/);
         expect(() => parseRenderArgs(["--out", " "])).toThrow(/--out/);
         expect(parseRenderArgs(["--check", "--out", "x"])).toEqual({ command: "check", out: path.resolve("x") });
