@@ -149,7 +149,11 @@ class FileStore implements FakeStore {
         }
     }
     put(record: StandInStackRecord) {
-        fs.writeFileSync(this.file(record.name), JSON.stringify(record, null, 2));
+        // Whole or not at all, as the file backend writes its checkpoints (a temp file, then a
+        // rename): the tests poll these records while the engine writes them.
+        const file = this.file(record.name);
+        fs.writeFileSync(`${file}.${process.pid}.tmp`, JSON.stringify(record, null, 2));
+        fs.renameSync(`${file}.${process.pid}.tmp`, file);
     }
     delete(name: string) {
         fs.rmSync(this.file(name), { force: true });
@@ -167,7 +171,7 @@ export function readStandInState(dir: string): { readonly stacks: StandInStackRe
         : [];
     const eventsFile = path.join(dir, "events.jsonl");
     const events = fs.existsSync(eventsFile)
-        ? fs.readFileSync(eventsFile, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as StandInEvent)
+        ? fs.readFileSync(eventsFile, "utf8").split("\n").slice(0, -1).filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as StandInEvent)
         : [];
     return { stacks, events };
 }
