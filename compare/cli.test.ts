@@ -208,9 +208,9 @@ describe("npm run compare (child process, stand-in engine)", () => {
         const run = start(dir, five);
         expect((await run.exit).code, run.output()).toBe(0);
         expect(run.output()).toMatch(/DRY RUN: nothing is created/);
-        expect(run.output()).toMatch(/1 wave\(s\) → ~20 min wall/);
-        // 5 × $0.8048 per stack for 20 min (compare/plan.test.ts works it out part by part).
-        expect(run.output()).toMatch(/on demand: 5 × \$0\.8048 = ~\$4\.02/);
+        expect(run.output()).toMatch(/1 wave\(s\) → ~19\.5 min wall/);
+        // 5 × $0.7853 per stack for 19.5 min (compare/plan.test.ts works it out part by part).
+        expect(run.output()).toMatch(/on demand: 5 × \$0\.7853 = ~\$3\.93/);
         expect(readStandInState(dir).events).toEqual([]);
         expect(fs.existsSync(path.join(dir, ".compare-ledger")), "--dry-run must not take the lock or write a ledger").toBe(false);
     });

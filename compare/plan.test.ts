@@ -211,7 +211,7 @@ describe("buildPlan and renderPlan", () => {
         expect(plan.parallelism).toMatchObject({ waveSize: 2, waves: 3, vcpusPerStack: 48 });
         const text = renderPlan(plan);
         expect(text).toMatch(/vCPU quota L-1216C47A \(on-demand standard\): 100 vCPUs, 4 in use, 96 free; each stack needs 48: only 2 stack\(s\) fit at once, so the quota FORCES WAITING: 3 waves/);
-        expect(text).toMatch(/3 wave\(s\) → ~1 h 00 min wall/);
+        expect(text).toMatch(/3 wave\(s\) → ~58\.5 min wall/);
         expect(() => buildPlan(args([...five, "--keep"]), projectDir, "b", "/out", new Set(), { quota })).toThrow(/--keep: kept stacks hold their vCPUs/);
         expect(() => buildPlan(args([...five, "--baseline", "vxlan"]), projectDir, "b", "/out", new Set(), { quota })).toThrow(/--baseline vxlan: the quota splits the run into 3 waves/);
         expect(() => buildPlan(args(five), projectDir, "b", "/out", new Set(), { quota: { limit: 32, inUse: 0, market: "on-demand" } })).toThrow(
@@ -232,21 +232,33 @@ describe("the default five-mode plan (issue #11: ≤ 20 min wall, ≤ $5 on dema
         expect(t.runsPerRepetition).toBe(15);
         expect(t.measure).toBe(6);
         expect(t.typical).toBeLessThanOrEqual(20);
-        // Per stack for 20 min (eu-west-1): $0.768 instances + $0.0252 NLB (1 started hour)
-        // + $0.00667 public IPv4 + $0.00489 EBS = $0.80476; × 5 = $4.02.
+        // Per wave 7.5 min up (1 + 2 + Calico 3 + 1.5) + 2 pods + 6 measuring + 4 destroy = 19.5 min
+        // = 0.325 h. Per stack (eu-west-1): 3 × $0.768 × 0.325 = $0.7488 instances + $0.0252 NLB
+        // (1 started hour) + 4 × $0.005 × 0.325 = $0.0065 public IPv4 + 120 × $0.088 / 720 × 0.325
+        // = $0.0047667 EBS = $0.7852667; × 5 = $3.93.
+        expect(t.up).toBe(7.5);
+        expect(t.perWave).toBe(19.5);
         const usd = estimateUsd(plan.stacks, t.perWave)!;
-        expect(usd).toBeCloseTo(5 * 0.8047556, 6);
+        expect(usd).toBeCloseTo(5 * 0.7852667, 6);
         expect(usd).toBeLessThanOrEqual(5);
         const text = renderPlan(plan);
-        expect(text).toMatch(/instances +3 × c6i\.4xlarge × \$0\.768\/h × 0\.333 h = \$0\.7680/);
+        expect(text).toMatch(/instances +3 × c6i\.4xlarge × \$0\.768\/h × 0\.325 h = \$0\.7488/);
         expect(text).toMatch(/NLB +\$0\.0252\/h × 1 h \(every started hour is billed in full\) = \$0\.0252/);
-        expect(text).toMatch(/public IPv4 +4 addresses \(3 instances \+ 1 NLB AZ\) × \$0\.005\/h × 0\.333 h = \$0\.0067/);
-        expect(text).toMatch(/EBS gp3 +120 GiB \(3 × 40 GiB\) × \$0\.088\/GB-month ÷ 720 h × 0\.333 h = \$0\.0049/);
-        expect(text).toMatch(/stack total = \$0\.8048/);
-        expect(text).toMatch(/on demand: 5 × \$0\.8048 = ~\$4\.02/);
+        expect(text).toMatch(/public IPv4 +4 addresses \(3 instances \+ 1 NLB AZ\) × \$0\.005\/h × 0\.325 h = \$0\.0065/);
+        expect(text).toMatch(/EBS gp3 +120 GiB \(3 × 40 GiB\) × \$0\.088\/GB-month ÷ 720 h × 0\.325 h = \$0\.0048/);
+        expect(text).toMatch(/stack total = \$0\.7853/);
+        expect(text).toMatch(/on demand: 5 × \$0\.7853 = ~\$3\.93/);
         expect(text).not.toMatch(/excludes EBS/);
-        expect(text).toMatch(/per wave: ups 8 min .* = 20 min/);
+        expect(text).toMatch(/up of the wave's slowest stack: instances to SSH 1 min \+ k3s server and agent side by side 2 min \+ pod network \(calico\) 3 min \+ guestbook Deployments side by side 1\.5 min = 7\.5 min/);
+        expect(text).toMatch(/per wave: ups 7\.5 min .* = 19\.5 min/);
         expect(text).toMatch(/Timeline \(step times are ESTIMATES/);
+    });
+
+    it("the up is the wave's slowest stack: the pod network's rollout by plugin, none for flannel (built into k3s)", () => {
+        const up = (modes: string) => estimateTimeline(buildPlan(args(["--modes", modes, "--operator-cidr", "203.0.113.7/32"]), projectDir, "b", "/out", new Set())).up;
+        expect(up("vxlan,host-gw")).toBe(1 + 2 + 0 + 1.5);
+        expect(up("vxlan,cilium")).toBe(1 + 2 + 2 + 1.5);
+        expect(up("vxlan,cilium,calico")).toBe(1 + 2 + 3 + 1.5);
     });
 
     it("round-robin measuring costs the sum of the stacks' times, not the longest", () => {
@@ -258,20 +270,20 @@ describe("the default five-mode plan (issue #11: ≤ 20 min wall, ≤ $5 on dema
         const spotPrices = new Map([["eu-west-1/c6i.4xlarge", 0.3]]);
         const plan = buildPlan(args([...five, "--spot"]), projectDir, "b", "/out", new Set(), { spotPrices, spotPriceBasis: "live (test)" });
         const t = estimateTimeline(plan);
-        expect(t.perWave).toBe(20);
+        expect(t.perWave).toBe(19.5);
         const spot = estimateUsd(plan.stacks, t.perWave, "spot")!;
-        // 5 × (3 × $0.3 × 1/3 h + $0.0252 + $0.0066667 + $0.0048889) = 5 × $0.3367556 = $1.68
-        expect(spot).toBeCloseTo(5 * 0.3367556, 6);
-        // On demand $4.0238 − $1.6838 = $2.34 less.
-        expect(renderPlan(plan)).toMatch(/Spot: instances at the current Spot price \(live \(test\)\), NLB \+ public IPv4 \+ EBS as on demand \(\$0\.18\) = ~\$1\.68; \$2\.34 less than on demand/);
+        // 5 × (3 × $0.3 × 0.325 h + $0.0252 + $0.0065 + $0.0047667) = 5 × $0.3289667 = $1.64
+        expect(spot).toBeCloseTo(5 * 0.3289667, 6);
+        // On demand $3.9263 − $1.6448 = $2.28 less.
+        expect(renderPlan(plan)).toMatch(/Spot: instances at the current Spot price \(live \(test\)\), NLB \+ public IPv4 \+ EBS as on demand \(\$0\.18\) = ~\$1\.64; \$2\.28 less than on demand/);
     });
 
     it("--spot without a price says the break-even Spot price from the fixed costs instead of inventing one", () => {
         const plan = buildPlan(args([...five, "--spot"]), projectDir, "b", "/out", new Set(), { spotPriceBasis: "--dry-run calls nothing" });
-        // Fixed: 5 × ($0.0252 + $0.0066667 + $0.0048889) = $0.1838; instances 5 × $0.768 = $3.84;
-        // ($2 − $0.1838) / $3.84 = 0.473 → 47 %.
+        // Fixed: 5 × ($0.0252 + $0.0065 + $0.0047667) = $0.1823; instances 5 × $0.7488 = $3.744;
+        // ($2 − $0.1823) / $3.744 = 0.4855 → 48 %.
         expect(renderPlan(plan)).toMatch(
-            /Spot: price not known \(--dry-run calls nothing\); the instances are \$3\.84 of the on-demand figure and NLB \+ public IPv4 \+ EBS \$0\.18 whatever the market, so with --spot the run stays under \$2\.00 when the Spot price is at most 47 % of on-demand/,
+            /Spot: price not known \(--dry-run calls nothing\); the instances are \$3\.74 of the on-demand figure and NLB \+ public IPv4 \+ EBS \$0\.18 whatever the market, so with --spot the run stays under \$2\.00 when the Spot price is at most 48 % of on-demand/,
         );
     });
 });

@@ -4,7 +4,7 @@
  */
 import { measurementIds, toolSecondsPerRepetition } from "../bench/measure/measurements";
 import { casesLeftOut, comparisonProfile } from "../bench/profiles";
-import { networkModes, type NetworkMode } from "../components/modes";
+import { modeFacts, networkModes, type ModeFacts, type NetworkMode } from "../components/modes";
 import { readProject, readStackFile, stackFilePath } from "../components/project";
 import { ConfigError, parseSettings, type SettingKey } from "../components/settings";
 import { UsageError } from "../core/errors";
@@ -62,17 +62,39 @@ export interface ComparePlan {
 
 /**
  * Step times for the estimate, in minutes. ESTIMATES, not measurements: no run against AWS has
- * been timed from this project yet (replace them with the figures of the first real run, which
- * the summary prints per stack). Why these values: EC2 instances boot in about a minute, k3s
- * installs in well under one, the Calico operator rolls out in a few, and Pulumi creates the NLB
- * and its target groups in parallel with the nodes; a destroy is dominated by the NLB's and the
- * instances' deletion. `podStart` is the measurement pods' first start: pause pods on the image
- * every pod sandbox already uses, never pulled, nothing installed (bench/sessions/aws-k3s.ts): one starts
- * in seconds, and 2 min covers the API's and the kubelet's round trips for the largest scaling
- * point's 100 pods until a real run times it.
- * The "at most" figure printed beside them comes from the timeouts and is exact.
+ * been timed from this project yet (replace them with the first real run's figures, which the
+ * summary prints per stack). Why each value, and what the program's order changed:
+ * docs/compare.md, "Step times". The "at most" figure printed beside them comes from the
+ * timeouts and is exact.
  */
-export const typicalMinutes = { up: 8, podStart: 2, destroy: 4 } as const;
+export const stepMinutes = {
+    /** EC2 launch to SSH (boot, cloud-init); the NLB is created beside the instances. */
+    instances: 1,
+    /** The node scripts: apt tools, k3s's image archive, k3s; server and agent side by side. */
+    k3s: 2,
+    /** The pod network's own rollout once k3s answers: flannel is part of k3s. */
+    podNetwork: { flannel: 0, calico: 3, cilium: 2 } satisfies Record<ModeFacts["plugin"], number>,
+    /** The guestbook's Deployments side by side: image pulls and readiness. */
+    guestbook: 1.5,
+    /** The measurement pods' first start: pause pods on the sandbox image, never pulled
+     * (bench/sessions/pod-launcher.ts); 2 min covers the API's and kubelet's round trips for
+     * the largest scaling point's 100 pods. */
+    podStart: 2,
+    /** The NLB and its network interfaces, then the instances and the VPC; objects in the
+     * cluster are `deletedWith` the server instance, so no Kubernetes delete comes first. */
+    destroy: 4,
+} as const;
+
+/** The up of the slowest stack of a wave, step by step (the wave's ups run at once). */
+export function upSteps(modes: readonly NetworkMode[]): { readonly step: string; readonly minutes: number }[] {
+    const plugin = [...new Set(modes.map((m) => modeFacts[m].plugin))].sort((a, b) => stepMinutes.podNetwork[b] - stepMinutes.podNetwork[a])[0] ?? "flannel";
+    return [
+        { step: "instances to SSH", minutes: stepMinutes.instances },
+        { step: "k3s server and agent side by side", minutes: stepMinutes.k3s },
+        { step: `pod network (${plugin})`, minutes: stepMinutes.podNetwork[plugin] },
+        { step: "guestbook Deployments side by side", minutes: stepMinutes.guestbook },
+    ];
+}
 
 /**
  * Per tool run, on top of warm-up + duration: server start, the runner's connection retries
@@ -202,6 +224,8 @@ export interface TimelineEstimate {
     readonly runsPerRepetition: number;
     readonly secondsPerRepetition: number;
     readonly up: number;
+    /** What `up` is made of (empty when nothing is brought up). */
+    readonly upSteps: readonly { readonly step: string; readonly minutes: number }[];
     readonly podStart: number;
     /** Wall minutes of measuring one wave (concurrent: one stack's time; round-robin: the sum). */
     readonly measure: number;
@@ -231,15 +255,17 @@ export function estimateTimeline(plan: Pick<ComparePlan, "stacks" | "parallelism
     const anyDestroy = plan.stacks.some((s) => !s.existing);
     const { runs, seconds } = repetitionSeconds(plan.bench);
     const turns = plan.schedule === "concurrent" ? 1 : waveStacks;
-    const up = anyUp ? typicalMinutes.up : 0;
-    const destroy = anyDestroy ? typicalMinutes.destroy : 0;
+    const upPath = upSteps(plan.stacks.filter((s) => !s.existing || plan.updateExisting).map((s) => s.mode));
+    const up = anyUp ? upPath.reduce((sum, s) => sum + s.minutes, 0) : 0;
+    const destroy = anyDestroy ? stepMinutes.destroy : 0;
     const measure = (plan.bench.repetitions * seconds * turns) / 60;
-    const perWave = up + typicalMinutes.podStart + measure + destroy;
+    const perWave = up + stepMinutes.podStart + measure + destroy;
     return {
         runsPerRepetition: runs,
         secondsPerRepetition: seconds,
         up,
-        podStart: typicalMinutes.podStart,
+        upSteps: anyUp ? upPath : [],
+        podStart: stepMinutes.podStart,
         measure,
         destroy,
         perWave,
@@ -326,8 +352,9 @@ function measurementLines(plan: ComparePlan, t: TimelineEstimate): string[] {
 
 function timelineLines(t: TimelineEstimate): string[] {
     return [
-        `Timeline (step times are ESTIMATES — no run on AWS has been timed yet; compare/plan.ts typicalMinutes):`,
-        `  per wave: ups ${formatMinutes(t.up)} (all of the wave at once) + pods start ${formatMinutes(t.podStart)} + measuring ${formatMinutes(t.measure)} + destroys ${formatMinutes(t.destroy)} (all at once) = ${formatMinutes(t.perWave)}`,
+        `Timeline (step times are ESTIMATES — no run on AWS has been timed yet; compare/plan.ts stepMinutes, docs/compare.md "Step times"):`,
+        ...(t.upSteps.length > 0 ? [`  up of the wave's slowest stack: ${t.upSteps.map((s) => `${s.step} ${formatMinutes(s.minutes)}`).join(" + ")} = ${formatMinutes(t.up)}`] : []),
+        `  per wave: ups ${formatMinutes(t.up)} (all of the wave at once) + pods start ${formatMinutes(t.podStart)} + measuring ${formatMinutes(t.measure)} + destroys ${formatMinutes(t.destroy)} (all at once; nothing in the clusters is deleted one by one) = ${formatMinutes(t.perWave)}`,
         `  ${t.waves} wave(s) → ~${formatMinutes(t.typical)} wall; at most ${formatMinutes(t.worst)} if every step hits its timeout`,
     ];
 }

@@ -114,7 +114,7 @@ export function billRecord(report: CompareReport, plan: ComparePlan, startedAt: 
         estimate: {
             minutes: estimate.typical,
             usd: estimateUsd(plan.stacks, estimate.perWave, market),
-            basis: "step times are estimates (compare/plan.ts typicalMinutes); measuring from the plan's runs",
+            basis: "step times are estimates (compare/plan.ts stepMinutes); measuring from the plan's runs",
         },
         stacks,
         measured: { minutes: (now - startedAt) / 60_000, instanceHours, usd },
