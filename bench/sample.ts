@@ -8,7 +8,9 @@
  */
 import * as path from "node:path";
 import { LoopbackSession } from "./sessions/loopback";
-import { freePortBlock, startLoopbackGuestbook } from "./sessions/loopback-guestbook";
+import { freePortBlock, loopbackGuestbookTools, startLoopbackGuestbook } from "./sessions/loopback-guestbook";
+import { measurementIds, measurementTools } from "./measure/measurements";
+import { debianTool, type Tool } from "../core/tools";
 import { runBenchmark, type BenchOptions, type BenchSummary } from "./run";
 import { projectDir } from "./stack-outputs";
 import type { Target } from "./targets";
@@ -54,6 +56,11 @@ export const sampleOptions = {
     httpThreads: 2,
     udpBitrate: "1G",
 } as const;
+
+/** What the sample starts on this machine: every measurement's tool (loopback shells are local) and the guestbook. */
+export function sampleTools(): Tool[] {
+    return [...new Set(measurementIds.flatMap((m) => measurementTools[m]))].map(debianTool).concat(loopbackGuestbookTools);
+}
 
 export const defaultSampleDir = path.join(projectDir, "docs", "sample-report");
 
