@@ -19,6 +19,8 @@ import { loadTargetsFile } from "../bench/stack-outputs";
 import { exitCodes } from "../core/cli";
 import { pulumiTool } from "../core/pulumi";
 import { findExecutable, type Tool } from "../core/tools";
+import { measurementTools } from "../bench/measure/measurements";
+import { loadGeneratorPackages } from "../components/nodeScripts";
 import { parseLabCommand } from "../lab/cli";
 import { labTarget } from "../lab/lab";
 import { labTools } from "../lab/tools";
@@ -169,6 +171,12 @@ describe(`missing tool (${rows.length} rows, from the CLIs' own tool lists): exi
         const { out } = await runWithPath(s, bin);
         expect(out.code).toBe(exitCodes.failure);
         expect(out.message).toMatch(/missing tools: "bird" \(Debian package bird2\), "iperf3" are not on PATH; install with `sudo npm run lab:deps`/);
+    });
+});
+
+describe("the tool lists agree with the other places that name the same programs", () => {
+    it("the measurements' tools are exactly the load generator's packages (components/nodeScripts.ts)", () => {
+        expect([...new Set(Object.values(measurementTools).flat())].sort()).toEqual([...loadGeneratorPackages].sort());
     });
 });
 
