@@ -5,19 +5,21 @@
  *                                        summary.json, optionally against another target of the run
  * `npm run bench -- sample [<folder>]`   loopback run of every tool (docs/sample-report)
  *
- * Exit codes (core/cli.ts, the same in every CLI): 0 done; 1 failed (or a measurement failed);
- * 2 bad usage; 3 the --max-overhead-pct gate failed; 130 interrupted.
+ * Exit codes (core/cli.ts, the same in every CLI): 0 done; 1 failed (or a measurement failed,
+ * or a program it needs is not on PATH: said before anything is read or made); 2 bad usage; 3 the --max-overhead-pct gate failed; 130 interrupted.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { exitCodes, optionLines, outputFolder, parseCommandLine, refuseOthers, runCli, shared, sharedWith, watchInterrupts } from "../core/cli";
 import { UsageError } from "../core/errors";
-import { caseIds, measurementIds } from "./measure/measurements";
+import { requireTools, type Tool } from "../core/tools";
+import { caseIds, measurementIds, type MeasurementId } from "./measure/measurements";
 import { renderReport } from "./results/report";
 import { runnerProfile } from "./profiles";
 import { iperf3Bitrate, plannedToolSeconds, resolveSettings, runBenchmark, schedules, type BenchOptions, type ProgressEvent } from "./run";
-import { defaultSampleDir, writeSampleReport } from "./sample";
-import { loadTargetsFile, projectDir, readStackOutputs, targetFromStackOutputs, type OutputValues } from "./stack-outputs";
+import { defaultSampleDir, sampleTools, writeSampleReport } from "./sample";
+import { labSessionTools } from "./sessions/lab";
+import { loadTargetsFile, projectDir, readStackOutputs, stackOutputsTools, targetFromStackOutputs, type OutputValues } from "./stack-outputs";
 import type { Target } from "./targets";
 
 const options = {
@@ -140,12 +142,30 @@ function resultsFolder(folder: string): string {
 /** What `main` needs from outside: how a stack's outputs are read (tests pass a fake). */
 export interface BenchWiring {
     readonly readStackOutputs: (stack: string) => Promise<OutputValues>;
+    /** The programs `readStackOutputs` starts on this machine, checked with the others before any is read. */
+    readonly readerTools?: readonly Tool[];
 }
 
-export const productionWiring: BenchWiring = { readStackOutputs: (stack) => readStackOutputs(stack) };
+export const productionWiring: BenchWiring = { readStackOutputs: (stack) => readStackOutputs(stack), readerTools: stackOutputsTools };
 
-async function collectTargets(cmd: ParsedCommand, wiring: BenchWiring): Promise<Target[]> {
-    const targets: Target[] = cmd.targetsFile ? loadTargetsFile(cmd.targetsFile) : [];
+/**
+ * The programs `cmd` starts on this machine: the stack reader's (`readerTools`: the Pulumi CLI)
+ * when stacks are named; for lab targets what a lab session runs (unless --dry-run: it measures
+ * nothing); for `sample`, the loopback tools and guestbook. aws-k3s targets are measured over
+ * SSH: nothing local.
+ */
+export function benchTools(cmd: ParsedCommand, fileTargets: readonly Target[], readerTools: readonly Tool[] = []): Tool[] {
+    if (cmd.command === "sample") return sampleTools();
+    if (cmd.command !== "run") return [];
+    const reader = cmd.stacks.length > 0 ? readerTools : [];
+    const lab = fileTargets.filter((t) => t.platform === "lab");
+    const measurements = (cmd.options.measurements ?? measurementIds) as readonly MeasurementId[];
+    const local = cmd.dryRun || lab.length === 0 ? [] : labSessionTools(measurements, lab.some((t) => t.lab?.cpuCgroup !== undefined));
+    return [...reader, ...local];
+}
+
+async function collectTargets(cmd: ParsedCommand, fileTargets: readonly Target[], wiring: BenchWiring): Promise<Target[]> {
+    const targets: Target[] = [...fileTargets];
     for (const stack of cmd.stacks) targets.push(targetFromStackOutputs(stack, await wiring.readStackOutputs(stack)));
     return targets;
 }
@@ -166,7 +186,10 @@ export async function main(argv: readonly string[], wiring: BenchWiring): Promis
         const min = ((Date.now() - started) / 60000).toFixed(1);
         (e.kind === "error" ? console.error : console.log)(`[${min} min] ${e.message}`);
     };
-    const targets = cmd.command === "sample" ? [] : await collectTargets(cmd, wiring);
+    const fileTargets = cmd.command === "run" && cmd.targetsFile ? loadTargetsFile(cmd.targetsFile) : [];
+    // Before any stack is read, any file written or any tool started.
+    requireTools(benchTools(cmd, fileTargets, wiring.readerTools));
+    const targets = cmd.command === "sample" ? [] : await collectTargets(cmd, fileTargets, wiring);
     if (cmd.command === "run") {
         let settings;
         try {

@@ -9,7 +9,9 @@
 import * as path from "node:path";
 import { sampleProfile } from "./profiles";
 import { LoopbackSession } from "./sessions/loopback";
-import { freePortBlock, startLoopbackGuestbook } from "./sessions/loopback-guestbook";
+import { freePortBlock, loopbackGuestbookTools, startLoopbackGuestbook } from "./sessions/loopback-guestbook";
+import { measurementIds, measurementTools } from "./measure/measurements";
+import { debianTool, type Tool } from "../core/tools";
 import { runBenchmark, type BenchOptions, type BenchSummary } from "./run";
 import { projectDir } from "./stack-outputs";
 import type { Target } from "./targets";
@@ -43,6 +45,11 @@ export async function runLoopbackBenchmark(targets: Target[], options: Omit<Benc
     } finally {
         await guestbook.stop();
     }
+}
+
+/** What the sample starts on this machine: every measurement's tool (loopback shells are local) and the guestbook. */
+export function sampleTools(): Tool[] {
+    return [...new Set(measurementIds.flatMap((m) => measurementTools[m]))].map(debianTool).concat(loopbackGuestbookTools);
 }
 
 export const defaultSampleDir = path.join(projectDir, "docs", "sample-report");

@@ -5,7 +5,8 @@
  */
 import * as path from "node:path";
 import { parseWithSchema, readJsonFile } from "../core/schema";
-import { benchStackPlaces, GroupPulumiCommand, NotLoggedInError, PulumiCliMissingError, requirePulumiCli, StackNotFoundError, workspaceOptions, type StackPlace } from "../core/pulumi";
+import { benchStackPlaces, GroupPulumiCommand, NotLoggedInError, PulumiCliMissingError, pulumiInstallHint, pulumiTool, requirePulumiCli, StackNotFoundError, workspaceOptions, type StackPlace } from "../core/pulumi";
+import type { Tool } from "../core/tools";
 import { UsageError } from "../core/errors";
 import { stackOutputsSchema, targetsFileSchema, type Target } from "./targets";
 
@@ -22,6 +23,9 @@ export interface StackSource {
     /** The CLI (default: `pulumi` from PATH, in its own process group). */
     readonly command?: GroupPulumiCommand;
 }
+
+/** What `readStackOutputs` starts on this machine: the Pulumi CLI, which the Automation API runs. */
+export const stackOutputsTools: readonly Tool[] = [{ ...pulumiTool(), install: `${pulumiInstallHint}; or pass --targets <file.json> instead of stack names` }];
 
 /**
  * Reads a stack's outputs with the Automation API from where the operator made it

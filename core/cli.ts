@@ -5,6 +5,10 @@
  *
  *   0 done · 1 failed · 2 bad usage (nothing was done) · 3 a gate failed · 130 interrupted
  *
+ * A program the command needs that is not on PATH (the Pulumi CLI, iperf3, ip …) is 1, not 2: the
+ * command line was right, this machine lacks something. It is found before anything is created
+ * (core/tools.ts requireTools), and the message names every missing program and how to install it.
+ *
  * 130 is 128 + SIGINT(2), the shells' convention for "ended by Ctrl-C"; SIGTERM ends a run the
  * same way and exits 130 too, so that scripts test one code for "interrupted".
  */

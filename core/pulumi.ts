@@ -5,11 +5,11 @@
  * once, which may orphan resources). The Automation API contract it honours, with sources:
  * docs/facts.md, "Pulumi CLI, Automation API and the file backend".
  */
-import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { LocalWorkspaceOptions, PulumiCommand } from "@pulumi/pulumi/automation";
 import { CniCompareError, InterruptedError } from "./errors";
+import { findExecutable, ToolMissingError, type Tool } from "./tools";
 import { describeExit, escalate, groupTarget, spawnGroup, type CommandResult, type EscalationStep } from "./process";
 
 /** A local state folder unless the operator chose a backend: nothing leaves this machine but AWS calls. */
@@ -61,29 +61,17 @@ export function checkPassphrase(env: Readonly<Record<string, string | undefined>
 /** What to do without a Pulumi CLI: said by every command that needs one (bench <stack>, compare). */
 export const pulumiInstallHint = "install the Pulumi CLI (https://www.pulumi.com/docs/iac/download-install/) so that `pulumi` is on PATH";
 
-/** No `pulumi` executable can be started. */
-export class PulumiCliMissingError extends CniCompareError {}
+/** No `pulumi` executable can be started: a missing tool (exit 1). */
+export class PulumiCliMissingError extends ToolMissingError {}
 
-/**
- * The file `command` starts, found as spawn finds it: a name with a slash as given, else the first
- * executable regular file of that name in PATH's folders, an empty entry meaning the current
- * folder (POSIX execvp; libuv's uv_spawn searches the child's PATH the same way). Undefined: none.
- */
-export function findPulumiCli(command = "pulumi", env: Readonly<Record<string, string | undefined>> = process.env): string | undefined {
-    const candidates = command.includes("/") ? [command] : (env.PATH ?? "").split(path.delimiter).map((dir) => path.join(dir || ".", command));
-    return candidates.find((file) => {
-        try {
-            fs.accessSync(file, fs.constants.X_OK);
-            return fs.statSync(file).isFile();
-        } catch {
-            return false;
-        }
-    });
+/** The Pulumi CLI as a tool a command needs (core/tools.ts), `command` as the operator chose it. */
+export function pulumiTool(command = "pulumi"): Tool {
+    return { command, install: pulumiInstallHint };
 }
 
 /** Fails with the install hint when there is no CLI: called before a command creates anything. */
 export function requirePulumiCli(command = "pulumi", env: Readonly<Record<string, string | undefined>> = process.env): string {
-    const found = findPulumiCli(command, env);
+    const found = findExecutable(command, env);
     if (found === undefined) throw new PulumiCliMissingError(`no Pulumi CLI: "${command}" is not ${command.includes("/") ? "an executable file" : "on PATH"}; ${pulumiInstallHint}`);
     return found;
 }

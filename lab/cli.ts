@@ -4,8 +4,9 @@
  * runner, writes the same report, and removes everything it created — also on failure, Ctrl-C
  * and SIGTERM. `--cleanup` removes what a crashed or killed run left behind (and only that).
  *
- * Exit codes (core/cli.ts, the same in every CLI): 0 done; 1 failed (or a measurement failed);
- * 2 bad usage; 130 interrupted (Ctrl-C or SIGTERM).
+ * Exit codes (core/cli.ts, the same in every CLI): 0 done; 1 failed (or a measurement failed,
+ * or a program it runs is not on PATH: said before anything is made); 2 bad usage;
+ * 130 interrupted (Ctrl-C or SIGTERM).
  *
  * A thin entry: `main(argv, wiring)` receives where its ledgers live; the production entry at
  * the bottom uses /run/cni-lab, tests use test/lab/lab-entry.ts with their own folder.
@@ -19,6 +20,8 @@ import { InterruptedError, UsageError } from "../core/errors";
 import { defaultFrontendWorkers, labHttpConnections } from "./guestbook";
 import { Lab, labTargetName, unsupportedReason, type BuiltMode } from "./lab";
 import { isTsxChild, runAsWorker, watchForwarder, workerEnv } from "./worker";
+import { requireTools } from "../core/tools";
+import { labTools } from "./tools";
 import { cleanupLeftovers } from "./cleanup";
 import { defaultLedgerDir } from "./ledger";
 import { awsOnlyReason, labModeFacts, labModes, type LabMode } from "./modes";
@@ -122,6 +125,8 @@ export async function main(argv: readonly string[], wiring: LabWiring): Promise<
         console.log(usage);
         return exitCodes.ok;
     }
+    // Before the root check: a missing program is said (with `sudo npm run lab:deps`) whoever runs it.
+    requireTools(labTools(command.action, command.modes, command.bench.measurements));
     if (process.getuid?.() !== 0) {
         throw new UsageError("needs root (it creates network namespaces and iptables rules inside them): sudo npm run lab");
     }

@@ -9,8 +9,8 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { vi } from "vitest";
-import { main as benchMain } from "../bench/cli";
-import { main as compareMain } from "../compare/cli";
+import { main as benchMain, productionWiring as benchProductionWiring } from "../bench/cli";
+import { main as compareMain, pulumiWiring } from "../compare/cli";
 import { ConfigError } from "../components/settings";
 import { exitCodeOfMain } from "../core/cli";
 import { main as labMain } from "../lab/cli";
@@ -31,7 +31,20 @@ export interface Outcome {
  * Runs `cli` with `argv` (and `env`, compare's only input besides argv) in this process.
  * `ledgerDir`: where lab keeps its ledgers (a test folder; never /run/cni-lab).
  */
-export async function runCli(cli: CliName, argv: readonly string[], options: { readonly env?: NodeJS.ProcessEnv; readonly ledgerDir: string }): Promise<Outcome> {
+export async function runCli(
+    cli: CliName,
+    argv: readonly string[],
+    options: {
+        readonly env?: NodeJS.ProcessEnv;
+        readonly ledgerDir: string;
+        /**
+         * The production wiring's checks before the sentinel: compare runs compare/cli.ts
+         * pulumiWiring (passphrase, the Pulumi CLI on `env`'s PATH; ledger and results in
+         * `ledgerDir`); bench declares its stack reader's programs (bench/cli.ts productionWiring).
+         */
+        readonly productionWiringChecks?: boolean;
+    },
+): Promise<Outcome> {
     const printed: string[] = [];
     const reached: string[] = [];
     const capture = (m: unknown) => void printed.push(String(m));
@@ -49,6 +62,7 @@ export async function runCli(cli: CliName, argv: readonly string[], options: { r
         if (cli === "bench") {
             code = await exitCodeOfMain("bench", () =>
                 benchMain(argv, {
+                    readerTools: options.productionWiringChecks ? benchProductionWiring.readerTools : undefined,
                     readStackOutputs: async (stack) => {
                         reached.push(`bench: read outputs of ${stack}`);
                         throw new Error("SENTINEL: bench got past its checks");
@@ -59,7 +73,8 @@ export async function runCli(cli: CliName, argv: readonly string[], options: { r
             code = await exitCodeOfMain(
                 "compare",
                 () =>
-                    compareMain(argv, options.env ?? {}, async () => {
+                    compareMain(argv, options.env ?? {}, async (env) => {
+                        if (options.productionWiringChecks) await pulumiWiring(env, { ledgerDir: options.ledgerDir, resultsDir: options.ledgerDir });
                         reached.push("compare: wired the engine");
                         throw new Error("SENTINEL: compare got past its checks");
                     }),

@@ -4,3 +4,16 @@
  */
 export const measurementIds = ["http", "guestbook", "iperf3", "latency", "scaling"] as const;
 export type MeasurementId = (typeof measurementIds)[number];
+
+/**
+ * The program each measurement starts where its servers and clients run (the command builders
+ * of commands.ts): wrk for HTTP, iperf3 for throughput and the scaling curve, sockperf for latency.
+ * Run on this machine for lab targets, so checked before a run (bench/sessions/lab.ts labSessionTools).
+ */
+export const measurementTools: Readonly<Record<MeasurementId, readonly string[]>> = {
+    http: ["wrk"],
+    guestbook: ["wrk"],
+    iperf3: ["iperf3"],
+    latency: ["sockperf"],
+    scaling: ["iperf3"],
+};

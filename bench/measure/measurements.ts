@@ -12,7 +12,7 @@ import { measureThroughput, throughputCases } from "./iperf3";
 import { latencyCases, measureLatency } from "./latency";
 import { measureScaling } from "./scaling";
 
-export { measurementIds, type MeasurementId } from "./ids";
+export { measurementIds, measurementTools, type MeasurementId } from "./ids";
 export { optInCases, type Figure, type Measurement, type MeasureContext, type MeasureSettings } from "./context";
 export { measureHttp, nodePathLabel } from "./http";
 export { measureGuestbook } from "./guestbook";

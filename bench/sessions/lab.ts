@@ -4,7 +4,8 @@
  */
 import { measureNode, measurePodMtu, podPathFields } from "../measure/environment";
 import type { ClusterSession, Endpoint, Environment, HttpEndpoints, PodRequest } from "./session";
-import type { MeasurementId } from "../measure/measurements";
+import { measurementTools, type MeasurementId } from "../measure/measurements";
+import { debianTool, type Tool } from "../../core/tools";
 import { ProcessShell } from "./shell";
 import type { LabLayout, Target } from "../targets";
 
@@ -13,6 +14,17 @@ const podMeasurements: readonly MeasurementId[] = ["iperf3", "latency", "scaling
 
 /** How long `ip netns exec <ns> true` may take before the lab counts as broken. */
 const probeTimeoutMs = 5_000;
+
+/**
+ * What measuring lab targets starts on this machine: `ip netns exec` around every command
+ * (ProcessShell.netns), each measurement's tool inside, and, for a target with a CPU group, the
+ * `pgrep` of the CPU probes (commands.ts cpuProbeCommand: without it ksoftirqd's share would read
+ * as 0). sh, coreutils (timeout) and util-linux (taskset, setsid) are Essential in Debian and not checked.
+ */
+export function labSessionTools(measurements: readonly MeasurementId[], cpuGroups: boolean): Tool[] {
+    const commands = ["ip", ...measurements.flatMap((m) => measurementTools[m]), ...(cpuGroups ? ["pgrep"] : [])];
+    return [...new Set(commands)].map(debianTool);
+}
 
 /** Opens a lab session, failing fast (with the namespace's name) when a namespace is missing. */
 export async function openLabSession(target: Target, signal?: AbortSignal): Promise<LabSession> {

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import * as net from "node:net";
 import * as path from "node:path";
 import { signalGroup } from "../../core/process";
+import { debianTool, type Tool } from "../../core/tools";
 import { pollUntil } from "../../core/wait";
 
 /** A free TCP port on 127.0.0.1 (the kernel picks it). */
@@ -71,6 +72,9 @@ function stopProcess(p: ChildProcess): Promise<void> {
     const timer = setTimeout(() => signalGroup(p.pid, "SIGKILL"), 3000);
     return exited.then(() => clearTimeout(timer));
 }
+
+/** What `startLoopbackGuestbook` starts (the php-redis extension it loads comes with scripts/install-deps.sh too). */
+export const loopbackGuestbookTools: readonly Tool[] = [debianTool("redis-server"), debianTool("php")];
 
 /** Starts redis-server and the PHP frontend; rejects (after stopping both) if either does not come up. */
 export async function startLoopbackGuestbook(): Promise<LoopbackGuestbook> {
