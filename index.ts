@@ -22,9 +22,7 @@ const prefix = `cni-${mode}`;
 const frontendPort = frontendPortOnNodes(mode, settings.nodePort);
 
 // No key configured: generate one; its private half is exported only as a secret.
-const generatedKey = settings.sshPublicKey === undefined
-    ? new tls.PrivateKey(`${prefix}-ssh`, { algorithm: "ED25519" })
-    : undefined;
+const generatedKey = settings.sshPublicKey === undefined ? new tls.PrivateKey(`${prefix}-ssh`, { algorithm: "ED25519" }) : undefined;
 const privateKey = generatedKey ? pulumi.secret(generatedKey.privateKeyOpenssh) : undefined;
 
 // The load generator is built on the pair's subnet, and the pair's security group admits its
@@ -56,41 +54,45 @@ const cluster = new K3sCluster(prefix, {
 
 const calico = facts.calico
     ? new CalicoNetwork(`${prefix}-calico`, {
-        facts,
-        calicoVersion: settings.calicoVersion,
-        podCidr: settings.podCidr,
-        mtu: podMtu(mode),
-        nodeSubnetCidr: settings.subnetCidr,
-        inCluster: cluster.inCluster,
-        dependsOn: [cluster.agentInstall],
-    })
+          facts,
+          calicoVersion: settings.calicoVersion,
+          podCidr: settings.podCidr,
+          mtu: podMtu(mode),
+          nodeSubnetCidr: settings.subnetCidr,
+          inCluster: cluster.inCluster,
+          dependsOn: [cluster.agentInstall],
+      })
     : undefined;
 const cilium = facts.cilium
     ? new CiliumNetwork(`${prefix}-cilium`, {
-        facts,
-        ciliumVersion: settings.ciliumVersion,
-        podCidr: settings.podCidr,
-        nodeMtu: ec2NicMtu,
-        apiServerHost: pair.server.instance.privateIp,
-        inCluster: cluster.inCluster,
-        dependsOn: [cluster.agentInstall],
-    })
+          facts,
+          ciliumVersion: settings.ciliumVersion,
+          podCidr: settings.podCidr,
+          nodeMtu: ec2NicMtu,
+          apiServerHost: pair.server.instance.privateIp,
+          inCluster: cluster.inCluster,
+          dependsOn: [cluster.agentInstall],
+      })
     : undefined;
 const podNetwork = calico ?? cilium;
 const nodesReady = cluster.waitForReadyNodes(`${prefix}-nodes-ready`, podNetwork ? [podNetwork] : []);
 
-new Guestbook("guestbook", {
-    attachment: facts.guestbook,
-    images: settings.images,
-    frontendReplicas: settings.frontendReplicas,
-    redisFollowerReplicas: settings.redisFollowerReplicas,
-    nodePort: settings.nodePort,
-    redisNodes: {
-        leader: { name: nodeNames.server, address: pair.server.instance.privateIp },
-        follower: { name: nodeNames.agent, address: pair.agent.instance.privateIp },
+new Guestbook(
+    "guestbook",
+    {
+        attachment: facts.guestbook,
+        images: settings.images,
+        frontendReplicas: settings.frontendReplicas,
+        redisFollowerReplicas: settings.redisFollowerReplicas,
+        nodePort: settings.nodePort,
+        redisNodes: {
+            leader: { name: nodeNames.server, address: pair.server.instance.privateIp },
+            follower: { name: nodeNames.agent, address: pair.agent.instance.privateIp },
+        },
+        inCluster: cluster.inCluster,
     },
-    inCluster: cluster.inCluster,
-}, { dependsOn: [nodesReady] });
+    { dependsOn: [nodesReady] },
+);
 
 const loadBalancer = new NodePortLoadBalancer(prefix, {
     vpcId: pair.vpc.id,
@@ -103,12 +105,12 @@ const loadBalancer = new NodePortLoadBalancer(prefix, {
 
 const loadGen = settings.loadGenerator
     ? new LoadGenerator(`${prefix}-loadgen`, {
-        nodePair: pair,
-        instanceType: settings.instanceType,
-        operatorCidr: settings.operatorCidr,
-        spot: settings.spot,
-        sshPrivateKey: privateKey,
-    })
+          nodePair: pair,
+          instanceType: settings.instanceType,
+          operatorCidr: settings.operatorCidr,
+          spot: settings.spot,
+          sshPrivateKey: privateKey,
+      })
     : undefined;
 if (loadGen) resolveLoadGeneratorPublicIp(loadGen.instance.publicIp);
 
@@ -147,6 +149,4 @@ export const versions = {
 export const kubeconfig = cluster.kubeconfig;
 export const sshUser = loginUser;
 export const sshPrivateKey = privateKey;
-export const loadGenerator = loadGen
-    ? { publicIp: loadGen.instance.publicIp, privateIp: loadGen.instance.privateIp, sshHostKey: loadGen.hostKey }
-    : undefined;
+export const loadGenerator = loadGen ? { publicIp: loadGen.instance.publicIp, privateIp: loadGen.instance.privateIp, sshHostKey: loadGen.hostKey } : undefined;

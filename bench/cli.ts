@@ -26,7 +26,10 @@ const options = {
     targets: { type: "string", arg: "FILE", help: "measure the clusters a Target[] JSON file describes", value: { kind: "in-file" } },
     out: shared("out", "results folder (default results/bench-<time>)"),
     repetitions: shared("repetitions", `repetitions per target (default ${runnerProfile.repetitions})`),
-    schedule: sharedWith("schedule", "concurrent (default when every target is a separate aws-k3s cluster) or round-robin (default otherwise: lab and loopback share hardware)", { kind: "choice", allowed: schedules }),
+    schedule: sharedWith("schedule", "concurrent (default when every target is a separate aws-k3s cluster) or round-robin (default otherwise: lab and loopback share hardware)", {
+        kind: "choice",
+        allowed: schedules,
+    }),
     baseline: shared("baseline"),
     "max-overhead-pct": shared("max-overhead-pct"),
     measurements: sharedWith("measurements", `comma-separated subset of: ${measurementIds.join(", ")}`, { kind: "list", allowed: measurementIds }),
@@ -35,7 +38,12 @@ const options = {
     warmup: shared("warmup", `discarded warm-up seconds before each run (default ${runnerProfile.warmupSeconds})`),
     "scaling-pods": { type: "string", arg: "LIST", help: `pod counts for the scaling curve (default ${runnerProfile.scalingPods.join(",")})`, value: { kind: "list", integer: { min: 2, max: 1000 } } },
     connections: { type: "string", arg: "N", help: `wrk connections (default ${runnerProfile.httpConnections})`, value: { kind: "integer", min: 1, max: 10_000 } },
-    "udp-bitrate": { type: "string", arg: "RATE", help: `iperf3 UDP target bitrate (default ${runnerProfile.udpBitrate})`, value: { kind: "text", pattern: iperf3Bitrate, example: "iperf3 -b syntax such as 500M or 1G" } },
+    "udp-bitrate": {
+        type: "string",
+        arg: "RATE",
+        help: `iperf3 UDP target bitrate (default ${runnerProfile.udpBitrate})`,
+        value: { kind: "text", pattern: iperf3Bitrate, example: "iperf3 -b syntax such as 500M or 1G" },
+    },
     "dry-run": shared("dry-run", "validate targets and options, print the plan, measure nothing"),
     help: shared("help"),
 } as const;
@@ -160,7 +168,13 @@ export function benchTools(cmd: ParsedCommand, fileTargets: readonly Target[], r
     const reader = cmd.stacks.length > 0 ? readerTools : [];
     const lab = fileTargets.filter((t) => t.platform === "lab");
     const measurements = (cmd.options.measurements ?? measurementIds) as readonly MeasurementId[];
-    const local = cmd.dryRun || lab.length === 0 ? [] : labSessionTools(measurements, lab.some((t) => t.lab?.cpuCgroup !== undefined));
+    const local =
+        cmd.dryRun || lab.length === 0
+            ? []
+            : labSessionTools(
+                  measurements,
+                  lab.some((t) => t.lab?.cpuCgroup !== undefined),
+              );
     return [...reader, ...local];
 }
 
@@ -199,7 +213,9 @@ export async function main(argv: readonly string[], wiring: BenchWiring): Promis
         }
         if (cmd.dryRun) {
             console.log(`bench: ${targets.map((t) => `${t.name} (${t.platform}, ${t.mode})`).join(", ")}`);
-            console.log(`bench: measurements ${settings.measurements.join(", ")}; ${settings.repetitions} repetition(s), ${settings.schedule}; tools run ≈ ${Math.round(plannedToolSeconds(targets, settings) / 60)} min`);
+            console.log(
+                `bench: measurements ${settings.measurements.join(", ")}; ${settings.repetitions} repetition(s), ${settings.schedule}; tools run ≈ ${Math.round(plannedToolSeconds(targets, settings) / 60)} min`,
+            );
             return exitCodes.ok;
         }
     }

@@ -84,9 +84,7 @@ describe("a dead target", () => {
         };
         const started = Date.now();
         const outDir = path.join(tmpOut(), "results");
-        await expect(runBenchmark([target], { outDir, repetitions: 1 })).rejects.toThrow(
-            new RegExp(`target "lab-dead": network namespace "${missing}" is not usable: Cannot open network namespace`),
-        );
+        await expect(runBenchmark([target], { outDir, repetitions: 1 })).rejects.toThrow(new RegExp(`target "lab-dead": network namespace "${missing}" is not usable: Cannot open network namespace`));
         expect(Date.now() - started).toBeLessThan(5000);
         expect(fs.existsSync(outDir), "no results folder before the first measurement").toBe(false);
     });

@@ -36,12 +36,16 @@ describe.skipIf(!isRoot)("a hostile targets file against namespaces that exist (
         const file = path.join(dir, "targets.json");
         fs.writeFileSync(file, JSON.stringify([target]));
         const out = path.join(dir, "out");
-        const r = spawnSync(process.execPath, ["--import", "tsx", "bench/cli.ts", "--targets", file, "--repetitions", "1", "--measurements", "iperf3", "--cases", "iperf3.host.cross.tcp1", "--duration", "1", "--out", out], {
-            cwd: path.resolve(__dirname, ".."),
-            env: { ...process.env, PULUMI_BACKEND_URL: "" },
-            encoding: "utf8",
-            timeout: 120_000,
-        });
+        const r = spawnSync(
+            process.execPath,
+            ["--import", "tsx", "bench/cli.ts", "--targets", file, "--repetitions", "1", "--measurements", "iperf3", "--cases", "iperf3.host.cross.tcp1", "--duration", "1", "--out", out],
+            {
+                cwd: path.resolve(__dirname, ".."),
+                env: { ...process.env, PULUMI_BACKEND_URL: "" },
+                encoding: "utf8",
+                timeout: 120_000,
+            },
+        );
         expect(r.status, r.stdout + r.stderr).toBe(exitCodes.usage);
         expect(r.stderr).toContain(`bench: --targets ${file}: [0].lab.hosts[1].ip: ${JSON.stringify(peer)} is not an IP address`);
         expect(fs.existsSync(canary), "the command substitution ran").toBe(false);

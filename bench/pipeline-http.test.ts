@@ -54,7 +54,10 @@ describe("runBenchmark on loopback: HTTP and the guestbook", () => {
         expect(progress.at(-1)?.kind).toBe("done");
         for (const id of ["http.lb.rps", "guestbook.read.latency.p60", "guestbook.read.latency.max", "guestbook.read.non2xx"]) {
             for (const target of ["vxlan", "host-gw"]) {
-                expect(summary.samples.filter((s) => s.id === id && s.target === target).map((s) => s.repetition), `${target} ${id}`).toEqual([1, 2]);
+                expect(
+                    summary.samples.filter((s) => s.id === id && s.target === target).map((s) => s.repetition),
+                    `${target} ${id}`,
+                ).toEqual([1, 2]);
             }
         }
     });
@@ -99,7 +102,9 @@ describe("runBenchmark on loopback: HTTP and the guestbook", () => {
         expect(report).toContain("Loopback sample — not a network comparison");
         expect(report).toContain("| mode | path to the frontends | mean latency (ms) [95% CI] | over host-gw (ms) [95% CI] | over host-gw (%) [95% CI] | cost shown? | requests/s |");
         expect(report).toMatch(/\| host-gw \(baseline\) \| load balancer → NodePort \| [\d.]+ \[[\d.]+–[\d.]+\] \| 0 \(baseline\) \| 0 \(baseline\) \| – \| [\d.]+ \|/);
-        expect(report).toMatch(/\| vxlan \| load balancer → NodePort \| [\d.]+ \[[\d.]+–[\d.]+\] \| [+−]?[\d.]+ \[[+−]?[\d.]+, [+−]?[\d.]+\] \| [+−]?[\d.]+ \[[+−]?[\d.]+, [+−]?[\d.]+\] \| (shown \(interval excludes 0\)|not shown: within noise \(interval contains 0\)) \|/);
+        expect(report).toMatch(
+            /\| vxlan \| load balancer → NodePort \| [\d.]+ \[[\d.]+–[\d.]+\] \| [+−]?[\d.]+ \[[+−]?[\d.]+, [+−]?[\d.]+\] \| [+−]?[\d.]+ \[[+−]?[\d.]+, [+−]?[\d.]+\] \| (shown \(interval excludes 0\)|not shown: within noise \(interval contains 0\)) \|/,
+        );
         expect(report).toContain("| mode | path to the frontends | mean latency (ms) | p50 (ms) | p99 (ms) | requests/s | node CPU-s per 1k requests |");
         expect(report).toContain("| mode | reads/s | read p50 (ms) | read p60 (ms) | read max (ms) | read socket errors / non-2xx | reads/s vs baseline |");
         expect(fs.readFileSync(path.join(outDir, "charts", "latency-percentiles.svg"), "utf8")).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"[\s\S]*host-gw[\s\S]*<\/svg>\n$/);

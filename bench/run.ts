@@ -18,7 +18,17 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { modeFacts, isNetworkMode } from "../components/modes";
-import { caseIds, measurementIds, measurementRunners, toolSecondsPerRepetition, validateScalingPods, type Figure, type MeasureContext, type MeasureSettings, type MeasurementId } from "./measure/measurements";
+import {
+    caseIds,
+    measurementIds,
+    measurementRunners,
+    toolSecondsPerRepetition,
+    validateScalingPods,
+    type Figure,
+    type MeasureContext,
+    type MeasureSettings,
+    type MeasurementId,
+} from "./measure/measurements";
 import { runnerProfile } from "./profiles";
 import { InterruptedError } from "../core/errors";
 import { renderReport } from "./results/report";
@@ -148,7 +158,6 @@ export function resolveSettings(targets: readonly Target[], options: BenchOption
         ...(options.costPacketBitrate !== undefined ? { costPacketBitrate: options.costPacketBitrate } : {}),
         ...(options.latencyMps !== undefined ? { latencyMps: positiveInteger("latencyMps", options.latencyMps, options.latencyMps) } : {}),
         ...(options.pinCpus ? { pinCpus: true } : {}),
-
     };
 }
 
@@ -436,7 +445,13 @@ function rawRecorder(run: RunState, t: Target, rep: number, m: MeasurementId): M
 async function writeSummary(run: RunState): Promise<BenchSummary> {
     const { targets, options, outDir } = run;
     const figureList = [...run.figures.values()];
-    const { stats, gate } = aggregate(figureList, run.samples, targets.map((t) => t.name), options.baseline, options.maxOverheadPct);
+    const { stats, gate } = aggregate(
+        figureList,
+        run.samples,
+        targets.map((t) => t.name),
+        options.baseline,
+        options.maxOverheadPct,
+    );
     const file: BenchSummaryFile = {
         schema: summarySchema,
         startedAt: run.startedAt,

@@ -22,8 +22,26 @@ const fakeOutputs: StackOutputs = {
     nodePort: 30080,
     frontends: { port: 30080, attachment: "pod-network", replicas: 10, mtu: 8981 },
     nodes: [
-        { name: "calico-ipip-server", role: "server", instanceId: "i-01", privateIp: "10.0.1.10", publicIp: "203.0.113.10", instanceType: "c6i.4xlarge", availabilityZone: "eu-west-1a", sshHostKey: "ssh-ed25519 AAAAserver root@cni-calico-ipip-server-host-key" },
-        { name: "calico-ipip-agent", role: "agent", instanceId: "i-02", privateIp: "10.0.1.11", publicIp: "203.0.113.11", instanceType: "c6i.4xlarge", availabilityZone: "eu-west-1a", sshHostKey: "ssh-ed25519 AAAAagent root@cni-calico-ipip-agent-host-key" },
+        {
+            name: "calico-ipip-server",
+            role: "server",
+            instanceId: "i-01",
+            privateIp: "10.0.1.10",
+            publicIp: "203.0.113.10",
+            instanceType: "c6i.4xlarge",
+            availabilityZone: "eu-west-1a",
+            sshHostKey: "ssh-ed25519 AAAAserver root@cni-calico-ipip-server-host-key",
+        },
+        {
+            name: "calico-ipip-agent",
+            role: "agent",
+            instanceId: "i-02",
+            privateIp: "10.0.1.11",
+            publicIp: "203.0.113.11",
+            instanceType: "c6i.4xlarge",
+            availabilityZone: "eu-west-1a",
+            sshHostKey: "ssh-ed25519 AAAAagent root@cni-calico-ipip-agent-host-key",
+        },
     ],
     podCidr: "10.42.0.0/16",
     mtu: { node: 9001, pod: 8981 },
@@ -94,7 +112,9 @@ describe("stack outputs → Target", () => {
         expect(() => targetFromStackOutputs("s1", { ...fakeOutputs, nodePort: "30080" })).toThrow(/nodePort: Invalid input: expected number, received string/);
         const { frontends: _f, ...noFrontends } = fakeOutputs;
         expect(() => targetFromStackOutputs("s1", noFrontends)).toThrow(/frontends: Invalid input: expected object, received undefined/);
-        expect(() => targetFromStackOutputs("s1", { ...fakeOutputs, frontends: { ...fakeOutputs.frontends, attachment: "overlay" } })).toThrow(/frontends\.attachment: Invalid option: expected one of "pod-network"\|"host-network"\|"published-ports"/);
+        expect(() => targetFromStackOutputs("s1", { ...fakeOutputs, frontends: { ...fakeOutputs.frontends, attachment: "overlay" } })).toThrow(
+            /frontends\.attachment: Invalid option: expected one of "pod-network"\|"host-network"\|"published-ports"/,
+        );
     });
 });
 
@@ -164,7 +184,9 @@ describe("bench <stack> with the Pulumi CLI (a fake `pulumi` that picks its back
             const elsewhere = `file://${path.join(s.dir, "elsewhere")}`;
             const read = s.read({ PULUMI_BACKEND_URL: elsewhere });
             await expect(read).rejects.toThrow(UsageError);
-            await expect(read).rejects.toThrow(new RegExp(`stack "vxlan": not found in the backend ${elsewhere} \\(PULUMI_BACKEND_URL\\): pulumi stack select ended with exit 255:\\n  error: no stack named 'vxlan' found`));
+            await expect(read).rejects.toThrow(
+                new RegExp(`stack "vxlan": not found in the backend ${elsewhere} \\(PULUMI_BACKEND_URL\\): pulumi stack select ended with exit 255:\\n  error: no stack named 'vxlan' found`),
+            );
         } finally {
             s.restore();
         }
@@ -177,10 +199,18 @@ describe("bench <stack> with the Pulumi CLI (a fake `pulumi` that picks its back
             await expect(read).rejects.toThrow(UsageError);
             const message = await read.catch((e: Error) => e.message);
             expect(message).toMatch(/stack "vxlan": not found in any place bench looks:/);
-            expect(message).toMatch(/the backend of your `pulumi login` \(PULUMI_BACKEND_URL is not set\): pulumi stack select ended with exit 255:\n  error: PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions/);
-            expect(message).toMatch(/the backend file:\/\/.*\.pulumi-cni-compare \(where `npm run compare` keeps its stacks\): pulumi stack select ended with exit 255:\n  error: no stack named 'vxlan' found/);
+            expect(message).toMatch(
+                /the backend of your `pulumi login` \(PULUMI_BACKEND_URL is not set\): pulumi stack select ended with exit 255:\n  error: PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions/,
+            );
+            expect(message).toMatch(
+                /the backend file:\/\/.*\.pulumi-cni-compare \(where `npm run compare` keeps its stacks\): pulumi stack select ended with exit 255:\n  error: no stack named 'vxlan' found/,
+            );
             expect(message).toMatch(/set PULUMI_BACKEND_URL to it/);
-            expect(readFakePulumiLog(path.join(s.dir, "fake")).filter((e) => e.event === "start").map((e) => e.command)).toEqual(["stack select", "stack select"]);
+            expect(
+                readFakePulumiLog(path.join(s.dir, "fake"))
+                    .filter((e) => e.event === "start")
+                    .map((e) => e.command),
+            ).toEqual(["stack select", "stack select"]);
         } finally {
             s.restore();
         }
@@ -201,7 +231,9 @@ describe("bench <stack> with the Pulumi CLI (a fake `pulumi` that picks its back
             s.pulumi(["stack", "init", "vxlan"]);
             const read = s.read();
             await expect(read).rejects.toThrow(UsageError);
-            await expect(read).rejects.toThrow(/stack "vxlan" exists in the backend of your `pulumi login` .* and in the backend file:\/\/.*\.pulumi-cni-compare .*with different outputs: set PULUMI_BACKEND_URL/);
+            await expect(read).rejects.toThrow(
+                /stack "vxlan" exists in the backend of your `pulumi login` .* and in the backend file:\/\/.*\.pulumi-cni-compare .*with different outputs: set PULUMI_BACKEND_URL/,
+            );
         } finally {
             s.restore();
         }
@@ -239,7 +271,16 @@ describe("targets files", () => {
             return file;
         };
         try {
-            const lab = { name: "lab-vxlan", platform: "lab", mode: "vxlan", nodePort: 30080, nodes: [], podCidr: "10.42.0.0/16", mtu: { node: 1500, pod: 1450 }, lab: { hosts: [], pods: [], loadGenerator: { netns: "lg", ip: "10.0.0.3" }, frontendUrls: [] } };
+            const lab = {
+                name: "lab-vxlan",
+                platform: "lab",
+                mode: "vxlan",
+                nodePort: 30080,
+                nodes: [],
+                podCidr: "10.42.0.0/16",
+                mtu: { node: 1500, pod: 1450 },
+                lab: { hosts: [], pods: [], loadGenerator: { netns: "lg", ip: "10.0.0.3" }, frontendUrls: [] },
+            };
             expect(loadTargetsFile(write([lab]))).toEqual([lab]);
             expect(() => loadTargetsFile(write([{ ...lab, platform: "gke" }]))).toThrow(/: \[0\]\.platform: Invalid option: expected one of "aws-k3s"\|"lab"/);
             expect(() => loadTargetsFile(write([{ ...lab, lab: undefined }]))).toThrow(/\[0\]\.lab: platform "lab" needs the lab layout/);
@@ -253,7 +294,22 @@ describe("targets files", () => {
 
 describe("command line", () => {
     it("maps flags to BenchOptions", () => {
-        const cmd = parseBenchCommand(["vxlan", "host-gw", "--baseline", "host-gw", "--max-overhead-pct", "10", "--repetitions", "5", "--measurements", "iperf3,latency", "--scaling-pods", "2,4", "--out", "/tmp/r"]);
+        const cmd = parseBenchCommand([
+            "vxlan",
+            "host-gw",
+            "--baseline",
+            "host-gw",
+            "--max-overhead-pct",
+            "10",
+            "--repetitions",
+            "5",
+            "--measurements",
+            "iperf3,latency",
+            "--scaling-pods",
+            "2,4",
+            "--out",
+            "/tmp/r",
+        ]);
         expect(cmd.command).toBe("run");
         expect(cmd.stacks).toEqual(["vxlan", "host-gw"]);
         expect(cmd.options).toMatchObject({ outDir: "/tmp/r", baseline: "host-gw", maxOverheadPct: 10, repetitions: 5, measurements: ["iperf3", "latency"], scalingPods: [2, 4] });

@@ -5,7 +5,18 @@
  */
 import * as path from "node:path";
 import { parseWithSchema, readJsonFile } from "../core/schema";
-import { benchStackPlaces, GroupPulumiCommand, NotLoggedInError, PulumiCliMissingError, pulumiInstallHint, pulumiTool, requirePulumiCli, StackNotFoundError, workspaceOptions, type StackPlace } from "../core/pulumi";
+import {
+    benchStackPlaces,
+    GroupPulumiCommand,
+    NotLoggedInError,
+    PulumiCliMissingError,
+    pulumiInstallHint,
+    pulumiTool,
+    requirePulumiCli,
+    StackNotFoundError,
+    workspaceOptions,
+    type StackPlace,
+} from "../core/pulumi";
 import type { Tool } from "../core/tools";
 import { UsageError } from "../core/errors";
 import { stackOutputsSchema, targetsFileSchema, type Target } from "./targets";
@@ -44,7 +55,9 @@ export async function readStackOutputs(stackName: string, source: StackSource = 
     }
     const places = benchStackPlaces(source.env ?? process.env);
     const cannotRead = (place: StackPlace, err: unknown) =>
-        new Error(`stack "${stackName}": cannot read its outputs with the Pulumi Automation API in ${place.label}: ${(err as Error).message}\nIt needs the Pulumi CLI on PATH; without it pass --targets <file.json>.`);
+        new Error(
+            `stack "${stackName}": cannot read its outputs with the Pulumi Automation API in ${place.label}: ${(err as Error).message}\nIt needs the Pulumi CLI on PATH; without it pass --targets <file.json>.`,
+        );
     // Which places hold the stack: `stack select` reads no secrets, so a second backend's
     // passphrase is never needed just to look.
     const holding: StackPlace[] = [];
@@ -62,7 +75,9 @@ export async function readStackOutputs(stackName: string, source: StackSource = 
     if (holding.length === 0) {
         if (absent.length === 1) throw new UsageError(`stack "${stackName}": not found in ${absent[0].place.label}: ${absent[0].said}`);
         const where = absent.map((a) => `${a.place.label}: ${a.said}`).join("\n  ");
-        throw new UsageError(`stack "${stackName}": not found in any place bench looks:\n  ${where}\nIf the stack is in another backend, set PULUMI_BACKEND_URL to it (\`pulumi whoami --verbose\` shows the backend you made it in).`);
+        throw new UsageError(
+            `stack "${stackName}": not found in any place bench looks:\n  ${where}\nIf the stack is in another backend, set PULUMI_BACKEND_URL to it (\`pulumi whoami --verbose\` shows the backend you made it in).`,
+        );
     }
     const read = async (place: StackPlace): Promise<OutputValues> => {
         try {
@@ -78,9 +93,7 @@ export async function readStackOutputs(stackName: string, source: StackSource = 
     for (const place of holding) outputs.push(await read(place));
     // The same state seen twice (a login that IS compare's folder) is one stack, not two.
     if (outputs.length > 1 && outputs.some((o) => JSON.stringify(o) !== JSON.stringify(outputs[0]))) {
-        throw new UsageError(
-            `stack "${stackName}" exists in ${holding.map((p) => p.label).join(" and in ")}, with different outputs: set PULUMI_BACKEND_URL to the backend of the one to measure`,
-        );
+        throw new UsageError(`stack "${stackName}" exists in ${holding.map((p) => p.label).join(" and in ")}, with different outputs: set PULUMI_BACKEND_URL to the backend of the one to measure`);
     }
     return outputs[0];
 }

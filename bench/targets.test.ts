@@ -146,7 +146,10 @@ describe("a hostile targets file", () => {
 
 describe("unknown fields in a targets file", () => {
     it.each([
-        [["extraField"], "[0].extraField: unknown field; allowed: name, platform, mode, endpoint, nodePort, frontends, nodes, podCidr, mtu, versions, kubeconfig, kubeconfigPath, sshUser, sshPrivateKey, sshPrivateKeyPath, sshPort, loadGenerator, lab"],
+        [
+            ["extraField"],
+            "[0].extraField: unknown field; allowed: name, platform, mode, endpoint, nodePort, frontends, nodes, podCidr, mtu, versions, kubeconfig, kubeconfigPath, sshUser, sshPrivateKey, sshPrivateKeyPath, sshPort, loadGenerator, lab",
+        ],
         [["lab", "bogus"], "[0].lab.bogus: unknown field; allowed: hosts, pods, loadGenerator, frontendUrls, loadBalancerUrl, cpuCgroup"],
         // Misspelt optional fields: without the strict schema these vanished and the defaults ran.
         [["sshport"], "[0].sshport: unknown field; allowed: name, platform,"],

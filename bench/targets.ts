@@ -182,7 +182,8 @@ const netnsName = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/, {
  * cgroup file system, where the lab makes its groups, reached directly or, as the lab passes
  * it, through the lab process's root (`/proc/<pid>/root/sys/fs/cgroup/…`, lab/cpuGroup.ts). */
 const cgroupDir = z.string().regex(/^(\/proc\/\d+\/root)?\/sys\/fs\/cgroup(\/(?!\.\.?(\/|$))[A-Za-z0-9_.,:@+-]+)*$/, {
-    error: (issue) => `${JSON.stringify(issue.input)} is not a cgroup folder; allowed: an absolute path under /sys/fs/cgroup or /proc/<pid>/root/sys/fs/cgroup (letters, digits, "_.,:@+-"; no "." or ".." parts)`,
+    error: (issue) =>
+        `${JSON.stringify(issue.input)} is not a cgroup folder; allowed: an absolute path under /sys/fs/cgroup or /proc/<pid>/root/sys/fs/cgroup (letters, digits, "_.,:@+-"; no "." or ".." parts)`,
 });
 
 const mtuSchema = strictObject({ node: z.number().int().positive(), pod: z.number().int().positive() });

@@ -61,8 +61,16 @@ const minutes = { kind: "number", min: 1, max: 24 * 60 } as const;
 const options = {
     modes: shared("modes", `${networkModes.join(", ")} (or "all")`),
     "operator-cidr": { type: "string", arg: "CIDR", help: "your address range, e.g. 203.0.113.7/32", value: { kind: "text" }, env: "OPERATOR_CIDR" },
-    parallel: { type: "string", arg: "N", help: `at most N simultaneous stack updates (default: all, within the account's EC2 vCPU quota; max ${compareDefaults.parallel})`, value: { kind: "integer", min: 1, max: compareDefaults.parallel } },
-    schedule: sharedWith("schedule", "concurrent (default: stacks are separate clusters, all measured at once) or round-robin (one stack at a time, order rotating)", { kind: "choice", allowed: schedules }),
+    parallel: {
+        type: "string",
+        arg: "N",
+        help: `at most N simultaneous stack updates (default: all, within the account's EC2 vCPU quota; max ${compareDefaults.parallel})`,
+        value: { kind: "integer", min: 1, max: compareDefaults.parallel },
+    },
+    schedule: sharedWith("schedule", "concurrent (default: stacks are separate clusters, all measured at once) or round-robin (one stack at a time, order rotating)", {
+        kind: "choice",
+        allowed: schedules,
+    }),
     spot: { type: "boolean", help: "every instance of every new stack on one-time Spot (a stack's instances are all Spot or all on-demand)" },
     "update-existing": { type: "boolean", help: "also run `up` (and set --operator-cidr) on stacks that existed before this run; default: measure them as they are" },
     "dry-run": shared("dry-run", "validate everything, print the plan with its cost arithmetic, create and call nothing"),
@@ -148,7 +156,9 @@ export function parseCompareArgs(argv: readonly string[], env: Readonly<Record<s
     const modes = values.modes;
 
     if (values["operator-cidr"] === undefined) {
-        throw new UsageError("--operator-cidr (or env OPERATOR_CIDR) is required: the address range allowed to reach the nodes, e.g. 203.0.113.7/32 (this command cannot detect it: no network access is assumed)");
+        throw new UsageError(
+            "--operator-cidr (or env OPERATOR_CIDR) is required: the address range allowed to reach the nodes, e.g. 203.0.113.7/32 (this command cannot detect it: no network access is assumed)",
+        );
     }
     const operatorCidrSource = sources["operator-cidr"]!;
     const operatorCidr = parseOperatorCidr(values["operator-cidr"].trim(), operatorCidrSource);

@@ -46,7 +46,7 @@ describe("the bill record", () => {
         expect(parts.nlbHours).toBe(1); // 20 min started one hour
         expect(parts.nlb).toBeCloseTo(0.0252, 10);
         expect(parts.publicIpv4).toBeCloseTo(4 * 0.005 * (20 / 60), 10); // $0.00667
-        expect(parts.ebs).toBeCloseTo(120 * 0.088 * (20 / 60) / 720, 10); // $0.00489
+        expect(parts.ebs).toBeCloseTo((120 * 0.088 * (20 / 60)) / 720, 10); // $0.00489
         expect(cost.stacks[0].usd).toBeCloseTo(0.768 + 0.0252 + 0.0066667 + 0.0048889, 6);
         expect(cost.measured).toMatchObject({ minutes: 21, instanceHours: 1 });
         expect(cost.measured.usd).toBeCloseTo(0.8047556, 6);
@@ -58,7 +58,7 @@ describe("the bill record", () => {
         const stillUp: CompareReport = { ...report, stacks: [{ ...report.stacks[0], destroyCompletedAt: undefined, finalState: "kept", leftover: true }] };
         const cost = billRecord(stillUp, plan, t0, t0 + 61 * minute);
         expect(cost.stacks[0]).toMatchObject({ stillUp: true, parts: { nlbHours: 2 } });
-        expect(cost.stacks[0].instanceHours).toBeCloseTo(3 * 61 / 60, 10);
+        expect(cost.stacks[0].instanceHours).toBeCloseTo((3 * 61) / 60, 10);
         // 3.05 instance-hours × $0.768 + 2 × $0.0252 + 4 × $0.005 × 61/60 h + 120 GiB × $0.088 ÷ 720 × 61/60 h
         expect(cost.stacks[0].usd).toBeCloseTo(2.3424 + 0.0504 + 0.0203333 + 0.0149111, 6);
     });

@@ -16,9 +16,10 @@ export const vcpuQuotaCodes: Readonly<Record<Market, string>> = { "on-demand": "
 const standardFamilies = /^[acdhimrtz]/;
 
 /** Every type a stack may use has 16 vCPUs (components/settings.ts comparisonInstanceTypes). */
-export const vcpusPerInstance: Readonly<Record<(typeof comparisonInstanceTypes)[number], number>> = Object.fromEntries(
-    comparisonInstanceTypes.map((t) => [t, 16]),
-) as Record<(typeof comparisonInstanceTypes)[number], number>;
+export const vcpusPerInstance: Readonly<Record<(typeof comparisonInstanceTypes)[number], number>> = Object.fromEntries(comparisonInstanceTypes.map((t) => [t, 16])) as Record<
+    (typeof comparisonInstanceTypes)[number],
+    number
+>;
 
 export interface VcpuQuota {
     /** Quota.Value of GetServiceQuota. */
@@ -96,9 +97,7 @@ export class AwsAccountCapacity implements AccountCapacity {
         const { EC2Client, DescribeSpotPriceHistoryCommand } = await import("@aws-sdk/client-ec2");
         const ec2 = new EC2Client({ region, ...this.clients });
         try {
-            const answer = await ec2.send(
-                new DescribeSpotPriceHistoryCommand({ InstanceTypes: [instanceType as never], ProductDescriptions: ["Linux/UNIX"], StartTime: new Date() }),
-            );
+            const answer = await ec2.send(new DescribeSpotPriceHistoryCommand({ InstanceTypes: [instanceType as never], ProductDescriptions: ["Linux/UNIX"], StartTime: new Date() }));
             const prices = (answer.SpotPriceHistory ?? []).map((p) => Number(p.SpotPrice)).filter((p) => Number.isFinite(p));
             // The stack's zone is chosen at up time: the dearest zone is the safe estimate.
             return prices.length > 0 ? Math.max(...prices) : undefined;

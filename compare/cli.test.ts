@@ -58,7 +58,9 @@ function until(condition: () => boolean, what: string, output: () => string): Pr
 const compareArgs = ["--modes", "vxlan,host-gw,calico", "--operator-cidr", "203.0.113.7/32", "--parallel", "2", "--yes"];
 
 function createdStacks(dir: string): string[] {
-    return readStandInState(dir).events.filter((e) => e.op === "create").map((e) => e.stack);
+    return readStandInState(dir)
+        .events.filter((e) => e.op === "create")
+        .map((e) => e.stack);
 }
 
 describe("npm run compare (child process, stand-in engine)", () => {
@@ -97,7 +99,10 @@ describe("npm run compare (child process, stand-in engine)", () => {
         await run.exit;
 
         const ledger = new Ledger(path.join(dir, ".compare-ledger"));
-        const leftovers = ledger.entries().map((e) => e.stack).sort();
+        const leftovers = ledger
+            .entries()
+            .map((e) => e.stack)
+            .sort();
         expect(leftovers).toEqual(createdStacks(dir).sort());
         expect(leftovers.length).toBeGreaterThan(0);
 
@@ -131,7 +136,9 @@ describe("npm run compare (child process, stand-in engine)", () => {
         cleanup.child.kill("SIGINT");
         const { code } = await cleanup.exit;
         expect(cleanup.output()).toMatch(/SIGINT: teardown is running and is not interrupted/);
-        expect(cleanup.output()).toMatch(/Cleanup: 1 destroyed, 0 never existed, 0 failed\.\nSIGINT was received during the cleanup; destroys are never interrupted, and this cleanup ran to its end\./);
+        expect(cleanup.output()).toMatch(
+            /Cleanup: 1 destroyed, 0 never existed, 0 failed\.\nSIGINT was received during the cleanup; destroys are never interrupted, and this cleanup ran to its end\./,
+        );
         expect(code, cleanup.output()).toBe(0);
         expect(new Ledger(path.join(dir, ".compare-ledger")).entries()).toEqual([]);
     });
@@ -152,7 +159,7 @@ describe("npm run compare (child process, stand-in engine)", () => {
         expect(new Ledger(path.join(dir, ".compare-ledger")).entries().map((e) => e.stack)).toEqual(["vxlan"]);
     });
 
-        it("runs a whole comparison, prints the plan and what the created stacks cost, and exits 0", async () => {
+    it("runs a whole comparison, prints the plan and what the created stacks cost, and exits 0", async () => {
         const dir = stateDir({ upMs: 100, destroyMs: 50, benchMs: 50 });
         const run = start(dir, compareArgs);
         const { code } = await run.exit;
@@ -172,12 +179,17 @@ describe("npm run compare (child process, stand-in engine)", () => {
         const run = start(dir, compareArgs, { COMPARE_TEST_WIRING: wiring });
         const { code } = await run.exit;
         expect(code, run.output()).toBe(0);
-        expect(run.output()).toMatch(/Capacity: vCPU quota L-1216C47A \(on-demand standard\): 100 vCPUs, 4 in use, 96 free; each stack needs 48: only 2 stack\(s\) fit at once, so the quota FORCES WAITING: 2 waves/);
+        expect(run.output()).toMatch(
+            /Capacity: vCPU quota L-1216C47A \(on-demand standard\): 100 vCPUs, 4 in use, 96 free; each stack needs 48: only 2 stack\(s\) fit at once, so the quota FORCES WAITING: 2 waves/,
+        );
         expect(run.output()).toMatch(/note: wave 2 of 2 \(calico\)/);
         const events = readStandInState(dir).events;
         // calico is created only after both stacks of wave 1 are removed.
         const firstCalico = events.findIndex((e) => e.stack === "calico" && e.op === "create");
-        const removedBefore = events.slice(0, firstCalico).filter((e) => e.op === "remove").map((e) => e.stack);
+        const removedBefore = events
+            .slice(0, firstCalico)
+            .filter((e) => e.op === "remove")
+            .map((e) => e.stack);
         expect(removedBefore.sort()).toEqual(["host-gw", "vxlan"]);
         expect(readStandInState(dir).stacks).toEqual([]);
     });
@@ -194,7 +206,10 @@ describe("npm run compare (child process, stand-in engine)", () => {
 
     it("without a terminal and without --yes, refuses before creating anything", async () => {
         const dir = stateDir();
-        const run = start(dir, compareArgs.filter((a) => a !== "--yes"));
+        const run = start(
+            dir,
+            compareArgs.filter((a) => a !== "--yes"),
+        );
         run.child.stdin!.end();
         const { code } = await run.exit;
         expect(code).toBe(2);

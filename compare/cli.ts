@@ -87,7 +87,10 @@ export async function pulumiWiring(env: NodeJS.ProcessEnv, options: PulumiWiring
 }
 
 function runIdNow(): string {
-    return new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+    return new Date()
+        .toISOString()
+        .replace(/[-:]/g, "")
+        .replace(/\.\d+Z$/, "Z");
 }
 
 async function cleanupCommand(args: CompareArgs, wiring: CompareWiring, ledger: Ledger): Promise<number> {
@@ -124,7 +127,10 @@ async function cleanupCommand(args: CompareArgs, wiring: CompareWiring, ledger: 
 export function exitCodeOf(report: CompareReport): number {
     if (report.interrupted) return exitCodes.interrupted;
     if (report.ok) return exitCodes.ok;
-    const onlyGate = report.benchmarks.some((b) => b.summary?.gatePassed === false) && report.benchmarks.every((b) => b.error === undefined) && report.stacks.every((r) => r.errors.length === 0 && r.finalState !== "failed");
+    const onlyGate =
+        report.benchmarks.some((b) => b.summary?.gatePassed === false) &&
+        report.benchmarks.every((b) => b.error === undefined) &&
+        report.stacks.every((r) => r.errors.length === 0 && r.finalState !== "failed");
     return onlyGate ? exitCodes.gateFailed : exitCodes.failure;
 }
 
@@ -168,9 +174,7 @@ async function compareCommand(args: CompareArgs, wiring: CompareWiring, ledger: 
 function refuseLeftovers(ledger: Ledger): void {
     const leftovers = ledger.entries();
     if (leftovers.length > 0) {
-        throw new UsageError(
-            `the ledger lists stacks from an earlier run that were not destroyed (${leftovers.map((e) => e.stack).join(", ")}): run \`npm run compare -- --cleanup\` first`,
-        );
+        throw new UsageError(`the ledger lists stacks from an earlier run that were not destroyed (${leftovers.map((e) => e.stack).join(", ")}): run \`npm run compare -- --cleanup\` first`);
     }
 }
 

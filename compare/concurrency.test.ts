@@ -210,7 +210,14 @@ describe("a quota-limited plan waits instead of failing", () => {
         const fake = standInBenchmark(engine);
         const report = await runComparison(
             { engine, ledger, runBenchmark: (targets, bench) => fake(targets, bench) },
-            options({ stacks: [{ stack: "calico", existing: true }, { stack: "vxlan", existing: false }, { stack: "host-gw", existing: false }], waveSize: 1 }),
+            options({
+                stacks: [
+                    { stack: "calico", existing: true },
+                    { stack: "vxlan", existing: false },
+                    { stack: "host-gw", existing: false },
+                ],
+                waveSize: 1,
+            }),
         );
         expect(report.ok).toBe(true);
         expect(report.benchmarks.map((b) => b.targets)).toEqual([["calico", "vxlan"], ["host-gw"]]);

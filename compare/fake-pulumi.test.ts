@@ -29,7 +29,14 @@ const dirs: string[] = [];
 afterEach(() => {
     for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(-child.pid, "SIGKILL");
     // A fake CLI that ignored everything is in its own group: end it too before removing its folder.
-    for (const dir of dirs) for (const e of readFakePulumiLog(dir)) if (e.event === "start") try { process.kill(-e.pid, "SIGKILL"); } catch { /* gone */ }
+    for (const dir of dirs)
+        for (const e of readFakePulumiLog(dir))
+            if (e.event === "start")
+                try {
+                    process.kill(-e.pid, "SIGKILL");
+                } catch {
+                    /* gone */
+                }
     for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -105,7 +112,9 @@ async function waitFor(what: string, dir: string, run: Running, check: (log: Fak
 describe("compare with a fake pulumi CLI on PATH: signals and teardown order", () => {
     it("one Ctrl-C: the CLI's up gets exactly one SIGINT, and destroy starts only after up has exited", async () => {
         const { dir, run, log, up } = await ctrlCDuringUp({});
-        const upSignals = eventsOf(log, up).filter((e) => e.event === "signal").map((e) => e.signal);
+        const upSignals = eventsOf(log, up)
+            .filter((e) => e.event === "signal")
+            .map((e) => e.signal);
         expect(upSignals, "the terminal's SIGINT must not reach the CLI; ours is sent once").toEqual(["SIGINT"]);
         const upExit = eventsOf(log, up).find((e) => e.event === "exit")!;
         const destroys = processesOf(log, "destroy");
@@ -127,7 +136,10 @@ describe("compare with a fake pulumi CLI on PATH: signals and teardown order", (
 
         const log = readFakePulumiLog(dir);
         const [destroy] = processesOf(log, "destroy");
-        expect(eventsOf(log, destroy).filter((e) => e.event === "signal"), "no signal reaches the destroy").toEqual([]);
+        expect(
+            eventsOf(log, destroy).filter((e) => e.event === "signal"),
+            "no signal reaches the destroy",
+        ).toEqual([]);
         expect(eventsOf(log, destroy).find((e) => e.event === "exit")?.code).toBe(0);
         expect(run.output()).toMatch(/teardown is running and is not interrupted/);
         expect(processesOf(log, "stack rm")).toHaveLength(1);
@@ -147,7 +159,11 @@ describe("compare with a fake pulumi CLI on PATH: signals and teardown order", (
 
         const log = readFakePulumiLog(dir);
         const [destroy] = processesOf(log, "destroy");
-        expect(eventsOf(log, destroy).filter((e) => e.event === "signal").map((e) => e.signal)).toEqual(["SIGINT"]);
+        expect(
+            eventsOf(log, destroy)
+                .filter((e) => e.event === "signal")
+                .map((e) => e.signal),
+        ).toEqual(["SIGINT"]);
         expect(run.output()).toMatch(/press Ctrl-C again within 10 s[\s\S]*abandoning teardown/);
         expect(new Ledger(path.join(dir, "run", ".compare-ledger")).entries().map((e) => e.stack)).toEqual(["vxlan"]);
         expect(processesOf(log, "stack rm")).toEqual([]);
@@ -171,7 +187,10 @@ describe("compare with a fake pulumi CLI on PATH: signals and teardown order", (
 
 describe("compare without a Pulumi CLI", () => {
     it("a run and --cleanup stop with the install hint (exit 1) and create nothing: no backend folder, no ledger", async () => {
-        for (const args of [["--modes", "vxlan", "--operator-cidr", "203.0.113.7/32", "--yes"], ["--cleanup", "--yes"]]) {
+        for (const args of [
+            ["--modes", "vxlan", "--operator-cidr", "203.0.113.7/32", "--yes"],
+            ["--cleanup", "--yes"],
+        ]) {
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "compare-no-pulumi-"));
             dirs.push(dir);
             // A PATH with node's folder only (no pulumi there), and a HOME of our own: the default

@@ -47,10 +47,7 @@ export async function runOperation<T>(limits: OperationLimits, run: (signal: Abo
     const onInterrupt = () => stop(new InterruptedError(`${limits.what} was interrupted`));
     if (limits.interrupt?.aborted) onInterrupt();
     limits.interrupt?.addEventListener("abort", onInterrupt, { once: true });
-    const timer = setTimeout(
-        () => stop(new TimeoutError(`${limits.what} timed out after ${durationText(limits.timeoutMs)} (${limits.flag})`, limits.what, limits.timeoutMs)),
-        limits.timeoutMs,
-    );
+    const timer = setTimeout(() => stop(new TimeoutError(`${limits.what} timed out after ${durationText(limits.timeoutMs)} (${limits.flag})`, limits.what, limits.timeoutMs)), limits.timeoutMs);
     const settled = run(controller.signal).then(
         (value) => ({ ok: true as const, value }),
         (error: unknown) => ({ ok: false as const, error }),
@@ -59,10 +56,7 @@ export async function runOperation<T>(limits: OperationLimits, run: (signal: Abo
         const first = await Promise.race([settled, whenStopped.then(() => undefined)]);
         const outcome = first ?? (await settleWithin(settled, limits.stopBoundMs));
         if (outcome === undefined) {
-            throw new StillRunningError(
-                `${stopReason!.message}; it was asked to stop and had not ended ${durationText(limits.stopBoundMs)} later: it may still be running`,
-                { cause: stopReason },
-            );
+            throw new StillRunningError(`${stopReason!.message}; it was asked to stop and had not ended ${durationText(limits.stopBoundMs)} later: it may still be running`, { cause: stopReason });
         }
         if (outcome.ok) {
             if (stopReason) throw stopReason;

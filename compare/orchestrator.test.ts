@@ -64,7 +64,10 @@ function ops(engine: StandInEngine, stack: string): StandInOp[] {
 /** The engine never saw a destroy start while an update of the same stack still ran. */
 function expectNoDestroyDuringUpdate(engine: StandInEngine) {
     const overlaps = engine.events.filter((e) => e.op === "destroy-during-update");
-    expect(overlaps.map((e) => `${e.stack}: ${e.detail}`), "a destroy ran alongside a live update (both write the checkpoint)").toEqual([]);
+    expect(
+        overlaps.map((e) => `${e.stack}: ${e.detail}`),
+        "a destroy ran alongside a live update (both write the checkpoint)",
+    ).toEqual([]);
 }
 
 /** Nothing this run created is left: no record in the engine, nothing in the ledger. */
@@ -287,7 +290,12 @@ describe("runComparison: interruption (Ctrl-C, SIGTERM)", () => {
         abandon.abort();
         const report = await running;
         expect(report.stacks.every((r) => r.leftover)).toBe(true);
-        expect(h.ledger.entries().map((e) => e.stack).sort()).toEqual(["calico", "vxlan"]);
+        expect(
+            h.ledger
+                .entries()
+                .map((e) => e.stack)
+                .sort(),
+        ).toEqual(["calico", "vxlan"]);
         for (const stack of ["vxlan", "calico"]) expect(ops(h.engine, stack)).toContain("destroy-failed");
         expectNoDestroyDuringUpdate(h.engine);
     });
@@ -297,7 +305,12 @@ describe("runComparison: never touches a stack it did not create", () => {
     it("measures an existing stack as it is: no config change, no up, no destroy, no ledger entry", async () => {
         const h = harness();
         h.engine.seed("calico", 7);
-        const report = await h.run({ stacks: [{ stack: "vxlan", existing: false }, { stack: "calico", existing: true }] });
+        const report = await h.run({
+            stacks: [
+                { stack: "vxlan", existing: false },
+                { stack: "calico", existing: true },
+            ],
+        });
         expect(report.ok).toBe(true);
         expect(h.benchTargets[0].map((t) => t.name).sort()).toEqual(["calico", "vxlan"]);
         // Not a single operation on someone else's stack: the stand-in logs config, up and destroy.
@@ -318,7 +331,13 @@ describe("runComparison: never touches a stack it did not create", () => {
             ledgerWrites.push(entry.stack);
             record(entry);
         };
-        const report = await h.run({ existingStacks: "update", stacks: [{ stack: "vxlan", existing: false }, { stack: "calico", existing: true }] });
+        const report = await h.run({
+            existingStacks: "update",
+            stacks: [
+                { stack: "vxlan", existing: false },
+                { stack: "calico", existing: true },
+            ],
+        });
         expect(report.ok).toBe(true);
         expect(h.benchTargets[0].map((t) => t.name).sort()).toEqual(["calico", "vxlan"]);
         expect(ledgerWrites).not.toContain("calico");
@@ -412,7 +431,12 @@ describe("--keep and --cleanup", () => {
         const report = await h.run({ keep: true, existingStacks: "update", stacks: [...newStacks(["vxlan", "host-gw"]), { stack: "calico", existing: true }] });
         expect(report.ok).toBe(true);
         expect(report.stacks.map((r) => r.finalState)).toEqual(["kept", "kept", "kept"]);
-        expect(h.ledger.entries().map((e) => e.stack).sort()).toEqual(["host-gw", "vxlan"]);
+        expect(
+            h.ledger
+                .entries()
+                .map((e) => e.stack)
+                .sort(),
+        ).toEqual(["host-gw", "vxlan"]);
         expect(h.engine.record("vxlan")?.resources).toBeGreaterThan(0);
 
         const cleanup = await cleanupLeftovers({ engine: h.engine, ledger: h.ledger }, { destroyTimeoutMs: 10_000, stopBoundMs: 2_000 });
@@ -438,7 +462,12 @@ describe("--keep and --cleanup", () => {
         // A new process: fresh engine and ledger objects reading the same files.
         const engine = new StandInEngine(stateDir);
         const ledger = new Ledger(crashed.ledger.dir);
-        expect(ledger.entries().map((e) => e.stack).sort()).toEqual(["host-gw", "vxlan"]);
+        expect(
+            ledger
+                .entries()
+                .map((e) => e.stack)
+                .sort(),
+        ).toEqual(["host-gw", "vxlan"]);
         expect(engine.record("vxlan")?.lock, "a killed update leaves its lock").toBeDefined();
         const notes: string[] = [];
         const cleanup = await cleanupLeftovers({ engine, ledger, onNote: (n) => notes.push(n) }, { destroyTimeoutMs: 10_000, stopBoundMs: 2_000 });

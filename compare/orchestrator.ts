@@ -419,9 +419,8 @@ async function destroyAndRemove(
     ledger: Ledger,
     limits: { readonly timeoutMs: number; readonly stopBoundMs: number; readonly abandon?: AbortSignal; readonly onOutput: (line: string) => void; readonly onProcess: (pid: number) => void },
 ): Promise<void> {
-    await runOperation(
-        { what: `destroy of stack ${stack}`, timeoutMs: limits.timeoutMs, flag: "--destroy-timeout", interrupt: limits.abandon, stopBoundMs: limits.stopBoundMs },
-        (signal) => handle.destroy({ signal, onOutput: limits.onOutput, onProcess: limits.onProcess }),
+    await runOperation({ what: `destroy of stack ${stack}`, timeoutMs: limits.timeoutMs, flag: "--destroy-timeout", interrupt: limits.abandon, stopBoundMs: limits.stopBoundMs }, (signal) =>
+        handle.destroy({ signal, onOutput: limits.onOutput, onProcess: limits.onProcess }),
     );
     await handle.remove();
     ledger.forget(stack);

@@ -99,13 +99,18 @@ describe("price table", () => {
             const subnets = of("aws:ec2/subnet:Subnet");
             const instances = of("aws:ec2/instance:Instance");
             // A public address per instance: asked for explicitly, or given by the subnet (EC2 API: MapPublicIpOnLaunch).
-            const withAddress = instances.filter((i) => i.inputs.associatePublicIpAddress === true || (i.inputs.associatePublicIpAddress === undefined && subnets.every((s) => s.inputs.mapPublicIpOnLaunch === true)));
+            const withAddress = instances.filter(
+                (i) => i.inputs.associatePublicIpAddress === true || (i.inputs.associatePublicIpAddress === undefined && subnets.every((s) => s.inputs.mapPublicIpOnLaunch === true)),
+            );
             const nlbs = of("aws:lb/loadBalancer:LoadBalancer");
             expect(nlbs, "one NLB per stack").toHaveLength(1);
             // An internet-facing NLB holds one public address per AZ, i.e. per subnet it is given.
             const nlbAddresses = nlbs.filter((n) => n.inputs.internal === false && n.inputs.loadBalancerType === "network").reduce((sum, n) => sum + (n.inputs.subnets as unknown[]).length, 0);
             const volumes = instances.map((i) => i.inputs.rootBlockDevice as { volumeType: string; volumeSize: number });
-            expect(volumes.every((v) => v.volumeType === "gp3"), "every root volume is gp3").toBe(true);
+            expect(
+                volumes.every((v) => v.volumeType === "gp3"),
+                "every root volume is gp3",
+            ).toBe(true);
             const rates = stackHourlyPrice("eu-west-1", "c6i.4xlarge", instances.length) as StackRates;
             expect(rates.publicIpv4).toBe(withAddress.length + nlbAddresses);
             expect(rates.ebsGiB).toBe(volumes.reduce((sum, v) => sum + v.volumeSize, 0));
@@ -121,7 +126,18 @@ describe("parseCompareArgs", () => {
 
     it("reads modes, the operator's CIDR and the defaults", () => {
         const parsed = args(base);
-        expect(parsed).toMatchObject({ command: "compare", modes: ["vxlan", "calico"], operatorCidr: "203.0.113.7/32", parallel: 20, keep: false, yes: false, schedule: "concurrent", spot: false, updateExisting: false, dryRun: false });
+        expect(parsed).toMatchObject({
+            command: "compare",
+            modes: ["vxlan", "calico"],
+            operatorCidr: "203.0.113.7/32",
+            parallel: 20,
+            keep: false,
+            yes: false,
+            schedule: "concurrent",
+            spot: false,
+            updateExisting: false,
+            dryRun: false,
+        });
         expect([parsed.upTimeoutMinutes, parsed.measureTimeoutMinutes, parsed.destroyTimeoutMinutes]).toEqual([30, 60, 20]);
     });
 
@@ -159,9 +175,7 @@ describe("parseCompareArgs", () => {
 describe("buildPlan and renderPlan", () => {
     it("reads every stack file: region, 3 × the default type (2 nodes + load generator), and which stacks exist", () => {
         const plan = buildPlan(args(["--modes", "all", "--operator-cidr", "203.0.113.7/32"]), projectDir, "file:///x", "/out", new Set(["calico"]));
-        expect(plan.stacks.map((s) => [s.stack, s.region, s.instances, s.instanceType, s.existing])).toEqual(
-            networkModes.map((m) => [m, "eu-west-1", 3, "c6i.4xlarge", m === "calico"]),
-        );
+        expect(plan.stacks.map((s) => [s.stack, s.region, s.instances, s.instanceType, s.existing])).toEqual(networkModes.map((m) => [m, "eu-west-1", 3, "c6i.4xlarge", m === "calico"]));
         const text = renderPlan(plan);
         const created = networkModes.length - 1;
         expect(text).toMatch(new RegExp(`Instances: ${created * 3} new \\(per stack: 2 k3s nodes \\+ 1 load generator\\), ${created} network load balancer\\(s\\)`));
@@ -183,7 +197,11 @@ describe("buildPlan and renderPlan", () => {
         const dir = projectWith("vxlan", "config:\n  aws:region: us-east-1\n  cni-compare:mode: vxlan\n  cni-compare:loadGenerator: false\n  cni-compare:instanceType: c7a.4xlarge\n");
         const plan = buildPlan(args(["--modes", "vxlan", "--operator-cidr", "203.0.113.7/32"]), dir, "b", "/out", new Set());
         // us-east-1: 2 × $0.82112 + NLB $0.0225 + 3 addresses × $0.005 + 80 GiB × $0.08 / 720 h.
-        expect(plan.stacks[0]).toMatchObject({ instances: 2, instanceType: "c7a.4xlarge", price: { known: true, publicIpv4: 3, ebsGiB: 80, usdPerHour: expect.closeTo(1.64224 + 0.0225 + 0.015 + 0.0088889, 6) } });
+        expect(plan.stacks[0]).toMatchObject({
+            instances: 2,
+            instanceType: "c7a.4xlarge",
+            price: { known: true, publicIpv4: 3, ebsGiB: 80, usdPerHour: expect.closeTo(1.64224 + 0.0225 + 0.015 + 0.0088889, 6) },
+        });
     });
 
     it("rejects a stack file whose mode is not the stack's, and an invalid value, before anything runs", () => {
@@ -249,7 +267,9 @@ describe("the default five-mode plan (issue #11: ≤ 20 min wall, ≤ $5 on dema
         expect(text).toMatch(/stack total = \$0\.7853/);
         expect(text).toMatch(/on demand: 5 × \$0\.7853 = ~\$3\.93/);
         expect(text).not.toMatch(/excludes EBS/);
-        expect(text).toMatch(/up of the wave's slowest stack: instances to SSH 1 min \+ k3s server and agent side by side 2 min \+ pod network \(calico\) 3 min \+ guestbook Deployments side by side 1\.5 min = 7\.5 min/);
+        expect(text).toMatch(
+            /up of the wave's slowest stack: instances to SSH 1 min \+ k3s server and agent side by side 2 min \+ pod network \(calico\) 3 min \+ guestbook Deployments side by side 1\.5 min = 7\.5 min/,
+        );
         expect(text).toMatch(/per wave: ups 7\.5 min .* = 19\.5 min/);
         expect(text).toMatch(/Timeline \(step times are ESTIMATES/);
     });

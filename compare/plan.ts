@@ -179,8 +179,7 @@ function planStack(args: CompareArgs, project: ReturnType<typeof readProject>, m
         problems.push(`stacks/Pulumi.${stack}.yaml: aws:region is not set`);
         return undefined;
     }
-    const raw = (key: SettingKey): string | undefined =>
-        key === "operatorCidr" ? args.operatorCidr : file[`${projectName}:${key}`] ?? project.defaults[key];
+    const raw = (key: SettingKey): string | undefined => (key === "operatorCidr" ? args.operatorCidr : (file[`${projectName}:${key}`] ?? project.defaults[key]));
     try {
         const settings = parseSettings(raw);
         const instances = 2 + (settings.loadGenerator ? 1 : 0);
@@ -198,7 +197,11 @@ function planStack(args: CompareArgs, project: ReturnType<typeof readProject>, m
         if (!(error instanceof ConfigError)) throw error;
         // Name where the one value from outside the stack files came from (the flag or the environment).
         const cidrSource = args.operatorCidrSource ?? "--operator-cidr";
-        problems.push(...error.problems.map((p) => (p.startsWith("operatorCidr:") ? `${cidrSource} (${projectName}:operatorCidr): ${p.slice("operatorCidr:".length).trim()}` : `stacks/Pulumi.${stack}.yaml: ${p}`)));
+        problems.push(
+            ...error.problems.map((p) =>
+                p.startsWith("operatorCidr:") ? `${cidrSource} (${projectName}:operatorCidr): ${p.slice("operatorCidr:".length).trim()}` : `stacks/Pulumi.${stack}.yaml: ${p}`,
+            ),
+        );
         return undefined;
     }
 }
@@ -214,7 +217,9 @@ function planWaves(args: CompareArgs, stacks: readonly StackPlan[], account: Pla
         throw new UsageError(`--keep: kept stacks hold their vCPUs, so the ${parallelism.waves} waves the quota needs cannot run; ${parallelism.statement}`);
     }
     if (parallelism.waves > 1 && args.baseline !== undefined) {
-        throw new UsageError(`--baseline ${args.baseline}: the quota splits the run into ${parallelism.waves} waves, each its own benchmark, so not every mode can be compared against the baseline; compare at most ${parallelism.waveSize} modes at once or raise the quota (${parallelism.statement})`);
+        throw new UsageError(
+            `--baseline ${args.baseline}: the quota splits the run into ${parallelism.waves} waves, each its own benchmark, so not every mode can be compared against the baseline; compare at most ${parallelism.waveSize} modes at once or raise the quota (${parallelism.statement})`,
+        );
     }
     return parallelism;
 }
@@ -246,7 +251,9 @@ export function repetitionSeconds(bench: MeasurementPlan): { readonly runs: numb
 }
 
 /** Waves run one after the other; in a wave: ups together, pods, measuring, destroys together. */
-export function estimateTimeline(plan: Pick<ComparePlan, "stacks" | "parallelism" | "schedule" | "bench" | "updateExisting" | "upTimeoutMinutes" | "measureTimeoutMinutes" | "destroyTimeoutMinutes">): TimelineEstimate {
+export function estimateTimeline(
+    plan: Pick<ComparePlan, "stacks" | "parallelism" | "schedule" | "bench" | "updateExisting" | "upTimeoutMinutes" | "measureTimeoutMinutes" | "destroyTimeoutMinutes">,
+): TimelineEstimate {
     const waves = Math.max(1, plan.parallelism.waves);
     // The first wave also measures the pre-existing stacks measured as they are.
     const asIs = plan.updateExisting ? 0 : plan.stacks.filter((s) => s.existing).length;
@@ -276,7 +283,11 @@ export function estimateTimeline(plan: Pick<ComparePlan, "stacks" | "parallelism
 }
 
 /** Each new stack's cost for `minutes` (prices.ts stackCost); undefined when a price is unknown. */
-export function estimateStackCosts(stacks: readonly StackPlan[], minutes: number, market: "on-demand" | "spot" = "on-demand"): { readonly stack: StackPlan; readonly rates: StackRates; readonly cost: StackCost }[] | undefined {
+export function estimateStackCosts(
+    stacks: readonly StackPlan[],
+    minutes: number,
+    market: "on-demand" | "spot" = "on-demand",
+): { readonly stack: StackPlan; readonly rates: StackRates; readonly cost: StackCost }[] | undefined {
     const costs: { stack: StackPlan; rates: StackRates; cost: StackCost }[] = [];
     for (const s of stacks.filter((x) => !x.existing)) {
         if (!s.price.known) return undefined;
@@ -329,7 +340,9 @@ function stackLines(plan: ComparePlan): string[] {
     lines.push(`Instances: ${instanceCount} new (per stack: 2 k3s nodes${plan.stacks.some((s) => s.instances > 2) ? " + 1 load generator" : ""}), ${created.length} network load balancer(s)`);
     lines.push(`Operator CIDR: ${plan.operatorCidr} (the only source admitted to SSH, the Kubernetes API and the load balancer)`);
     lines.push(`Capacity: ${plan.parallelism.statement}`);
-    lines.push(`Timeouts per stack: up ${plan.upTimeoutMinutes} min, measurement ${plan.measureTimeoutMinutes} min, destroy ${plan.destroyTimeoutMinutes} min; stacks measured ${plan.schedule === "concurrent" ? "concurrently (--schedule concurrent)" : "round-robin (--schedule round-robin)"}`);
+    lines.push(
+        `Timeouts per stack: up ${plan.upTimeoutMinutes} min, measurement ${plan.measureTimeoutMinutes} min, destroy ${plan.destroyTimeoutMinutes} min; stacks measured ${plan.schedule === "concurrent" ? "concurrently (--schedule concurrent)" : "round-robin (--schedule round-robin)"}`,
+    );
     return lines;
 }
 
@@ -341,10 +354,16 @@ function measurementLines(plan: ComparePlan, t: TimelineEstimate): string[] {
     const turns = plan.schedule === "concurrent" ? 1 : Math.min(plan.stacks.length, plan.parallelism.waveSize || 1);
     const perRepMin = (t.secondsPerRepetition * turns) / 60;
     lines.push("Measurement plan (what each default costs in wall minutes per wave; override with --repetitions, --duration, --scaling-pods):");
-    lines.push(`  runs per repetition: ${t.runsPerRepetition} (${b.cases.length} cases + ${b.scalingPods.length} scaling points), each ${b.durationSeconds} s + ${b.warmupSeconds} s warm-up + ~${runOverheadSeconds} s start-up (estimate) = ${run + runOverheadSeconds} s → ${t.secondsPerRepetition} s per repetition`);
-    lines.push(`  repetitions ${b.repetitions}: ${b.repetitions} × ${formatMinutes(perRepMin)} = ${formatMinutes(t.measure)}; one more would add ${formatMinutes(perRepMin)} and narrow every 95 % interval to ×${(tFactor(b.repetitions + 1) / tFactor(b.repetitions)).toFixed(2)}`);
+    lines.push(
+        `  runs per repetition: ${t.runsPerRepetition} (${b.cases.length} cases + ${b.scalingPods.length} scaling points), each ${b.durationSeconds} s + ${b.warmupSeconds} s warm-up + ~${runOverheadSeconds} s start-up (estimate) = ${run + runOverheadSeconds} s → ${t.secondsPerRepetition} s per repetition`,
+    );
+    lines.push(
+        `  repetitions ${b.repetitions}: ${b.repetitions} × ${formatMinutes(perRepMin)} = ${formatMinutes(t.measure)}; one more would add ${formatMinutes(perRepMin)} and narrow every 95 % interval to ×${(tFactor(b.repetitions + 1) / tFactor(b.repetitions)).toFixed(2)}`,
+    );
     lines.push(`  duration ${b.durationSeconds} s: each extra second adds ${formatMinutes((b.repetitions * t.runsPerRepetition * turns) / 60)}`);
-    lines.push(`  scaling points ${b.scalingPods.join(", ")}: ${formatMinutes((b.repetitions * b.scalingPods.length * (run + runOverheadSeconds) * turns) / 60)} (each further point +${formatMinutes((b.repetitions * (run + runOverheadSeconds) * turns) / 60)})`);
+    lines.push(
+        `  scaling points ${b.scalingPods.join(", ")}: ${formatMinutes((b.repetitions * b.scalingPods.length * (run + runOverheadSeconds) * turns) / 60)} (each further point +${formatMinutes((b.repetitions * (run + runOverheadSeconds) * turns) / 60)})`,
+    );
     const leftOut = Object.keys(casesLeftOut).filter((c) => !b.cases.includes(c));
     if (leftOut.length > 0) lines.push(`  cases left out (no information about the difference between modes; docs/compare.md): ${leftOut.join(", ")}`);
     return lines;
@@ -368,7 +387,9 @@ function costLines(plan: ComparePlan, t: TimelineEstimate): string[] {
     const lines: string[] = [];
     const costs = estimateStackCosts(plan.stacks, t.perWave)!;
     const onDemand = costs.reduce((sum, c) => sum + c.cost.total, 0);
-    lines.push(`Estimated cost (each new stack exists for its wave, ~${formatMinutes(t.perWave)}; what AWS bills by the clock: instances, NLB-hours, public IPv4 addresses, EBS; excludes data transfer, NLCUs, taxes; compare/prices.ts; prices: ${pricesAsOf}):`);
+    lines.push(
+        `Estimated cost (each new stack exists for its wave, ~${formatMinutes(t.perWave)}; what AWS bills by the clock: instances, NLB-hours, public IPv4 addresses, EBS; excludes data transfer, NLCUs, taxes; compare/prices.ts; prices: ${pricesAsOf}):`,
+    );
     // Stacks with the same rates share one worked example; each group says how many it has.
     const groups = new Map<string, typeof costs>();
     for (const c of costs) {
@@ -386,7 +407,9 @@ function costLines(plan: ComparePlan, t: TimelineEstimate): string[] {
     // Only the instances are discounted on Spot: the NLB, the addresses and the volumes are not.
     const instanceShare = costs.reduce((total, c) => total + c.cost.instances, 0);
     lines.push(spotLine(plan, t, onDemand, instanceShare));
-    lines.push(`  --modes all (${networkModes.length} modes, at this plan's per-stack price and steps, if the quota fits them at once): ~${formatMinutes(t.perWave)} wall, ~${formatUsd((onDemand / created.length) * networkModes.length)} on demand`);
+    lines.push(
+        `  --modes all (${networkModes.length} modes, at this plan's per-stack price and steps, if the quota fits them at once): ~${formatMinutes(t.perWave)} wall, ~${formatUsd((onDemand / created.length) * networkModes.length)} on demand`,
+    );
     return lines;
 }
 

@@ -48,10 +48,14 @@ export function renderRunCost(bill: BillFile): string {
     const lines = [`What the stacks this run created cost (${bill.market}; up start → destroy complete, compare/prices.ts stackCost):`];
     for (const s of bill.stacks) {
         const window = s.upStartedAt === undefined ? "never started: nothing billed" : `${s.instanceHours.toFixed(2)} instance-hours`;
-        const parts = s.parts ? ` (instances ${usd(s.parts.instances)}, NLB ${usd(s.parts.nlb)} for ${s.parts.nlbHours} started hour(s), public IPv4 ${usd(s.parts.publicIpv4)}, EBS ${usd(s.parts.ebs)})` : "";
+        const parts = s.parts
+            ? ` (instances ${usd(s.parts.instances)}, NLB ${usd(s.parts.nlb)} for ${s.parts.nlbHours} started hour(s), public IPv4 ${usd(s.parts.publicIpv4)}, EBS ${usd(s.parts.ebs)})`
+            : "";
         lines.push(`  ${s.stack.padEnd(13)} ${s.instances} × ${s.instanceType}: ${window}, ${usd(s.usd)}${parts}${s.stillUp ? " — STILL UP" : ""}`);
     }
-    lines.push(`  total: ${bill.measured.instanceHours.toFixed(2)} instance-hours, ${bill.measured.usd === undefined ? "cost unknown (no price for some region/type, or no Spot price read)" : `${usd(bill.measured.usd)} ${bill.market}`}`);
+    lines.push(
+        `  total: ${bill.measured.instanceHours.toFixed(2)} instance-hours, ${bill.measured.usd === undefined ? "cost unknown (no price for some region/type, or no Spot price read)" : `${usd(bill.measured.usd)} ${bill.market}`}`,
+    );
     return lines.join("\n");
 }
 

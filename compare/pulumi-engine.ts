@@ -32,7 +32,11 @@ export class PulumiEngine implements StackEngine {
         if (backendUrl.startsWith("file://")) {
             fs.mkdirSync(backendUrl.slice("file://".length).replace(/^~(?=\/|$)/, os.homedir()), { recursive: true });
         }
-        this.options = workspaceOptions(projectDir, backendUrl, command.withListener((event) => this.heard(event)));
+        this.options = workspaceOptions(
+            projectDir,
+            backendUrl,
+            command.withListener((event) => this.heard(event)),
+        );
         const project = readProject(projectDir);
         this.projectName = project.name;
         this.stackConfigDir = project.stackConfigDir;

@@ -76,27 +76,35 @@ export class CalicoNetwork extends pulumi.ComponentResource {
         super("cni-compare:calico:CalicoNetwork", name, {}, opts);
         const k8sOpts = { parent: this, ...args.inCluster };
 
-        this.operator = new k8s.helm.v3.Release(`${name}-operator`, {
-            chart: "tigera-operator",
-            version: args.calicoVersion,
-            repositoryOpts: { repo: tigeraChartRepo },
-            namespace: tigeraNamespace,
-            createNamespace: true,
-            values: {
-                installation: { enabled: false },
-                // Extras that would run on the measured nodes and add CPU noise to every figure.
-                apiServer: { enabled: false },
-                goldmane: { enabled: false },
-                whisker: { enabled: false },
+        this.operator = new k8s.helm.v3.Release(
+            `${name}-operator`,
+            {
+                chart: "tigera-operator",
+                version: args.calicoVersion,
+                repositoryOpts: { repo: tigeraChartRepo },
+                namespace: tigeraNamespace,
+                createNamespace: true,
+                values: {
+                    installation: { enabled: false },
+                    // Extras that would run on the measured nodes and add CPU noise to every figure.
+                    apiServer: { enabled: false },
+                    goldmane: { enabled: false },
+                    whisker: { enabled: false },
+                },
             },
-        }, { ...k8sOpts, dependsOn: args.dependsOn });
+            { ...k8sOpts, dependsOn: args.dependsOn },
+        );
 
-        this.installation = new k8s.apiextensions.CustomResource(`${name}-installation`, {
-            apiVersion: "operator.tigera.io/v1",
-            kind: "Installation",
-            metadata: { name: "default" },
-            spec: calicoInstallationSpec(args),
-        }, { ...k8sOpts, dependsOn: [this.operator] });
+        this.installation = new k8s.apiextensions.CustomResource(
+            `${name}-installation`,
+            {
+                apiVersion: "operator.tigera.io/v1",
+                kind: "Installation",
+                metadata: { name: "default" },
+                spec: calicoInstallationSpec(args),
+            },
+            { ...k8sOpts, dependsOn: [this.operator] },
+        );
 
         this.registerOutputs({});
     }

@@ -24,9 +24,7 @@ function size(prefix: number): number {
 export function parseCidr(text: string): Cidr | { readonly problem: string } {
     const match = /^([0-9.]+)\/(\d{1,2})$/.exec(text.trim());
     if (!match) {
-        return isIPv4(text.trim())
-            ? { problem: `is an address, not a range (did you mean ${text.trim()}/32?)` }
-            : { problem: "is not an IPv4 CIDR like 203.0.113.7/32" };
+        return isIPv4(text.trim()) ? { problem: `is an address, not a range (did you mean ${text.trim()}/32?)` } : { problem: "is not an IPv4 CIDR like 203.0.113.7/32" };
     }
     const [, ip, prefixText] = match;
     const prefix = Number(prefixText);

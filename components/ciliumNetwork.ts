@@ -48,11 +48,11 @@ export function ciliumValues(args: Pick<CiliumNetworkArgs, "facts" | "podCidr" |
         routingMode: cilium.routingMode,
         ...(native
             ? {
-                // Routes to the peer's pod subnet via its node IP (the nodes share one subnet),
-                // and no masquerading inside the pod range (the agent refuses to start without it).
-                autoDirectNodeRoutes: true,
-                ipv4NativeRoutingCIDR: args.podCidr,
-            }
+                  // Routes to the peer's pod subnet via its node IP (the nodes share one subnet),
+                  // and no masquerading inside the pod range (the agent refuses to start without it).
+                  autoDirectNodeRoutes: true,
+                  ipv4NativeRoutingCIDR: args.podCidr,
+              }
             : { tunnelProtocol: "vxlan" }),
         // eBPF host routing, which the mode table's "Cilium eBPF" promises, needs eBPF masquerading:
         // the 1.18 chart enables IPv4 masquerading with `bpf.masquerade` off, and the agent then logs
@@ -82,13 +82,17 @@ export class CiliumNetwork extends pulumi.ComponentResource {
 
     constructor(name: string, args: CiliumNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         super("cni-compare:cilium:CiliumNetwork", name, {}, opts);
-        this.release = new k8s.helm.v3.Release(`${name}-release`, {
-            chart: "cilium",
-            version: args.ciliumVersion,
-            repositoryOpts: { repo: ciliumChartRepo },
-            namespace: ciliumNamespace,
-            values: pulumi.output(args.apiServerHost).apply((apiServerHost) => ciliumValues({ ...args, apiServerHost })),
-        }, { parent: this, ...args.inCluster, dependsOn: args.dependsOn });
+        this.release = new k8s.helm.v3.Release(
+            `${name}-release`,
+            {
+                chart: "cilium",
+                version: args.ciliumVersion,
+                repositoryOpts: { repo: ciliumChartRepo },
+                namespace: ciliumNamespace,
+                values: pulumi.output(args.apiServerHost).apply((apiServerHost) => ciliumValues({ ...args, apiServerHost })),
+            },
+            { parent: this, ...args.inCluster, dependsOn: args.dependsOn },
+        );
         this.registerOutputs({});
     }
 }

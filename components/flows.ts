@@ -132,7 +132,13 @@ export function flowMatrix(args: FlowMatrixArgs): Flow[] {
     } else {
         flows.push(
             { name: "guestbook frontend to Redis on the other node", from: "peer-pod", to: "pod", protocol: "tcp", port: guestbookPorts.redis },
-            { name: `NodePort or NLB traffic ${serviceProxyName(args.mode)} forwards to a frontend on the other node (masqueraded to the node IP)`, from: "peer-node", to: "pod", protocol: "tcp", port: guestbookPorts.frontend },
+            {
+                name: `NodePort or NLB traffic ${serviceProxyName(args.mode)} forwards to a frontend on the other node (masqueraded to the node IP)`,
+                from: "peer-node",
+                to: "pod",
+                protocol: "tcp",
+                port: guestbookPorts.frontend,
+            },
         );
     }
     flows.push(
@@ -147,13 +153,20 @@ export function flowMatrix(args: FlowMatrixArgs): Flow[] {
 
 function sourceAddress(source: FlowSource, addresses: FlowAddresses): string {
     switch (source) {
-        case "operator": return addresses.operator;
-        case "internet": return addresses.internet;
-        case "load-balancer": return addresses.loadBalancer;
-        case "load-generator-public": return addresses.loadGeneratorPublic;
-        case "load-generator-private": return addresses.loadGeneratorPrivate;
-        case "peer-node": return addresses.peerNode;
-        case "peer-pod": return addresses.peerPod;
+        case "operator":
+            return addresses.operator;
+        case "internet":
+            return addresses.internet;
+        case "load-balancer":
+            return addresses.loadBalancer;
+        case "load-generator-public":
+            return addresses.loadGeneratorPublic;
+        case "load-generator-private":
+            return addresses.loadGeneratorPrivate;
+        case "peer-node":
+            return addresses.peerNode;
+        case "peer-pod":
+            return addresses.peerPod;
     }
 }
 
@@ -168,9 +181,7 @@ export function onTheWire(flow: Flow, mode: NetworkMode, addresses: FlowAddresse
         return { source: addresses.peerNode, protocol: outer.protocol, port, shape: `inside ${tunnel.owner} from the peer node IP` };
     }
     const source = sourceAddress(flow.from, addresses);
-    const shape = flow.to === "pod"
-        ? `unencapsulated (${routesPodIpsNatively(mode) ? "pod IPs routed natively" : "no tunnel"}), source ${flow.from}`
-        : `source ${flow.from}`;
+    const shape = flow.to === "pod" ? `unencapsulated (${routesPodIpsNatively(mode) ? "pod IPs routed natively" : "no tunnel"}), source ${flow.from}` : `source ${flow.from}`;
     return { source, protocol: flow.protocol, port: flow.port, icmpCode: flow.icmpCode, shape };
 }
 
@@ -205,20 +216,13 @@ export interface BlockedFlow {
 }
 
 /** The flows no rule admits, each with a message naming the mode, the flow and its packet. */
-export function blockedFlows(
-    mode: NetworkMode,
-    flows: readonly Flow[],
-    rules: readonly SecurityGroupRule[],
-    addresses: FlowAddresses,
-    members: readonly string[],
-): BlockedFlow[] {
+export function blockedFlows(mode: NetworkMode, flows: readonly Flow[], rules: readonly SecurityGroupRule[], addresses: FlowAddresses, members: readonly string[]): BlockedFlow[] {
     const blocked: BlockedFlow[] = [];
     for (const flow of flows) {
         const packet = onTheWire(flow, mode, addresses);
         if (rules.some((rule) => ruleAdmits(rule, packet, members))) continue;
-        const what = packet.protocol === "icmp"
-            ? `icmp type ${packet.port} code ${packet.icmpCode}`
-            : packet.port === undefined ? `IP protocol ${packet.protocol}` : `${packet.protocol} port ${packet.port}`;
+        const what =
+            packet.protocol === "icmp" ? `icmp type ${packet.port} code ${packet.icmpCode}` : packet.port === undefined ? `IP protocol ${packet.protocol}` : `${packet.protocol} port ${packet.port}`;
         blocked.push({
             flow,
             packet,

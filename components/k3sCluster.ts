@@ -5,16 +5,7 @@ import * as random from "@pulumi/random";
 import type { ModeFacts } from "./modes";
 import type { Node } from "./nodePair";
 import { sshUser } from "./nodePair";
-import {
-    k3sAgentScript,
-    k3sServerScript,
-    nodeNames,
-    nodeReadyTimeoutSeconds,
-    readHostKeyScript,
-    readKubeconfigScript,
-    runAsRoot,
-    waitForNodesScript,
-} from "./nodeScripts";
+import { k3sAgentScript, k3sServerScript, nodeNames, nodeReadyTimeoutSeconds, readHostKeyScript, readKubeconfigScript, runAsRoot, waitForNodesScript } from "./nodeScripts";
 
 /** SSH retries while an instance boots: bounded, so a host that never comes up fails `up`. */
 export const sshDialErrorLimit = 30;
@@ -30,12 +21,22 @@ export function sshConnection(host: pulumi.Input<string>, privateKey: pulumi.Inp
  * host keys, so this is trust on first use; the key is exported so that every later connection
  * (the benchmark runner) pins it.
  */
-export function recordHostKey(name: string, host: pulumi.Input<string>, instanceId: pulumi.Input<string>, privateKey: pulumi.Input<string> | undefined, parent: pulumi.Resource): pulumi.Output<string> {
-    const read = new command.remote.Command(name, {
-        connection: sshConnection(host, privateKey),
-        create: runAsRoot(readHostKeyScript),
-        triggers: [instanceId],
-    }, { parent });
+export function recordHostKey(
+    name: string,
+    host: pulumi.Input<string>,
+    instanceId: pulumi.Input<string>,
+    privateKey: pulumi.Input<string> | undefined,
+    parent: pulumi.Resource,
+): pulumi.Output<string> {
+    const read = new command.remote.Command(
+        name,
+        {
+            connection: sshConnection(host, privateKey),
+            create: runAsRoot(readHostKeyScript),
+            triggers: [instanceId],
+        },
+        { parent },
+    );
     return read.stdout.apply((line) => line.trim());
 }
 
@@ -105,45 +106,59 @@ export class K3sCluster extends pulumi.ComponentResource {
                 podCidr: args.podCidr,
             }),
         );
-        this.serverInstall = new command.remote.Command(`${name}-server-install`, {
-            connection: sshConnection(server.publicIp, args.sshPrivateKey),
-            create: serverScript.apply(runAsRoot),
-            stdin: tokenLine,
-            triggers: [server.id],
-        }, { parent: this });
-
-        const agentScript = pulumi.all([agent.privateIp, server.privateIp]).apply(([nodeIp, serverIp]) =>
-            k3sAgentScript({ k3sVersion: args.k3sVersion, nodeName: nodeNames.agent, nodeIp, serverIp, facts: args.facts }),
+        this.serverInstall = new command.remote.Command(
+            `${name}-server-install`,
+            {
+                connection: sshConnection(server.publicIp, args.sshPrivateKey),
+                create: serverScript.apply(runAsRoot),
+                stdin: tokenLine,
+                triggers: [server.id],
+            },
+            { parent: this },
         );
+
+        const agentScript = pulumi
+            .all([agent.privateIp, server.privateIp])
+            .apply(([nodeIp, serverIp]) => k3sAgentScript({ k3sVersion: args.k3sVersion, nodeName: nodeNames.agent, nodeIp, serverIp, facts: args.facts }));
         // Beside the server's install, not after it: the agent needs only the pre-shared token and
         // the server's address, and k3s's agent retries until the server answers (k3s
         // pkg/agent/config/config.go, Get: "Waiting to retrieve agent configuration; server is not
         // ready"). Serialised, its apt and k3s download added 1-2 minutes to every `up`.
-        this.agentInstall = new command.remote.Command(`${name}-agent-install`, {
-            connection: sshConnection(agent.publicIp, args.sshPrivateKey),
-            create: agentScript.apply(runAsRoot),
-            stdin: tokenLine,
-            triggers: [agent.id, server.id],
-        }, { parent: this });
-
-        // The kubeconfig holds cluster-admin credentials: never logged, secret in state.
-        const kubeconfigRead = new command.remote.Command(`${name}-kubeconfig`, {
-            connection: sshConnection(server.publicIp, args.sshPrivateKey),
-            create: runAsRoot(readKubeconfigScript),
-            logging: "none",
-            triggers: [server.id],
-        }, { parent: this, dependsOn: [this.serverInstall], additionalSecretOutputs: ["stdout"] });
-        this.kubeconfig = pulumi.secret(
-            pulumi.all([kubeconfigRead.stdout, server.publicIp]).apply(([text, publicIp]) => publicKubeconfig(text, publicIp)),
+        this.agentInstall = new command.remote.Command(
+            `${name}-agent-install`,
+            {
+                connection: sshConnection(agent.publicIp, args.sshPrivateKey),
+                create: agentScript.apply(runAsRoot),
+                stdin: tokenLine,
+                triggers: [agent.id, server.id],
+            },
+            { parent: this },
         );
 
-        this.provider = new k8s.Provider(`${name}-k8s`, {
-            kubeconfig: this.kubeconfig,
-            // When in-cluster objects are deleted without the server (a `--target` destroy, an object
-            // dropped from the program) and the nodes are already gone, drop them from state instead
-            // of failing.
-            deleteUnreachable: true,
-        }, { parent: this });
+        // The kubeconfig holds cluster-admin credentials: never logged, secret in state.
+        const kubeconfigRead = new command.remote.Command(
+            `${name}-kubeconfig`,
+            {
+                connection: sshConnection(server.publicIp, args.sshPrivateKey),
+                create: runAsRoot(readKubeconfigScript),
+                logging: "none",
+                triggers: [server.id],
+            },
+            { parent: this, dependsOn: [this.serverInstall], additionalSecretOutputs: ["stdout"] },
+        );
+        this.kubeconfig = pulumi.secret(pulumi.all([kubeconfigRead.stdout, server.publicIp]).apply(([text, publicIp]) => publicKubeconfig(text, publicIp)));
+
+        this.provider = new k8s.Provider(
+            `${name}-k8s`,
+            {
+                kubeconfig: this.kubeconfig,
+                // When in-cluster objects are deleted without the server (a `--target` destroy, an object
+                // dropped from the program) and the nodes are already gone, drop them from state instead
+                // of failing.
+                deleteUnreachable: true,
+            },
+            { parent: this },
+        );
         this.inCluster = { provider: this.provider, deletedWith: server };
         this.registerOutputs({ kubeconfig: this.kubeconfig });
     }
@@ -153,11 +168,15 @@ export class K3sCluster extends pulumi.ComponentResource {
      * (`after`): with --flannel-backend=none nodes stay NotReady until Calico runs.
      */
     public waitForReadyNodes(name: string, after: pulumi.Input<pulumi.Resource>[]): command.remote.Command {
-        return new command.remote.Command(name, {
-            connection: sshConnection(this.serverInstance.publicIp, this.sshPrivateKey),
-            create: runAsRoot(waitForNodesScript([nodeNames.server, nodeNames.agent], nodeReadyTimeoutSeconds)),
-            triggers: [this.serverInstance.id],
-        }, { parent: this, dependsOn: [this.agentInstall, ...after] });
+        return new command.remote.Command(
+            name,
+            {
+                connection: sshConnection(this.serverInstance.publicIp, this.sshPrivateKey),
+                create: runAsRoot(waitForNodesScript([nodeNames.server, nodeNames.agent], nodeReadyTimeoutSeconds)),
+                triggers: [this.serverInstance.id],
+            },
+            { parent: this, dependsOn: [this.agentInstall, ...after] },
+        );
     }
 }
 

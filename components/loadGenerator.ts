@@ -31,47 +31,67 @@ export class LoadGenerator extends pulumi.ComponentResource {
         const parent = { parent: this };
         const pair = args.nodePair;
 
-        const securityGroup = new aws.ec2.SecurityGroup(`${name}-sg`, {
-            vpcId: pair.vpc.id,
-            description: "load generator",
-            tags: { Name: `${name}-sg` },
-        }, parent);
-        new aws.vpc.SecurityGroupIngressRule(`${name}-ssh-operator`, {
-            securityGroupId: securityGroup.id,
-            description: "SSH from the operator only",
-            ipProtocol: "tcp",
-            fromPort: 22,
-            toPort: 22,
-            cidrIpv4: args.operatorCidr,
-        }, parent);
-        new aws.vpc.SecurityGroupEgressRule(`${name}-egress`, {
-            securityGroupId: securityGroup.id,
-            description: "apt, and load towards the nodes and the load balancer",
-            ipProtocol: "-1",
-            cidrIpv4: "0.0.0.0/0",
-        }, parent);
+        const securityGroup = new aws.ec2.SecurityGroup(
+            `${name}-sg`,
+            {
+                vpcId: pair.vpc.id,
+                description: "load generator",
+                tags: { Name: `${name}-sg` },
+            },
+            parent,
+        );
+        new aws.vpc.SecurityGroupIngressRule(
+            `${name}-ssh-operator`,
+            {
+                securityGroupId: securityGroup.id,
+                description: "SSH from the operator only",
+                ipProtocol: "tcp",
+                fromPort: 22,
+                toPort: 22,
+                cidrIpv4: args.operatorCidr,
+            },
+            parent,
+        );
+        new aws.vpc.SecurityGroupEgressRule(
+            `${name}-egress`,
+            {
+                securityGroupId: securityGroup.id,
+                description: "apt, and load towards the nodes and the load balancer",
+                ipProtocol: "-1",
+                cidrIpv4: "0.0.0.0/0",
+            },
+            parent,
+        );
 
-        this.instance = new aws.ec2.Instance(name, {
-            ...hardenedInstanceArgs({
-                amiId: pair.amiId,
-                instanceType: args.instanceType,
-                subnetId: pair.subnet.id,
-                placementGroup: pair.placementGroup.name,
-                keyName: pair.keyPair.keyName,
-                securityGroupIds: [securityGroup.id],
-                spot: args.spot,
-            }),
-            tags: { Name: name, role: "loadgen" },
-        }, { parent: this, dependsOn: [pair.internetRoute] });
+        this.instance = new aws.ec2.Instance(
+            name,
+            {
+                ...hardenedInstanceArgs({
+                    amiId: pair.amiId,
+                    instanceType: args.instanceType,
+                    subnetId: pair.subnet.id,
+                    placementGroup: pair.placementGroup.name,
+                    keyName: pair.keyPair.keyName,
+                    securityGroupIds: [securityGroup.id],
+                    spot: args.spot,
+                }),
+                tags: { Name: name, role: "loadgen" },
+            },
+            { parent: this, dependsOn: [pair.internetRoute] },
+        );
 
         // The nodes admit this instance's public address in their own rules (components/nodePair.ts
         // nodeIngressRules), given its address by index.ts.
         this.hostKey = recordHostKey(`${name}-host-key`, this.instance.publicIp, this.instance.id, args.sshPrivateKey, this);
-        this.toolsInstall = new command.remote.Command(`${name}-tools`, {
-            connection: sshConnection(this.instance.publicIp, args.sshPrivateKey),
-            create: runAsRoot(loadGeneratorScript()),
-            triggers: [this.instance.id],
-        }, parent);
+        this.toolsInstall = new command.remote.Command(
+            `${name}-tools`,
+            {
+                connection: sshConnection(this.instance.publicIp, args.sshPrivateKey),
+                create: runAsRoot(loadGeneratorScript()),
+                triggers: [this.instance.id],
+            },
+            parent,
+        );
 
         this.registerOutputs({ publicIp: this.instance.publicIp, privateIp: this.instance.privateIp });
     }

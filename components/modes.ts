@@ -59,9 +59,7 @@ export interface Tunnel {
  * The two baselines run one frontend per node and reach Redis at node addresses, never through
  * a Service, CoreDNS or the pod network between the nodes (docs/baselines.md).
  */
-export type GuestbookAttachment =
-    | { readonly kind: "pod-network" }
-    | { readonly kind: "host-network" | "published-ports"; readonly frontendPort: number };
+export type GuestbookAttachment = { readonly kind: "pod-network" } | { readonly kind: "host-network" | "published-ports"; readonly frontendPort: number };
 
 export interface ModeFacts {
     /** How the guestbook reaches clients and Redis; see GuestbookAttachment. */

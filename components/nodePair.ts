@@ -93,10 +93,7 @@ export class NodePair extends pulumi.ComponentResource {
     /** The first AZ (sorted, so the choice is stable) that offers the instance type. */
     private firstZoneOffering(instanceType: string): pulumi.Output<string> {
         return aws.ec2
-            .getInstanceTypeOfferingsOutput(
-                { locationType: "availability-zone", filters: [{ name: "instance-type", values: [instanceType] }] },
-                { parent: this },
-            )
+            .getInstanceTypeOfferingsOutput({ locationType: "availability-zone", filters: [{ name: "instance-type", values: [instanceType] }] }, { parent: this })
             .locations.apply((zones) => {
                 if (zones.length === 0) {
                     throw new Error(`instanceType ${instanceType} is not offered in any availability zone of this region`);
@@ -108,36 +105,52 @@ export class NodePair extends pulumi.ComponentResource {
     /** The VPC, its internet gateway and route table, and the one subnet the nodes share. */
     private network(name: string, args: NodePairArgs): Pick<NodePair, "vpc" | "subnet" | "internetRoute"> {
         const parent = { parent: this };
-        const vpc = new aws.ec2.Vpc(`${name}-vpc`, {
-            cidrBlock: args.vpcCidr,
-            enableDnsHostnames: true,
-            enableDnsSupport: true,
-            tags: { Name: name },
-        }, parent);
+        const vpc = new aws.ec2.Vpc(
+            `${name}-vpc`,
+            {
+                cidrBlock: args.vpcCidr,
+                enableDnsHostnames: true,
+                enableDnsSupport: true,
+                tags: { Name: name },
+            },
+            parent,
+        );
         const gateway = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags: { Name: name } }, parent);
-        const routes = new aws.ec2.RouteTable(`${name}-routes`, {
-            vpcId: vpc.id,
-            routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: gateway.id }],
-            tags: { Name: name },
-        }, parent);
-        const subnet = new aws.ec2.Subnet(`${name}-subnet`, {
-            vpcId: vpc.id,
-            cidrBlock: args.subnetCidr,
-            availabilityZone: this.availabilityZone,
-            mapPublicIpOnLaunch: true,
-            tags: { Name: name },
-        }, parent);
+        const routes = new aws.ec2.RouteTable(
+            `${name}-routes`,
+            {
+                vpcId: vpc.id,
+                routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: gateway.id }],
+                tags: { Name: name },
+            },
+            parent,
+        );
+        const subnet = new aws.ec2.Subnet(
+            `${name}-subnet`,
+            {
+                vpcId: vpc.id,
+                cidrBlock: args.subnetCidr,
+                availabilityZone: this.availabilityZone,
+                mapPublicIpOnLaunch: true,
+                tags: { Name: name },
+            },
+            parent,
+        );
         const internetRoute = new aws.ec2.RouteTableAssociation(`${name}-subnet-routes`, { subnetId: subnet.id, routeTableId: routes.id }, parent);
         return { vpc, subnet, internetRoute };
     }
 
     /** The nodes' security group: every rule of `nodeIngressRules`, and egress to anywhere. */
     private nodeSecurityGroup(name: string, args: NodePairArgs): aws.ec2.SecurityGroup {
-        const securityGroup = new aws.ec2.SecurityGroup(`${name}-nodes`, {
-            vpcId: this.vpc.id,
-            description: `k3s nodes, ${args.mode} pod network`,
-            tags: { Name: `${name}-nodes` },
-        }, { parent: this });
+        const securityGroup = new aws.ec2.SecurityGroup(
+            `${name}-nodes`,
+            {
+                vpcId: this.vpc.id,
+                description: `k3s nodes, ${args.mode} pod network`,
+                tags: { Name: `${name}-nodes` },
+            },
+            { parent: this },
+        );
         const loadGeneratorPublicCidr = args.loadGeneratorPublicIp === undefined ? undefined : pulumi.interpolate`${args.loadGeneratorPublicIp}/32`;
         // The load generator's rule was a child of the LoadGenerator component (`${name}-loadgen`)
         // until the rules became one list here: the alias makes `pulumi up` on an existing stack
@@ -150,22 +163,30 @@ export class NodePair extends pulumi.ComponentResource {
         );
         for (const rule of nodeIngressRules({ ...args, loadGeneratorPublicCidr })) {
             const aliases = rule.key === loadGeneratorRuleKey ? [formerLoadGeneratorRule] : undefined;
-            new aws.vpc.SecurityGroupIngressRule(`${name}-nodes-${rule.key}`, {
-                securityGroupId: securityGroup.id,
-                description: rule.why,
-                ipProtocol: rule.protocol,
-                fromPort: rule.fromPort,
-                toPort: rule.toPort,
-                cidrIpv4: rule.source === "self" ? undefined : rule.source,
-                referencedSecurityGroupId: rule.source === "self" ? securityGroup.id : undefined,
-            }, { parent: this, aliases });
+            new aws.vpc.SecurityGroupIngressRule(
+                `${name}-nodes-${rule.key}`,
+                {
+                    securityGroupId: securityGroup.id,
+                    description: rule.why,
+                    ipProtocol: rule.protocol,
+                    fromPort: rule.fromPort,
+                    toPort: rule.toPort,
+                    cidrIpv4: rule.source === "self" ? undefined : rule.source,
+                    referencedSecurityGroupId: rule.source === "self" ? securityGroup.id : undefined,
+                },
+                { parent: this, aliases },
+            );
         }
-        new aws.vpc.SecurityGroupEgressRule(`${name}-nodes-egress`, {
-            securityGroupId: securityGroup.id,
-            description: "installers, images and apt",
-            ipProtocol: "-1",
-            cidrIpv4: "0.0.0.0/0",
-        }, { parent: this });
+        new aws.vpc.SecurityGroupEgressRule(
+            `${name}-nodes-egress`,
+            {
+                securityGroupId: securityGroup.id,
+                description: "installers, images and apt",
+                ipProtocol: "-1",
+                cidrIpv4: "0.0.0.0/0",
+            },
+            { parent: this },
+        );
         return securityGroup;
     }
 
@@ -173,21 +194,25 @@ export class NodePair extends pulumi.ComponentResource {
     private launch(name: string, role: Node["role"], args: NodePairArgs): Node {
         return {
             role,
-            instance: new aws.ec2.Instance(`${name}-${role}`, {
-                ...hardenedInstanceArgs({
-                    amiId: this.amiId,
-                    instanceType: args.instanceType,
-                    subnetId: this.subnet.id,
-                    placementGroup: this.placementGroup.name,
-                    keyName: this.keyPair.keyName,
-                    securityGroupIds: [this.securityGroup.id],
-                    spot: args.spot,
-                }),
-                // Pod packets leave with pod source addresses in the native-routing modes; EC2
-                // drops them unless the check is off (FACTS.md).
-                sourceDestCheck: !routesPodIpsNatively(args.mode),
-                tags: { Name: `${name}-${role}`, role },
-            }, { parent: this, dependsOn: [this.internetRoute] }),
+            instance: new aws.ec2.Instance(
+                `${name}-${role}`,
+                {
+                    ...hardenedInstanceArgs({
+                        amiId: this.amiId,
+                        instanceType: args.instanceType,
+                        subnetId: this.subnet.id,
+                        placementGroup: this.placementGroup.name,
+                        keyName: this.keyPair.keyName,
+                        securityGroupIds: [this.securityGroup.id],
+                        spot: args.spot,
+                    }),
+                    // Pod packets leave with pod source addresses in the native-routing modes; EC2
+                    // drops them unless the check is off (FACTS.md).
+                    sourceDestCheck: !routesPodIpsNatively(args.mode),
+                    tags: { Name: `${name}-${role}`, role },
+                },
+                { parent: this, dependsOn: [this.internetRoute] },
+            ),
         };
     }
 }
@@ -235,7 +260,11 @@ export function nodeIngressRules<Address = string>(args: NodeIngressArgs<Address
         // Requests to the internet-facing NLB leave through the internet gateway, so they arrive
         // from the load generator's public address, which the NLB preserves as the client IP.
         rules.push({
-            key: loadGeneratorRuleKey, protocol: "tcp", fromPort: frontend, toPort: frontend, source: args.loadGeneratorPublicCidr,
+            key: loadGeneratorRuleKey,
+            protocol: "tcp",
+            fromPort: frontend,
+            toPort: frontend,
+            source: args.loadGeneratorPublicCidr,
             why: "guestbook frontend port from the public address of the load generator (through the NLB)",
         });
     }
@@ -268,7 +297,14 @@ export function nodeIngressRules<Address = string>(args: NodeIngressArgs<Address
         // (modes.ts serviceProxyNames), and hostNetwork pods asking CoreDNS. Encapsulated modes
         // carry both inside the tunnel port.
         rules.push(
-            { key: "snat-frontend", protocol: "tcp", fromPort: guestbookPorts.frontend, toPort: guestbookPorts.frontend, source: "self", why: `NodePort traffic ${serviceProxyName(args.mode)} masquerades to the peer node IP before forwarding it to a frontend pod here` },
+            {
+                key: "snat-frontend",
+                protocol: "tcp",
+                fromPort: guestbookPorts.frontend,
+                toPort: guestbookPorts.frontend,
+                source: "self",
+                why: `NodePort traffic ${serviceProxyName(args.mode)} masquerades to the peer node IP before forwarding it to a frontend pod here`,
+            },
             { key: "node-dns-udp", protocol: "udp", fromPort: clusterDnsPort, toPort: clusterDnsPort, source: "self", why: "DNS from hostNetwork pods on the peer node to CoreDNS here" },
             { key: "node-dns-tcp", protocol: "tcp", fromPort: clusterDnsPort, toPort: clusterDnsPort, source: "self", why: "DNS over TCP from hostNetwork pods on the peer node to CoreDNS here" },
         );

@@ -38,47 +38,61 @@ export class NodePortLoadBalancer extends pulumi.ComponentResource {
         const parent = { parent: this };
         const tls = args.certificateArn !== undefined;
 
-        this.loadBalancer = new aws.lb.LoadBalancer(`${name}-nlb`, {
-            loadBalancerType: "network",
-            internal: false,
-            subnets: [args.subnetId],
-            // One AZ, like the nodes: cross-zone hops would add latency to one mode's figures by chance.
-            enableCrossZoneLoadBalancing: false,
-        }, { parent: this, dependsOn: [args.internetRoute] });
+        this.loadBalancer = new aws.lb.LoadBalancer(
+            `${name}-nlb`,
+            {
+                loadBalancerType: "network",
+                internal: false,
+                subnets: [args.subnetId],
+                // One AZ, like the nodes: cross-zone hops would add latency to one mode's figures by chance.
+                enableCrossZoneLoadBalancing: false,
+            },
+            { parent: this, dependsOn: [args.internetRoute] },
+        );
 
         // A short name: AWS caps target group names at 32 characters, Pulumi's suffix included.
-        this.targetGroup = new aws.lb.TargetGroup(`${name}-tg`, {
-            vpcId: args.vpcId,
-            targetType: "instance",
-            protocol: "TCP",
-            port: args.frontendPort,
-            preserveClientIp: "true",
-            // Fast detection, short drain: stacks live for an experiment, not for years.
-            deregistrationDelay: 10,
-            healthCheck: {
+        this.targetGroup = new aws.lb.TargetGroup(
+            `${name}-tg`,
+            {
+                vpcId: args.vpcId,
+                targetType: "instance",
                 protocol: "TCP",
-                port: String(args.frontendPort),
-                interval: 10,
-                healthyThreshold: 2,
-                unhealthyThreshold: 2,
+                port: args.frontendPort,
+                preserveClientIp: "true",
+                // Fast detection, short drain: stacks live for an experiment, not for years.
+                deregistrationDelay: 10,
+                healthCheck: {
+                    protocol: "TCP",
+                    port: String(args.frontendPort),
+                    interval: 10,
+                    healthyThreshold: 2,
+                    unhealthyThreshold: 2,
+                },
             },
-        }, parent);
+            parent,
+        );
 
         args.instanceIds.forEach((instanceId, index) => {
-            new aws.lb.TargetGroupAttachment(`${name}-node-${index + 1}`, {
-                targetGroupArn: this.targetGroup.arn,
-                targetId: instanceId,
-                port: args.frontendPort,
-            }, parent);
+            new aws.lb.TargetGroupAttachment(
+                `${name}-node-${index + 1}`,
+                {
+                    targetGroupArn: this.targetGroup.arn,
+                    targetId: instanceId,
+                    port: args.frontendPort,
+                },
+                parent,
+            );
         });
 
-        this.listener = new aws.lb.Listener(`${name}-${tls ? "tls" : "tcp"}`, {
-            loadBalancerArn: this.loadBalancer.arn,
-            ...(tls
-                ? { protocol: "TLS", port: 443, certificateArn: args.certificateArn, sslPolicy: tlsPolicy }
-                : { protocol: "TCP", port: 80 }),
-            defaultActions: [{ type: "forward", targetGroupArn: this.targetGroup.arn }],
-        }, parent);
+        this.listener = new aws.lb.Listener(
+            `${name}-${tls ? "tls" : "tcp"}`,
+            {
+                loadBalancerArn: this.loadBalancer.arn,
+                ...(tls ? { protocol: "TLS", port: 443, certificateArn: args.certificateArn, sslPolicy: tlsPolicy } : { protocol: "TCP", port: 80 }),
+                defaultActions: [{ type: "forward", targetGroupArn: this.targetGroup.arn }],
+            },
+            parent,
+        );
 
         this.url = pulumi.interpolate`${tls ? "https" : "http"}://${this.loadBalancer.dnsName}`;
         this.registerOutputs({ url: this.url });

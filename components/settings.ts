@@ -8,15 +8,7 @@ import { firstSubnet, overlaps, parseCidr, type Cidr } from "./cidr";
 import { isNetworkMode, modeFacts, networkModes, type ModeFacts, type NetworkMode } from "./modes";
 
 /** EC2 types with exactly 16 vCPU and 32 GiB (FACTS.md; c5n.4xlarge has 42 GiB, so it is not one). */
-export const comparisonInstanceTypes = [
-    "c5.4xlarge",
-    "c5a.4xlarge",
-    "c5d.4xlarge",
-    "c6i.4xlarge",
-    "c6a.4xlarge",
-    "c7i.4xlarge",
-    "c7a.4xlarge",
-] as const;
+export const comparisonInstanceTypes = ["c5.4xlarge", "c5a.4xlarge", "c5d.4xlarge", "c6i.4xlarge", "c6a.4xlarge", "c7i.4xlarge", "c7a.4xlarge"] as const;
 
 /** k3s's default Service range: pods and the VPC must not overlap it either. */
 export const serviceCidr = "10.43.0.0/16";

@@ -51,7 +51,7 @@ describe("the CLI contract", () => {
         expect(() => integerOption("--parallel", "21", { min: 1, max: 20 })).toThrow('--parallel: "21" must be a whole number from 1 to 20');
         expect(() => numberOption("--max-overhead-pct", "-1", { min: 0, max: 1000 })).toThrow('--max-overhead-pct: "-1" must be a number from 0 to 1000');
         expect(listOption("--measurements", " http, latency ")).toEqual(["http", "latency"]);
-        expect(() => listOption("--measurements", " , ")).toThrow("--measurements: \" , \" is empty");
+        expect(() => listOption("--measurements", " , ")).toThrow('--measurements: " , " is empty');
     });
 
     it("numbers are decimal: hex, exponents, Infinity and 2.0 are refused, not read as numbers", () => {

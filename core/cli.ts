@@ -72,7 +72,12 @@ export const sharedOptions = {
     warmup: { type: "string", arg: "S", help: "discarded warm-up seconds before each run", value: { kind: "integer", min: 0, max: maxRunSeconds } },
     modes: { type: "string", arg: "LIST", help: 'comma-separated network modes, or "all"', value: { kind: "list", allowed: networkModes, all: true } },
     // The CLIs that take it narrow it to bench/results/summary.ts `schedules` (sharedWith).
-    schedule: { type: "string", arg: "HOW", help: "concurrent (targets measured at the same time; separate clusters only) or round-robin (one target at a time, order rotating)", value: { kind: "text" } },
+    schedule: {
+        type: "string",
+        arg: "HOW",
+        help: "concurrent (targets measured at the same time; separate clusters only) or round-robin (one target at a time, order rotating)",
+        value: { kind: "text" },
+    },
     cleanup: { type: "boolean", help: "remove what a crashed or killed run left behind (from the ledger), then exit" },
     yes: { type: "boolean", help: "do not ask for confirmation (required without a terminal)" },
     "dry-run": { type: "boolean", help: "validate the input and print the plan; do nothing" },
@@ -85,7 +90,11 @@ export function shared<K extends keyof typeof sharedOptions>(name: K, help?: str
 }
 
 /** The shared option `name` with a narrower value rule (e.g. the measurements a CLI knows). */
-export function sharedWith<K extends keyof typeof sharedOptions, R extends ValueRule>(name: K, help: string, value: R): Omit<(typeof sharedOptions)[K], "value" | "help"> & { readonly help: string; readonly value: R } {
+export function sharedWith<K extends keyof typeof sharedOptions, R extends ValueRule>(
+    name: K,
+    help: string,
+    value: R,
+): Omit<(typeof sharedOptions)[K], "value" | "help"> & { readonly help: string; readonly value: R } {
     return { ...sharedOptions[name], help, value };
 }
 
@@ -294,7 +303,9 @@ export function inputFile(flag: string, file: string): string {
         fs.accessSync(file, fs.constants.R_OK);
     } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        throw new UsageError(`${flag}: ${JSON.stringify(file)} ${code === "ENOENT" || code === "ENOTDIR" ? "does not exist" : code === "EACCES" ? "is not readable by this user" : (error as Error).message}`);
+        throw new UsageError(
+            `${flag}: ${JSON.stringify(file)} ${code === "ENOENT" || code === "ENOTDIR" ? "does not exist" : code === "EACCES" ? "is not readable by this user" : (error as Error).message}`,
+        );
     }
     if (!stat.isFile()) throw new UsageError(`${flag}: ${JSON.stringify(file)} is a folder, not a file`);
     return file;

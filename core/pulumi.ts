@@ -45,10 +45,7 @@ export interface StackPlace {
 export function benchStackPlaces(env: Readonly<Record<string, string | undefined>>): readonly StackPlace[] {
     const chosen = chooseBackend(env);
     if (!chosen.defaulted) return [{ url: chosen.url, label: `the backend ${chosen.url} (PULUMI_BACKEND_URL)` }];
-    return [
-        { label: "the backend of your `pulumi login` (PULUMI_BACKEND_URL is not set)" },
-        { url: chosen.url, label: `the backend ${chosen.url} (where \`npm run compare\` keeps its stacks)` },
-    ];
+    return [{ label: "the backend of your `pulumi login` (PULUMI_BACKEND_URL is not set)" }, { url: chosen.url, label: `the backend ${chosen.url} (where \`npm run compare\` keeps its stacks)` }];
 }
 
 /** The passphrase protects stack secrets (kubeconfig, SSH key) in a file backend. */
@@ -83,7 +80,11 @@ export class PulumiCommandError extends CniCompareError {
         readonly result: CommandResult,
     ) {
         // stderr only: stdout may hold secrets (`stack output --show-secrets`).
-        const said = result.stderr.split("\n").filter((l) => l.trim() !== "").slice(-6).join("\n  ");
+        const said = result.stderr
+            .split("\n")
+            .filter((l) => l.trim() !== "")
+            .slice(-6)
+            .join("\n  ");
         // The command words only (e.g. "stack select"): values (config) stay out of messages.
         const firstFlag = args.findIndex((a) => a.startsWith("-"));
         const words = (firstFlag < 0 ? args : args.slice(0, firstFlag)).slice(0, 2).join(" ");
@@ -183,14 +184,7 @@ export class GroupPulumiCommand {
         return stopBoundMs(this.schedule);
     }
 
-    async run(
-        args: string[],
-        cwd: string,
-        additionalEnv: Record<string, string>,
-        onOutput?: (data: string) => void,
-        onError?: (data: string) => void,
-        signal?: AbortSignal,
-    ): Promise<CommandResult> {
+    async run(args: string[], cwd: string, additionalEnv: Record<string, string>, onOutput?: (data: string) => void, onError?: (data: string) => void, signal?: AbortSignal): Promise<CommandResult> {
         // As cmd.js does: "all commands should be run in non-interactive mode" (no prompt can hang us).
         const argv = args.includes("--non-interactive") ? [...args] : [...args, "--non-interactive"];
         const env = { ...process.env, ...additionalEnv, PULUMI_AUTOMATION_API: "true" };
@@ -200,9 +194,9 @@ export class GroupPulumiCommand {
         let stopping: Promise<unknown> | undefined;
         const onAbort = () => {
             // Exactly one SIGINT, then our own schedule; a second abort changes nothing.
-            stopping ??= escalate(groupTarget(proc), stopSteps(this.schedule), (step) =>
-                this.onProcess?.({ pid: proc.pid, args: argv, phase: "signal", detail: step.signal }),
-            ).then((r) => (sent = r.sent));
+            stopping ??= escalate(groupTarget(proc), stopSteps(this.schedule), (step) => this.onProcess?.({ pid: proc.pid, args: argv, phase: "signal", detail: step.signal })).then(
+                (r) => (sent = r.sent),
+            );
         };
         if (signal?.aborted) onAbort();
         else signal?.addEventListener("abort", onAbort, { once: true });

@@ -35,9 +35,7 @@ export function birdConfig(t: LabTopology, node: LabNode, files: BirdFiles): str
     const peers = t.nodes.filter((p) => p.index !== node.index);
     const tunnel = tunnelDevice(t);
     // Calico's template: routes learned over BGP go out of the IPIP device, onlink via the peer.
-    const viaTunnel = tunnel
-        ? `    if ( source = RTS_BGP ) then { onlink = true; ifname = "${tunnel}"; gw = bgp_next_hop; }\n`
-        : "";
+    const viaTunnel = tunnel ? `    if ( source = RTS_BGP ) then { onlink = true; ifname = "${tunnel}"; gw = bgp_next_hop; }\n` : "";
     const mesh = peers.map(
         (peer) => `
 protocol bgp ${meshProtocolName(peer)} {

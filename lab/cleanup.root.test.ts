@@ -18,7 +18,9 @@ import { labPrefix } from "./topology";
 const isRoot = process.getuid?.() === 0;
 const projectDir = join(__dirname, "..");
 const namespacesOf = (runId: string) =>
-    execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").filter((l) => l.startsWith(`${labPrefix}-${runId}-`));
+    execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
+        .split("\n")
+        .filter((l) => l.startsWith(`${labPrefix}-${runId}-`));
 /** The run's CPU groups (lab/cpuGroup.ts), one per mode built. */
 const cpuGroupsOf = (runId: string) => {
     const root = cpuAccountingRoot();
@@ -158,12 +160,16 @@ describe.skipIf(!isRoot)("lab cleanup (root: runs the lab CLI)", () => {
     it("through tsx, as `npm run lab` starts it: Ctrl-C to the whole process group, or the relay SIGKILLed, still cleans up", async () => {
         for (const how of ["ctrl-c", "relay-killed"] as const) {
             const dir = newDir();
-            const child = spawn(join(projectDir, "node_modules/.bin/tsx"), ["test/lab/lab-entry.ts", "--modes", "host", "--measurements", "latency", "--duration", "20", "--repetitions", "1", "--out", join(dir, "results")], {
-                cwd: projectDir,
-                env: { ...process.env, LAB_TEST_LEDGER_DIR: dir },
-                stdio: ["ignore", "pipe", "pipe"],
-                detached: true, // its own process group, like a terminal's foreground job
-            });
+            const child = spawn(
+                join(projectDir, "node_modules/.bin/tsx"),
+                ["test/lab/lab-entry.ts", "--modes", "host", "--measurements", "latency", "--duration", "20", "--repetitions", "1", "--out", join(dir, "results")],
+                {
+                    cwd: projectDir,
+                    env: { ...process.env, LAB_TEST_LEDGER_DIR: dir },
+                    stdio: ["ignore", "pipe", "pipe"],
+                    detached: true, // its own process group, like a terminal's foreground job
+                },
+            );
             const lab: LabChild = { child, output: "", exit: new Promise((r) => child.once("exit", (code) => r(code))), ledgers: new Map() };
             child.stdout!.on("data", (d: Buffer) => (lab.output += d.toString()));
             child.stderr!.on("data", (d: Buffer) => (lab.output += d.toString()));
@@ -174,7 +180,11 @@ describe.skipIf(!isRoot)("lab cleanup (root: runs the lab CLI)", () => {
                 expect(await lab.exit, lab.output).toBe(130);
             } else {
                 // tsx → its child (forwards signals) → the worker in its own session.
-                const forwarder = Number(execFileSync("pgrep", ["-P", String(child.pid)], { encoding: "utf8" }).trim().split("\n")[0]);
+                const forwarder = Number(
+                    execFileSync("pgrep", ["-P", String(child.pid)], { encoding: "utf8" })
+                        .trim()
+                        .split("\n")[0],
+                );
                 process.kill(forwarder, "SIGKILL");
                 await lab.exit;
             }
@@ -229,7 +239,10 @@ describe.skipIf(!isRoot)("lab cleanup (root: runs the lab CLI)", () => {
         // Three short runs at once (one mode, one tiny measurement; ~12 s from the ledger to the
         // end alone), each SIGKILLed at its own point after its ledger exists: building, measuring
         // or removing. (Before its ledger a run has created nothing.)
-        const runs = [0, 1, 2].map((i) => ({ lab: startLab(dir, ["--modes", "host", "--measurements", "latency", "--duration", "1", "--warmup", "0", "--repetitions", "1", "--out", join(dir, `results-${i}`)]), killAfterMs: Math.round(random() * 8_000) }));
+        const runs = [0, 1, 2].map((i) => ({
+            lab: startLab(dir, ["--modes", "host", "--measurements", "latency", "--duration", "1", "--warmup", "0", "--repetitions", "1", "--out", join(dir, `results-${i}`)]),
+            killAfterMs: Math.round(random() * 8_000),
+        }));
         const schedule = `seed ${seed}, SIGKILL ${runs.map((r) => `${r.killAfterMs} ms`).join(", ")} after each run's ledger`;
         await Promise.all(
             runs.map(async (r) => {
@@ -241,7 +254,10 @@ describe.skipIf(!isRoot)("lab cleanup (root: runs the lab CLI)", () => {
         );
         const runIds = new Set(runs.map((r) => /lab: run ([0-9a-f]+);/.exec(r.lab.output)![1]));
         const leftBehind = scanLedgers(dir).entries.map((e) => e.runId);
-        expect(leftBehind.every((id) => runIds.has(id)), `${leftBehind} ⊆ ${[...runIds]}`).toBe(true);
+        expect(
+            leftBehind.every((id) => runIds.has(id)),
+            `${leftBehind} ⊆ ${[...runIds]}`,
+        ).toBe(true);
 
         const cleanup = spawnSync(process.execPath, ["--import", "tsx", "test/lab/lab-entry.ts", "--cleanup"], {
             cwd: projectDir,
@@ -253,7 +269,12 @@ describe.skipIf(!isRoot)("lab cleanup (root: runs the lab CLI)", () => {
         expect(cleanup.status, said).toBe(1);
         expect(cleanup.stderr, said).toContain(`cannot read ${corrupt}`);
         for (const id of runIds) {
-            const listed = [...runs.flatMap((r) => [...r.lab.ledgers.values()]).filter((e) => e.runId === id).flatMap((e) => e.processes)];
+            const listed = [
+                ...runs
+                    .flatMap((r) => [...r.lab.ledgers.values()])
+                    .filter((e) => e.runId === id)
+                    .flatMap((e) => e.processes),
+            ];
             expect(namespacesOf(id), `${said}\nrun ${id}: namespaces`).toEqual([]);
             expect(cpuGroupsOf(id), `${said}\nrun ${id}: CPU groups`).toEqual([]);
             expect(listed.filter(isSameProcess), `${said}\nrun ${id}: processes its ledger listed`).toEqual([]);
@@ -262,11 +283,21 @@ describe.skipIf(!isRoot)("lab cleanup (root: runs the lab CLI)", () => {
             expect(existsSync(servedDocroot(id)), `${said}\nrun ${id}: ${servedDocroot(id)}`).toBe(false);
         }
         // Left in the ledger folder: only the unreadable ledger and the results folders the runs made.
-        expect(readdirSync(dir).filter((f) => !f.startsWith("results-")).sort(), said).toEqual([`${labPrefix}-bad000.json`]);
+        expect(
+            readdirSync(dir)
+                .filter((f) => !f.startsWith("results-"))
+                .sort(),
+            said,
+        ).toEqual([`${labPrefix}-bad000.json`]);
 
         // With the corrupt file gone (a person judged it), the next cleanup has nothing to do.
         rmSync(corrupt);
-        const again = spawnSync(process.execPath, ["--import", "tsx", "test/lab/lab-entry.ts", "--cleanup"], { cwd: projectDir, env: { ...process.env, LAB_TEST_LEDGER_DIR: dir }, encoding: "utf8", timeout: 60_000 });
+        const again = spawnSync(process.execPath, ["--import", "tsx", "test/lab/lab-entry.ts", "--cleanup"], {
+            cwd: projectDir,
+            env: { ...process.env, LAB_TEST_LEDGER_DIR: dir },
+            encoding: "utf8",
+            timeout: 60_000,
+        });
         expect(again.status, `${again.stdout}${again.stderr}`).toBe(0);
         expect(again.stdout).toContain("nothing to clean up");
     });

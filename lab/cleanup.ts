@@ -25,10 +25,7 @@ export async function cleanupLeftovers(dir: string, out: CleanupOutput = console
     for (const entry of orphans) {
         const report = await cleanupEntry(dir, entry);
         report.problems.push(...(await removeCpuGroups(entry.runId)));
-        out.log(
-            `lab: run ${entry.runId} (started ${entry.startedAt}): stopped ${report.processesStopped} process(es), ` +
-                `deleted ${report.namespacesDeleted.length} namespace(s)`,
-        );
+        out.log(`lab: run ${entry.runId} (started ${entry.startedAt}): stopped ${report.processesStopped} process(es), ` + `deleted ${report.namespacesDeleted.length} namespace(s)`);
         for (const p of report.problems) out.error(`  problem: ${p}`);
         if (report.problems.length > 0) failed++;
     }

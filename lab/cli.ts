@@ -37,9 +37,17 @@ const options = {
     repetitions: shared("repetitions", `repetitions of the round-robin (default ${labProfile.repetitions})`),
     duration: shared("duration", `measured seconds per tool run (default ${labProfile.durationSeconds})`),
     warmup: shared("warmup", `discarded warm-up seconds per run (default ${labProfile.warmupSeconds})`),
-    measurements: sharedWith("measurements", `runner measurements (default ${labProfile.measurements.join(",")} with the lab's cases; naming them runs all their ordinary cases)`, { kind: "list", allowed: measurementIds }),
+    measurements: sharedWith("measurements", `runner measurements (default ${labProfile.measurements.join(",")} with the lab's cases; naming them runs all their ordinary cases)`, {
+        kind: "list",
+        allowed: measurementIds,
+    }),
     workers: { type: "string", arg: "N", help: `Apache (mod_php) processes per frontend (default ${defaultFrontendWorkers})`, value: { kind: "integer", min: 1, max: 256 } },
-    pin: { type: "string", arg: "on|off", help: `pin servers to CPU 0 and clients to CPU 1 (taskset) in iperf3 and sockperf runs (default ${labProfile.pinCpus ? "on" : "off"})`, value: { kind: "choice", allowed: ["on", "off"] } },
+    pin: {
+        type: "string",
+        arg: "on|off",
+        help: `pin servers to CPU 0 and clients to CPU 1 (taskset) in iperf3 and sockperf runs (default ${labProfile.pinCpus ? "on" : "off"})`,
+        value: { kind: "choice", allowed: ["on", "off"] },
+    },
     verify: { type: "boolean", help: "build each mode, show the evidence (capture, BGP, MTU), measure nothing" },
     cleanup: shared("cleanup", "remove what crashed or killed lab runs left behind, then exit"),
     help: shared("help"),
@@ -205,9 +213,7 @@ async function measureModes(lab: Lab, command: LabCommand, built: readonly Built
     );
     // After an interrupt the runner gets a few seconds to stop its tools and write partial
     // results; a tool it still waits for then ends when the lab removes its namespaces.
-    const stalled = new Promise<"stalled">((resolve) =>
-        interrupts.signal.addEventListener("abort", () => setTimeout(() => resolve("stalled"), abortGraceMs).unref(), { once: true }),
-    );
+    const stalled = new Promise<"stalled">((resolve) => interrupts.signal.addEventListener("abort", () => setTimeout(() => resolve("stalled"), abortGraceMs).unref(), { once: true }));
     const summary = await Promise.race([bench, stalled]);
     if (summary === "stalled") {
         console.error(`lab: the runner is still stopping after ${abortGraceMs / 1000} s; removing the lab under it`);

@@ -19,8 +19,16 @@ import { labPrefix } from "./topology";
 import { birdProtocols, birdRoutes, captureOnUnderlay, crossNodePair, fullSizePayload, interfaceMtu, ping, underlayCaptureFilter } from "./verify";
 
 const isRoot = process.getuid?.() === 0;
-const hostLinks = () => execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" }).split("\n").map((l) => l.split(":")[1]?.trim()).filter(Boolean).sort();
-const labNamespaces = (runId: string) => execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").filter((l) => l.startsWith(`${labPrefix}-${runId}-`));
+const hostLinks = () =>
+    execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" })
+        .split("\n")
+        .map((l) => l.split(":")[1]?.trim())
+        .filter(Boolean)
+        .sort();
+const labNamespaces = (runId: string) =>
+    execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
+        .split("\n")
+        .filter((l) => l.startsWith(`${labPrefix}-${runId}-`));
 
 describe.skipIf(!isRoot)("lab datapaths (root: builds network namespaces)", () => {
     let ledgerDir: string;
@@ -150,8 +158,7 @@ describe.skipIf(!isRoot)("lab datapaths (root: builds network namespaces)", () =
             } else {
                 // Native routing: the pod addresses are the outer addresses, no tunnel header.
                 expect(first).toContain(`IP ${from.ip} > ${to.ip}: ICMP echo request`);
-                const tunnels = await captureOnUnderlay(b.topology, lab.ledger.runDir, "udp port 8472 or udp port 4789 or ip proto 4",
-                    () => ping(from.netns, to.ip, { count: 2 }), 1, 2);
+                const tunnels = await captureOnUnderlay(b.topology, lab.ledger.runDir, "udp port 8472 or udp port 4789 or ip proto 4", () => ping(from.netns, to.ip, { count: 2 }), 1, 2);
                 expect(tunnels.packets, `no encapsulated packets expected:\n${tunnels.text}`).toBe(0);
             }
         });
@@ -159,7 +166,10 @@ describe.skipIf(!isRoot)("lab datapaths (root: builds network namespaces)", () =
         if (isClusterMode(mode) && modeFacts[mode].bgp) {
             withMode("BIRD sessions are Established and each node learned the other's pod subnet", async (b) => {
                 const [n1, n2] = b.topology.nodes;
-                for (const [i, node, peer] of [[0, n1, n2], [1, n2, n1]] as const) {
+                for (const [i, node, peer] of [
+                    [0, n1, n2],
+                    [1, n2, n1],
+                ] as const) {
                     const protocols = await birdProtocols(b.bird[i].socket);
                     expect(protocols).toMatch(new RegExp(`^${meshProtocolName(peer)}\\s+BGP\\s+---\\s+up\\s+\\S+\\s+Established`, "m"));
                     const routes = await birdRoutes(node.netns);

@@ -46,10 +46,7 @@ export function tunnelAddress(node: LabNode): string {
 /** The underlay: one bridge (the "VPC subnet") with the nodes and the load generator on it, MTU 9001. */
 export function underlaySteps(t: LabTopology): Step[] {
     const { netns, bridge } = t.underlay;
-    const members = [
-        ...t.nodes.map((n) => ({ port: n.name, netns: n.netns, ip: n.ip })),
-        { port: "loadgen", netns: t.loadGenerator.netns, ip: t.loadGenerator.ip },
-    ];
+    const members = [...t.nodes.map((n) => ({ port: n.name, netns: n.netns, ip: n.ip })), { port: "loadgen", netns: t.loadGenerator.netns, ip: t.loadGenerator.ip }];
     return [
         ip(netns, "link", "set", "lo", "up"),
         ip(netns, "link", "add", bridge, "mtu", String(t.mtu.node), "type", "bridge"),
@@ -149,8 +146,27 @@ export function podSteps(t: LabTopology): Step[] {
 function vxlanSteps(t: LabTopology, tunnel: Tunnel): Step[] {
     const device = tunnel.device;
     return t.nodes.flatMap((node) => [
-        ip(node.netns, "link", "add", device, "address", vtepMac(node), "mtu", String(t.mtu.node - tunnel.overhead),
-            "type", "vxlan", "id", String(tunnel.vni), "local", node.ip, "dev", "eth0", "dstport", String(tunnel.port), "nolearning"),
+        ip(
+            node.netns,
+            "link",
+            "add",
+            device,
+            "address",
+            vtepMac(node),
+            "mtu",
+            String(t.mtu.node - tunnel.overhead),
+            "type",
+            "vxlan",
+            "id",
+            String(tunnel.vni),
+            "local",
+            node.ip,
+            "dev",
+            "eth0",
+            "dstport",
+            String(tunnel.port),
+            "nolearning",
+        ),
         ip(node.netns, "addr", "add", `${tunnelAddress(node)}/32`, "dev", device),
         ip(node.netns, "link", "set", device, "up"),
         ...t.nodes
@@ -222,9 +238,7 @@ export function crossNodeSteps(t: LabTopology): Step[] {
     if (tunnel?.kind === "wireguard") return wireguardSteps(t, tunnel);
     if (modeFacts[t.mode].bgp) return []; // calico without encapsulation: BIRD installs the routes
     // flannel host-gw: the peer's pod subnet via the peer's node address (needs L2 adjacency).
-    return t.nodes.flatMap((node) =>
-        t.nodes.filter((peer) => peer.index !== node.index).map((peer) => ip(node.netns, "route", "add", peer.podSubnet, "via", peer.ip, "dev", "eth0")),
-    );
+    return t.nodes.flatMap((node) => t.nodes.filter((peer) => peer.index !== node.index).map((peer) => ip(node.netns, "route", "add", peer.podSubnet, "via", peer.ip, "dev", "eth0")));
 }
 
 /** The mark kube-proxy uses to flag NodePort traffic for masquerading (KUBE-MARK-MASQ). */
@@ -264,7 +278,11 @@ function nodePortRules(t: LabTopology, node: LabNode): Step[] {
  */
 function publishedPortRules(t: LabTopology, node: LabNode): Step[] {
     const containers = podsOf(t, node);
-    const published: { protocol: "tcp" | "udp"; hostPort: number; to: string }[] = containers.map((c) => ({ protocol: "tcp", hostPort: c.role === "frontend" ? t.servicePort : c.port, to: `${c.ip}:${c.port}` }));
+    const published: { protocol: "tcp" | "udp"; hostPort: number; to: string }[] = containers.map((c) => ({
+        protocol: "tcp",
+        hostPort: c.role === "frontend" ? t.servicePort : c.port,
+        to: `${c.ip}:${c.port}`,
+    }));
     // The runner's iperf3 and sockperf servers run in the frontend container and are reached at the
     // node's address, as the paper measured bridge cross-host: `docker run -p 5201:5201 -p 5201:5201/udp -p 11111:11111`.
     const frontend = containers.find((c) => c.role === "frontend");
@@ -319,4 +337,3 @@ export function expectedBgpRoutes(t: LabTopology, node: LabNode): string[] {
     if (!isClusterMode(t.mode) || !modeFacts[t.mode].bgp) return [];
     return t.nodes.filter((p) => p.index !== node.index).map((p) => p.podSubnet);
 }
-

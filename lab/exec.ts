@@ -53,14 +53,7 @@ export interface Daemon {
  * reaches only the lab, which then stops it deliberately), output appended to `logFile`.
  * `ip netns exec` execs the program, so the recorded pid is the daemon's own.
  */
-export function startDaemon(
-    ledger: Ledger,
-    netns: string,
-    argv: readonly string[],
-    what: string,
-    logFile: string,
-    env: Record<string, string> = {},
-): Daemon {
+export function startDaemon(ledger: Ledger, netns: string, argv: readonly string[], what: string, logFile: string, env: Record<string, string> = {}): Daemon {
     const fd = openSync(logFile, "a");
     try {
         const [program, ...args] = inNamespace(netns, argv);
@@ -93,13 +86,7 @@ export function logTail(file: string, lines = 5): string {
  * Polls `check` until it returns true, at most `timeoutMs` (core/wait.ts pollUntil). Fails with
  * `what` and the last observation when it never does, or as soon as one of `daemons` exits.
  */
-export async function waitFor(
-    what: string,
-    check: () => Promise<boolean | string>,
-    timeoutMs: number,
-    daemons: readonly Daemon[] = [],
-    intervalMs = 200,
-): Promise<void> {
+export async function waitFor(what: string, check: () => Promise<boolean | string>, timeoutMs: number, daemons: readonly Daemon[] = [], intervalMs = 200): Promise<void> {
     const dead: { d?: Daemon; code?: number | null } = {};
     for (const d of daemons) void d.exited.then((code) => Object.assign(dead, { d, code }));
     await pollUntil(

@@ -41,10 +41,7 @@ describe.skipIf(!isRoot)("lab guestbook under load (root)", () => {
         const url = built.target.lab!.frontendUrls[0] + guestbookReadPath();
         // wrk(1) prints "Socket errors: connect N, read N, write N, timeout N" and "Non-2xx or 3xx
         // responses: N" only when there are any (wrk src/wrk.c, print_stats_…): their absence is zero.
-        const r = await runCommand(
-            inNamespace(built.topology.loadGenerator.netns, ["timeout", "15", "wrk", "-t", "2", "-c", String(labHttpConnections), "-d", "2s", "--timeout", "5s", url]),
-            20_000,
-        );
+        const r = await runCommand(inNamespace(built.topology.loadGenerator.netns, ["timeout", "15", "wrk", "-t", "2", "-c", String(labHttpConnections), "-d", "2s", "--timeout", "5s", url]), 20_000);
         expect(r.code, r.stderr).toBe(0);
         const requests = Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? 0);
         expect(requests, r.stdout).toBeGreaterThan(200);

@@ -114,15 +114,23 @@ export function apacheConfig(t: LabTopology, w: LabWorkload, runDir: string, wor
 function redisArgv(w: LabWorkload, dir: string, replicaOf?: { ip: string; port: number }): string[] {
     return [
         "redis-server",
-        "--bind", w.ip,
-        "--port", String(w.port),
-        "--protected-mode", "no",
-        "--save", "",
-        "--appendonly", "no",
-        "--daemonize", "no",
-        "--dir", dir,
+        "--bind",
+        w.ip,
+        "--port",
+        String(w.port),
+        "--protected-mode",
+        "no",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--dir",
+        dir,
         // Redis 7 waits 5 s for more replicas before a diskless full sync; there is one follower.
-        "--repl-diskless-sync-delay", "0",
+        "--repl-diskless-sync-delay",
+        "0",
         ...(replicaOf ? ["--replicaof", replicaOf.ip, String(replicaOf.port)] : []),
     ];
 }

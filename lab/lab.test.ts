@@ -78,8 +78,7 @@ describe("lab datapath plans", () => {
     it.each(labModes.filter((m) => !awsOnlyReason(m)).map((m) => [m]))("%s: every command names one of the run's namespaces (nothing touches the host)", (mode) => {
         for (const step of datapathSteps(labTopology(mode, runId))) {
             const [tool, flag, ns, ...rest] = step.argv;
-            const scoped =
-                (tool === "ip" && flag === "-n") || (tool === "bridge" && flag === "-n") || (tool === "ip" && flag === "netns" && ns === "exec");
+            const scoped = (tool === "ip" && flag === "-n") || (tool === "bridge" && flag === "-n") || (tool === "ip" && flag === "netns" && ns === "exec");
             expect(scoped, line(step)).toBe(true);
             const name = tool === "ip" && flag === "netns" ? rest[0] : ns;
             expect(name.startsWith(`cnilab-${runId}-${mode}-`), line(step)).toBe(true);
@@ -90,9 +89,7 @@ describe("lab datapath plans", () => {
         const { vni, port } = modeFacts.vxlan.tunnel!;
         const p = plan("vxlan");
         const n1 = `cnilab-${runId}-vxlan-node1`;
-        expect(p).toContain(
-            `ip -n ${n1} link add flannel.1 address 0e:00:0a:2a:00:00 mtu 8951 type vxlan id ${vni} local 10.0.0.11 dev eth0 dstport ${port} nolearning`,
-        );
+        expect(p).toContain(`ip -n ${n1} link add flannel.1 address 0e:00:0a:2a:00:00 mtu 8951 type vxlan id ${vni} local 10.0.0.11 dev eth0 dstport ${port} nolearning`);
         expect(p).toContain(`ip -n ${n1} addr add 10.42.0.0/32 dev flannel.1`);
         expect(p).toContain(`ip -n ${n1} route add 10.42.1.0/24 via 10.42.1.0 dev flannel.1 onlink`);
         expect(p).toContain(`ip -n ${n1} neigh add 10.42.1.0 lladdr 0e:00:0a:2a:01:00 dev flannel.1 nud permanent`);
@@ -127,7 +124,9 @@ describe("lab datapath plans", () => {
     });
 
     it("cluster modes: a kube-proxy-style NodePort on every node, half the connections to each frontend, masqueraded", () => {
-        const rules = serviceSteps(labTopology("host-gw", runId)).map(line).filter((l) => l.includes("node1 "));
+        const rules = serviceSteps(labTopology("host-gw", runId))
+            .map(line)
+            .filter((l) => l.includes("node1 "));
         const ipt = (rest: string) => `ip netns exec cnilab-${runId}-host-gw-node1 iptables -w 5 -t nat ${rest}`;
         expect(rules).toEqual([
             ipt("-N LAB-NODEPORT"),
@@ -340,44 +339,44 @@ describe("lab guestbook", () => {
         expect(procs[1].argv.join(" ")).toContain("--replicaof 10.0.0.11 6379");
     });
 
-    it.skipIf(!hasBinary("php") || !hasBinary("redis-server"))(
-        "guestbook.php speaks the upstream API on loopback: set → Updated, get → the value, JSON-escaped",
-        async () => {
-            const port = await freeLoopbackPort();
-            const redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-            const redisAnswers = () => spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).stdout?.trim() === "PONG";
-            for (let i = 0; i < 100 && !redisAnswers(); i++) await new Promise((r) => setTimeout(r, 100));
-            expect(redisAnswers(), `redis-server on 127.0.0.1:${port} did not answer within 10 s`).toBe(true);
-            const env = {
-                ...process.env,
-                REDIS_LEADER_SERVICE_HOST: "127.0.0.1",
-                REDIS_LEADER_SERVICE_PORT: String(port),
-                REDIS_FOLLOWER_SERVICE_HOST: "127.0.0.1",
-                REDIS_FOLLOWER_SERVICE_PORT: String(port),
-            };
-            // Its own process group: PHP's workers outlive their parent, so the whole group is stopped.
-            const phpPort = await freeLoopbackPort();
-            // PHP's built-in server only hosts the script here; the lab serves it with Apache (guestbook.root.test.ts).
-            const php = spawn("php", ["-q", "-S", `127.0.0.1:${phpPort}`, "-t", frontendDocroot], { env, stdio: "ignore", detached: true });
-            try {
-                const base = `http://127.0.0.1:${phpPort}/guestbook.php`;
-                let ready = false;
-                for (let i = 0; i < 50 && !ready; i++) {
-                    // Ready means PHP answers and reaches Redis (an error body also comes with 200).
-                    ready = await fetch(`${base}?cmd=get&key=guestbook`).then(async (r) => r.ok && !(await r.text()).includes("error"), () => false);
-                    if (!ready) await new Promise((r) => setTimeout(r, 100));
-                }
-                const set = await (await fetch(`${base}?cmd=set&key=guestbook&value=${encodeURIComponent('a,"b"')}`)).text();
-                expect(set).toBe('{"message": "Updated"}');
-                const get = await (await fetch(`${base}?cmd=get&key=guestbook`)).text();
-                expect(get).toBe('{"data": "a,\\"b\\""}');
-                expect(JSON.parse(get)).toEqual({ data: 'a,"b"' });
-            } finally {
-                process.kill(-php.pid!, "SIGTERM");
-                redis.kill("SIGTERM");
+    it.skipIf(!hasBinary("php") || !hasBinary("redis-server"))("guestbook.php speaks the upstream API on loopback: set → Updated, get → the value, JSON-escaped", async () => {
+        const port = await freeLoopbackPort();
+        const redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+        const redisAnswers = () => spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).stdout?.trim() === "PONG";
+        for (let i = 0; i < 100 && !redisAnswers(); i++) await new Promise((r) => setTimeout(r, 100));
+        expect(redisAnswers(), `redis-server on 127.0.0.1:${port} did not answer within 10 s`).toBe(true);
+        const env = {
+            ...process.env,
+            REDIS_LEADER_SERVICE_HOST: "127.0.0.1",
+            REDIS_LEADER_SERVICE_PORT: String(port),
+            REDIS_FOLLOWER_SERVICE_HOST: "127.0.0.1",
+            REDIS_FOLLOWER_SERVICE_PORT: String(port),
+        };
+        // Its own process group: PHP's workers outlive their parent, so the whole group is stopped.
+        const phpPort = await freeLoopbackPort();
+        // PHP's built-in server only hosts the script here; the lab serves it with Apache (guestbook.root.test.ts).
+        const php = spawn("php", ["-q", "-S", `127.0.0.1:${phpPort}`, "-t", frontendDocroot], { env, stdio: "ignore", detached: true });
+        try {
+            const base = `http://127.0.0.1:${phpPort}/guestbook.php`;
+            let ready = false;
+            for (let i = 0; i < 50 && !ready; i++) {
+                // Ready means PHP answers and reaches Redis (an error body also comes with 200).
+                ready = await fetch(`${base}?cmd=get&key=guestbook`).then(
+                    async (r) => r.ok && !(await r.text()).includes("error"),
+                    () => false,
+                );
+                if (!ready) await new Promise((r) => setTimeout(r, 100));
             }
-        },
-    );
+            const set = await (await fetch(`${base}?cmd=set&key=guestbook&value=${encodeURIComponent('a,"b"')}`)).text();
+            expect(set).toBe('{"message": "Updated"}');
+            const get = await (await fetch(`${base}?cmd=get&key=guestbook`)).text();
+            expect(get).toBe('{"data": "a,\\"b\\""}');
+            expect(JSON.parse(get)).toEqual({ data: 'a,"b"' });
+        } finally {
+            process.kill(-php.pid!, "SIGTERM");
+            redis.kill("SIGTERM");
+        }
+    });
 });
 
 describe("lab target for the runner", () => {
@@ -428,7 +427,9 @@ describe("lab command line", () => {
     it("--modes takes a list or all, and names the bad value and the allowed ones", () => {
         expect(parseLabCommand(["--modes", "vxlan, calico"]).modes).toEqual(["vxlan", "calico"]);
         expect(parseLabCommand(["--modes", "all"]).modes).toEqual([...labModes]);
-        expect(() => parseLabCommand(["--modes", "vxlan,flannel"])).toThrow('--modes: "flannel" is not allowed; use all, or a comma-separated list of vxlan, host-gw, wireguard, calico, calico-ipip, calico-vxlan, cilium, cilium-native, host, bridge');
+        expect(() => parseLabCommand(["--modes", "vxlan,flannel"])).toThrow(
+            '--modes: "flannel" is not allowed; use all, or a comma-separated list of vxlan, host-gw, wireguard, calico, calico-ipip, calico-vxlan, cilium, cilium-native, host, bridge',
+        );
         expect(() => parseLabCommand(["--modes", "host,host"])).toThrow('--modes: "host" is listed twice');
         // Named on its own, a mode the lab never builds is refused now; "all" skips it with the reason.
         expect(() => parseLabCommand(["--modes", "vxlan,cilium"])).toThrow(/^--modes: cilium: AWS only: Cilium's datapath/);

@@ -193,12 +193,7 @@ export interface CleanupReport {
  * namespaces (they are the lab's own), then deletes the namespaces, which takes their links,
  * routes and iptables rules with them. Namespaces not named `cnilab-<run>-…` are never touched.
  */
-export async function removeResources(
-    runId: string,
-    namespaces: readonly string[],
-    processes: readonly LedgerProcess[],
-    graceMs = 1500,
-): Promise<CleanupReport> {
+export async function removeResources(runId: string, namespaces: readonly string[], processes: readonly LedgerProcess[], graceMs = 1500): Promise<CleanupReport> {
     const problems: string[] = [];
     const own = namespaces.filter((n) => n.startsWith(`${labPrefix}-${runId}-`));
     // Everything to stop: the listed daemons and whatever else still runs inside the namespaces

@@ -62,10 +62,7 @@ function attachmentOf(mode: NetworkMode): PodAttachment {
 }
 
 export const labModeFacts: Readonly<Record<LabMode, LabModeFacts>> = Object.fromEntries(
-    labModes.map((mode) => [
-        mode,
-        { mode, description: modeFacts[mode].description, attachment: attachmentOf(mode), servicePort: frontendPortOnNodes(mode, labNodePort) },
-    ]),
+    labModes.map((mode) => [mode, { mode, description: modeFacts[mode].description, attachment: attachmentOf(mode), servicePort: frontendPortOnNodes(mode, labNodePort) }]),
 ) as Record<LabMode, LabModeFacts>;
 
 /** Why the lab never builds a mode, whatever the kernel: Cilium's datapath is not a set of

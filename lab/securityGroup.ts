@@ -80,11 +80,7 @@ export function securityGroupRuleSteps(t: LabTopology, node: LabNode, rules: rea
 
 /** The filter on every node: every lab mode is a stack mode with a security group. */
 export function securityGroupSteps(t: LabTopology, rules: readonly SecurityGroupRule[] = asSecurityGroupRules(labSecurityGroupRules(t))): Step[] {
-    return t.nodes.flatMap((node) => [
-        iptables(node, "-N", securityGroupChain),
-        iptables(node, "-A", "PREROUTING", "-i", "eth0", "-j", securityGroupChain),
-        ...securityGroupRuleSteps(t, node, rules),
-    ]);
+    return t.nodes.flatMap((node) => [iptables(node, "-N", securityGroupChain), iptables(node, "-A", "PREROUTING", "-i", "eth0", "-j", securityGroupChain), ...securityGroupRuleSteps(t, node, rules)]);
 }
 
 /** Flows the lab cannot send in this topology, with the reason. */
@@ -141,7 +137,10 @@ export function probeArgv(t: LabTopology, flow: Flow, receiver: LabNode, seconds
 /** The receiver's default-drop counter: `iptables -nvxL` output of the chain in, packets of new
  * flows no rule admitted out (the last DROP line; the invalid-state line before it is not counted). */
 export function droppedPackets(listing: string): number {
-    const drop = listing.split("\n").filter((line) => /\sDROP\s/.test(line)).at(-1);
+    const drop = listing
+        .split("\n")
+        .filter((line) => /\sDROP\s/.test(line))
+        .at(-1);
     if (!drop) throw new Error(`no DROP rule in ${securityGroupChain}:\n${listing}`);
     return Number(drop.trim().split(/\s+/)[0]);
 }

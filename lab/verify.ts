@@ -43,18 +43,9 @@ export interface Capture {
  * Captures on the underlay port of node 1 (in the underlay namespace, where frames are still
  * encapsulated), bounded by packet count and time, while `traffic` runs; returns the decoded pcap.
  */
-export async function captureOnUnderlay(
-    t: LabTopology,
-    runDir: string,
-    filter: string,
-    traffic: () => Promise<unknown>,
-    count = 2,
-    timeoutSeconds = 6,
-): Promise<Capture> {
+export async function captureOnUnderlay(t: LabTopology, runDir: string, filter: string, traffic: () => Promise<unknown>, count = 2, timeoutSeconds = 6): Promise<Capture> {
     const pcap = `${runDir}/${t.mode}-underlay-${Date.now()}.pcap`;
-    const [program, ...args] = inNamespace(t.underlay.netns, [
-        "timeout", String(timeoutSeconds), "tcpdump", "-i", t.nodes[0].name, "-nn", "-U", "-c", String(count), "-w", pcap, filter,
-    ]);
+    const [program, ...args] = inNamespace(t.underlay.netns, ["timeout", String(timeoutSeconds), "tcpdump", "-i", t.nodes[0].name, "-nn", "-U", "-c", String(count), "-w", pcap, filter]);
     const dump = spawn(program, args, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     const exited = new Promise<void>((resolve) => dump.once("exit", () => resolve()));
@@ -88,7 +79,14 @@ export interface PingResult {
 /** `ping` from one namespace to an address: `size` bytes of payload, DF set when `dontFragment`. */
 export async function ping(netns: string, ip: string, options: { count?: number; size?: number; dontFragment?: boolean } = {}): Promise<PingResult> {
     const argv = [
-        "ping", "-n", "-c", String(options.count ?? 2), "-i", "0.2", "-W", "1",
+        "ping",
+        "-n",
+        "-c",
+        String(options.count ?? 2),
+        "-i",
+        "0.2",
+        "-W",
+        "1",
         ...(options.size !== undefined ? ["-s", String(options.size)] : []),
         ...(options.dontFragment ? ["-M", "do"] : []),
         ip,

@@ -24,9 +24,7 @@ export function runAsWorker(script: string, argv: readonly string[]): Promise<nu
     };
     process.on("SIGINT", forward);
     process.on("SIGTERM", forward);
-    return new Promise((resolve) =>
-        worker.once("exit", (code, signal) => resolve(code ?? (signal === "SIGTERM" ? 143 : 130))),
-    );
+    return new Promise((resolve) => worker.once("exit", (code, signal) => resolve(code ?? (signal === "SIGTERM" ? 143 : 130))));
 }
 
 /** Set in the worker's environment to the pid of the process that forwards signals to it. */
@@ -44,7 +42,6 @@ export function watchForwarder(): void {
     }, 1000);
     timer.unref();
 }
-
 
 /** The tsx CLI starts its child with its preflight script (which reports signals to the parent);
  * a plain `node --import tsx` run (the tests) has no such parent. */

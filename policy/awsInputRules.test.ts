@@ -6,7 +6,8 @@
 import { describe, expect, it } from "vitest";
 import { awsInputRules, awsInputViolations, unknownDuringPreview } from "./awsInputRules";
 
-const rule = (props: Record<string, unknown>) => awsInputViolations({ type: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", name: "r", props: { ipProtocol: "tcp", fromPort: 22, toPort: 22, ...props } });
+const rule = (props: Record<string, unknown>) =>
+    awsInputViolations({ type: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", name: "r", props: { ipProtocol: "tcp", fromPort: 22, toPort: 22, ...props } });
 
 describe("security group texts (EC2 API reference, IpRange.Description / CreateSecurityGroup)", () => {
     it("rejects an apostrophe, which preview accepts and up does not", () => {

@@ -89,9 +89,12 @@ function elbNameCheck(what: string, extra?: (name: string) => string | undefined
     return (resource: AwsInputView): string[] => {
         const named = effectiveName(resource);
         if (!named) return [];
-        const shown = named.auto ? `auto-name ${JSON.stringify(named.name.slice(0, -(autoNameSuffixLength - 1)))} + ${autoNameSuffixLength - 1} random characters` : `name ${JSON.stringify(named.name)}`;
+        const shown = named.auto
+            ? `auto-name ${JSON.stringify(named.name.slice(0, -(autoNameSuffixLength - 1)))} + ${autoNameSuffixLength - 1} random characters`
+            : `name ${JSON.stringify(named.name)}`;
         const problems: string[] = [];
-        if (named.name.length > 32) problems.push(`${shown} is ${named.name.length} characters; a ${what} name has at most 32 (shorten the Pulumi resource name to ${32 - autoNameSuffixLength} or fewer)`);
+        if (named.name.length > 32)
+            problems.push(`${shown} is ${named.name.length} characters; a ${what} name has at most 32 (shorten the Pulumi resource name to ${32 - autoNameSuffixLength} or fewer)`);
         if (!/^[a-zA-Z0-9-]*$/.test(named.name)) problems.push(`${shown} has ${characters(named.name, /[a-zA-Z0-9-]/)}; a ${what} name has only alphanumerics and hyphens`);
         if (named.name.startsWith("-") || named.name.endsWith("-")) problems.push(`${shown} begins or ends with a hyphen; a ${what} name must not`);
         const more = extra?.(named.name);

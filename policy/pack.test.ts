@@ -34,7 +34,11 @@ let pack: ChildProcess | undefined;
 let client: any;
 let stderr = "";
 
-interface Resource { type: string; name: string; inputs: Record<string, any> }
+interface Resource {
+    type: string;
+    name: string;
+    inputs: Record<string, any>;
+}
 
 function committedResources(stack: string): Resource[] {
     return parse(readFileSync(path.join(snapshotRoot, stack, "resources.yaml"), "utf8")).resources;
@@ -59,15 +63,17 @@ async function analyze(stack: string, resource: Resource): Promise<{ policy: str
 
 async function analyzeStack(stack: string, resources: Resource[]): Promise<{ policy: string; message: string; urn: string }[]> {
     const request = new analyzerProto.AnalyzeStackRequest();
-    request.setResourcesList(resources.map((r) => {
-        const resource = new analyzerProto.AnalyzerResource();
-        resource.setType(r.type);
-        resource.setName(r.name);
-        resource.setUrn(urnOf(stack, r));
-        resource.setProperties(Struct.fromJavaScript(r.inputs));
-        resource.setOptions(new analyzerProto.AnalyzerResourceOptions());
-        return resource;
-    }));
+    request.setResourcesList(
+        resources.map((r) => {
+            const resource = new analyzerProto.AnalyzerResource();
+            resource.setType(r.type);
+            resource.setName(r.name);
+            resource.setUrn(urnOf(stack, r));
+            resource.setProperties(Struct.fromJavaScript(r.inputs));
+            resource.setOptions(new analyzerProto.AnalyzerResourceOptions());
+            return resource;
+        }),
+    );
     const response: any = await call("analyzeStack", request);
     return response.getDiagnosticsList().map((d: any) => ({ policy: d.getPolicyname(), message: d.getMessage(), urn: d.getUrn() }));
 }
@@ -81,7 +87,9 @@ beforeAll(async () => {
         env: { ...process.env, PULUMI_CONFIG: JSON.stringify({ "cni-compare:mode": "host-gw" }), PULUMI_NODEJS_STACK: "dev", PULUMI_NODEJS_PROJECT: "cni-compare" },
         stdio: ["ignore", "pipe", "pipe"],
     });
-    pack.stderr!.on("data", (chunk) => { stderr += chunk; });
+    pack.stderr!.on("data", (chunk) => {
+        stderr += chunk;
+    });
     const port = await new Promise<number>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`policy pack did not start within ${startTimeoutMs / 1000} s:\n${stderr}`)), startTimeoutMs);
         let stdout = "";
@@ -111,7 +119,10 @@ describe("the policy pack under Pulumi's policy runner", () => {
         const info: any = await call("getAnalyzerInfo", new Empty());
         expect(info.getName()).toBe("cni-compare");
         expect(info.getVersion()).toBe("0.1.0");
-        const policies = info.getPoliciesList().map((p: any) => p.getName()).sort();
+        const policies = info
+            .getPoliciesList()
+            .map((p: any) => p.getName())
+            .sort();
         expect(policies).toEqual([...resourceRules, ...stackRules].map((r) => r.name).sort());
         // EnforcementLevel.MANDATORY in pulumi's analyzer.proto.
         expect(new Set(info.getPoliciesList().map((p: any) => p.getEnforcementlevel()))).toEqual(new Set([analyzerProto.EnforcementLevel.MANDATORY]));
@@ -128,10 +139,12 @@ describe("the policy pack under Pulumi's policy runner", () => {
         const resources = committedResources("host-gw");
         const ssh = structuredClone(resources.find((r) => r.name === "cni-host-gw-nodes-ssh-operator")!);
         ssh.inputs.cidrIpv4 = "0.0.0.0/0";
-        expect(await analyze("host-gw", ssh)).toEqual([{
-            policy: "no-admin-ports-from-internet",
-            message: expect.stringContaining("cni-host-gw-nodes-ssh-operator: opens SSH (TCP 22) to 0.0.0.0/0"),
-        }]);
+        expect(await analyze("host-gw", ssh)).toEqual([
+            {
+                policy: "no-admin-ports-from-internet",
+                message: expect.stringContaining("cni-host-gw-nodes-ssh-operator: opens SSH (TCP 22) to 0.0.0.0/0"),
+            },
+        ]);
         const server = structuredClone(resources.find((r) => r.name === "cni-host-gw-server")!);
         server.inputs.metadataOptions.httpTokens = "optional";
         expect(await analyze("host-gw", server)).toEqual([{ policy: "imdsv2-required", message: expect.stringContaining('httpTokens is "optional"') }]);
@@ -141,10 +154,12 @@ describe("the policy pack under Pulumi's policy runner", () => {
         const resources = committedResources("host-gw");
         const rule = structuredClone(resources.find((r) => r.name === "cni-host-gw-nodes-node-tcp-6443")!);
         rule.inputs.description = "k3s agent to the server's Kubernetes API"; // what every `up` once failed on
-        expect(await analyze("host-gw", rule)).toEqual([{
-            policy: "aws-input-constraints",
-            message: expect.stringContaining(`description "k3s agent to the server's Kubernetes API" contains "'"`),
-        }]);
+        expect(await analyze("host-gw", rule)).toEqual([
+            {
+                policy: "aws-input-constraints",
+                message: expect.stringContaining(`description "k3s agent to the server's Kubernetes API" contains "'"`),
+            },
+        ]);
     });
 
     it("checks the node pair and the mode's source/dest check against the stack's config", async () => {

@@ -187,12 +187,18 @@ export function comparisonNodePair(resources: readonly PolicyResourceView[]): St
         const a = server.props[setting];
         const b = agent.props[setting];
         if (isUnknown(a) || isUnknown(b) || JSON.stringify(a) === JSON.stringify(b)) continue;
-        violations.push({ ...identify(agent), message: `${setting} differs between the nodes (server ${JSON.stringify(a ?? null)}, agent ${JSON.stringify(b ?? null)}): both nodes must be launched identically` });
+        violations.push({
+            ...identify(agent),
+            message: `${setting} differs between the nodes (server ${JSON.stringify(a ?? null)}, agent ${JSON.stringify(b ?? null)}): both nodes must be launched identically`,
+        });
     }
     for (const other of instances.filter((i) => i !== server && i !== agent)) {
         const type = other.props.instanceType;
         if (isUnknown(type) || isUnknown(server.props.instanceType) || type === server.props.instanceType) continue;
-        violations.push({ ...identify(other), message: `instanceType ${JSON.stringify(type ?? null)} differs from the nodes' ${JSON.stringify(server.props.instanceType)}: the load generator must match the nodes` });
+        violations.push({
+            ...identify(other),
+            message: `instanceType ${JSON.stringify(type ?? null)} differs from the nodes' ${JSON.stringify(server.props.instanceType)}: the load generator must match the nodes`,
+        });
     }
     return violations;
 }
@@ -224,7 +230,10 @@ export function sourceDestCheckForMode(mode: NetworkMode, resources: readonly Po
         if (isUnknown(check)) continue;
         const off = check === false || check === "false";
         if (mustBeOff && !off) {
-            violations.push({ ...identify(node), message: `sourceDestCheck is ${JSON.stringify(check ?? null)} (AWS default: on) but mode ${mode} routes pod IPs natively: set it to false or EC2 drops pod traffic` });
+            violations.push({
+                ...identify(node),
+                message: `sourceDestCheck is ${JSON.stringify(check ?? null)} (AWS default: on) but mode ${mode} routes pod IPs natively: set it to false or EC2 drops pod traffic`,
+            });
         } else if (!mustBeOff && off) {
             violations.push({ ...identify(node), message: `sourceDestCheck is off but mode ${mode} encapsulates pod traffic: leave it on` });
         }

@@ -220,22 +220,27 @@ export async function evaluateStack(stack: string, overrides: Record<string, str
         });
     } as typeof original;
 
-    await pulumi.runtime.setMocks({
-        newResource: (args) => ({
-            id: args.custom ? fakeId(args.type.split(":").pop()!.toLowerCase(), args.name) : undefined,
-            state: { ...args.inputs, ...providerState(args.type, args.name, args.inputs, region) },
-        }),
-        call: (args) => {
-            switch (args.token) {
-                case "aws:ssm/getParameter:getParameter":
-                    return { name: args.inputs.name, value: "ami-0123456789abcdef0", type: "String" };
-                case "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings":
-                    return { locations: [`${region}b`, `${region}a`], instanceTypes: [], locationTypes: [] };
-                default:
-                    return args.inputs;
-            }
+    await pulumi.runtime.setMocks(
+        {
+            newResource: (args) => ({
+                id: args.custom ? fakeId(args.type.split(":").pop()!.toLowerCase(), args.name) : undefined,
+                state: { ...args.inputs, ...providerState(args.type, args.name, args.inputs, region) },
+            }),
+            call: (args) => {
+                switch (args.token) {
+                    case "aws:ssm/getParameter:getParameter":
+                        return { name: args.inputs.name, value: "ami-0123456789abcdef0", type: "String" };
+                    case "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings":
+                        return { locations: [`${region}b`, `${region}a`], instanceTypes: [], locationTypes: [] };
+                    default:
+                        return args.inputs;
+                }
+            },
         },
-    }, project.name, stack, false);
+        project.name,
+        stack,
+        false,
+    );
     pulumi.runtime.setAllConfig(config);
 
     const outputs: Record<string, unknown> = {};

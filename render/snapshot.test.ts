@@ -167,7 +167,10 @@ describe("what a reviewer reads", () => {
             const documents = parseAllDocuments(rendered.get(`${stack}/manifests.yaml`)!).map((d) => d.toJS());
             const kubernetes = evaluation.resources.filter((r) => r.type.startsWith("kubernetes:")).sort((a, b) => (a.urn < b.urn ? -1 : 1));
             expect(documents).toEqual(kubernetes.map((r) => r.inputs));
-            const kinds = documents.filter((d) => d.kind).map((d) => `${d.kind}/${d.metadata.name}`).sort();
+            const kinds = documents
+                .filter((d) => d.kind)
+                .map((d) => `${d.kind}/${d.metadata.name}`)
+                .sort();
             const calico = stack.startsWith("calico") ? ["Installation/default"] : [];
             // The baselines (issue #14): one frontend per node, Redis at node addresses, no Service.
             const guestbook = ["host", "bridge"].includes(stack)
@@ -187,7 +190,9 @@ describe("what a reviewer reads", () => {
         expect(ciliumStacks).toEqual(["cilium", "cilium-native"]);
         for (const stack of ciliumStacks) {
             const committed = readTree(snapshotRoot).get(`${stack}/manifests.yaml`)!;
-            const release = parseAllDocuments(committed).map((d) => d.toJS()).find((d) => d.chart === "cilium");
+            const release = parseAllDocuments(committed)
+                .map((d) => d.toJS())
+                .find((d) => d.chart === "cilium");
             expect(release?.values, stack).toMatchObject({ kubeProxyReplacement: true, enableIPv4Masquerade: true, bpf: { masquerade: true } });
             expect(release.values.bpf.hostLegacyRouting, stack).toBeUndefined();
         }
@@ -216,8 +221,7 @@ describe("building blocks", () => {
     });
 
     it("shortUrn keeps the resource's own type and name", () => {
-        expect(shortUrn("urn:pulumi:vxlan::cni-compare::cni-compare:aws:NodePair$aws:ec2/instance:Instance::cni-vxlan-server"))
-            .toBe("aws:ec2/instance:Instance::cni-vxlan-server");
+        expect(shortUrn("urn:pulumi:vxlan::cni-compare::cni-compare:aws:NodePair$aws:ec2/instance:Instance::cni-vxlan-server")).toBe("aws:ec2/instance:Instance::cni-vxlan-server");
         expect(shortUrn("not-a-urn")).toBe("not-a-urn");
     });
 

@@ -27,18 +27,16 @@ export interface EvaluationRequest {
 type Evaluate = (stack: string, overrides: Record<string, string | null>) => Promise<Evaluation>;
 
 /** Runs the evaluations `concurrency` at a time; results in the order of `requests`. */
-export async function evaluateMany(
-    requests: readonly EvaluationRequest[],
-    evaluate: Evaluate = evaluateStackInChild,
-    concurrency: number = evaluationConcurrency,
-): Promise<Evaluation[]> {
+export async function evaluateMany(requests: readonly EvaluationRequest[], evaluate: Evaluate = evaluateStackInChild, concurrency: number = evaluationConcurrency): Promise<Evaluation[]> {
     const results: Evaluation[] = new Array(requests.length);
     let next = 0;
-    await Promise.all(Array.from({ length: Math.min(concurrency, requests.length) }, async () => {
-        for (let index = next++; index < requests.length; index = next++) {
-            results[index] = await evaluate(requests[index].stack, requests[index].overrides ?? {});
-        }
-    }));
+    await Promise.all(
+        Array.from({ length: Math.min(concurrency, requests.length) }, async () => {
+            for (let index = next++; index < requests.length; index = next++) {
+                results[index] = await evaluate(requests[index].stack, requests[index].overrides ?? {});
+            }
+        }),
+    );
     return results;
 }
 
@@ -49,7 +47,11 @@ export async function evaluateStacks(
     evaluate: Evaluate = evaluateStackInChild,
     concurrency: number = evaluationConcurrency,
 ): Promise<Map<string, Evaluation>> {
-    const results = await evaluateMany(stacks.map((stack) => ({ stack, overrides })), evaluate, concurrency);
+    const results = await evaluateMany(
+        stacks.map((stack) => ({ stack, overrides })),
+        evaluate,
+        concurrency,
+    );
     return new Map(stacks.map((stack, index) => [stack, results[index]]));
 }
 
@@ -87,7 +89,9 @@ export function assertSnapshotFolder(root: string): void {
         const resources = path.join(root, entry.name, "resources.yaml");
         const generated = entry.isDirectory() && fs.existsSync(resources) && fs.readFileSync(resources, "utf8").split("\n", 2)[1] === generatedNotice;
         if (!generated) {
-            throw new Error(`${root} is not a snapshot folder: ${entry.name} was not written by \`npm run render\`. Choose an empty or new folder (or the snapshot folder) for --out; nothing was written or deleted.`);
+            throw new Error(
+                `${root} is not a snapshot folder: ${entry.name} was not written by \`npm run render\`. Choose an empty or new folder (or the snapshot folder) for --out; nothing was written or deleted.`,
+            );
         }
     }
 }
@@ -173,15 +177,21 @@ export function treeDiff(committed: SnapshotTree, rendered: SnapshotTree, label:
         const before = committed.get(relative);
         const after = rendered.get(relative);
         if (before === after) continue;
-        patches.push(labelHunks(createTwoFilesPatch(
-            before === undefined ? "/dev/null" : `a/${label}/${relative}`,
-            after === undefined ? "/dev/null" : `b/${label}/${relative}`,
-            before ?? "",
-            after ?? "",
-            undefined,
-            undefined,
-            { context: 3, headerOptions: FILE_HEADERS_ONLY },
-        ), before ?? "", after ?? ""));
+        patches.push(
+            labelHunks(
+                createTwoFilesPatch(
+                    before === undefined ? "/dev/null" : `a/${label}/${relative}`,
+                    after === undefined ? "/dev/null" : `b/${label}/${relative}`,
+                    before ?? "",
+                    after ?? "",
+                    undefined,
+                    undefined,
+                    { context: 3, headerOptions: FILE_HEADERS_ONLY },
+                ),
+                before ?? "",
+                after ?? "",
+            ),
+        );
     }
     return patches.join("");
 }

@@ -16,7 +16,10 @@ import { projectDir, stackNames } from "./evaluate";
 const githubDir = path.join(projectDir, ".github");
 const workflowsDir = path.join(githubDir, "workflows");
 const scriptsDir = path.join(githubDir, "scripts");
-const workflowFiles = fs.readdirSync(workflowsDir).filter((f) => /\.ya?ml$/.test(f)).sort();
+const workflowFiles = fs
+    .readdirSync(workflowsDir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
 const text = (file: string) => fs.readFileSync(path.join(workflowsDir, file), "utf8");
 const workflow = (file: string) => parse(text(file)) as any;
 const fork = "github.event.pull_request.head.repo.full_name == github.repository";
@@ -27,10 +30,36 @@ const packageJson = JSON.parse(fs.readFileSync(path.join(projectDir, "package.js
  * than being ignored by the runner with a warning.
  */
 const pulumiActionInputs = [
-    "command", "stack-name", "pulumi-version", "pulumi-version-file", "work-dir", "comment-on-pr", "comment-on-pr-number",
-    "comment-on-summary", "github-token", "cloud-url", "secrets-provider", "parallel", "message", "config-map",
-    "expect-no-changes", "diff", "replace", "target", "target-dependents", "policyPacks", "policyPackConfigs", "refresh",
-    "upsert", "remove", "edit-pr-comment", "color", "exclude-protected", "plan", "suppress-outputs", "suppress-progress",
+    "command",
+    "stack-name",
+    "pulumi-version",
+    "pulumi-version-file",
+    "work-dir",
+    "comment-on-pr",
+    "comment-on-pr-number",
+    "comment-on-summary",
+    "github-token",
+    "cloud-url",
+    "secrets-provider",
+    "parallel",
+    "message",
+    "config-map",
+    "expect-no-changes",
+    "diff",
+    "replace",
+    "target",
+    "target-dependents",
+    "policyPacks",
+    "policyPackConfigs",
+    "refresh",
+    "upsert",
+    "remove",
+    "edit-pr-comment",
+    "color",
+    "exclude-protected",
+    "plan",
+    "suppress-outputs",
+    "suppress-progress",
     "always-include-summary",
 ];
 
@@ -107,7 +136,9 @@ describe("test.yml", () => {
 
     it("runs .ci/run (install-deps, npm ci, npm test) as root on Node 20", () => {
         expect(usesOf(job, "actions/setup-node")[0].with).toMatchObject({ "node-version": 20 });
-        const run = steps(job).filter((s) => s.run).map((s) => s.run!.trim());
+        const run = steps(job)
+            .filter((s) => s.run)
+            .map((s) => s.run!.trim());
         expect(run).toEqual(['sudo --preserve-env env "PATH=$PATH" CI=true bash .ci/run']);
         const ci = fs.readFileSync(path.join(projectDir, ".ci", "run"), "utf8");
         for (const command of ["bash scripts/install-deps.sh", "npm ci", "npm test"]) expect(ci).toContain(command);
@@ -206,12 +237,16 @@ describe("destroy-stale-stacks.sh against a stand-in pulumi", () => {
         const dir = tempDir();
         fs.writeFileSync(path.join(dir, "stacks.json"), JSON.stringify(listing));
         // Logs every call; `stack ls --json` prints the listing; destroying calico-vxlan fails.
-        fs.writeFileSync(path.join(dir, "pulumi"), `#!/usr/bin/env bash
+        fs.writeFileSync(
+            path.join(dir, "pulumi"),
+            `#!/usr/bin/env bash
 echo "$*" >> "${dir}/calls"
 if [[ "$1 $2 $3" == "stack ls --json" ]]; then cat "${dir}/stacks.json"; exit 0; fi
 if [[ "$1" == destroy && "$3" == calico-vxlan ]]; then echo "error: deleting failed" >&2; exit 1; fi
 exit 0
-`, { mode: 0o755 });
+`,
+            { mode: 0o755 },
+        );
         const result = spawnSync("bash", [path.join(scriptsDir, "destroy-stale-stacks.sh")], {
             encoding: "utf8",
             env: { PATH: `${dir}:${process.env.PATH}`, NOW_EPOCH: String(now), ...env },
@@ -247,7 +282,11 @@ exit 0
     });
 
     it("rejects bad settings by name before calling pulumi", () => {
-        for (const [key, value] of [["MAX_AGE_HOURS", "12h"], ["DRY_RUN", "yes"], ["DESTROY_TIMEOUT_MINUTES", "0"]]) {
+        for (const [key, value] of [
+            ["MAX_AGE_HOURS", "12h"],
+            ["DRY_RUN", "yes"],
+            ["DESTROY_TIMEOUT_MINUTES", "0"],
+        ]) {
             const result = run({ [key]: value });
             expect(result.status, key).toBe(2);
             expect(result.stderr).toContain(`${key}: "${value}"`);
@@ -257,7 +296,10 @@ exit 0
 });
 
 it("the helper scripts pass shellcheck", () => {
-    const scripts = fs.readdirSync(scriptsDir).filter((f) => f.endsWith(".sh")).map((f) => path.join(scriptsDir, f));
+    const scripts = fs
+        .readdirSync(scriptsDir)
+        .filter((f) => f.endsWith(".sh"))
+        .map((f) => path.join(scriptsDir, f));
     expect(scripts.length).toBe(2);
     const result = spawnSync("shellcheck", ["--shell=bash", ...scripts], { encoding: "utf8" });
     expect(result.stdout, result.stdout).toBe("");

@@ -98,7 +98,15 @@ function containerImages(podSpec: any): string[] {
 function stackImages(mode: NetworkMode): StackImages {
     const dir = snapshotDir(mode);
     const scripts = readdirSync(path.join(dir, "scripts"));
-    const script = (role: string) => readFileSync(path.join(dir, "scripts", scripts.find((f) => f.endsWith(`-${role}-install.sh`))!), "utf8");
+    const script = (role: string) =>
+        readFileSync(
+            path.join(
+                dir,
+                "scripts",
+                scripts.find((f) => f.endsWith(`-${role}-install.sh`))!,
+            ),
+            "utf8",
+        );
     const archive = { [nodeNames.server]: placesArchive(script("server")), [nodeNames.agent]: placesArchive(script("agent")) } as Record<NodeName, boolean>;
     const perNode: Record<NodeName, Pull[]> = { [nodeNames.server]: [], [nodeNames.agent]: [] } as Record<NodeName, Pull[]>;
     const onEvery = (image: string, from: Pull["from"]) => nodes.forEach((n) => perNode[n].push({ image, from }));
@@ -107,7 +115,9 @@ function stackImages(mode: NetworkMode): StackImages {
         if (!archive[node]) for (const image of k3sSystemImages) perNode[node].push({ image, from: "k3s" });
     }
 
-    const docs = parseAllDocuments(readFileSync(path.join(dir, "manifests.yaml"), "utf8")).map((d) => d.toJS() as any).filter(Boolean);
+    const docs = parseAllDocuments(readFileSync(path.join(dir, "manifests.yaml"), "utf8"))
+        .map((d) => d.toJS() as any)
+        .filter(Boolean);
     let calicoRegistry: string | undefined;
     for (const doc of docs) {
         if (doc.kind === "Installation") {
@@ -145,19 +155,17 @@ const stacks = readdirSync(path.join(repoRoot, "snapshots")).filter(isNetworkMod
 
 /** The table in docs/images.md, from the counts. */
 function pullsTable(): string {
-    const rows = networkModes.filter((m) => stacks.includes(m)).map((mode) => {
-        const s = stackImages(mode);
-        const cell = (node: NodeName, from: Pull["from"]) => dockerHubPulls(s.perNode[node], from).length;
-        const worst = Math.max(...nodes.map((n) => dockerHubPulls(s.perNode[n]).length));
-        const perNode = nodes.map((n) => `${n}: ${dockerHubPulls(s.perNode[n]).length}`).join(", ");
-        const max = (from: Pull["from"]) => Math.max(...nodes.map((n) => cell(n, from)));
-        return `| ${mode} | ${max("k3s")} | ${max("pod network")} | ${max("guestbook")} | ${perNode} | ${dockerHubAnonymousPullsPerHour - worst} |`;
-    });
-    return [
-        "| mode | k3s's own images | pod network | guestbook | docker.io pulls per node | left of 10 (worst node) |",
-        "|---|---|---|---|---|---|",
-        ...rows,
-    ].join("\n");
+    const rows = networkModes
+        .filter((m) => stacks.includes(m))
+        .map((mode) => {
+            const s = stackImages(mode);
+            const cell = (node: NodeName, from: Pull["from"]) => dockerHubPulls(s.perNode[node], from).length;
+            const worst = Math.max(...nodes.map((n) => dockerHubPulls(s.perNode[n]).length));
+            const perNode = nodes.map((n) => `${n}: ${dockerHubPulls(s.perNode[n]).length}`).join(", ");
+            const max = (from: Pull["from"]) => Math.max(...nodes.map((n) => cell(n, from)));
+            return `| ${mode} | ${max("k3s")} | ${max("pod network")} | ${max("guestbook")} | ${perNode} | ${dockerHubAnonymousPullsPerHour - worst} |`;
+        });
+    return ["| mode | k3s's own images | pod network | guestbook | docker.io pulls per node | left of 10 (worst node) |", "|---|---|---|---|---|---|", ...rows].join("\n");
 }
 
 const tableStart = "<!-- docker.io pulls table: test/dockerHubPulls.test.ts -->";

@@ -65,11 +65,7 @@ describe("flows on the wire", () => {
         const before = fixed.filter((r) => !["snat-frontend", "node-dns-udp", "node-dns-tcp"].includes(r.key));
         const flows = flowMatrix({ mode, nodePort: 30099 });
         const lost = blockedFlows(mode, flows, asSecurityGroupRules(before), addresses, members).map((b) => b.flow.name);
-        expect(lost).toEqual([
-            expect.stringContaining(`${serviceProxyName(mode)} forwards to a frontend`),
-            expect.stringContaining("hostNetwork pods"),
-            expect.stringContaining("hostNetwork pods"),
-        ]);
+        expect(lost).toEqual([expect.stringContaining(`${serviceProxyName(mode)} forwards to a frontend`), expect.stringContaining("hostNetwork pods"), expect.stringContaining("hostNetwork pods")]);
         // The pod CIDR rule is no substitute: these packets carry the node IP.
         expect(blockedFlows(mode, flows, asSecurityGroupRules(fixed), addresses, members)).toEqual([]);
     });
@@ -81,8 +77,14 @@ describe("flows on the wire", () => {
         const rules = nodeIngressRules({ mode: "cilium-native", operatorCidr: "203.0.113.7/32", vpcCidr: "10.0.0.0/16", podCidr: "10.42.0.0/16", nodePort: 30099 });
         expect(rules.find((r) => r.key === "snat-frontend")!.why).toBe("NodePort traffic Cilium eBPF NodePort masquerades to the peer node IP before forwarding it to a frontend pod here");
         for (const mode of ["cilium", "cilium-native"] as const) {
-            const texts = [...flowMatrix({ mode, nodePort: 30099 }).map((f) => f.name), ...nodeIngressRules({ mode, operatorCidr: "203.0.113.7/32", vpcCidr: "10.0.0.0/16", podCidr: "10.42.0.0/16", nodePort: 30099 }).map((r) => r.why)];
-            expect(texts.filter((t) => t.includes("kube-proxy")), mode).toEqual([]);
+            const texts = [
+                ...flowMatrix({ mode, nodePort: 30099 }).map((f) => f.name),
+                ...nodeIngressRules({ mode, operatorCidr: "203.0.113.7/32", vpcCidr: "10.0.0.0/16", podCidr: "10.42.0.0/16", nodePort: 30099 }).map((r) => r.why),
+            ];
+            expect(
+                texts.filter((t) => t.includes("kube-proxy")),
+                mode,
+            ).toEqual([]);
         }
         // The same packet as kube-proxy's: the forwarding node's IP to the pod's port 80.
         expect(onTheWire(hop, "cilium-native", addresses)).toMatchObject({ source: "10.0.0.12", protocol: "tcp", port: 80 });
@@ -90,7 +92,9 @@ describe("flows on the wire", () => {
 
     it("the message names the mode, the flow, the packet and its shape", () => {
         const [blocked] = blockedFlows("host-gw", [snat], [], addresses, members);
-        expect(blocked.message).toBe('mode host-gw: "NodePort or NLB traffic kube-proxy forwards to a frontend on the other node (masqueraded to the node IP)" arrives as tcp port 80 from 10.0.0.12 (unencapsulated (pod IPs routed natively), source peer-node); no rule of the nodes\' security group admits it');
+        expect(blocked.message).toBe(
+            'mode host-gw: "NodePort or NLB traffic kube-proxy forwards to a frontend on the other node (masqueraded to the node IP)" arrives as tcp port 80 from 10.0.0.12 (unencapsulated (pod IPs routed natively), source peer-node); no rule of the nodes\' security group admits it',
+        );
     });
 });
 
@@ -100,7 +104,10 @@ describe("the baselines' flows (issue #14)", () => {
     it.each(["host", "bridge"] as const)("%s: Redis between the nodes arrives as TCP 6379 from the peer's node IP, outside the tunnel; without its rule both Redis flows are lost", (mode) => {
         const flows = flowMatrix({ mode, nodePort: 30099 });
         const redis = flows.filter((f) => f.port === 6379);
-        expect(redis.map((f) => [f.from, f.to])).toEqual([["peer-node", "node"], ["peer-node", "node"]]);
+        expect(redis.map((f) => [f.from, f.to])).toEqual([
+            ["peer-node", "node"],
+            ["peer-node", "node"],
+        ]);
         for (const flow of redis) expect(onTheWire(flow, mode, addresses)).toMatchObject({ source: "10.0.0.12", protocol: "tcp", port: 6379 });
         const all = rules(mode);
         expect(blockedFlows(mode, flows, all, addresses, members)).toEqual([]);
@@ -109,10 +116,21 @@ describe("the baselines' flows (issue #14)", () => {
     });
 
     it("the load balancer and clients reach the baselines' frontends on 80 (host) and 8081 (bridge), never on the unused NodePort", () => {
-        for (const [mode, port] of [["host", 80], ["bridge", 8081]] as const) {
-            const fromOutside = flowMatrix({ mode, nodePort: 30099 }).filter((f) => ["operator", "load-balancer", "load-generator-public", "load-generator-private"].includes(f.from) && f.port !== 22 && f.port !== 6443);
-            expect(fromOutside.map((f) => f.port), mode).toEqual([port, port, port, port]);
-            expect(rules(mode).filter((r) => r.fromPort === 30099), mode).toEqual([]);
+        for (const [mode, port] of [
+            ["host", 80],
+            ["bridge", 8081],
+        ] as const) {
+            const fromOutside = flowMatrix({ mode, nodePort: 30099 }).filter(
+                (f) => ["operator", "load-balancer", "load-generator-public", "load-generator-private"].includes(f.from) && f.port !== 22 && f.port !== 6443,
+            );
+            expect(
+                fromOutside.map((f) => f.port),
+                mode,
+            ).toEqual([port, port, port, port]);
+            expect(
+                rules(mode).filter((r) => r.fromPort === 30099),
+                mode,
+            ).toEqual([]);
         }
     });
 
@@ -121,7 +139,15 @@ describe("the baselines' flows (issue #14)", () => {
         expect(flows.map((f) => `${f.protocol}/${f.port}`).sort()).toEqual(["tcp/11111", "tcp/5201", "tcp/5210", "udp/11111", "udp/5201", "udp/5210"]);
         const all = rules("bridge");
         expect(blockedFlows("bridge", flows, all, addresses, members)).toEqual([]);
-        expect(blockedFlows("bridge", flows, all.filter((r) => !r.name.startsWith("bench-")), addresses, members)).toHaveLength(flows.length);
+        expect(
+            blockedFlows(
+                "bridge",
+                flows,
+                all.filter((r) => !r.name.startsWith("bench-")),
+                addresses,
+                members,
+            ),
+        ).toHaveLength(flows.length);
         expect(flowMatrix({ mode: "host", nodePort: 30099 }).some((f) => f.name.includes("published on the other node"))).toBe(false);
     });
 
@@ -148,7 +174,10 @@ describe("the load generator's rule is one of the nodes' rules (issue #21)", () 
         const { loadGeneratorPublicCidr: _, ...withoutLoadGenerator } = stackAddresses;
         for (const mode of networkModes) {
             const rules = nodeIngressRules({ mode, ...withoutLoadGenerator });
-            expect(rules.map((r) => r.key), mode).not.toContain(loadGeneratorRuleKey);
+            expect(
+                rules.map((r) => r.key),
+                mode,
+            ).not.toContain(loadGeneratorRuleKey);
             const viaNlb = flowMatrix({ mode, nodePort: 30099 }).filter((f) => f.from === "load-generator-public");
             expect(blockedFlows(mode, viaNlb, asSecurityGroupRules(rules), addresses, members), mode).toHaveLength(1);
         }

@@ -115,7 +115,10 @@ describe.each(stackNames())("stack %s", (stack) => {
             key(one("random:index/randomPassword:RandomPassword", "-token")),
             ...resources.filter((r) => r.type === "tls:index/privateKey:PrivateKey").map(key),
         ]);
-        expect((agentInstall.dependsOn ?? []).filter((d) => !allowed.has(d)), "the agent's install waits for more than it needs").toEqual([]);
+        expect(
+            (agentInstall.dependsOn ?? []).filter((d) => !allowed.has(d)),
+            "the agent's install waits for more than it needs",
+        ).toEqual([]);
         expect(agentInstall.parent?.startsWith("cni-compare:k3s:K3sCluster::"), "a parent with dependencies would delay it").toBe(true);
         expect(agentInstall.dependsOn).toContain(key(one(INSTANCE, "-server")));
     });

@@ -54,7 +54,13 @@ const rows: Row[] = [
     { row: 10, cli: "render", argv: (d) => ["--out", file(d)], says: /--out: ".*a-file": is a file, not a folder/ },
     { row: 10, cli: "compare", argv: (d) => ["--modes", "vxlan", ...cidr, "--yes", "--out", file(d)], says: /--out: ".*a-file": is a file, not a folder/ },
     { row: 10, cli: "bench", argv: (d) => ["vxlan", "--out", path.join(file(d), "below")], says: /--out: ".*below": .*a-file is a file, not a folder/ },
-    { row: 13, cli: "compare", env: { OPERATOR_CIDR: "0.0.0.0/1" }, argv: () => ["--modes", "vxlan", "--dry-run"], says: /env OPERATOR_CIDR \(cni-compare:operatorCidr\): "0\.0\.0\.0\/1" must have a prefix from \/8 to \/32/ },
+    {
+        row: 13,
+        cli: "compare",
+        env: { OPERATOR_CIDR: "0.0.0.0/1" },
+        argv: () => ["--modes", "vxlan", "--dry-run"],
+        says: /env OPERATOR_CIDR \(cni-compare:operatorCidr\): "0\.0\.0\.0\/1" must have a prefix from \/8 to \/32/,
+    },
     { row: 15, cli: "lab", argv: () => ["--cleanup", "--repetitions", "5", "--out", "/x"], says: /--cleanup takes no other option; remove --repetitions, --out/ },
     { row: 15, cli: "compare", argv: () => ["--cleanup", "--parallel", "2"], says: /--cleanup takes only --yes and --destroy-timeout; remove --parallel/ },
 ];

@@ -113,10 +113,7 @@ function badValues(rule: ValueRule): BadValue[] {
                 { kind: "folder, not file", value: (dir) => dir, says: /is a folder, not a file/ },
             ];
         case "text":
-            return [
-                { kind: "empty", value: () => "", says: /"" is empty/ },
-                ...(rule.pattern ? [{ kind: "malformed", value: () => "fast", says: /"fast" is not allowed; use / }] : []),
-            ];
+            return [{ kind: "empty", value: () => "", says: /"" is empty/ }, ...(rule.pattern ? [{ kind: "malformed", value: () => "fast", says: /"fast" is not allowed; use / }] : [])];
     }
 }
 
@@ -140,17 +137,38 @@ function table(): TableRow[] {
             const flag = `--${name}`;
             if (spec.type === "boolean") {
                 rows.push({ cli, title: `${flag} repeated`, argv: () => [...baseFor(name), flag, flag], says: new RegExp(`${flag}: given twice`) });
-                rows.push({ cli, title: `${flag}=x (wrong type: a switch takes no value)`, argv: () => [...baseFor(name), `${flag}=x`], says: new RegExp(`Option '(-\\w, )?${flag}' does not take an argument`) });
+                rows.push({
+                    cli,
+                    title: `${flag}=x (wrong type: a switch takes no value)`,
+                    argv: () => [...baseFor(name), `${flag}=x`],
+                    says: new RegExp(`Option '(-\\w, )?${flag}' does not take an argument`),
+                });
             } else {
-                rows.push({ cli, title: `${flag} repeated`, argv: (d) => [...baseFor(name), flag, goodValue(name, spec.value, d), flag, goodValue(name, spec.value, d)], says: new RegExp(`${flag}: given twice`) });
+                rows.push({
+                    cli,
+                    title: `${flag} repeated`,
+                    argv: (d) => [...baseFor(name), flag, goodValue(name, spec.value, d), flag, goodValue(name, spec.value, d)],
+                    says: new RegExp(`${flag}: given twice`),
+                });
                 rows.push({ cli, title: `${flag} without its value`, argv: () => [...baseFor(name), flag], says: new RegExp(`Option '${flag} <value>' argument missing`) });
                 for (const bad of badValues(spec.value)) {
                     // The `=` form: a value starting with "-" is then the value, not another option.
                     // The message starts with the option as typed and the value, then says what is wrong.
-                    rows.push({ cli, title: `${flag} ${bad.kind}`, argv: (d) => [...baseFor(name), `${flag}=${bad.value(d)}`], says: new RegExp(`^${cli}: ${escape(flag)}: .*${bad.says.source}`, "m") });
+                    rows.push({
+                        cli,
+                        title: `${flag} ${bad.kind}`,
+                        argv: (d) => [...baseFor(name), `${flag}=${bad.value(d)}`],
+                        says: new RegExp(`^${cli}: ${escape(flag)}: .*${bad.says.source}`, "m"),
+                    });
                     // An empty variable is an unset one (core/cli.ts), so "empty" is no class there.
                     if (spec.env && bad.value(tempDirForEnv) !== "") {
-                        rows.push({ cli, title: `env ${spec.env} ${bad.kind}`, argv: () => baseFor(name), env: { [spec.env]: bad.value(tempDirForEnv) }, says: new RegExp(`^${cli}: env ${spec.env}: .*${bad.says.source}`, "m") });
+                        rows.push({
+                            cli,
+                            title: `env ${spec.env} ${bad.kind}`,
+                            argv: () => baseFor(name),
+                            env: { [spec.env]: bad.value(tempDirForEnv) },
+                            says: new RegExp(`^${cli}: env ${spec.env}: .*${bad.says.source}`, "m"),
+                        });
                     }
                 }
             }
@@ -171,7 +189,11 @@ const rows = table();
 describe(`the hostile-input table (${rows.length} rows, generated from the option vocabularies)`, () => {
     it("covers every option of every CLI", () => {
         for (const [cli, c] of Object.entries(clis)) {
-            for (const name of Object.keys(c.options)) expect(rows.some((r) => r.cli === cli && r.title.startsWith(`--${name} `)), `${cli} --${name}`).toBe(true);
+            for (const name of Object.keys(c.options))
+                expect(
+                    rows.some((r) => r.cli === cli && r.title.startsWith(`--${name} `)),
+                    `${cli} --${name}`,
+                ).toBe(true);
         }
     });
 

@@ -6,9 +6,7 @@
  * security group and the lab while the nodes kept using the default.
  */
 import { describe, expect, it } from "vitest";
-import {
-    baselineFrontendPorts, frontendPortOnNodes, guestbookMtu, isBaseline, modeFacts, networkModes, nodeToNodeTraffic, podMtu, routesPodIpsNatively, tunnelTraffic,
-} from "../components/modes";
+import { baselineFrontendPorts, frontendPortOnNodes, guestbookMtu, isBaseline, modeFacts, networkModes, nodeToNodeTraffic, podMtu, routesPodIpsNatively, tunnelTraffic } from "../components/modes";
 import { guestbookPorts } from "../components/podPorts";
 import { baselineFrontendPort } from "../workloads/guestbook";
 
@@ -26,11 +24,19 @@ describe("tunnel facts are the plugins' defaults", () => {
         expect(podMtu("calico-ipip")).toBe(8981);
     });
 
-    it("each tunnel device is named as its plugin names it (flannel backend/vxlan \"flannel.<VNI>\", backend/wireguard \"flannel-wg\"; Felix VXLANIfaceNameV4; the ipip module's tunl0; Cilium pkg/defaults VxlanDevice)", () => {
+    it('each tunnel device is named as its plugin names it (flannel backend/vxlan "flannel.<VNI>", backend/wireguard "flannel-wg"; Felix VXLANIfaceNameV4; the ipip module\'s tunl0; Cilium pkg/defaults VxlanDevice)', () => {
         const devices = Object.fromEntries(networkModes.map((m) => [m, modeFacts[m].tunnel?.device ?? null]));
         expect(devices).toEqual({
-            vxlan: "flannel.1", "host-gw": null, wireguard: "flannel-wg", calico: null, "calico-ipip": "tunl0", "calico-vxlan": "vxlan.calico",
-            cilium: "cilium_vxlan", "cilium-native": null, host: "flannel.1", bridge: "flannel.1",
+            vxlan: "flannel.1",
+            "host-gw": null,
+            wireguard: "flannel-wg",
+            calico: null,
+            "calico-ipip": "tunl0",
+            "calico-vxlan": "vxlan.calico",
+            cilium: "cilium_vxlan",
+            "cilium-native": null,
+            host: "flannel.1",
+            bridge: "flannel.1",
         });
     });
 });

@@ -10,17 +10,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { modeFacts, networkModes } from "../components/modes";
-import {
-    k3sAgentScript,
-    k3sAirgapImages,
-    k3sImagesDir,
-    k3sReleaseUrl,
-    k3sServerScript,
-    loadGeneratorScript,
-    nodeToolPackages,
-    runAsRoot,
-    waitForNodesScript,
-} from "../components/nodeScripts";
+import { k3sAgentScript, k3sAirgapImages, k3sImagesDir, k3sReleaseUrl, k3sServerScript, loadGeneratorScript, nodeToolPackages, runAsRoot, waitForNodesScript } from "../components/nodeScripts";
 
 let dir: string;
 
@@ -44,7 +34,9 @@ const archiveBytes = "zstd archive of the k3s images";
  * unless `checksumOf` says otherwise); a bare URL prints the "installer" `installer`.
  */
 function curlStub(installer: string, checksumOf = archiveBytes) {
-    stub("curl", `out=""; url=""
+    stub(
+        "curl",
+        `out=""; url=""
 while (($#)); do
   case "$1" in
     -o|--max-time) [[ "$1" == -o ]] && out=$2; shift 2 ;;
@@ -60,7 +52,8 @@ case "$url" in
 ${installer}
 INSTALLER
   ;;
-esac`);
+esac`,
+    );
 }
 
 function run(script: string, stdin = "") {
@@ -194,12 +187,15 @@ describe("benchmark tools on the k3s nodes (measurement pods install nothing)", 
 describe("load generator tools script", () => {
     it("waits for the dpkg lock that first-boot unattended-upgrades may hold, and retries the list update", () => {
         // apt-get stand-in: `update` fails twice as if another apt held the lists lock.
-        stub("apt-get", `printf '%s\\n' "$*" >> "$OUT/apt"
+        stub(
+            "apt-get",
+            `printf '%s\\n' "$*" >> "$OUT/apt"
 if [[ " $* " == *" update "* ]]; then
   n=$(cat "$OUT/updates" 2>/dev/null || echo 0); echo $((n + 1)) > "$OUT/updates"
   ((n >= 2)) || { echo "E: Could not get lock /var/lib/apt/lists/lock" >&2; exit 100; }
 fi
-exit 0`);
+exit 0`,
+        );
         stub("sleep", "exit 0");
         const result = run(loadGeneratorScript());
         expect(result.status, result.stderr).toBe(0);
@@ -222,8 +218,7 @@ describe("kernel modules the mode's tunnel needs (modes.ts Tunnel.kernelModule)"
     // k3s docs, Networking, "Basic Network Options", wireguard-native: "You must ensure that
     // WireGuard kernel modules are available on every node."
     const wireguardModes = networkModes.filter((mode) => modeFacts[mode].tunnel?.kernelModule === "wireguard");
-    const agent = (mode: (typeof networkModes)[number]) =>
-        k3sAgentScript({ k3sVersion: "v1.33.4+k3s1", nodeName: "node-2", nodeIp: "127.0.0.1", serverIp: "10.0.1.10", facts: modeFacts[mode] });
+    const agent = (mode: (typeof networkModes)[number]) => k3sAgentScript({ k3sVersion: "v1.33.4+k3s1", nodeName: "node-2", nodeIp: "127.0.0.1", serverIp: "10.0.1.10", facts: modeFacts[mode] });
 
     it("the table says which modes need WireGuard: the flannel wireguard-native one", () => {
         expect(wireguardModes).toEqual(["wireguard"]);

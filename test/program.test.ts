@@ -42,37 +42,122 @@ const required: Record<string, Required> = {
     vxlan: { sourceDestCheck: true, flannelBackend: "vxlan", kubeProxy: true, modePorts: [["udp", 8472]], podCidrAdmitted: false, ...onPods(8951) },
     // Unencapsulated modes also admit, from the peer node's IP, the pod ports the peer itself
     // reaches: the frontend (kube-proxy masquerades NodePort traffic) and CoreDNS (hostNetwork pods).
-    "host-gw": { sourceDestCheck: false, flannelBackend: "host-gw", kubeProxy: true, modePorts: [["tcp", 80], ["udp", 53], ["tcp", 53]], podCidrAdmitted: true, ...onPods(9001) },
+    "host-gw": {
+        sourceDestCheck: false,
+        flannelBackend: "host-gw",
+        kubeProxy: true,
+        modePorts: [
+            ["tcp", 80],
+            ["udp", 53],
+            ["tcp", 53],
+        ],
+        podCidrAdmitted: true,
+        ...onPods(9001),
+    },
     // flannel wireguard-native: UDP 51820, 80 bytes overhead (flannel pkg/backend/wireguard).
     wireguard: { sourceDestCheck: true, flannelBackend: "wireguard-native", kubeProxy: true, modePorts: [["udp", 51820]], podCidrAdmitted: false, ...onPods(8921) },
     calico: {
-        sourceDestCheck: false, flannelBackend: "none", kubeProxy: true, modePorts: [["tcp", 179], ["tcp", 5473], ["tcp", 80], ["udp", 53], ["tcp", 53]], podCidrAdmitted: true,
-        calico: { encapsulation: "None", bgp: "Enabled" }, ...onPods(9001),
+        sourceDestCheck: false,
+        flannelBackend: "none",
+        kubeProxy: true,
+        modePorts: [
+            ["tcp", 179],
+            ["tcp", 5473],
+            ["tcp", 80],
+            ["udp", 53],
+            ["tcp", 53],
+        ],
+        podCidrAdmitted: true,
+        calico: { encapsulation: "None", bgp: "Enabled" },
+        ...onPods(9001),
     },
     "calico-ipip": {
-        sourceDestCheck: true, flannelBackend: "none", kubeProxy: true, modePorts: [["tcp", 179], ["tcp", 5473], ["4", undefined]], podCidrAdmitted: false,
-        calico: { encapsulation: "IPIP", bgp: "Enabled" }, ...onPods(8981),
+        sourceDestCheck: true,
+        flannelBackend: "none",
+        kubeProxy: true,
+        modePorts: [
+            ["tcp", 179],
+            ["tcp", 5473],
+            ["4", undefined],
+        ],
+        podCidrAdmitted: false,
+        calico: { encapsulation: "IPIP", bgp: "Enabled" },
+        ...onPods(8981),
     },
     "calico-vxlan": {
-        sourceDestCheck: true, flannelBackend: "none", kubeProxy: true, modePorts: [["tcp", 5473], ["udp", 4789]], podCidrAdmitted: false,
-        calico: { encapsulation: "VXLAN", bgp: "Disabled" }, ...onPods(8951),
+        sourceDestCheck: true,
+        flannelBackend: "none",
+        kubeProxy: true,
+        modePorts: [
+            ["tcp", 5473],
+            ["udp", 4789],
+        ],
+        podCidrAdmitted: false,
+        calico: { encapsulation: "VXLAN", bgp: "Disabled" },
+        ...onPods(8951),
     },
     // Cilium 1.18: VXLAN on UDP 8472, health checks on TCP 4240 and ICMP echo (System Requirements).
     cilium: {
-        sourceDestCheck: true, flannelBackend: "none", kubeProxy: false, modePorts: [["tcp", 4240], ["icmp", 8], ["udp", 8472]], podCidrAdmitted: false,
-        cilium: { routingMode: "tunnel" }, ...onPods(8951),
+        sourceDestCheck: true,
+        flannelBackend: "none",
+        kubeProxy: false,
+        modePorts: [
+            ["tcp", 4240],
+            ["icmp", 8],
+            ["udp", 8472],
+        ],
+        podCidrAdmitted: false,
+        cilium: { routingMode: "tunnel" },
+        ...onPods(8951),
     },
     "cilium-native": {
-        sourceDestCheck: false, flannelBackend: "none", kubeProxy: false, modePorts: [["tcp", 4240], ["icmp", 8], ["tcp", 80], ["udp", 53], ["tcp", 53]], podCidrAdmitted: true,
-        cilium: { routingMode: "native" }, ...onPods(9001),
+        sourceDestCheck: false,
+        flannelBackend: "none",
+        kubeProxy: false,
+        modePorts: [
+            ["tcp", 4240],
+            ["icmp", 8],
+            ["tcp", 80],
+            ["udp", 53],
+            ["tcp", 53],
+        ],
+        podCidrAdmitted: true,
+        cilium: { routingMode: "native" },
+        ...onPods(9001),
     },
     // The field report's baselines (docs/field-reports.md §1). k3s keeps flannel VXLAN for its own pods, so
     // the tunnel port stays open and source/dest check stays on; the guestbook's Redis is reached
     // at the peer's node IP on 6379 (the PHP's fixed port). host: hostNetwork, frontends on the
     // image's Apache port 80, sending with the NIC's MTU. bridge: the seed's published port
     // 8081, DNAT'ed by the CNI portmap plugin to pods on flannel's cni0 (pod MTU 8951).
-    host: { sourceDestCheck: true, flannelBackend: "vxlan", kubeProxy: true, modePorts: [["udp", 8472], ["tcp", 6379]], podCidrAdmitted: false, podMtu: 8951, guestbook: "host-network", frontendPort: 80, frontendMtu: 9001 },
-    bridge: { sourceDestCheck: true, flannelBackend: "vxlan", kubeProxy: true, modePorts: [["udp", 8472], ["tcp", 6379]], podCidrAdmitted: false, podMtu: 8951, guestbook: "published-ports", frontendPort: 8081, frontendMtu: 8951 },
+    host: {
+        sourceDestCheck: true,
+        flannelBackend: "vxlan",
+        kubeProxy: true,
+        modePorts: [
+            ["udp", 8472],
+            ["tcp", 6379],
+        ],
+        podCidrAdmitted: false,
+        podMtu: 8951,
+        guestbook: "host-network",
+        frontendPort: 80,
+        frontendMtu: 9001,
+    },
+    bridge: {
+        sourceDestCheck: true,
+        flannelBackend: "vxlan",
+        kubeProxy: true,
+        modePorts: [
+            ["udp", 8472],
+            ["tcp", 6379],
+        ],
+        podCidrAdmitted: false,
+        podMtu: 8951,
+        guestbook: "published-ports",
+        frontendPort: 8081,
+        frontendMtu: 8951,
+    },
 };
 
 const stacks = stackNames();
@@ -81,11 +166,13 @@ const evaluations = new Map<string, Evaluation>();
 beforeAll(async () => {
     // Two at a time: each evaluation is its own process (Pulumi's runtime is process-global).
     const queue = [...stacks];
-    await Promise.all([0, 1].map(async () => {
-        for (let stack = queue.shift(); stack; stack = queue.shift()) {
-            evaluations.set(stack, await evaluateStackInChild(stack));
-        }
-    }));
+    await Promise.all(
+        [0, 1].map(async () => {
+            for (let stack = queue.shift(); stack; stack = queue.shift()) {
+                evaluations.set(stack, await evaluateStackInChild(stack));
+            }
+        }),
+    );
 });
 
 it("there is one stack file per network mode, named after it", () => {
@@ -131,9 +218,13 @@ describe.each(stacks)("stack %s", (stack) => {
         const selfRules = nodeRules.filter((r) => r.inputs.referencedSecurityGroupId !== undefined);
         const opened = selfRules.map((r) => `${r.inputs.ipProtocol}/${r.inputs.fromPort ?? "-"}-${r.inputs.toPort ?? "-"}`).sort();
         const expected = [
-            "tcp/6443-6443", "tcp/10250-10250",
-            "tcp/5201-5210", "udp/5201-5210", "tcp/11111-11111", "udp/11111-11111",
-            ...want.modePorts.map(([protocol, port]) => protocol === "icmp" ? `icmp/${port}-0` : `${protocol}/${port ?? "-"}-${port ?? "-"}`),
+            "tcp/6443-6443",
+            "tcp/10250-10250",
+            "tcp/5201-5210",
+            "udp/5201-5210",
+            "tcp/11111-11111",
+            "udp/11111-11111",
+            ...want.modePorts.map(([protocol, port]) => (protocol === "icmp" ? `icmp/${port}-0` : `${protocol}/${port ?? "-"}-${port ?? "-"}`)),
         ].sort();
         expect(opened).toEqual(expected);
         const podCidrRules = nodeRules.filter((r) => r.inputs.cidrIpv4 === "10.42.0.0/16");
@@ -151,7 +242,10 @@ describe.each(stacks)("stack %s", (stack) => {
             expect(fromOutside.length, `port ${port}`).toBeGreaterThan(0);
             for (const rule of fromOutside) expect(rule.inputs.cidrIpv4, rule.name).toBe(testOperatorCidr);
         }
-        const nodePortSources = rules.filter((r) => r.inputs.fromPort === want.frontendPort && r.inputs.referencedSecurityGroupId === undefined).map((r) => r.inputs.cidrIpv4).sort();
+        const nodePortSources = rules
+            .filter((r) => r.inputs.fromPort === want.frontendPort && r.inputs.referencedSecurityGroupId === undefined)
+            .map((r) => r.inputs.cidrIpv4)
+            .sort();
         expect(nodePortSources).toEqual([testOperatorCidr, "10.0.0.0/16", "198.51.100.13/32"].sort());
     });
 
@@ -169,7 +263,11 @@ describe.each(stacks)("stack %s", (stack) => {
         // The load generator no longer edits the nodes' group: none of its children is a rule on it.
         const loadGenerator = named(ev(), "cni-compare:aws:LoadGenerator", `cni-${stack}-loadgen`);
         const nodesGroup = endingWith(ev(), "aws:ec2/securityGroup:SecurityGroup", "-nodes");
-        expect(ofType(ev(), INGRESS).filter((r) => r.parent === loadGenerator.urn && r.dependencies.includes(nodesGroup.urn)).map((r) => r.name)).toEqual([]);
+        expect(
+            ofType(ev(), INGRESS)
+                .filter((r) => r.parent === loadGenerator.urn && r.dependencies.includes(nodesGroup.urn))
+                .map((r) => r.name),
+        ).toEqual([]);
     });
 
     // The flow matrix (components/flows.ts) states what must get through; the rules here are the
@@ -195,7 +293,16 @@ describe.each(stacks)("stack %s", (stack) => {
         const flows = flowMatrix({ mode: stack as any, nodePort: 30099 });
         const rules = nodeSecurityGroupRules(ev());
         const unneeded = rules
-            .filter((rule) => blockedFlows(stack as any, flows, rules.filter((r) => r !== rule), addresses(), members).length === 0)
+            .filter(
+                (rule) =>
+                    blockedFlows(
+                        stack as any,
+                        flows,
+                        rules.filter((r) => r !== rule),
+                        addresses(),
+                        members,
+                    ).length === 0,
+            )
             .map((rule) => rule.name);
         expect(unneeded, "rules no flow needs: a flow is missing from components/flows.ts, or the rule is superfluous").toEqual([]);
     });
@@ -318,11 +425,13 @@ describe.each(stacks)("stack %s", (stack) => {
             containerIPForwarding: "Enabled",
             nodeAddressAutodetectionV4: { cidrs: ["10.0.0.0/24"] },
         });
-        expect(network.ipPools).toEqual([expect.objectContaining({
-            cidr: "10.42.0.0/16", // the same range as k3s --cluster-cidr
-            encapsulation: want.calico.encapsulation,
-            natOutgoing: "Enabled",
-        })]);
+        expect(network.ipPools).toEqual([
+            expect.objectContaining({
+                cidr: "10.42.0.0/16", // the same range as k3s --cluster-cidr
+                encapsulation: want.calico.encapsulation,
+                natOutgoing: "Enabled",
+            }),
+        ]);
     });
 
     const DAEMONSET = "kubernetes:apps/v1:DaemonSet";
@@ -369,7 +478,10 @@ describe.each(stacks)("stack %s", (stack) => {
             const frontend = named(ev(), DAEMONSET, "frontend");
             expect(ofType(ev(), DEPLOYMENT)).toHaveLength(2);
             // Pinned by node name; Recreate, because a surge pod would want the same host port.
-            for (const [deployment, node] of [[leader, "node-1"], [follower, "node-2"]] as const) {
+            for (const [deployment, node] of [
+                [leader, "node-1"],
+                [follower, "node-2"],
+            ] as const) {
                 expect((deployment.inputs as any).spec, deployment.name).toMatchObject({ replicas: 1, strategy: { type: "Recreate" } });
                 expect(podSpec(deployment).nodeName, deployment.name).toBe(node);
                 expect(podSpec(deployment).containers[0].ports, deployment.name).toEqual([{ containerPort: 6379, hostPort: 6379 }]);
@@ -411,7 +523,9 @@ describe.each(stacks)("stack %s", (stack) => {
         const [group] = ofType(ev(), "aws:lb/targetGroup:TargetGroup");
         expect(group.inputs).toMatchObject({ targetType: "instance", protocol: "TCP", port: want.frontendPort, healthCheck: { protocol: "TCP", port: String(want.frontendPort) } });
         for (const attachment of ofType(ev(), "aws:lb/targetGroupAttachment:TargetGroupAttachment")) expect(attachment.inputs.port, attachment.name).toBe(want.frontendPort);
-        const attached = ofType(ev(), "aws:lb/targetGroupAttachment:TargetGroupAttachment").map((a) => a.inputs.targetId).sort();
+        const attached = ofType(ev(), "aws:lb/targetGroupAttachment:TargetGroupAttachment")
+            .map((a) => a.inputs.targetId)
+            .sort();
         const nodeIds = (ev().outputs.nodes as any[]).map((n) => n.instanceId).sort();
         expect(attached).toEqual(nodeIds);
         const [listener] = ofType(ev(), "aws:lb/listener:Listener");
@@ -427,7 +541,10 @@ describe.each(stacks)("stack %s", (stack) => {
         // nodePort: where the frontends answer on every node (the lab's targets do the same).
         expect(out.nodePort).toBe(want.frontendPort);
         expect(out.frontends).toEqual({ port: want.frontendPort, attachment: want.guestbook, replicas: want.guestbook === "pod-network" ? 10 : 2, mtu: want.frontendMtu });
-        expect(out.nodes.map((n: any) => [n.name, n.role])).toEqual([["node-1", "server"], ["node-2", "agent"]]);
+        expect(out.nodes.map((n: any) => [n.name, n.role])).toEqual([
+            ["node-1", "server"],
+            ["node-2", "agent"],
+        ]);
         for (const node of out.nodes) {
             expect(Object.keys(node).sort()).toEqual(["availabilityZone", "instanceId", "instanceType", "name", "privateIp", "publicIp", "role", "sshHostKey"]);
         }
@@ -491,7 +608,11 @@ describe("config variants", () => {
         // loadGenerator=false: only the two nodes, no output, and no rule for its address.
         expect(ofType(ev, INSTANCE)).toHaveLength(2);
         expect(ev.outputs.loadGenerator).toBeUndefined();
-        expect(ofType(ev, INGRESS).map((r) => r.name).filter((n) => n.includes("loadgen"))).toEqual([]);
+        expect(
+            ofType(ev, INGRESS)
+                .map((r) => r.name)
+                .filter((n) => n.includes("loadgen")),
+        ).toEqual([]);
     });
 
     it("spot=true puts every instance on one-time Spot, all alike; on-demand by default", async () => {

@@ -76,10 +76,14 @@ export class Sshd {
         child.stderr!.on("data", (d: Buffer) => (this.log += d));
         let exited: string | undefined;
         child.on("exit", (code, signal) => (exited = `sshd exited (${code ?? signal}): ${this.log.trim()}`));
-        await pollUntil(`sshd on 127.0.0.1:${this.port}`, () => {
-            if (exited) throw new Error(exited);
-            return this.log.includes(`Server listening on 127.0.0.1 port ${this.port}`) || `not listening yet; log: ${this.log.trim() || "empty"}`;
-        }, { timeoutMs: 10_000, intervalMs: 50 });
+        await pollUntil(
+            `sshd on 127.0.0.1:${this.port}`,
+            () => {
+                if (exited) throw new Error(exited);
+                return this.log.includes(`Server listening on 127.0.0.1 port ${this.port}`) || `not listening yet; log: ${this.log.trim() || "empty"}`;
+            },
+            { timeoutMs: 10_000, intervalMs: 50 },
+        );
     }
 
     /** `sshd -T`: the effective configuration, lower-case keywords (sshd(8) -T). */

@@ -38,7 +38,9 @@ async function validateBuiltIn(object: KubeObject): Promise<void> {
 /** The objects of one stack, as the committed snapshot renders them (render/snapshot.test.ts keeps it current). */
 function stackObjects(stack: string): KubeObject[] {
     const text = readFileSync(path.join(snapshotRoot, stack, "manifests.yaml"), "utf8");
-    return parseAllDocuments(text).map((doc) => doc.toJS() as KubeObject).filter((o) => o && typeof o.apiVersion === "string");
+    return parseAllDocuments(text)
+        .map((doc) => doc.toJS() as KubeObject)
+        .filter((o) => o && typeof o.apiVersion === "string");
 }
 
 const upstreamCrd = path.resolve(__dirname, "../../shared/upstream/operator.tigera.io_installations.yaml");
@@ -74,7 +76,12 @@ describe.each(stackNames())("stack %s: every Kubernetes object is valid", (stack
         const builtIn = objects.filter((o) => !o.apiVersion.includes(".") || o.apiVersion.endsWith(".k8s.io/v1"));
         // The namespace and the three guestbook workloads, plus three Services on a pod network.
         expect(builtIn.length).toBeGreaterThanOrEqual(4);
-        expect(builtIn.filter((o) => ["Deployment", "DaemonSet"].includes(o.kind)).map((o) => o.metadata?.name).sort()).toEqual(["frontend", "redis-follower", "redis-leader"]);
+        expect(
+            builtIn
+                .filter((o) => ["Deployment", "DaemonSet"].includes(o.kind))
+                .map((o) => o.metadata?.name)
+                .sort(),
+        ).toEqual(["frontend", "redis-follower", "redis-leader"]);
         for (const object of builtIn) await validateBuiltIn(object);
     });
 
@@ -119,9 +126,24 @@ describe("negative controls: the validators reject what the API server rejects",
         const installation = stackObjects("calico").find((o) => o.kind === "Installation")! as any;
         const validate = installationValidator();
         for (const [change, complaint] of [
-            [(i: any) => { i.spec.calicoNetwork.ipPools[0].encapsulation = "IPinIP"; }, "must be equal to one of the allowed values"],
-            [(i: any) => { i.spec.calicoNetwork.bgp = "On"; }, "must be equal to one of the allowed values"],
-            [(i: any) => { i.spec.calicoNetwork.vxlanPort = 4789; }, "must NOT have additional properties"],
+            [
+                (i: any) => {
+                    i.spec.calicoNetwork.ipPools[0].encapsulation = "IPinIP";
+                },
+                "must be equal to one of the allowed values",
+            ],
+            [
+                (i: any) => {
+                    i.spec.calicoNetwork.bgp = "On";
+                },
+                "must be equal to one of the allowed values",
+            ],
+            [
+                (i: any) => {
+                    i.spec.calicoNetwork.vxlanPort = 4789;
+                },
+                "must NOT have additional properties",
+            ],
         ] as const) {
             const broken = structuredClone(installation);
             change(broken);

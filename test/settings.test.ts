@@ -73,12 +73,15 @@ describe("bad input is refused, naming the key, the value and what is allowed", 
         ["a k3s version that is not a release tag", { k3sVersion: "latest" }, 'k3sVersion: "latest" must be a k3s release tag like v1.33.4+k3s1'],
         ["a Calico version that is not a release tag", { calicoVersion: "3.30" }, 'calicoVersion: "3.30" must be a Calico release tag like v3.30.3'],
         ["a certificate that is not an ACM ARN", { certificateArn: "my-cert" }, 'certificateArn: "my-cert" must be an ACM certificate ARN'],
-        ["a key that is not an OpenSSH public key", { sshPublicKey: "-----BEGIN RSA PRIVATE KEY-----" }, "sshPublicKey: \"-----BEGIN RSA PRIVATE K…\" is not an OpenSSH public key"],
+        ["a key that is not an OpenSSH public key", { sshPublicKey: "-----BEGIN RSA PRIVATE KEY-----" }, 'sshPublicKey: "-----BEGIN RSA PRIVATE K…" is not an OpenSSH public key'],
         ["a non-boolean loadGenerator", { loadGenerator: "yes" }, 'loadGenerator: "yes" must be true or false'],
         ["a non-boolean spot", { spot: "on" }, 'spot: "on" must be true or false'],
     ])("%s", (_what, overrides, message) => {
         const problems = problemsOf(overrides);
-        expect(problems.some((p) => p.startsWith(message)), `got:\n${problems.join("\n")}`).toBe(true);
+        expect(
+            problems.some((p) => p.startsWith(message)),
+            `got:\n${problems.join("\n")}`,
+        ).toBe(true);
     });
 
     it("reports every problem at once", () => {

@@ -8,7 +8,10 @@ export function ofType(evaluation: Evaluation, type: string): RecordedResource[]
 export function named(evaluation: Evaluation, type: string, name: string): RecordedResource {
     const found = evaluation.resources.find((r) => r.type === type && r.name === name);
     if (!found) {
-        const names = ofType(evaluation, type).map((r) => r.name).join(", ") || "none";
+        const names =
+            ofType(evaluation, type)
+                .map((r) => r.name)
+                .join(", ") || "none";
         throw new Error(`stack ${evaluation.stack}: no ${type} named ${name} (have: ${names})`);
     }
     return found;

@@ -41,38 +41,48 @@ export class ServiceDeployment extends pulumi.ComponentResource {
         const labels = { "app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "guestbook" };
         const metadata = { name, namespace: args.namespace, labels };
 
-        this.deployment = new k8s.apps.v1.Deployment(name, {
-            metadata,
-            spec: {
-                replicas: args.replicas,
-                selector: { matchLabels: labels },
-                template: {
-                    metadata: { labels },
-                    spec: {
-                        containers: [{
-                            name,
-                            image: args.image,
-                            ports: [{ containerPort: args.port }],
-                            env: args.env,
-                            resources: args.resources,
-                            readinessProbe: args.readinessProbe,
-                        }],
-                        topologySpreadConstraints: args.spreadOverNodes
-                            ? [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "DoNotSchedule", labelSelector: { matchLabels: labels } }]
-                            : undefined,
+        this.deployment = new k8s.apps.v1.Deployment(
+            name,
+            {
+                metadata,
+                spec: {
+                    replicas: args.replicas,
+                    selector: { matchLabels: labels },
+                    template: {
+                        metadata: { labels },
+                        spec: {
+                            containers: [
+                                {
+                                    name,
+                                    image: args.image,
+                                    ports: [{ containerPort: args.port }],
+                                    env: args.env,
+                                    resources: args.resources,
+                                    readinessProbe: args.readinessProbe,
+                                },
+                            ],
+                            topologySpreadConstraints: args.spreadOverNodes
+                                ? [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "DoNotSchedule", labelSelector: { matchLabels: labels } }]
+                                : undefined,
+                        },
                     },
                 },
             },
-        }, { parent: this, ...args.inCluster });
+            { parent: this, ...args.inCluster },
+        );
 
-        this.service = new k8s.core.v1.Service(name, {
-            metadata,
-            spec: {
-                type: args.nodePort === undefined ? "ClusterIP" : "NodePort",
-                selector: labels,
-                ports: [{ port: args.port, targetPort: args.port, nodePort: args.nodePort }],
+        this.service = new k8s.core.v1.Service(
+            name,
+            {
+                metadata,
+                spec: {
+                    type: args.nodePort === undefined ? "ClusterIP" : "NodePort",
+                    selector: labels,
+                    ports: [{ port: args.port, targetPort: args.port, nodePort: args.nodePort }],
+                },
             },
-        }, { parent: this, ...args.inCluster });
+            { parent: this, ...args.inCluster },
+        );
 
         this.registerOutputs({});
     }
@@ -162,37 +172,49 @@ export class Guestbook extends pulumi.ComponentResource {
      */
     private onPodNetwork(namespace: pulumi.Output<string>, args: GuestbookArgs): void {
         const inCluster = args.inCluster;
-        new ServiceDeployment(guestbookServices.leader, {
-            namespace,
-            image: args.images.redisLeader,
-            replicas: 1,
-            port: redisPort,
-            resources: smallPod,
-            readinessProbe: redisReady,
-            inCluster,
-        }, { parent: this });
-        new ServiceDeployment(guestbookServices.follower, {
-            namespace,
-            image: args.images.redisFollower,
-            replicas: args.redisFollowerReplicas,
-            port: redisPort,
-            resources: smallPod,
-            readinessProbe: redisReady,
-            env: [{ name: "GET_HOSTS_FROM", value: "dns" }],
-            inCluster,
-        }, { parent: this });
-        new ServiceDeployment(guestbookServices.frontend, {
-            namespace,
-            image: args.images.frontend,
-            replicas: args.frontendReplicas,
-            port: frontendPort,
-            resources: smallPod,
-            readinessProbe: frontendReady,
-            env: [{ name: "GET_HOSTS_FROM", value: "dns" }],
-            spreadOverNodes: true,
-            nodePort: args.nodePort,
-            inCluster,
-        }, { parent: this });
+        new ServiceDeployment(
+            guestbookServices.leader,
+            {
+                namespace,
+                image: args.images.redisLeader,
+                replicas: 1,
+                port: redisPort,
+                resources: smallPod,
+                readinessProbe: redisReady,
+                inCluster,
+            },
+            { parent: this },
+        );
+        new ServiceDeployment(
+            guestbookServices.follower,
+            {
+                namespace,
+                image: args.images.redisFollower,
+                replicas: args.redisFollowerReplicas,
+                port: redisPort,
+                resources: smallPod,
+                readinessProbe: redisReady,
+                env: [{ name: "GET_HOSTS_FROM", value: "dns" }],
+                inCluster,
+            },
+            { parent: this },
+        );
+        new ServiceDeployment(
+            guestbookServices.frontend,
+            {
+                namespace,
+                image: args.images.frontend,
+                replicas: args.frontendReplicas,
+                port: frontendPort,
+                resources: smallPod,
+                readinessProbe: frontendReady,
+                env: [{ name: "GET_HOSTS_FROM", value: "dns" }],
+                spreadOverNodes: true,
+                nodePort: args.nodePort,
+                inCluster,
+            },
+            { parent: this },
+        );
     }
 
     private onNodeAddresses(namespace: pulumi.Output<string>, args: GuestbookArgs, attachment: Extract<GuestbookAttachment, { frontendPort: number }>): void {
@@ -205,14 +227,16 @@ export class Guestbook extends pulumi.ComponentResource {
                 hostNetwork,
                 // The addresses come from our env only: no Service variables beside them.
                 enableServiceLinks: false,
-                containers: [{
-                    name: role,
-                    image,
-                    ports: [{ containerPort: port, hostPort }],
-                    env,
-                    resources: smallPod,
-                    readinessProbe: probe,
-                }],
+                containers: [
+                    {
+                        name: role,
+                        image,
+                        ports: [{ containerPort: port, hostPort }],
+                        env,
+                        resources: smallPod,
+                        readinessProbe: probe,
+                    },
+                ],
             };
             return { labels, metadata: { name: role, namespace, labels }, spec };
         };
@@ -222,27 +246,35 @@ export class Guestbook extends pulumi.ComponentResource {
         // Side by side, none waiting for another (see onPodNetwork).
         const pinned = (role: string, node: RedisNode, image: string, env?: k8s.types.input.core.v1.EnvVar[]) => {
             const p = pod(role, image, redisPort, redisPort, redisReady, env);
-            return new k8s.apps.v1.Deployment(role, {
-                metadata: p.metadata,
-                spec: {
-                    replicas: 1,
-                    strategy: { type: "Recreate" },
-                    selector: { matchLabels: p.labels },
-                    template: { metadata: { labels: p.labels }, spec: { ...p.spec, nodeName: node.name } },
+            return new k8s.apps.v1.Deployment(
+                role,
+                {
+                    metadata: p.metadata,
+                    spec: {
+                        replicas: 1,
+                        strategy: { type: "Recreate" },
+                        selector: { matchLabels: p.labels },
+                        template: { metadata: { labels: p.labels }, spec: { ...p.spec, nodeName: node.name } },
+                    },
                 },
-            }, { parent: this, ...args.inCluster });
+                { parent: this, ...args.inCluster },
+            );
         };
         pinned(guestbookServices.leader, leader, args.images.redisLeader);
         pinned(guestbookServices.follower, follower, args.images.redisFollower, redisAddressEnv(leader.address));
         // One frontend per node, like the seed's one container per machine: a host or published
         // port exists once per node. The NLB reaches each on its own node, with no hop between nodes.
         const frontend = pod(guestbookServices.frontend, args.images.frontend, frontendPorts.containerPort, frontendPorts.hostPort, frontendReady, redisAddressEnv(leader.address, follower.address));
-        new k8s.apps.v1.DaemonSet(guestbookServices.frontend, {
-            metadata: frontend.metadata,
-            spec: {
-                selector: { matchLabels: frontend.labels },
-                template: { metadata: { labels: frontend.labels }, spec: frontend.spec },
+        new k8s.apps.v1.DaemonSet(
+            guestbookServices.frontend,
+            {
+                metadata: frontend.metadata,
+                spec: {
+                    selector: { matchLabels: frontend.labels },
+                    template: { metadata: { labels: frontend.labels }, spec: frontend.spec },
+                },
             },
-        }, { parent: this, ...args.inCluster });
+            { parent: this, ...args.inCluster },
+        );
     }
 }

@@ -25,7 +25,15 @@ export async function sleep(ms: number): Promise<void> {
  * Runs a client against a server started just before; retries while the server is not yet
  * listening (the start of a background process is not a readiness signal).
  */
-export async function clientAgainstServer(ctx: MeasureContext, name: string, server: Endpoint, serverCommand: string, client: Endpoint, clientCommand: string, timeoutMs: number): Promise<{ result: CommandResult; raw: string[] }> {
+export async function clientAgainstServer(
+    ctx: MeasureContext,
+    name: string,
+    server: Endpoint,
+    serverCommand: string,
+    client: Endpoint,
+    clientCommand: string,
+    timeoutMs: number,
+): Promise<{ result: CommandResult; raw: string[] }> {
     const serverProc = server.shell.start(serverCommand);
     const attempts = async (): Promise<CommandResult> => {
         let result: CommandResult | undefined;

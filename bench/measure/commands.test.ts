@@ -44,9 +44,7 @@ describe("command lines (the exact text sent to every shell)", () => {
 
     it("sockperf: TCP ping-pong with full round-trip times", () => {
         expect(sockperfServerCommand({ ip: "10.42.0.5", port: 11111, lifetimeSeconds: 40 })).toBe("timeout --foreground -k 5 40 sockperf server --tcp -i '10.42.0.5' -p 11111");
-        expect(sockperfPingPongCommand({ ip: "10.42.0.5", port: 11111, durationSeconds: 10 })).toBe(
-            "timeout --foreground -k 5 25 sockperf ping-pong --tcp --full-rtt -i '10.42.0.5' -p 11111 -t 10",
-        );
+        expect(sockperfPingPongCommand({ ip: "10.42.0.5", port: 11111, durationSeconds: 10 })).toBe("timeout --foreground -k 5 25 sockperf ping-pong --tcp --full-rtt -i '10.42.0.5' -p 11111 -t 10");
     });
 
     it("wrk: the Lua report script comes through a pipe (no file to leave behind), the URL is quoted (it contains &)", () => {
@@ -128,7 +126,16 @@ describe("hostile values never run (every builder quotes its strings and checks 
     const stubs = path.join(sandbox, "bin");
     fs.mkdirSync(stubs);
     for (const tool of ["timeout", "iperf3", "sockperf", "wrk", "ip", "taskset"]) fs.writeFileSync(path.join(stubs, tool), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
-    const payloads = [`$(touch ${canary})`, `\`touch ${canary}\``, `x; touch ${canary}`, `x' ; touch ${canary}; '`, `x\ntouch ${canary}`, `x && touch ${canary}`, `x | touch ${canary}`, `$(touch\${IFS}${canary})`];
+    const payloads = [
+        `$(touch ${canary})`,
+        `\`touch ${canary}\``,
+        `x; touch ${canary}`,
+        `x' ; touch ${canary}; '`,
+        `x\ntouch ${canary}`,
+        `x && touch ${canary}`,
+        `x | touch ${canary}`,
+        `$(touch\${IFS}${canary})`,
+    ];
     const cgroup = (dir: string) => ({ dir, version: 2 as const });
     const strings: Record<string, (v: string) => string> = {
         "iperf3 host": (v) => iperf3ClientCommand({ host: v, port: 5201, durationSeconds: 1, omitSeconds: 0, streams: 1 }),

@@ -339,9 +339,7 @@ export const backgroundPgidPattern = /^bench-pgid (\d+)$/m;
 export function stopCommand(pgid: number): string {
     shellNumber(pgid, "pgid");
     return (
-        `kill -TERM -${pgid} 2>/dev/null || exit 0; ` +
-        `n=0; while [ $n -lt 10 ]; do kill -0 -${pgid} 2>/dev/null || exit 0; sleep 0.2; n=$((n+1)); done; ` +
-        `kill -KILL -${pgid} 2>/dev/null; true`
+        `kill -TERM -${pgid} 2>/dev/null || exit 0; ` + `n=0; while [ $n -lt 10 ]; do kill -0 -${pgid} 2>/dev/null || exit 0; sleep 0.2; n=$((n+1)); done; ` + `kill -KILL -${pgid} 2>/dev/null; true`
     );
 }
 

@@ -49,32 +49,34 @@ describe("CPU probes", () => {
         expect(onCpu(1, "x")).toBe("taskset -c 1 x");
     });
 
-    it.skipIf(!existsSync(`${v1.dir}/cpuacct.usage`) || process.getuid?.() !== 0)("on this machine (root: it makes a group): a busy loop in the group shows up as its CPU time, and every task's time includes it", () => {
-        // A group of its own at the root, as the lab makes them (lab/cpuGroup.ts); removed at the end.
-        const group = { dir: `${v1.dir}/cnitest-${process.pid}`, version: 1 as const };
-        mkdirSync(group.dir);
-        try {
-            const loop = "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done";
-            const out = execFileSync("sh", ["-c", inCgroup(group, withCpuProbes(group, 0, loop))], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-            expect(out).toBe("");
-            // Not in a ( … ) subshell: `$$` there is the parent shell's pid, so the subshell would stay outside.
-            const r = execFileSync("sh", ["-c", `exec 2>&1; ${inCgroup(group, withCpuProbes(group, 0, loop))}`], { encoding: "utf8" });
-            const w = parseCpuWindow(r);
-            expect(w.cpuSeconds).toBeGreaterThan(0.01);
-            expect(w.seconds).toBeGreaterThan(0);
-            expect(w.machineCpuSeconds).toBeGreaterThanOrEqual(w.cpuSeconds - w.ksoftirqdSeconds - 0.001);
-            expect(w.otherLoadCpus).toBeGreaterThanOrEqual(0);
-            // The tool is a child the shell forks right after starting the probe in the background:
-            // it must be in the group from its first instruction (it prints its own cgroup).
-            for (let i = 0; i < 5; i++) {
-                const own = execFileSync("sh", ["-c", inCgroup(group, withCpuProbes(group, 0.2, "cat /proc/self/cgroup"))], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-                expect(own, "the tool's own cgroup").toMatch(new RegExp(`cpuacct[^:]*:/cnitest-${process.pid}$`, "m"));
+    it.skipIf(!existsSync(`${v1.dir}/cpuacct.usage`) || process.getuid?.() !== 0)(
+        "on this machine (root: it makes a group): a busy loop in the group shows up as its CPU time, and every task's time includes it",
+        () => {
+            // A group of its own at the root, as the lab makes them (lab/cpuGroup.ts); removed at the end.
+            const group = { dir: `${v1.dir}/cnitest-${process.pid}`, version: 1 as const };
+            mkdirSync(group.dir);
+            try {
+                const loop = "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done";
+                const out = execFileSync("sh", ["-c", inCgroup(group, withCpuProbes(group, 0, loop))], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+                expect(out).toBe("");
+                // Not in a ( … ) subshell: `$$` there is the parent shell's pid, so the subshell would stay outside.
+                const r = execFileSync("sh", ["-c", `exec 2>&1; ${inCgroup(group, withCpuProbes(group, 0, loop))}`], { encoding: "utf8" });
+                const w = parseCpuWindow(r);
+                expect(w.cpuSeconds).toBeGreaterThan(0.01);
+                expect(w.seconds).toBeGreaterThan(0);
+                expect(w.machineCpuSeconds).toBeGreaterThanOrEqual(w.cpuSeconds - w.ksoftirqdSeconds - 0.001);
+                expect(w.otherLoadCpus).toBeGreaterThanOrEqual(0);
+                // The tool is a child the shell forks right after starting the probe in the background:
+                // it must be in the group from its first instruction (it prints its own cgroup).
+                for (let i = 0; i < 5; i++) {
+                    const own = execFileSync("sh", ["-c", inCgroup(group, withCpuProbes(group, 0.2, "cat /proc/self/cgroup"))], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+                    expect(own, "the tool's own cgroup").toMatch(new RegExp(`cpuacct[^:]*:/cnitest-${process.pid}$`, "m"));
+                }
+            } finally {
+                rmdirSync(group.dir);
             }
-        } finally {
-            rmdirSync(group.dir);
-        }
-    });
-
+        },
+    );
 });
 
 describe("fixed-rate tools", () => {

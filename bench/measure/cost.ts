@@ -62,7 +62,9 @@ async function runCost(ctx: MeasureContext, name: string, server: Endpoint, clie
         durationSeconds: udp ? costUdpRunSeconds(s.durationSeconds) : s.durationSeconds,
         omitSeconds: udp ? 0 : s.warmupSeconds,
         streams: 1,
-        ...(udp ? { udpBitrate: s.costPacketBitrate ?? costPacketBitrateDefault, length: costDatagramBytes, intervalSeconds: costUdpIntervalSeconds } : { tcpBitrate: s.costBitrate ?? costBitrateDefault }),
+        ...(udp
+            ? { udpBitrate: s.costPacketBitrate ?? costPacketBitrateDefault, length: costDatagramBytes, intervalSeconds: costUdpIntervalSeconds }
+            : { tcpBitrate: s.costBitrate ?? costBitrateDefault }),
     });
     const clientCommand = inCgroup(cgroup, withCpuProbes(cgroup, udp ? costUdpWarmupSeconds : s.warmupSeconds, pinned(ctx, "client", iperf3)));
     const { result, raw } = await clientAgainstServer(ctx, name, server, serverCommand, client, clientCommand, toolTimeoutMs(s));

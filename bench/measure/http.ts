@@ -47,7 +47,18 @@ export async function runWrk(ctx: MeasureContext, name: string, url: string, con
     return { result: parseWrk(measured.value.stdout), raw: [...raw, ...measured.raw], busyCpus: measured.busyCpus };
 }
 
-export function httpFigures(prefix: string, label: string, measurement: MeasurementId, r: HttpResult, raw: string[], extraPercentiles: boolean, gated: boolean, busyCpus: number | undefined, sharedKernel: boolean, window?: CpuWindow): Figure[] {
+export function httpFigures(
+    prefix: string,
+    label: string,
+    measurement: MeasurementId,
+    r: HttpResult,
+    raw: string[],
+    extraPercentiles: boolean,
+    gated: boolean,
+    busyCpus: number | undefined,
+    sharedKernel: boolean,
+    window?: CpuWindow,
+): Figure[] {
     const f = (id: string, what: string, unit: string, better: Better, value: number, g = false): Figure => ({
         id: `${prefix}.${id}`,
         measurement,
@@ -75,7 +86,15 @@ export function httpFigures(prefix: string, label: string, measurement: Measurem
               ]
             : []),
         ...(busyCpus !== undefined && r.requestsPerSecond > 0
-            ? [f("cpuPer1kRequests", sharedKernel ? "CPU-s per 1000 requests (shared kernel: all ends)" : "node CPU-s per 1000 requests (both nodes)", "CPU-s/1k req", "lower", (busyCpus / r.requestsPerSecond) * 1000)]
+            ? [
+                  f(
+                      "cpuPer1kRequests",
+                      sharedKernel ? "CPU-s per 1000 requests (shared kernel: all ends)" : "node CPU-s per 1000 requests (both nodes)",
+                      "CPU-s/1k req",
+                      "lower",
+                      (busyCpus / r.requestsPerSecond) * 1000,
+                  ),
+              ]
             : []),
     ];
 }

@@ -48,17 +48,29 @@ function iperf3PortFor(ctx: MeasureContext, server: Endpoint): number {
     return ctx.settings.iperf3Port + (server.hostNetwork ? 1 : 0);
 }
 
-async function runIperf3(ctx: MeasureContext, name: string, server: Endpoint, client: Endpoint, port: number, streams: number, udp: boolean): Promise<{ result: ThroughputResult; raw: string[]; busyCpus?: number }> {
+async function runIperf3(
+    ctx: MeasureContext,
+    name: string,
+    server: Endpoint,
+    client: Endpoint,
+    port: number,
+    streams: number,
+    udp: boolean,
+): Promise<{ result: ThroughputResult; raw: string[]; busyCpus?: number }> {
     const s = ctx.settings;
     const serverCommand = pinned(ctx, "server", iperf3ServerCommand({ port, lifetimeSeconds: (s.durationSeconds + s.warmupSeconds) * 2 + 3 * toolGraceSeconds }));
-    const clientCommand = pinned(ctx, "client", iperf3ClientCommand({
-        host: server.ip,
-        port,
-        durationSeconds: s.durationSeconds,
-        omitSeconds: s.warmupSeconds,
-        streams,
-        udpBitrate: udp ? s.udpBitrate : undefined,
-    }));
+    const clientCommand = pinned(
+        ctx,
+        "client",
+        iperf3ClientCommand({
+            host: server.ip,
+            port,
+            durationSeconds: s.durationSeconds,
+            omitSeconds: s.warmupSeconds,
+            streams,
+            udpBitrate: udp ? s.udpBitrate : undefined,
+        }),
+    );
     const measured = await withCpu(ctx, name, s.durationSeconds + s.warmupSeconds, s.warmupSeconds, () =>
         clientAgainstServer(ctx, name, server, serverCommand, client, clientCommand, toolTimeoutMs(s)),
     );

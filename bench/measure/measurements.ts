@@ -46,13 +46,18 @@ export const measurementRunners: Readonly<Record<MeasurementId, Measurement>> = 
  */
 export function toolSecondsPerRepetition(ids: readonly MeasurementId[], s: Pick<MeasureSettings, "durationSeconds" | "warmupSeconds" | "scalingPods" | "cases">, hasLoadBalancer = true): number {
     const run = s.durationSeconds + s.warmupSeconds;
-    const count = (prefix: string, all: readonly string[]) =>
-        all.filter((c) => (s.cases === undefined ? !optInCases.includes(`${prefix}.${c}`) : s.cases.includes(`${prefix}.${c}`))).length;
+    const count = (prefix: string, all: readonly string[]) => all.filter((c) => (s.cases === undefined ? !optInCases.includes(`${prefix}.${c}`) : s.cases.includes(`${prefix}.${c}`))).length;
     const runs: Record<MeasurementId, number> = {
         http: count("http", hasLoadBalancer ? ["lb", "nodeport"] : ["nodeport"]),
         guestbook: count("guestbook", ["read", "write"]),
-        iperf3: count("iperf3", throughputCases.map((c) => c.id)),
-        latency: count("latency", latencyCases.map((c) => c.id)),
+        iperf3: count(
+            "iperf3",
+            throughputCases.map((c) => c.id),
+        ),
+        latency: count(
+            "latency",
+            latencyCases.map((c) => c.id),
+        ),
         scaling: s.scalingPods.length,
     };
     return ids.reduce((a, id) => a + runs[id] * run, 0);

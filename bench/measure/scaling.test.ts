@@ -47,7 +47,17 @@ async function context(session: LoopbackSession, notes: string[] = []): Promise<
     // ephemeral range (ip_local_port_range 32768–60999 by default), where outgoing connections of
     // other tests cannot take them between our check and iperf3's bind.
     const base = (await freeConsecutivePorts(2)) - 1;
-    const settings: MeasureSettings = { durationSeconds: 3, warmupSeconds: 1, scalingPods: [4], httpConnections: 1, httpThreads: 1, requestTimeoutSeconds: 5, udpBitrate: "1G", iperf3Port: base, sockperfPort: 1 };
+    const settings: MeasureSettings = {
+        durationSeconds: 3,
+        warmupSeconds: 1,
+        scalingPods: [4],
+        httpConnections: 1,
+        httpThreads: 1,
+        requestTimeoutSeconds: 5,
+        udpBitrate: "1G",
+        iperf3Port: base,
+        sockperfPort: 1,
+    };
     const raws = new Map<string, string>();
     const ctx: MeasureContext = {
         session,
@@ -116,7 +126,11 @@ describe("scaling", () => {
         const notes: string[] = [];
         const { ctx } = await context(session, notes);
         const figures = await measureScaling(ctx);
-        expect(notes).toEqual([expect.stringMatching(/^scaling 4 pods: the clients started \d+ ms apart, more than 100 ms \(2% of the 3 s measured, at least 100 ms\); the aggregate would overstate simultaneous throughput; measured again$/)]);
+        expect(notes).toEqual([
+            expect.stringMatching(
+                /^scaling 4 pods: the clients started \d+ ms apart, more than 100 ms \(2% of the 3 s measured, at least 100 ms\); the aggregate would overstate simultaneous throughput; measured again$/,
+            ),
+        ]);
         expect(figures.find((f) => f.id === "scaling.4.startSkew")!.value).toBeLessThan(100);
         expect(figures.find((f) => f.id === "scaling.4.throughput")!.value).toBeGreaterThan(0);
     });
@@ -130,14 +144,19 @@ describe("scaling", () => {
         const { ctx } = await context(session);
         const started = Date.now();
         await expect(measureScaling(ctx)).rejects.toThrow(
-            new RegExp(`^scaling: the iperf3 server on pod \\(loopback\\) port ${ctx.settings.iperf3Port + 2} ended before it listened \\(exit 1\\): iperf3: error - unable to start listener for connections: Address already in use$`),
+            new RegExp(
+                `^scaling: the iperf3 server on pod \\(loopback\\) port ${ctx.settings.iperf3Port + 2} ended before it listened \\(exit 1\\): iperf3: error - unable to start listener for connections: Address already in use$`,
+            ),
         );
         expect(Date.now() - started).toBeLessThan(15_000); // not the 60 s listening deadline
         expect(session.released).toEqual(["scale"]);
     });
 
     it("one failing pair fails the count, naming it, after every pair ended; the servers are stopped and the pods released", async () => {
-        const failing = (inner: Shell): Shell => ({ ...lateStarting(inner, 0), run: (c, o) => (/iperf3 -c/.test(c) ? inner.run("echo 'iperf3: error - unable to send' >&2; exit 1", o) : inner.run(c, o)) });
+        const failing = (inner: Shell): Shell => ({
+            ...lateStarting(inner, 0),
+            run: (c, o) => (/iperf3 -c/.test(c) ? inner.run("echo 'iperf3: error - unable to send' >&2; exit 1", o) : inner.run(c, o)),
+        });
         const session = new ScriptedSession((e, i) => (e.node === 1 && i === 1 ? failing(e.shell) : e.shell));
         const { ctx, raws } = await context(session);
         await expect(measureScaling(ctx)).rejects.toThrow(/^scaling 4 pods: 1 of 2 pair\(s\) failed, so no aggregate: pair 2: iperf3 client on .* exited with 1: iperf3: error - unable to send/);
@@ -163,7 +182,17 @@ describe("scaling over SSH", () => {
                     // 15 s: the runner allows a start skew of 2 % of the measured time, and 50
                     // saturating clients on a loaded 2-core test machine start up to ~230 ms apart
                     // (measured with the suite running four files at a time).
-                    settings: { durationSeconds: 15, warmupSeconds: 0, scalingPods: [2 * pairs], httpConnections: 1, httpThreads: 1, requestTimeoutSeconds: 5, udpBitrate: "1G", iperf3Port: base, sockperfPort: 1 },
+                    settings: {
+                        durationSeconds: 15,
+                        warmupSeconds: 0,
+                        scalingPods: [2 * pairs],
+                        httpConnections: 1,
+                        httpThreads: 1,
+                        requestTimeoutSeconds: 5,
+                        udpBitrate: "1G",
+                        iperf3Port: base,
+                        sockperfPort: 1,
+                    },
                     clkTck: 100,
                     note: (t) => notes.push(t),
                     record: (name) => name,

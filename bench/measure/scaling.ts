@@ -85,7 +85,14 @@ interface ScalingRun {
 }
 
 /** Every client sleeps until one common time on the clients' node clock, then runs to its end. */
-async function runClientsTogether(ctx: MeasureContext, name: string, servers: readonly Endpoint[], clients: readonly Endpoint[], ports: readonly number[], lead: number): Promise<Pick<ScalingRun, "clientCommands" | "measured">> {
+async function runClientsTogether(
+    ctx: MeasureContext,
+    name: string,
+    servers: readonly Endpoint[],
+    clients: readonly Endpoint[],
+    ports: readonly number[],
+    lead: number,
+): Promise<Pick<ScalingRun, "clientCommands" | "measured">> {
     const s = ctx.settings;
     const now = Number((await clients[0].shell.run(clockCommand(), { timeoutMs: 15_000, signal: ctx.signal })).stdout.trim());
     if (!Number.isFinite(now)) throw new Error(`scaling: could not read the clock on ${clients[0].shell.name}`);
@@ -164,7 +171,9 @@ async function scalingPoint(ctx: MeasureContext, n: number): Promise<Figure[]> {
     const skewSeconds = Math.max(...starts) - Math.min(...starts);
     const allowed = Math.max(maxStartSkewShare * s.durationSeconds, minStartSkewSeconds);
     if (skewSeconds > allowed) {
-        throw new StartSkewError(`scaling ${n} pods: the clients started ${(skewSeconds * 1000).toFixed(0)} ms apart, more than ${(allowed * 1000).toFixed(0)} ms (${maxStartSkewShare * 100}% of the ${s.durationSeconds} s measured, at least ${minStartSkewSeconds * 1000} ms); the aggregate would overstate simultaneous throughput`);
+        throw new StartSkewError(
+            `scaling ${n} pods: the clients started ${(skewSeconds * 1000).toFixed(0)} ms apart, more than ${(allowed * 1000).toFixed(0)} ms (${maxStartSkewShare * 100}% of the ${s.durationSeconds} s measured, at least ${minStartSkewSeconds * 1000} ms); the aggregate would overstate simultaneous throughput`,
+        );
     }
     return [
         {

@@ -9,16 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-    cpuSamplerCommand,
-    environmentCommand,
-    guestbookReadPath,
-    guestbookWritePath,
-    iperf3ClientCommand,
-    iperf3ServerCommand,
-    joinUrl,
-    wrkCommand,
-} from "./commands";
+import { cpuSamplerCommand, environmentCommand, guestbookReadPath, guestbookWritePath, iperf3ClientCommand, iperf3ServerCommand, joinUrl, wrkCommand } from "./commands";
 import { descendantProcesses } from "../../test/descendants";
 import { LoopbackSession } from "../sessions/loopback";
 import { freeLoopbackPort, startLoopbackGuestbook, type LoopbackGuestbook } from "../sessions/loopback-guestbook";
@@ -62,7 +53,9 @@ describe("the loopback guestbook", () => {
 
 describe("wrk with the report script", () => {
     it("guestbook writes then reads: the write lands in Redis, both runs parse with ordered percentiles", async () => {
-        const write = parseWrk((await run(wrkCommand({ url: joinUrl(guestbook.url, guestbookWritePath("bench-test")), durationSeconds: 1, connections: 2, threads: 1, requestTimeoutSeconds: 5 }))).stdout);
+        const write = parseWrk(
+            (await run(wrkCommand({ url: joinUrl(guestbook.url, guestbookWritePath("bench-test")), durationSeconds: 1, connections: 2, threads: 1, requestTimeoutSeconds: 5 }))).stdout,
+        );
         const stored = await (await fetch(joinUrl(guestbook.url, guestbookReadPath()))).json();
         expect(stored).toEqual({ data: "bench-test" });
         const read = parseWrk((await run(wrkCommand({ url: joinUrl(guestbook.url, guestbookReadPath()), durationSeconds: 1, connections: 2, threads: 1, requestTimeoutSeconds: 5 }))).stdout);
@@ -146,11 +139,22 @@ describe("node facts", () => {
         expect(samples[1].time - samples[0].time).toBeGreaterThan(0.9);
         expect(busyCpuSeconds(samples, 100)).toBeGreaterThanOrEqual(0);
         // By hand: busy jiffies 1000 → 1300 at USER_HZ 100 = 3 CPU-seconds.
-        expect(busyCpuSeconds([{ time: 1, busy: 1000, total: 5000 }, { time: 2, busy: 1300, total: 5400 }], 100)).toBe(3);
+        expect(
+            busyCpuSeconds(
+                [
+                    { time: 1, busy: 1000, total: 5000 },
+                    { time: 2, busy: 1300, total: 5400 },
+                ],
+                100,
+            ),
+        ).toBe(3);
         expect(busyCpuSeconds(samples.slice(0, 1), 100)).toBeUndefined();
         // By hand: 1000 → 1300 busy jiffies over t = 1 → 3 s at USER_HZ 100 = 3 CPU-s / 2 s = 1.5 CPUs;
         // from t = 2 only one sample remains: no rate.
-        const two = [{ time: 1, busy: 1000, total: 5000 }, { time: 3, busy: 1300, total: 5800 }];
+        const two = [
+            { time: 1, busy: 1000, total: 5000 },
+            { time: 3, busy: 1300, total: 5800 },
+        ];
         expect(busyCpuRate(two, 100)).toBe(1.5);
         expect(busyCpuRate(two, 100, 2)).toBeUndefined();
     });
@@ -159,7 +163,12 @@ describe("node facts", () => {
         const kv = parseKeyValues((await run(environmentCommand("127.0.0.1"))).stdout);
         expect(kv.interface).toBe("lo");
         // Here the test's own namespace and its own /sys: the netlink figure and sysfs agree.
-        expect(parseMtus(kv)).toEqual({ iface: "lo", mtu: Number(fs.readFileSync("/sys/class/net/lo/mtu", "utf8")), linkMtu: Number(fs.readFileSync("/sys/class/net/lo/mtu", "utf8")), routeMtu: undefined });
+        expect(parseMtus(kv)).toEqual({
+            iface: "lo",
+            mtu: Number(fs.readFileSync("/sys/class/net/lo/mtu", "utf8")),
+            linkMtu: Number(fs.readFileSync("/sys/class/net/lo/mtu", "utf8")),
+            routeMtu: undefined,
+        });
         expect(kv.kernel).toBe(os.release());
     });
 
@@ -186,7 +195,17 @@ describe("a measurement with its warm-up", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-warmup-"));
         const recorded: string[] = [];
         const notes: string[] = [];
-        const settings: MeasureSettings = { durationSeconds: 1, warmupSeconds: 1, scalingPods: [2], httpConnections: 2, httpThreads: 1, requestTimeoutSeconds: 5, udpBitrate: "1G", iperf3Port: 1, sockperfPort: 1 };
+        const settings: MeasureSettings = {
+            durationSeconds: 1,
+            warmupSeconds: 1,
+            scalingPods: [2],
+            httpConnections: 2,
+            httpThreads: 1,
+            requestTimeoutSeconds: 5,
+            udpBitrate: "1G",
+            iperf3Port: 1,
+            sockperfPort: 1,
+        };
         try {
             const figures = await measureHttp({
                 session,

@@ -8,7 +8,19 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { UsageError } from "../../core/errors";
-import { completedRepetitions, formatValue, scheduleSentence, percentOfHost, percentOfHostDefinition, ranking, renderReport, reportCharts, reportMarkdown, separatedPairs, withBaseline } from "./report";
+import {
+    completedRepetitions,
+    formatValue,
+    scheduleSentence,
+    percentOfHost,
+    percentOfHostDefinition,
+    ranking,
+    renderReport,
+    reportCharts,
+    reportMarkdown,
+    separatedPairs,
+    withBaseline,
+} from "./report";
 import { barChart, groupedBarChart, niceMax, niceTicks } from "./svg";
 import { aggregate, summarySchema, type BenchSummaryFile, type FigureInfo, type Sample } from "./summary";
 
@@ -24,7 +36,19 @@ function summaryOf(samples: Sample[], extra: Partial<BenchSummaryFile> = {}): Be
         schema: summarySchema,
         startedAt: "2026-01-01T00:00:00Z",
         finishedAt: "2026-01-01T01:00:00Z",
-        settings: { repetitions: 3, measurements: ["http", "iperf3"], durationSeconds: 10, warmupSeconds: 2, scalingPods: [2], httpConnections: 64, httpThreads: 4, requestTimeoutSeconds: 10, udpBitrate: "1G", iperf3Port: 5201, sockperfPort: 11111 },
+        settings: {
+            repetitions: 3,
+            measurements: ["http", "iperf3"],
+            durationSeconds: 10,
+            warmupSeconds: 2,
+            scalingPods: [2],
+            httpConnections: 64,
+            httpThreads: 4,
+            requestTimeoutSeconds: 10,
+            udpBitrate: "1G",
+            iperf3Port: 5201,
+            sockperfPort: 11111,
+        },
         targets: targets.map((name) => ({ name, mode: name, platform: "aws-k3s" })),
         order: [targets, [...targets].reverse(), targets],
         environments: [],
@@ -147,7 +171,13 @@ describe("report rules", () => {
             { id: "iperf3.pod.cross.udpcost.otherLoad", measurement: "iperf3", label: "other load", unit: "CPUs", better: "lower" },
         ];
         const withLoad = (load: number[]) => {
-            const all = [...samples, ...reps("host-gw", "iperf3.pod.cross.udpcost.cpuUsPerPacket", [2.5, 2.6, 2.7]), ...reps("vxlan", "iperf3.pod.cross.udpcost.cpuUsPerPacket", [2.9, 3, 3.1]), ...reps("host-gw", "iperf3.pod.cross.udpcost.otherLoad", load.slice(0, 3)), ...reps("vxlan", "iperf3.pod.cross.udpcost.otherLoad", load.slice(3))];
+            const all = [
+                ...samples,
+                ...reps("host-gw", "iperf3.pod.cross.udpcost.cpuUsPerPacket", [2.5, 2.6, 2.7]),
+                ...reps("vxlan", "iperf3.pod.cross.udpcost.cpuUsPerPacket", [2.9, 3, 3.1]),
+                ...reps("host-gw", "iperf3.pod.cross.udpcost.otherLoad", load.slice(0, 3)),
+                ...reps("vxlan", "iperf3.pod.cross.udpcost.otherLoad", load.slice(3)),
+            ];
             return reportMarkdown({ ...summaryOf(all), figures: costFigures, ...aggregate(costFigures, all, ["host-gw", "vxlan"], "host-gw", 5) });
         };
         const quiet = withLoad([0.01, 0.02, 0.03, 0.04, 0.05, 0.5]);
@@ -181,11 +211,16 @@ describe("report rules", () => {
             expect(max, `axis for ${v}`).toBeGreaterThanOrEqual(v);
             expect(new Set(labels.map((l) => l.split(".")[1]?.length ?? 0)).size, `decimals of ${labels.join(", ")}`).toBe(1);
         }
-        const svg = groupedBarChart("t", "CPU-µs", [
-            { label: "host", baseline: true, bars: [{ label: "pod", value: 3, low: 2.5, high: 3.5 }] },
-            { label: "vxlan", bars: [{ label: "pod", value: 1, low: 0, high: 2, clippedAtZero: true }] },
-            { label: "bridge", bars: [] },
-        ], ["pod"]);
+        const svg = groupedBarChart(
+            "t",
+            "CPU-µs",
+            [
+                { label: "host", baseline: true, bars: [{ label: "pod", value: 3, low: 2.5, high: 3.5 }] },
+                { label: "vxlan", bars: [{ label: "pod", value: 1, low: 0, high: 2, clippedAtZero: true }] },
+                { label: "bridge", bars: [] },
+            ],
+            ["pod"],
+        );
         expect(svg).toMatch(/font-weight="bold">host<tspan [^>]*>\(baseline\)<\/tspan>/);
         expect(svg).toContain('stroke-dasharray="5 4"');
         expect(svg).toContain("interval held at 0");
@@ -210,7 +245,18 @@ describe("--baseline host: the field report's table first", () => {
         ...reps("vxlan", "http.nodeport.latency.mean", [2.6, 2.9, 3.2]),
         ...["host", "bridge", "vxlan"].flatMap((t) => reps(t, "iperf3.pod.cross.udpcost.cpuUsPerPacket", [3, 4, 5])),
     ];
-    const recorded: BenchSummaryFile = { ...summaryOf(samples), figures: nodeFigures, targets, baseline: undefined, gate: undefined, stats: aggregate(nodeFigures, samples, targets.map((t) => t.name)).stats };
+    const recorded: BenchSummaryFile = {
+        ...summaryOf(samples),
+        figures: nodeFigures,
+        targets,
+        baseline: undefined,
+        gate: undefined,
+        stats: aggregate(
+            nodeFigures,
+            samples,
+            targets.map((t) => t.name),
+        ).stats,
+    };
 
     it("each mode over host in ms and %, with the difference's interval; 'within noise' exactly where it contains 0", () => {
         const md = reportMarkdown(withBaseline(recorded, "host"), { recordedBaseline: undefined });
@@ -219,7 +265,9 @@ describe("--baseline host: the field report's table first", () => {
         expect(md.indexOf("## Container-network cost over host")).toBeLessThan(md.indexOf("## Cost of each datapath"));
         expect(md).toContain("chosen when rendering with `--baseline host`; the run recorded none");
         // Welch by hand (scipy quantile): vxlan − host = 0.8, df = 2.439 → [0.136, 1.464] ms; ÷ 2.1 → [6.5, 69.7] %.
-        expect(md).toMatch(/\| vxlan \| NodePort, port 30099; 10 frontend\(s\), MTU 8951 \| 2\.90 \[[\d.]+–[\d.]+\] \| \+0\.80 \[\+0\.14, \+1\.46\] \| \+38\.1 \[\+6\.5, \+69\.7\] \| shown \(interval excludes 0\) \| – \|/);
+        expect(md).toMatch(
+            /\| vxlan \| NodePort, port 30099; 10 frontend\(s\), MTU 8951 \| 2\.90 \[[\d.]+–[\d.]+\] \| \+0\.80 \[\+0\.14, \+1\.46\] \| \+38\.1 \[\+6\.5, \+69\.7\] \| shown \(interval excludes 0\) \| – \|/,
+        );
         // bridge − host = 0.2 → [−0.46, +0.86] ms: contains 0.
         expect(md).toContain("| +0.20 [−0.46, +0.86] | +9.5 [−22.1, +41.2] | not shown: within noise (interval contains 0) |");
         expect(md).toContain("| host (baseline) | the frontend port on the node (host network: no Service, no NAT), port 80; 2 frontend(s), MTU 9001 |");
@@ -242,7 +290,16 @@ describe("--baseline host: the field report's table first", () => {
             expect(fs.readdirSync(dir)).toEqual(["summary.json"]);
             await renderReport(dir, { baseline: "host" });
             expect(fs.readFileSync(file, "utf8")).toBe(JSON.stringify(recorded));
-            const asRecorded = { ...recorded, baseline: "host", ...aggregate(nodeFigures, samples, targets.map((t) => t.name), "host") };
+            const asRecorded = {
+                ...recorded,
+                baseline: "host",
+                ...aggregate(
+                    nodeFigures,
+                    samples,
+                    targets.map((t) => t.name),
+                    "host",
+                ),
+            };
             expect(fs.readFileSync(path.join(dir, "report.md"), "utf8")).toBe(reportMarkdown(asRecorded, { recordedBaseline: undefined }));
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
@@ -251,10 +308,21 @@ describe("--baseline host: the field report's table first", () => {
 });
 
 describe("how the targets took turns", () => {
-    const order = [["a", "b"], ["b", "a"], ["a", "b"]];
+    const order = [
+        ["a", "b"],
+        ["b", "a"],
+        ["a", "b"],
+    ];
     const settings = summaryOf([]).settings;
     it("a concurrent run says so, and lists no rotation it did not do", () => {
-        const text = scheduleSentence({ settings: { ...settings, schedule: "concurrent" }, order: [["a", "b"], ["a", "b"], ["a", "b"]] });
+        const text = scheduleSentence({
+            settings: { ...settings, schedule: "concurrent" },
+            order: [
+                ["a", "b"],
+                ["a", "b"],
+                ["a", "b"],
+            ],
+        });
         expect(text).toMatch(/^Targets were measured concurrently: separate clusters, all at the same time/);
         expect(text).not.toMatch(/round-robin|rotated/);
     });
@@ -267,7 +335,16 @@ describe("how the targets took turns", () => {
         expect(scheduleSentence({ settings, order })).toMatch(/^Targets were measured round-robin/);
     });
     it("the rendered report carries the sentence of the run's schedule", () => {
-        const md = reportMarkdown(summaryOf([], { settings: { ...settings, schedule: "concurrent" }, order: [["host-gw", "vxlan"], ["host-gw", "vxlan"], ["host-gw", "vxlan"]] }));
+        const md = reportMarkdown(
+            summaryOf([], {
+                settings: { ...settings, schedule: "concurrent" },
+                order: [
+                    ["host-gw", "vxlan"],
+                    ["host-gw", "vxlan"],
+                    ["host-gw", "vxlan"],
+                ],
+            }),
+        );
         expect(md).toMatch(/Targets were measured concurrently/);
         expect(md).not.toMatch(/measured round-robin/);
     });

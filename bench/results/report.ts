@@ -227,7 +227,9 @@ function ciliumDatapathLines(s: BenchSummaryFile): string[] {
         "",
     ];
     if (legacy.length) {
-        out.push(`**Legacy host routing** (${legacy.join("; ")}): those figures measure Cilium with its packets through the host's network stack (iptables, conntrack), not the eBPF datapath its mode describes.`);
+        out.push(
+            `**Legacy host routing** (${legacy.join("; ")}): those figures measure Cilium with its packets through the host's network stack (iptables, conntrack), not the eBPF datapath its mode describes.`,
+        );
         out.push("");
     }
     return out;
@@ -256,7 +258,7 @@ function provenanceLines(s: BenchSummaryFile): string[] {
     for (const { target, environment: e } of s.environments) {
         for (const i of e.images ?? []) {
             const key = `${target} ${i.pod} ${i.container} ${i.imageID}`;
-            if (!seen.has(key)) images.push([target, i.pod, i.container, i.image, i.imageID || "–"]), seen.add(key);
+            if (!seen.has(key)) (images.push([target, i.pod, i.container, i.image, i.imageID || "–"]), seen.add(key));
         }
         for (const n of e.nodes) {
             const b = n.networkBandwidth;
@@ -266,20 +268,24 @@ function provenanceLines(s: BenchSummaryFile): string[] {
                 seen.add(row);
             }
             const k = n.sshHostKey;
-            if (k && !seen.has(`${target} ${n.name} ${k.fingerprint}`)) hostKeys.push([target, n.name, k.fingerprint, k.verification]), seen.add(`${target} ${n.name} ${k.fingerprint}`);
+            if (k && !seen.has(`${target} ${n.name} ${k.fingerprint}`)) (hostKeys.push([target, n.name, k.fingerprint, k.verification]), seen.add(`${target} ${n.name} ${k.fingerprint}`));
         }
         const lg = e.loadGeneratorHostKey;
-        if (lg && !seen.has(`${target} lg ${lg.fingerprint}`)) hostKeys.push([target, "load generator", lg.fingerprint, lg.verification]), seen.add(`${target} lg ${lg.fingerprint}`);
+        if (lg && !seen.has(`${target} lg ${lg.fingerprint}`)) (hostKeys.push([target, "load generator", lg.fingerprint, lg.verification]), seen.add(`${target} lg ${lg.fingerprint}`));
     }
     const out: string[] = [];
     if (images.length) {
-        out.push("The guestbook images are tags that upstream re-pushes, so the same tag can mean different code on different days: the digest each pod actually ran is what makes two runs comparable.");
+        out.push(
+            "The guestbook images are tags that upstream re-pushes, so the same tag can mean different code on different days: the digest each pod actually ran is what makes two runs comparable.",
+        );
         out.push("");
         out.push(table(["target", "pod", "container", "image (tag)", "digest it ran"], images));
         out.push("");
     }
     if (bandwidth.length) {
-        out.push("Instances of 16 vCPUs or fewer hold only their baseline bandwidth; they reach the \"up to\" figure while network I/O credits last (typically 5 to 60 minutes, AWS EC2 User Guide), so a long run can slow down for reasons that have nothing to do with the pod network.");
+        out.push(
+            'Instances of 16 vCPUs or fewer hold only their baseline bandwidth; they reach the "up to" figure while network I/O credits last (typically 5 to 60 minutes, AWS EC2 User Guide), so a long run can slow down for reasons that have nothing to do with the pod network.',
+        );
         out.push("");
         out.push(table(["target", "instance type", "network baseline / burst (Gbit/s, AWS documentation)"], bandwidth));
         out.push("");
@@ -411,7 +417,9 @@ function titleLines(s: BenchSummaryFile): string[] {
     const out = ["# Container network comparison", ""];
     const platforms = new Set(s.environments.map((e) => e.environment.platform));
     if (platforms.has("loopback")) {
-        out.push("> **Loopback sample — not a network comparison.** Every \"node\" and \"pod\" is a process on one machine talking over 127.0.0.1; the figures show what the report looks like, not how any pod network performs.");
+        out.push(
+            '> **Loopback sample — not a network comparison.** Every "node" and "pod" is a process on one machine talking over 127.0.0.1; the figures show what the report looks like, not how any pod network performs.',
+        );
         out.push("");
     } else if (platforms.has("lab")) {
         out.push(
@@ -518,12 +526,18 @@ function costTable(s: BenchSummaryFile, t: Tables): string {
         .map(([head, id]) => [head, (n: string) => t.cell(n, id)] as [string, (n: string) => string]);
     if (t.has("iperf3.pod.cross.tcp1.gbps") && t.has("iperf3.host.cross.tcp1.gbps")) columns.push(["% of host", (n) => percentOfHostCell(t, n, "tcp1")]);
     const names = s.targets.map((x) => x.name);
-    return table(["mode", ...columns.map(([h]) => h)], names.map((n) => [n === s.baseline ? `${n} (baseline)` : n, ...columns.map(([, cell]) => cell(n))]));
+    return table(
+        ["mode", ...columns.map(([h]) => h)],
+        names.map((n) => [n === s.baseline ? `${n} (baseline)` : n, ...columns.map(([, cell]) => cell(n))]),
+    );
 }
 
 /** Each cost figure's ranking and the pairs the run separates. */
 function costRankings(s: BenchSummaryFile): string[] {
-    const out = [`Modes ordered by median, best (cheapest) first; "<" between neighbours whose 95% intervals do not overlap, "≈" where the run cannot tell them apart; then every pair whose intervals do not overlap:`, ""];
+    const out = [
+        `Modes ordered by median, best (cheapest) first; "<" between neighbours whose 95% intervals do not overlap, "≈" where the run cannot tell them apart; then every pair whose intervals do not overlap:`,
+        "",
+    ];
     for (const [id, what] of [
         ["iperf3.pod.cross.udpcost.cpuUsPerPacket", "CPU per packet, pod↔pod"],
         ["iperf3.host.cross.udpcost.cpuUsPerPacket", "CPU per packet, host↔host (the same path in every mode)"],
@@ -552,10 +566,22 @@ function httpSection(s: BenchSummaryFile, t: Tables): string[] {
         `wrk, ${s.settings.httpConnections} connections, GET / on the guestbook frontend. Medians of the repetitions; "path" says what sits between the client and the frontends.`,
         "",
         table(
-            ["mode", "path to the frontends", "mean latency (ms)", "p50 (ms)", "p99 (ms)", "requests/s", "node CPU-s per 1k requests", ...(t.has("http.nodeport.latency.mean") && viaLb ? ["mean straight to a node (ms), LB's share excluded"] : [])],
+            [
+                "mode",
+                "path to the frontends",
+                "mean latency (ms)",
+                "p50 (ms)",
+                "p99 (ms)",
+                "requests/s",
+                "node CPU-s per 1k requests",
+                ...(t.has("http.nodeport.latency.mean") && viaLb ? ["mean straight to a node (ms), LB's share excluded"] : []),
+            ],
             names.map((n) => [
                 n,
-                frontendPath(s.targets.find((x) => x.name === n), viaLb),
+                frontendPath(
+                    s.targets.find((x) => x.name === n),
+                    viaLb,
+                ),
                 t.cell(n, latencyId),
                 t.cell(n, latencyId.replace("mean", "p50"), false),
                 t.cell(n, latencyId.replace("mean", "p99"), false),
@@ -579,7 +605,10 @@ function throughputSection(s: BenchSummaryFile, t: Tables): string[] {
         "",
         `\`iperf3 -J -O ${st.warmupSeconds} -t ${st.durationSeconds}\`, server on node 1, client on node 2 ("same node": both on node 1). "host" rows are hostNetwork pods on the same two nodes. ${t.has("iperf3.pod.cross.udp.gbps") ? `UDP offered at ${st.udpBitrate}bit/s. ` : ""}${percentOfHostDefinition}`,
         "",
-        table(["network", "TCP 1 stream (Gbit/s)", "% of host", "TCP 8 streams (Gbit/s)", "same node, 1 stream", "retransmits", "UDP loss % / jitter ms", "CPU-s per Gbit", "vs baseline"], throughputRows(s, t)),
+        table(
+            ["network", "TCP 1 stream (Gbit/s)", "% of host", "TCP 8 streams (Gbit/s)", "same node, 1 stream", "retransmits", "UDP loss % / jitter ms", "CPU-s per Gbit", "vs baseline"],
+            throughputRows(s, t),
+        ),
         "",
         "![Throughput per mode](charts/throughput.svg)",
         "",
@@ -601,17 +630,18 @@ function throughputRows(s: BenchSummaryFile, t: Tables): string[][] {
             t.cell(n, "iperf3.pod.cross.tcp1.cpuPerGbit", false),
             s.baseline ? t.cost(n, "iperf3.pod.cross.tcp1.gbps", false) : "–",
         ]);
-        if (t.has("iperf3.host.cross.tcp1.gbps")) rows.push([
-            `${n} (host network)`,
-            t.cell(n, "iperf3.host.cross.tcp1.gbps"),
-            t.has("iperf3.host.cross.tcp1.gbps") ? "100" : "–",
-            t.cell(n, "iperf3.host.cross.tcp8.gbps"),
-            "–",
-            t.cell(n, "iperf3.host.cross.tcp1.retransmits", false),
-            `${t.cell(n, "iperf3.host.cross.udp.loss", false)} / ${t.cell(n, "iperf3.host.cross.udp.jitter", false)}`,
-            t.cell(n, "iperf3.host.cross.tcp1.cpuPerGbit", false),
-            "–",
-        ]);
+        if (t.has("iperf3.host.cross.tcp1.gbps"))
+            rows.push([
+                `${n} (host network)`,
+                t.cell(n, "iperf3.host.cross.tcp1.gbps"),
+                t.has("iperf3.host.cross.tcp1.gbps") ? "100" : "–",
+                t.cell(n, "iperf3.host.cross.tcp8.gbps"),
+                "–",
+                t.cell(n, "iperf3.host.cross.tcp1.retransmits", false),
+                `${t.cell(n, "iperf3.host.cross.udp.loss", false)} / ${t.cell(n, "iperf3.host.cross.udp.jitter", false)}`,
+                t.cell(n, "iperf3.host.cross.tcp1.cpuPerGbit", false),
+                "–",
+            ]);
     }
     return rows;
 }
@@ -676,7 +706,10 @@ function scalingSection(s: BenchSummaryFile, t: Tables): string[] {
     return [
         "## 5. Scaling (the paper's figure): aggregate TCP throughput, pods in cross-node pairs",
         "",
-        table(["pods", ...names.map((n) => `${n} (Gbit/s)`)], counts.map((c) => [String(c), ...names.map((n) => t.cell(n, `scaling.${c}.throughput`))])),
+        table(
+            ["pods", ...names.map((n) => `${n} (Gbit/s)`)],
+            counts.map((c) => [String(c), ...names.map((n) => t.cell(n, `scaling.${c}.throughput`))]),
+        ),
         "",
         "![Scaling curve](charts/scaling.svg)",
         "",
@@ -690,7 +723,23 @@ function environmentSection(s: BenchSummaryFile): string[] {
         "",
         "MTUs are measured on the path to the other node, over netlink (the smaller of the interface's MTU and its route's, when the route carries one), next to what the stack says it configured, and where its guestbook frontends answer (the stack's `frontends` output).",
         "",
-        table(["target", "rep", "mode", "kernel", "instance type", "AZ", "k3s", "CNI", "node NIC MTU (measured)", "pod MTU (measured)", "configured node / pod", "frontends: port, attachment, replicas, MTU"], environmentRows(s)),
+        table(
+            [
+                "target",
+                "rep",
+                "mode",
+                "kernel",
+                "instance type",
+                "AZ",
+                "k3s",
+                "CNI",
+                "node NIC MTU (measured)",
+                "pod MTU (measured)",
+                "configured node / pod",
+                "frontends: port, attachment, replicas, MTU",
+            ],
+            environmentRows(s),
+        ),
         "",
         ...ciliumDatapathLines(s),
         ...provenanceLines(s),
@@ -702,18 +751,21 @@ function notesSection(s: BenchSummaryFile): string[] {
     const out = ["## Notes", ""];
     // Only where it applies: a run that measured an IP-in-IP mode.
     const ipipMeasured = s.targets.some((x) => isNetworkMode(x.mode) && modeFacts[x.mode].tunnel?.kind === "ipip" && s.samples.some((m) => m.target === x.name));
-    if (ipipMeasured) out.push(
-        `- **This run includes an IP-in-IP mode.** AWS caps a single flow at 5 Gbit/s (10 inside a cluster placement group). IP-in-IP packets carry no ports, so all pod traffic between two nodes in calico-ipip is ONE flow for that cap, however many streams iperf3 opens: its 8-stream and scaling figures can hit the cap where the UDP-encapsulated modes (VXLAN, whose outer source port varies per flow) and the native modes do not.`,
-    );
+    if (ipipMeasured)
+        out.push(
+            `- **This run includes an IP-in-IP mode.** AWS caps a single flow at 5 Gbit/s (10 inside a cluster placement group). IP-in-IP packets carry no ports, so all pod traffic between two nodes in calico-ipip is ONE flow for that cap, however many streams iperf3 opens: its 8-stream and scaling figures can hit the cap where the UDP-encapsulated modes (VXLAN, whose outer source port varies per flow) and the native modes do not.`,
+        );
     const measured = (x: BenchSummaryFile["targets"][number]) => isNetworkMode(x.mode) && s.samples.some((m) => m.target === x.name);
     const kubeProxyFree = s.targets.filter((x) => measured(x) && modeFacts[x.mode as NetworkMode].serviceProxy === "cilium").map((x) => x.name);
-    if (kubeProxyFree.length > 0) out.push(
-        `- **Kube-proxy replaced (${kubeProxyFree.join(", ")}):** Cilium's eBPF programs implement Services there, so the HTTP figures through the NodePort and the load balancer (and the SNAT when a request is forwarded to the other node) measure Cilium's Service path as well as its pod network; the other modes' go through kube-proxy's iptables rules. The host routing and masquerading each Cilium agent reported are under "Environment".`,
-    );
+    if (kubeProxyFree.length > 0)
+        out.push(
+            `- **Kube-proxy replaced (${kubeProxyFree.join(", ")}):** Cilium's eBPF programs implement Services there, so the HTTP figures through the NodePort and the load balancer (and the SNAT when a request is forwarded to the other node) measure Cilium's Service path as well as its pod network; the other modes' go through kube-proxy's iptables rules. The host routing and masquerading each Cilium agent reported are under "Environment".`,
+        );
     const baselines = s.targets.filter((x) => measured(x) && isBaseline(x.mode as NetworkMode)).map((x) => x.name);
-    if (baselines.length > 0) out.push(
-        `- **Baselines (${baselines.join(", ")}):** one frontend per node on the node's port (no Service, no kube-proxy), Redis at node addresses (leader on node 1, one follower on node 2) instead of 10 frontends and 5 followers behind Services; compare them with the pod-network modes at a load both topologies serve without queueing (docs/baselines.md).`,
-    );
+    if (baselines.length > 0)
+        out.push(
+            `- **Baselines (${baselines.join(", ")}):** one frontend per node on the node's port (no Service, no kube-proxy), Redis at node addresses (leader on node 1, one follower on node 2) instead of 10 frontends and 5 followers behind Services; compare them with the pod-network modes at a load both topologies serve without queueing (docs/baselines.md).`,
+        );
     for (const x of s.targets) if (x.description) out.push(`- ${x.name}: ${x.description}.`);
     for (const n of s.notes) out.push(`- ${n}`);
     out.push("");
@@ -727,7 +779,10 @@ function gateSection(s: BenchSummaryFile): string[] {
         "## Gate",
         "",
         s.gate.passed
-            ? `Passed: no mode is more than ${s.gate.maxOverheadPct}% worse than ${s.baseline} on the gated figures (${s.figures.filter((f) => f.gated).map((f) => f.id).join(", ")}).`
+            ? `Passed: no mode is more than ${s.gate.maxOverheadPct}% worse than ${s.baseline} on the gated figures (${s.figures
+                  .filter((f) => f.gated)
+                  .map((f) => f.id)
+                  .join(", ")}).`
             : `**Failed** (limit ${s.gate.maxOverheadPct}% over ${s.baseline}):\n\n` + s.gate.violations.map((v) => `- ${v.target}: ${v.id} is ${v.overheadPct.toFixed(1)}% worse`).join("\n"),
         "",
     ];
@@ -802,7 +857,12 @@ function costChart(s: BenchSummaryFile, t: Tables): string | undefined {
     ];
     if (!t.has(series[0][0])) return undefined;
     const groups: BarGroup[] = s.targets.map(({ name: n }) => ({ label: n, baseline: n === s.baseline, bars: series.map(([id, label]) => barOf(t, n, id, label)).filter((b) => b !== undefined) }));
-    return groupedBarChart(`CPU per ${costDatagramBytes}-byte packet at a fixed rate (median, 95% CI)`, "CPU-µs per packet", groups, series.map(([, l]) => l));
+    return groupedBarChart(
+        `CPU per ${costDatagramBytes}-byte packet at a fixed rate (median, 95% CI)`,
+        "CPU-µs per packet",
+        groups,
+        series.map(([, l]) => l),
+    );
 }
 
 function throughputChart(s: BenchSummaryFile, t: Tables): string | undefined {
@@ -816,7 +876,12 @@ function throughputChart(s: BenchSummaryFile, t: Tables): string | undefined {
     const measured = series.filter(([id]) => t.has(id));
     const groups: BarGroup[] = s.targets.map(({ name: n }) => ({ label: n, baseline: n === s.baseline, bars: measured.map(([id, label]) => barOf(t, n, id, label)).filter((b) => b !== undefined) }));
     const what = measured.length === 1 ? `: ${measured[0][1]}` : "";
-    return groupedBarChart(`iperf3 throughput across nodes${what} (median, 95% CI)`, "Gbit/s", groups, measured.map(([, l]) => l));
+    return groupedBarChart(
+        `iperf3 throughput across nodes${what} (median, 95% CI)`,
+        "Gbit/s",
+        groups,
+        measured.map(([, l]) => l),
+    );
 }
 
 function latencyChart(s: BenchSummaryFile, t: Tables): string | undefined {
@@ -848,7 +913,11 @@ function scalingChart(s: BenchSummaryFile, t: Tables): string | undefined {
 
 function httpRpsChart(s: BenchSummaryFile, t: Tables): string | undefined {
     if (!t.has("http.lb.rps")) return undefined;
-    return barChart("HTTP requests/s via load balancer (median, 95% CI)", "req/s", s.targets.map(({ name: n }) => barOf(t, n, "http.lb.rps", n)).filter((b) => b !== undefined));
+    return barChart(
+        "HTTP requests/s via load balancer (median, 95% CI)",
+        "req/s",
+        s.targets.map(({ name: n }) => barOf(t, n, "http.lb.rps", n)).filter((b) => b !== undefined),
+    );
 }
 
 export interface RenderOptions {

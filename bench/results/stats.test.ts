@@ -60,7 +60,11 @@ describe("statistics, checked against hand computation", () => {
 
     it("a positive quantity never gets a bound at or below zero, however wide its spread", () => {
         // The defect this replaces: [9.54, 1.2, 17.9] Gbit/s gave [-1.91–20.23] with mean ± t·s/√n.
-        for (const xs of [[9.54, 1.2, 17.9], [0.001, 50, 900], [20.4, 57.1, 104.7, 3.3]]) {
+        for (const xs of [
+            [9.54, 1.2, 17.9],
+            [0.001, 50, 900],
+            [20.4, 57.1, 104.7, 3.3],
+        ]) {
             const s = summarize(xs);
             expect(s.ci95!.low, `low bound for ${xs.join(", ")}`).toBeGreaterThan(0);
             expect(s.ci95!.high).toBeGreaterThan(s.ci95!.low);
@@ -184,7 +188,12 @@ describe("the difference from the baseline: Welch's t interval on the difference
     const simulate = (n: number, seed: number, truth = 2) => {
         const mode = normal.factory(10 + truth, 1.5, { seed });
         const base = normal.factory(10, 0.5, { seed: seed + 1 });
-        return Array.from({ length: trials }, () => differenceInterval95(Array.from({ length: n }, () => mode()), Array.from({ length: n }, () => base()))!);
+        return Array.from({ length: trials }, () =>
+            differenceInterval95(
+                Array.from({ length: n }, () => mode()),
+                Array.from({ length: n }, () => base()),
+            )!,
+        );
     };
 
     it.each([3, 5, 10])("n = %i repetitions a side: the interval holds the true difference about 95%% of the time", (n) => {

@@ -220,9 +220,7 @@ export const summaryFileSchema = z.object({
     ),
     order: z.array(z.array(z.string())),
     environments: z.array(z.object({ target: z.string(), repetition: z.number().int(), environment: environmentSchema })),
-    figures: z.array(
-        z.object({ id: z.string(), measurement: z.enum(measurementIds), label: z.string(), unit: z.string(), better: z.enum(["higher", "lower"]), gated: z.boolean().optional() }),
-    ),
+    figures: z.array(z.object({ id: z.string(), measurement: z.enum(measurementIds), label: z.string(), unit: z.string(), better: z.enum(["higher", "lower"]), gated: z.boolean().optional() })),
     samples: z.array(z.object({ target: z.string(), repetition: z.number().int(), id: z.string(), value: z.number(), raw: z.array(z.string()) })),
     stats: z.array(
         z.object({
@@ -231,9 +229,7 @@ export const summaryFileSchema = z.object({
             stats: statsSchema,
             overheadPct: z.number().optional(),
             differenceFromBaseline: z.number().optional(),
-            difference: z
-                .object({ estimate: finite, low: finite, high: finite, df: finite, pct: z.object({ estimate: finite, low: finite, high: finite }).optional() })
-                .optional(),
+            difference: z.object({ estimate: finite, low: finite, high: finite, df: finite, pct: z.object({ estimate: finite, low: finite, high: finite }).optional() }).optional(),
             withinNoiseOfBaseline: z.boolean().optional(),
         }),
     ),

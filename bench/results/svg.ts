@@ -68,7 +68,10 @@ function frame(title: string, yLabel: string, axis: { max: number; ticks: number
     const plotH = height - margin.top - margin.bottom;
     const ticks = axis.ticks.map((v, i) => {
         const y = margin.top + plotH * (1 - v / axis.max);
-        return `<line x1="${margin.left}" x2="${width - margin.right}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="#ddd"/>` + `<text x="${margin.left - 6}" y="${(y + 4).toFixed(1)}" text-anchor="end" font-size="11">${axis.labels[i]}</text>`;
+        return (
+            `<line x1="${margin.left}" x2="${width - margin.right}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="#ddd"/>` +
+            `<text x="${margin.left - 6}" y="${(y + 4).toFixed(1)}" text-anchor="end" font-size="11">${axis.labels[i]}</text>`
+        );
     });
     return [
         `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
@@ -109,7 +112,9 @@ export function groupedBarChart(title: string, yLabel: string, groups: readonly 
     for (const g of groups.filter((x) => x.baseline)) {
         for (const b of g.bars) {
             const si = Math.max(0, seriesNames.indexOf(b.label));
-            body.push(`<line x1="${margin.left}" x2="${width - margin.right}" y1="${y(b.value).toFixed(1)}" y2="${y(b.value).toFixed(1)}" stroke="${palette[si % palette.length]}" stroke-dasharray="5 4" stroke-width="1"/>`);
+            body.push(
+                `<line x1="${margin.left}" x2="${width - margin.right}" y1="${y(b.value).toFixed(1)}" y2="${y(b.value).toFixed(1)}" stroke="${palette[si % palette.length]}" stroke-dasharray="5 4" stroke-width="1"/>`,
+            );
         }
     }
     groups.forEach((g, gi) => {
@@ -117,10 +122,14 @@ export function groupedBarChart(title: string, yLabel: string, groups: readonly 
         g.bars.forEach((b) => {
             const si = Math.max(0, seriesNames.indexOf(b.label));
             const x = gx + si * barW;
-            body.push(`<rect x="${x.toFixed(1)}" y="${y(b.value).toFixed(1)}" width="${(barW * 0.9).toFixed(1)}" height="${(y(0) - y(b.value)).toFixed(1)}" fill="${palette[si % palette.length]}"><title>${escapeXml(`${g.label} ${b.label}: ${fmt(b.value)}`)}</title></rect>`);
+            body.push(
+                `<rect x="${x.toFixed(1)}" y="${y(b.value).toFixed(1)}" width="${(barW * 0.9).toFixed(1)}" height="${(y(0) - y(b.value)).toFixed(1)}" fill="${palette[si % palette.length]}"><title>${escapeXml(`${g.label} ${b.label}: ${fmt(b.value)}`)}</title></rect>`,
+            );
             if (b.low !== undefined && b.high !== undefined) {
                 const cx = x + barW * 0.45;
-                body.push(`<path d="M${cx.toFixed(1)} ${y(b.low).toFixed(1)}V${y(b.high).toFixed(1)}M${(cx - 4).toFixed(1)} ${y(b.low).toFixed(1)}h8M${(cx - 4).toFixed(1)} ${y(b.high).toFixed(1)}h8" stroke="#000" fill="none"/>`);
+                body.push(
+                    `<path d="M${cx.toFixed(1)} ${y(b.low).toFixed(1)}V${y(b.high).toFixed(1)}M${(cx - 4).toFixed(1)} ${y(b.low).toFixed(1)}h8M${(cx - 4).toFixed(1)} ${y(b.high).toFixed(1)}h8" stroke="#000" fill="none"/>`,
+                );
                 if (b.clippedAtZero) {
                     clipped = true;
                     body.push(`<path d="M${(cx - 5).toFixed(1)} ${(y(0) - 8).toFixed(1)}h10l-5 8z" fill="#000"><title>interval held at 0</title></path>`);
@@ -147,7 +156,12 @@ export function groupedBarChart(title: string, yLabel: string, groups: readonly 
 
 /** One bar per mode with CI whiskers. */
 export function barChart(title: string, yLabel: string, bars: readonly (Bar & { readonly baseline?: boolean })[]): string {
-    return groupedBarChart(title, yLabel, bars.map((b) => ({ label: b.label, baseline: b.baseline, bars: Number.isFinite(b.value) ? [{ ...b, label: "value" }] : [] })), ["value"]);
+    return groupedBarChart(
+        title,
+        yLabel,
+        bars.map((b) => ({ label: b.label, baseline: b.baseline, bars: Number.isFinite(b.value) ? [{ ...b, label: "value" }] : [] })),
+        ["value"],
+    );
 }
 
 /** Lines over a numeric x axis (the scaling curve), with CI whiskers at each point. */

@@ -60,7 +60,5 @@ export async function guestbookImages(core: k8s.CoreV1Api, where: string): Promi
     const list = await core.listNamespacedPod({ namespace: guestbookNamespace }).catch((e) => {
         throw apiError(`${where}: could not list the guestbook pods`, e);
     });
-    return list.items.flatMap((p) =>
-        (p.status?.containerStatuses ?? []).map((c) => ({ pod: p.metadata?.name ?? "?", node: p.spec?.nodeName, container: c.name, image: c.image, imageID: c.imageID })),
-    );
+    return list.items.flatMap((p) => (p.status?.containerStatuses ?? []).map((c) => ({ pod: p.metadata?.name ?? "?", node: p.spec?.nodeName, container: c.name, image: c.image, imageID: c.imageID })));
 }

@@ -12,7 +12,20 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { benchPodManifest, requireAwsFields, managedByLabel, openAwsK3sSession, podLifetimeSeconds, publishedMeasurementPorts, publishedRole, roleLabelKey, runLabelKey, runLease, runLeaseName, type AwsK3sSession } from "./aws-k3s";
+import {
+    benchPodManifest,
+    requireAwsFields,
+    managedByLabel,
+    openAwsK3sSession,
+    podLifetimeSeconds,
+    publishedMeasurementPorts,
+    publishedRole,
+    roleLabelKey,
+    runLabelKey,
+    runLease,
+    runLeaseName,
+    type AwsK3sSession,
+} from "./aws-k3s";
 import { ciliumStatusCommand } from "../measure/cilium-status";
 import { k3sVersionCommand } from "../measure/commands";
 import { networkBandwidth } from "../measure/environment";
@@ -78,7 +91,9 @@ describe("AWS/k3s session: measurement pods without installs (issue #11)", () =>
         expect(f.ssh.commands.filter((c) => c.includes("sandbox_image")).length).toBe(1);
         f.containerdConfig("[plugins]\n");
         const err = await s.pods({ role: "net", node: 1, count: 1 }).catch((e: Error) => e);
-        expect((err as Error).message).toMatch(/node 2 \(node-b\): could not read the sandbox \(pause\) image from \/var\/lib\/rancher\/k3s\/agent\/etc\/containerd\/config\.toml: no sandbox_image or pinned_images\.sandbox entry/);
+        expect((err as Error).message).toMatch(
+            /node 2 \(node-b\): could not read the sandbox \(pause\) image from \/var\/lib\/rancher\/k3s\/agent\/etc\/containerd\/config\.toml: no sandbox_image or pinned_images\.sandbox entry/,
+        );
         expect(f.kube.created).toHaveLength(3); // nothing created on node 2
     });
 
@@ -136,7 +151,10 @@ describe("AWS/k3s session: measurement pods without installs (issue #11)", () =>
         const oldPid = pidOfPod(f, first.name);
         const stored = f.kube.pods.get(`default/${first.name}`)!;
         const newId = standinContainerId("another container");
-        f.kube.pods.set(`default/${first.name}`, { ...stored, object: { ...stored.object, status: { containerStatuses: [{ name: "netns", ready: true, containerID: newId, state: { running: {} } }] } } });
+        f.kube.pods.set(`default/${first.name}`, {
+            ...stored,
+            object: { ...stored.object, status: { containerStatuses: [{ name: "netns", ready: true, containerID: newId, state: { running: {} } }] } },
+        });
         const [second] = await s.pods({ role: "net", node: 1, count: 1 });
         expect(second.name).not.toBe(first.name);
         expect(f.kube.podNames()).not.toContain(first.name);
@@ -268,7 +286,11 @@ describe("AWS/k3s session: the baselines (issue #14)", () => {
         const clash = benchPodManifest({ name: "clash", nodeName: "node-a", runId: s.runId, role: "x", image: stubSandboxImage, publishedPorts: publishedMeasurementPorts });
         f.kube.seedPod(clash, f.kube.pods.values().next().value!.fate);
         // seedPod bypasses admission; a create through the API does not:
-        const res = await fetch(`http://127.0.0.1:${f.kube.port}/api/v1/namespaces/default/pods`, { method: "POST", headers: { authorization: "Bearer standin-token", "content-type": "application/json" }, body: JSON.stringify({ ...clash, metadata: { ...clash.metadata, name: "clash2" } }) });
+        const res = await fetch(`http://127.0.0.1:${f.kube.port}/api/v1/namespaces/default/pods`, {
+            method: "POST",
+            headers: { authorization: "Bearer standin-token", "content-type": "application/json" },
+            body: JSON.stringify({ ...clash, metadata: { ...clash.metadata, name: "clash2" } }),
+        });
         expect(((await res.json()) as { status: { phase: string; reason: string } }).status).toMatchObject({ phase: "Failed", reason: "NodePorts" });
     });
 
@@ -455,8 +477,28 @@ describe("AWS/k3s session: the Cilium datapath each agent reports", () => {
     const ciliumTarget = (mode: "cilium" | "cilium-native") => ({ name: mode, mode, versions: { k3s: "v1.31.4+k3s1", cni: "cilium", cniVersion: "1.18.12", ubuntu: "24.04" } });
 
     it.each([
-        ["cilium", "bpf", { hostRouting: "BPF", masquerading: "BPF", network: "Tunnel [vxlan]", routingLine: "Routing: Network: Tunnel [vxlan] Host: BPF", masqueradingLine: "Masquerading: BPF [ens5] 10.42.0.0/24 [IPv4: Enabled, IPv6: Disabled]" }],
-        ["cilium-native", "legacy", { hostRouting: "Legacy", masquerading: "IPTables", network: "Native", routingLine: "Routing: Network: Native Host: Legacy", masqueradingLine: "Masquerading: IPTables [IPv4: Enabled, IPv6: Disabled]" }],
+        [
+            "cilium",
+            "bpf",
+            {
+                hostRouting: "BPF",
+                masquerading: "BPF",
+                network: "Tunnel [vxlan]",
+                routingLine: "Routing: Network: Tunnel [vxlan] Host: BPF",
+                masqueradingLine: "Masquerading: BPF [ens5] 10.42.0.0/24 [IPv4: Enabled, IPv6: Disabled]",
+            },
+        ],
+        [
+            "cilium-native",
+            "legacy",
+            {
+                hostRouting: "Legacy",
+                masquerading: "IPTables",
+                network: "Native",
+                routingLine: "Routing: Network: Native Host: Legacy",
+                masqueradingLine: "Masquerading: IPTables [IPv4: Enabled, IPv6: Disabled]",
+            },
+        ],
     ] as const)("%s: each node's environment carries its agent's host routing and masquerading (%s), read as root in the node's cilium-agent container", async (mode, which, want) => {
         const f = await fixture();
         f.ciliumStatus(statusOutput(which));
@@ -478,19 +520,28 @@ describe("AWS/k3s session: the Cilium datapath each agent reports", () => {
         const f = await fixture();
         const s = await open(f, ciliumTarget("cilium"));
         // Both nodes are asked at once; whichever answers first names itself.
-        await expect(s.environment()).rejects.toThrow(/target "cilium": node (1 \(node-a\)|2 \(node-b\)): could not read the Cilium agent's status \(sudo -n sh -c .*cilium-dbg status.*\): exit 1: no running cilium-agent container on this node/);
+        await expect(s.environment()).rejects.toThrow(
+            /target "cilium": node (1 \(node-a\)|2 \(node-b\)): could not read the Cilium agent's status \(sudo -n sh -c .*cilium-dbg status.*\): exit 1: no running cilium-agent container on this node/,
+        );
     });
 
     it("the report shows each agent's host routing and masquerading, and warns for legacy host routing", async () => {
         const f = await fixture();
         const runs: { target: string; repetition: number; environment: Awaited<ReturnType<AwsK3sSession["environment"]>> }[] = [];
-        for (const [mode, which] of [["cilium", "bpf"], ["cilium-native", "legacy"]] as const) {
+        for (const [mode, which] of [
+            ["cilium", "bpf"],
+            ["cilium-native", "legacy"],
+        ] as const) {
             f.ciliumStatus(statusOutput(which));
             const s = await open(f, ciliumTarget(mode));
             runs.push({ target: mode, repetition: 1, environment: await s.environment() });
         }
         const targets = runs.map((r) => f.target(ciliumTarget(r.target as "cilium" | "cilium-native")));
-        const { stats, gate } = aggregate([], [], targets.map((t) => t.name));
+        const { stats, gate } = aggregate(
+            [],
+            [],
+            targets.map((t) => t.name),
+        );
         const summary: BenchSummaryFile = {
             schema: summarySchema,
             startedAt: "2026-01-01T00:00:00Z",
@@ -509,7 +560,9 @@ describe("AWS/k3s session: the Cilium datapath each agent reports", () => {
         // summary.json as written and read back keeps the record.
         expect(summaryFileSchema.parse(JSON.parse(JSON.stringify(summary))).environments[1].environment.nodes[0]).toMatchObject({ cilium: { hostRouting: "Legacy", masquerading: "IPTables" } });
         const md = reportMarkdown(summary);
-        expect(md).toContain("| cilium | 1 | node-a | BPF | BPF | Tunnel [vxlan] | Routing: Network: Tunnel [vxlan] Host: BPF | Masquerading: BPF [ens5] 10.42.0.0/24 [IPv4: Enabled, IPv6: Disabled] |");
+        expect(md).toContain(
+            "| cilium | 1 | node-a | BPF | BPF | Tunnel [vxlan] | Routing: Network: Tunnel [vxlan] Host: BPF | Masquerading: BPF [ens5] 10.42.0.0/24 [IPv4: Enabled, IPv6: Disabled] |",
+        );
         expect(md).toContain("| cilium-native | 1 | node-b | Legacy | IPTables | Native | Routing: Network: Native Host: Legacy | Masquerading: IPTables [IPv4: Enabled, IPv6: Disabled] |");
         expect(md).toContain("**Legacy host routing** (cilium-native repetition 1 on node-a; cilium-native repetition 1 on node-b)");
         expect(md).not.toMatch(/Legacy host routing\*\* \([^)]*cilium repetition/);

@@ -92,7 +92,13 @@ export function awsHttpEndpoints(target: Target): HttpEndpoints {
  * SSH to the load generator and every node at once. Each connection that opens is added to
  * `opened` as it opens, so the caller can close them all when anything fails.
  */
-async function connectStack(target: Target, fields: AwsFields, auth: ReturnType<typeof sshAuthFrom>, opened: SshShell[], signal?: AbortSignal): Promise<{ loadGenerator: SshShell; hosts: SshShell[] }> {
+async function connectStack(
+    target: Target,
+    fields: AwsFields,
+    auth: ReturnType<typeof sshAuthFrom>,
+    opened: SshShell[],
+    signal?: AbortSignal,
+): Promise<{ loadGenerator: SshShell; hosts: SshShell[] }> {
     const connect = (name: string, host: string, hostKey: string | undefined) =>
         connectSsh(name, { host, port: target.sshPort, username: fields.sshUser, ...auth, hostKey }, signal).then((s) => (opened.push(s), s));
     const results = await Promise.allSettled([

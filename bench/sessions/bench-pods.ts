@@ -75,11 +75,9 @@ export class BenchPods {
         const keys = [...this.byKey.keys()].filter((k) => k.startsWith(`${role}/`));
         const pods = keys.flatMap((k) => this.take(k));
         await Promise.all(pods.map((p) => p.shell.close().catch(() => undefined)));
-        await this.core
-            .deleteCollectionNamespacedPod({ namespace: benchNamespace, labelSelector: `${runLabelKey}=${this.runId},${roleLabelKey}=${role}`, gracePeriodSeconds: 0 })
-            .catch((e) => {
-                throw apiError(`${this.stack.where}: could not delete the ${role} pods (kubectl delete pod -n ${benchNamespace} -l ${runLabelKey}=${this.runId},${roleLabelKey}=${role})`, e);
-            });
+        await this.core.deleteCollectionNamespacedPod({ namespace: benchNamespace, labelSelector: `${runLabelKey}=${this.runId},${roleLabelKey}=${role}`, gracePeriodSeconds: 0 }).catch((e) => {
+            throw apiError(`${this.stack.where}: could not delete the ${role} pods (kubectl delete pod -n ${benchNamespace} -l ${runLabelKey}=${this.runId},${roleLabelKey}=${role})`, e);
+        });
     }
 
     /** Deletes every pod of the run; returns what went wrong, for close() to report. */

@@ -48,7 +48,13 @@ describe.skipIf(!isRoot)("lab platform (network namespaces; needs root)", () => 
         expect(value("iperf3.host.cross.tcp1.gbps")).toBeGreaterThan(0);
         expect(value("latency.pod.cross.p50")).toBeGreaterThan(0);
         const raw = summary.samples.find((s) => s.id === "iperf3.pod.cross.tcp1.gbps")!.raw;
-        const client = fs.readFileSync(path.join(outDir, raw.find((r) => /tcp1\.txt$/.test(r))!), "utf8");
+        const client = fs.readFileSync(
+            path.join(
+                outDir,
+                raw.find((r) => /tcp1\.txt$/.test(r))!,
+            ),
+            "utf8",
+        );
         expect(client).toContain(`# shell: pod ${ns.p2}`);
         expect(client).toContain("iperf3 -c '10.202.1.2' ");
     });

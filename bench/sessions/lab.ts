@@ -115,9 +115,7 @@ export class LabSession implements ClusterSession {
     async releasePods(_role: string): Promise<void> {}
 
     async environment(): Promise<Environment> {
-        const nodes = await Promise.all(
-            this.hosts.map((h, i) => measureNode(`node ${i + 1}`, h, this.hostIps[(i + 1) % this.hostIps.length])),
-        );
+        const nodes = await Promise.all(this.hosts.map((h, i) => measureNode(`node ${i + 1}`, h, this.hostIps[(i + 1) % this.hostIps.length])));
         const pod0 = this.lab.pods.find((p) => p.node === 0);
         const peer = this.lab.pods.find((p) => p.node !== 0);
         const pod = pod0 && peer ? await measurePodMtu(this.podShell(pod0.netns), peer.ip) : undefined;

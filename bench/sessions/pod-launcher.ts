@@ -68,7 +68,10 @@ export function benchPodManifest(args: PodManifestArgs): k8s.V1Pod {
 
 /** Pod names are DNS labels: lowercase, digits and "-", at most 63 characters. `serial` is unique within the run. */
 export function benchPodName(runId: string, role: string, node: number, serial: number): string {
-    return `cni-bench-${runId}-${role}-n${node + 1}-${serial}`.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 63);
+    return `cni-bench-${runId}-${role}-n${node + 1}-${serial}`
+        .toLowerCase()
+        .replace(/[^a-z0-9-]/g, "-")
+        .slice(0, 63);
 }
 
 /** A pod the session created and uses: its endpoint, and the container whose pid its shell enters. */
@@ -94,7 +97,9 @@ function readiness(pod: k8s.V1Pod, name: string, image: string): { containerId: 
     }
     const waiting = container?.state?.waiting;
     if (waiting?.reason && hopelessWaitingReasons.has(waiting.reason)) {
-        throw new Error(`pod ${name} cannot start: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""} (image ${image}, imagePullPolicy Never: the node's own sandbox image is expected)`);
+        throw new Error(
+            `pod ${name} cannot start: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""} (image ${image}, imagePullPolicy Never: the node's own sandbox image is expected)`,
+        );
     }
     if (phase === "Running" && pod.status?.podIP && container?.state?.running && container.containerID) return { containerId: container.containerID };
     return "starting";

@@ -59,7 +59,10 @@ function build(): void {
         ip("link", "set", `${prefix}b`, "netns", b);
         inNs(a, "ip", "link", "set", `${prefix}a`, "name", aIf);
         inNs(b, "ip", "link", "set", `${prefix}b`, "name", bIf);
-        for (const [n, dev, a4] of [[a, aIf, aAddr], [b, bIf, bAddr]]) {
+        for (const [n, dev, a4] of [
+            [a, aIf, aAddr],
+            [b, bIf, bAddr],
+        ]) {
             inNs(n, "ip", "link", "set", dev, "mtu", String(mtu));
             inNs(n, "ip", "addr", "add", a4, "dev", dev);
             inNs(n, "ip", "link", "set", dev, "up");

@@ -78,7 +78,10 @@ export class PublishedPorts {
                 },
             );
             if (gone) return;
-            if (Date.now() > deadline) throw new Error(`pod ${name}: still there ${podGoneTimeoutMs / 1000} s after its deletion; its published ports would capture the host-network baseline's connections on ${this.stack.label(node)}`);
+            if (Date.now() > deadline)
+                throw new Error(
+                    `pod ${name}: still there ${podGoneTimeoutMs / 1000} s after its deletion; its published ports would capture the host-network baseline's connections on ${this.stack.label(node)}`,
+                );
             await sleep(podPollMs);
         }
     }

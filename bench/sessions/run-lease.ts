@@ -60,9 +60,7 @@ export async function removeFinishedRuns(where: string, api: KubernetesApis, now
         ...pods.items
             .filter((p) => over.has(runOf(p.metadata?.labels)))
             .map((p) => api.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: benchNamespace, gracePeriodSeconds: 0 }).then(() => undefined)),
-        ...leases.items
-            .filter((l) => over.has(runOf(l.metadata?.labels)))
-            .map((l) => api.leases.deleteNamespacedLease({ name: l.metadata!.name!, namespace: benchNamespace }).then(() => undefined)),
+        ...leases.items.filter((l) => over.has(runOf(l.metadata?.labels))).map((l) => api.leases.deleteNamespacedLease({ name: l.metadata!.name!, namespace: benchNamespace }).then(() => undefined)),
     ];
     const failures = (await Promise.allSettled(deletions)).filter((r): r is PromiseRejectedResult => r.status === "rejected" && (r.reason as { code?: number }).code !== 404);
     if (failures.length) throw apiError(`${where}: could not delete the leftovers of a finished run`, failures[0].reason);
@@ -117,7 +115,11 @@ export class RunLease {
         try {
             const name = this.name;
             const current = await this.api.readNamespacedLease({ name, namespace: benchNamespace });
-            await this.api.replaceNamespacedLease({ name, namespace: benchNamespace, body: { ...this.body(now, current.metadata?.resourceVersion), spec: { ...current.spec, renewTime: microTime(this.client, now), leaseDurationSeconds: runLease.durationSeconds } } });
+            await this.api.replaceNamespacedLease({
+                name,
+                namespace: benchNamespace,
+                body: { ...this.body(now, current.metadata?.resourceVersion), spec: { ...current.spec, renewTime: microTime(this.client, now), leaseDurationSeconds: runLease.durationSeconds } },
+            });
             this.renewedAt = now.getTime();
             this.renewError = undefined;
         } catch (e) {

@@ -210,9 +210,7 @@ export abstract class RemoteShell implements Shell {
     start(command: string): BackgroundProcess {
         let pgidSeen: (pgid: number | undefined) => void = () => undefined;
         const pgid = new Promise<number | undefined>((r) => (pgidSeen = r));
-        const done = this.runWrapped(command, this.backgroundTimeoutMs, undefined, (p) => pgidSeen(p)).catch(
-            (err: Error): CommandResult => ({ stdout: "", stderr: err.message, code: null }),
-        );
+        const done = this.runWrapped(command, this.backgroundTimeoutMs, undefined, (p) => pgidSeen(p)).catch((err: Error): CommandResult => ({ stdout: "", stderr: err.message, code: null }));
         void done.then(() => pgidSeen(undefined));
         const tracked = done.finally(() => pgid.then((p) => p !== undefined && this.live.delete(p)));
         void pgid.then((p) => p !== undefined && this.live.set(p, tracked));

@@ -121,7 +121,15 @@ for (const server of [stock, standin] as Server[]) {
                 const opened = await Promise.all(Array.from({ length: opensshMaxSessions }, () => openExec(client, "sleep 3")));
                 expect(opened.filter((o) => o instanceof Error)).toEqual([]);
                 const asked = Date.now();
-                const closed = (opened as ClientChannel[]).map((c) => new Promise<number>((r) => c.resume().once("close", () => r(Date.now() - asked)).close()));
+                const closed = (opened as ClientChannel[]).map(
+                    (c) =>
+                        new Promise<number>((r) =>
+                            c
+                                .resume()
+                                .once("close", () => r(Date.now() - asked))
+                                .close(),
+                        ),
+                );
                 const refused = await openExec(client, "true");
                 expect(refused).toBeInstanceOf(Error);
                 expect((refused as Error).message).toBe("(SSH) Channel open failure: open failed");

@@ -203,7 +203,9 @@ describe("SSH reconnect", () => {
         const s = await connectSsh("node 5", { host: "127.0.0.1", port: relayOnly.port, username: "ubuntu", privateKey: clientKey });
         await relayOnly.stop();
         await new Promise((r) => setTimeout(r, 200));
-        await expect(s.run("echo never", { timeoutMs: 10_000 })).rejects.toThrow(/^node 5: the SSH connection dropped \(.+\) and reconnecting failed: node 5: SSH to ubuntu@127\.0\.0\.1:\d+ failed: connect ECONNREFUSED/);
+        await expect(s.run("echo never", { timeoutMs: 10_000 })).rejects.toThrow(
+            /^node 5: the SSH connection dropped \(.+\) and reconnecting failed: node 5: SSH to ubuntu@127\.0\.0\.1:\d+ failed: connect ECONNREFUSED/,
+        );
         await s.close();
     });
 });

@@ -237,7 +237,9 @@ export class SshShell extends RemoteShell {
                 if (err) {
                     release();
                     // Past MaxSessions on this connection: a server configured below the default.
-                    const refused = /Channel open failure/.test(err.message) ? ` (sshd allows MaxSessions sessions per connection, ${opensshMaxSessions} by default; this shell opens at most ${channelsPerConnection})` : "";
+                    const refused = /Channel open failure/.test(err.message)
+                        ? ` (sshd allows MaxSessions sessions per connection, ${opensshMaxSessions} by default; this shell opens at most ${channelsPerConnection})`
+                        : "";
                     return reject(new Error(`${this.name}: SSH exec failed: ${err.message}${refused}${link.lost ? ` (connection lost: ${link.lost})` : ""}`));
                 }
                 let stdout = "";

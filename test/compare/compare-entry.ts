@@ -22,8 +22,7 @@ function standInCapacity(quota: VcpuQuota): AccountCapacity {
 }
 
 export type CompareTestWiring =
-    | { readonly engine: "stand-in"; readonly stateDir: string; readonly quota?: VcpuQuota }
-    | { readonly engine: "pulumi"; readonly stateDir: string; readonly schedule: StopSchedule };
+    { readonly engine: "stand-in"; readonly stateDir: string; readonly quota?: VcpuQuota } | { readonly engine: "pulumi"; readonly stateDir: string; readonly schedule: StopSchedule };
 
 const projectDir = path.resolve(__dirname, "..", "..");
 

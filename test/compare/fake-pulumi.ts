@@ -154,5 +154,9 @@ export function writeFakePulumi(dir: string, behavior: FakePulumiBehavior): stri
 export function readFakePulumiLog(dir: string): FakePulumiEvent[] {
     const file = path.join(dir, "log.jsonl");
     if (!fs.existsSync(file)) return [];
-    return fs.readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as FakePulumiEvent);
+    return fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .map((l) => JSON.parse(l) as FakePulumiEvent);
 }

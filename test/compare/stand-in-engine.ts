@@ -167,11 +167,19 @@ class FileStore implements FakeStore {
 export function readStandInState(dir: string): { readonly stacks: StandInStackRecord[]; readonly events: StandInEvent[] } {
     const stacksDir = path.join(dir, "stacks");
     const stacks = fs.existsSync(stacksDir)
-        ? fs.readdirSync(stacksDir).filter((f) => f.endsWith(".json")).map((f) => JSON.parse(fs.readFileSync(path.join(stacksDir, f), "utf8")) as StandInStackRecord)
+        ? fs
+              .readdirSync(stacksDir)
+              .filter((f) => f.endsWith(".json"))
+              .map((f) => JSON.parse(fs.readFileSync(path.join(stacksDir, f), "utf8")) as StandInStackRecord)
         : [];
     const eventsFile = path.join(dir, "events.jsonl");
     const events = fs.existsSync(eventsFile)
-        ? fs.readFileSync(eventsFile, "utf8").split("\n").slice(0, -1).filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as StandInEvent)
+        ? fs
+              .readFileSync(eventsFile, "utf8")
+              .split("\n")
+              .slice(0, -1)
+              .filter((l) => l.trim() !== "")
+              .map((l) => JSON.parse(l) as StandInEvent)
         : [];
     return { stacks, events };
 }
@@ -190,7 +198,15 @@ export function fakeOutputs(name: string, index: number): StackOutputs {
         nodePort: 30099,
         frontends: { port: 30099, attachment: "pod-network", replicas: 10, mtu: 8951 },
         nodes: [
-            { name: `${name}-server`, role: "server", instanceId: `i-fake${index}1`, privateIp: `10.0.0.${10 + index}`, publicIp: host(1), instanceType: "c6i.4xlarge", availabilityZone: "eu-west-1a" },
+            {
+                name: `${name}-server`,
+                role: "server",
+                instanceId: `i-fake${index}1`,
+                privateIp: `10.0.0.${10 + index}`,
+                publicIp: host(1),
+                instanceType: "c6i.4xlarge",
+                availabilityZone: "eu-west-1a",
+            },
             { name: `${name}-agent`, role: "agent", instanceId: `i-fake${index}2`, privateIp: `10.0.0.${20 + index}`, publicIp: host(2), instanceType: "c6i.4xlarge", availabilityZone: "eu-west-1a" },
         ],
         podCidr: "10.42.0.0/16",

@@ -20,7 +20,13 @@ export const stubInstance = { instanceType: "c6i.4xlarge", availabilityZone: "us
 
 /** The guestbook's pods as k3s would report them: mutable tags, and the digests actually pulled. */
 export const guestbookPods = [
-    { name: "frontend-7d9c-abcde", node: "node-a", container: "frontend", image: "us-docker.pkg.dev/google-samples/containers/gke/gb-frontend:v5", imageID: "us-docker.pkg.dev/google-samples/containers/gke/gb-frontend@sha256:" + "a".repeat(64) },
+    {
+        name: "frontend-7d9c-abcde",
+        node: "node-a",
+        container: "frontend",
+        image: "us-docker.pkg.dev/google-samples/containers/gke/gb-frontend:v5",
+        imageID: "us-docker.pkg.dev/google-samples/containers/gke/gb-frontend@sha256:" + "a".repeat(64),
+    },
     { name: "redis-leader-5f8b-fghij", node: "node-b", container: "leader", image: "docker.io/redis:6.0.5", imageID: "docker.io/library/redis@sha256:" + "b".repeat(64) },
 ] as const;
 
@@ -75,7 +81,7 @@ export class AwsK3sFixture {
                 "fi",
                 'if [ "$1" = crictl ] && [ "$2" = inspect ]; then',
                 `  if [ -f ${this.stubDir}/crictl-fails ]; then cat ${this.stubDir}/crictl-fails >&2; exit 1; fi`,
-                '  for id; do :; done # the last argument',
+                "  for id; do :; done # the last argument",
                 '  echo $((1000 + 0x$(printf %s "$id" | cut -c1-4)))',
                 "  exit 0",
                 "fi",
@@ -158,7 +164,15 @@ export class AwsK3sFixture {
 
     /** The target a stack's outputs would give, pointing at the stand-ins. */
     target(overrides: Partial<Target> = {}): Target {
-        const node = (name: string, role: "server" | "agent") => ({ name, role, instanceId: `i-${name}`, privateIp: "127.0.0.1", publicIp: "127.0.0.1", instanceType: stubInstance.instanceType, availabilityZone: stubInstance.availabilityZone });
+        const node = (name: string, role: "server" | "agent") => ({
+            name,
+            role,
+            instanceId: `i-${name}`,
+            privateIp: "127.0.0.1",
+            publicIp: "127.0.0.1",
+            instanceType: stubInstance.instanceType,
+            availabilityZone: stubInstance.availabilityZone,
+        });
         return {
             name: "vxlan",
             platform: "aws-k3s",

@@ -95,10 +95,20 @@ export class KubeApiStandin {
         const image = pod.object.spec?.containers?.[0]?.image;
         if (f.kind === "ready") {
             const uid = pod.object.metadata.uid ?? pod.object.metadata.name;
-            return { phase: "Running", podIP: "127.0.0.1", containerStatuses: [{ name, ready: true, image, imageID: "", containerID: standinContainerId(uid), state: { running: {} } }], ...pod.object.status };
+            return {
+                phase: "Running",
+                podIP: "127.0.0.1",
+                containerStatuses: [{ name, ready: true, image, imageID: "", containerID: standinContainerId(uid), state: { running: {} } }],
+                ...pod.object.status,
+            };
         }
         if (f.kind === "failed") {
-            return { phase: "Failed", reason: f.reason, message: f.message, containerStatuses: [{ name, ready: false, image, imageID: "", state: { terminated: { exitCode: f.exitCode, reason: f.reason } } }] };
+            return {
+                phase: "Failed",
+                reason: f.reason,
+                message: f.message,
+                containerStatuses: [{ name, ready: false, image, imageID: "", state: { terminated: { exitCode: f.exitCode, reason: f.reason } } }],
+            };
         }
         return { phase: "Pending", containerStatuses: [{ name, ready: false, image, imageID: "", state: { waiting: { reason: f.waitingReason, message: f.message } } }] };
     }

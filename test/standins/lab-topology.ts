@@ -56,7 +56,10 @@ export function routedLab(prefix: string, podMtu = 1450): RoutedLab {
             ip("link", "set", `${prefix}b`, "netns", b);
             inNs(a, "ip", "link", "set", `${prefix}a`, "name", aIf);
             inNs(b, "ip", "link", "set", `${prefix}b`, "name", bIf);
-            for (const [n, dev, addr] of [[a, aIf, aAddr], [b, bIf, bAddr]]) {
+            for (const [n, dev, addr] of [
+                [a, aIf, aAddr],
+                [b, bIf, bAddr],
+            ]) {
                 inNs(n, "ip", "link", "set", dev, "mtu", String(mtu));
                 inNs(n, "ip", "addr", "add", addr, "dev", dev);
                 inNs(n, "ip", "link", "set", dev, "up");

@@ -193,7 +193,13 @@ export class SshStandin {
     async stop(): Promise<void> {
         this.cut();
         for (const c of this.connections) c.end();
-        for (const c of this.children) if (c.pid) try { process.kill(-c.pid, "SIGKILL"); } catch { /* gone */ }
+        for (const c of this.children)
+            if (c.pid)
+                try {
+                    process.kill(-c.pid, "SIGKILL");
+                } catch {
+                    /* gone */
+                }
         await new Promise((r) => this.relay.close(r));
         await new Promise((r) => this.server.close(r));
     }
