@@ -31,8 +31,15 @@ function listTree(dir: string, prefix = ""): string[] {
  */
 const tsxIpcFolder = `tsx-${process.geteuid?.() ?? os.userInfo().username}/`;
 
+/** Set while a guard's folder is in use: vitest runs a global setup for the root config and again
+ * for each project (vitest.config.ts), and nested folders would make paths too long for a Unix
+ * socket (108 bytes with the path, unix(7); BIRD's control socket lives in the temp folder). */
+const activeSandbox = "CNI_COMPARE_TESTS_TMPDIR";
+
 export default function setup(): () => void {
+    if (process.env[activeSandbox]) return () => undefined;
     const sandbox = fs.mkdtempSync(path.join(os.tmpdir(), "cni-compare-tests-"));
+    process.env[activeSandbox] = sandbox;
     const previous = { TMPDIR: process.env.TMPDIR, TSX_DISABLE_CACHE: process.env.TSX_DISABLE_CACHE, TS_NODE_CACHE: process.env.TS_NODE_CACHE };
     process.env.TMPDIR = sandbox;
     // Two compilers keep caches in the temp folder for later runs — caches, but still files left
@@ -43,6 +50,7 @@ export default function setup(): () => void {
     process.env.TSX_DISABLE_CACHE = "1";
     process.env.TS_NODE_CACHE = "false";
     return () => {
+        delete process.env[activeSandbox];
         for (const [key, value] of Object.entries(previous)) {
             if (value === undefined) delete process.env[key];
             else process.env[key] = value;
