@@ -96,57 +96,9 @@ export class K3sCluster extends pulumi.ComponentResource {
         const token = new random.RandomPassword(`${name}-token`, { length: 48, special: false }, { parent: this });
         const tokenLine = pulumi.secret(pulumi.interpolate`${token.result}\n`);
 
-        const serverScript = pulumi.all([server.privateIp, server.publicIp]).apply(([nodeIp, publicIp]) =>
-            k3sServerScript({
-                k3sVersion: args.k3sVersion,
-                nodeName: nodeNames.server,
-                nodeIp,
-                publicIp,
-                facts: args.facts,
-                podCidr: args.podCidr,
-            }),
-        );
-        this.serverInstall = new command.remote.Command(
-            `${name}-server-install`,
-            {
-                connection: sshConnection(server.publicIp, args.sshPrivateKey),
-                create: serverScript.apply(runAsRoot),
-                stdin: tokenLine,
-                triggers: [server.id],
-            },
-            { parent: this },
-        );
-
-        const agentScript = pulumi
-            .all([agent.privateIp, server.privateIp])
-            .apply(([nodeIp, serverIp]) => k3sAgentScript({ k3sVersion: args.k3sVersion, nodeName: nodeNames.agent, nodeIp, serverIp, facts: args.facts }));
-        // Beside the server's install, not after it: the agent needs only the pre-shared token and
-        // the server's address, and k3s's agent retries until the server answers (k3s
-        // pkg/agent/config/config.go, Get: "Waiting to retrieve agent configuration; server is not
-        // ready"). Serialised, its apt and k3s download added 1-2 minutes to every `up`.
-        this.agentInstall = new command.remote.Command(
-            `${name}-agent-install`,
-            {
-                connection: sshConnection(agent.publicIp, args.sshPrivateKey),
-                create: agentScript.apply(runAsRoot),
-                stdin: tokenLine,
-                triggers: [agent.id, server.id],
-            },
-            { parent: this },
-        );
-
-        // The kubeconfig holds cluster-admin credentials: never logged, secret in state.
-        const kubeconfigRead = new command.remote.Command(
-            `${name}-kubeconfig`,
-            {
-                connection: sshConnection(server.publicIp, args.sshPrivateKey),
-                create: runAsRoot(readKubeconfigScript),
-                logging: "none",
-                triggers: [server.id],
-            },
-            { parent: this, dependsOn: [this.serverInstall], additionalSecretOutputs: ["stdout"] },
-        );
-        this.kubeconfig = pulumi.secret(pulumi.all([kubeconfigRead.stdout, server.publicIp]).apply(([text, publicIp]) => publicKubeconfig(text, publicIp)));
+        this.serverInstall = this.installServer(name, args, tokenLine);
+        this.agentInstall = this.installAgent(name, args, tokenLine);
+        this.kubeconfig = this.readKubeconfig(name, args);
 
         this.provider = new k8s.Provider(
             `${name}-k8s`,
@@ -161,6 +113,68 @@ export class K3sCluster extends pulumi.ComponentResource {
         );
         this.inCluster = { provider: this.provider, deletedWith: server };
         this.registerOutputs({ kubeconfig: this.kubeconfig });
+    }
+
+    private installServer(name: string, args: K3sClusterArgs, tokenLine: pulumi.Output<string>): command.remote.Command {
+        const server = args.server.instance;
+        const serverScript = pulumi.all([server.privateIp, server.publicIp]).apply(([nodeIp, publicIp]) =>
+            k3sServerScript({
+                k3sVersion: args.k3sVersion,
+                nodeName: nodeNames.server,
+                nodeIp,
+                publicIp,
+                facts: args.facts,
+                podCidr: args.podCidr,
+            }),
+        );
+        return new command.remote.Command(
+            `${name}-server-install`,
+            {
+                connection: sshConnection(server.publicIp, args.sshPrivateKey),
+                create: serverScript.apply(runAsRoot),
+                stdin: tokenLine,
+                triggers: [server.id],
+            },
+            { parent: this },
+        );
+    }
+
+    private installAgent(name: string, args: K3sClusterArgs, tokenLine: pulumi.Output<string>): command.remote.Command {
+        const server = args.server.instance;
+        const agent = args.agent.instance;
+        const agentScript = pulumi
+            .all([agent.privateIp, server.privateIp])
+            .apply(([nodeIp, serverIp]) => k3sAgentScript({ k3sVersion: args.k3sVersion, nodeName: nodeNames.agent, nodeIp, serverIp, facts: args.facts }));
+        // Beside the server's install, not after it: the agent needs only the pre-shared token and
+        // the server's address, and k3s's agent retries until the server answers (k3s
+        // pkg/agent/config/config.go, Get: "Waiting to retrieve agent configuration; server is not
+        // ready"). Serialised, its apt and k3s download added 1-2 minutes to every `up`.
+        return new command.remote.Command(
+            `${name}-agent-install`,
+            {
+                connection: sshConnection(agent.publicIp, args.sshPrivateKey),
+                create: agentScript.apply(runAsRoot),
+                stdin: tokenLine,
+                triggers: [agent.id, server.id],
+            },
+            { parent: this },
+        );
+    }
+
+    private readKubeconfig(name: string, args: K3sClusterArgs): pulumi.Output<string> {
+        const server = args.server.instance;
+        // The kubeconfig holds cluster-admin credentials: never logged, secret in state.
+        const kubeconfigRead = new command.remote.Command(
+            `${name}-kubeconfig`,
+            {
+                connection: sshConnection(server.publicIp, args.sshPrivateKey),
+                create: runAsRoot(readKubeconfigScript),
+                logging: "none",
+                triggers: [server.id],
+            },
+            { parent: this, dependsOn: [this.serverInstall], additionalSecretOutputs: ["stdout"] },
+        );
+        return pulumi.secret(pulumi.all([kubeconfigRead.stdout, server.publicIp]).apply(([text, publicIp]) => publicKubeconfig(text, publicIp)));
     }
 
     /**
