@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { iperf3ClientCommand } from "../measure/commands";
 import { measurePodMtu } from "../measure/environment";
 import { descendantProcesses } from "../../test/descendants";
+import { addNamespaces, inNs, ip, vethPair } from "../../test/netns";
 import { containerPidCommand, inNetnsOfCommand, pausePodManifest, PodNetnsShell, readContainerPid, sandboxImageCommand } from "./pod-netns";
 import { connectSsh, type SshShell } from "./ssh";
 import { publicLine, rsaPem, SshStandin } from "../../test/standins/sshd";
@@ -38,36 +39,13 @@ const mtuPods = {
 };
 const podVethOnNode = "vpod";
 
-function ip(...args: string[]): void {
-    execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
-}
-function inNs(name: string, ...args: string[]): string {
-    return execFileSync("ip", ["netns", "exec", name, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-}
 function rxBytes(netns: string, dev: string): number {
     return Number(inNs(netns, "cat", `/sys/class/net/${dev}/statistics/rx_bytes`));
 }
 
 function build(): void {
-    for (const n of Object.values(ns)) {
-        ip("netns", "add", n);
-        inNs(n, "ip", "link", "set", "lo", "up");
-    }
-    const veth = (a: string, aIf: string, aAddr: string, b: string, bIf: string, bAddr: string, mtu = 1500) => {
-        ip("link", "add", `${prefix}a`, "type", "veth", "peer", "name", `${prefix}b`);
-        ip("link", "set", `${prefix}a`, "netns", a);
-        ip("link", "set", `${prefix}b`, "netns", b);
-        inNs(a, "ip", "link", "set", `${prefix}a`, "name", aIf);
-        inNs(b, "ip", "link", "set", `${prefix}b`, "name", bIf);
-        for (const [n, dev, a4] of [
-            [a, aIf, aAddr],
-            [b, bIf, bAddr],
-        ]) {
-            inNs(n, "ip", "link", "set", dev, "mtu", String(mtu));
-            inNs(n, "ip", "addr", "add", a4, "dev", dev);
-            inNs(n, "ip", "link", "set", dev, "up");
-        }
-    };
+    addNamespaces(Object.values(ns));
+    const veth = (a: string, aIf: string, aAddr: string, b: string, bIf: string, bAddr: string, mtu = 1500) => vethPair(prefix, a, aIf, aAddr, b, bIf, bAddr, mtu);
     veth(ns.node, "nic", `${addr.nodeIp}/24`, ns.peer, "nic", `${addr.peerIp}/24`);
     veth(ns.node, podVethOnNode, `${addr.podGw}/24`, ns.pod, "eth0", `${addr.podIp}/24`);
     inNs(ns.pod, "ip", "route", "add", "default", "via", addr.podGw);

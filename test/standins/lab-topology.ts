@@ -4,15 +4,8 @@
  * h2, with a smaller pod MTU. Namespaces are named `<prefix>-h1` … so a test only ever deletes
  * its own.
  */
-import { execFileSync } from "node:child_process";
 import type { Target } from "../../bench/targets";
-
-function ip(...args: string[]): void {
-    execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
-}
-function inNs(name: string, ...args: string[]): void {
-    ip("netns", "exec", name, ...args);
-}
+import { addNamespaces, inNs, ip, vethPair } from "../netns";
 
 export interface RoutedLab {
     readonly ns: { readonly h1: string; readonly h2: string; readonly p1: string; readonly p2: string };
@@ -46,25 +39,8 @@ export function routedLab(prefix: string, podMtu = 1450): RoutedLab {
         },
     };
     const build = () => {
-        for (const n of Object.values(ns)) {
-            ip("netns", "add", n);
-            inNs(n, "ip", "link", "set", "lo", "up");
-        }
-        const veth = (a: string, aIf: string, aAddr: string, b: string, bIf: string, bAddr: string, mtu = 1500) => {
-            ip("link", "add", `${prefix}a`, "type", "veth", "peer", "name", `${prefix}b`);
-            ip("link", "set", `${prefix}a`, "netns", a);
-            ip("link", "set", `${prefix}b`, "netns", b);
-            inNs(a, "ip", "link", "set", `${prefix}a`, "name", aIf);
-            inNs(b, "ip", "link", "set", `${prefix}b`, "name", bIf);
-            for (const [n, dev, addr] of [
-                [a, aIf, aAddr],
-                [b, bIf, bAddr],
-            ]) {
-                inNs(n, "ip", "link", "set", dev, "mtu", String(mtu));
-                inNs(n, "ip", "addr", "add", addr, "dev", dev);
-                inNs(n, "ip", "link", "set", dev, "up");
-            }
-        };
+        addNamespaces(Object.values(ns));
+        const veth = (a: string, aIf: string, aAddr: string, b: string, bIf: string, bAddr: string, mtu = 1500) => vethPair(prefix, a, aIf, aAddr, b, bIf, bAddr, mtu);
         veth(ns.h1, "nic", "10.201.0.1/24", ns.h2, "nic", "10.201.0.2/24");
         veth(ns.h1, "cali1", "10.202.1.1/24", ns.p1, "eth0", "10.202.1.2/24", podMtu);
         veth(ns.h2, "cali2", "10.202.2.1/24", ns.p2, "eth0", "10.202.2.2/24", podMtu);
