@@ -100,6 +100,12 @@ export async function runCli(
     }
 }
 
+/** What a refused command must leave as it was: the files under `dir`, whether a lab ledger
+ * folder exists, the machine's network namespaces and this process's children. */
+export function sideEffects(dir: string, ledgerDir: string): { tree: string[]; ledger: boolean; netns: string[]; children: number[] } {
+    return { tree: treeOf(dir), ledger: fs.existsSync(ledgerDir), netns: netnsList(), children: childPids() };
+}
+
 /** Every path under `dir`, relative, sorted: what a refused command must leave unchanged. */
 export function treeOf(dir: string): string[] {
     if (!fs.existsSync(dir)) return [];

@@ -25,7 +25,7 @@ import { parseLabCommand } from "../lab/cli";
 import { labTarget } from "../lab/lab";
 import { labTools } from "../lab/tools";
 import { labTopology } from "../lab/topology";
-import { childPids, netnsList, runCli, treeOf, type CliName, type Outcome } from "./cli-harness";
+import { runCli, sideEffects, type CliName, type Outcome } from "./cli-harness";
 import { writeFakePulumi } from "./compare/fake-pulumi";
 import { useTempDirs } from "./temp-dirs";
 
@@ -122,7 +122,7 @@ async function runWithPath(s: Scenario, bin: string) {
     const dir = tempDir();
     const argv = s.argv(dir);
     const ledgerDir = path.join(dir, "ledgers");
-    const snapshot = () => ({ tree: treeOf(dir), netns: netnsList(), children: childPids(), ledger: fs.existsSync(ledgerDir) });
+    const snapshot = () => sideEffects(dir, ledgerDir);
     const before = snapshot();
     let out: Outcome;
     process.env.PATH = bin;

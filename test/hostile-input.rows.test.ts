@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { childPids, netnsList, runCli, treeOf, type CliName } from "./cli-harness";
+import { runCli, sideEffects, type CliName } from "./cli-harness";
 import { useTempDirs } from "./temp-dirs";
 
 const tempDir = useTempDirs("hostile-rows-");
@@ -71,14 +71,12 @@ describe("issue 20, command-line rows: exit 2, the culprit named, nothing create
         r.setup?.(dir);
         const argv = r.argv(dir);
         const ledgerDir = path.join(dir, "ledgers");
-        const before = { tree: treeOf(dir), netns: r.cli === "lab" ? netnsList() : [], children: childPids() };
+        const before = sideEffects(dir, ledgerDir);
         const out = await runCli(r.cli, argv, { env: r.env, ledgerDir });
         expect(out.code, out.message).toBe(2);
         expect(out.message).toMatch(r.says);
         expect(out.reached, "refused input must stop before any work").toEqual([]);
-        expect(treeOf(dir), "no file or folder created").toEqual(before.tree);
-        expect(fs.existsSync(ledgerDir), "no lab ledger").toBe(false);
-        if (r.cli === "lab") expect(netnsList(), "no namespace").toEqual(before.netns);
-        expect(childPids(), "no process left").toEqual(before.children);
+        expect(before.ledger).toBe(false);
+        expect(sideEffects(dir, ledgerDir), "no file, folder, lab ledger, namespace or process created").toEqual(before);
     });
 });

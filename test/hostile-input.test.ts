@@ -16,7 +16,7 @@ import { compareCleanupTakes, compareOptions } from "../compare/args";
 import { exitCodes, type OptionSpec, type ValueRule } from "../core/cli";
 import { labCleanupTakes, labOptions } from "../lab/cli";
 import { renderOptions } from "../render/cli";
-import { childPids, netnsList, runCli, treeOf, type CliName } from "./cli-harness";
+import { runCli, sideEffects, type CliName } from "./cli-harness";
 import { useTempDirs } from "./temp-dirs";
 
 const tempDir = useTempDirs("hostile-input-");
@@ -201,15 +201,13 @@ describe(`the hostile-input table (${rows.length} rows, generated from the optio
         const dir = tempDir();
         const argv = r.argv(dir);
         const ledgerDir = path.join(dir, "ledgers");
-        const before = { tree: treeOf(dir), netns: r.cli === "lab" ? netnsList() : [], children: childPids() };
+        const before = sideEffects(dir, ledgerDir);
         const out = await runCli(r.cli, argv, { env: r.env, ledgerDir });
         expect(out.code, `${argv.join(" ")}\n${out.message}`).toBe(exitCodes.usage);
         expect(out.message).toMatch(r.says);
         expect(out.reached).toEqual([]);
-        expect(treeOf(dir)).toEqual(before.tree);
-        expect(fs.existsSync(ledgerDir)).toBe(false);
-        if (r.cli === "lab") expect(netnsList()).toEqual(before.netns);
-        expect(childPids()).toEqual(before.children);
+        expect(before.ledger).toBe(false);
+        expect(sideEffects(dir, ledgerDir)).toEqual(before);
     });
 });
 
