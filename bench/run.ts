@@ -11,8 +11,13 @@
  *   placement group): then every mode sees the same minutes of the region. The default when every
  *   target is an aws-k3s cluster.
  * - "round-robin": one target at a time within each repetition, the order rotating by one every
- *   repetition, so slow drift (a noisy neighbour, a warming cache) hits every mode alike. The only
- *   fair choice when targets share hardware (lab, loopback: one kernel); the default otherwise.
+ *   repetition, so slow drift (a noisy neighbour, a warming cache) hits every mode alike. Fair
+ *   when targets share hardware (lab, loopback: one kernel); the default otherwise.
+ * - "interleaved" (the lab's): rounds of blocks, a block being one case of one measurement run on
+ *   every target in a fresh random order, so targets compared in a round ran seconds apart and saw
+ *   the same disturbance; the report then compares them round by round (results/comparisons.ts).
+ *   With `budgetSeconds` the rounds go on while the next one fits the budget (a rule that reads
+ *   the clock, never the figures: docs/lab.md "The method under load").
  * Within a target, measurements always run one after the other.
  */
 import * as fs from "node:fs";
@@ -20,6 +25,7 @@ import * as path from "node:path";
 import { modeFacts, isNetworkMode } from "../components/modes";
 import {
     caseIds,
+    optInCases,
     measurementIds,
     measurementRunners,
     toolSecondsPerRepetition,
@@ -30,7 +36,9 @@ import {
     type MeasurementId,
 } from "./measure/measurements";
 import { runnerProfile } from "./profiles";
+import shuffle from "@stdlib/random-shuffle";
 import { InterruptedError } from "../core/errors";
+import { signedRankRank } from "./results/paired";
 import { renderReport } from "./results/report";
 import type { ClusterSession, Environment, SessionFactory } from "./sessions/session";
 import type { CommandResult, Shell } from "./sessions/shell";
@@ -65,8 +73,12 @@ export interface BenchOptions extends Partial<Omit<MeasureSettings, "requestTime
     readonly schedule?: Schedule;
     /** Folder for raw outputs, summary.json, report.md and charts; created if missing. */
     readonly outDir: string;
-    /** Repetitions of the whole round-robin. */
+    /** Repetitions of the whole round-robin; interleaved with `budgetSeconds`: at most this many rounds. */
     readonly repetitions?: number;
+    /** Interleaved: seed of the per-block shuffles (default: from the clock; recorded in summary.json). */
+    readonly seed?: number;
+    /** Interleaved: seconds the measuring may take; rounds stop once the next would overrun (at least `minimumPairedRounds`). */
+    readonly budgetSeconds?: number;
     /** Target name every figure is also expressed against (overhead %). */
     readonly baseline?: string;
     /** With `baseline`: the gate fails when a mode's gated figure is this many percent worse. */
@@ -158,7 +170,25 @@ export function resolveSettings(targets: readonly Target[], options: BenchOption
         ...(options.costPacketBitrate !== undefined ? { costPacketBitrate: options.costPacketBitrate } : {}),
         ...(options.latencyMps !== undefined ? { latencyMps: positiveInteger("latencyMps", options.latencyMps, options.latencyMps) } : {}),
         ...(options.pinCpus ? { pinCpus: true } : {}),
+        ...(schedule === "interleaved" ? { seed: options.seed ?? Date.now() % 2 ** 31 } : {}),
+        ...(options.budgetSeconds !== undefined ? { budgetSeconds: budgetOf(schedule, options.budgetSeconds) } : {}),
     };
+}
+
+/**
+ * The fewest rounds a paired comparison needs for a 95 % interval at all (Wilcoxon signed rank:
+ * 6, results/paired.ts); a budgeted run measures at least these, whatever the clock says.
+ */
+export const minimumPairedRounds = (() => {
+    let n = 1;
+    while (!signedRankRank(n)) n++;
+    return n;
+})();
+
+function budgetOf(schedule: Schedule, seconds: number): number {
+    if (schedule !== "interleaved") throw new Error(`budgetSeconds: only the interleaved schedule measures rounds until a budget; schedule is "${schedule}"`);
+    if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`budgetSeconds: ${seconds} is not allowed; use a number of seconds > 0`);
+    return seconds;
 }
 
 /**
@@ -232,6 +262,7 @@ export async function runBenchmark(targets: Target[], options: BenchOptions): Pr
         // Connect to everything first: a dead target fails the run before any measurement.
         await openSessions(run, options.openSession ?? openSessionByPlatform);
         if (settings.schedule === "concurrent") await measureConcurrently(run);
+        else if (settings.schedule === "interleaved") await measureInterleaved(run);
         else await measureRoundRobin(run);
     } finally {
         await closeSessions(run);
@@ -262,6 +293,8 @@ interface RunState {
     readonly skipped: SkippedMeasurement[];
     /** The order targets took their turns in, per repetition. */
     readonly order: string[][];
+    /** Interleaved: every block's order. */
+    readonly blocks: { round: number; block: string; targets: string[] }[];
     /** Set once the signal was seen aborted; stops every further repetition and measurement. */
     aborted: boolean;
     /** Measurement steps done (or skipped with their repetition), for the counter. */
@@ -277,7 +310,7 @@ function newRunState(targets: readonly Target[], options: BenchOptions, settings
         startedAt: new Date().toISOString(),
         progress: options.onProgress ?? (() => undefined),
         signal: options.signal,
-        steps: settings.repetitions * targets.length * settings.measurements.length,
+        steps: settings.repetitions * targets.length * (settings.schedule === "interleaved" ? interleavedBlocks(settings).length : settings.measurements.length),
         sessions: new Map(),
         figures: new Map(),
         samples: [],
@@ -286,6 +319,7 @@ function newRunState(targets: readonly Target[], options: BenchOptions, settings
         errors: [],
         skipped: [],
         order: [],
+        blocks: [],
         aborted: false,
         step: 0,
     };
@@ -349,6 +383,70 @@ async function measureRoundRobin(run: RunState): Promise<void> {
     }
 }
 
+/** One case of one measurement (the whole measurement for one without cases), run on every target in turn. */
+interface Block {
+    readonly measurement: MeasurementId;
+    readonly cases?: readonly string[];
+    readonly label: string;
+}
+
+/** The blocks of an interleaved round: every selected case, in the measurements' order. */
+export function interleavedBlocks(settings: Pick<Settings, "measurements" | "cases">): Block[] {
+    return settings.measurements.flatMap((m): Block[] => {
+        const cases = caseIds.filter((c) => c.startsWith(`${m}.`) && (settings.cases === undefined ? !optInCases.includes(c) : settings.cases.includes(c)));
+        return cases.length === 0 ? [{ measurement: m, label: m }] : cases.map((c) => ({ measurement: m, cases: [c], label: c }));
+    });
+}
+
+/**
+ * Shared hardware, fine-grained: each round runs every block on every target, the targets in a
+ * fresh seeded random order per block. With a budget, a round starts only if a round as long as
+ * the longest so far still fits (and always until `minimumPairedRounds`).
+ */
+async function measureInterleaved(run: RunState): Promise<void> {
+    const { settings, targets } = run;
+    const shuffled = shuffle.factory({ seed: settings.seed });
+    const blocks = interleavedBlocks(settings);
+    const started = Date.now();
+    let longestRound = 0;
+    for (let rep = 0; rep < settings.repetitions && !run.aborted; rep++) {
+        const roundStart = Date.now();
+        const budgetLeft = settings.budgetSeconds === undefined ? undefined : settings.budgetSeconds - (roundStart - started) / 1000;
+        if (budgetLeft !== undefined && rep >= minimumPairedRounds && longestRound > budgetLeft) break;
+        const clkTcks = await roundEnvironments(run, rep);
+        for (const block of blocks) {
+            const order = (shuffled([...targets]) as Target[]).filter((t) => clkTcks.has(t.name));
+            run.blocks.push({ round: rep + 1, block: block.label, targets: order.map((t) => t.name) });
+            if (block === blocks[0]) run.order.push(order.map((t) => t.name));
+            for (const t of order) {
+                if (run.signal?.aborted) run.aborted = true;
+                if (run.aborted) return;
+                run.step++;
+                const session = run.sessions.get(t.name)!;
+                if (skipIfCannot(run, t, session, block.measurement)) continue;
+                const left = budgetLeft === undefined ? "" : `, budget ≈ ${Math.max(0, Math.round(budgetLeft - (Date.now() - roundStart) / 1000))} s left`;
+                if (!(await measureOne(run, t, rep, session, block.measurement, clkTcks.get(t.name)!, block, left))) return;
+            }
+        }
+        longestRound = Math.max(longestRound, (Date.now() - roundStart) / 1000);
+    }
+}
+
+/** Every target's environment at the start of a round; a target whose probe failed sits the round out. */
+async function roundEnvironments(run: RunState, rep: number): Promise<Map<string, number>> {
+    const clkTcks = new Map<string, number>();
+    for (const t of run.targets) {
+        try {
+            const environment = await run.sessions.get(t.name)!.environment();
+            run.environments.push({ target: t.name, repetition: rep + 1, environment });
+            clkTcks.set(t.name, environment.nodes[0]?.clkTck || 100);
+        } catch (err) {
+            endRepetition(run, t, rep, err as Error);
+        }
+    }
+    return clkTcks;
+}
+
 /** One repetition of one target: its environment, then its measurements one after the other. */
 async function measureRepetition(run: RunState, t: Target, rep: number): Promise<void> {
     if (run.signal?.aborted) {
@@ -400,14 +498,29 @@ function skipIfCannot(run: RunState, t: Target, session: ClusterSession, m: Meas
     return true;
 }
 
-/** One measurement of one repetition; false when the run was aborted during it. A failure is recorded. */
-async function measureOne(run: RunState, t: Target, rep: number, session: ClusterSession, m: MeasurementId, clkTck: number): Promise<boolean> {
-    const { step, steps } = run;
-    run.progress({ kind: "measure", target: t.name, measurement: m, repetition: rep + 1, step, steps, message: `[${step}/${steps}] repetition ${rep + 1}: ${t.name}: ${m}` });
+/**
+ * One measurement of one repetition (only `block`'s cases when given); false when the run was
+ * aborted during it. A failure is recorded.
+ */
+async function measureOne(run: RunState, t: Target, rep: number, session: ClusterSession, m: MeasurementId, clkTck: number, block?: Block, budgetNote = ""): Promise<boolean> {
+    const { step } = run;
+    // A budgeted run does not know its step count; it says the budget left instead.
+    const steps = run.settings.budgetSeconds === undefined ? run.steps : undefined;
+    const counter = steps === undefined ? `[${step}]` : `[${step}/${steps}]`;
+    const what = block?.cases ? block.label : m;
+    run.progress({
+        kind: "measure",
+        target: t.name,
+        measurement: m,
+        repetition: rep + 1,
+        step,
+        steps,
+        message: `${counter} ${run.settings.schedule === "interleaved" ? "round" : "repetition"} ${rep + 1}: ${t.name}: ${what}${budgetNote}`,
+    });
     try {
         const measured: Figure[] = await measurementRunners[m]({
             session,
-            settings: run.settings,
+            settings: block?.cases ? { ...run.settings, cases: block.cases } : run.settings,
             signal: run.signal,
             record: rawRecorder(run, t, rep, m),
             note: (text) => run.notes.add(`${t.name}: ${text}`),
@@ -445,12 +558,13 @@ function rawRecorder(run: RunState, t: Target, rep: number, m: MeasurementId): M
 async function writeSummary(run: RunState): Promise<BenchSummary> {
     const { targets, options, outDir } = run;
     const figureList = [...run.figures.values()];
-    const { stats, gate } = aggregate(
+    const { stats, gate, paired } = aggregate(
         figureList,
         run.samples,
         targets.map((t) => t.name),
         options.baseline,
         options.maxOverheadPct,
+        run.settings.schedule,
     );
     const file: BenchSummaryFile = {
         schema: summarySchema,
@@ -465,10 +579,12 @@ async function writeSummary(run: RunState): Promise<BenchSummary> {
             frontends: t.frontends,
         })),
         order: run.order,
+        ...(run.blocks.length > 0 ? { blocks: run.blocks } : {}),
         environments: run.environments,
         figures: figureList,
         samples: run.samples,
         stats,
+        ...(paired ? { paired } : {}),
         baseline: options.baseline,
         gate,
         notes: [...run.notes],

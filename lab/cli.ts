@@ -20,21 +20,39 @@ import { InterruptedError, UsageError } from "../core/errors";
 import { defaultFrontendWorkers, labHttpConnections } from "./guestbook";
 import { Lab, labTargetName, unsupportedReason, type BuiltMode } from "./lab";
 import { isTsxChild, runAsWorker, watchForwarder, workerEnv } from "./worker";
-import { requireTools } from "../core/tools";
+import { debianTool, requireTools } from "../core/tools";
 import { labTools } from "./tools";
 import { cleanupLeftovers } from "./cleanup";
 import { defaultLedgerDir } from "./ledger";
 import { awsOnlyReason, labModeFacts, labModes, type LabMode } from "./modes";
 import { printModeEvidence } from "./evidence";
 import { RemainingTime } from "./remainingTime";
+import { minimumPairedRounds } from "../bench/run";
+import { backgroundLoadArgv, backgroundLoadSliceMs, startBackgroundLoad } from "./backgroundLoad";
 
 /** How long the runner may take to stop after Ctrl-C before the lab removes everything anyway. */
 const abortGraceMs = 5_000;
 
+/** What the budget keeps back for removing every mode and writing the report (measured: 3–6 s). */
+const teardownReserveSeconds = 15;
+
 const options = {
     modes: shared("modes", `comma-separated modes, or "all" (default: all = ${labModes.join(",")}; ${labModes.filter((m) => awsOnlyReason(m)).join(", ")} only on AWS)`),
     out: shared("out", "results folder (default results/lab-<time>)"),
-    repetitions: shared("repetitions", `repetitions of the round-robin (default ${labProfile.repetitions})`),
+    repetitions: shared("repetitions", `rounds, exactly (default: as many as the --budget holds, at least ${minimumPairedRounds})`),
+    budget: {
+        type: "string",
+        arg: "S",
+        help: `seconds the whole run may take, building and removing included; rounds stop when the next would overrun it (default ${labProfile.budgetSeconds})`,
+        value: { kind: "integer", min: 60, max: 86_400 },
+    },
+    seed: { type: "string", arg: "N", help: "seed of the rounds' random orders (default: from the clock; the report records it)", value: { kind: "integer", min: 0, max: 2 ** 31 - 1 } },
+    "background-load": {
+        type: "string",
+        arg: "P",
+        help: `a disturbance to check the method against: one CPU ${"busy P % of the time"} (stress-ng, ${backgroundLoadSliceMs}-ms busy slices) throughout the run (default: none)`,
+        value: { kind: "integer", min: 1, max: 100 },
+    },
     duration: shared("duration", `measured seconds per tool run (default ${labProfile.durationSeconds})`),
     warmup: shared("warmup", `discarded warm-up seconds per run (default ${labProfile.warmupSeconds})`),
     measurements: sharedWith("measurements", `runner measurements (default ${labProfile.measurements.join(",")} with the lab's cases; naming them runs all their ordinary cases)`, {
@@ -77,7 +95,11 @@ export interface LabCommand {
     readonly modes: readonly LabMode[];
     readonly outDir: string;
     readonly frontendWorkers: number;
-    readonly bench: Omit<BenchOptions, "outDir">;
+    /** The whole run's budget in seconds, when the rounds are not fixed with --repetitions. */
+    readonly budgetSeconds?: number;
+    /** Percent of one CPU the disturbance keeps busy (--background-load); undefined: none. */
+    readonly backgroundLoadPercent?: number;
+    readonly bench: Omit<BenchOptions, "outDir" | "budgetSeconds">;
 }
 
 /** Parses the command line; every error names the flag, the value and what is allowed. */
@@ -91,6 +113,9 @@ export function parseLabCommand(argv: readonly string[], now = new Date()): LabC
     // the lab never builds is a mistake to hear about now, not after the others were built.
     const awsOnly = values.modes !== undefined && parsed.texts.modes?.trim() !== "all" ? values.modes.filter((m) => awsOnlyReason(m)) : [];
     if (awsOnly.length > 0) throw new UsageError(`${sources.modes}: ${awsOnly.join(", ")}: ${awsOnlyReason(awsOnly[0])}; the lab builds ${labModes.filter((m) => !awsOnlyReason(m)).join(", ")}`);
+    if (values.budget !== undefined && values.repetitions !== undefined) {
+        throw new UsageError(`${sources.budget} and ${sources.repetitions}: the rounds are either fixed (--repetitions) or as many as the budget holds (--budget); give one`);
+    }
     const modes: LabMode[] = values.modes ?? [...labModes];
     const plainVm = modes.find((mode) => labModeFacts[mode].attachment === "host-network");
     const stamp = now.toISOString().replace(/[:.]/g, "-").slice(0, 19);
@@ -99,7 +124,12 @@ export function parseLabCommand(argv: readonly string[], now = new Date()): LabC
         modes,
         outDir: values.out ?? path.resolve(`results/lab-${stamp}`),
         frontendWorkers: values.workers ?? defaultFrontendWorkers,
+        // Fixed rounds, or as many as the budget holds.
+        budgetSeconds: values.repetitions === undefined ? (values.budget ?? labProfile.budgetSeconds) : undefined,
+        backgroundLoadPercent: values["background-load"],
         bench: {
+            schedule: labProfile.schedule,
+            seed: values.seed,
             repetitions: values.repetitions ?? labProfile.repetitions,
             durationSeconds: values.duration ?? labProfile.durationSeconds,
             warmupSeconds: values.warmup ?? labProfile.warmupSeconds,
@@ -134,12 +164,13 @@ export async function main(argv: readonly string[], wiring: LabWiring): Promise<
         return exitCodes.ok;
     }
     // Before the root check: a missing program is said (with `sudo npm run lab:deps`) whoever runs it.
-    requireTools(labTools(command.action, command.modes, command.bench.measurements));
+    requireTools([...labTools(command.action, command.modes, command.bench.measurements), ...(command.backgroundLoadPercent !== undefined ? [debianTool("stress-ng")] : [])]);
     if (process.getuid?.() !== 0) {
         throw new UsageError("needs root (it creates network namespaces and iptables rules inside them): sudo npm run lab");
     }
     if (command.action === "cleanup") return cleanupLeftovers(wiring.ledgerDir);
 
+    const startedAt = Date.now();
     const lab = Lab.open(wiring.ledgerDir);
     // The first Ctrl-C/SIGTERM stops and removes everything; later ones only say it is still going.
     const interrupts = watchInterrupts((sig, count) => {
@@ -149,8 +180,10 @@ export async function main(argv: readonly string[], wiring: LabWiring): Promise<
     let code: number = exitCodes.ok;
     try {
         console.log(`lab: run ${lab.runId}; ledger ${lab.ledger.dir}/cnilab-${lab.runId}.json`);
+        const disturbance = command.action === "run" ? startDisturbance(lab, command) : undefined;
         const { built, skipped } = await buildModes(lab, command, interrupts);
-        code = command.action === "verify" ? await printEvidence(lab, built) : await measureModes(lab, command, built, skipped, interrupts);
+        const budgetSeconds = command.budgetSeconds === undefined ? undefined : command.budgetSeconds - (Date.now() - startedAt) / 1000 - teardownReserveSeconds;
+        code = command.action === "verify" ? await printEvidence(lab, built) : await measureModes(lab, command, built, skipped, interrupts, budgetSeconds, disturbance);
     } catch (err) {
         if (interrupts.signal.aborted || err instanceof InterruptedError) {
             code = exitCodes.interrupted;
@@ -196,17 +229,40 @@ async function printEvidence(lab: Lab, built: readonly BuiltMode[]): Promise<num
     return code;
 }
 
+/**
+ * `--background-load`: the disturbance, started before the first mode is built so that it runs
+ * throughout; it ends with the run (ledger), or by itself an hour after its budget.
+ */
+function startDisturbance(lab: Lab, command: LabCommand): string | undefined {
+    const percent = command.backgroundLoadPercent;
+    if (percent === undefined) return undefined;
+    const argv = backgroundLoadArgv(percent, (command.budgetSeconds ?? 0) + 3600);
+    const load = startBackgroundLoad(lab.ledger, argv, percent);
+    const note = `Disturbance (--background-load ${percent}): ${load.what}, throughout the run: \`${argv.join(" ")}\``;
+    console.log(`lab: ${note}`);
+    return note;
+}
+
 /** Measures every built mode with the benchmark runner; failure when a measurement failed. */
-async function measureModes(lab: Lab, command: LabCommand, built: readonly BuiltMode[], skipped: readonly string[], interrupts: InterruptWatch): Promise<number> {
+async function measureModes(
+    lab: Lab,
+    command: LabCommand,
+    built: readonly BuiltMode[],
+    skipped: readonly string[],
+    interrupts: InterruptWatch,
+    budgetSeconds: number | undefined,
+    disturbance: string | undefined,
+): Promise<number> {
     const eta = new RemainingTime();
     const bench = runBenchmark(
         built.map((b) => b.target),
         {
             ...command.bench,
+            ...(budgetSeconds !== undefined ? { budgetSeconds: Math.max(1, budgetSeconds) } : {}),
             baseline: built.some((b) => b.target.name === command.bench.baseline) ? command.bench.baseline : undefined,
             outDir: command.outDir,
             // Said in summary.json and the report by the runner itself (no rewriting afterwards).
-            notes: [labCaveat, ...skipped.map((s) => `not measured on this machine: ${s}`)],
+            notes: [labCaveat, ...(disturbance ? [disturbance] : []), ...skipped.map((s) => `not measured on this machine: ${s}`)],
             signal: interrupts.signal,
             onProgress: (e) => (e.kind === "error" ? console.error : console.log)(`bench: ${e.message}${eta.update(e)}`),
         },

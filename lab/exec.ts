@@ -54,19 +54,24 @@ export interface Daemon {
  * `ip netns exec` execs the program, so the recorded pid is the daemon's own.
  */
 export function startDaemon(ledger: Ledger, netns: string, argv: readonly string[], what: string, logFile: string, env: Record<string, string> = {}): Daemon {
+    return { ...startProcess(ledger, inNamespace(netns, argv), what, logFile, env), netns };
+}
+
+/** The same for a process on the machine itself (in no namespace of the lab's). */
+export function startProcess(ledger: Ledger, argv: readonly string[], what: string, logFile: string, env: Record<string, string> = {}): Daemon {
     const fd = openSync(logFile, "a");
     try {
-        const [program, ...args] = inNamespace(netns, argv);
+        const [program, ...args] = argv;
         const child = spawn(program, args, {
             detached: true,
             stdio: ["ignore", fd, fd],
             env: { ...process.env, ...env },
         });
-        if (child.pid === undefined) throw new Error(`${what}: could not start ${argv[0]} in ${netns}`);
+        if (child.pid === undefined) throw new Error(`${what}: could not start ${argv.join(" ")}`);
         ledger.addProcess({ pid: child.pid, startTime: processStartTime(child.pid) ?? "", what });
         const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
         child.unref();
-        return { pid: child.pid, what, netns, logFile, exited };
+        return { pid: child.pid, what, netns: "", logFile, exited };
     } finally {
         closeSync(fd);
     }

@@ -10,11 +10,12 @@
 #   wireguard-tools     `wg` for the lab's WireGuard mode (and its key test; the kernel module is separate)
 #   iputils-ping curl   the lab's cross-node ping / path-MTU checks and guestbook smoke test
 #   jq                  .github/scripts/destroy-stale-stacks.sh reads `pulumi stack ls --json`
+#   stress-ng           the lab's reproducible disturbance (--background-load)
 #   openssh-server      stock sshd for the SSH transport's tests (bench/testing/sshd.ts runs its own, on loopback)
 set -euo pipefail
 
 packages=(shellcheck iperf3 wrk sockperf redis-server php-cli php-redis wireguard-tools apache2 libapache2-mod-php
-          bird2 iproute2 iptables tcpdump procps iputils-ping curl jq openssh-server)
+          bird2 iproute2 iptables tcpdump procps iputils-ping curl jq openssh-server stress-ng)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -92,9 +92,9 @@ describe("fixed-rate tools", () => {
         );
     });
 
-    it("the UDP cost window: whole-second runs long enough for the duration after the fractional warm-up", () => {
-        expect(costUdpWarmupSeconds).toBe(0.5);
-        expect([1, 2, 3].map(costUdpRunSeconds)).toEqual([2, 3, 4]);
+    it("the UDP cost window: whole-second runs of the duration, the fractional warm-up not counted", () => {
+        expect(costUdpWarmupSeconds).toBe(0.3);
+        expect([1, 2, 3].map(costUdpRunSeconds)).toEqual([1, 2, 3]);
         // Interval reports of 0.25 s: packets from 0.5 s on are 223 + 224 = 447 over 0.5 s.
         const intervals = [0, 0.25, 0.5, 0.75].map((start, i) => ({ sum: { start, end: start + 0.25, packets: 223 + (i === 3 ? 1 : 0) } }));
         expect(iperf3PacketsSentFrom(JSON.stringify({ intervals }), 0.5)).toEqual({ packets: 447, seconds: 0.5 });

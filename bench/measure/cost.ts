@@ -24,12 +24,16 @@ export const costDatagramBytes = 1400;
  * window holds a fifth of the packets and the tools' per-wake-up work weighs more (docs/lab.md
  * "The offered rate"); loss stays at 0.3–2 %, and the figure is per packet sent. */
 export const costPacketBitrateDefault = "1G";
-/** The UDP cost runs' warm-up (excluded from CPU and packets) and their report interval. */
-export const costUdpWarmupSeconds = 0.5;
+/** The UDP cost runs' warm-up (excluded from CPU and packets) and their report interval. A UDP
+ * sender at a fixed rate has no ramp to wait for (unlike TCP's slow start): 0.3 s covers the
+ * tools' start-up, and the short window buys the interleaved lab twice the rounds (docs/lab.md
+ * "Budget"). */
+export const costUdpWarmupSeconds = 0.3;
 const costUdpIntervalSeconds = 0.1;
-/** Whole seconds a UDP cost run lasts so that at least `durationSeconds` remain after its warm-up. */
+/** Whole seconds a UDP cost run lasts (iperf3 -t takes whole seconds): `durationSeconds`, of
+ * which the first `costUdpWarmupSeconds` are not counted. */
 export function costUdpRunSeconds(durationSeconds: number): number {
-    return Math.ceil(durationSeconds + costUdpWarmupSeconds);
+    return Math.max(1, Math.ceil(durationSeconds));
 }
 
 /** Makes one figure of a throughput case (iperf3.ts). */

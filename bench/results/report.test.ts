@@ -349,3 +349,51 @@ describe("how the targets took turns", () => {
         expect(md).not.toMatch(/measured round-robin/);
     });
 });
+
+describe("interleaved runs: the round-by-round section", () => {
+    const pod = "iperf3.pod.cross.udpcost.cpuUsPerPacket";
+    const host = "iperf3.host.cross.udpcost.cpuUsPerPacket";
+    const costFigures: FigureInfo[] = [
+        { id: pod, measurement: "iperf3", label: "pod per packet", unit: "CPU-µs/packet", better: "lower" },
+        { id: host, measurement: "iperf3", label: "host per packet", unit: "CPU-µs/packet", better: "lower" },
+    ];
+    // Eight rounds, each slowed by its own factor that both modes share.
+    const factor = [1, 2, 1.3, 2.6, 1.1, 1.7, 2.2, 1.05];
+    const cost: Record<string, [number, number]> = { host: [5, 5], vxlan: [9, 5.1] };
+    const samples: Sample[] = Object.entries(cost).flatMap(([target, [p, h]]) =>
+        factor.flatMap((f, i) => [
+            { target, repetition: i + 1, id: pod, value: p * f * (1 + 0.01 * Math.sin(i + p)), raw: [] },
+            { target, repetition: i + 1, id: host, value: h * f * (1 + 0.01 * Math.cos(i + p)), raw: [] },
+        ]),
+    );
+    const summary = (schedule: "interleaved" | "round-robin"): BenchSummaryFile => {
+        const names = Object.keys(cost);
+        const agg = aggregate(costFigures, samples, names, undefined, undefined, schedule);
+        return {
+            ...summaryOf([]),
+            settings: { ...summaryOf([]).settings, schedule, seed: 5 },
+            targets: names.map((name) => ({ name, mode: name, platform: "lab" })),
+            order: factor.map(() => names),
+            figures: costFigures,
+            samples,
+            baseline: undefined,
+            gate: undefined,
+            ...agg,
+        };
+    };
+
+    it("ranks by the paired intervals, gives every pair and the pod ÷ host ratio per mode, and says whether each conclusion holds", () => {
+        const md = reportMarkdown(summary("interleaved"));
+        expect(md).toContain("## Round by round: which differences the run resolves");
+        expect(md).toContain("**CPU per packet, pod↔pod**: host < vxlan");
+        expect(md).toMatch(/\| host ÷ vxlan \| 0\.55\d \[0\.5\d\d–0\.5\d\d\] \| 8 \| host < vxlan \|/);
+        expect(md).toMatch(/\| host \| (0\.99|1\.00)\d \[0\.9\d\d–1\.0\d\d\] \| 8 \| not separated from 1 \|/);
+        expect(md).toMatch(/\| vxlan \| 1\.7\d\d \[.*\] \| 8 \| \+7\d\.\d % \|/);
+        expect(md).toContain("the windows of this figure do not measure the other load");
+        expect(md).toContain("seed 5");
+    });
+
+    it("a round-robin run has no such section (its rounds are a minute apart)", () => {
+        expect(reportMarkdown(summary("round-robin"))).not.toContain("Round by round");
+    });
+});

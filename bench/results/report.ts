@@ -15,6 +15,7 @@ import { UsageError } from "../../core/errors";
 import { costBitrateDefault, costDatagramBytes, costPacketBitrateDefault, costUdpWarmupSeconds, loadedLatencyMpsDefault, nodePathLabel } from "../measure/measurements";
 import { barChart, groupedBarChart, lineChart, type BarGroup } from "./svg";
 import { differenceWithinNoise, median, withinNoise, type Difference } from "./stats";
+import { pairedSection } from "./paired-report";
 import { aggregate, readSummaryFile, summarySchema, type BenchSummaryFile, type FigureStats, type TargetInfo } from "./summary";
 
 /** Reads and checks summary.json. */
@@ -136,7 +137,12 @@ function otherLoadLines(s: BenchSummaryFile): string[] {
     const lines = [
         `Other load on the machine during the cost windows (CPUs busy with anything but the measured mode's group and ksoftirqd, from every task's CPU time): median ${median(values).toFixed(2)}, highest ${Math.max(...values).toFixed(2)}, over ${values.length} windows ("Every figure", \`otherLoad\`).`,
     ];
-    if (busy > 0) {
+    if (busy > 0 && s.settings.schedule === "interleaved") {
+        lines.push(
+            "",
+            `${busy} of ${values.length} cost windows ran beside more than ${quietOtherLoadCpus} CPUs of other work. Other work makes the same datapath dearer by a factor that changes from second to second; the round-by-round comparisons below are built to withstand it, and say per figure whether each conclusion holds against the load seen.`,
+        );
+    } else if (busy > 0) {
         lines.push(
             "",
             `**Not a quiet machine: ${busy} of ${values.length} cost windows ran beside more than ${quietOtherLoadCpus} CPUs of other work.** Other work on shared cores makes the same datapath's CPU per packet dearer by a factor that changes from window to window, so these costs are inflated and their ranking is not reliable; run the lab on a machine with nothing else running.`,
@@ -484,7 +490,18 @@ function fieldReportSection(s: BenchSummaryFile, t: Tables, place: "first" | "af
 /** The lab's headline: what each datapath costs at a fixed offered load (lab/cli.ts, docs/lab.md). */
 function costSection(s: BenchSummaryFile, t: Tables): string[] {
     if (!t.has("iperf3.pod.cross.udpcost.cpuUsPerPacket") && !t.has("iperf3.pod.cross.cost.cpuPerGB")) return [];
-    const out = ["## Cost of each datapath at a fixed load", "", costMethod(s, t), "", costTable(s, t), "", ...costRankings(s), "", ...otherLoadLines(s)];
+    const interleaved = s.settings.schedule === "interleaved" && s.paired !== undefined;
+    const out = [
+        "## Cost of each datapath at a fixed load",
+        "",
+        costMethod(s, t),
+        "",
+        costTable(s, t),
+        "",
+        ...(interleaved ? [] : [...costRankings(s), ""]),
+        ...otherLoadLines(s),
+        ...pairedSection(s),
+    ];
     if (t.has("iperf3.host.cross.udpcost.cpuUsPerPacket") || t.has("iperf3.host.cross.cost.cpuPerGB")) out.push("![CPU per packet](charts/cost.svg)\n");
     return out;
 }
@@ -945,6 +962,10 @@ export async function renderReport(folder: string, options: RenderOptions = {}):
 export function scheduleSentence(s: Pick<BenchSummaryFile, "settings" | "order">): string {
     if (s.settings.schedule === "concurrent") {
         return "Targets were measured concurrently: separate clusters, all at the same time, each running its repetitions one after another.";
+    }
+    if (s.settings.schedule === "interleaved") {
+        const budget = s.settings.budgetSeconds !== undefined ? `, as many as a measuring budget of ${Math.round(s.settings.budgetSeconds)} s held (a rule on the clock, never on the figures)` : "";
+        return `Targets were measured interleaved: ${s.order.length} rounds${budget}; in each round every case ran on every target, one at a time, in a fresh random order per case (seed ${s.settings.seed}; every order is in summary.json \`blocks\`).`;
     }
     return `Targets were measured round-robin, one at a time, the order rotated each repetition: ${s.order.map((o, i) => `${i + 1}: ${o.join(" → ")}`).join("; ")}.`;
 }

@@ -8,6 +8,7 @@ import type { Environment } from "../sessions/session";
 import { frontendsSchema, type FrontendsOutput } from "../targets";
 import { measurementIds, type MeasureSettings, type MeasurementId } from "../measure/measurements";
 import { differenceInterval95, differenceWithinNoise, overheadPct, summarize, type Better, type Difference, type Summary } from "./stats";
+import { pairedComparisons, type PairedComparison } from "./comparisons";
 
 export const summarySchema = "cni-bench/summary/1";
 
@@ -81,10 +82,22 @@ export interface BenchSummaryFile {
     readonly startedAt: string;
     readonly finishedAt: string;
     /** `schedule` is absent in files written before targets could be measured concurrently. */
-    readonly settings: MeasureSettings & { readonly repetitions: number; readonly schedule?: Schedule; readonly measurements: readonly MeasurementId[] };
+    readonly settings: MeasureSettings & {
+        readonly repetitions: number;
+        readonly schedule?: Schedule;
+        readonly measurements: readonly MeasurementId[];
+        /** Interleaved: the shuffles' seed, so a run's order can be replayed. */
+        readonly seed?: number;
+        /** Interleaved: the measuring phase's time budget; rounds stop when the next would overrun it (bench/run.ts). */
+        readonly budgetSeconds?: number;
+    };
     readonly targets: readonly TargetInfo[];
-    /** Target order in each repetition (round-robin: rotated by one each time; concurrent: all at once). */
+    /** Target order in each repetition (round-robin: rotated by one each time; concurrent: all at once; interleaved: the first block's). */
     readonly order: readonly (readonly string[])[];
+    /** Interleaved: the order of every block (one case of one measurement) in every round. */
+    readonly blocks?: readonly { readonly round: number; readonly block: string; readonly targets: readonly string[] }[];
+    /** Interleaved: every pair of targets compared round by round (comparisons.ts). */
+    readonly paired?: readonly PairedComparison[];
     readonly environments: readonly { readonly target: string; readonly repetition: number; readonly environment: Environment }[];
     readonly figures: readonly FigureInfo[];
     readonly samples: readonly Sample[];
@@ -100,7 +113,7 @@ export interface BenchSummaryFile {
 }
 
 /** How targets take turns (bench/run.ts says when each is fair). */
-export const schedules = ["concurrent", "round-robin"] as const;
+export const schedules = ["concurrent", "round-robin", "interleaved"] as const;
 export type Schedule = (typeof schedules)[number];
 
 /** Order of targets in repetition `r` (0-based): rotated left by r, so each leads once in turn. */
@@ -117,7 +130,8 @@ export function aggregate(
     targets: readonly string[],
     baseline?: string,
     maxOverheadPct?: number,
-): { stats: FigureStats[]; gate?: BenchSummaryFile["gate"] } {
+    schedule?: Schedule,
+): { stats: FigureStats[]; gate?: BenchSummaryFile["gate"]; paired?: PairedComparison[] } {
     const stats: FigureStats[] = [];
     const byKey = new Map<string, number[]>();
     for (const s of samples) {
@@ -156,7 +170,8 @@ export function aggregate(
         }
     }
     const gate = maxOverheadPct !== undefined ? { maxOverheadPct, violations, passed: violations.length === 0 } : undefined;
-    return { stats, gate };
+    // Round by round only where the targets took turns within each round, case by case.
+    return { stats, gate, ...(schedule === "interleaved" ? { paired: pairedComparisons(figures, samples, targets) } : {}) };
 }
 
 // ---- summary.json as read back (`bench report`, the lab): checked with zod, which names the
@@ -197,6 +212,8 @@ export const summaryFileSchema = z.object({
     settings: z.looseObject({
         repetitions: z.number().int().min(1),
         schedule: z.enum(schedules).optional(),
+        seed: z.number().int().optional(),
+        budgetSeconds: z.number().optional(),
         measurements: z.array(z.enum(measurementIds)),
         durationSeconds: z.number(),
         warmupSeconds: z.number(),
@@ -219,6 +236,23 @@ export const summaryFileSchema = z.object({
         }),
     ),
     order: z.array(z.array(z.string())),
+    blocks: z.array(z.object({ round: z.number().int(), block: z.string(), targets: z.array(z.string()) })).optional(),
+    paired: z
+        .array(
+            z.object({
+                id: z.string(),
+                a: z.string(),
+                b: z.string(),
+                n: z.number().int(),
+                ratio: finite,
+                low: finite.optional(),
+                high: finite.optional(),
+                coverage: finite.optional(),
+                verdict: z.enum(["a better", "b better", "not separated"]),
+                load: z.object({ imbalanceCpus: finite, slopePerCpu: finite, logShift: finite, holds: z.boolean().optional() }).optional(),
+            }),
+        )
+        .optional(),
     environments: z.array(z.object({ target: z.string(), repetition: z.number().int(), environment: environmentSchema })),
     figures: z.array(z.object({ id: z.string(), measurement: z.enum(measurementIds), label: z.string(), unit: z.string(), better: z.enum(["higher", "lower"]), gated: z.boolean().optional() })),
     samples: z.array(z.object({ target: z.string(), repetition: z.number().int(), id: z.string(), value: z.number(), raw: z.array(z.string()) })),
