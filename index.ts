@@ -13,11 +13,14 @@ import { NodePair, sshUser as loginUser, ubuntuRelease } from "./components/node
 import { nodeNames } from "./components/nodeScripts";
 import { NodePortLoadBalancer } from "./components/nodePortLoadBalancer";
 import { readSettings } from "./components/settings";
+import { ExtraServices } from "./workloads/extraServices";
 import { Guestbook } from "./workloads/guestbook";
 
 const settings = readSettings();
 const { mode, facts } = settings;
-const prefix = `cni-${mode}`;
+// Named after the stack: a stack file per mode is named after its mode, and the Service-proxy
+// variants (stacks/Pulumi.vxlan-nftables.yaml) keep their own names.
+const prefix = `cni-${pulumi.getStack()}`;
 // Where the frontends answer on every node: the NodePort, or a baseline's host or published port.
 const frontendPort = frontendPortOnNodes(mode, settings.nodePort);
 
@@ -45,6 +48,7 @@ const pair = new NodePair(prefix, {
 
 const cluster = new K3sCluster(prefix, {
     facts,
+    serviceProxy: settings.serviceProxy,
     k3sVersion: settings.k3sVersion,
     podCidr: settings.podCidr,
     server: pair.server,
@@ -94,6 +98,16 @@ new Guestbook(
     { dependsOn: [nodesReady] },
 );
 
+// The Service-proxy axis (issue 23): `services` extra Services, each with endpoints, in bulk.
+new ExtraServices(`${prefix}-extra-services`, {
+    count: settings.services,
+    image: settings.images.frontend,
+    server: pair.server,
+    sshPrivateKey: privateKey,
+    inCluster: cluster.inCluster,
+    dependsOn: [nodesReady],
+});
+
 const loadBalancer = new NodePortLoadBalancer(prefix, {
     vpcId: pair.vpc.id,
     subnetId: pair.subnet.id,
@@ -139,6 +153,10 @@ export const nodes = [pair.server, pair.agent].map(({ role, instance }) => ({
     sshHostKey: cluster.hostKeys[role],
 }));
 export const podCidr = settings.podCidr;
+/** Who implements Services on the nodes (iptables | nftables | ebpf), and how many extra Services
+ * the stack made at `up` (the runner may change the count; it reads back what is installed). */
+export const serviceProxy = settings.serviceProxy;
+export const services = settings.services;
 export const mtu = { node: ec2NicMtu, pod: podMtu(mode) };
 export const versions = {
     k3s: settings.k3sVersion,

@@ -9,6 +9,7 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { strictObject } from "../core/schema";
 import { networkModes, type GuestbookAttachment, type NetworkMode } from "../components/modes";
+import { serviceProxyModes, type ServiceProxyMode } from "../components/serviceProxy";
 import type { CpuCgroup } from "./measure/commands";
 
 export interface NodeOutput {
@@ -86,6 +87,11 @@ export interface StackOutputs {
     readonly sshPrivateKey?: string;
     /** Present when the stack's `loadGenerator` config is on (the default). */
     readonly loadGenerator?: LoadGeneratorOutput;
+    /** Who implements Services (stack config `serviceProxy`); absent in stacks made before issue 23,
+     * which ran their mode's default (components/modes.ts defaultServiceProxy). */
+    readonly serviceProxy?: ServiceProxyMode;
+    /** Extra Services the stack made at `up` (stack config `services`); absent as serviceProxy. */
+    readonly services?: number;
 }
 
 /** Where a target runs; a targets file may name the first two. */
@@ -220,6 +226,8 @@ export const stackOutputsSchema = strictObject({
     sshUser: nonEmpty,
     sshPrivateKey: z.string().optional(),
     loadGenerator: loadGeneratorSchema.optional(),
+    serviceProxy: z.enum(serviceProxyModes).optional(),
+    services: z.number().int().min(0).optional(),
 });
 
 const netnsAddress = strictObject({ netns: netnsName, ip: ipAddress });
@@ -251,6 +259,8 @@ export const targetSchema = strictObject({
     sshPrivateKeyPath: z.string().optional(),
     sshPort: port.optional(),
     loadGenerator: loadGeneratorSchema.optional(),
+    serviceProxy: z.enum(serviceProxyModes).optional(),
+    services: z.number().int().min(0).optional(),
     lab: labLayoutSchema.optional(),
 }).superRefine((t, ctx) => {
     if (t.platform === "lab" && t.lab === undefined) {

@@ -3,6 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { ModeFacts } from "./modes";
+import type { ServiceProxyMode } from "./serviceProxy";
 import type { Node } from "./nodePair";
 import { sshUser } from "./nodePair";
 import { k3sAgentScript, k3sServerScript, nodeNames, nodeReadyTimeoutSeconds, readHostKeyScript, readKubeconfigScript, runAsRoot, waitForNodesScript } from "./nodeScripts";
@@ -54,6 +55,8 @@ export interface InCluster {
 
 export interface K3sClusterArgs {
     readonly facts: ModeFacts;
+    /** Who implements Services: kube-proxy's mode, or Cilium's eBPF (k3s then runs no kube-proxy). */
+    readonly serviceProxy: ServiceProxyMode;
     readonly k3sVersion: string;
     readonly podCidr: string;
     readonly server: Node;
@@ -124,6 +127,7 @@ export class K3sCluster extends pulumi.ComponentResource {
                 nodeIp,
                 publicIp,
                 facts: args.facts,
+                serviceProxy: args.serviceProxy,
                 podCidr: args.podCidr,
             }),
         );
@@ -144,7 +148,7 @@ export class K3sCluster extends pulumi.ComponentResource {
         const agent = args.agent.instance;
         const agentScript = pulumi
             .all([agent.privateIp, server.privateIp])
-            .apply(([nodeIp, serverIp]) => k3sAgentScript({ k3sVersion: args.k3sVersion, nodeName: nodeNames.agent, nodeIp, serverIp, facts: args.facts }));
+            .apply(([nodeIp, serverIp]) => k3sAgentScript({ k3sVersion: args.k3sVersion, nodeName: nodeNames.agent, nodeIp, serverIp, facts: args.facts, serviceProxy: args.serviceProxy }));
         // Beside the server's install, not after it: the agent needs only the pre-shared token and
         // the server's address, and k3s's agent retries until the server answers (k3s
         // pkg/agent/config/config.go, Get: "Waiting to retrieve agent configuration; server is not

@@ -5,6 +5,7 @@
  * Sources: docs/facts.md (k3s flags, flannel and Calico ports, MTUs, AWS quirks).
  */
 import { guestbookPorts } from "./podPorts";
+import { serviceProxyRunner, type ServiceProxyMode } from "./serviceProxy";
 
 /** Kubernetes pod networks first, then the first field report's two baselines (docs/field-reports.md §1). */
 export const networkModes = ["vxlan", "host-gw", "wireguard", "calico", "calico-ipip", "calico-vxlan", "cilium", "cilium-native", "host", "bridge"] as const;
@@ -71,9 +72,11 @@ export interface ModeFacts {
      * keep k3s's default (vxlan) for the cluster's own pods (CoreDNS, metrics-server, the
      * benchmark's pod-network probes); the guestbook does not use it. */
     readonly flannelBackend: "vxlan" | "host-gw" | "wireguard-native" | "none";
-    /** Who implements Services: k3s's kube-proxy (iptables), or Cilium's eBPF kube-proxy
-     * replacement (k3s then runs with --disable-kube-proxy). */
-    readonly serviceProxy: "kube-proxy" | "cilium";
+    /** The Service proxies a stack of this mode may choose (stack config `serviceProxy`), its
+     * default first: kube-proxy's iptables or nftables mode wherever k3s runs kube-proxy, Cilium's
+     * eBPF kube-proxy replacement in the Cilium modes (k3s then runs with --disable-kube-proxy).
+     * All of a mode's proxies have one runner (serviceProxy.ts serviceProxyRunner). */
+    readonly serviceProxies: readonly [ServiceProxyMode, ...ServiceProxyMode[]];
     /** Calico Installation settings (Calico modes only). */
     readonly calico?: { readonly encapsulation: "None" | "IPIP" | "VXLAN"; readonly bgp: "Enabled" | "Disabled" };
     /** Cilium's routing mode (Cilium modes only): its VXLAN tunnel, or native routes between nodes. */
@@ -94,15 +97,24 @@ export interface ModeFacts {
  * in its default SNAT mode (Cilium docs, "Kubernetes Without kube-proxy", Direct Server Return:
  * "By default, Cilium's eBPF NodePort implementation operates in SNAT mode").
  */
-export const serviceProxyNames: Readonly<Record<ModeFacts["serviceProxy"], string>> = {
+export const serviceProxyNames: Readonly<Record<(typeof serviceProxyRunner)[ServiceProxyMode], string>> = {
     "kube-proxy": "kube-proxy",
     cilium: "Cilium eBPF NodePort",
 };
 
 /** The name of the mode's Service proxy (see serviceProxyNames). */
 export function serviceProxyName(mode: NetworkMode): string {
-    return serviceProxyNames[modeFacts[mode].serviceProxy];
+    return serviceProxyNames[serviceProxyRunner[defaultServiceProxy(mode)]];
 }
+
+/** The proxy a stack of this mode runs when its config names none: the first the mode allows. */
+export function defaultServiceProxy(mode: NetworkMode): ServiceProxyMode {
+    return modeFacts[mode].serviceProxies[0];
+}
+
+/** kube-proxy's two modes, where k3s runs kube-proxy; Cilium's eBPF replacement in its modes. */
+const kubeProxyModes: ModeFacts["serviceProxies"] = ["iptables", "nftables"];
+const ciliumProxy: ModeFacts["serviceProxies"] = ["ebpf"];
 
 /** k3s's own node-to-node traffic, needed in every mode. */
 export const k3sTraffic: readonly NodeTraffic[] = [
@@ -168,7 +180,7 @@ export const modeFacts: Readonly<Record<NetworkMode, ModeFacts>> = {
         plugin: "flannel",
         description: `Flannel VXLAN overlay (VNI ${flannelVxlanTunnel.vni}, UDP ${flannelVxlanTunnel.port})`,
         flannelBackend: "vxlan",
-        serviceProxy: "kube-proxy",
+        serviceProxies: kubeProxyModes,
         tunnel: flannelVxlanTunnel,
         bgp: false,
         nodeTraffic: [],
@@ -178,7 +190,7 @@ export const modeFacts: Readonly<Record<NetworkMode, ModeFacts>> = {
         plugin: "flannel",
         description: "Flannel host-gw: pod subnets routed via the peer's node IP (needs L2 adjacency)",
         flannelBackend: "host-gw",
-        serviceProxy: "kube-proxy",
+        serviceProxies: kubeProxyModes,
         bgp: false,
         nodeTraffic: [],
     },
@@ -187,7 +199,7 @@ export const modeFacts: Readonly<Record<NetworkMode, ModeFacts>> = {
         plugin: "flannel",
         description: `Flannel WireGuard (wireguard-native): pod traffic encrypted between nodes, UDP ${flannelWireguardTunnel.port}`,
         flannelBackend: "wireguard-native",
-        serviceProxy: "kube-proxy",
+        serviceProxies: kubeProxyModes,
         tunnel: flannelWireguardTunnel,
         bgp: false,
         nodeTraffic: [],
@@ -197,7 +209,7 @@ export const modeFacts: Readonly<Record<NetworkMode, ModeFacts>> = {
         plugin: "calico",
         description: "Calico BGP, no encapsulation: pod IPs routed natively",
         flannelBackend: "none",
-        serviceProxy: "kube-proxy",
+        serviceProxies: kubeProxyModes,
         calico: { encapsulation: "None", bgp: "Enabled" },
         bgp: true,
         nodeTraffic: [bgp, typha],
@@ -207,7 +219,7 @@ export const modeFacts: Readonly<Record<NetworkMode, ModeFacts>> = {
         plugin: "calico",
         description: "Calico IP-in-IP with BGP",
         flannelBackend: "none",
-        serviceProxy: "kube-proxy",
+        serviceProxies: kubeProxyModes,
         calico: { encapsulation: "IPIP", bgp: "Enabled" },
         tunnel: ipipTunnel,
         bgp: true,
@@ -218,7 +230,7 @@ export const modeFacts: Readonly<Record<NetworkMode, ModeFacts>> = {
         plugin: "calico",
         description: `Calico VXLAN, BGP off (VNI ${calicoVxlanTunnel.vni}, UDP ${calicoVxlanTunnel.port})`,
         flannelBackend: "none",
-        serviceProxy: "kube-proxy",
+        serviceProxies: kubeProxyModes,
         calico: { encapsulation: "VXLAN", bgp: "Disabled" },
         tunnel: calicoVxlanTunnel,
         bgp: false,
@@ -229,7 +241,7 @@ export const modeFacts: Readonly<Record<NetworkMode, ModeFacts>> = {
         plugin: "cilium",
         description: `Cilium eBPF, VXLAN tunnel (UDP ${ciliumVxlanTunnel.port}), kube-proxy replaced by eBPF`,
         flannelBackend: "none",
-        serviceProxy: "cilium",
+        serviceProxies: ciliumProxy,
         cilium: { routingMode: "tunnel" },
         tunnel: ciliumVxlanTunnel,
         bgp: false,
@@ -240,7 +252,7 @@ export const modeFacts: Readonly<Record<NetworkMode, ModeFacts>> = {
         plugin: "cilium",
         description: "Cilium eBPF, native routing between the nodes (no tunnel), kube-proxy replaced by eBPF",
         flannelBackend: "none",
-        serviceProxy: "cilium",
+        serviceProxies: ciliumProxy,
         cilium: { routingMode: "native" },
         bgp: false,
         nodeTraffic: [ciliumHealth, ciliumPing],
@@ -250,7 +262,7 @@ export const modeFacts: Readonly<Record<NetworkMode, ModeFacts>> = {
         plugin: "flannel",
         description: `Baseline, no container network: the guestbook on the node IPs (hostNetwork, frontends on ${baselineFrontendPorts.host}, Redis on ${guestbookPorts.redis}), no NAT; like the VM / Mesos host rows`,
         flannelBackend: "vxlan",
-        serviceProxy: "kube-proxy",
+        serviceProxies: kubeProxyModes,
         tunnel: flannelVxlanTunnel,
         bgp: false,
         nodeTraffic: [],
@@ -260,7 +272,7 @@ export const modeFacts: Readonly<Record<NetworkMode, ModeFacts>> = {
         plugin: "flannel",
         description: `Baseline, Docker-style bridge: the guestbook in pods on the node bridge, ports published by DNAT (frontends ${baselineFrontendPorts.bridge} to ${guestbookPorts.frontend}, Redis ${guestbookPorts.redis}); like the Mesos bridge row`,
         flannelBackend: "vxlan",
-        serviceProxy: "kube-proxy",
+        serviceProxies: kubeProxyModes,
         tunnel: flannelVxlanTunnel,
         bgp: false,
         nodeTraffic: [],

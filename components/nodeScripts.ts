@@ -6,6 +6,7 @@
  * be dropped — its docs say it needs AcceptEnv).
  */
 import type { ModeFacts } from "./modes";
+import { runsKubeProxy, type ServiceProxyMode } from "./serviceProxy";
 
 /** The upstream installer; it verifies the binary's sha256 against the release. */
 export const k3sInstallerUrl = "https://get.k3s.io";
@@ -13,8 +14,19 @@ export const k3sInstallerUrl = "https://get.k3s.io";
 /** Kubernetes node names: outputs, pod placement and the scripts all use these. */
 export const nodeNames = { server: "node-1", agent: "node-2" } as const;
 
-/** The same kube-proxy settings on both nodes, spelled out so no default can differ. */
-export const kubeProxyArgs = ["proxy-mode=iptables"] as const;
+/**
+ * The same kube-proxy settings on both nodes, spelled out so no default can differ: its proxy mode.
+ * k3s passes each `--kube-proxy-arg` to its embedded kube-proxy over its own defaults (k3s-io/k3s
+ * pkg/daemons/agent/agent_linux.go kubeProxyArgs, "proxy-mode": "iptables"). The nftables mode
+ * (GA in Kubernetes 1.33) drives the kernel through the `nft` binary (kubernetes pkg/proxy/nftables
+ * uses sigs.k8s.io/knftables, which execs `nft`); k3s ships one in its data directory since
+ * k3s-root v0.14.1 (k3s-io/k3s-root commit 1f35cfd "Add nftables binary", scripts/package copies
+ * usr/sbin/nft to bin/aux; k3s-io/k3s#11267) and puts bin/aux at the end of kube-proxy's PATH
+ * (k3s-io/k3s cmd/k3s/main.go stageAndRun), so the node needs no package for it.
+ */
+export function kubeProxyArgs(proxy: ServiceProxyMode): string[] {
+    return runsKubeProxy(proxy) ? [`proxy-mode=${proxy}`] : [];
+}
 
 /** How long a node may take to become Ready before `pulumi up` fails with diagnostics. */
 export const nodeReadyTimeoutSeconds = 600;
@@ -24,8 +36,10 @@ export interface K3sNodeArgs {
     readonly nodeName: string;
     /** The instance's private address; flannel/Calico use the NIC that holds it. */
     readonly nodeIp: string;
-    /** The mode's facts: which pod network and which Service proxy the node runs. */
+    /** The mode's facts: which pod network the node runs. */
     readonly facts: ModeFacts;
+    /** Who implements Services (one the mode allows; settings.ts checked it). */
+    readonly serviceProxy: ServiceProxyMode;
 }
 
 export interface K3sServerArgs extends K3sNodeArgs {
@@ -74,7 +88,7 @@ function commonFlags(args: K3sNodeArgs): string[] {
         `--node-ip="$node_ip"`,
         `--flannel-iface="$iface"`,
         // Without kube-proxy (Cilium replaces it) there is nothing to pass arguments to.
-        ...(args.facts.serviceProxy === "kube-proxy" ? kubeProxyArgs.map((arg) => `--kube-proxy-arg=${arg}`) : []),
+        ...kubeProxyArgs(args.serviceProxy).map((arg) => `--kube-proxy-arg=${arg}`),
     ];
 }
 
@@ -94,7 +108,7 @@ export function k3sServerFlags(args: K3sServerArgs): string[] {
         // fight them (k3s docs, "Custom CNI"; Cilium's k3s installation guide).
         flags.push("--disable-network-policy");
     }
-    if (args.facts.serviceProxy === "cilium") {
+    if (!runsKubeProxy(args.serviceProxy)) {
         // Cilium's k3s guide: "If running Cilium in kube-proxy-free mode, add option
         // --disable-kube-proxy" (a server option; agents take it from the server).
         flags.push("--disable-kube-proxy");

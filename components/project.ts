@@ -61,3 +61,11 @@ export function stackNames(project: Project = readProject()): string[] {
         .filter((name): name is string => name !== undefined)
         .sort();
 }
+
+/** The network mode a stack file sets (`<project>:mode`): a stack is named after its mode, or is a
+ * variant of one (stacks/Pulumi.vxlan-nftables.yaml: mode vxlan, serviceProxy nftables). */
+export function stackMode(stack: string, project: Project = readProject()): string {
+    const mode = readStackFile(project, stack)?.[`${project.name}:mode`];
+    if (mode === undefined) throw new Error(`stacks/Pulumi.${stack}.yaml sets no ${project.name}:mode`);
+    return mode;
+}

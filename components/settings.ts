@@ -6,12 +6,21 @@
 import * as pulumi from "@pulumi/pulumi";
 import { firstSubnet, overlaps, parseCidr, type Cidr } from "./cidr";
 import { isNetworkMode, modeFacts, networkModes, type ModeFacts, type NetworkMode } from "./modes";
+import { isServiceProxyMode, serviceProxyModes, type ServiceProxyMode } from "./serviceProxy";
 
 /** EC2 types with exactly 16 vCPU and 32 GiB (FACTS.md; c5n.4xlarge has 42 GiB, so it is not one). */
 export const comparisonInstanceTypes = ["c5.4xlarge", "c5a.4xlarge", "c5d.4xlarge", "c6i.4xlarge", "c6a.4xlarge", "c7i.4xlarge", "c7a.4xlarge"] as const;
 
 /** k3s's default Service range: pods and the VPC must not overlap it either. */
 export const serviceCidr = "10.43.0.0/16";
+
+/**
+ * The most extra Services a stack may hold (config `services`). The issue's axis ends at 10000;
+ * 20000 leaves one step beyond it. k3s's Service range (serviceCidr, a /16) holds 65534 ClusterIPs
+ * (the apiserver never hands out the range's first and last address: kubernetes
+ * pkg/registry/core/service/ipallocator), so the bound is the cluster's, not the range's.
+ */
+export const maxExtraServices = 20000;
 
 /** Kubernetes' NodePort range (kube-apiserver --service-node-port-range default). */
 export const nodePortRange = { min: 30000, max: 32767 } as const;
@@ -45,6 +54,10 @@ export interface Settings {
     /** Every instance on one-time Spot (both nodes and the load generator alike). */
     readonly spot: boolean;
     readonly images: GuestbookImages;
+    /** Who implements Services: kube-proxy's iptables or nftables mode, or Cilium's eBPF. */
+    readonly serviceProxy: ServiceProxyMode;
+    /** Extra ClusterIP Services, each with endpoints, that exist while measuring (0: none). */
+    readonly services: number;
 }
 
 /** The config keys this program reads (all declared in Pulumi.yaml). */
@@ -67,6 +80,8 @@ export const settingKeys = [
     "frontendImage",
     "redisLeaderImage",
     "redisFollowerImage",
+    "serviceProxy",
+    "services",
 ] as const;
 export type SettingKey = (typeof settingKeys)[number];
 
@@ -180,6 +195,30 @@ function checkWorkloadSizes(c: ConfigReader): Pick<Settings, "frontendReplicas" 
     };
 }
 
+/**
+ * The Service proxy: one the mode allows (modes.ts serviceProxies), or, unset, the mode's default.
+ * Pulumi.yaml declares no default because it differs by mode. Checked only once the mode is valid.
+ */
+function checkServiceProxy(c: ConfigReader, mode: string): ServiceProxyMode | undefined {
+    const raw = c.optional("serviceProxy");
+    if (raw !== undefined && !isServiceProxyMode(raw)) {
+        c.bad("serviceProxy", raw, `is not a Service proxy; allowed: ${serviceProxyModes.join(", ")}`);
+        return undefined;
+    }
+    const value = raw as ServiceProxyMode | undefined;
+    if (!isNetworkMode(mode)) return undefined;
+    const allowed = modeFacts[mode].serviceProxies;
+    if (value === undefined) return allowed[0];
+    if (!(allowed as readonly string[]).includes(value)) {
+        c.bad(
+            "serviceProxy",
+            value,
+            `is not available in mode ${mode}; allowed there: ${allowed.join(", ")} (ebpf needs Cilium; iptables and nftables need kube-proxy, which the Cilium modes replace)`,
+        );
+    }
+    return value;
+}
+
 function checkCertificateArn(c: ConfigReader): string | undefined {
     const certificateArn = c.optional("certificateArn");
     if (certificateArn !== undefined && !/^arn:aws[\w-]*:acm:[\w-]+:\d{12}:certificate\/[\w-]+$/.test(certificateArn)) {
@@ -230,6 +269,8 @@ export function parseSettings(raw: (key: SettingKey) => string | undefined): Set
     const loadGenerator = c.flag("loadGenerator");
     const spot = c.flag("spot");
     const images = checkImages(c);
+    const serviceProxy = checkServiceProxy(c, mode);
+    const services = c.integer("services", 0, maxExtraServices);
 
     if (c.problems.length > 0) {
         throw new ConfigError(c.problems);
@@ -250,6 +291,8 @@ export function parseSettings(raw: (key: SettingKey) => string | undefined): Set
         loadGenerator,
         spot,
         images,
+        serviceProxy: serviceProxy!,
+        services,
     };
 }
 

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { runAsRoot } from "../components/nodeScripts";
 import { mockKubeconfig, stackNames, type Evaluation } from "./evaluate";
+import { stackMode } from "../components/project";
 import { UsageError } from "../core/errors";
 import { main, parseRenderArgs, staleMessage } from "./cli";
 import { generatedNotice, maskPaths, nodeScript, remoteCommandType, renderSnapshot, scriptFileName, secretMask, shortUrn, sortedKeys } from "./snapshot";
@@ -171,12 +172,15 @@ describe("what a reviewer reads", () => {
                 .filter((d) => d.kind)
                 .map((d) => `${d.kind}/${d.metadata.name}`)
                 .sort();
-            const calico = stack.startsWith("calico") ? ["Installation/default"] : [];
+            const mode = stackMode(stack);
+            const calico = mode.startsWith("calico") ? ["Installation/default"] : [];
+            // The Service-proxy axis's backend (issue 23); its Services are made in bulk on the server.
+            const extraServices = ["Deployment/extra-service-backend", "Namespace/extra-services"];
             // The baselines (issue #14): one frontend per node, Redis at node addresses, no Service.
-            const guestbook = ["host", "bridge"].includes(stack)
+            const guestbook = ["host", "bridge"].includes(mode)
                 ? ["DaemonSet/frontend", "Deployment/redis-follower", "Deployment/redis-leader"]
                 : ["Deployment/frontend", "Deployment/redis-follower", "Deployment/redis-leader", "Service/frontend", "Service/redis-follower", "Service/redis-leader"];
-            expect(kinds).toEqual([...guestbook, ...calico, "Namespace/guestbook"].sort());
+            expect(kinds).toEqual([...guestbook, ...calico, ...extraServices, "Namespace/guestbook"].sort());
         }
     });
 

@@ -130,7 +130,7 @@ describe.each(stackNames())("stack %s", (stack) => {
     // guestbook/php-redis/guestbook.php).
     it("the guestbook's workloads are created side by side, none waiting for another", () => {
         const { resources, key, waitsFor } = g();
-        const workloads = resources.filter((r) => r.type === "kubernetes:apps/v1:Deployment" || r.type === "kubernetes:apps/v1:DaemonSet");
+        const workloads = resources.filter((r) => (r.type === "kubernetes:apps/v1:Deployment" || r.type === "kubernetes:apps/v1:DaemonSet") && !r.parent?.includes("ExtraServices"));
         expect(workloads.map((w) => w.inputs.metadata.name).sort()).toEqual(["frontend", "redis-follower", "redis-leader"]);
         const related = (r: Snapshot) => [key(r), ...resources.filter((s) => s.parent === r.parent && r.parent?.includes("ServiceDeployment")).map(key)];
         for (const workload of workloads) {

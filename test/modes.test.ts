@@ -76,7 +76,7 @@ describe("the field report's baselines (issue #14): host and bridge", () => {
 
     it("both keep k3s's default flannel VXLAN for the cluster's own pods, so source/dest check stays on", () => {
         for (const mode of ["host", "bridge"] as const) {
-            expect(modeFacts[mode]).toMatchObject({ plugin: "flannel", flannelBackend: "vxlan", serviceProxy: "kube-proxy", bgp: false });
+            expect(modeFacts[mode]).toMatchObject({ plugin: "flannel", flannelBackend: "vxlan", serviceProxies: ["iptables", "nftables"], bgp: false });
             expect(modeFacts[mode].tunnel).toBe(modeFacts.vxlan.tunnel);
             expect(routesPodIpsNatively(mode), mode).toBe(false);
         }

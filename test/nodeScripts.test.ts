@@ -9,7 +9,8 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { modeFacts, networkModes } from "../components/modes";
+import { defaultServiceProxy, modeFacts, networkModes, type NetworkMode } from "../components/modes";
+import type { ServiceProxyMode } from "../components/serviceProxy";
 import { k3sAgentScript, k3sAirgapImages, k3sImagesDir, k3sReleaseUrl, k3sServerScript, loadGeneratorScript, nodeToolPackages, runAsRoot, waitForNodesScript } from "../components/nodeScripts";
 
 let dir: string;
@@ -85,12 +86,17 @@ env > "$OUT/env"`);
 
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A mode's facts and its default Service proxy, or `proxy`, as K3sCluster passes them. */
+function onMode(mode: NetworkMode, proxy: ServiceProxyMode = defaultServiceProxy(mode)) {
+    return { facts: modeFacts[mode], serviceProxy: proxy };
+}
+
 // 127.0.0.1 is on every machine: the script must find its interface, lo.
 const server = { k3sVersion: "v1.33.4+k3s1", nodeName: "node-1", nodeIp: "127.0.0.1", publicIp: "198.51.100.11", podCidr: "10.42.0.0/16" };
 
 describe("k3s server script", () => {
     it("hands the token from stdin and the pinned version to the installer, flags as separate words", () => {
-        const result = run(k3sServerScript({ ...server, facts: modeFacts.calico }), "s3cret-token\n");
+        const result = run(k3sServerScript({ ...server, ...onMode("calico") }), "s3cret-token\n");
         expect(result.status, result.stderr).toBe(0);
         const args = readFileSync(path.join(dir, "args"), "utf8").trim().split("\n");
         expect(args).toEqual([
@@ -112,29 +118,56 @@ describe("k3s server script", () => {
 
     it("runs the same way through the sudo wrapper's quoting", () => {
         stub("sudo", 'exec "$@"');
-        const result = run(runAsRoot(k3sServerScript({ ...server, facts: modeFacts.vxlan })), "tok\n");
+        const result = run(runAsRoot(k3sServerScript({ ...server, ...onMode("vxlan") })), "tok\n");
         expect(result.status, result.stderr).toBe(0);
         expect(readFileSync(path.join(dir, "args"), "utf8")).toContain("--flannel-backend=vxlan\n");
     });
 
     it("fails with the service journal when the installer fails", () => {
         curlStub("exit 3");
-        const result = run(k3sServerScript({ ...server, facts: modeFacts.vxlan }), "tok\n");
+        const result = run(k3sServerScript({ ...server, ...onMode("vxlan") }), "tok\n");
         expect(result.status).toBe(1);
         expect(result.stderr).toContain("k3s install failed or took over 600 s; last log lines of k3s:");
         expect(result.stderr).toContain("journal of k3s");
     });
 
     it("fails clearly when no interface holds the node IP", () => {
-        const result = run(k3sServerScript({ ...server, nodeIp: "192.0.2.250", facts: modeFacts.vxlan }), "tok\n");
+        const result = run(k3sServerScript({ ...server, nodeIp: "192.0.2.250", ...onMode("vxlan") }), "tok\n");
         expect(result.status).toBe(1);
         expect(result.stderr).toContain("no interface holds 192.0.2.250");
     });
 });
 
+describe("the Service proxy reaches k3s as flags (issue 23)", () => {
+    const agentArgs = { k3sVersion: "v1.33.4+k3s1", nodeName: "node-2", nodeIp: "127.0.0.1", serverIp: "10.0.0.11" };
+    const argsOf = (script: string) => {
+        const result = run(script, "tok\n");
+        expect(result.status, result.stderr).toBe(0);
+        return readFileSync(path.join(dir, "args"), "utf8").trim().split("\n");
+    };
+
+    for (const [role, script] of [
+        ["server", (proxy: ServiceProxyMode) => k3sServerScript({ ...server, ...onMode("vxlan", proxy) })],
+        ["agent", (proxy: ServiceProxyMode) => k3sAgentScript({ ...agentArgs, ...onMode("vxlan", proxy) })],
+    ] as const) {
+        it(`${role}: nftables runs kube-proxy with --proxy-mode=nftables, and nothing else about the proxy`, () => {
+            const args = argsOf(script("nftables"));
+            expect(args.filter((a) => /proxy/.test(a))).toEqual(["--kube-proxy-arg=proxy-mode=nftables"]);
+        });
+        it(`${role}: iptables (the kube-proxy modes' default) says so explicitly`, () => {
+            expect(argsOf(script("iptables")).filter((a) => /proxy/.test(a))).toEqual(["--kube-proxy-arg=proxy-mode=iptables"]);
+        });
+    }
+
+    it("ebpf (the Cilium modes): no kube-proxy argument, and the server disables kube-proxy", () => {
+        expect(argsOf(k3sServerScript({ ...server, ...onMode("cilium") })).filter((a) => /proxy/.test(a))).toEqual(["--disable-kube-proxy"]);
+        expect(argsOf(k3sAgentScript({ ...agentArgs, ...onMode("cilium") })).filter((a) => /proxy/.test(a))).toEqual([]);
+    });
+});
+
 describe("k3s agent script", () => {
     it("joins the server's private address with the token", () => {
-        const result = run(k3sAgentScript({ k3sVersion: "v1.33.4+k3s1", nodeName: "node-2", nodeIp: "127.0.0.1", serverIp: "10.0.0.11", facts: modeFacts.vxlan }), "tok\n");
+        const result = run(k3sAgentScript({ k3sVersion: "v1.33.4+k3s1", nodeName: "node-2", nodeIp: "127.0.0.1", serverIp: "10.0.0.11", ...onMode("vxlan") }), "tok\n");
         expect(result.status, result.stderr).toBe(0);
         const env = readFileSync(path.join(dir, "env"), "utf8");
         expect(env).toContain("K3S_URL=https://10.0.0.11:6443\n");
@@ -162,8 +195,8 @@ describe("node readiness wait", () => {
 
 describe("benchmark tools on the k3s nodes (measurement pods install nothing)", () => {
     for (const [role, script] of [
-        ["server", () => k3sServerScript({ ...server, facts: modeFacts.vxlan })],
-        ["agent", () => k3sAgentScript({ k3sVersion: "v1.33.4+k3s1", nodeName: "node-2", nodeIp: "127.0.0.1", serverIp: "10.0.1.10", facts: modeFacts.vxlan })],
+        ["server", () => k3sServerScript({ ...server, ...onMode("vxlan") })],
+        ["agent", () => k3sAgentScript({ k3sVersion: "v1.33.4+k3s1", nodeName: "node-2", nodeIp: "127.0.0.1", serverIp: "10.0.1.10", ...onMode("vxlan") })],
     ] as const) {
         it(`${role}: iperf3 and sockperf installed non-interactively, the dpkg lock awaited, iperf3's daemon question answered no`, () => {
             const result = run(script(), "tok\n");
@@ -178,7 +211,7 @@ describe("benchmark tools on the k3s nodes (measurement pods install nothing)", 
 
     it("fails, saying why, when an iperf3 daemon runs after the install anyway", () => {
         stub("systemctl", 'if [[ "$1" == is-active ]]; then exit 0; fi; exit 1');
-        const result = run(k3sServerScript({ ...server, facts: modeFacts.vxlan }), "tok\n");
+        const result = run(k3sServerScript({ ...server, ...onMode("vxlan") }), "tok\n");
         expect(result.status).toBe(1);
         expect(result.stderr).toContain("an iperf3 daemon is running or enabled after the install");
     });
@@ -218,14 +251,14 @@ describe("kernel modules the mode's tunnel needs (modes.ts Tunnel.kernelModule)"
     // k3s docs, Networking, "Basic Network Options", wireguard-native: "You must ensure that
     // WireGuard kernel modules are available on every node."
     const wireguardModes = networkModes.filter((mode) => modeFacts[mode].tunnel?.kernelModule === "wireguard");
-    const agent = (mode: (typeof networkModes)[number]) => k3sAgentScript({ k3sVersion: "v1.33.4+k3s1", nodeName: "node-2", nodeIp: "127.0.0.1", serverIp: "10.0.1.10", facts: modeFacts[mode] });
+    const agent = (mode: (typeof networkModes)[number]) => k3sAgentScript({ k3sVersion: "v1.33.4+k3s1", nodeName: "node-2", nodeIp: "127.0.0.1", serverIp: "10.0.1.10", ...onMode(mode) });
 
     it("the table says which modes need WireGuard: the flannel wireguard-native one", () => {
         expect(wireguardModes).toEqual(["wireguard"]);
     });
 
     for (const [role, script] of [
-        ["server", (mode: (typeof networkModes)[number]) => k3sServerScript({ ...server, facts: modeFacts[mode] })],
+        ["server", (mode: (typeof networkModes)[number]) => k3sServerScript({ ...server, ...onMode(mode) })],
         ["agent", agent],
     ] as const) {
         it(`${role}: a node whose kernel cannot load the module fails, naming module and mode, before k3s's installer or apt`, () => {
@@ -260,7 +293,7 @@ describe("kernel modules the mode's tunnel needs (modes.ts Tunnel.kernelModule)"
     });
 
     it("the wireguard node scripts pass shellcheck", () => {
-        for (const script of [k3sServerScript({ ...server, facts: modeFacts.wireguard }), agent("wireguard")]) {
+        for (const script of [k3sServerScript({ ...server, ...onMode("wireguard") }), agent("wireguard")]) {
             try {
                 execFileSync("shellcheck", ["--shell=bash", "-"], { input: script, encoding: "utf8" });
             } catch (e: any) {
@@ -279,8 +312,8 @@ describe("k3s's own images from the release's archive, not Docker Hub", () => {
     });
 
     for (const [role, script] of [
-        ["server", () => k3sServerScript({ ...server, facts: modeFacts.calico })],
-        ["agent", () => k3sAgentScript({ k3sVersion: "v1.33.4+k3s1", nodeName: "node-2", nodeIp: "127.0.0.1", serverIp: "10.0.1.10", facts: modeFacts.calico })],
+        ["server", () => k3sServerScript({ ...server, ...onMode("calico") })],
+        ["agent", () => k3sAgentScript({ k3sVersion: "v1.33.4+k3s1", nodeName: "node-2", nodeIp: "127.0.0.1", serverIp: "10.0.1.10", ...onMode("calico") })],
     ] as const) {
         it(`${role}: the archive of the pinned release is in k3s's images directory, checksum verified, before k3s is installed`, () => {
             const result = run(script(), "tok\n");
@@ -293,7 +326,7 @@ describe("k3s's own images from the release's archive, not Docker Hub", () => {
 
     it("an archive that does not match the release's sha256 fails the node before k3s's installer, and is not installed", () => {
         curlStub(`printf '%s\\n' "$@" > "$OUT/args"`, "some other bytes");
-        const result = run(k3sServerScript({ ...server, facts: modeFacts.calico }), "tok\n");
+        const result = run(k3sServerScript({ ...server, ...onMode("calico") }), "tok\n");
         expect(result.status).toBe(1);
         expect(result.stderr).toContain(`${k3sAirgapImages.archive} from ${k3sReleaseUrl("v1.33.4+k3s1")} does not match its sha256 in ${k3sAirgapImages.checksums}`);
         expect(existsSync(installed())).toBe(false);
@@ -302,7 +335,7 @@ describe("k3s's own images from the release's archive, not Docker Hub", () => {
 
     it("a failed download fails the node, saying what could not be fetched", () => {
         stub("curl", 'echo "curl: (22) The requested URL returned error: 404" >&2; exit 22');
-        const result = run(k3sServerScript({ ...server, facts: modeFacts.calico }), "tok\n");
+        const result = run(k3sServerScript({ ...server, ...onMode("calico") }), "tok\n");
         expect(result.status).toBe(1);
         expect(result.stderr).toContain(`could not download ${k3sAirgapImages.archive} or ${k3sAirgapImages.checksums} from ${k3sReleaseUrl("v1.33.4+k3s1")}`);
         expect(existsSync(installed())).toBe(false);

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { evaluateStackInChild, mockKubeconfig, stackNames, testOperatorCidr, type Evaluation } from "../render/evaluate";
 import { blockedFlows, flowMatrix, type FlowAddresses } from "../components/flows";
 import { awsInputViolations } from "../policy/awsInputRules";
+import { readProject, readStackFile, stackMode } from "../components/project";
 import { endingWith, named, nodeSecurityGroupRules, ofType, rootScript, stringLeaves } from "./support";
 
 const INSTANCE = "aws:ec2/instance:Instance";
@@ -175,19 +176,22 @@ beforeAll(async () => {
     );
 });
 
-it("there is one stack file per network mode, named after it", () => {
-    expect(stacks).toEqual(Object.keys(required).sort());
+it("there is one stack file per network mode, named after it; every other stack file is a variant of a mode", () => {
+    expect(stacks.filter((stack) => stack in required)).toEqual(Object.keys(required).sort());
+    for (const stack of stacks) expect(Object.keys(required), `stacks/Pulumi.${stack}.yaml`).toContain(stackMode(stack));
 });
 
 describe.each(stacks)("stack %s", (stack) => {
-    const want = required[stack];
+    const mode = stackMode(stack);
+    const want = required[mode];
+    const stackFileProxy = readStackFile(readProject(), stack)?.["cni-compare:serviceProxy"];
     const ev = () => evaluations.get(stack)!;
     const instance = (role: string) => endingWith(ev(), INSTANCE, `-${role}`);
     const command = (suffix: string) => endingWith(ev(), COMMAND, suffix);
 
     it("evaluates without error and reports its mode", () => {
         expect(ev().error, ev().error).toBeUndefined();
-        expect(ev().outputs.mode).toBe(stack);
+        expect(ev().outputs.mode).toBe(mode);
     });
 
     it("builds two identical hardened nodes and a load generator in one subnet and cluster placement group", () => {
@@ -284,19 +288,19 @@ describe.each(stacks)("stack %s", (stack) => {
     const members = ["10.0.0.11", "10.0.0.12"];
 
     it("admits every flow of the flow matrix, as it arrives on the wire, through the declared security group", () => {
-        const flows = flowMatrix({ mode: stack as any, nodePort: 30099 });
-        const blocked = blockedFlows(stack as any, flows, nodeSecurityGroupRules(ev()), addresses(), members);
+        const flows = flowMatrix({ mode: mode as any, nodePort: 30099 });
+        const blocked = blockedFlows(mode as any, flows, nodeSecurityGroupRules(ev()), addresses(), members);
         expect(blocked.map((b) => b.message)).toEqual([]);
     });
 
     it("declares no rule that the flow matrix does not need (removing any one blocks a flow)", () => {
-        const flows = flowMatrix({ mode: stack as any, nodePort: 30099 });
+        const flows = flowMatrix({ mode: mode as any, nodePort: 30099 });
         const rules = nodeSecurityGroupRules(ev());
         const unneeded = rules
             .filter(
                 (rule) =>
                     blockedFlows(
-                        stack as any,
+                        mode as any,
                         flows,
                         rules.filter((r) => r !== rule),
                         addresses(),
@@ -312,6 +316,22 @@ describe.each(stacks)("stack %s", (stack) => {
         expect(violations).toEqual([]);
     });
 
+    it("exports its Service proxy and extra Service count for the runner, and makes that many Services on the server (issue 23)", () => {
+        expect(ev().outputs.serviceProxy).toBe(stackFileProxy ?? (want.kubeProxy ? "iptables" : "ebpf"));
+        expect(ev().outputs.services).toBe(0);
+        const apply = command("-extra-services-apply");
+        expect(rootScript(apply)).toContain("count=0\n");
+        // The backend (two pods of the frontend image, no new pull) exists before the command runs.
+        const backend = named(ev(), DEPLOYMENT, `cni-${stack}-extra-services-backend`);
+        expect(apply.dependencies).toContain(backend.urn);
+        expect((backend.inputs as any).spec.replicas).toBe(2);
+        expect((backend.inputs as any).spec.template.spec.containers[0].image).toBe("us-docker.pkg.dev/google-samples/containers/gke/gb-frontend:v5");
+        expect(
+            ofType(ev(), SERVICE).filter((r) => String(r.parent ?? "").includes("ExtraServices")),
+            "no Service is a Pulumi resource of its own",
+        ).toEqual([]);
+    });
+
     it("installs the same pinned k3s with the mode's flags, and no secret in any script", () => {
         const server = rootScript(command("-server-install"));
         const agent = rootScript(command("-agent-install"));
@@ -319,7 +339,9 @@ describe.each(stacks)("stack %s", (stack) => {
             expect(script).toContain("INSTALL_K3S_VERSION='v1.33.4+k3s1'");
             expect(script).toContain(`--node-ip="$node_ip"`);
             expect(script).toContain(`--flannel-iface="$iface"`);
-            expect(script.includes("--kube-proxy-arg=proxy-mode=iptables"), "kube-proxy args on both nodes exactly when kube-proxy runs").toBe(want.kubeProxy);
+            // kube-proxy's mode: the stack file's serviceProxy, else iptables (issue 23).
+            const proxyArgs = script.match(/--kube-proxy-arg=\S+/g) ?? [];
+            expect(proxyArgs, "kube-proxy args on both nodes exactly when kube-proxy runs").toEqual(want.kubeProxy ? [`--kube-proxy-arg=proxy-mode=${stackFileProxy ?? "iptables"}`] : []);
             expect(script).not.toContain("mock-k3s-token");
         }
         expect(server).toMatch(/timeout 600 sh -s - \\\n {2}server \\/);
@@ -434,11 +456,13 @@ describe.each(stacks)("stack %s", (stack) => {
         ]);
     });
 
+    /** The guestbook's objects: everything but the Service-proxy axis's backend (ExtraServices). */
+    const guestbookOf = (type: string) => ofType(ev(), type).filter((r) => !String(r.parent ?? "").includes("ExtraServices"));
     const DAEMONSET = "kubernetes:apps/v1:DaemonSet";
     const podSpec = (workload: { inputs: unknown }) => (workload.inputs as any).spec.template.spec;
 
     it("every guestbook workload: upstream images, the upstream requests, a readiness probe, a selector matching its pods", () => {
-        const workloads = [...ofType(ev(), DEPLOYMENT), ...ofType(ev(), DAEMONSET)];
+        const workloads = [...guestbookOf(DEPLOYMENT), ...guestbookOf(DAEMONSET)];
         expect(workloads.map((w) => (w.inputs as any).metadata.name).sort()).toEqual(["frontend", "redis-follower", "redis-leader"]);
         for (const workload of workloads) {
             const container = podSpec(workload).containers[0];
@@ -454,14 +478,14 @@ describe.each(stacks)("stack %s", (stack) => {
 
     if (want.guestbook === "pod-network") {
         it("deploys the guestbook on the pod network: 1 leader, 5 followers, 10 frontends spread over both nodes behind NodePort 30099", () => {
-            const replicas = Object.fromEntries(ofType(ev(), DEPLOYMENT).map((d) => [(d.inputs as any).metadata.name, (d.inputs as any).spec.replicas]));
+            const replicas = Object.fromEntries(guestbookOf(DEPLOYMENT).map((d) => [(d.inputs as any).metadata.name, (d.inputs as any).spec.replicas]));
             expect(replicas).toEqual({ "redis-leader": 1, "redis-follower": 5, frontend: 10 });
-            expect(ofType(ev(), DAEMONSET)).toHaveLength(0);
+            expect(guestbookOf(DAEMONSET)).toHaveLength(0);
             const services = Object.fromEntries(ofType(ev(), SERVICE).map((s) => [(s.inputs as any).metadata.name, (s.inputs as any).spec]));
             expect(Object.keys(services).sort()).toEqual(["frontend", "redis-follower", "redis-leader"]);
             expect(services["redis-leader"].ports[0].port).toBe(6379);
             expect(services.frontend).toMatchObject({ type: "NodePort", ports: [{ port: 80, nodePort: 30099 }] });
-            for (const deployment of ofType(ev(), DEPLOYMENT)) {
+            for (const deployment of guestbookOf(DEPLOYMENT)) {
                 expect(podSpec(deployment).hostNetwork, deployment.name).toBeUndefined();
                 expect(podSpec(deployment).containers[0].ports[0].hostPort, deployment.name).toBeUndefined();
             }
@@ -476,7 +500,7 @@ describe.each(stacks)("stack %s", (stack) => {
             const leader = named(ev(), DEPLOYMENT, "redis-leader");
             const follower = named(ev(), DEPLOYMENT, "redis-follower");
             const frontend = named(ev(), DAEMONSET, "frontend");
-            expect(ofType(ev(), DEPLOYMENT)).toHaveLength(2);
+            expect(guestbookOf(DEPLOYMENT)).toHaveLength(2);
             // Pinned by node name; Recreate, because a surge pod would want the same host port.
             for (const [deployment, node] of [
                 [leader, "node-1"],

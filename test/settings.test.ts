@@ -76,6 +76,11 @@ describe("bad input is refused, naming the key, the value and what is allowed", 
         ["a key that is not an OpenSSH public key", { sshPublicKey: "-----BEGIN RSA PRIVATE KEY-----" }, 'sshPublicKey: "-----BEGIN RSA PRIVATE K…" is not an OpenSSH public key'],
         ["a non-boolean loadGenerator", { loadGenerator: "yes" }, 'loadGenerator: "yes" must be true or false'],
         ["a non-boolean spot", { spot: "on" }, 'spot: "on" must be true or false'],
+        ["an unknown Service proxy", { serviceProxy: "ipvs" }, 'serviceProxy: "ipvs" is not a Service proxy; allowed: iptables, nftables, ebpf'],
+        ["eBPF without Cilium", { serviceProxy: "ebpf" }, 'serviceProxy: "ebpf" is not available in mode vxlan; allowed there: iptables, nftables'],
+        ["kube-proxy's nftables in a Cilium mode", { mode: "cilium", serviceProxy: "nftables" }, 'serviceProxy: "nftables" is not available in mode cilium; allowed there: ebpf'],
+        ["negative extra Services", { services: "-1" }, 'services: "-1" must be a whole number from 0 to 20000'],
+        ["more extra Services than the bound", { services: "20001" }, 'services: "20001" must be a whole number from 0 to 20000'],
     ])("%s", (_what, overrides, message) => {
         const problems = problemsOf(overrides);
         expect(
@@ -100,5 +105,13 @@ describe("bad input is refused, naming the key, the value and what is allowed", 
         expect(settingsWith({ nodePort: "32767" }).nodePort).toBe(32767);
         expect(settingsWith({ operatorCidr: "10.0.0.0/8" }).operatorCidr).toBe("10.0.0.0/8");
         expect(settingsWith({ vpcCidr: "172.16.0.0/20" }).subnetCidr).toBe("172.16.0.0/24");
+        // The Service proxy (issue 23): unset, the mode's own; each mode's allowed set.
+        expect(settingsWith({}).serviceProxy).toBe("iptables");
+        expect(settingsWith({ mode: "cilium" }).serviceProxy).toBe("ebpf");
+        expect(settingsWith({ mode: "cilium-native" }).serviceProxy).toBe("ebpf");
+        expect(settingsWith({ serviceProxy: "nftables" }).serviceProxy).toBe("nftables");
+        expect(settingsWith({ mode: "host", serviceProxy: "nftables" }).serviceProxy).toBe("nftables");
+        expect(settingsWith({}).services).toBe(0);
+        expect(settingsWith({ services: "20000" }).services).toBe(20000);
     });
 });

@@ -773,7 +773,7 @@ function notesSection(s: BenchSummaryFile): string[] {
             `- **This run includes an IP-in-IP mode.** AWS caps a single flow at 5 Gbit/s (10 inside a cluster placement group). IP-in-IP packets carry no ports, so all pod traffic between two nodes in calico-ipip is ONE flow for that cap, however many streams iperf3 opens: its 8-stream and scaling figures can hit the cap where the UDP-encapsulated modes (VXLAN, whose outer source port varies per flow) and the native modes do not.`,
         );
     const measured = (x: BenchSummaryFile["targets"][number]) => isNetworkMode(x.mode) && s.samples.some((m) => m.target === x.name);
-    const kubeProxyFree = s.targets.filter((x) => measured(x) && modeFacts[x.mode as NetworkMode].serviceProxy === "cilium").map((x) => x.name);
+    const kubeProxyFree = s.targets.filter((x) => measured(x) && modeFacts[x.mode as NetworkMode].serviceProxies.includes("ebpf")).map((x) => x.name);
     if (kubeProxyFree.length > 0)
         out.push(
             `- **Kube-proxy replaced (${kubeProxyFree.join(", ")}):** Cilium's eBPF programs implement Services there, so the HTTP figures through the NodePort and the load balancer (and the SNAT when a request is forwarded to the other node) measure Cilium's Service path as well as its pod network; the other modes' go through kube-proxy's iptables rules. The host routing and masquerading each Cilium agent reported are under "Environment".`,

@@ -20,7 +20,8 @@
 import * as fs from "node:fs";
 import { randomBytes } from "node:crypto";
 import type * as k8s from "@kubernetes/client-node";
-import { modeFacts, networkModes, type GuestbookAttachment, type NetworkMode } from "../../components/modes";
+import { defaultServiceProxy, modeFacts, networkModes, type GuestbookAttachment, type NetworkMode } from "../../components/modes";
+import { ExtraServicesControl } from "./extra-services";
 import { measurePodMtu, podPathFields } from "../measure/environment";
 import type { MeasurementId } from "../measure/measurements";
 import { guestbookImages, nodeEnvironments } from "./aws-environment";
@@ -28,7 +29,7 @@ import { BenchPods } from "./bench-pods";
 import { loadKubernetesClient, type KubernetesApis } from "./kubernetes";
 import { PublishedPorts } from "./published-ports";
 import { removeFinishedRuns, RunLease } from "./run-lease";
-import type { ClusterSession, Endpoint, Environment, HttpEndpoints, PodRequest } from "./session";
+import type { ClusterSession, Endpoint, Environment, HttpEndpoints, PodRequest, ServiceProxyControl } from "./session";
 import { connectSsh, sshAuthFrom, type SshShell } from "./ssh";
 import { StackNodes } from "./stack-nodes";
 import type { Target } from "../targets";
@@ -145,6 +146,9 @@ export class AwsK3sSession implements ClusterSession {
     private readonly published: PublishedPorts;
     private readonly lease: RunLease;
     private closed = false;
+    /** The stack's Service proxy (its `serviceProxy` output; stacks made before issue 23 ran their
+     * mode's default), scaled through extra Services in the API and read back on node 1. */
+    readonly serviceProxy: ServiceProxyControl;
 
     constructor(
         readonly target: Target,
@@ -162,6 +166,8 @@ export class AwsK3sSession implements ClusterSession {
         this.benchPods = new BenchPods(api.core, this.runId, this.stack);
         this.published = new PublishedPorts(this.benchPods, api.core, this.stack);
         this.lease = new RunLease(api.leases, client, this.runId, this.stack.where);
+        const proxy = target.serviceProxy ?? defaultServiceProxy(target.mode as NetworkMode);
+        this.serviceProxy = new ExtraServicesControl(proxy, api.core, hosts[0], this.stack.where);
     }
 
     private get where(): string {

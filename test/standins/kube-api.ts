@@ -41,6 +41,9 @@ interface StoredPod {
 export class KubeApiStandin {
     readonly pods = new Map<string, StoredPod>(); // key: namespace/name
     readonly leases = new Map<string, Json>();
+    /** Services (key: namespace/name), each given a ClusterIP from k3s's 10.43.0.0/16 on create. */
+    readonly services = new Map<string, Json>();
+    private nextClusterIp = 100;
     readonly requests: string[] = [];
     readonly created: Json[] = [];
     private readonly server: http.Server;
@@ -178,6 +181,36 @@ export class KubeApiStandin {
             if (method === "DELETE") {
                 this.pods.delete(key);
                 return this.send(res, 200, this.view(pod));
+            }
+        }
+        if ((m = url.pathname.match(/^\/api\/v1\/namespaces\/([^/]+)\/services(?:\/([^/]+))?$/))) {
+            const [, ns, name] = m;
+            if (!name && method === "GET") {
+                const items = [...this.services.entries()].filter(([k, v]) => k.startsWith(`${ns}/`) && KubeApiStandin.matches(v.metadata.labels, selector)).map(([, v]) => v);
+                return this.send(res, 200, { apiVersion: "v1", kind: "ServiceList", metadata: {}, items });
+            }
+            if (!name && method === "POST") {
+                const svc = await this.body(req);
+                const n = svc.metadata?.name ?? "";
+                // Service names are DNS-1035 labels (kubernetes pkg/apis/core/validation ValidateServiceName).
+                if (!/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n))
+                    return this.fail(
+                        res,
+                        422,
+                        "Invalid",
+                        `Service "${n}" is invalid: metadata.name: Invalid value: "${n}": a DNS-1035 label must consist of lower case alphanumeric characters or '-'`,
+                    );
+                if (svc.metadata?.namespace !== undefined && svc.metadata.namespace !== ns)
+                    return this.fail(res, 400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request");
+                if (this.services.has(`${ns}/${n}`)) return this.fail(res, 409, "AlreadyExists", `services "${n}" already exists`);
+                const i = this.nextClusterIp++;
+                const stored = { ...svc, metadata: { ...svc.metadata, namespace: ns }, spec: { ...svc.spec, clusterIP: `10.43.${i >> 8}.${i & 255}` } };
+                this.services.set(`${ns}/${n}`, stored);
+                return this.send(res, 201, stored);
+            }
+            if (name && method === "DELETE") {
+                if (!this.services.delete(`${ns}/${name}`)) return this.fail(res, 404, "NotFound", `services "${name}" not found`);
+                return this.send(res, 200, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success" });
             }
         }
         if ((m = url.pathname.match(/^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/))) {

@@ -1,0 +1,1 @@
+cat /etc/rancher/k3s/k3s.yaml

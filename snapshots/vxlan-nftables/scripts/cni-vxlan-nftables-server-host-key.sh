@@ -1,0 +1,1 @@
+cat /etc/ssh/ssh_host_ed25519_key.pub
