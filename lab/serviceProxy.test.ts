@@ -19,9 +19,18 @@ import {
     nftablesRuleSet,
     nftEndpointChainBase,
     nftServiceChainBase,
-    staleIptablesChains,
+    iptablesTables,
+    iptablesJumps,
+    labServiceProxyModes,
     type LabService,
+    type LabServiceProxyMode,
 } from "./serviceProxy";
+import { datapathSteps, serviceSteps } from "./datapath";
+import { frontendEndpoints, labTarget } from "./lab";
+import { labTopology } from "./topology";
+import { labTools } from "./tools";
+import { targetSchema } from "../bench/targets";
+import { LabSession } from "../bench/sessions/lab";
 
 const frontends = [
     { ip: "10.42.0.3", port: 80 },
@@ -58,7 +67,10 @@ describe("kube-proxy's chain names", () => {
         expect(kubeExtChain(s).slice("KUBE-EXT-".length)).toBe(kubeSvcChain(s).slice("KUBE-SVC-".length));
         const seps = frontends.map((e) => kubeSepChain(s, e));
         expect(new Set(seps).size).toBe(2);
-        expect(seps.every((c) => /^KUBE-SEP-[A-Z2-7]{16}$/.test(c) && c.length <= 28), "iptables chain names are at most 28 characters").toBe(true);
+        expect(
+            seps.every((c) => /^KUBE-SEP-[A-Z2-7]{16}$/.test(c) && c.length <= 28),
+            "iptables chain names are at most 28 characters",
+        ).toBe(true);
         expect(kubeSepChain(service("svc-scale", "svc-1", "http", "10.43.1.0", 80), frontends[0])).not.toBe(seps[0]);
     });
 
@@ -154,14 +166,31 @@ describe("iptables rule set (iptables-restore input)", () => {
         expect(rulesOf(text, "KUBE-FORWARD")[1]).toContain("-m mark --mark 0x00004000/0x00004000 -j ACCEPT");
     });
 
-    it("a smaller set flushes and deletes the service chains it no longer has, and only those", () => {
-        const before = iptablesRuleSet(labServices(nodePort, frontends, 3), node);
+    it("whole tables: the node's own rules kept, kube-proxy's jumps first in their chains (prepended, last first), old Service chains gone", () => {
+        const before = iptablesTables(
+            {
+                filter: "*filter\n:INPUT ACCEPT [5:300]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:LAB-SG - [0:0]\n-A INPUT -i eth0 -j LAB-SG\n-A LAB-SG -p tcp --dport 22 -j ACCEPT\nCOMMIT\n",
+                nat: "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -o eth9 -j MASQUERADE\nCOMMIT\n",
+            },
+            iptablesRuleSet(labServices(nodePort, frontends, 3), node),
+        );
+        // What iptables-save would print of it: the same text, as the two tables.
+        const [filter, nat] = before.split(/(?=^\*nat$)/m);
         const now = labServices(nodePort, frontends, 1);
-        const stale = staleIptablesChains(before, now);
-        expect(stale).toHaveLength(2 * 3);
-        expect(stale.every((c) => /^KUBE-(SVC|SEP)-/.test(c))).toBe(true);
-        const text = iptablesRuleSet(now, node, stale);
-        for (const c of stale) expect(text).toContain(`-X ${c}\n`);
+        const after = iptablesTables({ filter, nat }, iptablesRuleSet(now, node));
+        expect(after).toContain(":INPUT ACCEPT [0:0]\n");
+        expect(after).toContain("-A INPUT -i eth0 -j LAB-SG\n-A LAB-SG -p tcp --dport 22 -j ACCEPT\n");
+        expect(after).toContain("-A POSTROUTING -o eth9 -j MASQUERADE\n");
+        expect(after.match(/^:KUBE-SVC-/gm)).toHaveLength(2);
+        expect(after.match(/^:KUBE-SEP-/gm)).toHaveLength(4);
+        const inputRules = rulesOf(after, "INPUT");
+        const inputJumps = iptablesJumps.filter((j) => j.table === "filter" && j.chain === "INPUT");
+        expect(inputRules.slice(0, inputJumps.length).map((r) => r.split(" -j ")[1])).toEqual(inputJumps.map((j) => j.target).reverse());
+        expect(inputRules.at(-1)).toBe("-A INPUT -i eth0 -j LAB-SG");
+        expect(rulesOf(after, "PREROUTING")).toEqual(['-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES']);
+        const removed = iptablesTables({ filter: after.split(/(?=^\*nat$)/m)[0], nat: after.split(/(?=^\*nat$)/m)[1] });
+        expect(removed).not.toMatch(/KUBE-/);
+        expect(removed).toContain("-A LAB-SG -p tcp --dport 22 -j ACCEPT\n");
     });
 
     it("counts an iptables-save: rules, chains by prefix", () => {
@@ -182,14 +211,14 @@ describe("nftables rule set (nft -f input)", () => {
     it("base chains with kube-proxy's hooks and priorities", () => {
         const text = nftablesRuleSet([], node);
         for (const chain of [
-            "filter-prerouting { type filter hook prerouting priority dstnat-10 ; }",
-            "filter-input { type filter hook input priority dstnat-10 ; }",
-            "filter-forward { type filter hook forward priority dstnat-10 ; }",
-            "filter-output { type filter hook output priority dstnat-10 ; }",
-            "filter-output-post-dnat { type filter hook output priority dstnat+10 ; }",
-            "nat-prerouting { type nat hook prerouting priority dstnat ; }",
-            "nat-output { type nat hook output priority dstnat ; }",
-            "nat-postrouting { type nat hook postrouting priority srcnat ; }",
+            "filter-prerouting { type filter hook prerouting priority -110 ; }",
+            "filter-input { type filter hook input priority -110 ; }",
+            "filter-forward { type filter hook forward priority -110 ; }",
+            "filter-output { type filter hook output priority -110 ; }",
+            "filter-output-post-dnat { type filter hook output priority -90 ; }",
+            "nat-prerouting { type nat hook prerouting priority -100 ; }",
+            "nat-output { type nat hook output priority -100 ; }",
+            "nat-postrouting { type nat hook postrouting priority 100 ; }",
         ]) {
             expect(text).toContain(`add chain ip kube-proxy ${chain}\n`);
         }
@@ -226,7 +255,15 @@ describe("nftables rule set (nft -f input)", () => {
                 { chain: { name: "services" } },
                 { chain: { name: "service-AAAAAAAA-a/b/tcp/p" } },
                 { chain: { name: "endpoint-BBBBBBBB-a/b/tcp/p__10.42.0.3/80" } },
-                { map: { name: "service-ips", elem: [[{}, {}], [{}, {}]] } },
+                {
+                    map: {
+                        name: "service-ips",
+                        elem: [
+                            [{}, {}],
+                            [{}, {}],
+                        ],
+                    },
+                },
                 { rule: { chain: "services" } },
             ],
         });
@@ -241,5 +278,61 @@ describe("IPVS", () => {
         );
         expect(ipvsUnsupportedReason({ procNetIpVs: true, moduleAvailable: false, kernelRelease: "x" })).toBeUndefined();
         expect(ipvsUnsupportedReason({ procNetIpVs: false, moduleAvailable: true, kernelRelease: "x" })).toBeUndefined();
+    });
+});
+
+describe("a lab target with a Service proxy", () => {
+    const t = labTopology("vxlan", "abc123");
+
+    it("the default run keeps the lab's reduced NodePort rules; a proxy mode builds none (kube-proxy's rule set replaces them)", () => {
+        const plain = datapathSteps(t).map((s) => s.argv.join(" "));
+        expect(plain.some((l) => l.includes("LAB-NODEPORT"))).toBe(true);
+        for (const mode of labServiceProxyModes) {
+            const steps = datapathSteps(t, mode).map((s) => s.argv.join(" "));
+            expect(
+                steps.some((l) => l.includes("LAB-NODEPORT") || l.includes("MASQUERADE")),
+                mode,
+            ).toBe(false);
+            expect(steps.length, mode).toBe(plain.length - serviceSteps(t).length);
+        }
+    });
+
+    it("carries its proxy mode and the frontend pods as endpoints, in its name and in a layout the targets schema accepts", () => {
+        const target = labTarget(t, undefined, "nftables");
+        expect(target.name).toBe("lab-vxlan-nftables");
+        expect(target.lab?.serviceProxy).toEqual({ mode: "nftables", endpoints: frontendEndpoints(t) });
+        expect(frontendEndpoints(t)).toEqual([
+            { ip: "10.42.0.3", port: 80 },
+            { ip: "10.42.1.3", port: 80 },
+        ]);
+        expect(targetSchema.safeParse(target).success).toBe(true);
+        expect(labTarget(t).lab).not.toHaveProperty("serviceProxy");
+        expect(labTarget(t).name).toBe("lab-vxlan");
+    });
+
+    it("the schema refuses a proxy mode the lab does not render, naming the field", () => {
+        const target = labTarget(t, undefined, "iptables");
+        const bad = { ...target, lab: { ...target.lab, serviceProxy: { mode: "ipvs", endpoints: frontendEndpoints(t) } } };
+        const r = targetSchema.safeParse(bad);
+        expect(r.success).toBe(false);
+        expect(r.error?.issues[0].path).toEqual(["lab", "serviceProxy", "mode"]);
+    });
+
+    it("the session has a ServiceProxyControl exactly when the target has a proxy; it refuses a bad count before touching a namespace", async () => {
+        expect(new LabSession(labTarget(t), labTarget(t).lab!).serviceProxy).toBeUndefined();
+        const target = labTarget(t, undefined, "iptables");
+        const control = new LabSession(target, target.lab!).serviceProxy!;
+        expect(control.mode).toBe("iptables");
+        // The namespaces of run abc123 do not exist: a count that got past the check would fail differently.
+        await expect(control.setServices(-1)).rejects.toThrow(/^target "lab-vxlan-iptables": services -1 is not a Service count; allowed: a whole number from 0 to/);
+        await expect(control.setServices(2.5)).rejects.toThrow(/services 2.5 is not a Service count/);
+    });
+
+    it("the tools: nft only for the nftables mode, iptables-restore and iptables-save for iptables, each with its Debian package", () => {
+        const commands = (modes: LabServiceProxyMode[]) => labTools("run", ["vxlan"], [], modes).map((tool) => `${tool.command}:${tool.package}`);
+        expect(commands([])).not.toContain("nft:nftables");
+        expect(commands(["nftables"])).toContain("nft:nftables");
+        expect(commands(["iptables"])).toEqual(expect.arrayContaining(["iptables-restore:iptables", "iptables-save:iptables"]));
+        expect(commands(["iptables"])).not.toContain("nft:nftables");
     });
 });

@@ -216,9 +216,6 @@ export const iptablesJumps: readonly IptablesJump[] = [
     jump("filter", "KUBE-FIREWALL", "OUTPUT", ""),
 ];
 
-/** The chains kube-proxy owns per Service: a chain of these not in the new set is stale (`isServiceChainName`). */
-const iptablesServiceChainPrefixes = ["KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-SEP-"];
-
 /** An iptables-restore argument, quoted as kube-proxy quotes comments with spaces. */
 const arg = (a: string) => (/[\s"]/.test(a) ? `"${a.replace(/"/g, '\\"')}"` : a);
 const line = (...args: readonly string[]) => args.map(arg).join(" ");
@@ -229,7 +226,7 @@ const line = (...args: readonly string[]) => args.map(arg).join(" ");
  * Service with Cluster traffic policy and its endpoints, and `stale` service chains flushed and
  * deleted. The built-in chains' jumps into these are `iptablesJumps` (installed apart).
  */
-export function iptablesRuleSet(services: readonly LabService[], node: ProxyNode, stale: readonly string[] = []): string {
+export function iptablesRuleSet(services: readonly LabService[], node: ProxyNode): string {
     const mark = `${masqueradeMark}/${masqueradeMark}`;
     const filter: string[] = ["*filter", ...["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD", "KUBE-NODEPORTS", "KUBE-PROXY-FIREWALL"].map((c) => `:${c} - [0:0]`)];
     const natChains: string[] = ["*nat", ...["KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ"].map((c) => `:${c} - [0:0]`)];
@@ -243,7 +240,26 @@ export function iptablesRuleSet(services: readonly LabService[], node: ProxyNode
     // No --nodeport-addresses: localhost NodePorts are on, and with them the kubelet's localnet guard.
     filter.push(":KUBE-FIREWALL - [0:0]");
     const filterRules = [
-        line("-A", "KUBE-FIREWALL", "-m", "comment", "--comment", "block incoming localnet connections", "-d", "127.0.0.0/8", "!", "-s", "127.0.0.0/8", "-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED,DNAT", "-j", "DROP"),
+        line(
+            "-A",
+            "KUBE-FIREWALL",
+            "-m",
+            "comment",
+            "--comment",
+            "block incoming localnet connections",
+            "-d",
+            "127.0.0.0/8",
+            "!",
+            "-s",
+            "127.0.0.0/8",
+            "-m",
+            "conntrack",
+            "!",
+            "--ctstate",
+            "RELATED,ESTABLISHED,DNAT",
+            "-j",
+            "DROP",
+        ),
     ];
     const totalEndpoints = services.reduce((sum, s) => sum + s.endpoints.length, 0);
     const large = totalEndpoints > largeClusterEndpointsThreshold;
@@ -278,12 +294,23 @@ export function iptablesRuleSet(services: readonly LabService[], node: ProxyNode
             nat.push(line("-A", sep, ...comment(name), "-m", s.protocol, "-p", s.protocol, "-j", "DNAT", "--to-destination", endpointString(e)));
         }
     }
-    for (const chain of stale) {
-        natChains.push(`:${chain} - [0:0]`);
-        nat.push(line("-X", chain));
-    }
     // Last in KUBE-SERVICES: every local destination tries the NodePorts (no --nodeport-addresses).
-    nat.push(line("-A", "KUBE-SERVICES", "-m", "comment", "--comment", "kubernetes service nodeports; NOTE: this must be the last rule in this chain", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "KUBE-NODEPORTS"));
+    nat.push(
+        line(
+            "-A",
+            "KUBE-SERVICES",
+            "-m",
+            "comment",
+            "--comment",
+            "kubernetes service nodeports; NOTE: this must be the last rule in this chain",
+            "-m",
+            "addrtype",
+            "--dst-type",
+            "LOCAL",
+            "-j",
+            "KUBE-NODEPORTS",
+        ),
+    );
     // nf_conntrack_tcp_be_liberal is 0 in a fresh namespace, so kube-proxy drops INVALID packets.
     filterRules.push(
         line("-A", "KUBE-FORWARD", "-m", "conntrack", "--ctstate", "INVALID", "-j", "DROP"),
@@ -293,30 +320,69 @@ export function iptablesRuleSet(services: readonly LabService[], node: ProxyNode
     return [...filter, ...filterRules, "COMMIT", ...natChains, ...nat, "COMMIT", ""].join("\n");
 }
 
-/** The service chains of an `iptables-save -t nat` that `services` no longer has (kube-proxy deletes them). */
-export function staleIptablesChains(natSave: string, services: readonly LabService[]): string[] {
-    const wanted = new Set(services.flatMap((s) => [kubeSvcChain(s), ...(s.nodePort !== undefined ? [kubeExtChain(s)] : []), ...s.endpoints.map((e) => kubeSepChain(s, e))]));
-    return natSave
-        .split("\n")
-        .filter((l) => l.startsWith(":"))
-        .map((l) => l.slice(1).split(" ")[0])
-        .filter((c) => iptablesServiceChainPrefixes.some((p) => c.startsWith(p)) && !wanted.has(c));
+/** The two tables kube-proxy writes, as `iptables-save -t <table>` prints them. */
+export interface IptablesTables {
+    readonly filter: string;
+    readonly nat: string;
+}
+
+const iptablesTableNames = ["filter", "nat"] as const;
+
+/** A line of kube-proxy's: in a KUBE-* chain, or a jump into one from a built-in chain. */
+const isKubeLine = (l: string) => /^(:|-A )KUBE-/.test(l) || / -[jg] KUBE-\S+( |$)/.test(l);
+
+/**
+ * Whole-table `iptables-restore` input (no --noflush) that leaves `current` as kube-proxy would
+ * after a full sync with `kubeProxyInput` (`iptablesRuleSet`; undefined: kube-proxy gone): every
+ * rule that is not kube-proxy's kept as it was, kube-proxy's jumps first in their built-in chains
+ * (`EnsureRule(Prepend, …)` in `iptablesJumps` order, so the last prepended is first), its KUBE-*
+ * chains replaced, old Service chains gone. Why not --noflush as kube-proxy: iptables-nft 1.8.9
+ * took 110 s of CPU to restore 10 000 Services with --noflush here, 2.3 s without (docs/service-proxy.md).
+ */
+export function iptablesTables(current: IptablesTables, kubeProxyInput?: string): string {
+    const rendered = new Map<string, string[]>();
+    let section: string[] = [];
+    for (const l of kubeProxyInput?.split("\n") ?? []) {
+        if (l.startsWith("*")) rendered.set(l.slice(1), (section = []));
+        else if (l !== "COMMIT" && l !== "") section.push(l);
+    }
+    const out: string[] = [];
+    for (const t of iptablesTableNames) {
+        const lines = current[t].split("\n").filter((l) => l !== "" && !l.startsWith("#") && !l.startsWith("*") && l !== "COMMIT");
+        const builtIn = lines.filter((l) => /^:[A-Z]+ (ACCEPT|DROP) /.test(l)).map((l) => l.replace(/\[\d+:\d+\]$/, "[0:0]"));
+        const kept = lines.filter((l) => !builtIn.some((b) => b.split(" ")[0] === l.split(" ")[0]) && !isKubeLine(l));
+        const mine = rendered.get(t) ?? [];
+        const jumps = kubeProxyInput === undefined ? [] : iptablesJumps.filter((j) => j.table === t).reverse();
+        out.push(
+            `*${t}`,
+            ...builtIn,
+            ...kept.filter((l) => l.startsWith(":")),
+            ...mine.filter((l) => l.startsWith(":")),
+            ...jumps.map((j) => line("-A", j.chain, ...j.rule)),
+            ...kept.filter((l) => !l.startsWith(":")),
+            ...mine.filter((l) => !l.startsWith(":")),
+            "COMMIT",
+        );
+    }
+    return out.join("\n") + "\n";
 }
 
 // ---- nftables mode
 
 const table = "ip kube-proxy";
 
-/** `nftablesBaseChains`: name, type, hook, priority (knftables writes DNATPriority+"-10" as "dstnat-10"). */
+/** `nftablesBaseChains`: name, type, hook, priority. knftables writes the priorities as numbers
+ * (DNATPriority = -100, SNATPriority = 100; pkg/proxy/nftables/proxier_test.go `baseRules`:
+ * "nat-output { type nat hook output priority -100 ; }"); nft 1.0.6 refuses "dstnat" on the input hook. */
 const nftBaseChains = [
-    ["filter-prerouting", "filter", "prerouting", "dstnat-10"],
-    ["filter-input", "filter", "input", "dstnat-10"],
-    ["filter-forward", "filter", "forward", "dstnat-10"],
-    ["filter-output", "filter", "output", "dstnat-10"],
-    ["filter-output-post-dnat", "filter", "output", "dstnat+10"],
-    ["nat-prerouting", "nat", "prerouting", "dstnat"],
-    ["nat-output", "nat", "output", "dstnat"],
-    ["nat-postrouting", "nat", "postrouting", "srcnat"],
+    ["filter-prerouting", "filter", "prerouting", "-110"],
+    ["filter-input", "filter", "input", "-110"],
+    ["filter-forward", "filter", "forward", "-110"],
+    ["filter-output", "filter", "output", "-110"],
+    ["filter-output-post-dnat", "filter", "output", "-90"],
+    ["nat-prerouting", "nat", "prerouting", "-100"],
+    ["nat-output", "nat", "output", "-100"],
+    ["nat-postrouting", "nat", "postrouting", "100"],
 ] as const;
 
 /** `nftablesJumpChains`: destination, source, extra match. */
@@ -436,21 +502,15 @@ async function withFile(text: string, use: (file: string) => Promise<void>): Pro
     }
 }
 
-/** `EnsureRule(Prepend, …)`: `-C`, and `-I` only when the rule is missing; the target chain first. */
-async function ensureIptablesJumps(netns: string, signal?: AbortSignal): Promise<void> {
-    for (const j of iptablesJumps) {
-        const created = await runProcess(inNamespace(netns, ["iptables", "-w", "5", "-t", j.table, "-N", j.target]), { timeoutMs: 15_000, signal });
-        if (created.code !== 0 && !/exists/i.test(created.stderr)) throw new Error(`${netns}: iptables -t ${j.table} -N ${j.target}: ${created.stderr.trim()}`);
-        const present = await runProcess(inNamespace(netns, ["iptables", "-w", "5", "-t", j.table, "-C", j.chain, ...j.rule]), { timeoutMs: 15_000, signal });
-        if (present.code !== 0) await run(netns, ["iptables", "-w", "5", "-t", j.table, "-I", j.chain, ...j.rule], signal);
-    }
+async function iptablesSave(netns: string, signal?: AbortSignal): Promise<IptablesTables> {
+    return { filter: await run(netns, ["iptables-save", "-t", "filter"], signal), nat: await run(netns, ["iptables-save", "-t", "nat"], signal) };
 }
 
 /**
  * Makes `services` what `mode`'s proxy has programmed in `netns`, replacing the previous set in
- * one kernel transaction per table: iptables as kube-proxy syncs (jumps ensured, then one
- * `iptables-restore --noflush` that redeclares its chains and deletes stale service chains);
- * nftables as one `nft -f` that deletes and re-adds table `ip kube-proxy`.
+ * one kernel transaction per table: iptables as one `iptables-restore` of the filter and nat
+ * tables with kube-proxy's chains and jumps in place (`iptablesTables`); nftables as one `nft -f`
+ * that deletes and re-adds table `ip kube-proxy`.
  */
 export async function installServiceProxy(netns: string, mode: LabServiceProxyMode, services: readonly LabService[], node: ProxyNode, signal?: AbortSignal): Promise<void> {
     if (mode === "nftables") {
@@ -459,29 +519,14 @@ export async function installServiceProxy(netns: string, mode: LabServiceProxyMo
     }
     // kube-proxy sets route_localnet for localhost NodePorts (`localhostNodePorts`, the default).
     await run(netns, ["sysctl", "-qw", "net.ipv4.conf.all.route_localnet=1"], signal);
-    await ensureIptablesJumps(netns, signal);
-    const stale = staleIptablesChains(await run(netns, ["iptables-save", "-t", "nat"], signal), services);
-    await withFile(iptablesRuleSet(services, node, stale), (file) => run(netns, ["iptables-restore", "-w", "5", "--noflush", file], signal).then(() => undefined));
+    const text = iptablesTables(await iptablesSave(netns, signal), iptablesRuleSet(services, node));
+    await withFile(text, (file) => run(netns, ["iptables-restore", "-w", "5", file], signal).then(() => undefined));
 }
 
 /** Removes what `installServiceProxy` installed for `mode` (nftables: the table; iptables: the jumps and KUBE-* chains). */
 export async function removeServiceProxy(netns: string, mode: LabServiceProxyMode, signal?: AbortSignal): Promise<void> {
-    if (mode === "nftables") {
-        await withFile(`add table ${table}\ndelete table ${table}\n`, (file) => run(netns, ["nft", "-f", file], signal).then(() => undefined));
-        return;
-    }
-    // A jump that is absent already fails to delete: nothing to remove.
-    for (const j of iptablesJumps) await runProcess(inNamespace(netns, ["iptables", "-w", "5", "-t", j.table, "-D", j.chain, ...j.rule]), { timeoutMs: 15_000, signal });
-    const save = (t: string) => run(netns, ["iptables-save", "-t", t], signal);
-    for (const t of ["nat", "filter"]) {
-        const chains = (await save(t))
-            .split("\n")
-            .filter((l) => l.startsWith(":KUBE-"))
-            .map((l) => l.slice(1).split(" ")[0]);
-        if (chains.length === 0) continue;
-        const text = [`*${t}`, ...chains.map((c) => `:${c} - [0:0]`), ...chains.map((c) => `-X ${c}`), "COMMIT", ""].join("\n");
-        await withFile(text, (file) => run(netns, ["iptables-restore", "-w", "5", "--noflush", file], signal).then(() => undefined));
-    }
+    const text = mode === "nftables" ? `add table ${table}\ndelete table ${table}\n` : iptablesTables(await iptablesSave(netns, signal));
+    await withFile(text, (file) => run(netns, mode === "nftables" ? ["nft", "-f", file] : ["iptables-restore", "-w", "5", file], signal).then(() => undefined));
 }
 
 /** Counts in an `iptables-save` of one table: rules, and chains by prefix. */
