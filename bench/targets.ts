@@ -11,6 +11,7 @@ import { strictObject } from "../core/schema";
 import { networkModes, type GuestbookAttachment, type NetworkMode } from "../components/modes";
 import { serviceProxyModes, type ServiceProxyMode } from "../components/serviceProxy";
 import type { CpuCgroup } from "./measure/commands";
+import { labServiceProxyModes, type LabServiceProxyMode } from "../lab/serviceProxy";
 
 export interface NodeOutput {
     /** Kubernetes node name (also the instance's Name tag). */
@@ -137,6 +138,15 @@ export interface LabLayout {
     readonly loadBalancerUrl?: string;
     /** The control group that counts the CPU time of everything the mode runs (daemons and tools). */
     readonly cpuCgroup?: CpuCgroup;
+    /** Present when the nodes' NodePort is kube-proxy's rule set of `mode` (lab/serviceProxy.ts): the
+     * session can then set the number of extra Services, each with these endpoints (issue 23). */
+    readonly serviceProxy?: LabServiceProxy;
+}
+
+/** The Service proxy of a lab target: kube-proxy's mode and the frontend pods every Service leads to. */
+export interface LabServiceProxy {
+    readonly mode: LabServiceProxyMode;
+    readonly endpoints: readonly { readonly ip: string; readonly port: number }[];
 }
 
 // ---- Schemas: the same contract, checked at the boundary (a targets file, a stack's outputs).
@@ -238,6 +248,7 @@ const labLayoutSchema = strictObject({
     frontendUrls: z.array(httpUrl),
     loadBalancerUrl: httpUrl.optional(),
     cpuCgroup: strictObject({ dir: cgroupDir, version: z.union([z.literal(1), z.literal(2)]) }).optional(),
+    serviceProxy: strictObject({ mode: z.enum(labServiceProxyModes), endpoints: z.array(strictObject({ ip: ipAddress, port })).min(1) }).optional(),
 });
 
 /** One entry of a targets file: a Target whose platform is "aws-k3s" or "lab" (the lab needs its layout). */

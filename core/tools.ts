@@ -37,6 +37,10 @@ const debianPackageOf: Readonly<Record<string, string>> = {
     "redis-cli": "redis-server",
     ping: "iputils-ping",
     php: "php-cli",
+    // The Service proxy's rule sets (lab/serviceProxy.ts): nft from nftables, the restore/save pair from iptables.
+    nft: "nftables",
+    "iptables-restore": "iptables",
+    "iptables-save": "iptables",
 };
 
 /**

@@ -17,6 +17,7 @@ import type { CpuCgroup } from "../bench/measure/commands";
 import { cleanupEntry, defaultLedgerDir, Ledger, removeResources, type CleanupReport } from "./ledger";
 import { awsOnlyReason, isClusterMode, labModeFacts, underlayMtu, type LabMode } from "./modes";
 import { labPrefix, labTopology, topologyNamespaces, type LabNode, type LabTopology } from "./topology";
+import { installServiceProxy, labServices, type LabServiceProxyMode, type ServiceEndpoint } from "./serviceProxy";
 
 /** Kernel features a mode needs beyond veth, bridge and netfilter. */
 export interface KernelSupport {
@@ -57,6 +58,9 @@ export interface BuildOptions {
     readonly frontendWorkers?: number;
     /** Called with a short line at each phase (the CLI prints them). */
     readonly onProgress?: (message: string) => void;
+    /** Program the NodePort with kube-proxy's full rule set of this mode (lab/serviceProxy.ts) instead
+     * of the lab's reduced one; the target can then scale its Service count (issue 23). */
+    readonly serviceProxy?: LabServiceProxyMode;
 }
 
 /** Seconds the lab waits for BGP, Redis replication and the frontends before giving up. */
@@ -107,6 +111,10 @@ export class Lab {
     /** Builds one mode end to end and checks that the guestbook answers through every node. */
     async build(mode: LabMode, options: BuildOptions = {}): Promise<BuiltMode> {
         if (this.built.has(mode)) throw new Error(`lab: mode ${mode} is already built in run ${this.runId}`);
+        const proxy = options.serviceProxy;
+        if (proxy && (!isClusterMode(mode) || awsOnlyReason(mode))) {
+            throw new Error(`lab ${mode}: serviceProxy ${proxy} needs a pod-network mode the lab builds (kube-proxy programs Services there); ${mode} has no Service proxy`);
+        }
         const t = labTopology(mode, this.runId);
         const namespaces = topologyNamespaces(t);
         this.ledger.addNamespaces(namespaces);
@@ -121,8 +129,12 @@ export class Lab {
             createCpuGroup(cpuGroup);
             for (const ns of namespaces) await runStep({ argv: ["ip", "netns", "add", ns] });
             progress(`${namespaces.length} namespaces`);
-            for (const step of datapathSteps(t)) await runStep(step);
-            progress("datapath wired");
+            for (const step of datapathSteps(t, proxy)) await runStep(step);
+            if (proxy) {
+                const services = labServices(t.servicePort, frontendEndpoints(t), 0);
+                for (const node of t.nodes) await installServiceProxy(node.netns, proxy, services, { ip: node.ip, clusterCidr: t.podCidr });
+            }
+            progress(proxy ? `datapath wired, kube-proxy ${proxy} rules for the NodePort` : "datapath wired");
             if (isClusterMode(mode) && modeFacts[mode].bgp) {
                 for (const node of t.nodes) {
                     const files = birdFiles(this.ledger.runDir, t, node);
@@ -144,7 +156,7 @@ export class Lab {
             progress("guestbook started");
             await this.waitForGuestbook(t, daemons);
             progress("guestbook answers through every node");
-            const result: BuiltMode = { topology: t, cpuGroup, target: labTarget(t, cpuGroup), daemons, bird };
+            const result: BuiltMode = { topology: t, cpuGroup, target: labTarget(t, cpuGroup, proxy), daemons, bird };
             this.built.set(mode, result);
             return result;
         } catch (err) {
@@ -266,17 +278,22 @@ function labPods(t: LabTopology): { netns: string; ip: string; node: number }[] 
     return [...seen.values()];
 }
 
-/** The benchmark target name of a lab mode. */
-export function labTargetName(mode: LabMode): string {
-    return `lab-${mode}`;
+/** The benchmark target name of a lab mode (with its Service proxy mode when one was chosen). */
+export function labTargetName(mode: LabMode, serviceProxy?: LabServiceProxyMode): string {
+    return serviceProxy ? `lab-${mode}-${serviceProxy}` : `lab-${mode}`;
+}
+
+/** The frontend pods: the endpoints of the guestbook's NodePort Service and of the lab's extra Services. */
+export function frontendEndpoints(t: LabTopology): ServiceEndpoint[] {
+    return t.workloads.filter((w) => w.role === "frontend").map((w) => ({ ip: w.ip, port: w.port }));
 }
 
 /** The runner's view of a built mode (bench/targets.ts `Target`, platform "lab"). */
-export function labTarget(t: LabTopology, cpuGroup?: CpuCgroup): Target {
+export function labTarget(t: LabTopology, cpuGroup?: CpuCgroup, serviceProxy?: LabServiceProxyMode): Target {
     const facts = labModeFacts[t.mode];
     const urls = frontendUrls(t);
     return {
-        name: labTargetName(t.mode),
+        name: labTargetName(t.mode, serviceProxy),
         platform: "lab",
         mode: t.mode,
         endpoint: urls[0],
@@ -306,6 +323,8 @@ export function labTarget(t: LabTopology, cpuGroup?: CpuCgroup): Target {
             frontendUrls: urls,
             // The runner's view only (a LabCpuGroup also carries the lab's own hostDir).
             cpuCgroup: cpuGroup && { dir: cpuGroup.dir, version: cpuGroup.version },
+            // Present when the NodePort is kube-proxy's rule set: the session scales it (ServiceProxyControl).
+            ...(serviceProxy ? { serviceProxy: { mode: serviceProxy, endpoints: frontendEndpoints(t) } } : {}),
         },
     };
 }

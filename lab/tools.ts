@@ -15,6 +15,7 @@ import { datapathSteps } from "./datapath";
 import { guestbookProcesses } from "./guestbook";
 import { awsOnlyReason, isClusterMode, type LabMode } from "./modes";
 import { labTopology } from "./topology";
+import type { LabServiceProxyMode } from "./serviceProxy";
 
 /**
  * The programs an argv starts: unwrapped from `ip netns exec <ns>` (both count), and for a shell
@@ -48,14 +49,15 @@ const verifyPrograms = ["tcpdump", "ping", "timeout"];
 /** `--cleanup` (lab/ledger.ts removeResources): `ip netns pids` and `ip netns delete`. */
 const cleanupPrograms = ["ip"];
 
-/** The programs `action` on `modes` starts, as tools to check; for a run, what the runner starts too. */
-export function labTools(action: "run" | "verify" | "cleanup" | "help", modes: readonly LabMode[], measurements: readonly string[] = []): Tool[] {
+/** The programs `action` on `modes` starts, as tools to check; for a run, what the runner starts too,
+ * and with `serviceProxies` what installs and reads back kube-proxy's rule sets (nft: only for nftables). */
+export function labTools(action: "run" | "verify" | "cleanup" | "help", modes: readonly LabMode[], measurements: readonly string[] = [], serviceProxies: readonly LabServiceProxyMode[] = []): Tool[] {
     if (action === "help") return [];
     if (action === "cleanup") return cleanupPrograms.map(debianTool);
     const built = modes.filter((m) => !awsOnlyReason(m)).flatMap(buildPrograms);
     const programs = [...built, ...(action === "verify" ? verifyPrograms : [])];
     const own = programs.filter((p) => !essentialPrograms.includes(p)).map(debianTool);
     // The lab's targets always carry a CPU group (lab.ts labTarget).
-    const measuring = action === "run" ? labSessionTools(measurements as readonly MeasurementId[], true) : [];
+    const measuring = action === "run" ? labSessionTools(measurements as readonly MeasurementId[], true, serviceProxies) : [];
     return uniqueTools([...own, ...measuring]);
 }

@@ -7,6 +7,7 @@
 #   apache2 libapache2-mod-php       the lab's frontends, served as upstream's image serves them
 #                                    (Apache + mod_php, keep-alive)
 #   bird2 iproute2 iptables tcpdump  the lab's datapaths, BGP and the captures that prove them
+#   nftables            `nft` for kube-proxy's nftables rule sets in the lab (--service-proxy nftables)
 #   wireguard-tools     `wg` for the lab's WireGuard mode (and its key test; the kernel module is separate)
 #   iputils-ping curl   the lab's cross-node ping / path-MTU checks and guestbook smoke test
 #   jq                  .github/scripts/destroy-stale-stacks.sh reads `pulumi stack ls --json`
@@ -15,7 +16,7 @@
 set -euo pipefail
 
 packages=(shellcheck iperf3 wrk sockperf redis-server php-cli php-redis wireguard-tools apache2 libapache2-mod-php
-          bird2 iproute2 iptables tcpdump procps iputils-ping curl jq openssh-server stress-ng)
+          bird2 iproute2 iptables nftables tcpdump procps iputils-ping curl jq openssh-server stress-ng)
 
 missing=()
 for p in "${packages[@]}"; do

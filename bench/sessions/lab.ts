@@ -3,11 +3,12 @@
  * (built by lab/). Commands run as `ip netns exec <ns> sh -c '<cmd>'`; needs root.
  */
 import { measureNode, measurePodMtu, podPathFields } from "../measure/environment";
-import type { ClusterSession, Endpoint, Environment, HttpEndpoints, PodRequest } from "./session";
+import type { ClusterSession, Endpoint, Environment, HttpEndpoints, PodRequest, ServiceProxyControl } from "./session";
 import { measurementTools, type MeasurementId } from "../measure/measurements";
 import { debianTool, type Tool } from "../../core/tools";
 import { ProcessShell } from "./shell";
-import type { LabLayout, Target } from "../targets";
+import type { LabLayout, LabServiceProxy, Target } from "../targets";
+import { installServiceProxy, labServices, maxLabServices, readServiceProxy, serviceProxyPrograms, type LabServiceProxyMode } from "../../lab/serviceProxy";
 
 /** Measurements that run between pods (they need pod endpoints on two nodes). */
 const podMeasurements: readonly MeasurementId[] = ["iperf3", "latency", "scaling"];
@@ -19,10 +20,11 @@ const probeTimeoutMs = 5_000;
  * What measuring lab targets starts on this machine: `ip netns exec` around every command
  * (ProcessShell.netns), each measurement's tool inside, and, for a target with a CPU group, the
  * `pgrep` of the CPU probes (commands.ts cpuProbeCommand: without it ksoftirqd's share would read
- * as 0). sh, coreutils (timeout) and util-linux (taskset, setsid) are Essential in Debian and not checked.
+ * as 0), and for targets with a Service proxy what installs and reads back its rules (lab/serviceProxy.ts).
+ * sh, coreutils (timeout) and util-linux (taskset, setsid) are Essential in Debian and not checked.
  */
-export function labSessionTools(measurements: readonly MeasurementId[], cpuGroups: boolean): Tool[] {
-    const commands = ["ip", ...measurements.flatMap((m) => measurementTools[m]), ...(cpuGroups ? ["pgrep"] : [])];
+export function labSessionTools(measurements: readonly MeasurementId[], cpuGroups: boolean, serviceProxies: readonly LabServiceProxyMode[] = []): Tool[] {
+    const commands = ["ip", ...measurements.flatMap((m) => measurementTools[m]), ...(cpuGroups ? ["pgrep"] : []), ...serviceProxies.flatMap(serviceProxyPrograms)];
     return [...new Set(commands)].map(debianTool);
 }
 
@@ -55,6 +57,7 @@ export class LabSession implements ClusterSession {
     readonly http: HttpEndpoints;
     readonly sharedKernel = true;
     readonly cpuCgroup: LabLayout["cpuCgroup"];
+    readonly serviceProxy?: ServiceProxyControl;
     private readonly podShells = new Map<string, ProcessShell>();
 
     constructor(
@@ -66,6 +69,7 @@ export class LabSession implements ClusterSession {
         this.hostIps = lab.hosts.map((h) => h.ip);
         this.http = { loadBalancer: lab.loadBalancerUrl, nodePort: lab.frontendUrls[0] };
         this.cpuCgroup = lab.cpuCgroup;
+        if (lab.serviceProxy) this.serviceProxy = new LabServiceProxyControl(target, lab, lab.serviceProxy);
     }
 
     private podShell(netns: string): ProcessShell {
@@ -132,5 +136,34 @@ export class LabSession implements ClusterSession {
 
     async close(): Promise<void> {
         await Promise.all([this.loadGenerator, ...this.hosts, ...this.podShells.values()].map((s) => s.close()));
+    }
+}
+
+/**
+ * kube-proxy's rule set on every node of a lab target, scaled by the runner (issue 23): the
+ * guestbook's NodePort Service plus `count` extra Services, installed on both nodes at once
+ * (lab/serviceProxy.ts), counts read back from node 1's kernel.
+ */
+export class LabServiceProxyControl implements ServiceProxyControl {
+    readonly mode: LabServiceProxyMode;
+
+    constructor(
+        private readonly target: Target,
+        private readonly lab: LabLayout,
+        private readonly proxy: LabServiceProxy,
+    ) {
+        this.mode = proxy.mode;
+    }
+
+    async setServices(count: number, signal?: AbortSignal): Promise<void> {
+        if (!Number.isInteger(count) || count < 0 || count > maxLabServices) {
+            throw new RangeError(`target "${this.target.name}": services ${JSON.stringify(count)} is not a Service count; allowed: a whole number from 0 to ${maxLabServices}`);
+        }
+        const services = labServices(this.target.nodePort, this.proxy.endpoints, count);
+        await Promise.all(this.lab.hosts.map((h) => installServiceProxy(h.netns, this.mode, services, { ip: h.ip, clusterCidr: this.target.podCidr }, signal)));
+    }
+
+    async installed(signal?: AbortSignal): Promise<Readonly<Record<string, number>>> {
+        return readServiceProxy(this.lab.hosts[0].netns, this.mode, signal);
     }
 }
