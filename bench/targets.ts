@@ -10,6 +10,7 @@ import { z } from "zod";
 import { strictObject } from "../core/schema";
 import { networkModes, type GuestbookAttachment, type NetworkMode } from "../components/modes";
 import type { CpuCgroup } from "./measure/commands";
+import { serviceProxyModes, type ServiceProxyMode } from "../components/serviceProxy";
 
 export interface NodeOutput {
     /** Kubernetes node name (also the instance's Name tag). */
@@ -86,6 +87,8 @@ export interface StackOutputs {
     readonly sshPrivateKey?: string;
     /** Present when the stack's `loadGenerator` config is on (the default). */
     readonly loadGenerator?: LoadGeneratorOutput;
+    /** Who implements Services on the nodes (stack config `serviceProxy`; docs/service-proxy.md); absent in older stacks. */
+    readonly serviceProxy?: ServiceProxyMode;
 }
 
 /** Where a target runs; a targets file may name the first two. */
@@ -131,6 +134,8 @@ export interface LabLayout {
     readonly loadBalancerUrl?: string;
     /** The control group that counts the CPU time of everything the mode runs (daemons and tools). */
     readonly cpuCgroup?: CpuCgroup;
+    /** The kube-proxy mode whose rule sets the lab installs for this target (docs/service-proxy.md); absent: none. */
+    readonly serviceProxy?: "iptables" | "nftables";
 }
 
 // ---- Schemas: the same contract, checked at the boundary (a targets file, a stack's outputs).
@@ -220,6 +225,7 @@ export const stackOutputsSchema = strictObject({
     sshUser: nonEmpty,
     sshPrivateKey: z.string().optional(),
     loadGenerator: loadGeneratorSchema.optional(),
+    serviceProxy: z.enum(serviceProxyModes).optional(),
 });
 
 const netnsAddress = strictObject({ netns: netnsName, ip: ipAddress });
@@ -230,6 +236,7 @@ const labLayoutSchema = strictObject({
     frontendUrls: z.array(httpUrl),
     loadBalancerUrl: httpUrl.optional(),
     cpuCgroup: strictObject({ dir: cgroupDir, version: z.union([z.literal(1), z.literal(2)]) }).optional(),
+    serviceProxy: z.enum(["iptables", "nftables"]).optional(),
 });
 
 /** One entry of a targets file: a Target whose platform is "aws-k3s" or "lab" (the lab needs its layout). */
@@ -251,6 +258,7 @@ export const targetSchema = strictObject({
     sshPrivateKeyPath: z.string().optional(),
     sshPort: port.optional(),
     loadGenerator: loadGeneratorSchema.optional(),
+    serviceProxy: z.enum(serviceProxyModes).optional(),
     lab: labLayoutSchema.optional(),
 }).superRefine((t, ctx) => {
     if (t.platform === "lab" && t.lab === undefined) {

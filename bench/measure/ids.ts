@@ -12,7 +12,8 @@ export type MeasurementId = (typeof measurementIds)[number];
  */
 export const measurementTools: Readonly<Record<MeasurementId, readonly string[]>> = {
     http: ["wrk"],
-    guestbook: ["wrk"],
+    // curl: the new-connection case's first-byte run (connect.ts).
+    guestbook: ["wrk", "curl"],
     iperf3: ["iperf3"],
     latency: ["sockperf"],
     scaling: ["iperf3"],

@@ -9,6 +9,7 @@ import type { Target } from "../targets";
 import type { Environment } from "../measure/environment";
 import type { Shell } from "./shell";
 import type { CpuCgroup } from "../measure/commands";
+import type { ServiceProxyMode } from "../../components/serviceProxy";
 
 /** What a session records with every result, defined where it is measured. */
 export type { Environment, ImageRecord, NodeEnvironment } from "../measure/environment";
@@ -56,6 +57,8 @@ export interface ClusterSession {
     /** A control group counting the CPU time of everything this target runs (the lab); tools
      * started in it are counted too. Undefined where the nodes are whole machines. */
     readonly cpuCgroup?: CpuCgroup;
+    /** Present when the target's Service count can be changed (lab: rule sets; aws-k3s: Services through the API). */
+    readonly serviceProxy?: ServiceProxyControl;
     /**
      * Why this session cannot run `measurement` (undefined: it can). The runner asks before each
      * measurement and skips what a session cannot do, recording the reason in summary.json and
@@ -70,6 +73,15 @@ export interface ClusterSession {
     environment(): Promise<Environment>;
     /** Removes every pod and process the session started. Safe to call twice. */
     close(): Promise<void>;
+}
+
+/** A target's Service proxy, scaled by the runner's Service-count axis (issue 23). */
+export interface ServiceProxyControl {
+    readonly mode: ServiceProxyMode;
+    /** Makes exactly `count` extra Services, each with endpoints, exist, and returns once the proxy has programmed them. */
+    setServices(count: number, signal?: AbortSignal): Promise<void>;
+    /** What the proxy has installed now, read back from node 1's kernel, e.g. { "iptables nat rules": 40123, "KUBE-SVC-* chains": 10001 }. */
+    installed(signal?: AbortSignal): Promise<Readonly<Record<string, number>>>;
 }
 
 /** Opens the session a target needs; the runner's default, replaceable in BenchOptions. */
