@@ -12,7 +12,7 @@
  * the bottom uses /run/cni-lab, tests use test/lab/lab-entry.ts with their own folder.
  */
 import * as path from "node:path";
-import { labProfile } from "../bench/profiles";
+import { labProfile, serviceAxisLabProfile } from "../bench/profiles";
 import { runBenchmark, type BenchOptions } from "../bench/run";
 import { exitCodes, exitCodeOfMain, optionLines, parseCommandLine, refuseOthers, shared, sharedWith, watchInterrupts, type InterruptWatch } from "../core/cli";
 import { measurementIds } from "../bench/measure/measurements";
@@ -31,6 +31,9 @@ import { RemainingTime } from "./remainingTime";
 /** How long the runner may take to stop after Ctrl-C before the lab removes everything anyway. */
 const abortGraceMs = 5_000;
 
+/** The Service proxies the lab builds (kube-proxy's modes; eBPF is Cilium's, AWS only). */
+export const labServiceProxies = ["iptables", "nftables"] as const;
+
 const options = {
     modes: shared("modes", `comma-separated modes, or "all" (default: all = ${labModes.join(",")}; ${labModes.filter((m) => awsOnlyReason(m)).join(", ")} only on AWS)`),
     out: shared("out", "results folder (default results/lab-<time>)"),
@@ -48,6 +51,12 @@ const options = {
         help: `pin servers to CPU 0 and clients to CPU 1 (taskset) in iperf3 and sockperf runs (default ${labProfile.pinCpus ? "on" : "off"})`,
         value: { kind: "choice", allowed: ["on", "off"] },
     },
+    "service-proxy": sharedWith(
+        "service-proxy",
+        `measure the Service-proxy axis with these kube-proxy modes (${labServiceProxies.join(",")}): each mode × proxy is a target, lab-<mode>-<proxy> (default mode ${serviceAxisLabProfile.mode}); docs/service-proxy.md`,
+        { kind: "list", allowed: labServiceProxies },
+    ),
+    services: shared("services", `with --service-proxy: extra Service counts to measure at (default ${serviceAxisLabProfile.counts.join(",")})`),
     verify: { type: "boolean", help: "build each mode, show the evidence (capture, BGP, MTU), measure nothing" },
     cleanup: shared("cleanup", "remove what crashed or killed lab runs left behind, then exit"),
     help: shared("help"),
@@ -75,6 +84,8 @@ export { UsageError };
 export interface LabCommand {
     readonly action: "run" | "verify" | "cleanup" | "help";
     readonly modes: readonly LabMode[];
+    /** The Service-proxy axis: every mode is built once per proxy (`--service-proxy`). */
+    readonly serviceProxies?: readonly (typeof labServiceProxies)[number][];
     readonly outDir: string;
     readonly frontendWorkers: number;
     readonly bench: Omit<BenchOptions, "outDir">;
@@ -91,9 +102,12 @@ export function parseLabCommand(argv: readonly string[], now = new Date()): LabC
     // the lab never builds is a mistake to hear about now, not after the others were built.
     const awsOnly = values.modes !== undefined && parsed.texts.modes?.trim() !== "all" ? values.modes.filter((m) => awsOnlyReason(m)) : [];
     if (awsOnly.length > 0) throw new UsageError(`${sources.modes}: ${awsOnly.join(", ")}: ${awsOnlyReason(awsOnly[0])}; the lab builds ${labModes.filter((m) => !awsOnlyReason(m)).join(", ")}`);
+    const stamp = now.toISOString().replace(/[:.]/g, "-").slice(0, 19);
+    if (values.services !== undefined && values["service-proxy"] === undefined)
+        throw new UsageError(`${sources.services}: needs --service-proxy (the kube-proxy modes whose rule sets get the Services)`);
+    if (values["service-proxy"] !== undefined) return serviceAxisCommand(parsed, stamp);
     const modes: LabMode[] = values.modes ?? [...labModes];
     const plainVm = modes.find((mode) => labModeFacts[mode].attachment === "host-network");
-    const stamp = now.toISOString().replace(/[:.]/g, "-").slice(0, 19);
     return {
         action: values.cleanup ? "cleanup" : values.verify ? "verify" : "run",
         modes,
@@ -110,6 +124,40 @@ export function parseLabCommand(argv: readonly string[], now = new Date()): LabC
             pinCpus: values.pin === undefined ? labProfile.pinCpus : values.pin === "on",
             // The seed's zero point is the plain VM: the host-network baseline, when it is measured.
             baseline: plainVm ? labTargetName(plainVm) : undefined,
+        },
+    };
+}
+
+/**
+ * `--service-proxy`: each pod-network mode (default vxlan) × proxy mode is a target; the cases are
+ * the axis's (new connections and keep-alive reads) at every `--services` count, with the axis's
+ * repetitions and durations unless given (bench/profiles.ts serviceAxisLabProfile: within 10 minutes).
+ */
+function serviceAxisCommand(parsed: ReturnType<typeof parseCommandLine<typeof options>>, stamp: string): LabCommand {
+    const { values, sources } = parsed;
+    const modes: LabMode[] = values.modes ?? [serviceAxisLabProfile.mode];
+    const noProxy = modes.filter((m) => labModeFacts[m].attachment === "host-network" || labModeFacts[m].attachment === "docker-bridge");
+    if (noProxy.length > 0) {
+        throw new UsageError(`${sources.modes}: ${noProxy.join(", ")} has no Service proxy in its path (a baseline); with --service-proxy use pod-network modes such as ${serviceAxisLabProfile.mode}`);
+    }
+    for (const flag of ["verify", "measurements"] as const) {
+        if (values[flag] !== undefined) throw new UsageError(`${sources[flag]}: not with --service-proxy (it measures the axis's cases: ${serviceAxisLabProfile.cases.join(", ")})`);
+    }
+    return {
+        action: "run",
+        modes,
+        serviceProxies: values["service-proxy"],
+        outDir: values.out ?? path.resolve(`results/lab-services-${stamp}`),
+        frontendWorkers: values.workers ?? defaultFrontendWorkers,
+        bench: {
+            repetitions: values.repetitions ?? serviceAxisLabProfile.repetitions,
+            durationSeconds: values.duration ?? serviceAxisLabProfile.durationSeconds,
+            warmupSeconds: values.warmup ?? serviceAxisLabProfile.warmupSeconds,
+            measurements: [...serviceAxisLabProfile.measurements],
+            cases: [...serviceAxisLabProfile.cases],
+            httpConnections: labHttpConnections,
+            pinCpus: values.pin === undefined ? labProfile.pinCpus : values.pin === "on",
+            serviceCounts: values.services ?? [...serviceAxisLabProfile.counts],
         },
     };
 }
@@ -182,7 +230,10 @@ async function buildModes(lab: Lab, command: LabCommand, interrupts: InterruptWa
             console.warn(`lab: skipping ${mode}: ${reason}`);
             continue;
         }
-        built.push(await lab.build(mode, { frontendWorkers: command.frontendWorkers, onProgress: (m) => console.log(`lab: ${m}`) }));
+        for (const serviceProxy of command.serviceProxies ?? [undefined]) {
+            if (interrupts.signal.aborted) break;
+            built.push(await lab.build(mode, { frontendWorkers: command.frontendWorkers, onProgress: (m) => console.log(`lab: ${m}`), serviceProxy }));
+        }
     }
     if (interrupts.signal.aborted) throw interruptedBy(interrupts);
     if (built.length === 0) throw new Error(`no mode could be built here:\n  ${skipped.join("\n  ")}`);
