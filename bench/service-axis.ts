@@ -62,7 +62,7 @@ export function requireServiceProxies(sessions: ReadonlyMap<string, ClusterSessi
     const without = [...sessions.entries()].filter(([, s]) => s.serviceProxy === undefined).map(([name]) => name);
     if (without.length > 0) {
         throw new Error(
-            `serviceCounts: ${without.join(", ")} cannot change its number of Services (its session has no Service proxy control); ` +
+            `serviceCounts: ${without.join(", ")} cannot change ${without.length === 1 ? "its" : "their"} number of Services (no Service proxy control in the session); ` +
                 "measure only targets built with a Service proxy (lab: --service-proxy; AWS: stacks with serviceProxy in their outputs)",
         );
     }
