@@ -21,6 +21,8 @@ import { defaultSampleDir, sampleTools, writeSampleReport } from "./sample";
 import { labSessionTools } from "./sessions/lab";
 import { loadTargetsFile, projectDir, readStackOutputs, stackOutputsTools, targetFromStackOutputs, type OutputValues } from "./stack-outputs";
 import type { Target } from "./targets";
+import { serviceAxisCases } from "./service-axis";
+import type { ServiceProxyMode } from "../components/serviceProxy";
 
 const options = {
     targets: { type: "string", arg: "FILE", help: "measure the clusters a Target[] JSON file describes", value: { kind: "in-file" } },
@@ -44,6 +46,8 @@ const options = {
         help: `iperf3 UDP target bitrate (default ${runnerProfile.udpBitrate})`,
         value: { kind: "text", pattern: iperf3Bitrate, example: "iperf3 -b syntax such as 500M or 1G" },
     },
+    "service-proxy": shared("service-proxy", "refuse targets whose Service proxy (stack output serviceProxy) is not one of these: iptables, nftables, ebpf"),
+    services: shared("services", `measure at each of these counts of extra Services (targets must be able to change theirs; cases default to ${serviceAxisCases.join(", ")})`),
     "dry-run": shared("dry-run", "validate targets and options, print the plan, measure nothing"),
     help: shared("help"),
 } as const;
@@ -72,6 +76,8 @@ export interface ParsedCommand {
     readonly targetsFile?: string;
     readonly dryRun: boolean;
     readonly options: BenchOptions;
+    /** `--service-proxy`: the proxy modes every target must have. */
+    readonly serviceProxies?: readonly ServiceProxyMode[];
 }
 
 /** Parses the command line; errors (UsageError) name the option and the value. */
@@ -99,14 +105,17 @@ export function parseBenchCommand(argv: readonly string[], now = new Date()): Pa
         stacks,
         targetsFile: v.targets,
         dryRun: v["dry-run"] ?? false,
+        serviceProxies: v["service-proxy"],
         options: {
             outDir: v.out ?? path.join(projectDir, "results", `bench-${stamp}`),
             repetitions: v.repetitions,
             schedule: v.schedule,
             baseline: v.baseline,
             maxOverheadPct: v["max-overhead-pct"],
-            measurements: v.measurements,
-            cases: v.cases,
+            // The Service-count axis measures its own cases unless told otherwise.
+            measurements: v.measurements ?? (v.services && !v.cases ? ["guestbook"] : undefined),
+            cases: v.cases ?? (v.services && !v.measurements ? [...serviceAxisCases] : undefined),
+            serviceCounts: v.services,
             durationSeconds: v.duration,
             warmupSeconds: v.warmup,
             scalingPods: v["scaling-pods"],
@@ -129,7 +138,24 @@ const flagOfSetting: Readonly<Record<string, string>> = {
     durationSeconds: "--duration",
     warmupSeconds: "--warmup",
     httpConnections: "--connections",
+    serviceCounts: "--services",
 };
+
+/** The Service proxy a target runs: its stack output, or the lab target's kube-proxy mode; undefined when it does not say. */
+export function targetServiceProxy(t: Target): ServiceProxyMode | undefined {
+    return t.serviceProxy ?? t.lab?.serviceProxy?.mode;
+}
+
+/** `--service-proxy`: every target must run one of the given proxies; the error names each that does not. */
+export function checkServiceProxies(targets: readonly Target[], allowed: readonly ServiceProxyMode[]): void {
+    const wrong = targets.filter((t) => {
+        const mode = targetServiceProxy(t);
+        return mode === undefined || !allowed.includes(mode);
+    });
+    if (wrong.length === 0) return;
+    const what = wrong.map((t) => `${t.name} runs ${targetServiceProxy(t) ?? "an unknown proxy (its outputs have no serviceProxy)"}`).join("; ");
+    throw new UsageError(`--service-proxy: ${what}; allowed: ${allowed.join(", ")}`);
+}
 
 /** A resolveSettings message ("baseline: …") naming the flag instead ("--baseline: …"). */
 function asTyped(message: string): string {
@@ -205,6 +231,7 @@ export async function main(argv: readonly string[], wiring: BenchWiring): Promis
     requireTools(benchTools(cmd, fileTargets, wiring.readerTools));
     const targets = cmd.command === "sample" ? [] : await collectTargets(cmd, fileTargets, wiring);
     if (cmd.command === "run") {
+        if (cmd.serviceProxies) checkServiceProxies(targets, cmd.serviceProxies);
         let settings;
         try {
             settings = resolveSettings(targets, cmd.options);
@@ -214,7 +241,7 @@ export async function main(argv: readonly string[], wiring: BenchWiring): Promis
         if (cmd.dryRun) {
             console.log(`bench: ${targets.map((t) => `${t.name} (${t.platform}, ${t.mode})`).join(", ")}`);
             console.log(
-                `bench: measurements ${settings.measurements.join(", ")}; ${settings.repetitions} repetition(s), ${settings.schedule}; tools run ≈ ${Math.round(plannedToolSeconds(targets, settings) / 60)} min`,
+                `bench: measurements ${settings.measurements.join(", ")}; ${settings.serviceCounts ? `at ${settings.serviceCounts.join(", ")} extra Services; ` : ""}${settings.repetitions} repetition(s), ${settings.schedule}; tools run ≈ ${Math.round(plannedToolSeconds(targets, settings) / 60)} min`,
             );
             return exitCodes.ok;
         }

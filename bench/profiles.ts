@@ -4,6 +4,7 @@
  */
 import { measurementPorts } from "../components/measurementPorts";
 import { caseIds, optInCases } from "./measure/measurements";
+import { serviceAxisCases } from "./service-axis";
 
 /** `npm run bench`: the full plan on real clusters (docs/benchmark.md computes run time from these). */
 export const runnerProfile = {
@@ -47,6 +48,24 @@ export const labProfile = {
     cases: ["iperf3.pod.cross.udpcost", "iperf3.host.cross.udpcost", "guestbook.read"],
     // docs/lab.md "Pinning": no consistent effect on the spread on a quiet machine; on, as the documented runs were made.
     pinCpus: true,
+} as const;
+
+/**
+ * `npm run lab -- --service-proxy … --services …` (docs/service-proxy.md): new connections and the
+ * keep-alive reads, at every Service count, for every mode × proxy. The issue's command (3 counts ×
+ * 2 proxies) must finish within 10 minutes on this machine: 6 targets-at-a-count × 5 repetitions ×
+ * (connect 1 + 2 s + the curl run's 2 s, reads 1 + 2 s) = 240 s of tools (bench/run.ts
+ * plannedToolSeconds, tested in lab/service-axis.test.ts), leaving the rest for building the two
+ * topologies, installing the rule sets and the per-repetition probes.
+ */
+export const serviceAxisLabProfile = {
+    repetitions: 5,
+    durationSeconds: 2,
+    warmupSeconds: 1,
+    measurements: ["guestbook"],
+    cases: serviceAxisCases,
+    counts: [0, 1000, 10000],
+    mode: "vxlan",
 } as const;
 
 /**

@@ -44,6 +44,7 @@ import type { ClusterSession, Environment, SessionFactory } from "./sessions/ses
 import type { CommandResult, Shell } from "./sessions/shell";
 import { aggregate, roundRobinOrder, schedules, summarySchema, type Schedule, type BenchSummaryFile, type FigureInfo, type RunError, type Sample, type SkippedMeasurement } from "./results/summary";
 import type { Target } from "./targets";
+import { requireServiceProxies, serviceFigureId, serviceFigureLabel, validateServiceCounts, type ServiceAxisPoint } from "./service-axis";
 
 /** What `runBenchmark` reports while it runs (the CLI prints these lines). */
 export interface ProgressEvent {
@@ -92,6 +93,12 @@ export interface BenchOptions extends Partial<Omit<MeasureSettings, "requestTime
     readonly signal?: AbortSignal;
     /** How a target becomes a session; default by platform (aws-k3s, lab). Tests pass loopback. */
     readonly openSession?: SessionFactory;
+    /**
+     * The Service-count axis (docs/service-proxy.md): for each count in turn, every target is given
+     * that many extra Services (`ClusterSession.serviceProxy`, required of every target), what its
+     * proxy installed is read back into summary.json, and then everything is measured.
+     */
+    readonly serviceCounts?: readonly number[];
 }
 
 export interface BenchSummary extends BenchSummaryFile {
@@ -138,6 +145,7 @@ export function resolveSettings(targets: readonly Target[], options: BenchOption
     }
     const scalingPods = options.scalingPods ?? runnerProfile.scalingPods;
     validateScalingPods(scalingPods);
+    if (options.serviceCounts !== undefined) validateServiceCounts(options.serviceCounts);
     const schedule = options.schedule ?? defaultSchedule(targets);
     if (!(schedules as readonly string[]).includes(schedule)) throw new Error(`schedule: "${schedule}" is not allowed; use one of ${schedules.join(", ")}`);
     const shared = targets.filter((t) => t.platform !== "aws-k3s");
@@ -172,6 +180,7 @@ export function resolveSettings(targets: readonly Target[], options: BenchOption
         ...(options.pinCpus ? { pinCpus: true } : {}),
         ...(schedule === "interleaved" ? { seed: options.seed ?? Date.now() % 2 ** 31 } : {}),
         ...(options.budgetSeconds !== undefined ? { budgetSeconds: budgetOf(schedule, options.budgetSeconds) } : {}),
+        ...(options.serviceCounts !== undefined ? { serviceCounts: [...options.serviceCounts] } : {}),
     };
 }
 
@@ -198,7 +207,7 @@ function budgetOf(schedule: Schedule, seconds: number): number {
 export function plannedToolSeconds(targets: readonly Target[], settings: BenchSummaryFile["settings"]): number {
     const perTarget = targets.map((t) => toolSecondsPerRepetition(settings.measurements, settings, t.platform !== "lab" || !!t.lab?.loadBalancerUrl));
     const wall = settings.schedule === "concurrent" ? Math.max(0, ...perTarget) : perTarget.reduce((a, b) => a + b, 0);
-    return settings.repetitions * wall;
+    return (settings.serviceCounts?.length ?? 1) * settings.repetitions * wall;
 }
 
 /** The default session factory: by platform. Imports lazily so the lab never loads ssh2/k8s. */
@@ -261,9 +270,8 @@ export async function runBenchmark(targets: Target[], options: BenchOptions): Pr
     try {
         // Connect to everything first: a dead target fails the run before any measurement.
         await openSessions(run, options.openSession ?? openSessionByPlatform);
-        if (settings.schedule === "concurrent") await measureConcurrently(run);
-        else if (settings.schedule === "interleaved") await measureInterleaved(run);
-        else await measureRoundRobin(run);
+        if (settings.serviceCounts) await measureServiceAxis(run, settings.serviceCounts);
+        else await measureSchedule(run);
     } finally {
         await closeSessions(run);
     }
@@ -299,6 +307,10 @@ interface RunState {
     aborted: boolean;
     /** Measurement steps done (or skipped with their repetition), for the counter. */
     step: number;
+    /** The Service count being measured (the axis); its figures' ids carry it. */
+    services?: number;
+    /** What each target's proxy installed at each Service count. */
+    readonly serviceAxis: ServiceAxisPoint[];
 }
 
 function newRunState(targets: readonly Target[], options: BenchOptions, settings: Settings, outDir: string): RunState {
@@ -310,7 +322,8 @@ function newRunState(targets: readonly Target[], options: BenchOptions, settings
         startedAt: new Date().toISOString(),
         progress: options.onProgress ?? (() => undefined),
         signal: options.signal,
-        steps: settings.repetitions * targets.length * (settings.schedule === "interleaved" ? interleavedBlocks(settings).length : settings.measurements.length),
+        steps:
+            (settings.serviceCounts?.length ?? 1) * settings.repetitions * targets.length * (settings.schedule === "interleaved" ? interleavedBlocks(settings).length : settings.measurements.length),
         sessions: new Map(),
         figures: new Map(),
         samples: [],
@@ -322,6 +335,7 @@ function newRunState(targets: readonly Target[], options: BenchOptions, settings
         blocks: [],
         aborted: false,
         step: 0,
+        serviceAxis: [],
     };
 }
 
@@ -331,7 +345,7 @@ function announcePlan(run: RunState): void {
         kind: "plan",
         steps: run.steps,
         message:
-            `${targets.length} target(s) × ${settings.repetitions} repetition(s) × ${settings.measurements.length} measurement(s) ` +
+            `${targets.length} target(s) × ${settings.serviceCounts ? `${settings.serviceCounts.length} Service count(s) (${settings.serviceCounts.join(", ")}) × ` : ""}${settings.repetitions} repetition(s) × ${settings.measurements.length} measurement(s) ` +
             `(${settings.measurements.join(", ")}), ${settings.schedule}; tools run ≈ ${Math.round(plannedToolSeconds(targets, settings) / 60)} min`,
     });
 }
@@ -352,6 +366,42 @@ async function closeSessions(run: RunState): Promise<void> {
             await s.close().catch((err) => run.progress({ kind: "error", target: name, message: `${name}: cleanup failed: ${(err as Error).message}` }));
         }),
     );
+}
+
+/** Every target's repetitions on the run's schedule. */
+async function measureSchedule(run: RunState): Promise<void> {
+    if (run.settings.schedule === "concurrent") await measureConcurrently(run);
+    else if (run.settings.schedule === "interleaved") await measureInterleaved(run);
+    else await measureRoundRobin(run);
+}
+
+/**
+ * The Service-count axis around the schedule: per count, every target's proxy is set to it and
+ * read back, then the schedule runs as usual. A target whose proxy cannot be set ends the axis
+ * (recorded as an error); what was measured before is kept.
+ */
+async function measureServiceAxis(run: RunState, counts: readonly number[]): Promise<void> {
+    requireServiceProxies(run.sessions);
+    for (const count of counts) {
+        if (run.aborted || run.signal?.aborted) break;
+        for (const t of run.targets) {
+            const proxy = run.sessions.get(t.name)!.serviceProxy!;
+            run.progress({ kind: "measure", target: t.name, measurement: "services", message: `${t.name}: ${count} extra Services (${proxy.mode})` });
+            try {
+                await proxy.setServices(count, run.signal);
+                run.serviceAxis.push({ target: t.name, mode: proxy.mode, services: count, installed: await proxy.installed(run.signal) });
+            } catch (err) {
+                if (run.signal?.aborted) return;
+                const message = `setting ${count} extra Services failed, larger counts not measured: ${(err as Error).message}`;
+                run.errors.push({ target: t.name, repetition: 0, measurement: "services", message });
+                run.progress({ kind: "error", target: t.name, measurement: "services", message: `${t.name}: ${message}` });
+                return;
+            }
+        }
+        run.services = count;
+        await measureSchedule(run);
+    }
+    run.services = undefined;
 }
 
 /** Separate clusters: each target runs its repetitions in turn, all targets at once. */
@@ -527,9 +577,10 @@ async function measureOne(run: RunState, t: Target, rep: number, session: Cluste
             clkTck,
         });
         for (const f of measured) {
-            const { value, raw, ...info } = f;
-            if (!run.figures.has(f.id)) run.figures.set(f.id, info);
-            run.samples.push({ target: t.name, repetition: rep + 1, id: f.id, value, raw });
+            const { value, raw, ...plain } = f;
+            const info = run.services === undefined ? plain : { ...plain, id: serviceFigureId(f.id, run.services), label: serviceFigureLabel(f.label, run.services) };
+            if (!run.figures.has(info.id)) run.figures.set(info.id, info);
+            run.samples.push({ target: t.name, repetition: rep + 1, id: info.id, value, raw });
         }
     } catch (err) {
         if (run.signal?.aborted) {
@@ -545,7 +596,7 @@ async function measureOne(run: RunState, t: Target, rep: number, session: Cluste
 
 /** Writes raw outputs under raw/<target>/rep<n>/<measurement>/, making the folders (and the results folder) on first use. */
 function rawRecorder(run: RunState, t: Target, rep: number, m: MeasurementId): MeasureContext["record"] {
-    const dir = path.join("raw", safeFileName(t.name), `rep${rep + 1}`, m);
+    const dir = path.join("raw", safeFileName(t.name), ...(run.services === undefined ? [] : [`services${run.services}`]), `rep${rep + 1}`, m);
     return (name: string, shell: Shell, command: string, result: CommandResult): string => {
         const rel = path.join(dir, `${safeFileName(name)}.txt`);
         fs.mkdirSync(path.join(run.outDir, path.dirname(rel)), { recursive: true });
@@ -591,6 +642,7 @@ async function writeSummary(run: RunState): Promise<BenchSummary> {
         errors: run.errors,
         skipped: run.skipped.length > 0 ? run.skipped : undefined,
         aborted: run.aborted || undefined,
+        serviceAxis: run.settings.serviceCounts ? { counts: run.settings.serviceCounts, points: run.serviceAxis } : undefined,
     };
     fs.mkdirSync(outDir, { recursive: true });
     fs.writeFileSync(path.join(outDir, "summary.json"), JSON.stringify(file, null, 2) + "\n");

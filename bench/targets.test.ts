@@ -148,7 +148,7 @@ describe("unknown fields in a targets file", () => {
     it.each([
         [
             ["extraField"],
-            "[0].extraField: unknown field; allowed: name, platform, mode, endpoint, nodePort, frontends, nodes, podCidr, mtu, versions, kubeconfig, kubeconfigPath, sshUser, sshPrivateKey, sshPrivateKeyPath, sshPort, loadGenerator, lab",
+            "[0].extraField: unknown field; allowed: name, platform, mode, endpoint, nodePort, frontends, nodes, podCidr, mtu, versions, kubeconfig, kubeconfigPath, sshUser, sshPrivateKey, sshPrivateKeyPath, sshPort, loadGenerator, serviceProxy, lab",
         ],
         [["lab", "bogus"], "[0].lab.bogus: unknown field; allowed: hosts, pods, loadGenerator, frontendUrls, loadBalancerUrl, cpuCgroup"],
         // Misspelt optional fields: without the strict schema these vanished and the defaults ran.

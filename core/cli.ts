@@ -16,6 +16,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { networkModes } from "../components/modes";
+import { serviceProxyModes } from "../components/serviceProxy";
+import { maxServiceCount } from "../components/serviceCounts";
 import { InterruptedError, SchemaError, UsageError } from "./errors";
 
 export const exitCodes = { ok: 0, failure: 1, usage: 2, gateFailed: 3, interrupted: 130 } as const;
@@ -78,6 +80,9 @@ export const sharedOptions = {
         help: "concurrent (targets measured at the same time; separate clusters only) or round-robin (one target at a time, order rotating)",
         value: { kind: "text" },
     },
+    // The Service-proxy axis (docs/service-proxy.md); the lab narrows the proxies to the kube-proxy modes it builds.
+    "service-proxy": { type: "string", arg: "LIST", help: "comma-separated Service proxy modes", value: { kind: "list", allowed: serviceProxyModes } },
+    services: { type: "string", arg: "LIST", help: "comma-separated counts of extra Services to measure at", value: { kind: "list", integer: { min: 0, max: maxServiceCount } } },
     cleanup: { type: "boolean", help: "remove what a crashed or killed run left behind (from the ledger), then exit" },
     yes: { type: "boolean", help: "do not ask for confirmation (required without a terminal)" },
     "dry-run": { type: "boolean", help: "validate the input and print the plan; do nothing" },

@@ -17,7 +17,7 @@ export interface BirdFiles {
 }
 
 export function birdFiles(runDir: string, t: LabTopology, node: LabNode): BirdFiles {
-    const base = `${runDir}/${t.mode}-${node.name}-bird`;
+    const base = `${runDir}/${t.name}-${node.name}-bird`;
     return { config: `${base}.conf`, socket: `${base}.ctl`, pidFile: `${base}.pid`, log: `${base}.log` };
 }
 

@@ -12,7 +12,7 @@
  * the bottom uses /run/cni-lab, tests use test/lab/lab-entry.ts with their own folder.
  */
 import * as path from "node:path";
-import { labProfile } from "../bench/profiles";
+import { labProfile, serviceAxisLabProfile } from "../bench/profiles";
 import { runBenchmark, type BenchOptions } from "../bench/run";
 import { exitCodes, exitCodeOfMain, optionLines, parseCommandLine, refuseOthers, shared, sharedWith, watchInterrupts, type InterruptWatch } from "../core/cli";
 import { measurementIds } from "../bench/measure/measurements";
@@ -27,6 +27,7 @@ import { defaultLedgerDir } from "./ledger";
 import { awsOnlyReason, labModeFacts, labModes, type LabMode } from "./modes";
 import { printModeEvidence } from "./evidence";
 import { RemainingTime } from "./remainingTime";
+import { labServiceProxyModes } from "./serviceProxy";
 import { minimumPairedRounds } from "../bench/run";
 import { backgroundLoadArgv, backgroundLoadSliceMs, startBackgroundLoad } from "./backgroundLoad";
 
@@ -66,6 +67,12 @@ const options = {
         help: `pin servers to CPU 0 and clients to CPU 1 (taskset) in iperf3 and sockperf runs (default ${labProfile.pinCpus ? "on" : "off"})`,
         value: { kind: "choice", allowed: ["on", "off"] },
     },
+    "service-proxy": sharedWith(
+        "service-proxy",
+        `measure the Service-proxy axis with these kube-proxy modes (${labServiceProxyModes.join(",")}): each mode × proxy is a target, lab-<mode>-<proxy> (default mode ${serviceAxisLabProfile.mode}); docs/service-proxy.md`,
+        { kind: "list", allowed: labServiceProxyModes },
+    ),
+    services: shared("services", `with --service-proxy: extra Service counts to measure at (default ${serviceAxisLabProfile.counts.join(",")})`),
     verify: { type: "boolean", help: "build each mode, show the evidence (capture, BGP, MTU), measure nothing" },
     cleanup: shared("cleanup", "remove what crashed or killed lab runs left behind, then exit"),
     help: shared("help"),
@@ -93,6 +100,8 @@ export { UsageError };
 export interface LabCommand {
     readonly action: "run" | "verify" | "cleanup" | "help";
     readonly modes: readonly LabMode[];
+    /** The Service-proxy axis: every mode is built once per proxy (`--service-proxy`). */
+    readonly serviceProxies?: readonly (typeof labServiceProxyModes)[number][];
     readonly outDir: string;
     readonly frontendWorkers: number;
     /** The whole run's budget in seconds, when the rounds are not fixed with --repetitions. */
@@ -116,9 +125,12 @@ export function parseLabCommand(argv: readonly string[], now = new Date()): LabC
     if (values.budget !== undefined && values.repetitions !== undefined) {
         throw new UsageError(`${sources.budget} and ${sources.repetitions}: the rounds are either fixed (--repetitions) or as many as the budget holds (--budget); give one`);
     }
+    const stamp = now.toISOString().replace(/[:.]/g, "-").slice(0, 19);
+    if (values.services !== undefined && values["service-proxy"] === undefined)
+        throw new UsageError(`${sources.services}: needs --service-proxy (the kube-proxy modes whose rule sets get the Services)`);
+    if (values["service-proxy"] !== undefined) return serviceAxisCommand(parsed, stamp);
     const modes: LabMode[] = values.modes ?? [...labModes];
     const plainVm = modes.find((mode) => labModeFacts[mode].attachment === "host-network");
-    const stamp = now.toISOString().replace(/[:.]/g, "-").slice(0, 19);
     return {
         action: values.cleanup ? "cleanup" : values.verify ? "verify" : "run",
         modes,
@@ -144,6 +156,44 @@ export function parseLabCommand(argv: readonly string[], now = new Date()): LabC
     };
 }
 
+/**
+ * `--service-proxy`: each pod-network mode (default vxlan) × proxy mode is a target; the cases are
+ * the axis's (new connections and keep-alive reads) at every `--services` count, with the axis's
+ * repetitions and durations unless given (bench/profiles.ts serviceAxisLabProfile: within 10 minutes).
+ */
+function serviceAxisCommand(parsed: ReturnType<typeof parseCommandLine<typeof options>>, stamp: string): LabCommand {
+    const { values, sources } = parsed;
+    const modes: LabMode[] = values.modes ?? [serviceAxisLabProfile.mode];
+    const noProxy = modes.filter((m) => labModeFacts[m].attachment === "host-network" || labModeFacts[m].attachment === "docker-bridge");
+    if (noProxy.length > 0) {
+        throw new UsageError(`${sources.modes}: ${noProxy.join(", ")} has no Service proxy in its path (a baseline); with --service-proxy use pod-network modes such as ${serviceAxisLabProfile.mode}`);
+    }
+    for (const flag of ["verify", "measurements"] as const) {
+        if (values[flag] !== undefined) throw new UsageError(`${sources[flag]}: not with --service-proxy (it measures the axis's cases: ${serviceAxisLabProfile.cases.join(", ")})`);
+    }
+    // The axis runs its repetitions round-robin, each Service count in turn (docs/service-proxy.md).
+    for (const flag of ["budget", "seed", "background-load"] as const) {
+        if (values[flag] !== undefined) throw new UsageError(`${sources[flag]}: not with --service-proxy (the Service-count axis runs fixed --repetitions round-robin)`);
+    }
+    return {
+        action: "run",
+        modes,
+        serviceProxies: values["service-proxy"],
+        outDir: values.out ?? path.resolve(`results/lab-services-${stamp}`),
+        frontendWorkers: values.workers ?? defaultFrontendWorkers,
+        bench: {
+            repetitions: values.repetitions ?? serviceAxisLabProfile.repetitions,
+            durationSeconds: values.duration ?? serviceAxisLabProfile.durationSeconds,
+            warmupSeconds: values.warmup ?? serviceAxisLabProfile.warmupSeconds,
+            measurements: [...serviceAxisLabProfile.measurements],
+            cases: [...serviceAxisLabProfile.cases],
+            httpConnections: labHttpConnections,
+            pinCpus: values.pin === undefined ? labProfile.pinCpus : values.pin === "on",
+            serviceCounts: values.services ?? [...serviceAxisLabProfile.counts],
+        },
+    };
+}
+
 /** What `main` needs from outside. */
 export interface LabWiring {
     /** Where run ledgers (and run directories) live. */
@@ -164,7 +214,7 @@ export async function main(argv: readonly string[], wiring: LabWiring): Promise<
         return exitCodes.ok;
     }
     // Before the root check: a missing program is said (with `sudo npm run lab:deps`) whoever runs it.
-    requireTools([...labTools(command.action, command.modes, command.bench.measurements), ...(command.backgroundLoadPercent !== undefined ? [debianTool("stress-ng")] : [])]);
+    requireTools([...labTools(command.action, command.modes, command.bench.measurements, command.serviceProxies), ...(command.backgroundLoadPercent !== undefined ? [debianTool("stress-ng")] : [])]);
     if (process.getuid?.() !== 0) {
         throw new UsageError("needs root (it creates network namespaces and iptables rules inside them): sudo npm run lab");
     }
@@ -215,7 +265,10 @@ async function buildModes(lab: Lab, command: LabCommand, interrupts: InterruptWa
             console.warn(`lab: skipping ${mode}: ${reason}`);
             continue;
         }
-        built.push(await lab.build(mode, { frontendWorkers: command.frontendWorkers, onProgress: (m) => console.log(`lab: ${m}`) }));
+        for (const serviceProxy of command.serviceProxies ?? [undefined]) {
+            if (interrupts.signal.aborted) break;
+            built.push(await lab.build(mode, { frontendWorkers: command.frontendWorkers, onProgress: (m) => console.log(`lab: ${m}`), serviceProxy }));
+        }
     }
     if (interrupts.signal.aborted) throw interruptedBy(interrupts);
     if (built.length === 0) throw new Error(`no mode could be built here:\n  ${skipped.join("\n  ")}`);

@@ -64,7 +64,7 @@ export function findPhpModule(dir = apacheModuleDir): string {
  * (KeepAlive On, MaxKeepAliveRequests 100, KeepAliveTimeout 5), as the upstream image runs them.
  */
 export function apacheConfig(t: LabTopology, w: LabWorkload, runDir: string, workers: number, phpModule: string): string {
-    const base = join(runDir, `${t.mode}-node${w.node + 1}-${w.name}-apache`);
+    const base = join(runDir, `${t.name}-node${w.node + 1}-${w.name}-apache`);
     const module = (name: string, file: string) => `LoadModule ${name} ${join(apacheModuleDir, file)}`;
     return [
         `ServerName ${w.ip}`,
@@ -141,7 +141,7 @@ export function guestbookProcesses(t: LabTopology, runDir: string, frontendWorke
         throw new Error(`--workers: ${frontendWorkers} must be a whole number from 1 to 64`);
     }
     const order: Record<LabWorkload["role"], number> = { "redis-leader": 0, "redis-follower": 1, frontend: 2 };
-    const log = (w: LabWorkload) => `${t.mode}-node${w.node + 1}-${w.name}.log`;
+    const log = (w: LabWorkload) => `${t.name}-node${w.node + 1}-${w.name}.log`;
     return [...t.workloads]
         .sort((a, b) => order[a.role] - order[b.role])
         .map((w): ProcessSpec => {
@@ -151,7 +151,7 @@ export function guestbookProcesses(t: LabTopology, runDir: string, frontendWorke
                 case "redis-follower":
                     return { workload: w, argv: redisArgv(w, runDir, t.redis.leader), env: {}, log: log(w) };
                 case "frontend": {
-                    const config = join(runDir, `${t.mode}-node${w.node + 1}-${w.name}-apache.conf`);
+                    const config = join(runDir, `${t.name}-node${w.node + 1}-${w.name}-apache.conf`);
                     return {
                         workload: w,
                         // -X would serve from one process; the prefork parent stays in the foreground instead.

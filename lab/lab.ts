@@ -73,7 +73,8 @@ export function bgpEstablished(showProtocols: string, peer: LabNode): boolean {
 
 /** One lab run: a ledger, a run directory, the modes built so far. */
 export class Lab {
-    private readonly built = new Map<LabMode, BuiltMode>();
+    /** By topology name (the mode, or mode-proxy). */
+    private readonly built = new Map<string, BuiltMode>();
 
     private constructor(readonly ledger: Ledger) {}
 
@@ -110,17 +111,17 @@ export class Lab {
 
     /** Builds one mode end to end and checks that the guestbook answers through every node. */
     async build(mode: LabMode, options: BuildOptions = {}): Promise<BuiltMode> {
-        if (this.built.has(mode)) throw new Error(`lab: mode ${mode} is already built in run ${this.runId}`);
         const proxy = options.serviceProxy;
         if (proxy && (!isClusterMode(mode) || awsOnlyReason(mode))) {
             throw new Error(`lab ${mode}: serviceProxy ${proxy} needs a pod-network mode the lab builds (kube-proxy programs Services there); ${mode} has no Service proxy`);
         }
-        const t = labTopology(mode, this.runId);
+        const t = labTopology(mode, this.runId, proxy);
+        if (this.built.has(t.name)) throw new Error(`lab: mode ${t.name} is already built in run ${this.runId}`);
         const namespaces = topologyNamespaces(t);
         this.ledger.addNamespaces(namespaces);
         const root = cpuAccountingRoot();
         if (!root) throw new Error(`lab ${mode}: no CPU accounting hierarchy under /sys/fs/cgroup (cgroup v2, or v1 with cpuacct); the lab's cost figures need one`);
-        const cpuGroup = cpuGroupOf(root, this.runId, mode);
+        const cpuGroup = cpuGroupOf(root, this.runId, t.name);
         const daemons: Daemon[] = [];
         const bird: BirdFiles[] = [];
         const started = Date.now();
@@ -157,7 +158,7 @@ export class Lab {
             await this.waitForGuestbook(t, daemons);
             progress("guestbook answers through every node");
             const result: BuiltMode = { topology: t, cpuGroup, target: labTarget(t, cpuGroup, proxy), daemons, bird };
-            this.built.set(mode, result);
+            this.built.set(t.name, result);
             return result;
         } catch (err) {
             await this.remove(t, daemons);
@@ -202,7 +203,7 @@ export class Lab {
             daemons,
         );
         // A write through node 1 must be readable through node 2 (leader → follower replication).
-        const marker = `lab-${t.runId}-${t.mode}`;
+        const marker = `lab-${t.runId}-${t.name}`;
         const [first, ...rest] = frontendUrls(t);
         for (const url of [first, ...rest]) {
             await waitFor(
@@ -230,11 +231,11 @@ export class Lab {
         }
     }
 
-    /** Removes one built mode (its processes and namespaces). */
-    async teardown(mode: LabMode): Promise<CleanupReport | undefined> {
-        const built = this.built.get(mode);
+    /** Removes one built mode (its processes and namespaces); `name` is the mode, or mode-proxy. */
+    async teardown(name: string): Promise<CleanupReport | undefined> {
+        const built = this.built.get(name);
         if (!built) return undefined;
-        this.built.delete(mode);
+        this.built.delete(name);
         return this.remove(built.topology, built.daemons);
     }
 
@@ -242,7 +243,7 @@ export class Lab {
         const own = this.ledger.snapshot.processes.filter((p) => daemons.some((d) => d.pid === p.pid));
         const namespaces = topologyNamespaces(t);
         const report = await removeResources(this.runId, namespaces, own);
-        for (const problem of await removeCpuGroups(this.runId, t.mode)) report.problems.push(problem);
+        for (const problem of await removeCpuGroups(this.runId, t.name)) report.problems.push(problem);
         this.ledger.removeProcesses(own.map((p) => p.pid));
         this.ledger.removeNamespaces(report.problems.length === 0 ? namespaces : report.namespacesDeleted);
         return report;

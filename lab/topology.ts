@@ -53,6 +53,10 @@ export interface LabWorkload {
 
 export interface LabTopology {
     readonly mode: LabMode;
+    /** The mode, or mode-proxy when built for the Service-proxy axis (`vxlan-nftables`): names this topology's namespaces, files and CPU group. */
+    readonly name: string;
+    /** The kube-proxy mode whose rule sets this topology gets (docs/service-proxy.md); absent: none. */
+    readonly serviceProxy?: "iptables" | "nftables";
     readonly runId: string;
     /** `cnilab-<run>-<mode>`: every namespace of this mode starts with it. */
     readonly prefix: string;
@@ -84,10 +88,12 @@ export function isRunId(value: string): boolean {
     return /^[0-9a-f]{6}$/.test(value);
 }
 
-export function labTopology(mode: LabMode, runId: string): LabTopology {
+export function labTopology(mode: LabMode, runId: string, serviceProxy?: "iptables" | "nftables"): LabTopology {
     if (!isRunId(runId)) throw new Error(`runId: ${JSON.stringify(runId)} must be 6 lowercase hex digits`);
     const facts = labModeFacts[mode];
-    const prefix = `${labPrefix}-${runId}-${mode}`;
+    // One mode can be built once per proxy mode in a run: the proxy is part of every name.
+    const name = serviceProxy ? `${mode}-${serviceProxy}` : mode;
+    const prefix = `${labPrefix}-${runId}-${name}`;
     const nodes: LabNode[] = [0, 1].map((index) => ({
         index,
         name: `node${index + 1}`,
@@ -118,6 +124,8 @@ export function labTopology(mode: LabMode, runId: string): LabTopology {
             : { leader: { ip: leader.ip, port: leader.port }, follower: { ip: follower.ip, port: follower.port } };
     return {
         mode,
+        name,
+        ...(serviceProxy ? { serviceProxy } : {}),
         runId,
         prefix,
         attachment: facts.attachment,

@@ -44,7 +44,7 @@ export interface Capture {
  * encapsulated), bounded by packet count and time, while `traffic` runs; returns the decoded pcap.
  */
 export async function captureOnUnderlay(t: LabTopology, runDir: string, filter: string, traffic: () => Promise<unknown>, count = 2, timeoutSeconds = 6): Promise<Capture> {
-    const pcap = `${runDir}/${t.mode}-underlay-${Date.now()}.pcap`;
+    const pcap = `${runDir}/${t.name}-underlay-${Date.now()}.pcap`;
     const [program, ...args] = inNamespace(t.underlay.netns, ["timeout", String(timeoutSeconds), "tcpdump", "-i", t.nodes[0].name, "-nn", "-U", "-c", String(count), "-w", pcap, filter]);
     const dump = spawn(program, args, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";

@@ -69,6 +69,8 @@ export interface WrkArgs {
     readonly threads: number;
     /** Per-request timeout in seconds (wrk --timeout); slower responses count as timeouts. */
     readonly requestTimeoutSeconds: number;
+    /** Request headers (wrk -H), e.g. "Connection: close" for a new connection per request. */
+    readonly headers?: readonly string[];
 }
 
 /**
@@ -86,12 +88,13 @@ export interface WrkArgs {
 export function wrkCommand(args: WrkArgs): string {
     const connections = shellNumber(args.connections, "connections");
     const threads = Math.min(Number(shellNumber(args.threads, "threads")), args.connections);
+    const headers = (args.headers ?? []).map((h) => ` -H ${shellQuote(h)}`).join("");
     return (
         `printf '%s' ${shellQuote(wrkReportScript())} | ` +
         bounded(
             args.durationSeconds + toolGraceSeconds,
             `wrk -t ${threads} -c ${connections} -d ${shellNumber(args.durationSeconds, "durationSeconds")}s` +
-                ` --timeout ${shellNumber(args.requestTimeoutSeconds, "requestTimeoutSeconds")}s --latency -s /dev/stdin ${shellQuote(args.url)}`,
+                ` --timeout ${shellNumber(args.requestTimeoutSeconds, "requestTimeoutSeconds")}s --latency${headers} -s /dev/stdin ${shellQuote(args.url)}`,
         )
     );
 }
@@ -105,6 +108,47 @@ export function guestbookReadPath(): string {
  * bound over a benchmark and change the response size between runs. */
 export function guestbookWritePath(value = "cni-bench"): string {
     return `/guestbook.php?cmd=set&key=${guestbookKey}&value=${encodeURIComponent(value)}`;
+}
+
+/**
+ * The request header that makes every request a new connection. Apache answers a request that
+ * carries it with `Connection: close` and closes; wrk 4.1.0 then reconnects for the next request
+ * (wg/wrk src/wrk.c, response_complete(): `if (!http_should_keep_alive(parser)) reconnect_socket(…)`),
+ * and curl opens a new connection for the next transfer (checked per transfer: %{num_connects}).
+ */
+export const connectionClose = "Connection: close";
+
+/** Marker of each line `firstByteCommand` prints, one per connection. */
+export const firstByteMarker = "first-byte";
+
+export interface FirstByteArgs {
+    /** Base URL; the query `?connection=1…N` is added so curl's URL globbing makes N transfers. */
+    readonly url: string;
+    /** Connections made one after the other. */
+    readonly connections: number;
+    /** Seconds each transfer may take (curl --max-time). */
+    readonly requestTimeoutSeconds: number;
+}
+
+/**
+ * `connections` requests, one at a time, each on a new connection (`Connection: close`), each
+ * timed by curl from its start: `time_connect` (TCP handshake done) and `time_starttransfer`
+ * (first response byte), in seconds with microsecond digits; `num_connects` (new connections the
+ * transfer made) and `http_code` let the parser refuse a reused connection or a failed request
+ * (curl(1), "--write-out" variables; curl 7.88). wrk cannot give this figure: its latency clock
+ * starts when the request is written, after the handshake (wg/wrk 4.1.0 src/wrk.c,
+ * socket_writeable(): `c->start = time_us()` once connected), and the Service proxy's per-connection
+ * work (the nat chain walk on the SYN) happens inside the handshake.
+ */
+export function firstByteCommand(args: FirstByteArgs): string {
+    const n = Number(shellNumber(args.connections, "connections"));
+    const perTransfer = Number(shellNumber(args.requestTimeoutSeconds, "requestTimeoutSeconds"));
+    const url = `${args.url.replace(/\/+$/, "")}/?connection=[1-${n}]`;
+    return bounded(
+        toolGraceSeconds + Math.min(n * perTransfer, 120),
+        `curl -sS --max-time ${perTransfer} -o /dev/null -H ${shellQuote(connectionClose)} ` +
+            `-w ${shellQuote(`${firstByteMarker} %{num_connects} %{http_code} %{time_connect} %{time_starttransfer}\n`)} ${shellQuote(url)}`,
+    );
 }
 
 /** Joins a base URL (maybe with a path) and an absolute path. */

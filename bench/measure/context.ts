@@ -66,8 +66,10 @@ export interface MeasureContext {
 /** One measurement: the figures of one repetition on one session. */
 export type Measurement = (ctx: MeasureContext) => Promise<Figure[]>;
 
-/** Cases that run only when asked for by name (`cases`): the lab's cost and fixed-rate figures. */
+/** Cases that run only when asked for by name (`cases`): the lab's cost and fixed-rate figures, and
+ * the Service-proxy axis's new connections (docs/service-proxy.md). */
 export const optInCases: readonly string[] = [
+    "guestbook.connect",
     "iperf3.pod.cross.cost",
     "iperf3.host.cross.cost",
     "iperf3.pod.cross.udpcost",

@@ -1,9 +1,18 @@
-/** 2. The paper's web stress test: guestbook reads and writes, separately, each a wrk run (http.ts). */
+/** 2. The paper's web stress test: guestbook reads and writes, separately, each a wrk run (http.ts);
+ * then, when asked for, new connections through the NodePort (connect.ts). */
+import { measureNewConnections } from "./connect";
 import { guestbookReadPath, guestbookWritePath, joinUrl } from "./commands";
 import { checkAborted, wanted, type Figure, type MeasureContext } from "./context";
 import { httpFigures, nodePathLabel, runWrk } from "./http";
 
 export async function measureGuestbook(ctx: MeasureContext): Promise<Figure[]> {
+    const figures = await measureReadsAndWrites(ctx);
+    checkAborted(ctx.signal);
+    return [...figures, ...(await measureNewConnections(ctx))];
+}
+
+async function measureReadsAndWrites(ctx: MeasureContext): Promise<Figure[]> {
+    if (!wanted(ctx, "guestbook.read") && !wanted(ctx, "guestbook.write")) return [];
     const base = ctx.session.http.loadBalancer ?? ctx.session.http.nodePort;
     if (!base) {
         ctx.note("guestbook: the target has no frontend URL; not measured");

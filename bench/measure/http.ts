@@ -19,10 +19,10 @@ export interface WrkRun {
 }
 
 /** A discarded warm-up, then the measured run. */
-export async function runWrk(ctx: MeasureContext, name: string, url: string, connections: number): Promise<WrkRun> {
+export async function runWrk(ctx: MeasureContext, name: string, url: string, connections: number, headers?: readonly string[]): Promise<WrkRun> {
     const s = ctx.settings;
     const lg = ctx.session.loadGenerator;
-    const base = { url, connections, threads: s.httpThreads, requestTimeoutSeconds: s.requestTimeoutSeconds };
+    const base = { url, connections, threads: s.httpThreads, requestTimeoutSeconds: s.requestTimeoutSeconds, headers };
     const raw: string[] = [];
     if (s.warmupSeconds > 0) {
         const warm = wrkCommand({ ...base, durationSeconds: s.warmupSeconds });

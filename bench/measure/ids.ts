@@ -12,6 +12,9 @@ export type MeasurementId = (typeof measurementIds)[number];
  */
 export const measurementTools: Readonly<Record<MeasurementId, readonly string[]>> = {
     http: ["wrk"],
+    // Not curl, which the new-connection case's first-byte run starts too (connect.ts): this list is
+    // exactly what the load generator installs (components/nodeScripts.ts loadGeneratorPackages), and
+    // curl comes with Ubuntu's images (imdsCommand relies on it) and scripts/install-deps.sh.
     guestbook: ["wrk"],
     iperf3: ["iperf3"],
     latency: ["sockperf"],

@@ -11,11 +11,13 @@ import { measureGuestbook } from "./guestbook";
 import { measureThroughput, throughputCases } from "./iperf3";
 import { latencyCases, measureLatency } from "./latency";
 import { measureScaling } from "./scaling";
+import { firstByteRunSeconds, newConnectionCase } from "./connect";
 
 export { measurementIds, measurementTools, type MeasurementId } from "./ids";
 export { optInCases, type Figure, type Measurement, type MeasureContext, type MeasureSettings } from "./context";
 export { measureHttp, nodePathLabel } from "./http";
 export { measureGuestbook } from "./guestbook";
+export { firstByteConnections, newConnectionCase } from "./connect";
 export { measureThroughput, throughputCases } from "./iperf3";
 export { costBitrateDefault, costDatagramBytes, costPacketBitrateDefault, costUdpRunSeconds, costUdpWarmupSeconds } from "./cost";
 export { latencyCases, loadedLatencyMpsDefault, measureLatency } from "./latency";
@@ -27,6 +29,7 @@ export const caseIds: readonly string[] = [
     "http.nodeport",
     "guestbook.read",
     "guestbook.write",
+    newConnectionCase,
     ...throughputCases.map((c) => `iperf3.${c.id}`),
     ...latencyCases.map((c) => `latency.${c.id}`),
 ];
@@ -49,7 +52,7 @@ export function toolSecondsPerRepetition(ids: readonly MeasurementId[], s: Pick<
     const count = (prefix: string, all: readonly string[]) => all.filter((c) => (s.cases === undefined ? !optInCases.includes(`${prefix}.${c}`) : s.cases.includes(`${prefix}.${c}`))).length;
     const runs: Record<MeasurementId, number> = {
         http: count("http", hasLoadBalancer ? ["lb", "nodeport"] : ["nodeport"]),
-        guestbook: count("guestbook", ["read", "write"]),
+        guestbook: count("guestbook", ["read", "write", "connect"]),
         iperf3: count(
             "iperf3",
             throughputCases.map((c) => c.id),
@@ -60,5 +63,7 @@ export function toolSecondsPerRepetition(ids: readonly MeasurementId[], s: Pick<
         ),
         scaling: s.scalingPods.length,
     };
-    return ids.reduce((a, id) => a + runs[id] * run, 0);
+    // The new-connection case adds its one-at-a-time curl run.
+    const curl = ids.includes("guestbook") && count("guestbook", ["connect"]) > 0 ? firstByteRunSeconds : 0;
+    return ids.reduce((a, id) => a + runs[id] * run, 0) + curl;
 }

@@ -2,7 +2,7 @@
  * Parsers for the tools' own output. Each takes the full stdout and returns numbers in the
  * units the report uses, or throws an error quoting the part it could not read.
  */
-import { cpuProbeMarker, cpuSampleMarker, wrkJsonMarker } from "./commands";
+import { cpuProbeMarker, cpuSampleMarker, firstByteMarker, wrkJsonMarker } from "./commands";
 
 export interface HttpResult {
     readonly requests: number;
@@ -43,6 +43,56 @@ export function parseWrk(stdout: string): HttpResult {
             p99: ms(j.latency_us.p99),
             max: ms(j.latency_us.max),
         },
+    };
+}
+
+/** The nearest-rank percentile (q in 0–100) of `xs`: the smallest value with at least q % of the values at or below it. */
+export function nearestRank(xs: readonly number[], q: number): number {
+    if (xs.length === 0) throw new Error("a percentile of no values");
+    const sorted = [...xs].sort((a, b) => a - b);
+    return sorted[Math.max(0, Math.ceil((q / 100) * sorted.length) - 1)];
+}
+
+export interface FirstByteResult {
+    /** Transfers curl reported (each on its own new connection). */
+    readonly connections: number;
+    /** Transfers without a response, or with a status above 399 (wrk's `errors.status` rule). */
+    readonly failed: number;
+    /** Milliseconds from the start to the end of the TCP handshake, of the answered transfers. */
+    readonly connectMs: { readonly p50: number; readonly p99: number };
+    /** Milliseconds from the start to the first response byte, of the answered transfers. */
+    readonly firstByteMs: { readonly p50: number; readonly p99: number };
+}
+
+/**
+ * Reads `firstByteCommand`'s lines. A transfer that reused a connection (num_connects 0) is an
+ * error, not a sample: the figure would no longer be a new connection's.
+ */
+export function parseFirstByte(stdout: string): FirstByteResult {
+    const lines = stdout.split("\n").filter((l) => l.startsWith(`${firstByteMarker} `));
+    if (lines.length === 0) throw new Error(`curl printed no "${firstByteMarker}" line: ${excerpt(stdout)}`);
+    const connect: number[] = [];
+    const firstByte: number[] = [];
+    let failed = 0;
+    for (const line of lines) {
+        const [, connects, code, tConnect, tFirst] = line.trim().split(/\s+/);
+        const values = [Number(connects), Number(code), Number(tConnect), Number(tFirst)];
+        if (values.some((v) => !Number.isFinite(v))) throw new Error(`curl line does not parse: ${JSON.stringify(line)}`);
+        const status = values[1];
+        if (status === 0 || status > 399) {
+            failed++;
+            continue;
+        }
+        if (values[0] !== 1) throw new Error(`curl reused a connection (num_connects ${connects}): every transfer must open its own; line ${JSON.stringify(line)}`);
+        connect.push(values[2] * 1000);
+        firstByte.push(values[3] * 1000);
+    }
+    if (firstByte.length === 0) throw new Error(`none of curl's ${lines.length} transfers was answered: ${excerpt(stdout)}`);
+    return {
+        connections: lines.length,
+        failed,
+        connectMs: { p50: nearestRank(connect, 50), p99: nearestRank(connect, 99) },
+        firstByteMs: { p50: nearestRank(firstByte, 50), p99: nearestRank(firstByte, 99) },
     };
 }
 

@@ -13,6 +13,7 @@ import { billMarkdown, readBillFile } from "./bill";
 import type { Environment } from "../sessions/session";
 import { UsageError } from "../../core/errors";
 import { costBitrateDefault, costDatagramBytes, costPacketBitrateDefault, costUdpWarmupSeconds, loadedLatencyMpsDefault, nodePathLabel } from "../measure/measurements";
+import { serviceAxisSection } from "./service-axis";
 import { barChart, groupedBarChart, lineChart, type BarGroup } from "./svg";
 import { differenceWithinNoise, median, withinNoise, type Difference } from "./stats";
 import { pairedSection } from "./paired-report";
@@ -407,6 +408,7 @@ export function reportMarkdown(s: BenchSummaryFile, rendered?: { readonly record
         ...httpSection(s, t),
         ...throughputSection(s, t),
         ...guestbookSection(s, t),
+        ...serviceAxisSection(s, { format: formatValue, table }),
         ...latencySection(s, t),
         ...scalingSection(s, t),
         ...environmentSection(s),

@@ -7,6 +7,8 @@ import { readJsonFile } from "../../core/schema";
 import type { Environment } from "../sessions/session";
 import { frontendsSchema, type FrontendsOutput } from "../targets";
 import { measurementIds, type MeasureSettings, type MeasurementId } from "../measure/measurements";
+import { serviceProxyModes } from "../../components/serviceProxy";
+import type { ServiceAxisRecord } from "../service-axis";
 import { differenceInterval95, differenceWithinNoise, overheadPct, summarize, type Better, type Difference, type Summary } from "./stats";
 import { pairedComparisons, type PairedComparison } from "./comparisons";
 
@@ -90,6 +92,8 @@ export interface BenchSummaryFile {
         readonly seed?: number;
         /** Interleaved: the measuring phase's time budget; rounds stop when the next would overrun it (bench/run.ts). */
         readonly budgetSeconds?: number;
+        /** The Service-count axis (bench/service-axis.ts): each count measured in turn. */
+        readonly serviceCounts?: readonly number[];
     };
     readonly targets: readonly TargetInfo[];
     /** Target order in each repetition (round-robin: rotated by one each time; concurrent: all at once; interleaved: the first block's). */
@@ -110,6 +114,8 @@ export interface BenchSummaryFile {
     readonly skipped?: readonly SkippedMeasurement[];
     /** Set when the run was interrupted (Ctrl-C, abort signal): the figures cover what finished. */
     readonly aborted?: boolean;
+    /** The Service-count axis: counts asked for and what each target's proxy had installed at each. */
+    readonly serviceAxis?: ServiceAxisRecord;
 }
 
 /** How targets take turns (bench/run.ts says when each is fair). */
@@ -225,6 +231,7 @@ export const summaryFileSchema = z.object({
         iperf3Port: z.number(),
         sockperfPort: z.number(),
         cases: z.array(z.string()).optional(),
+        serviceCounts: z.array(z.number().int().min(0)).optional(),
     }),
     targets: z.array(
         z.object({
@@ -273,6 +280,12 @@ export const summaryFileSchema = z.object({
     errors: z.array(z.object({ target: z.string(), repetition: z.number().int(), measurement: z.string(), message: z.string() })),
     skipped: z.array(z.object({ target: z.string(), measurement: z.string(), reason: z.string() })).optional(),
     aborted: z.boolean().optional(),
+    serviceAxis: z
+        .object({
+            counts: z.array(z.number().int().min(0)),
+            points: z.array(z.object({ target: z.string(), mode: z.enum(serviceProxyModes), services: z.number().int().min(0), installed: z.record(z.string(), z.number()) })),
+        })
+        .optional(),
 });
 
 /** Reads a summary.json and checks it field by field; the error names the file and the field. */
