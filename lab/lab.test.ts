@@ -15,6 +15,7 @@ import { measurementIds } from "../bench/measure/measurements";
 import { labProfile } from "../bench/profiles";
 import { parseLabCommand, UsageError } from "./cli";
 import { RemainingTime } from "./remainingTime";
+import { backgroundLoadArgv } from "./backgroundLoad";
 import { datapathSteps, serviceSteps, tunnelDevice, wireguardKeys } from "./datapath";
 import type { Step } from "./exec";
 import { awsOnlyReason } from "./modes";
@@ -448,6 +449,41 @@ describe("lab command line", () => {
         expect(() => parseLabCommand(["--cleanup", "--verify"])).toThrow("--cleanup takes no other option; remove --verify");
         expect(() => parseLabCommand(["--bogus"])).toThrow(UsageError);
         expect(parseLabCommand(["--cleanup"]).action).toBe("cleanup");
+    });
+});
+
+describe('the lab\'s schedule: interleaved rounds within a budget (docs/lab.md "The method under load")', () => {
+    it("by default: interleaved, as many rounds as the 5-minute budget holds, no disturbance", () => {
+        const c = parseLabCommand([]);
+        expect(c.budgetSeconds).toBe(300);
+        expect(c.backgroundLoadPercent).toBeUndefined();
+        expect(c.bench).toMatchObject({ schedule: "interleaved", repetitions: labProfile.repetitions, durationSeconds: 1 });
+        expect(c.bench.seed).toBeUndefined();
+    });
+
+    it("--repetitions fixes the rounds and drops the budget; --budget with it is refused naming both", () => {
+        const c = parseLabCommand(["--repetitions", "8", "--seed", "42"]);
+        expect(c.budgetSeconds).toBeUndefined();
+        expect(c.bench).toMatchObject({ repetitions: 8, seed: 42 });
+        expect(parseLabCommand(["--budget", "600"]).budgetSeconds).toBe(600);
+        expect(() => parseLabCommand(["--budget", "600", "--repetitions", "8"])).toThrow(/^--budget and --repetitions: the rounds are either fixed/);
+        expect(() => parseLabCommand(["--budget", "30"])).toThrow('--budget: "30" must be a whole number from 60 to 86400');
+    });
+
+    it("--background-load P starts stress-ng at P % of one CPU in 10-ms busy slices, bounded in time", () => {
+        expect(parseLabCommand(["--background-load", "50"]).backgroundLoadPercent).toBe(50);
+        expect(() => parseLabCommand(["--background-load", "0"])).toThrow('--background-load: "0" must be a whole number from 1 to 100');
+        expect(backgroundLoadArgv(50, 3900)).toEqual(["stress-ng", "--cpu", "1", "--cpu-load", "50", "--cpu-load-slice", "10", "--timeout", "3900s", "--quiet"]);
+        expect(() => backgroundLoadArgv(0, 10)).toThrow("background load: 0 is not allowed");
+    });
+
+    // stress-ng(1): --cpu-load P holds P % of a CPU by alternating busy slices and sleeps; this
+    // checks the real tool does (a 3-s run's user time is about half its wall time, not all of it).
+    it.skipIf(spawnSync("stress-ng", ["--version"]).error !== undefined)("the real stress-ng keeps one CPU about half busy, not fully", () => {
+        const r = spawnSync("bash", ["-c", `TIMEFORMAT=%U; time ${backgroundLoadArgv(50, 3).join(" ")}`], { encoding: "utf8", timeout: 20_000 });
+        const userSeconds = Number(r.stderr.trim().split("\n").pop());
+        expect(userSeconds).toBeGreaterThan(0.3);
+        expect(userSeconds).toBeLessThan(2.4);
     });
 });
 

@@ -393,6 +393,13 @@ describe("interleaved runs: the round-by-round section", () => {
         expect(md).toContain("seed 5");
     });
 
+    it("a budgeted run says how many rounds its budget held, not that it was interrupted", () => {
+        const s = summary("interleaved");
+        const md = reportMarkdown({ ...s, settings: { ...s.settings, repetitions: 100, budgetSeconds: 270 } });
+        expect(md).toContain("**median of the 8 rounds** the measuring budget of 270 s held");
+        expect(md).not.toContain("interrupted");
+    });
+
     it("a round-robin run has no such section (its rounds are a minute apart)", () => {
         expect(reportMarkdown(summary("round-robin"))).not.toContain("Round by round");
     });

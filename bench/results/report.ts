@@ -449,10 +449,12 @@ function methodLines(s: BenchSummaryFile): string[] {
     const platformOf = (name: string, declared: string) => s.environments.find((e) => e.target === name)?.environment.platform ?? declared;
     const finished = completedRepetitions(s);
     const partial = partialRepetitions(s);
-    const repetitionText =
-        finished < st.repetitions || partial > 0
-            ? `the **median of the ${finished} repetition(s) that ran**${partial > 0 ? ` (${partial} of them cut short, so some figures have fewer samples)` : ""}; ${st.repetitions} were planned and the run was interrupted`
-            : `the **median of ${st.repetitions} repetition(s)**`;
+    const budgeted = st.budgetSeconds !== undefined && !s.aborted;
+    const repetitionText = budgeted
+        ? `the **median of the ${finished} rounds** the measuring budget of ${Math.round(st.budgetSeconds!)} s held${partial > 0 ? ` (${partial} of them cut short, so some figures have fewer samples)` : ""}`
+        : finished < st.repetitions || partial > 0
+          ? `the **median of the ${finished} repetition(s) that ran**${partial > 0 ? ` (${partial} of them cut short, so some figures have fewer samples)` : ""}; ${st.repetitions} were planned and the run was interrupted`
+          : `the **median of ${st.repetitions} repetition(s)**`;
     return [
         `Run ${s.startedAt} → ${s.finishedAt}. Targets: ${s.targets.map((x) => `**${x.name}** (${x.mode}, ${platformOf(x.name, x.platform)})`).join(", ")}.`,
         "",
