@@ -27,7 +27,7 @@ import { defaultLedgerDir } from "./ledger";
 import { awsOnlyReason, labModeFacts, labModes, type LabMode } from "./modes";
 import { printModeEvidence } from "./evidence";
 import { RemainingTime } from "./remainingTime";
-import { labServiceProxyModes } from "./serviceProxy";
+import { ipvsUnsupportedReason, labServiceProxyModes, probeIpvs } from "./serviceProxy";
 import { minimumPairedRounds } from "../bench/run";
 import { backgroundLoadArgv, backgroundLoadSliceMs, startBackgroundLoad } from "./backgroundLoad";
 
@@ -257,6 +257,12 @@ async function buildModes(lab: Lab, command: LabCommand, interrupts: InterruptWa
     const kernel = await lab.probeKernel();
     const built: BuiltMode[] = [];
     const skipped: string[] = [];
+    if (command.serviceProxies) {
+        // kube-proxy's third mode: said with the reason, as a mode the kernel cannot build is.
+        const reason = ipvsUnsupportedReason(probeIpvs()) ?? "the lab builds kube-proxy's iptables and nftables rule sets, not its IPVS virtual servers";
+        skipped.push(`kube-proxy ipvs: ${reason}`);
+        console.warn(`lab: skipping kube-proxy ipvs: ${reason}`);
+    }
     for (const mode of command.modes) {
         if (interrupts.signal.aborted) break;
         const reason = unsupportedReason(mode, kernel);

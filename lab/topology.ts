@@ -4,6 +4,7 @@
  * tests read it and the ledger can name everything before it is created.
  */
 import { labModeFacts, labPodMtu, underlayMtu, type LabMode, type PodAttachment } from "./modes";
+import type { LabServiceProxyMode } from "./serviceProxy";
 
 /** Every namespace, ledger file and run directory the lab creates starts with this. */
 export const labPrefix = "cnilab";
@@ -56,7 +57,7 @@ export interface LabTopology {
     /** The mode, or mode-proxy when built for the Service-proxy axis (`vxlan-nftables`): names this topology's namespaces, files and CPU group. */
     readonly name: string;
     /** The kube-proxy mode whose rule sets this topology gets (docs/service-proxy.md); absent: none. */
-    readonly serviceProxy?: "iptables" | "nftables";
+    readonly serviceProxy?: LabServiceProxyMode;
     readonly runId: string;
     /** `cnilab-<run>-<mode>`: every namespace of this mode starts with it. */
     readonly prefix: string;
@@ -88,7 +89,7 @@ export function isRunId(value: string): boolean {
     return /^[0-9a-f]{6}$/.test(value);
 }
 
-export function labTopology(mode: LabMode, runId: string, serviceProxy?: "iptables" | "nftables"): LabTopology {
+export function labTopology(mode: LabMode, runId: string, serviceProxy?: LabServiceProxyMode): LabTopology {
     if (!isRunId(runId)) throw new Error(`runId: ${JSON.stringify(runId)} must be 6 lowercase hex digits`);
     const facts = labModeFacts[mode];
     // One mode can be built once per proxy mode in a run: the proxy is part of every name.
