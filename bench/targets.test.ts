@@ -148,9 +148,9 @@ describe("unknown fields in a targets file", () => {
     it.each([
         [
             ["extraField"],
-            "[0].extraField: unknown field; allowed: name, platform, mode, endpoint, nodePort, frontends, nodes, podCidr, mtu, versions, kubeconfig, kubeconfigPath, sshUser, sshPrivateKey, sshPrivateKeyPath, sshPort, loadGenerator, serviceProxy, lab",
+            "[0].extraField: unknown field; allowed: name, platform, mode, endpoint, nodePort, frontends, nodes, podCidr, mtu, versions, kubeconfig, kubeconfigPath, sshUser, sshPrivateKey, sshPrivateKeyPath, sshPort, loadGenerator, serviceProxy, services, lab",
         ],
-        [["lab", "bogus"], "[0].lab.bogus: unknown field; allowed: hosts, pods, loadGenerator, frontendUrls, loadBalancerUrl, cpuCgroup"],
+        [["lab", "bogus"], "[0].lab.bogus: unknown field; allowed: hosts, pods, loadGenerator, frontendUrls, loadBalancerUrl, cpuCgroup, serviceProxy"],
         // Misspelt optional fields: without the strict schema these vanished and the defaults ran.
         [["sshport"], "[0].sshport: unknown field; allowed: name, platform,"],
         [["nodes", 0, "privateIP"], "[0].nodes[0].privateIP: unknown field; allowed: name, role, instanceId, privateIp, publicIp, instanceType, availabilityZone, sshHostKey"],

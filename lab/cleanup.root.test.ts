@@ -150,7 +150,7 @@ describe.skipIf(!isRoot)("lab cleanup (root: runs the lab CLI)", () => {
         const entry = onlyLedger(dir);
         expect(namespacesOf(entry.runId).length).toBeGreaterThan(0);
         expect(entry.processes.filter(isSameProcess).length, "bird, redis and php are running").toBeGreaterThanOrEqual(6);
-        await waitForOutput(lab, /\[1\/1\] repetition 1: lab-calico: latency/, 30_000);
+        await waitForOutput(lab, /\[1\/\d+\] round 1: lab-calico: latency/, 30_000);
         lab.child.kill("SIGTERM");
         const code = await lab.exit;
         expect(code, lab.output).toBe(130);
@@ -173,7 +173,7 @@ describe.skipIf(!isRoot)("lab cleanup (root: runs the lab CLI)", () => {
             const lab: LabChild = { child, output: "", exit: new Promise((r) => child.once("exit", (code) => r(code))), ledgers: new Map() };
             child.stdout!.on("data", (d: Buffer) => (lab.output += d.toString()));
             child.stderr!.on("data", (d: Buffer) => (lab.output += d.toString()));
-            await waitForOutput(lab, /\[1\/1\] repetition 1: lab-host: latency/, 30_000);
+            await waitForOutput(lab, /\[1\/\d+\] round 1: lab-host: latency/, 30_000);
             const entry = onlyLedger(dir);
             if (how === "ctrl-c") {
                 process.kill(-child.pid!, "SIGINT");

@@ -20,7 +20,7 @@ import { InterruptedError, UsageError } from "../core/errors";
 import { defaultFrontendWorkers, labHttpConnections } from "./guestbook";
 import { Lab, labTargetName, unsupportedReason, type BuiltMode } from "./lab";
 import { isTsxChild, runAsWorker, watchForwarder, workerEnv } from "./worker";
-import { debianTool, requireTools } from "../core/tools";
+import { requireTools } from "../core/tools";
 import { labTools } from "./tools";
 import { cleanupLeftovers } from "./cleanup";
 import { defaultLedgerDir } from "./ledger";
@@ -214,7 +214,7 @@ export async function main(argv: readonly string[], wiring: LabWiring): Promise<
         return exitCodes.ok;
     }
     // Before the root check: a missing program is said (with `sudo npm run lab:deps`) whoever runs it.
-    requireTools([...labTools(command.action, command.modes, command.bench.measurements, command.serviceProxies), ...(command.backgroundLoadPercent !== undefined ? [debianTool("stress-ng")] : [])]);
+    requireTools(labTools(command));
     if (process.getuid?.() !== 0) {
         throw new UsageError("needs root (it creates network namespaces and iptables rules inside them): sudo npm run lab");
     }

@@ -12,7 +12,6 @@ import { inNamespace, type Step } from "./exec";
 import { awsOnlyReason, isClusterMode } from "./modes";
 import { measurementPorts } from "../components/measurementPorts";
 import { securityGroupSteps } from "./securityGroup";
-import type { LabServiceProxyMode } from "./serviceProxy";
 import { dockerBridge, underlaySubnet, type LabNode, type LabTopology, type LabWorkload } from "./topology";
 
 const ip = (netns: string, ...args: string[]): Step => ({ argv: ["ip", "-n", netns, ...args] });
@@ -306,14 +305,14 @@ function publishedPortRules(t: LabTopology, node: LabNode): Step[] {
  * (host). With a Service proxy mode the NodePort is kube-proxy's full rule set instead, which the
  * lab installs after these steps (lab/serviceProxy.ts; Lab.build), so none is built here.
  */
-export function serviceSteps(t: LabTopology, serviceProxy?: LabServiceProxyMode): Step[] {
+export function serviceSteps(t: LabTopology): Step[] {
     switch (t.attachment) {
         case "host-network":
             return [];
         case "docker-bridge":
             return t.nodes.flatMap((n) => publishedPortRules(t, n));
         default:
-            return serviceProxy ? [] : t.nodes.flatMap((n) => nodePortRules(t, n));
+            return t.serviceProxy ? [] : t.nodes.flatMap((n) => nodePortRules(t, n));
     }
 }
 
@@ -333,8 +332,8 @@ function frontendSysctls(t: LabTopology): Step[] {
 
 /** Every step that builds the mode's network, in order (namespaces must exist already); last,
  * the stack's security group on each node's underlay interface (lab/securityGroup.ts). */
-export function datapathSteps(t: LabTopology, serviceProxy?: LabServiceProxyMode): Step[] {
-    return [...underlaySteps(t), ...podSteps(t), ...crossNodeSteps(t), ...serviceSteps(t, serviceProxy), ...frontendSysctls(t), ...securityGroupSteps(t)];
+export function datapathSteps(t: LabTopology): Step[] {
+    return [...underlaySteps(t), ...podSteps(t), ...crossNodeSteps(t), ...serviceSteps(t), ...frontendSysctls(t), ...securityGroupSteps(t)];
 }
 
 /** The routes a BGP mode must have learned on `node` before its datapath is complete. */

@@ -422,7 +422,11 @@ describe("lab command line", () => {
         expect(c.action).toBe("run");
         expect(c.modes).toEqual([...labModes]);
         expect(c.outDir).toMatch(/results\/lab-2026-01-02T03-04-05$/);
-        expect(c.bench).toMatchObject({ ...labProfile, baseline: "lab-host" });
+        const { budgetSeconds, ...bench } = labProfile;
+        expect(c.bench).toMatchObject({ ...bench, baseline: "lab-host" });
+        // The lab holds the budget (building and removing count), and hands the runner what is left.
+        expect(c.bench).not.toHaveProperty("budgetSeconds");
+        expect(c.budgetSeconds).toBe(budgetSeconds);
     });
 
     it("--modes takes a list or all, and names the bad value and the allowed ones", () => {

@@ -130,7 +130,7 @@ export class Lab {
             createCpuGroup(cpuGroup);
             for (const ns of namespaces) await runStep({ argv: ["ip", "netns", "add", ns] });
             progress(`${namespaces.length} namespaces`);
-            for (const step of datapathSteps(t, proxy)) await runStep(step);
+            for (const step of datapathSteps(t)) await runStep(step);
             if (proxy) {
                 const services = labServices(t.servicePort, frontendEndpoints(t), 0);
                 for (const node of t.nodes) await installServiceProxy(node.netns, proxy, services, { ip: node.ip, clusterCidr: t.podCidr });
@@ -157,7 +157,7 @@ export class Lab {
             progress("guestbook started");
             await this.waitForGuestbook(t, daemons);
             progress("guestbook answers through every node");
-            const result: BuiltMode = { topology: t, cpuGroup, target: labTarget(t, cpuGroup, proxy), daemons, bird };
+            const result: BuiltMode = { topology: t, cpuGroup, target: labTarget(t, cpuGroup), daemons, bird };
             this.built.set(t.name, result);
             return result;
         } catch (err) {
@@ -290,11 +290,11 @@ export function frontendEndpoints(t: LabTopology): ServiceEndpoint[] {
 }
 
 /** The runner's view of a built mode (bench/targets.ts `Target`, platform "lab"). */
-export function labTarget(t: LabTopology, cpuGroup?: CpuCgroup, serviceProxy?: LabServiceProxyMode): Target {
+export function labTarget(t: LabTopology, cpuGroup?: CpuCgroup): Target {
     const facts = labModeFacts[t.mode];
     const urls = frontendUrls(t);
     return {
-        name: labTargetName(t.mode, serviceProxy),
+        name: labTargetName(t.mode, t.serviceProxy),
         platform: "lab",
         mode: t.mode,
         endpoint: urls[0],
@@ -325,7 +325,7 @@ export function labTarget(t: LabTopology, cpuGroup?: CpuCgroup, serviceProxy?: L
             // The runner's view only (a LabCpuGroup also carries the lab's own hostDir).
             cpuCgroup: cpuGroup && { dir: cpuGroup.dir, version: cpuGroup.version },
             // Present when the NodePort is kube-proxy's rule set: the session scales it (ServiceProxyControl).
-            ...(serviceProxy ? { serviceProxy: { mode: serviceProxy, endpoints: frontendEndpoints(t) } } : {}),
+            ...(t.serviceProxy ? { serviceProxy: { mode: t.serviceProxy, endpoints: frontendEndpoints(t) } } : {}),
         },
     };
 }

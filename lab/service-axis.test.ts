@@ -57,7 +57,7 @@ describe("npm run lab -- --service-proxy … --services …", () => {
     it("one mode built once per proxy: its own names, target and proxy field", () => {
         const [a, b] = (["iptables", "nftables"] as const).map((p) => labTopology("vxlan", "a1b2c3", p));
         expect(topologyNamespaces(a).filter((n) => topologyNamespaces(b).includes(n))).toEqual([]);
-        expect(labTarget(b)).toMatchObject({ name: "lab-vxlan-nftables", mode: "vxlan", lab: { serviceProxy: "nftables" } });
+        expect(labTarget(b)).toMatchObject({ name: "lab-vxlan-nftables", mode: "vxlan", lab: { serviceProxy: { mode: "nftables" } } });
         expect(labTargetName("vxlan")).toBe("lab-vxlan");
         expect(labTarget(labTopology("vxlan", "a1b2c3")).lab).not.toHaveProperty("serviceProxy");
     });

@@ -209,7 +209,7 @@ describe.skipIf(!isRoot)("a lab mode built with a Service proxy (root: the whole
                     await session.close();
                 }
             } finally {
-                const report = await lab.teardown("vxlan");
+                const report = await lab.teardown(built.topology.name);
                 expect(report?.problems).toEqual([]);
             }
         },

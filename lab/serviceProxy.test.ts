@@ -288,7 +288,7 @@ describe("a lab target with a Service proxy", () => {
         const plain = datapathSteps(t).map((s) => s.argv.join(" "));
         expect(plain.some((l) => l.includes("LAB-NODEPORT"))).toBe(true);
         for (const mode of labServiceProxyModes) {
-            const steps = datapathSteps(t, mode).map((s) => s.argv.join(" "));
+            const steps = datapathSteps(labTopology("vxlan", "abc123", mode)).map((s) => s.argv.join(" "));
             expect(
                 steps.some((l) => l.includes("LAB-NODEPORT") || l.includes("MASQUERADE")),
                 mode,
@@ -298,7 +298,7 @@ describe("a lab target with a Service proxy", () => {
     });
 
     it("carries its proxy mode and the frontend pods as endpoints, in its name and in a layout the targets schema accepts", () => {
-        const target = labTarget(t, undefined, "nftables");
+        const target = labTarget(labTopology("vxlan", "abc123", "nftables"));
         expect(target.name).toBe("lab-vxlan-nftables");
         expect(target.lab?.serviceProxy).toEqual({ mode: "nftables", endpoints: frontendEndpoints(t) });
         expect(frontendEndpoints(t)).toEqual([
@@ -311,7 +311,7 @@ describe("a lab target with a Service proxy", () => {
     });
 
     it("the schema refuses a proxy mode the lab does not render, naming the field", () => {
-        const target = labTarget(t, undefined, "iptables");
+        const target = labTarget(labTopology("vxlan", "abc123", "iptables"));
         const bad = { ...target, lab: { ...target.lab, serviceProxy: { mode: "ipvs", endpoints: frontendEndpoints(t) } } };
         const r = targetSchema.safeParse(bad);
         expect(r.success).toBe(false);
@@ -320,7 +320,7 @@ describe("a lab target with a Service proxy", () => {
 
     it("the session has a ServiceProxyControl exactly when the target has a proxy; it refuses a bad count before touching a namespace", async () => {
         expect(new LabSession(labTarget(t), labTarget(t).lab!).serviceProxy).toBeUndefined();
-        const target = labTarget(t, undefined, "iptables");
+        const target = labTarget(labTopology("vxlan", "abc123", "iptables"));
         const control = new LabSession(target, target.lab!).serviceProxy!;
         expect(control.mode).toBe("iptables");
         // The namespaces of run abc123 do not exist: a count that got past the check would fail differently.
@@ -329,7 +329,7 @@ describe("a lab target with a Service proxy", () => {
     });
 
     it("the tools: nft only for the nftables mode, iptables-restore and iptables-save for iptables, each with its Debian package", () => {
-        const commands = (modes: LabServiceProxyMode[]) => labTools("run", ["vxlan"], [], modes).map((tool) => `${tool.command}:${tool.package}`);
+        const commands = (modes: LabServiceProxyMode[]) => labTools({ action: "run", modes: ["vxlan"], serviceProxies: modes, bench: {} }).map((tool) => `${tool.command}:${tool.package}`);
         expect(commands([])).not.toContain("nft:nftables");
         expect(commands(["nftables"])).toContain("nft:nftables");
         expect(commands(["iptables"])).toEqual(expect.arrayContaining(["iptables-restore:iptables", "iptables-save:iptables"]));

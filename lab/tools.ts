@@ -10,6 +10,7 @@ import type { MeasurementId } from "../bench/measure/measurements";
 import { labSessionTools } from "../bench/sessions/lab";
 import { modeFacts } from "../components/modes";
 import { debianTool, essentialPrograms, uniqueTools, type Tool } from "../core/tools";
+import { backgroundLoadArgv } from "./backgroundLoad";
 import { birdArgv, birdFiles } from "./bird";
 import { datapathSteps } from "./datapath";
 import { guestbookProcesses } from "./guestbook";
@@ -49,15 +50,26 @@ const verifyPrograms = ["tcpdump", "ping", "timeout"];
 /** `--cleanup` (lab/ledger.ts removeResources): `ip netns pids` and `ip netns delete`. */
 const cleanupPrograms = ["ip"];
 
-/** The programs `action` on `modes` starts, as tools to check; for a run, what the runner starts too,
- * and with `serviceProxies` what installs and reads back kube-proxy's rule sets (nft: only for nftables). */
-export function labTools(action: "run" | "verify" | "cleanup" | "help", modes: readonly LabMode[], measurements: readonly string[] = [], serviceProxies: readonly LabServiceProxyMode[] = []): Tool[] {
+/** What of a lab command decides the programs it starts (lab/cli.ts LabCommand has these fields). */
+export interface LabToolNeeds {
+    readonly action: "run" | "verify" | "cleanup" | "help";
+    readonly modes: readonly LabMode[];
+    /** With these, what installs and reads back kube-proxy's rule sets (nft only for nftables). */
+    readonly serviceProxies?: readonly LabServiceProxyMode[];
+    readonly backgroundLoadPercent?: number;
+    readonly bench: { readonly measurements?: readonly string[] };
+}
+
+/** The programs a lab command starts, as tools to check; for a run, what the runner starts too. */
+export function labTools(command: LabToolNeeds): Tool[] {
+    const { action, modes } = command;
     if (action === "help") return [];
     if (action === "cleanup") return cleanupPrograms.map(debianTool);
     const built = modes.filter((m) => !awsOnlyReason(m)).flatMap(buildPrograms);
-    const programs = [...built, ...(action === "verify" ? verifyPrograms : [])];
+    const disturbance = command.backgroundLoadPercent === undefined ? [] : programsOf(backgroundLoadArgv(command.backgroundLoadPercent, 1));
+    const programs = [...built, ...(action === "verify" ? verifyPrograms : []), ...disturbance];
     const own = programs.filter((p) => !essentialPrograms.includes(p)).map(debianTool);
     // The lab's targets always carry a CPU group (lab.ts labTarget).
-    const measuring = action === "run" ? labSessionTools(measurements as readonly MeasurementId[], true, serviceProxies) : [];
+    const measuring = action === "run" ? labSessionTools((command.bench.measurements ?? []) as readonly MeasurementId[], true, command.serviceProxies ?? []) : [];
     return uniqueTools([...own, ...measuring]);
 }

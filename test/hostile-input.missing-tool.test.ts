@@ -61,8 +61,7 @@ const benchNeeds = (argv: string[]) => {
     return benchTools(cmd, cmd.targetsFile ? loadTargetsFile(cmd.targetsFile) : [], productionWiring.readerTools);
 };
 const labNeeds = (argv: string[]) => {
-    const cmd = parseLabCommand(argv);
-    return labTools(cmd.action, cmd.modes, cmd.bench.measurements);
+    return labTools(parseLabCommand(argv));
 };
 // Past the check a non-root lab stops at the root check (exit 2), before Lab.open.
 const labOpened = (out: Outcome) => expect(out.reached).toEqual(isRoot ? ["lab: Lab.open"] : []);
@@ -90,6 +89,15 @@ const scenarios: Scenario[] = [
     },
     { cli: "lab", title: "lab (every mode)", argv: () => [], tools: labNeeds([]), pastTheCheck: labOpened },
     { cli: "lab", title: "lab --verify", argv: () => ["--verify"], tools: labNeeds(["--verify"]), pastTheCheck: labOpened },
+    { cli: "lab", title: "lab --measurements latency", argv: () => ["--measurements", "latency"], tools: labNeeds(["--measurements", "latency"]), pastTheCheck: labOpened },
+    { cli: "lab", title: "lab --background-load 50", argv: () => ["--background-load", "50"], tools: labNeeds(["--background-load", "50"]), pastTheCheck: labOpened },
+    {
+        cli: "lab",
+        title: "lab --service-proxy iptables,nftables",
+        argv: () => ["--service-proxy", "iptables,nftables"],
+        tools: labNeeds(["--service-proxy", "iptables,nftables"]),
+        pastTheCheck: labOpened,
+    },
     // No ledger folder: nothing to clean, exit 0.
     { cli: "lab", title: "lab --cleanup", argv: () => ["--cleanup"], tools: labNeeds(["--cleanup"]), pastTheCheck: (out) => expect(out.code).toBe(isRoot ? exitCodes.ok : exitCodes.usage) },
     // render evaluates the program in-process and starts nothing.
@@ -145,7 +153,10 @@ describe(`missing tool (${rows.length} rows, from the CLIs' own tool lists): exi
         const needs = (title: string) => scenarios.find((s) => s.title === title)!.tools.map((t) => t.command);
         expect(needs("bench <stack>")).toEqual(["pulumi"]);
         expect(needs("bench --targets <lab targets>")).toEqual(expect.arrayContaining(["ip", "iperf3", "wrk", "sockperf"]));
-        expect(needs("lab (every mode)")).toEqual(expect.arrayContaining(["ip", "iptables", "iperf3", "wrk", "sockperf", "bird", "birdc", "apache2", "redis-server", "redis-cli", "curl", "wg"]));
+        expect(needs("lab (every mode)")).toEqual(expect.arrayContaining(["ip", "iptables", "iperf3", "wrk", "bird", "birdc", "apache2", "redis-server", "redis-cli", "curl", "wg"]));
+        expect(needs("lab --measurements latency")).toContain("sockperf");
+        expect(needs("lab --background-load 50")).toContain("stress-ng");
+        expect(needs("lab --service-proxy iptables,nftables")).toEqual(expect.arrayContaining(["nft", "iptables-restore", "iptables-save"]));
         expect(needs("lab --verify")).toEqual(expect.arrayContaining(["tcpdump", "ping"]));
     });
 
