@@ -67,6 +67,8 @@ interface LabChild {
 /** Starts the lab CLI in this process's own node (one process: SIGKILL leaves no relay behind). */
 /** Every lab child started, so that a failed test ends them before removing what they made. */
 const children: ChildProcess[] = [];
+/** Those started as a process group of their own. */
+const detached = new Set<ChildProcess>();
 
 function startLab(ledgerDir: string, args: string[]): LabChild {
     const child = spawn(process.execPath, ["--import", "tsx", "test/lab/lab-entry.ts", ...args], {
@@ -113,8 +115,20 @@ describe.skipIf(!isRoot)("lab cleanup (root: runs the lab CLI)", () => {
         for (const child of children) {
             if (child.exitCode !== null || child.signalCode !== null) continue;
             const exited = new Promise((r) => child.once("exit", r));
-            child.kill("SIGKILL");
+            // A detached child leads its own process group (tsx and its worker): end all of it.
+            if (detached.has(child)) process.kill(-child.pid!, "SIGKILL");
+            else child.kill("SIGKILL");
             await exited;
+        }
+        // A lab outside any group (tsx's worker has a session of its own) still owns its run:
+        // end it too, or `--cleanup` leaves its run alone as a live one.
+        for (const d of dirs) {
+            for (const e of scanLedgers(d).entries) {
+                if (!isSameProcess(e.owner)) continue;
+                process.kill(e.owner.pid, "SIGKILL");
+                const deadline = Date.now() + 10_000;
+                while (isSameProcess(e.owner) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+            }
         }
         // Whatever a failed assertion left: remove it through the same code as `--cleanup`.
         for (const d of dirs) {
@@ -170,6 +184,8 @@ describe.skipIf(!isRoot)("lab cleanup (root: runs the lab CLI)", () => {
                     detached: true, // its own process group, like a terminal's foreground job
                 },
             );
+            children.push(child);
+            detached.add(child);
             const lab: LabChild = { child, output: "", exit: new Promise((r) => child.once("exit", (code) => r(code))), ledgers: new Map() };
             child.stdout!.on("data", (d: Buffer) => (lab.output += d.toString()));
             child.stderr!.on("data", (d: Buffer) => (lab.output += d.toString()));
