@@ -400,6 +400,13 @@ describe("interleaved runs: the round-by-round section", () => {
         expect(md).not.toContain("interrupted");
     });
 
+    it("says the UDP cost runs' own window: whole seconds, the first 0.3 s not counted (bench/measure/cost.ts)", () => {
+        const s = summary("interleaved");
+        const md = reportMarkdown({ ...s, settings: { ...s.settings, durationSeconds: 1 } });
+        expect(md).toContain("the UDP cost runs instead: 1 s, their first 0.3 s not counted");
+        expect(reportMarkdown({ ...s, figures: s.figures.filter((f) => !f.id.includes(".udpcost.")) })).not.toContain("UDP cost runs");
+    });
+
     it("a round-robin run has no such section (its rounds are a minute apart)", () => {
         expect(reportMarkdown(summary("round-robin"))).not.toContain("Round by round");
     });

@@ -12,7 +12,7 @@ import { isBaseline, isNetworkMode, modeFacts, type NetworkMode } from "../../co
 import { billMarkdown, readBillFile } from "./bill";
 import type { Environment } from "../sessions/session";
 import { UsageError } from "../../core/errors";
-import { costBitrateDefault, costDatagramBytes, costPacketBitrateDefault, costUdpWarmupSeconds, loadedLatencyMpsDefault, nodePathLabel } from "../measure/measurements";
+import { costBitrateDefault, costDatagramBytes, costPacketBitrateDefault, costUdpRunSeconds, costUdpWarmupSeconds, loadedLatencyMpsDefault, nodePathLabel } from "../measure/measurements";
 import { serviceAxisSection } from "./service-axis";
 import { barChart, groupedBarChart, lineChart, type BarGroup } from "./svg";
 import { differenceWithinNoise, median, withinNoise, type Difference } from "./stats";
@@ -450,6 +450,9 @@ function methodLines(s: BenchSummaryFile): string[] {
     const finished = completedRepetitions(s);
     const partial = partialRepetitions(s);
     const budgeted = st.budgetSeconds !== undefined && !s.aborted;
+    const udpCost = s.figures.some((f) => f.id.includes(".udpcost."))
+        ? `; the UDP cost runs instead: ${costUdpRunSeconds(st.durationSeconds)} s, their first ${costUdpWarmupSeconds} s not counted`
+        : "";
     const repetitionText = budgeted
         ? `the **median of the ${finished} rounds** the measuring budget of ${Math.round(st.budgetSeconds!)} s held${partial > 0 ? ` (${partial} of them cut short, so some figures have fewer samples)` : ""}`
         : finished < st.repetitions || partial > 0
@@ -461,7 +464,7 @@ function methodLines(s: BenchSummaryFile): string[] {
         `Each figure is ${repetitionText}, followed by its **95% confidence interval** in brackets ` +
             `(positive figures: Student t on the logarithms, exp(mean(ln x) ± t(0.975, n−1)·sd(ln x)/√n), which never reaches 0; ` +
             `counts with zeros: mean ± t·s/√n held at 0). Every tool run lasts ${st.durationSeconds} s after a discarded ${st.warmupSeconds} s warm-up ` +
-            `(iperf3 \`-O\`; wrk and sockperf ping-pong: a separate run thrown away; sockperf under-load: its own first 400 ms; the UDP cost runs: their first 0.5 s). ` +
+            `(iperf3 \`-O\`; wrk and sockperf ping-pong: a separate run thrown away; sockperf under-load: its own first 400 ms${udpCost}). ` +
             scheduleSentence(s),
         "",
     ];
