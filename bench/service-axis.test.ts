@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { maxServiceCount } from "../components/serviceCounts";
 import { descendantProcesses } from "../test/descendants";
 import { LoopbackServiceSession, StandinServiceProxy } from "../test/standins/service-proxy";
-import { parseFirstByte, parseWrk } from "./measure/parse";
+import { parseFirstByte, parseWrk, tcpCounterDelta } from "./measure/parse";
 import { readSummary } from "./results/report";
 import { resolveSettings, runBenchmark, type BenchOptions, type BenchSummary, type ProgressEvent } from "./run";
 import { loopbackTarget } from "./sample";
@@ -113,13 +113,22 @@ describe("the Service-count axis on loopback", () => {
         expect(summary.figures.find((f) => f.id === "services1000.guestbook.connect.cps")?.label).toMatch(/connections\/s .*\(1000 extra Services\)$/);
     });
 
-    it("connections/s and first byte re-parse from their raw outputs: wrk with Connection: close, curl one connection at a time", () => {
+    it("connections/s, SYN retries and first byte re-parse from their raw outputs: wrk with Connection: close, curl one connection at a time", () => {
         const stdout = (file: string) => fs.readFileSync(path.join(outDir, file), "utf8").split("--- stdout ---\n")[1].split("--- stderr ---")[0];
         for (const s of summary.samples.filter((x) => x.id.endsWith(".guestbook.connect.cps"))) {
             const text = fs.readFileSync(path.join(outDir, s.raw[0]), "utf8");
             expect(text).toMatch(/# command: [\s\S]* wrk -t 1 -c 2 -d 1s [^\n]* -H 'Connection: close' -s \/dev\/stdin /);
             expect(parseWrk(stdout(s.raw[0])).requestsPerSecond).toBe(s.value);
             expect(s.value).toBeGreaterThan(0);
+        }
+        // The SYN retries: the kernel's counters around that same wrk run (its stderr), a whole number.
+        const stderr = (file: string) => fs.readFileSync(path.join(outDir, file), "utf8").split("--- stderr ---\n")[1];
+        const retries = summary.samples.filter((x) => x.id.endsWith(".guestbook.connect.synRetries"));
+        expect(retries).toHaveLength(2 * 2 * 2);
+        for (const s of retries) {
+            expect(s.raw[0]).toBe(summary.samples.find((x) => x.target === s.target && x.repetition === s.repetition && x.id === s.id.replace("synRetries", "cps"))!.raw[0]);
+            expect(tcpCounterDelta(stderr(s.raw[0]), "TCPSynRetrans")).toBe(s.value);
+            expect(Number.isInteger(s.value) && s.value >= 0).toBe(true);
         }
         for (const s of summary.samples.filter((x) => x.id.endsWith(".guestbook.connect.firstByte.p50"))) {
             const r = parseFirstByte(stdout(s.raw[0]));
@@ -133,7 +142,7 @@ describe("the Service-count axis on loopback", () => {
         const section = report.slice(report.indexOf("## Service proxy: cost by number of Services"));
         expect(section).toContain("| target (proxy) | 0 Services | 1000 Services | 1000 vs 0 |");
         expect(section).toMatch(
-            /### New connections per second \(Connection: close, via NodePort\) \(conn\/s\)\n\n.*\n.*\n\| lab-vxlan-iptables \(iptables\) \| \d+ \[\d+–\d+\] \| \d+ \[\d+–\d+\] \| [+−]\d+ \[[+−]\d+, [+−]\d+\] \|/,
+            /### New connections per second \(Connection: close, via NodePort; [^\n]*\) \(conn\/s\)\n\n.*\n.*\n\| lab-vxlan-iptables \(iptables\) \| [\d.]+ \[[\d.]+–[\d.]+\] \| [\d.]+ \[[\d.]+–[\d.]+\] \| [+−][\d.]+ \[[+−][\d.]+, [+−][\d.]+\] \|/,
         );
         expect(section).toContain("| lab-vxlan-nftables (nftables) | service-ips map elements: 3; service-* chains: 3 | service-ips map elements: 1003; service-* chains: 1003 |");
     });

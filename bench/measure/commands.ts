@@ -304,6 +304,20 @@ export function withCpuProbes(cgroup: CpuCgroup, startAfterSeconds: number, comm
     return `${start}${command}; rc=$?; ${cpuProbeCommand(cgroup, "end")}; wait; exit $rc`;
 }
 
+/** Marker of the lines `withTcpCounters` prints. */
+export const tcpCountersMarker = "tcp-counters";
+
+/**
+ * `command` between two snapshots of the kernel's TcpExt counters, printed to stderr (the names
+ * line and the values line of /proc/net/netstat, each after the marker and "before" or "after");
+ * its exit status kept. /proc/net is the reading process's network namespace (proc(5)), so in the
+ * lab's load generator the counters are its own.
+ */
+export function withTcpCounters(command: string): string {
+    const snapshot = (when: "before" | "after") => `sed -n 's/^TcpExt:/${tcpCountersMarker} ${when} TcpExt:/p' /proc/net/netstat >&2`;
+    return `${snapshot("before")}; ${command}; rc=$?; ${snapshot("after")}; (exit $rc)`;
+}
+
 /** Runs `command` on one CPU (taskset(1)), for the pinned-CPU variant of the lab. */
 export function onCpu(cpu: number | undefined, command: string): string {
     return cpu === undefined ? command : `taskset -c ${shellNumber(cpu, "cpu")} ${command}`;

@@ -6,10 +6,10 @@
  */
 import * as http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectionClose, firstByteCommand, wrkCommand } from "./commands";
+import { connectionClose, firstByteCommand, withTcpCounters, wrkCommand } from "./commands";
 import { descendantProcesses } from "../../test/descendants";
 import { freeLoopbackPort } from "../sessions/loopback-guestbook";
-import { nearestRank, parseFirstByte, parseWrk } from "./parse";
+import { nearestRank, parseFirstByte, parseWrk, tcpCounterDelta } from "./parse";
 import { ProcessShell, runChecked } from "../sessions/shell";
 
 const shell = ProcessShell.local("test shell");
@@ -95,5 +95,17 @@ describe("nearest-rank percentiles", () => {
         expect(nearestRank(xs, 50)).toBe(50);
         expect(nearestRank(xs, 99)).toBe(99);
         expect(nearestRank([7], 99)).toBe(7);
+    });
+});
+
+describe("the kernel's TCP counters around a run (withTcpCounters, this machine's /proc/net/netstat)", () => {
+    it("keeps the command's exit status and output; both snapshots parse; a counter the kernel lacks or a missing snapshot is an error", async () => {
+        const r = await shell.run(withTcpCounters("echo out; (exit 3)"), { timeoutMs: 30_000 });
+        expect(r.code).toBe(3);
+        expect(r.stdout).toBe("out\n");
+        expect(Number.isInteger(tcpCounterDelta(r.stderr, "TCPSynRetrans"))).toBe(true);
+        expect(() => tcpCounterDelta(r.stderr, "NoSuchCounter")).toThrow(/have no NoSuchCounter/);
+        const before = r.stderr.split("\n").filter((l) => !l.includes(" after "));
+        expect(() => tcpCounterDelta(before.join("\n"), "TCPSynRetrans")).toThrow(/counters after the run are missing \(0 of 2 lines\)/);
     });
 });

@@ -12,10 +12,10 @@
  * - curl, one connection at a time: the TCP handshake and the first response byte, each from the
  *   connection's start (wrk's latency starts after the handshake; commands.ts firstByteCommand).
  */
-import { connectionClose, firstByteCommand, toolGraceSeconds } from "./commands";
+import { connectionClose, firstByteCommand, toolGraceSeconds, withTcpCounters } from "./commands";
 import { checkAborted, expectSuccess, wanted, type Figure, type MeasureContext } from "./context";
 import { runWrk } from "./http";
-import { parseFirstByte } from "./parse";
+import { parseFirstByte, tcpCounterDelta } from "./parse";
 import type { Better } from "../results/stats";
 
 /** The case id (bench/measure/measurements.ts caseIds; opt-in). */
@@ -36,7 +36,7 @@ export async function measureNewConnections(ctx: MeasureContext): Promise<Figure
         return [];
     }
     const prefix = newConnectionCase;
-    const { result, raw, busyCpus, window } = await runWrk(ctx, "guestbook-connect", url.replace(/\/+$/, "") + "/", ctx.settings.httpConnections, [connectionClose]);
+    const { result, raw, busyCpus, window, stderr } = await runWrk(ctx, "guestbook-connect", url.replace(/\/+$/, "") + "/", ctx.settings.httpConnections, [connectionClose], withTcpCounters);
     checkAborted(ctx.signal);
     const lg = ctx.session.loadGenerator;
     const command = firstByteCommand({ url, connections: firstByteConnections, requestTimeoutSeconds: ctx.settings.requestTimeoutSeconds });
@@ -55,6 +55,9 @@ export async function measureNewConnections(ctx: MeasureContext): Promise<Figure
     });
     return [
         f("cps", "connections/s (one request each, Connection: close)", "conn/s", "higher", result.requestsPerSecond),
+        // An unanswered SYN is sent again after 1 s (TCP_TIMEOUT_INIT, include/net/tcp.h; RFC 6298 2.1):
+        // the rate is then bounded by these waits, not by the datapath (docs/service-proxy.md).
+        f("synRetries", "SYNs the load generator sent again (each a wait of 1 s or more)", "count", "lower", tcpCounterDelta(stderr, "TCPSynRetrans")),
         f("errors", "socket errors", "count", "lower", result.socketErrors),
         f("non2xx", "non-2xx responses", "count", "lower", result.non2xx),
         ...(window !== undefined && result.requests > 0

@@ -16,10 +16,12 @@ export interface WrkRun {
     readonly raw: string[];
     readonly busyCpus?: number;
     readonly window?: CpuWindow;
+    /** What the measured run printed to stderr (with `around`, its lines too). */
+    readonly stderr: string;
 }
 
-/** A discarded warm-up, then the measured run. */
-export async function runWrk(ctx: MeasureContext, name: string, url: string, connections: number, headers?: readonly string[]): Promise<WrkRun> {
+/** A discarded warm-up, then the measured run; `around` wraps the measured wrk command alone (e.g. commands.ts withTcpCounters). */
+export async function runWrk(ctx: MeasureContext, name: string, url: string, connections: number, headers?: readonly string[], around: (command: string) => string = (c) => c): Promise<WrkRun> {
     const s = ctx.settings;
     const lg = ctx.session.loadGenerator;
     const base = { url, connections, threads: s.httpThreads, requestTimeoutSeconds: s.requestTimeoutSeconds, headers };
@@ -34,17 +36,17 @@ export async function runWrk(ctx: MeasureContext, name: string, url: string, con
     const cgroup = ctx.session.cpuCgroup;
     if (cgroup) {
         // The mode's own CPU time (its group: frontends, Redis, wrk) over the measured run.
-        const command = inCgroup(cgroup, withCpuProbes(cgroup, 0, wrkCommand({ ...base, durationSeconds: s.durationSeconds })));
+        const command = inCgroup(cgroup, withCpuProbes(cgroup, 0, around(wrkCommand({ ...base, durationSeconds: s.durationSeconds }))));
         const r = await lg.run(command, { timeoutMs: toolTimeoutMs(s), signal: ctx.signal });
         raw.push(ctx.record(name, lg, command, r));
         expectSuccess("wrk", lg, r);
-        return { result: parseWrk(r.stdout), raw, window: parseCpuWindow(r.stderr) };
+        return { result: parseWrk(r.stdout), raw, window: parseCpuWindow(r.stderr), stderr: r.stderr };
     }
-    const command = wrkCommand({ ...base, durationSeconds: s.durationSeconds });
+    const command = around(wrkCommand({ ...base, durationSeconds: s.durationSeconds }));
     const measured = await withCpu(ctx, name, s.durationSeconds, 0, () => lg.run(command, { timeoutMs: toolTimeoutMs(s), signal: ctx.signal }));
     raw.push(ctx.record(name, lg, command, measured.value));
     expectSuccess("wrk", lg, measured.value);
-    return { result: parseWrk(measured.value.stdout), raw: [...raw, ...measured.raw], busyCpus: measured.busyCpus };
+    return { result: parseWrk(measured.value.stdout), raw: [...raw, ...measured.raw], busyCpus: measured.busyCpus, stderr: measured.value.stderr };
 }
 
 export function httpFigures(

@@ -2,7 +2,7 @@
  * Parsers for the tools' own output. Each takes the full stdout and returns numbers in the
  * units the report uses, or throws an error quoting the part it could not read.
  */
-import { cpuProbeMarker, cpuSampleMarker, firstByteMarker, wrkJsonMarker } from "./commands";
+import { cpuProbeMarker, cpuSampleMarker, firstByteMarker, tcpCountersMarker, wrkJsonMarker } from "./commands";
 
 export interface HttpResult {
     readonly requests: number;
@@ -349,4 +349,23 @@ export function parseCpuWindow(stderr: string): CpuWindow {
     // The probes read the counters one after another, so the machine's share can come out a
     // hair under the group's: never a negative load.
     return { seconds, cpuSeconds, ksoftirqdSeconds, machineCpuSeconds, otherLoadCpus: Math.max(0, machineCpuSeconds - cpuSeconds) / seconds };
+}
+
+/**
+ * How much the TcpExt counter `name` (e.g. TCPSynRetrans) grew between `withTcpCounters`'s two
+ * snapshots. /proc/net/netstat holds each group as a line of names and a line of values.
+ */
+export function tcpCounterDelta(stderr: string, name: string): number {
+    const value = (when: "before" | "after") => {
+        const lines = stderr
+            .split("\n")
+            .filter((l) => l.startsWith(`${tcpCountersMarker} ${when} TcpExt:`))
+            .map((l) => l.trim().split(/\s+/).slice(3));
+        if (lines.length !== 2) throw new Error(`the TcpExt counters ${when} the run are missing (${lines.length} of 2 lines): ${excerpt(stderr)}`);
+        const i = lines[0].indexOf(name);
+        const v = Number(lines[1][i]);
+        if (i < 0 || !Number.isInteger(v)) throw new Error(`the TcpExt counters ${when} the run have no ${name}: ${excerpt(stderr)}`);
+        return v;
+    };
+    return value("after") - value("before");
 }
