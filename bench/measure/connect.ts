@@ -55,9 +55,10 @@ export async function measureNewConnections(ctx: MeasureContext): Promise<Figure
     });
     return [
         f("cps", "connections/s (one request each, Connection: close)", "conn/s", "higher", result.requestsPerSecond),
-        // An unanswered SYN is sent again after 1 s (TCP_TIMEOUT_INIT, include/net/tcp.h; RFC 6298 2.1):
-        // the rate is then bounded by these waits, not by the datapath (docs/service-proxy.md).
-        f("synRetries", "SYNs the load generator sent again (each a wait of 1 s or more)", "count", "lower", tcpCounterDelta(stderr, "TCPSynRetrans")),
+        // A SYN sent again is a connection held up: after the client resets a stale TIME_WAIT's answer
+        // by TCP_TIMEOUT_MIN (net/ipv4/tcp_input.c tcp_rcv_synsent_state_process), when unanswered by
+        // 1 s (TCP_TIMEOUT_INIT). Many of them bound the rate, not the datapath (docs/service-proxy.md).
+        f("synRetries", "SYNs the load generator sent again (each a connection held up)", "count", "lower", tcpCounterDelta(stderr, "TCPSynRetrans")),
         f("errors", "socket errors", "count", "lower", result.socketErrors),
         f("non2xx", "non-2xx responses", "count", "lower", result.non2xx),
         ...(window !== undefined && result.requests > 0

@@ -11,14 +11,14 @@ import type { BenchSummaryFile } from "./summary";
 
 /** The axis's figures, in the order the report shows them (those a run has). */
 export const serviceAxisFigures: readonly { readonly id: string; readonly title: string }[] = [
-    // The proxy's cost first: CPU and the handshake. The rate and the p99 also carry the 1-s SYN
+    // The proxy's cost first: CPU and the handshake. The rate and the p99 also carry the SYN
     // retries that the server's TIME_WAIT from earlier runs causes (docs/service-proxy.md).
     { id: "guestbook.connect.cpuMsPerConnection", title: "CPU per new connection (the mode's processes and ksoftirqd)" },
     { id: "guestbook.connect.cpuPer1kConnections", title: "Node CPU per 1000 new connections" },
     { id: "guestbook.connect.connect.p50", title: "TCP handshake p50, one connection at a time" },
     { id: "guestbook.connect.firstByte.p50", title: "First byte p50, from the connection's start, one at a time" },
     { id: "guestbook.connect.cps", title: "New connections per second (Connection: close, via NodePort; bounded too by the SYN retries below)" },
-    { id: "guestbook.connect.synRetries", title: "SYNs sent again during the connection-rate run (each holds a connection 1 s or more)" },
+    { id: "guestbook.connect.synRetries", title: "SYNs sent again during the connection-rate run (each holds a connection up)" },
     { id: "guestbook.connect.firstByte.p99", title: "First byte p99, from the connection's start, one at a time" },
     { id: "guestbook.connect.errors", title: "Socket errors in the new-connection runs" },
     { id: "guestbook.read.rps", title: "Keep-alive guestbook reads per second" },
