@@ -388,8 +388,10 @@ async function measureServiceAxis(run: RunState, counts: readonly number[]): Pro
             const proxy = run.sessions.get(t.name)!.serviceProxy!;
             run.progress({ kind: "measure", target: t.name, measurement: "services", message: `${t.name}: ${count} extra Services (${proxy.mode})` });
             try {
+                const started = performance.now();
                 await proxy.setServices(count, run.signal);
-                run.serviceAxis.push({ target: t.name, mode: proxy.mode, services: count, installed: await proxy.installed(run.signal) });
+                const setSeconds = (performance.now() - started) / 1000;
+                run.serviceAxis.push({ target: t.name, mode: proxy.mode, services: count, installed: await proxy.installed(run.signal), setSeconds });
             } catch (err) {
                 if (run.signal?.aborted) return;
                 const message = `setting ${count} extra Services failed, larger counts not measured: ${(err as Error).message}`;

@@ -19,6 +19,8 @@ export interface ServiceAxisPoint {
     readonly services: number;
     /** What the proxy had installed (ServiceProxyControl.installed), read back from node 1's kernel. */
     readonly installed: Readonly<Record<string, number>>;
+    /** Seconds `setServices` took: until the proxy held that count (absent in summaries before it was kept). */
+    readonly setSeconds?: number;
 }
 
 /** What summary.json records about the axis. */

@@ -1,8 +1,8 @@
 /**
  * kube-proxy's rule sets in a real kernel (root only), in namespaces this test makes: a "node"
  * routes between a "client" on its NIC and two "pods", each with a TCP listener that answers
- * with its name. Each mode's rules for N = 0, 1000 and 10 000 Services are installed into the
- * node; the counts are read back from the kernel and compared with what kube-proxy's scheme
+ * with its name. Each mode's rules for N = 0, 1000 and (iptables) 10 000 Services are installed
+ * into the node; the counts are read back from the kernel and compared with what kube-proxy's scheme
  * implies for N; connections to a ClusterIP and to the NodePort must reach a pod (DNAT), both
  * pods over a few tries (random endpoint choice). Install times are printed. Everything is
  * removed afterwards.
@@ -42,11 +42,13 @@ const pods = [
 const podPort = 80;
 const endpoints = pods.map((p) => ({ ip: p.ip, port: podPort }));
 const nodePort = 30080;
-const counts = [0, 1000, 10_000];
-/** A bound on one install of 10 000 Services on this 2-core machine shared with other work. Measured
- * (docs/service-proxy.md): iptables 3–4 s; nftables 60–100 s, nearly all kernel time (one anonymous
- * verdict map per Service: numgen … vmap { … }), which is what kube-proxy's own sync costs this kernel. */
-const installBoundMs = 180_000;
+/** The counts each mode is installed at. nftables stops at 1000: 10 000 costs this kernel 60–100 s
+ * of its own time (one anonymous verdict map per Service: numgen … vmap { … }; docs/service-proxy.md),
+ * which would slow every other test file running beside it; the issue's lab command installs it and
+ * its report says how long that took. iptables' 10 000 takes 3–4 s. */
+const counts: Record<LabServiceProxyMode, readonly number[]> = { iptables: [0, 1000, 10_000], nftables: [0, 1000] };
+/** A bound on one install on this 2-core machine shared with other work (iptables' 10 000: 3–4 s). */
+const installBoundMs = 60_000;
 
 /** A TCP listener that writes its name to every connection, in a pod namespace. */
 function listener(netns: string, name: string): ChildProcess {
@@ -153,7 +155,8 @@ describe.skipIf(!isRoot)("kube-proxy rule sets in a kernel (root: builds network
             await removeServiceProxy(ns.node, mode);
         }, 120_000);
 
-        for (const [n, again] of [...counts.map((c) => [c, ""] as const), [0, " again (replacing 10 000: their chains go)"] as const]) {
+        const largest = counts[mode].at(-1)!;
+        for (const [n, again] of [...counts[mode].map((c) => [c, ""] as const), [0, ` again (replacing ${largest}: their chains go)`] as const]) {
             it(`${n} Services${again}: installed in bounded time, counts read back from the kernel are kube-proxy's for N = ${n}, ClusterIP and NodePort DNAT to both pods`, async () => {
                 const services = labServices(nodePort, endpoints, n);
                 const started = performance.now();

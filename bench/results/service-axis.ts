@@ -70,7 +70,7 @@ export function serviceAxisSection(s: BenchSummaryFile, { format, table: markdow
         out.push(`### ${figure.title} (${unit})`, "", markdownTable(head, body), "");
     }
     out.push(
-        "### Installed, read back from node 1's kernel",
+        "### Installed, read back from node 1's kernel, and how long setting the count took",
         "",
         markdownTable(
             ["target (proxy)", ...counts.map((c) => `${c} Services`)],
@@ -78,11 +78,11 @@ export function serviceAxisSection(s: BenchSummaryFile, { format, table: markdow
                 r.label,
                 ...counts.map((c) => {
                     const p = axis.points.find((x) => x.target === r.name && x.services === c);
-                    return p
-                        ? Object.entries(p.installed)
-                              .map(([k, v]) => `${k}: ${v}`)
-                              .join("; ") || "(nothing)"
-                        : "– (not set)";
+                    if (!p) return "– (not set)";
+                    const installed = Object.entries(p.installed)
+                        .map(([k, v]) => `${k}: ${v}`)
+                        .join("; ");
+                    return `${installed || "(nothing)"}${p.setSeconds === undefined ? "" : `; set in ${format(p.setSeconds, "s")} s`}`;
                 }),
             ]),
         ),

@@ -283,7 +283,15 @@ export const summaryFileSchema = z.object({
     serviceAxis: z
         .object({
             counts: z.array(z.number().int().min(0)),
-            points: z.array(z.object({ target: z.string(), mode: z.enum(serviceProxyModes), services: z.number().int().min(0), installed: z.record(z.string(), z.number()) })),
+            points: z.array(
+                z.object({
+                    target: z.string(),
+                    mode: z.enum(serviceProxyModes),
+                    services: z.number().int().min(0),
+                    installed: z.record(z.string(), z.number()),
+                    setSeconds: z.number().min(0).optional(),
+                }),
+            ),
         })
         .optional(),
 });
